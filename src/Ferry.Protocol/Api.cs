@@ -1,0 +1,111 @@
+using System.Text.Json;
+
+namespace Ferry.Protocol;
+
+/// <summary>An error body. Every non-success response of the API carries one.</summary>
+public sealed record ErrorResponse(string Error, string Message);
+
+/// <summary>Error codes in <see cref="ErrorResponse.Error"/>.</summary>
+public static class ErrorCodes
+{
+    public const string InvalidRequest = "invalid_request";
+    public const string NotFound = "not_found";
+    public const string PayloadTooLarge = "payload_too_large";
+    public const string Conflict = "conflict";
+    public const string Internal = "internal";
+}
+
+public sealed record BuildFile(string Path, string Hash, long Size);
+
+public sealed record CreateBuildRequest(string EntryAssembly, IReadOnlyList<BuildFile> Files);
+
+public sealed record CreateBuildResponse(string BuildId);
+
+public sealed record MissingBlobsRequest(IReadOnlyList<string> Hashes);
+
+public sealed record MissingBlobsResponse(IReadOnlyList<string> Missing);
+
+public sealed record BuildManifest(string BuildId, string EntryAssembly, IReadOnlyList<BuildFile> Files);
+
+public sealed record CreateAppRequest(string Name, string? BuildId, bool Detached = false, AppDefinition? Definition = null);
+
+public sealed record CreateAppResponse(string AppId);
+
+public sealed record AppSummary(string AppId, string Name, string State, DateTimeOffset CreatedAt, DateTimeOffset? StoppedAt, int Functions, int Containers);
+
+public sealed record AppList(IReadOnlyList<AppSummary> Apps);
+
+/// <summary>One input of a call: the positional arguments as a JSON array, inline or in a blob.</summary>
+public sealed record InputItem(int Index, JsonElement? Args = null, string? ArgsBlob = null);
+
+/// <summary>Selects the pool of a function: a class's parameters and any option overrides.</summary>
+public sealed record PoolSpec(JsonElement? Parameters = null, FunctionSettings? Overrides = null);
+
+/// <summary>Starts a call. The caller chooses <paramref name="CallId"/> so that retrying the request is safe.</summary>
+public sealed record CreateCallRequest(
+    string CallId,
+    string Function,
+    string Kind,
+    IReadOnlyList<InputItem> Inputs,
+    bool Final,
+    double WaitSeconds = 0,
+    PoolSpec? Pool = null);
+
+/// <summary>Values of <see cref="CreateCallRequest.Kind"/>.</summary>
+public static class CallKinds
+{
+    public const string Sync = "sync";
+    public const string Spawn = "spawn";
+    public const string Map = "map";
+}
+
+public sealed record CreateCallResponse(string CallId, OutputBatch? Outputs = null);
+
+public sealed record AddInputsRequest(IReadOnlyList<InputItem> Inputs, bool Final);
+
+public sealed record AddInputsResponse(int Accepted);
+
+/// <summary>A remote exception as the caller sees it.</summary>
+public sealed record RemoteError(string Type, string Message, string? StackTrace, string Kind = ErrorKinds.User);
+
+/// <summary>Values of <see cref="RemoteError.Kind"/>.</summary>
+public static class ErrorKinds
+{
+    public const string User = "user";
+    public const string Timeout = "timeout";
+    public const string Crash = "crash";
+    public const string OutOfMemory = "oom";
+    public const string Cancelled = "cancelled";
+    public const string Internal = "internal";
+}
+
+/// <summary>The outcome of one input.</summary>
+public sealed record OutputItem(int Index, bool Success, JsonElement? Result = null, string? ResultBlob = null, RemoteError? Error = null, long Cursor = 0);
+
+/// <summary>Outputs after a cursor. <see cref="Done"/> is true once every input of a final call has an output.</summary>
+public sealed record OutputBatch(IReadOnlyList<OutputItem> Outputs, long Next, bool Done, int Total);
+
+public sealed record CallStatus(string CallId, string Function, string State, int Total, int Completed, bool Final);
+
+public sealed record FunctionStats(int Backlog, int Containers, int RunningInputs, int IdleContainers);
+
+public sealed record AutoscalerUpdate(int? MinContainers = null, int? MaxContainers = null, int? BufferContainers = null, double? ScaledownWindowSeconds = null);
+
+public sealed record AutoscalerSettings(int MinContainers, int? MaxContainers, int BufferContainers, double ScaledownWindowSeconds);
+
+/// <summary>One line a container wrote, or an event the platform reports.</summary>
+public sealed record LogEntry(long Seq, DateTimeOffset Time, string? Function, string? ContainerId, string Stream, string Text);
+
+/// <summary>Values of <see cref="LogEntry.Stream"/>.</summary>
+public static class LogStreams
+{
+    public const string Stdout = "stdout";
+    public const string Stderr = "stderr";
+    public const string System = "system";
+}
+
+public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long Next, bool AppStopped);
+
+public sealed record ContainerSummary(string ContainerId, string AppId, string Function, string WorkerId, string State, DateTimeOffset StartedAt, int RunningInputs);
+
+public sealed record ContainerList(IReadOnlyList<ContainerSummary> Containers);

@@ -1,0 +1,64 @@
+using System.Text.Json;
+
+namespace Ferry.Protocol;
+
+/// <summary>What a user program declares: its app, functions and entrypoints.</summary>
+public sealed record AppDefinition(
+    string Name,
+    IReadOnlyList<FunctionDefinition> Functions,
+    IReadOnlyList<EntrypointDefinition> Entrypoints);
+
+/// <summary>One remotely callable function or class method.</summary>
+/// <param name="Name">The function's name, or <c>Class.Method</c> for a class method.</param>
+/// <param name="Parameters">Positional parameters, in order.</param>
+/// <param name="ReturnType">The C# name of the declared result type.</param>
+/// <param name="Settings">How the function runs.</param>
+/// <param name="ClassName">The class a method belongs to, or null for a plain function.</param>
+public sealed record FunctionDefinition(
+    string Name,
+    IReadOnlyList<ParameterDefinition> Parameters,
+    string ReturnType,
+    FunctionSettings Settings,
+    string? ClassName = null);
+
+/// <summary>A parameter of a function, entrypoint or class.</summary>
+public sealed record ParameterDefinition(string Name, string Type, bool Required, JsonElement? Default = null);
+
+/// <summary>A local entrypoint.</summary>
+public sealed record EntrypointDefinition(string Name, IReadOnlyList<ParameterDefinition> Parameters);
+
+/// <summary>How a function runs. Every field has the documented default of its SDK option.</summary>
+public sealed record FunctionSettings
+{
+    public double TimeoutSeconds { get; init; } = 300;
+    public RetryPolicy? Retries { get; init; }
+    public int MinContainers { get; init; }
+    public int? MaxContainers { get; init; }
+    public int BufferContainers { get; init; }
+    public double ScaledownWindowSeconds { get; init; } = 60;
+    public double? Cpu { get; init; }
+    public int? MemoryMiB { get; init; }
+    public IReadOnlyList<string>? Gpu { get; init; }
+    public ImageSpec? Image { get; init; }
+    public int MaxInputs { get; init; } = 1;
+    public int? TargetInputs { get; init; }
+    public int? BatchMaxSize { get; init; }
+    public int? BatchWaitMs { get; init; }
+}
+
+/// <summary>Retries of a failed input: <c>delay(k) = min(InitialDelay * BackoffCoefficient^(k-1), MaxDelay)</c>.</summary>
+public sealed record RetryPolicy(int MaxRetries, double BackoffCoefficient = 2.0, double InitialDelaySeconds = 1.0, double MaxDelaySeconds = 60.0)
+{
+    /// <summary>The delay before retry number <paramref name="retry"/> (1-based).</summary>
+    public TimeSpan DelayFor(int retry)
+    {
+        var seconds = InitialDelaySeconds * Math.Pow(BackoffCoefficient, Math.Max(0, retry - 1));
+        return TimeSpan.FromSeconds(Math.Min(seconds, MaxDelaySeconds));
+    }
+}
+
+/// <summary>A container image as a chain of build steps over a base.</summary>
+public sealed record ImageSpec(string Base, IReadOnlyList<ImageStep> Steps);
+
+/// <summary>One image build step.</summary>
+public sealed record ImageStep(string Kind, IReadOnlyList<string> Args, bool ForceBuild = false);

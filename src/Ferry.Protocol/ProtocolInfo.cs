@@ -1,0 +1,46 @@
+namespace Ferry.Protocol;
+
+/// <summary>Constants every party on the wire agrees on.</summary>
+public static class ProtocolInfo
+{
+    /// <summary>The route prefix of this protocol version.</summary>
+    public const string Prefix = "/v1";
+
+    /// <summary>Arguments or results larger than this travel through the blob store instead of inline.</summary>
+    public const int InlinePayloadLimit = 2 * 1024 * 1024;
+
+    /// <summary>The largest request body the control plane accepts, except for blob uploads.</summary>
+    public const long MaxRequestBytes = 16L * 1024 * 1024;
+
+    /// <summary>The largest blob the control plane accepts in one upload.</summary>
+    public const long MaxBlobBytes = 1024L * 1024 * 1024;
+
+    /// <summary>The most inputs one request may carry.</summary>
+    public const int MaxInputsPerRequest = 10_000;
+
+    /// <summary>The header a container or worker presents its token in.</summary>
+    public const string TokenHeader = "X-Ferry-Token";
+}
+
+/// <summary>The environment variables the CLI and the worker use to tell a user program how to run.</summary>
+public static class FerryEnv
+{
+    public const string Mode = "FERRY_MODE";
+    public const string ServerUrl = "FERRY_SERVER_URL";
+    public const string AppId = "FERRY_APP_ID";
+    public const string Entrypoint = "FERRY_ENTRYPOINT";
+    public const string ContainerId = "FERRY_CONTAINER_ID";
+    public const string ContainerToken = "FERRY_CONTAINER_TOKEN";
+    public const string Function = "FERRY_FUNCTION";
+    public const string PoolId = "FERRY_POOL_ID";
+    public const string Parameters = "FERRY_PARAMETERS";
+    public const string DescribeOutput = "FERRY_DESCRIBE_OUTPUT";
+}
+
+/// <summary>Values of <see cref="FerryEnv.Mode"/>.</summary>
+public static class FerryModes
+{
+    public const string Describe = "describe";
+    public const string Local = "local";
+    public const string Container = "container";
+}

@@ -1,0 +1,74 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Ferry.Protocol;
+
+/// <summary>A message on a container's stream to the control plane.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(ContainerReady), "ready")]
+[JsonDerivedType(typeof(InputBatch), "inputs")]
+[JsonDerivedType(typeof(ContainerOutputBatch), "outputs")]
+[JsonDerivedType(typeof(CancelInputs), "cancel")]
+[JsonDerivedType(typeof(StopContainer), "stop")]
+[JsonDerivedType(typeof(Heartbeat), "heartbeat")]
+public abstract record ContainerMessage;
+
+/// <summary>The container has run its enter hooks and takes inputs.</summary>
+public sealed record ContainerReady(int MaxInputs) : ContainerMessage;
+
+public sealed record ContainerInput(long InputId, int Attempt, string Function, JsonElement? Args, string? ArgsBlob);
+
+/// <summary>Inputs for a container to run.</summary>
+public sealed record InputBatch(IReadOnlyList<ContainerInput> Inputs) : ContainerMessage;
+
+public sealed record ContainerOutput(long InputId, int Attempt, bool Success, JsonElement? Result = null, string? ResultBlob = null, RemoteError? Error = null);
+
+/// <summary>Results from a container.</summary>
+public sealed record ContainerOutputBatch(IReadOnlyList<ContainerOutput> Outputs) : ContainerMessage;
+
+public sealed record CancelInputs(IReadOnlyList<long> InputIds) : ContainerMessage;
+
+/// <summary>Asks a container to run its exit hooks and stop.</summary>
+public sealed record StopContainer(string Reason) : ContainerMessage;
+
+public sealed record Heartbeat : ContainerMessage;
+
+/// <summary>A message on a worker's stream to the control plane.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]
+[JsonDerivedType(typeof(WorkerHello), "hello")]
+[JsonDerivedType(typeof(StartContainerCommand), "start")]
+[JsonDerivedType(typeof(StopContainerCommand), "stop")]
+[JsonDerivedType(typeof(ContainerStarted), "started")]
+[JsonDerivedType(typeof(ContainerExited), "exited")]
+[JsonDerivedType(typeof(ContainerLogs), "logs")]
+public abstract record WorkerMessage;
+
+public sealed record GpuDevice(int Index, string Type);
+
+/// <summary>What a worker offers.</summary>
+public sealed record WorkerResources(double Cpu, long MemoryMiB, IReadOnlyList<GpuDevice> Gpus, int MaxContainers);
+
+public sealed record WorkerHello(string WorkerId, string Name, string Runtime, WorkerResources Resources, IReadOnlyList<string> RunningContainers) : WorkerMessage;
+
+/// <summary>Asks a worker to start a container.</summary>
+public sealed record StartContainerCommand(
+    string ContainerId,
+    string Token,
+    string AppId,
+    string BuildId,
+    string Function,
+    string PoolId,
+    JsonElement? Parameters,
+    FunctionSettings Settings,
+    IReadOnlyList<int> GpuIndices) : WorkerMessage;
+
+public sealed record StopContainerCommand(string ContainerId, double GraceSeconds, string Reason) : WorkerMessage;
+
+public sealed record ContainerStarted(string ContainerId, double StartMs) : WorkerMessage;
+
+/// <summary>A container's process ended. <see cref="Reason"/> is one of <see cref="ErrorKinds"/> or "stopped".</summary>
+public sealed record ContainerExited(string ContainerId, int ExitCode, string Reason, string? Detail = null) : WorkerMessage;
+
+public sealed record ContainerLogLine(string ContainerId, string Stream, string Text, DateTimeOffset Time);
+
+public sealed record ContainerLogs(IReadOnlyList<ContainerLogLine> Lines) : WorkerMessage;

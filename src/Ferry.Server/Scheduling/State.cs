@@ -1,0 +1,92 @@
+using System.Text.Json;
+using Ferry.Protocol;
+using Ferry.Server.Storage;
+using Ferry.Server.Workers;
+
+namespace Ferry.Server.Scheduling;
+
+internal enum InputStatus
+{
+    Queued,
+    Delayed,
+    Running,
+    Done,
+}
+
+internal sealed class InputState(long id, CallState call, int index, JsonElement? args, string? argsBlob)
+{
+    public long Id { get; } = id;
+    public CallState Call { get; } = call;
+    public int Index { get; } = index;
+    public JsonElement? Args { get; set; } = args;
+    public string? ArgsBlob { get; } = argsBlob;
+    public int Attempt { get; set; }
+    public int RetriesUsed { get; set; }
+    public int InternalFailures { get; set; }
+    public InputStatus Status { get; set; }
+    public ContainerState? Container { get; set; }
+    public DateTimeOffset StartedAt { get; set; }
+    public DateTimeOffset DueAt { get; set; }
+}
+
+internal sealed class CallState(CallRecord record, PoolState pool)
+{
+    public CallRecord Record { get; } = record;
+    public string CallId => Record.CallId;
+    public PoolState Pool { get; } = pool;
+    public HashSet<int> Indices { get; } = [];
+    public bool Final { get; set; } = record.Final;
+    public List<OutputItem> Outputs { get; } = [];
+    public Dictionary<int, InputState> Open { get; } = [];
+    public TaskCompletionSource Changed { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    public bool Cancelled { get; set; }
+    public bool IsDone => Final && Outputs.Count == Indices.Count;
+}
+
+internal enum ContainerStatus
+{
+    Starting,
+    Ready,
+    Stopping,
+}
+
+internal sealed class ContainerState(string id, string token, PoolState pool, WorkerState worker, Reservation reservation, DateTimeOffset now)
+{
+    public string Id { get; } = id;
+    public string Token { get; } = token;
+    public PoolState Pool { get; } = pool;
+    public WorkerState Worker { get; } = worker;
+    public Reservation Reservation { get; } = reservation;
+    public DateTimeOffset CreatedAt { get; } = now;
+    public ContainerStatus Status { get; set; } = ContainerStatus.Starting;
+    public IPeer<ContainerMessage>? Peer { get; set; }
+    public int MaxInputs { get; set; } = 1;
+    public Dictionary<long, InputState> Running { get; } = [];
+    public DateTimeOffset IdleSince { get; set; } = now;
+}
+
+/// <summary>
+/// The containers and queue of one function variant. Each distinct set of class parameters and options is its own
+/// pool with its own autoscaler.
+/// </summary>
+internal sealed class PoolState(string poolId, AppState app, FunctionDefinition function, FunctionSettings settings, JsonElement? parameters)
+{
+    public string PoolId { get; } = poolId;
+    public AppState App { get; } = app;
+    public FunctionDefinition Function { get; } = function;
+    public FunctionSettings Settings { get; set; } = settings;
+    public JsonElement? Parameters { get; } = parameters;
+    public LinkedList<InputState> Ready { get; } = new();
+    public List<InputState> Delayed { get; } = [];
+    public Dictionary<string, ContainerState> Containers { get; } = [];
+    public bool WaitingForResources { get; set; }
+    public int RunningInputs => Containers.Values.Sum(c => c.Running.Count);
+}
+
+internal sealed class AppState(AppRecord record)
+{
+    public AppRecord Record { get; set; } = record;
+    public string AppId => Record.AppId;
+    public Dictionary<string, PoolState> Pools { get; } = new(StringComparer.Ordinal);
+    public bool Stopped => Record.State == AppStates.Stopped;
+}

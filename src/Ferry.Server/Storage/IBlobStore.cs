@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+
+namespace Ferry.Server.Storage;
+
+/// <summary>Content-addressed bytes: app builds, large payloads. Keys are lower-case SHA-256 hex.</summary>
+internal interface IBlobStore
+{
+    bool Exists(string hash);
+
+    /// <summary>Stores the body if its hash matches <paramref name="hash"/>; returns false if it does not.</summary>
+    Task<bool> PutAsync(string hash, Stream content, CancellationToken cancellationToken);
+
+    Stream? OpenRead(string hash);
+}
+
+/// <summary>Blobs as files under the data dir, written to a temp file and renamed into place.</summary>
+internal sealed class FileBlobStore(string root) : IBlobStore
+{
+    public static bool IsHash(string hash) => hash.Length == 64 && hash.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
+
+    private string PathOf(string hash) => Path.Combine(root, hash[..2], hash);
+
+    public bool Exists(string hash) => IsHash(hash) && File.Exists(PathOf(hash));
+
+    public async Task<bool> PutAsync(string hash, Stream content, CancellationToken cancellationToken)
+    {
+        var path = PathOf(hash);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            await using (var file = File.Create(temp))
+            {
+                var buffer = new byte[81920];
+                int read;
+                while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    sha.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            if (!string.Equals(Convert.ToHexStringLower(sha.GetHashAndReset()), hash, StringComparison.Ordinal))
+            {
+                return false;
+            }
+            File.Move(temp, path, overwrite: true);
+            return true;
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    public Stream? OpenRead(string hash) => Exists(hash) ? File.OpenRead(PathOf(hash)) : null;
+}

@@ -1,0 +1,79 @@
+using Ferry.Protocol;
+
+namespace Ferry.Server.Storage;
+
+/// <summary>An app as stored.</summary>
+internal sealed record AppRecord(
+    string AppId,
+    string Name,
+    string? BuildId,
+    string State,
+    bool Detached,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? StoppedAt,
+    AppDefinition? Definition);
+
+/// <summary>Values of <see cref="AppRecord.State"/>.</summary>
+internal static class AppStates
+{
+    public const string Running = "running";
+    public const string Stopped = "stopped";
+}
+
+/// <summary>A call as stored.</summary>
+internal sealed record CallRecord(string CallId, string AppId, string Function, string PoolId, string Kind, DateTimeOffset CreatedAt, bool Final, PoolSpec? Pool);
+
+/// <summary>An input as stored when accepted.</summary>
+internal sealed record InputRecord(long InputId, string CallId, int Index, string? Args, string? ArgsBlob);
+
+/// <summary>An input's final outcome. <see cref="Order"/> is a global completion counter that orders each call's outputs.</summary>
+internal sealed record CompletionRecord(long InputId, long Order, bool Success, string? Result, string? ResultBlob, RemoteError? Error, DateTimeOffset CompletedAt);
+
+/// <summary>An unfinished input, as reloaded after a restart.</summary>
+internal sealed record PendingInput(InputRecord Input, CallRecord Call, int Attempt);
+
+/// <summary>A finished input of a call, as reloaded.</summary>
+internal sealed record StoredOutput(int Index, long Order, bool Success, string? Result, string? ResultBlob, RemoteError? Error);
+
+/// <summary>
+/// The durable state of the control plane. Every write returns once it is committed; implementations batch concurrent
+/// writes into one transaction (group commit), so a caller's acknowledgement never waits on a private fsync.
+/// </summary>
+internal interface IStore : IAsyncDisposable
+{
+    Task InitializeAsync(CancellationToken cancellationToken);
+
+    Task SaveBuildAsync(BuildManifest build, CancellationToken cancellationToken);
+
+    Task<BuildManifest?> GetBuildAsync(string buildId, CancellationToken cancellationToken);
+
+    Task SaveAppAsync(AppRecord app, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<AppRecord>> ListAppsAsync(CancellationToken cancellationToken);
+
+    /// <summary>Saves a call (if new) and its inputs; inputs whose index the call already has are ignored.</summary>
+    Task AddInputsAsync(CallRecord call, IReadOnlyList<InputRecord> inputs, CancellationToken cancellationToken);
+
+    /// <summary>Marks a call final: no more inputs will come.</summary>
+    Task SetFinalAsync(string callId, CancellationToken cancellationToken);
+
+    Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken);
+
+    Task SetAttemptAsync(long inputId, int attempt, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<PendingInput>> LoadPendingInputsAsync(CancellationToken cancellationToken);
+
+    Task<CallRecord?> GetCallAsync(string callId, CancellationToken cancellationToken);
+
+    Task<(IReadOnlyList<StoredOutput> Outputs, IReadOnlyList<int> Indices)> LoadCallAsync(string callId, CancellationToken cancellationToken);
+
+    Task<long> MaxInputIdAsync(CancellationToken cancellationToken);
+
+    Task<long> MaxCompletionOrderAsync(CancellationToken cancellationToken);
+
+    Task AppendLogsAsync(string appId, IReadOnlyList<LogEntry> entries, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<LogEntry>> GetLogsAsync(string appId, long after, int limit, CancellationToken cancellationToken);
+
+    Task<long> MaxLogSeqAsync(string appId, CancellationToken cancellationToken);
+}

@@ -1,0 +1,417 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Ferry.Protocol;
+using Microsoft.Data.Sqlite;
+
+namespace Ferry.Server.Storage;
+
+/// <summary>
+/// The embedded store: one SQLite file in WAL mode. All writes go through one writer loop that commits whatever has
+/// queued up in a single transaction (group commit), so a map of many inputs costs few commits and a lone call costs
+/// one. With <c>synchronous=NORMAL</c> in WAL mode a committed write survives the process being killed.
+/// </summary>
+internal sealed class SqliteStore : IStore
+{
+    private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
+    private readonly string _connectionString;
+    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
+    private Task? _writer;
+
+    public SqliteStore(string path)
+    {
+        _connectionString = new SqliteConnectionStringBuilder { DataSource = path, Pooling = true, DefaultTimeout = 30 }.ToString();
+    }
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, """
+            PRAGMA journal_mode=WAL;
+            CREATE TABLE IF NOT EXISTS builds(build_id TEXT PRIMARY KEY, manifest TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS apps(app_id TEXT PRIMARY KEY, name TEXT NOT NULL, build_id TEXT, state TEXT NOT NULL,
+                detached INTEGER NOT NULL, created_at INTEGER NOT NULL, stopped_at INTEGER, definition TEXT);
+            CREATE TABLE IF NOT EXISTS calls(call_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, function TEXT NOT NULL, pool_id TEXT NOT NULL,
+                kind TEXT NOT NULL, created_at INTEGER NOT NULL, final INTEGER NOT NULL, pool TEXT);
+            CREATE TABLE IF NOT EXISTS inputs(input_id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, idx INTEGER NOT NULL,
+                args TEXT, args_blob TEXT, attempt INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+                completion_order INTEGER, success INTEGER, result TEXT, result_blob TEXT, error TEXT, completed_at INTEGER,
+                UNIQUE(call_id, idx));
+            CREATE INDEX IF NOT EXISTS inputs_pending ON inputs(done) WHERE done = 0;
+            CREATE INDEX IF NOT EXISTS inputs_call_order ON inputs(call_id, completion_order);
+            CREATE TABLE IF NOT EXISTS logs(app_id TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL, function TEXT,
+                container_id TEXT, stream TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(app_id, seq)) WITHOUT ROWID;
+            """, cancellationToken).ConfigureAwait(false);
+        _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, "PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;", cancellationToken).ConfigureAwait(false);
+        return connection;
+    }
+
+    private static async Task ExecuteAsync(SqliteConnection connection, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private sealed record WriteOp(Action<SqliteConnection, SqliteTransaction> Apply, TaskCompletionSource Done);
+
+    private Task WriteAsync(Action<SqliteConnection, SqliteTransaction> apply)
+    {
+        var op = new WriteOp(apply, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!_writes.Writer.TryWrite(op))
+        {
+            throw new ObjectDisposedException(nameof(SqliteStore));
+        }
+        return op.Done.Task;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        var batch = new List<WriteOp>();
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (batch.Count < 4096 && _writes.Reader.TryRead(out var op))
+            {
+                batch.Add(op);
+            }
+            try
+            {
+                using var transaction = connection.BeginTransaction();
+                var failed = new List<(WriteOp Op, Exception Error)>();
+                foreach (var op in batch)
+                {
+                    try
+                    {
+                        using var savepoint = new SavepointScope(transaction);
+                        op.Apply(connection, transaction);
+                        savepoint.Release();
+                    }
+                    catch (SqliteException e)
+                    {
+                        failed.Add((op, e));
+                    }
+                }
+                transaction.Commit();
+                foreach (var op in batch)
+                {
+                    var failure = failed.FirstOrDefault(f => ReferenceEquals(f.Op, op));
+                    if (failure.Error is null)
+                    {
+                        op.Done.TrySetResult();
+                    }
+                    else
+                    {
+                        op.Done.TrySetException(failure.Error);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                foreach (var op in batch)
+                {
+                    op.Done.TrySetException(e);
+                }
+            }
+            batch.Clear();
+        }
+    }
+
+    /// <summary>Lets one operation of a group commit fail without failing the others.</summary>
+    private sealed class SavepointScope : IDisposable
+    {
+        private readonly SqliteTransaction _transaction;
+        private bool _released;
+
+        public SavepointScope(SqliteTransaction transaction)
+        {
+            _transaction = transaction;
+            transaction.Save("op");
+        }
+
+        public void Release()
+        {
+            _transaction.Release("op");
+            _released = true;
+        }
+
+        public void Dispose()
+        {
+            if (!_released)
+            {
+                _transaction.Rollback("op");
+                _transaction.Release("op");
+            }
+        }
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction transaction, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return command;
+    }
+
+    private static long Ms(DateTimeOffset time) => time.ToUnixTimeMilliseconds();
+
+    private static DateTimeOffset Time(long ms) => DateTimeOffset.FromUnixTimeMilliseconds(ms);
+
+    public Task SaveBuildAsync(BuildManifest build, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using var command = Command(c, t, "INSERT OR IGNORE INTO builds(build_id, manifest) VALUES($id, $m)",
+            ("$id", build.BuildId), ("$m", JsonSerializer.Serialize(build, Json.BuildManifest)));
+        command.ExecuteNonQuery();
+    });
+
+    public async Task<BuildManifest?> GetBuildAsync(string buildId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT manifest FROM builds WHERE build_id = $id";
+        command.Parameters.AddWithValue("$id", buildId);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is string text
+            ? JsonSerializer.Deserialize(text, Json.BuildManifest)
+            : null;
+    }
+
+    public Task SaveAppAsync(AppRecord app, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using var command = Command(c, t, """
+            INSERT INTO apps(app_id, name, build_id, state, detached, created_at, stopped_at, definition)
+            VALUES($id, $name, $build, $state, $detached, $created, $stopped, $def)
+            ON CONFLICT(app_id) DO UPDATE SET name=$name, build_id=$build, state=$state, detached=$detached,
+                stopped_at=$stopped, definition=$def
+            """,
+            ("$id", app.AppId), ("$name", app.Name), ("$build", app.BuildId), ("$state", app.State), ("$detached", app.Detached ? 1 : 0),
+            ("$created", Ms(app.CreatedAt)), ("$stopped", app.StoppedAt is { } s ? Ms(s) : null),
+            ("$def", app.Definition is null ? null : JsonSerializer.Serialize(app.Definition, Json.AppDefinition)));
+        command.ExecuteNonQuery();
+    });
+
+    public async Task<IReadOnlyList<AppRecord>> ListAppsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT app_id, name, build_id, state, detached, created_at, stopped_at, definition FROM apps ORDER BY created_at";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var apps = new List<AppRecord>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            apps.Add(new AppRecord(
+                reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetString(3),
+                reader.GetInt64(4) != 0, Time(reader.GetInt64(5)), reader.IsDBNull(6) ? null : Time(reader.GetInt64(6)),
+                reader.IsDBNull(7) ? null : JsonSerializer.Deserialize(reader.GetString(7), Json.AppDefinition)));
+        }
+        return apps;
+    }
+
+    public Task AddInputsAsync(CallRecord call, IReadOnlyList<InputRecord> inputs, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using (var command = Command(c, t, """
+            INSERT OR IGNORE INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
+            VALUES($id, $app, $fn, $pool_id, $kind, $created, $final, $pool)
+            """,
+            ("$id", call.CallId), ("$app", call.AppId), ("$fn", call.Function), ("$pool_id", call.PoolId), ("$kind", call.Kind),
+            ("$created", Ms(call.CreatedAt)), ("$final", call.Final ? 1 : 0),
+            ("$pool", call.Pool is null ? null : JsonSerializer.Serialize(call.Pool, Json.PoolSpec))))
+        {
+            command.ExecuteNonQuery();
+        }
+        using var insert = Command(c, t, "INSERT OR IGNORE INTO inputs(input_id, call_id, idx, args, args_blob) VALUES($id, $call, $idx, $args, $blob)",
+            ("$id", 0L), ("$call", call.CallId), ("$idx", 0), ("$args", null), ("$blob", null));
+        insert.Prepare();
+        foreach (var input in inputs)
+        {
+            insert.Parameters["$id"].Value = input.InputId;
+            insert.Parameters["$idx"].Value = input.Index;
+            insert.Parameters["$args"].Value = (object?)input.Args ?? DBNull.Value;
+            insert.Parameters["$blob"].Value = (object?)input.ArgsBlob ?? DBNull.Value;
+            insert.ExecuteNonQuery();
+        }
+    });
+
+    public Task SetFinalAsync(string callId, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using var command = Command(c, t, "UPDATE calls SET final = 1 WHERE call_id = $id", ("$id", callId));
+        command.ExecuteNonQuery();
+    });
+
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using var update = Command(c, t, """
+            UPDATE inputs SET done = 1, completion_order = $order, success = $success, result = $result, result_blob = $blob,
+                error = $error, completed_at = $at, args = NULL
+            WHERE input_id = $id AND done = 0
+            """,
+            ("$id", 0L), ("$order", 0L), ("$success", 0), ("$result", null), ("$blob", null), ("$error", null), ("$at", 0L));
+        update.Prepare();
+        foreach (var done in completions)
+        {
+            update.Parameters["$id"].Value = done.InputId;
+            update.Parameters["$order"].Value = done.Order;
+            update.Parameters["$success"].Value = done.Success ? 1 : 0;
+            update.Parameters["$result"].Value = (object?)done.Result ?? DBNull.Value;
+            update.Parameters["$blob"].Value = (object?)done.ResultBlob ?? DBNull.Value;
+            update.Parameters["$error"].Value = done.Error is null ? DBNull.Value : JsonSerializer.Serialize(done.Error, Json.RemoteError);
+            update.Parameters["$at"].Value = Ms(done.CompletedAt);
+            update.ExecuteNonQuery();
+        }
+    });
+
+    public Task SetAttemptAsync(long inputId, int attempt, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using var command = Command(c, t, "UPDATE inputs SET attempt = $a WHERE input_id = $id", ("$a", attempt), ("$id", inputId));
+        command.ExecuteNonQuery();
+    });
+
+    public async Task<IReadOnlyList<PendingInput>> LoadPendingInputsAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT i.input_id, i.call_id, i.idx, i.args, i.args_blob, i.attempt,
+                   c.app_id, c.function, c.pool_id, c.kind, c.created_at, c.final, c.pool
+            FROM inputs i JOIN calls c ON c.call_id = i.call_id
+            WHERE i.done = 0 ORDER BY i.input_id
+            """;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var calls = new Dictionary<string, CallRecord>();
+        var pending = new List<PendingInput>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var callId = reader.GetString(1);
+            if (!calls.TryGetValue(callId, out var call))
+            {
+                call = ReadCall(reader, callId, 6);
+                calls[callId] = call;
+            }
+            pending.Add(new PendingInput(
+                new InputRecord(reader.GetInt64(0), callId, reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)),
+                call,
+                reader.GetInt32(5)));
+        }
+        return pending;
+    }
+
+    private static CallRecord ReadCall(SqliteDataReader reader, string callId, int offset) => new(
+        callId,
+        reader.GetString(offset),
+        reader.GetString(offset + 1),
+        reader.GetString(offset + 2),
+        reader.GetString(offset + 3),
+        Time(reader.GetInt64(offset + 4)),
+        reader.GetInt64(offset + 5) != 0,
+        reader.IsDBNull(offset + 6) ? null : JsonSerializer.Deserialize(reader.GetString(offset + 6), Json.PoolSpec));
+
+    public async Task<CallRecord?> GetCallAsync(string callId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT app_id, function, pool_id, kind, created_at, final, pool FROM calls WHERE call_id = $id";
+        command.Parameters.AddWithValue("$id", callId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadCall(reader, callId, 0) : null;
+    }
+
+    public async Task<(IReadOnlyList<StoredOutput> Outputs, IReadOnlyList<int> Indices)> LoadCallAsync(string callId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT idx, done, completion_order, success, result, result_blob, error FROM inputs WHERE call_id = $id ORDER BY completion_order, idx";
+        command.Parameters.AddWithValue("$id", callId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var outputs = new List<StoredOutput>();
+        var indices = new List<int>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var index = reader.GetInt32(0);
+            indices.Add(index);
+            if (reader.GetInt64(1) == 0)
+            {
+                continue;
+            }
+            outputs.Add(new StoredOutput(
+                index,
+                reader.GetInt64(2),
+                reader.GetInt64(3) != 0,
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5),
+                reader.IsDBNull(6) ? null : JsonSerializer.Deserialize(reader.GetString(6), Json.RemoteError)));
+        }
+        return (outputs, indices);
+    }
+
+    public Task<long> MaxInputIdAsync(CancellationToken cancellationToken) => ScalarAsync("SELECT COALESCE(MAX(input_id), 0) FROM inputs", null, cancellationToken);
+
+    public Task<long> MaxCompletionOrderAsync(CancellationToken cancellationToken) => ScalarAsync("SELECT COALESCE(MAX(completion_order), 0) FROM inputs", null, cancellationToken);
+
+    public Task<long> MaxLogSeqAsync(string appId, CancellationToken cancellationToken) => ScalarAsync("SELECT COALESCE(MAX(seq), 0) FROM logs WHERE app_id = $id", appId, cancellationToken);
+
+    private async Task<long> ScalarAsync(string sql, string? id, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        if (id is not null)
+        {
+            command.Parameters.AddWithValue("$id", id);
+        }
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public Task AppendLogsAsync(string appId, IReadOnlyList<LogEntry> entries, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using var insert = Command(c, t, "INSERT OR IGNORE INTO logs(app_id, seq, time, function, container_id, stream, text) VALUES($app, $seq, $time, $fn, $ctr, $stream, $text)",
+            ("$app", appId), ("$seq", 0L), ("$time", 0L), ("$fn", null), ("$ctr", null), ("$stream", ""), ("$text", ""));
+        insert.Prepare();
+        foreach (var entry in entries)
+        {
+            insert.Parameters["$seq"].Value = entry.Seq;
+            insert.Parameters["$time"].Value = Ms(entry.Time);
+            insert.Parameters["$fn"].Value = (object?)entry.Function ?? DBNull.Value;
+            insert.Parameters["$ctr"].Value = (object?)entry.ContainerId ?? DBNull.Value;
+            insert.Parameters["$stream"].Value = entry.Stream;
+            insert.Parameters["$text"].Value = entry.Text;
+            insert.ExecuteNonQuery();
+        }
+    });
+
+    public async Task<IReadOnlyList<LogEntry>> GetLogsAsync(string appId, long after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT seq, time, function, container_id, stream, text FROM logs WHERE app_id = $app AND seq > $after ORDER BY seq LIMIT $limit";
+        command.Parameters.AddWithValue("$app", appId);
+        command.Parameters.AddWithValue("$after", after);
+        command.Parameters.AddWithValue("$limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var entries = new List<LogEntry>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            entries.Add(new LogEntry(reader.GetInt64(0), Time(reader.GetInt64(1)), reader.IsDBNull(2) ? null : reader.GetString(2),
+                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4), reader.GetString(5)));
+        }
+        return entries;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _writes.Writer.TryComplete();
+        if (_writer is not null)
+        {
+            await _writer.ConfigureAwait(false);
+        }
+        SqliteConnection.ClearAllPools();
+    }
+}

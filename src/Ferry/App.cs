@@ -1,0 +1,152 @@
+using System.Runtime.CompilerServices;
+using Ferry.Hosting;
+using Ferry.Protocol;
+using Ferry.Serialization;
+
+namespace Ferry;
+
+/// <summary>
+/// A Ferry app: the functions, classes and entrypoints of one program. Declare everything at the top of the program,
+/// then hand control to <see cref="RunAsync"/>, which runs whatever the program was started for: describing the app,
+/// running a local entrypoint, or serving inputs inside a container.
+/// </summary>
+/// <example>
+/// <code>
+/// var app = new App("my-app");
+/// var hello = app.Function(Hello);
+/// app.LocalEntrypoint(async () => Console.WriteLine(await hello.RemoteAsync()));
+/// return await app.RunAsync(args);
+///
+/// static string Hello() => "Hello from Ferry!";
+/// </code>
+/// </example>
+public sealed class App
+{
+    private readonly Dictionary<string, Function> _functions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Entrypoint> _entrypoints = new(StringComparer.Ordinal);
+
+    /// <summary>Creates an app.</summary>
+    /// <param name="name">The app's name. Default: the entry assembly's name.</param>
+    /// <param name="image">The image of every function that does not name its own. Default: <see cref="Image.DebianSlim"/>.</param>
+    public App(string? name = null, Image? image = null)
+    {
+        Name = name ?? System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "app";
+        Image = image;
+    }
+
+    /// <summary>The app's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The default image of the app's functions.</summary>
+    public Image? Image { get; }
+
+    /// <summary>The functions registered so far, by name.</summary>
+    public IReadOnlyDictionary<string, Function> Functions => _functions;
+
+    internal IReadOnlyDictionary<string, Entrypoint> Entrypoints => _entrypoints;
+
+    /// <summary>Registers a function of no arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
+    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, or the options are out of range.</exception>
+    public Function<TResult> Function<TResult>(Func<TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, () => Task.FromResult(fn())));
+
+    /// <inheritdoc cref="Function{TResult}(Func{TResult}, FunctionOptions?, string?, string)"/>
+    public Function<TResult> Function<TResult>(Func<Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <summary>Registers a function of one argument. Its name is the method's name unless <paramref name="name"/> is given.</summary>
+    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, a type cannot be serialized, or the options are out of range.</exception>
+    public Function<T1, TResult> Function<T1, TResult>(Func<T1, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, a => Task.FromResult(fn(a))));
+
+    /// <inheritdoc cref="Function{T1, TResult}(Func{T1, TResult}, FunctionOptions?, string?, string)"/>
+    public Function<T1, TResult> Function<T1, TResult>(Func<T1, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <summary>Registers a function of two arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
+    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b) => Task.FromResult(fn(a, b))));
+
+    /// <inheritdoc cref="Function{T1, T2, TResult}(Func{T1, T2, TResult}, FunctionOptions?, string?, string)"/>
+    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <summary>Registers a function of three arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
+    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c) => Task.FromResult(fn(a, b, c))));
+
+    /// <inheritdoc cref="Function{T1, T2, T3, TResult}(Func{T1, T2, T3, TResult}, FunctionOptions?, string?, string)"/>
+    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <summary>
+    /// Registers a local entrypoint: code that runs on the caller's machine under <c>ferry run</c>. Its parameters
+    /// become command-line options (<c>--name Ada --count 3</c>); a parameter with no default value is required.
+    /// </summary>
+    /// <param name="fn">A method or lambda; it may return <see cref="Task"/>, <see cref="Task{TResult}"/> of int (an exit code), int, or nothing.</param>
+    /// <param name="name">The entrypoint's name. Default: the method's name, or <c>main</c> for a lambda.</param>
+    /// <param name="expression">Filled in by the compiler.</param>
+    public void LocalEntrypoint(Delegate fn, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "")
+    {
+        ArgumentNullException.ThrowIfNull(fn);
+        var entrypointName = name ?? IdentifierOf(expression) ?? "main";
+        if (!_entrypoints.TryAdd(entrypointName, new Entrypoint(entrypointName, fn)))
+        {
+            throw new InvalidRequestException($"The app already has a local entrypoint named '{entrypointName}'.");
+        }
+    }
+
+    /// <summary>
+    /// Runs the program in the mode Ferry started it in, and returns its exit code. Call it once, after every
+    /// registration: <c>return await app.RunAsync(args);</c>.
+    /// </summary>
+    public Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default) =>
+        ProgramHost.RunAsync(this, args, cancellationToken);
+
+    /// <summary>Describes the app as the control plane sees it.</summary>
+    public AppDefinition ToDefinition() => new(
+        Name,
+        _functions.Values.Select(f => f.ToDefinition(Image)).ToList(),
+        _entrypoints.Values.Select(e => new EntrypointDefinition(e.Name, e.Parameters.Select(p => p.ToDefinition()).ToList())).ToList());
+
+    private TFunction Add<TFunction>(TFunction function)
+        where TFunction : Function
+    {
+        foreach (var (type, i) in function.ParameterTypes.Select((t, i) => (t, i)))
+        {
+            Payload.EnsureSerializable(type, $"Parameter {i + 1} of function '{function.Name}'");
+        }
+        Payload.EnsureSerializable(function.ResultType, $"The result of function '{function.Name}'");
+        if (!_functions.TryAdd(function.Name, function))
+        {
+            throw new InvalidRequestException($"The app already has a function named '{function.Name}'. Pass name: to tell them apart.");
+        }
+        return function;
+    }
+
+    private static FunctionOptions Checked(FunctionOptions? options, string? name, string expression)
+    {
+        options ??= new FunctionOptions();
+        options.Validate(name ?? IdentifierOf(expression) ?? "function");
+        return options;
+    }
+
+    private static string Named(string? name, string expression)
+    {
+        var resolved = name ?? IdentifierOf(expression)
+            ?? throw new InvalidRequestException(
+                $"A function defined by a lambda needs a name: app.Function({expression}, name: \"my_function\").");
+        if (resolved.Length is 0 or > 128 || !resolved.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
+        {
+            throw new InvalidRequestException($"'{resolved}' is not a valid function name: use 1 to 128 letters, digits, '_', '-' or '.'.");
+        }
+        return resolved;
+    }
+
+    /// <summary>The method name in a method-group expression such as <c>Square</c> or <c>Math.Square</c>.</summary>
+    internal static string? IdentifierOf(string expression)
+    {
+        var last = expression.Split('.').Last().Trim();
+        return last.Length > 0 && (char.IsLetter(last[0]) || last[0] == '_') && last.All(c => char.IsLetterOrDigit(c) || c == '_') ? last : null;
+    }
+}

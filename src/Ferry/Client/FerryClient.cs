@@ -1,0 +1,174 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Ferry.Protocol;
+
+namespace Ferry.Client;
+
+/// <summary>
+/// The HTTP client of the control plane's API. Every request the SDK makes is idempotent (callers choose call ids and
+/// input indices), so transient failures are retried until <see cref="ReconnectWindow"/> runs out. The retry loop is
+/// written here rather than taken from a resilience library because the SDK may depend on nothing but the protocol.
+/// </summary>
+internal sealed class FerryClient : IDisposable
+{
+    private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
+    private readonly HttpClient _http;
+
+    public FerryClient(Uri serverUrl, TimeSpan? reconnectWindow = null)
+    {
+        ServerUrl = serverUrl;
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            MaxConnectionsPerServer = 64,
+        })
+        {
+            BaseAddress = serverUrl,
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        ReconnectWindow = reconnectWindow ?? TimeSpan.FromSeconds(90);
+    }
+
+    public Uri ServerUrl { get; }
+
+    /// <summary>How long the client keeps retrying a request while the server is unreachable or restarting.</summary>
+    public TimeSpan ReconnectWindow { get; }
+
+    public Task<CreateCallResponse> CreateCallAsync(CreateCallRequest request, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(AppId)}/calls", request, Json.CreateCallRequest, Json.CreateCallResponse, cancellationToken);
+
+    public Task<AddInputsResponse> AddInputsAsync(string callId, AddInputsRequest request, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, $"v1/calls/{Uri.EscapeDataString(callId)}/inputs", request, Json.AddInputsRequest, Json.AddInputsResponse, cancellationToken);
+
+    public Task<OutputBatch> GetOutputsAsync(string callId, long after, TimeSpan wait, CancellationToken cancellationToken) =>
+        SendAsync<object, OutputBatch>(HttpMethod.Get, $"v1/calls/{Uri.EscapeDataString(callId)}/outputs?after={after}&wait={wait.TotalSeconds:0.###}", null, null, Json.OutputBatch, cancellationToken);
+
+    public Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken) =>
+        SendAsync<object, CallStatus>(HttpMethod.Post, $"v1/calls/{Uri.EscapeDataString(callId)}/cancel", null, null, Json.CallStatus, cancellationToken);
+
+    public Task<FunctionStats> GetStatsAsync(string function, CancellationToken cancellationToken) =>
+        SendAsync<object, FunctionStats>(HttpMethod.Get, $"v1/apps/{Uri.EscapeDataString(AppId)}/functions/{Uri.EscapeDataString(function)}/stats", null, null, Json.FunctionStats, cancellationToken);
+
+    public Task<AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
+        SendAsync(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(AppId)}/functions/{Uri.EscapeDataString(function)}/autoscaler", update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
+
+    public Task PublishDefinitionAsync(AppDefinition definition, CancellationToken cancellationToken) =>
+        SendAsync<AppDefinition, object>(HttpMethod.Put, $"v1/apps/{Uri.EscapeDataString(AppId)}/definition", definition, Json.AppDefinition, null, cancellationToken);
+
+    /// <summary>The app this process belongs to, from <see cref="FerryEnv.AppId"/>.</summary>
+    public string AppId { get; init; } = "";
+
+    /// <summary>Uploads bytes to the content-addressed blob store and returns their hash.</summary>
+    public async Task<string> PutBlobAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(content.Span));
+        await RetryAsync(async ct =>
+        {
+            using var body = new ReadOnlyMemoryContent(content);
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            using var response = await _http.PutAsync($"v1/blobs/{hash}", body, ct).ConfigureAwait(false);
+            await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        return hash;
+    }
+
+    public Task<byte[]> GetBlobAsync(string hash, CancellationToken cancellationToken) =>
+        RetryAsync(async ct =>
+        {
+            using var response = await _http.GetAsync($"v1/blobs/{Uri.EscapeDataString(hash)}", ct).ConfigureAwait(false);
+            await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
+            return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+        }, cancellationToken);
+
+    private Task<TResponse> SendAsync<TRequest, TResponse>(
+        HttpMethod method,
+        string path,
+        TRequest? body,
+        JsonTypeInfo<TRequest>? requestType,
+        JsonTypeInfo<TResponse>? responseType,
+        CancellationToken cancellationToken) =>
+        RetryAsync(async ct =>
+        {
+            using var request = new HttpRequestMessage(method, path);
+            if (body is not null && requestType is not null)
+            {
+                request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, requestType));
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            }
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, ct).ConfigureAwait(false);
+            await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
+            if (responseType is null)
+            {
+                return default!;
+            }
+            var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+            return (await JsonSerializer.DeserializeAsync(stream, responseType, ct).ConfigureAwait(false))!;
+        }, cancellationToken);
+
+    private async Task<T> RetryAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken)
+    {
+        var started = Environment.TickCount64;
+        var delay = TimeSpan.FromMilliseconds(50);
+        while (true)
+        {
+            try
+            {
+                return await action(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                if (Environment.TickCount64 - started > ReconnectWindow.TotalMilliseconds)
+                {
+                    throw new ConnectionException(
+                        $"Cannot reach the Ferry server at {ServerUrl} (gave up after {ReconnectWindow.TotalSeconds:0} s): {e.Message}", e);
+                }
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 1000));
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception e) => e switch
+    {
+        TransientServerException => true,
+        HttpRequestException { InnerException: SocketException or IOException } => true,
+        HttpRequestException { StatusCode: null } => true,
+        IOException => true,
+        _ => false,
+    };
+
+    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+        var text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        var message = text;
+        try
+        {
+            message = JsonSerializer.Deserialize(text, Json.ErrorResponse)?.Message ?? text;
+        }
+        catch (JsonException)
+        {
+        }
+        throw response.StatusCode switch
+        {
+            HttpStatusCode.BadRequest => new InvalidRequestException(message),
+            HttpStatusCode.NotFound => new NotFoundException(message),
+            HttpStatusCode.RequestEntityTooLarge => new RequestSizeException(message),
+            HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout => new TransientServerException(message),
+            _ => new FerryException($"The Ferry server answered {(int)response.StatusCode}: {message}"),
+        };
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private sealed class TransientServerException(string message) : Exception(message);
+}

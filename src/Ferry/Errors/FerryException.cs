@@ -1,0 +1,72 @@
+namespace Ferry;
+
+/// <summary>The root of every error Ferry raises.</summary>
+public class FerryException : Exception
+{
+    /// <summary>Creates the exception with a message.</summary>
+    public FerryException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with a message and the exception that caused it.</summary>
+    public FerryException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
+/// <summary>A named object (app, function, call, blob) does not exist.</summary>
+public sealed class NotFoundException(string message) : FerryException(message);
+
+/// <summary>A request was malformed or out of range. The message says which field.</summary>
+public sealed class InvalidRequestException(string message) : FerryException(message);
+
+/// <summary>A payload was larger than the control plane accepts.</summary>
+public sealed class RequestSizeException(string message) : FerryException(message);
+
+/// <summary>The control plane could not be reached.</summary>
+public sealed class ConnectionException(string message, Exception? innerException = null) : FerryException(message, innerException);
+
+/// <summary>An input ran longer than the function's <see cref="FunctionOptions.Timeout"/>; its container was killed.</summary>
+public sealed class FunctionTimeoutException(string message) : FerryException(message);
+
+/// <summary>The input was cancelled before it produced a result.</summary>
+public sealed class InputCancelledException(string message) : FerryException(message);
+
+/// <summary>
+/// The container running an input died before the input produced a result, for example because it ran out of memory
+/// or the process crashed, and no retries were left.
+/// </summary>
+public sealed class ContainerCrashedException(string message, bool outOfMemory) : FerryException(message)
+{
+    /// <summary>True when the container was killed for exceeding its memory limit.</summary>
+    public bool OutOfMemory { get; } = outOfMemory;
+}
+
+/// <summary>
+/// User code threw inside a container. <see cref="RemoteType"/>, <see cref="RemoteMessage"/> and
+/// <see cref="RemoteStackTrace"/> describe the exception as it was thrown remotely.
+/// </summary>
+public sealed class RemoteException : FerryException
+{
+    /// <summary>Creates the exception from the remote exception's parts.</summary>
+    public RemoteException(string function, string remoteType, string remoteMessage, string? remoteStackTrace)
+        : base($"{function} raised {remoteType}: {remoteMessage}")
+    {
+        Function = function;
+        RemoteType = remoteType;
+        RemoteMessage = remoteMessage;
+        RemoteStackTrace = remoteStackTrace;
+    }
+
+    /// <summary>The function that raised.</summary>
+    public string Function { get; }
+
+    /// <summary>The full name of the remote exception's type, such as <c>System.InvalidOperationException</c>.</summary>
+    public string RemoteType { get; }
+
+    /// <summary>The remote exception's message.</summary>
+    public string RemoteMessage { get; }
+
+    /// <summary>The remote stack trace, as <see cref="Exception.StackTrace"/> printed it in the container.</summary>
+    public string? RemoteStackTrace { get; }
+
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{GetType().FullName}: {Message}{Environment.NewLine}--- remote stack trace ---{Environment.NewLine}{RemoteStackTrace}{Environment.NewLine}--- local stack trace ---{Environment.NewLine}{StackTrace}";
+}

@@ -1,0 +1,139 @@
+using Ferry.Protocol;
+
+namespace Ferry;
+
+/// <summary>
+/// How a function runs: its resources, limits and scaling. Every property is optional, and its default is the one
+/// documented on it.
+/// </summary>
+public sealed record FunctionOptions
+{
+    /// <summary>The longest one attempt of one input may run. Default 300 seconds; 1 second to 24 hours.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>How failed inputs are retried. Default: no retries. An <c>int</c> converts to <see cref="Ferry.Retries"/>.</summary>
+    public Retries? Retries { get; init; }
+
+    /// <summary>Containers kept running even with no inputs. Default 0.</summary>
+    public int? MinContainers { get; init; }
+
+    /// <summary>The most containers that may run at once. Default: no limit.</summary>
+    public int? MaxContainers { get; init; }
+
+    /// <summary>Idle containers kept in addition while the function is busy. Default 0.</summary>
+    public int? BufferContainers { get; init; }
+
+    /// <summary>How long a container may sit idle before it is stopped. Default 60 seconds.</summary>
+    public TimeSpan? ScaledownWindow { get; init; }
+
+    /// <summary>CPU cores reserved and enforced as a limit, such as 0.5 or 2. Default: no limit.</summary>
+    public double? Cpu { get; init; }
+
+    /// <summary>Memory in MiB; a container that exceeds it is killed. Default: no limit.</summary>
+    public int? Memory { get; init; }
+
+    /// <summary>
+    /// The GPU: <c>"H100"</c>, <c>"A100:2"</c> (type and count), or several separated by commas as a fallback list
+    /// tried in order. Use <see cref="Gpus"/> for a list. Default: none.
+    /// </summary>
+    public string? Gpu { get; init; }
+
+    /// <summary>A GPU fallback list tried in order, each entry as in <see cref="Gpu"/>.</summary>
+    public IReadOnlyList<string>? Gpus { get; init; }
+
+    /// <summary>The container image. Default: the app's image, or <see cref="Image.DebianSlim"/>.</summary>
+    public Image? Image { get; init; }
+
+    internal FunctionSettings ToSettings(Image? appImage)
+    {
+        var gpus = Gpus ?? (Gpu is null ? null : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        return new FunctionSettings
+        {
+            TimeoutSeconds = (Timeout ?? TimeSpan.FromSeconds(300)).TotalSeconds,
+            Retries = Retries?.ToPolicy(),
+            MinContainers = MinContainers ?? 0,
+            MaxContainers = MaxContainers,
+            BufferContainers = BufferContainers ?? 0,
+            ScaledownWindowSeconds = (ScaledownWindow ?? TimeSpan.FromSeconds(60)).TotalSeconds,
+            Cpu = Cpu,
+            MemoryMiB = Memory,
+            Gpu = gpus,
+            Image = (Image ?? appImage)?.ToSpec(),
+        };
+    }
+
+    internal void Validate(string function)
+    {
+        var timeout = Timeout ?? TimeSpan.FromSeconds(300);
+        if (timeout < TimeSpan.FromSeconds(1) || timeout > TimeSpan.FromHours(24))
+        {
+            throw new InvalidRequestException($"{function}: Timeout must be between 1 second and 24 hours, not {timeout}.");
+        }
+        if (MinContainers < 0 || BufferContainers < 0)
+        {
+            throw new InvalidRequestException($"{function}: MinContainers and BufferContainers cannot be negative.");
+        }
+        if (MaxContainers is < 1)
+        {
+            throw new InvalidRequestException($"{function}: MaxContainers must be at least 1, not {MaxContainers}.");
+        }
+        if (MaxContainers is { } max && MinContainers is { } min && min > max)
+        {
+            throw new InvalidRequestException($"{function}: MinContainers ({min}) cannot exceed MaxContainers ({max}).");
+        }
+        if (ScaledownWindow is { } window && window <= TimeSpan.Zero)
+        {
+            throw new InvalidRequestException($"{function}: ScaledownWindow must be positive, not {window}.");
+        }
+        if (Cpu is { } cpu && (cpu < 0.125 || cpu > 64))
+        {
+            throw new InvalidRequestException($"{function}: Cpu must be between 0.125 and 64 cores, not {cpu}.");
+        }
+        if (Memory is { } memory && (memory < 32 || memory > 1024 * 1024))
+        {
+            throw new InvalidRequestException($"{function}: Memory must be between 32 and 1048576 MiB, not {memory}.");
+        }
+        Retries?.Validate(function);
+    }
+}
+
+/// <summary>
+/// The retry policy of a function. Retry <c>k</c> waits <c>min(InitialDelay * BackoffCoefficient^(k-1), MaxDelay)</c>.
+/// </summary>
+/// <param name="MaxRetries">Retries after the first attempt, 0 to 10.</param>
+public sealed record Retries(int MaxRetries)
+{
+    /// <summary>The growth of the delay per retry, 1 to 10. Default 2.</summary>
+    public double BackoffCoefficient { get; init; } = 2.0;
+
+    /// <summary>The delay before the first retry, 0 to 60 seconds. Default 1 second.</summary>
+    public TimeSpan InitialDelay { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest delay, 1 to 60 seconds. Default 60 seconds.</summary>
+    public TimeSpan MaxDelay { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>A plain count means that many retries, one second apart, as in Modal.</summary>
+    public static implicit operator Retries(int maxRetries) => new(maxRetries) { BackoffCoefficient = 1.0 };
+
+    internal RetryPolicy ToPolicy() => new(MaxRetries, BackoffCoefficient, InitialDelay.TotalSeconds, MaxDelay.TotalSeconds);
+
+    internal void Validate(string function)
+    {
+        if (MaxRetries is < 0 or > 10)
+        {
+            throw new InvalidRequestException($"{function}: Retries.MaxRetries must be between 0 and 10, not {MaxRetries}.");
+        }
+        if (BackoffCoefficient is < 1 or > 10)
+        {
+            throw new InvalidRequestException($"{function}: Retries.BackoffCoefficient must be between 1 and 10, not {BackoffCoefficient}.");
+        }
+        if (InitialDelay < TimeSpan.Zero || InitialDelay > TimeSpan.FromSeconds(60))
+        {
+            throw new InvalidRequestException($"{function}: Retries.InitialDelay must be between 0 and 60 seconds, not {InitialDelay}.");
+        }
+        if (MaxDelay < TimeSpan.FromSeconds(1) || MaxDelay > TimeSpan.FromSeconds(60))
+        {
+            throw new InvalidRequestException($"{function}: Retries.MaxDelay must be between 1 and 60 seconds, not {MaxDelay}.");
+        }
+    }
+}

@@ -1,0 +1,307 @@
+using System.Text.Json;
+using Ferry.Hosting;
+using Ferry.Protocol;
+using Ferry.Serialization;
+
+namespace Ferry;
+
+/// <summary>
+/// A function registered on an <see cref="App"/>. The typed subclasses (<see cref="Function{TResult}"/>,
+/// <see cref="Function{T1, TResult}"/> and so on) carry the calls; this base carries what every function shares.
+/// </summary>
+public abstract class Function
+{
+    private protected Function(string name, FunctionOptions options, Delegate implementation)
+    {
+        Name = name;
+        Options = options;
+        Implementation = implementation;
+    }
+
+    /// <summary>The function's name, unique within its app.</summary>
+    public string Name { get; }
+
+    /// <summary>The options the function was defined with.</summary>
+    public FunctionOptions Options { get; }
+
+    internal Delegate Implementation { get; }
+
+    internal abstract Type[] ParameterTypes { get; }
+
+    internal abstract Type ResultType { get; }
+
+    /// <summary>Runs one input in this process: deserializes the arguments, calls the function, serializes the result.</summary>
+    internal abstract Task<JsonElement> InvokeJsonAsync(JsonElement args);
+
+    /// <summary>The backlog, containers and running inputs of this function right now.</summary>
+    public Task<FunctionStats> GetCurrentStatsAsync(CancellationToken cancellationToken = default) =>
+        FerryContext.Client.GetStatsAsync(Name, cancellationToken);
+
+    /// <summary>
+    /// Changes this function's autoscaler until the app is deployed again. Arguments left null keep their value.
+    /// </summary>
+    /// <returns>The settings now in force.</returns>
+    public Task<AutoscalerSettings> UpdateAutoscalerAsync(
+        int? minContainers = null,
+        int? maxContainers = null,
+        int? bufferContainers = null,
+        TimeSpan? scaledownWindow = null,
+        CancellationToken cancellationToken = default) =>
+        FerryContext.Client.UpdateAutoscalerAsync(
+            Name,
+            new AutoscalerUpdate(minContainers, maxContainers, bufferContainers, scaledownWindow?.TotalSeconds),
+            cancellationToken);
+
+    internal FunctionDefinition ToDefinition(Image? appImage)
+    {
+        var parameters = Implementation.Method.GetParameters();
+        return new FunctionDefinition(
+            Name,
+            ParameterTypes.Select((type, i) => new ParameterDefinition(
+                i < parameters.Length && !string.IsNullOrEmpty(parameters[i].Name) ? parameters[i].Name! : $"arg{i}",
+                Payload.TypeName(type),
+                Required: true)).ToList(),
+            Payload.TypeName(ResultType),
+            Options.ToSettings(appImage));
+    }
+
+    internal static JsonElement Arguments(JsonElement args, int count, string function)
+    {
+        if (args.ValueKind != JsonValueKind.Array || args.GetArrayLength() != count)
+        {
+            throw new InvalidRequestException($"{function} takes {count} argument(s); the input had {(args.ValueKind == JsonValueKind.Array ? args.GetArrayLength() : 0)}.");
+        }
+        return args;
+    }
+
+    private protected static IEnumerable<JsonElement> PackEach<T>(IEnumerable<T> items, Func<T, JsonElement> pack)
+    {
+        foreach (var item in items)
+        {
+            yield return pack(item);
+        }
+    }
+}
+
+/// <summary>A function that takes no arguments.</summary>
+/// <typeparam name="TResult">The function's result type.</typeparam>
+public sealed class Function<TResult> : Function
+{
+    private readonly Func<Task<TResult>> _fn;
+
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<Task<TResult>> fn)
+        : base(name, options, implementation) => _fn = fn;
+
+    internal override Type[] ParameterTypes => [];
+
+    internal override Type ResultType => typeof(TResult);
+
+    /// <summary>Runs the function in a container and returns its result.</summary>
+    /// <exception cref="RemoteException">The function threw.</exception>
+    /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
+    public Task<TResult> RemoteAsync(CancellationToken cancellationToken = default) =>
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack(), cancellationToken);
+
+    /// <summary>Runs the function in this process.</summary>
+    public Task<TResult> LocalAsync() => _fn();
+
+    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
+    public async Task<FunctionCall<TResult>> SpawnAsync(CancellationToken cancellationToken = default) =>
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack(), cancellationToken).ConfigureAwait(false), Name);
+
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    {
+        Arguments(args, 0, Name);
+        return Payload.ToElement(await _fn().ConfigureAwait(false));
+    }
+
+    private static JsonElement Pack() => Payload.Pack(static _ => { });
+}
+
+/// <summary>A function of one argument.</summary>
+/// <typeparam name="T1">The argument's type.</typeparam>
+/// <typeparam name="TResult">The function's result type.</typeparam>
+public sealed class Function<T1, TResult> : Function
+{
+    private readonly Func<T1, Task<TResult>> _fn;
+
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, Task<TResult>> fn)
+        : base(name, options, implementation) => _fn = fn;
+
+    internal override Type[] ParameterTypes => [typeof(T1)];
+
+    internal override Type ResultType => typeof(TResult);
+
+    /// <summary>Runs the function in a container and returns its result.</summary>
+    /// <exception cref="RemoteException">The function threw.</exception>
+    /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
+    public Task<TResult> RemoteAsync(T1 arg, CancellationToken cancellationToken = default) =>
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack(arg), cancellationToken);
+
+    /// <summary>Runs the function in this process.</summary>
+    public Task<TResult> LocalAsync(T1 arg) => _fn(arg);
+
+    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
+    public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg, CancellationToken cancellationToken = default) =>
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack(arg), cancellationToken).ConfigureAwait(false), Name);
+
+    /// <summary>
+    /// Runs the function on every input in parallel containers. Results come in input order, or in completion order
+    /// when <paramref name="orderOutputs"/> is false. The first failed input throws; use <see cref="MapOutcomesAsync"/>
+    /// to receive failures as values.
+    /// </summary>
+    public async IAsyncEnumerable<TResult> MapAsync(IEnumerable<T1> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var outcome in MapOutcomesAsync(inputs, orderOutputs, cancellationToken).ConfigureAwait(false))
+        {
+            yield return outcome.GetValueOrThrow();
+        }
+    }
+
+    /// <summary>Like <see cref="MapAsync"/>, but a failed input yields its exception instead of throwing (Modal's <c>return_exceptions=True</c>).</summary>
+    public IAsyncEnumerable<Outcome<TResult>> MapOutcomesAsync(IEnumerable<T1> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
+        Invocation.MapAsync<TResult>(FerryContext.Client, Name, null, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+
+    /// <summary>Runs the function on every input and discards the results.</summary>
+    /// <param name="inputs">The inputs.</param>
+    /// <param name="ignoreExceptions">When false (the default) the first failure throws once every input has finished.</param>
+    /// <param name="cancellationToken">Stops waiting and cancels the remaining inputs.</param>
+    public Task ForEachAsync(IEnumerable<T1> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
+        Drain(MapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
+
+    /// <summary>Submits every input and returns once they are all durably queued, without waiting for results.</summary>
+    public async Task<string> SpawnMapAsync(IEnumerable<T1> inputs, CancellationToken cancellationToken = default) =>
+        await Invocation.SpawnMapAsync(FerryContext.Client, Name, null, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false);
+
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    {
+        Arguments(args, 1, Name);
+        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0])).ConfigureAwait(false));
+    }
+
+    private static JsonElement Pack(T1 arg) => Payload.Pack(w => Payload.Write(w, arg));
+
+    internal static async Task Drain(IAsyncEnumerable<Outcome<TResult>> outcomes, bool ignoreExceptions)
+    {
+        FerryException? first = null;
+        await foreach (var outcome in outcomes.ConfigureAwait(false))
+        {
+            first ??= outcome.Exception;
+        }
+        if (first is not null && !ignoreExceptions)
+        {
+            throw first;
+        }
+    }
+}
+
+/// <summary>A function of two arguments.</summary>
+public sealed class Function<T1, T2, TResult> : Function
+{
+    private readonly Func<T1, T2, Task<TResult>> _fn;
+
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, Task<TResult>> fn)
+        : base(name, options, implementation) => _fn = fn;
+
+    internal override Type[] ParameterTypes => [typeof(T1), typeof(T2)];
+
+    internal override Type ResultType => typeof(TResult);
+
+    /// <summary>Runs the function in a container and returns its result.</summary>
+    public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack((arg1, arg2)), cancellationToken);
+
+    /// <summary>Runs the function in this process.</summary>
+    public Task<TResult> LocalAsync(T1 arg1, T2 arg2) => _fn(arg1, arg2);
+
+    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
+    public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack((arg1, arg2)), cancellationToken).ConfigureAwait(false), Name);
+
+    /// <summary>Runs the function on pairs taken from the two sequences in step, like Modal's <c>map</c> with two iterables.</summary>
+    public IAsyncEnumerable<TResult> MapAsync(IEnumerable<T1> first, IEnumerable<T2> second, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
+        StarMapAsync(first.Zip(second), orderOutputs, cancellationToken);
+
+    /// <summary>Runs the function on every tuple of arguments (Modal's <c>starmap</c>).</summary>
+    public async IAsyncEnumerable<TResult> StarMapAsync(IEnumerable<(T1, T2)> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var outcome in StarMapOutcomesAsync(inputs, orderOutputs, cancellationToken).ConfigureAwait(false))
+        {
+            yield return outcome.GetValueOrThrow();
+        }
+    }
+
+    /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
+    public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
+        Invocation.MapAsync<TResult>(FerryContext.Client, Name, null, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+
+    /// <summary>Runs the function on every tuple and discards the results.</summary>
+    public Task ForEachAsync(IEnumerable<(T1, T2)> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
+        Function<T1, TResult>.Drain(StarMapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
+
+    /// <summary>Submits every tuple and returns once they are all durably queued, without waiting for results.</summary>
+    public Task<string> SpawnMapAsync(IEnumerable<(T1, T2)> inputs, CancellationToken cancellationToken = default) =>
+        Invocation.SpawnMapAsync(FerryContext.Client, Name, null, PackEach(inputs, Pack), cancellationToken);
+
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    {
+        Arguments(args, 2, Name);
+        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1])).ConfigureAwait(false));
+    }
+
+    private static JsonElement Pack((T1, T2) args) => Payload.Pack(w =>
+    {
+        Payload.Write(w, args.Item1);
+        Payload.Write(w, args.Item2);
+    });
+}
+
+/// <summary>A function of three arguments.</summary>
+public sealed class Function<T1, T2, T3, TResult> : Function
+{
+    private readonly Func<T1, T2, T3, Task<TResult>> _fn;
+
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, T3, Task<TResult>> fn)
+        : base(name, options, implementation) => _fn = fn;
+
+    internal override Type[] ParameterTypes => [typeof(T1), typeof(T2), typeof(T3)];
+
+    internal override Type ResultType => typeof(TResult);
+
+    /// <summary>Runs the function in a container and returns its result.</summary>
+    public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack((arg1, arg2, arg3)), cancellationToken);
+
+    /// <summary>Runs the function in this process.</summary>
+    public Task<TResult> LocalAsync(T1 arg1, T2 arg2, T3 arg3) => _fn(arg1, arg2, arg3);
+
+    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
+    public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack((arg1, arg2, arg3)), cancellationToken).ConfigureAwait(false), Name);
+
+    /// <summary>Runs the function on every tuple of arguments (Modal's <c>starmap</c>).</summary>
+    public async IAsyncEnumerable<TResult> StarMapAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var outcome in StarMapOutcomesAsync(inputs, orderOutputs, cancellationToken).ConfigureAwait(false))
+        {
+            yield return outcome.GetValueOrThrow();
+        }
+    }
+
+    /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
+    public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
+        Invocation.MapAsync<TResult>(FerryContext.Client, Name, null, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    {
+        Arguments(args, 3, Name);
+        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1]), Payload.Read<T3>(args[2])).ConfigureAwait(false));
+    }
+
+    private static JsonElement Pack((T1, T2, T3) args) => Payload.Pack(w =>
+    {
+        Payload.Write(w, args.Item1);
+        Payload.Write(w, args.Item2);
+        Payload.Write(w, args.Item3);
+    });
+}

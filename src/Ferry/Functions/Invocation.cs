@@ -1,0 +1,280 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Ferry.Client;
+using Ferry.Protocol;
+using Ferry.Serialization;
+
+namespace Ferry;
+
+/// <summary>The name-based core of every remote call: typed handles pack their arguments and call in here.</summary>
+internal static class Invocation
+{
+    private const int ChunkItems = 1000;
+    private const int ChunkBytes = 2 * 1024 * 1024;
+    private const int MaxOutstanding = 10_000;
+    private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(25);
+
+    public static string NewCallId() => "fc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+
+    public static async Task<InputItem> PrepareAsync(FerryClient client, int index, JsonElement args, CancellationToken cancellationToken)
+    {
+        var raw = args.GetRawText();
+        if (raw.Length <= ProtocolInfo.InlinePayloadLimit)
+        {
+            return new InputItem(index, args);
+        }
+        var hash = await client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), cancellationToken).ConfigureAwait(false);
+        return new InputItem(index, ArgsBlob: hash);
+    }
+
+    public static async Task<TResult> RemoteAsync<TResult>(FerryClient client, string function, PoolSpec? pool, JsonElement args, CancellationToken cancellationToken)
+    {
+        var callId = NewCallId();
+        var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var response = await client.CreateCallAsync(
+                new CreateCallRequest(callId, function, CallKinds.Sync, [input], Final: true, WaitSeconds: PollWait.TotalSeconds, Pool: pool),
+                cancellationToken).ConfigureAwait(false);
+            var output = response.Outputs is { Outputs.Count: > 0 } batch
+                ? batch.Outputs[0]
+                : await WaitForOutputAsync(client, callId, null, cancellationToken).ConfigureAwait(false);
+            return await DecodeAsync<TResult>(client, function, output!, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public static async Task<string> SpawnAsync(FerryClient client, string function, PoolSpec? pool, JsonElement args, CancellationToken cancellationToken)
+    {
+        var callId = NewCallId();
+        var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
+        await client.CreateCallAsync(new CreateCallRequest(callId, function, CallKinds.Spawn, [input], Final: true, Pool: pool), cancellationToken).ConfigureAwait(false);
+        return callId;
+    }
+
+    public static async Task<OutputItem?> WaitForOutputAsync(FerryClient client, string callId, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
+        while (true)
+        {
+            var remaining = deadline - DateTime.UtcNow;
+            var wait = remaining < PollWait ? remaining : PollWait;
+            if (wait < TimeSpan.Zero)
+            {
+                return null;
+            }
+            var batch = await client.GetOutputsAsync(callId, 0, wait, cancellationToken).ConfigureAwait(false);
+            if (batch.Outputs.Count > 0)
+            {
+                return batch.Outputs[0];
+            }
+            if (timeout is not null && DateTime.UtcNow >= deadline)
+            {
+                return null;
+            }
+        }
+    }
+
+    public static async Task<TResult> DecodeAsync<TResult>(FerryClient client, string function, OutputItem output, CancellationToken cancellationToken)
+    {
+        if (!output.Success)
+        {
+            throw ToException(function, output.Error);
+        }
+        if (output.ResultBlob is { } blob)
+        {
+            var bytes = await client.GetBlobAsync(blob, cancellationToken).ConfigureAwait(false);
+            using var document = JsonDocument.Parse(bytes);
+            return Payload.Read<TResult>(document.RootElement);
+        }
+        return output.Result is { } result ? Payload.Read<TResult>(result) : default!;
+    }
+
+    public static FerryException ToException(string function, RemoteError? error)
+    {
+        if (error is null)
+        {
+            return new FerryException($"{function} failed without an error report.");
+        }
+        return error.Kind switch
+        {
+            ErrorKinds.Timeout => new FunctionTimeoutException($"{function}: {error.Message}"),
+            ErrorKinds.Cancelled => new InputCancelledException($"{function}: {error.Message}"),
+            ErrorKinds.OutOfMemory => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: true),
+            ErrorKinds.Crash => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: false),
+            ErrorKinds.Internal => new FerryException($"{function}: {error.Message}"),
+            _ => new RemoteException(function, error.Type, error.Message, error.StackTrace),
+        };
+    }
+
+    private static async Task CancelQuietlyAsync(FerryClient client, string callId)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await client.CancelCallAsync(callId, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FerryException or OperationCanceledException or HttpRequestException)
+        {
+        }
+    }
+
+    /// <summary>
+    /// Runs a map: one producer sends inputs in chunks, keeping at most <see cref="MaxOutstanding"/> without a result,
+    /// while this loop long-polls for outputs. Every request is idempotent, so a server restart in the middle is
+    /// ridden out by retries: the server deduplicates inputs by index, and outputs are deduplicated here.
+    /// </summary>
+    public static async IAsyncEnumerable<Outcome<TResult>> MapAsync<TResult>(
+        FerryClient client,
+        string function,
+        PoolSpec? pool,
+        IEnumerable<JsonElement> inputs,
+        bool orderOutputs,
+        string kind,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var callId = NewCallId();
+        using var window = new SemaphoreSlim(MaxOutstanding);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var producer = Task.Run(() => ProduceAsync(client, callId, function, pool, kind, inputs, window, created, total, cts.Token), cts.Token);
+
+        var received = new HashSet<int>();
+        var pending = new Dictionary<int, Outcome<TResult>>();
+        var next = 0;
+        long cursor = 0;
+        var completed = false;
+        try
+        {
+            await created.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            while (!completed)
+            {
+                if (producer.IsFaulted)
+                {
+                    await producer.ConfigureAwait(false);
+                }
+                var batch = await client.GetOutputsAsync(callId, cursor, PollWait, cts.Token).ConfigureAwait(false);
+                cursor = Math.Max(cursor, batch.Next);
+                foreach (var output in batch.Outputs)
+                {
+                    if (!received.Add(output.Index))
+                    {
+                        continue;
+                    }
+                    window.Release();
+                    var outcome = await ToOutcomeAsync<TResult>(client, function, output, cts.Token).ConfigureAwait(false);
+                    if (!orderOutputs)
+                    {
+                        yield return outcome;
+                        continue;
+                    }
+                    pending[output.Index] = outcome;
+                    while (pending.Remove(next, out var ready))
+                    {
+                        next++;
+                        yield return ready;
+                    }
+                }
+                completed = total.Task.IsCompletedSuccessfully && received.Count == total.Task.Result;
+            }
+            await producer.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (!completed)
+            {
+                await cts.CancelAsync().ConfigureAwait(false);
+                await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static async Task ProduceAsync(
+        FerryClient client,
+        string callId,
+        string function,
+        PoolSpec? pool,
+        string kind,
+        IEnumerable<JsonElement> inputs,
+        SemaphoreSlim? window,
+        TaskCompletionSource created,
+        TaskCompletionSource<int> total,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var chunk = new List<InputItem>(ChunkItems);
+            var chunkBytes = 0;
+            var index = 0;
+            var first = true;
+            async Task FlushAsync(bool final)
+            {
+                if (first)
+                {
+                    await client.CreateCallAsync(new CreateCallRequest(callId, function, kind, chunk, final, Pool: pool), cancellationToken).ConfigureAwait(false);
+                    first = false;
+                    created.TrySetResult();
+                }
+                else
+                {
+                    await client.AddInputsAsync(callId, new AddInputsRequest(chunk, final), cancellationToken).ConfigureAwait(false);
+                }
+                chunk = new List<InputItem>(ChunkItems);
+                chunkBytes = 0;
+            }
+
+            foreach (var args in inputs)
+            {
+                if (window is not null && !window.Wait(0))
+                {
+                    if (chunk.Count > 0)
+                    {
+                        await FlushAsync(final: false).ConfigureAwait(false);
+                    }
+                    await window.WaitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                var item = await PrepareAsync(client, index++, args, cancellationToken).ConfigureAwait(false);
+                chunk.Add(item);
+                chunkBytes += item.Args?.GetRawText().Length ?? 64;
+                if (chunk.Count >= ChunkItems || chunkBytes >= ChunkBytes)
+                {
+                    await FlushAsync(final: false).ConfigureAwait(false);
+                }
+            }
+            await FlushAsync(final: true).ConfigureAwait(false);
+            total.TrySetResult(index);
+        }
+        catch (Exception e)
+        {
+            created.TrySetException(e);
+            total.TrySetException(e);
+            throw;
+        }
+    }
+
+    private static async Task<Outcome<TResult>> ToOutcomeAsync<TResult>(FerryClient client, string function, OutputItem output, CancellationToken cancellationToken)
+    {
+        if (!output.Success)
+        {
+            return new Outcome<TResult>(output.Index, default, ToException(function, output.Error));
+        }
+        var value = await DecodeAsync<TResult>(client, function, output, cancellationToken).ConfigureAwait(false);
+        return new Outcome<TResult>(output.Index, value, null);
+    }
+
+    /// <summary>Submits a map whose results nobody waits for, returning once every input is durable.</summary>
+    public static async Task<string> SpawnMapAsync(FerryClient client, string function, PoolSpec? pool, IEnumerable<JsonElement> inputs, CancellationToken cancellationToken)
+    {
+        var callId = NewCallId();
+        var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await ProduceAsync(client, callId, function, pool, CallKinds.Spawn, inputs, window: null, created, total, cancellationToken).ConfigureAwait(false);
+        return callId;
+    }
+}

@@ -1,0 +1,200 @@
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using Ferry.Protocol;
+
+namespace Ferry.Hosting;
+
+/// <summary>
+/// Serves inputs inside a container: keeps one WebSocket to the control plane, runs each input as it arrives and
+/// sends outputs back in batches.
+/// </summary>
+internal sealed class ContainerRunner(App app)
+{
+    private readonly Channel<ContainerOutput> _outputs = Channel.CreateUnbounded<ContainerOutput>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, Task> _running = new();
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        var containerId = Require(FerryEnv.ContainerId);
+        var token = Require(FerryEnv.ContainerToken);
+        var server = new Uri(Require(FerryEnv.ServerUrl));
+        var function = Require(FerryEnv.Function);
+        if (!app.Functions.ContainsKey(function))
+        {
+            await Console.Error.WriteLineAsync($"This build has no function named '{function}'.").ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
+
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+        {
+            context.Cancel = true;
+            _stop.Cancel();
+        });
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+
+        using var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader(ProtocolInfo.TokenHeader, token);
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+        var wsUrl = new UriBuilder(server)
+        {
+            Scheme = server.Scheme == "https" ? "wss" : "ws",
+            Path = $"{ProtocolInfo.Prefix}/containers/{Uri.EscapeDataString(containerId)}/stream",
+        }.Uri;
+        try
+        {
+            await socket.ConnectAsync(wsUrl, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WebSocketException e)
+        {
+            await Console.Error.WriteLineAsync($"Cannot connect to the Ferry server at {server}: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Disconnected;
+        }
+
+        const int maxInputs = 1;
+        await SendAsync(socket, new ContainerReady(maxInputs), cancellationToken).ConfigureAwait(false);
+        var sender = SendOutputsAsync(socket, linked.Token);
+        var exitCode = await ReceiveAsync(socket, linked.Token).ConfigureAwait(false);
+
+        await WaitForRunningInputsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        _outputs.Writer.TryComplete();
+        try
+        {
+            await sender.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+        }
+        if (socket.State == WebSocketState.Open)
+        {
+            try
+            {
+                using var closeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "stopped", closeTimeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            {
+            }
+        }
+        return exitCode;
+    }
+
+    private async Task<int> ReceiveAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    {
+        var buffer = new MemoryStream();
+        var chunk = new byte[64 * 1024];
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                buffer.SetLength(0);
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return ExitCodes.Disconnected;
+                    }
+                    buffer.Write(chunk, 0, result.Count);
+                }
+                while (!result.EndOfMessage);
+
+                var message = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ProtocolJsonContext.Default.ContainerMessage);
+                switch (message)
+                {
+                    case InputBatch batch:
+                        foreach (var input in batch.Inputs)
+                        {
+                            _running[input.InputId] = Task.Run(() => RunInputAsync(input), CancellationToken.None);
+                        }
+                        break;
+                    case StopContainer:
+                        return ExitCodes.Success;
+                }
+            }
+            return ExitCodes.Success;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return ExitCodes.Success;
+        }
+        catch (WebSocketException)
+        {
+            return ExitCodes.Disconnected;
+        }
+    }
+
+    private async Task RunInputAsync(ContainerInput input)
+    {
+        ContainerOutput output;
+        try
+        {
+            var function = app.Functions.TryGetValue(input.Function, out var f)
+                ? f
+                : throw new InvalidRequestException($"This container does not serve '{input.Function}'.");
+            JsonElement args;
+            if (input.ArgsBlob is { } blob)
+            {
+                using var document = JsonDocument.Parse(await FerryContext.Client.GetBlobAsync(blob, CancellationToken.None).ConfigureAwait(false));
+                args = document.RootElement.Clone();
+            }
+            else
+            {
+                args = input.Args ?? default;
+            }
+            var result = await function.InvokeJsonAsync(args).ConfigureAwait(false);
+            var raw = result.GetRawText();
+            output = raw.Length > ProtocolInfo.InlinePayloadLimit
+                ? new ContainerOutput(input.InputId, input.Attempt, true, ResultBlob: await FerryContext.Client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), CancellationToken.None).ConfigureAwait(false))
+                : new ContainerOutput(input.InputId, input.Attempt, true, result);
+        }
+        catch (Exception e)
+        {
+            var error = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
+            output = new ContainerOutput(input.InputId, input.Attempt, false, Error: new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, error.StackTrace));
+        }
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+        _outputs.Writer.TryWrite(output);
+        _running.TryRemove(input.InputId, out _);
+    }
+
+    private async Task SendOutputsAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    {
+        var batch = new List<ContainerOutput>(256);
+        while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            while (batch.Count < 256 && _outputs.Reader.TryRead(out var output))
+            {
+                batch.Add(output);
+            }
+            if (socket.State != WebSocketState.Open)
+            {
+                return;
+            }
+            await SendAsync(socket, new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private async Task WaitForRunningInputsAsync(TimeSpan grace)
+    {
+        try
+        {
+            await Task.WhenAll(_running.Values).WaitAsync(grace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
+
+    private static Task SendAsync(ClientWebSocket socket, ContainerMessage message, CancellationToken cancellationToken) =>
+        socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message, ProtocolJsonContext.Default.ContainerMessage), WebSocketMessageType.Text, true, cancellationToken);
+
+    private static string Require(string variable) =>
+        Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value
+            ? value
+            : throw new FerryException($"The container was started without {variable}.");
+}

@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Reflection;
+using System.Text.Json;
+using Ferry.Protocol;
+using Ferry.Serialization;
+
+namespace Ferry.Hosting;
+
+/// <summary>A local entrypoint and the command-line options its parameters become.</summary>
+internal sealed class Entrypoint(string name, Delegate fn)
+{
+    public string Name { get; } = name;
+
+    public Delegate Fn { get; } = fn;
+
+    public IReadOnlyList<CliParameter> Parameters { get; } = fn.Method.GetParameters()
+        .Where(p => !string.IsNullOrEmpty(p.Name) && p.ParameterType != typeof(CancellationToken))
+        .Select(CliParameter.From).ToList();
+
+    public async Task<int> InvokeAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var values = CommandLine.Parse(Name, Parameters, args);
+        var all = Fn.Method.GetParameters().Select(p => p.ParameterType == typeof(CancellationToken) ? (object?)cancellationToken : null).ToArray();
+        var next = 0;
+        for (var i = 0; i < all.Length; i++)
+        {
+            if (Fn.Method.GetParameters()[i].ParameterType != typeof(CancellationToken))
+            {
+                all[i] = values[next++];
+            }
+        }
+        object? result;
+        try
+        {
+            result = Fn.DynamicInvoke(all);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e.InnerException).Throw();
+            throw;
+        }
+        switch (result)
+        {
+            case Task<int> exitCode:
+                return await exitCode.ConfigureAwait(false);
+            case Task task:
+                await task.ConfigureAwait(false);
+                return 0;
+            case int code:
+                return code;
+            default:
+                return 0;
+        }
+    }
+}
+
+/// <summary>One parameter exposed as a command-line option: <c>--kebab-name value</c>.</summary>
+internal sealed record CliParameter(string Name, Type Type, bool HasDefault, object? Default)
+{
+    public string Option => "--" + Kebab(Name);
+
+    public static CliParameter From(ParameterInfo p) =>
+        new(p.Name!, p.ParameterType, p.HasDefaultValue, p.HasDefaultValue ? p.DefaultValue : null);
+
+    public ParameterDefinition ToDefinition() => new(
+        Name,
+        Payload.TypeName(Type),
+        !HasDefault,
+        HasDefault && Default is not null ? Payload.ToElement(Default, Default.GetType()) : null);
+
+    private static string Kebab(string name)
+    {
+        var builder = new System.Text.StringBuilder();
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsUpper(c) && i > 0 && name[i - 1] != '_')
+            {
+                builder.Append('-');
+            }
+            builder.Append(c == '_' ? '-' : char.ToLowerInvariant(c));
+        }
+        return builder.ToString();
+    }
+}
+
+/// <summary>
+/// Parses <c>--option value</c> arguments into typed values. Written here because the SDK may depend on nothing but
+/// the protocol, and the rules are Modal's: kebab-case options, <c>--flag</c>/<c>--no-flag</c> for booleans, and
+/// every parameter without a default is required.
+/// </summary>
+internal static class CommandLine
+{
+    public static object?[] Parse(string target, IReadOnlyList<CliParameter> parameters, string[] args)
+    {
+        var values = new object?[parameters.Count];
+        var seen = new bool[parameters.Count];
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg is "--help" or "-h")
+            {
+                throw new UsageException(Usage(target, parameters));
+            }
+            var (option, inline) = arg.Split('=', 2) is [var o, var v] ? (o, v) : (arg, null);
+            var negated = false;
+            var index = IndexOf(parameters, option);
+            if (index < 0 && option.StartsWith("--no-", StringComparison.Ordinal))
+            {
+                index = IndexOf(parameters, "--" + option[5..]);
+                negated = index >= 0 && IsBool(parameters[index].Type);
+                if (!negated)
+                {
+                    index = -1;
+                }
+            }
+            if (index < 0)
+            {
+                throw new UsageException($"Unknown option '{arg}' for {target}.{Environment.NewLine}{Usage(target, parameters)}");
+            }
+            var parameter = parameters[index];
+            string? text;
+            if (IsBool(parameter.Type) && inline is null && (i + 1 >= args.Length || !bool.TryParse(args[i + 1], out _)))
+            {
+                text = negated ? "false" : "true";
+            }
+            else
+            {
+                text = inline ?? (i + 1 < args.Length ? args[++i] : throw new UsageException($"Option {parameter.Option} needs a value."));
+            }
+            values[index] = Convert(parameter, text);
+            seen[index] = true;
+        }
+        var missing = parameters.Where((p, i) => !seen[i] && !p.HasDefault).Select(p => p.Option).ToList();
+        if (missing.Count > 0)
+        {
+            throw new UsageException($"Missing required option{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)} for {target}.{Environment.NewLine}{Usage(target, parameters)}");
+        }
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            if (!seen[i])
+            {
+                values[i] = parameters[i].Default is DBNull or Missing ? null : parameters[i].Default;
+            }
+        }
+        return values;
+    }
+
+    private static int IndexOf(IReadOnlyList<CliParameter> parameters, string option)
+    {
+        for (var i = 0; i < parameters.Count; i++)
+        {
+            if (string.Equals(parameters[i].Option, option, StringComparison.OrdinalIgnoreCase))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static bool IsBool(Type type) => (Nullable.GetUnderlyingType(type) ?? type) == typeof(bool);
+
+    private static object? Convert(CliParameter parameter, string text)
+    {
+        var type = Nullable.GetUnderlyingType(parameter.Type) ?? parameter.Type;
+        try
+        {
+            if (type == typeof(string))
+            {
+                return text;
+            }
+            if (type.IsEnum)
+            {
+                return Enum.Parse(type, text, ignoreCase: true);
+            }
+            if (type == typeof(DateTime) || type == typeof(DateTimeOffset))
+            {
+                return type == typeof(DateTime)
+                    ? DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)
+                    : DateTimeOffset.Parse(text, CultureInfo.InvariantCulture);
+            }
+            if (typeof(IConvertible).IsAssignableFrom(type))
+            {
+                return System.Convert.ChangeType(text, type, CultureInfo.InvariantCulture);
+            }
+            return JsonSerializer.Deserialize(text, Payload.Options.GetTypeInfo(parameter.Type));
+        }
+        catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException or ArgumentException or JsonException)
+        {
+            var accepted = type.IsEnum ? $" (one of {string.Join(", ", Enum.GetNames(type))})" : "";
+            throw new UsageException($"Option {parameter.Option} expects a {Payload.TypeName(parameter.Type)}{accepted}, not '{text}'.");
+        }
+    }
+
+    public static string Usage(string target, IReadOnlyList<CliParameter> parameters)
+    {
+        var lines = new List<string> { $"Usage: ferry run <app>::{target} -- [options]" };
+        foreach (var p in parameters)
+        {
+            var shown = IsBool(p.Type) ? $"{p.Option} / --no-{p.Option[2..]}" : $"{p.Option} <{Payload.TypeName(p.Type)}>";
+            lines.Add($"  {shown,-36} {(p.HasDefault ? $"default: {p.Default ?? "null"}" : "required")}");
+        }
+        return string.Join(Environment.NewLine, lines);
+    }
+}
+
+/// <summary>The command line given to an entrypoint or function was wrong; the message says how.</summary>
+internal sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using Ferry.Protocol;
+using Ferry.Serialization;
+
+namespace Ferry.Hosting;
+
+/// <summary>Runs a user program in the mode that Ferry started it in.</summary>
+internal static class ProgramHost
+{
+    public static async Task<int> RunAsync(App app, string[] args, CancellationToken cancellationToken)
+    {
+        switch (FerryContext.Mode)
+        {
+            case FerryModes.Describe:
+                return await DescribeAsync(app).ConfigureAwait(false);
+            case FerryModes.Local:
+                return await RunLocalAsync(app, args, cancellationToken).ConfigureAwait(false);
+            case FerryModes.Container:
+                return await new ContainerRunner(app).RunAsync(cancellationToken).ConfigureAwait(false);
+            default:
+                await Console.Error.WriteLineAsync(
+                    $"'{app.Name}' is a Ferry app. Run it with `ferry run <file.cs>`, which builds it and runs it in containers.").ConfigureAwait(false);
+                return ExitCodes.Usage;
+        }
+    }
+
+    private static async Task<int> DescribeAsync(App app)
+    {
+        var json = JsonSerializer.Serialize(app.ToDefinition(), ProtocolJsonContext.Default.AppDefinition);
+        var path = Environment.GetEnvironmentVariable(FerryEnv.DescribeOutput);
+        if (string.IsNullOrEmpty(path))
+        {
+            await Console.Out.WriteLineAsync(json).ConfigureAwait(false);
+        }
+        else
+        {
+            await File.WriteAllTextAsync(path, json).ConfigureAwait(false);
+        }
+        return ExitCodes.Success;
+    }
+
+    private static async Task<int> RunLocalAsync(App app, string[] args, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await FerryContext.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
+            var target = Environment.GetEnvironmentVariable(FerryEnv.Entrypoint);
+            if (string.IsNullOrEmpty(target))
+            {
+                return app.Entrypoints.Count switch
+                {
+                    1 => await app.Entrypoints.Values.Single().InvokeAsync(args, cancellationToken).ConfigureAwait(false),
+                    0 when app.Functions.Count == 1 => await RunFunctionAsync(app.Functions.Values.Single(), args, cancellationToken).ConfigureAwait(false),
+                    0 => Fail($"'{app.Name}' has no local entrypoint. Add one with app.LocalEntrypoint(...), or name a function: ferry run <file>::<function>. Functions: {string.Join(", ", app.Functions.Keys)}."),
+                    _ => Fail($"'{app.Name}' has several local entrypoints; name one: ferry run <file>::<name>. Entrypoints: {string.Join(", ", app.Entrypoints.Keys)}."),
+                };
+            }
+            if (app.Entrypoints.TryGetValue(target, out var entrypoint))
+            {
+                return await entrypoint.InvokeAsync(args, cancellationToken).ConfigureAwait(false);
+            }
+            var function = app.Functions.Values.FirstOrDefault(f => string.Equals(f.Name, target, StringComparison.OrdinalIgnoreCase));
+            if (function is not null)
+            {
+                return await RunFunctionAsync(function, args, cancellationToken).ConfigureAwait(false);
+            }
+            return Fail($"'{app.Name}' has no entrypoint or function named '{target}'. Entrypoints: {List(app.Entrypoints.Keys)}. Functions: {List(app.Functions.Keys)}.");
+        }
+        catch (UsageException e)
+        {
+            return Fail(e.Message, ExitCodes.Usage);
+        }
+        catch (RemoteException e)
+        {
+            await Console.Error.WriteLineAsync($"Error: {e.Message}{Environment.NewLine}Remote stack trace:{Environment.NewLine}{e.RemoteStackTrace}").ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
+        catch (FerryException e)
+        {
+            return Fail(e.Message);
+        }
+    }
+
+    private static string List(IEnumerable<string> names) => names.Any() ? string.Join(", ", names) : "none";
+
+    private static async Task<int> RunFunctionAsync(Function function, string[] args, CancellationToken cancellationToken)
+    {
+        var names = function.ToDefinition(null).Parameters;
+        var parameters = function.ParameterTypes.Select((t, i) => new CliParameter(names[i].Name, t, false, null)).ToList();
+        var values = CommandLine.Parse(function.Name, parameters, args);
+        var packed = Payload.Pack(w =>
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                JsonSerializer.Serialize(w, values[i], Payload.Options.GetTypeInfo(function.ParameterTypes[i]));
+            }
+        });
+        var result = await Invocation.RemoteAsync<JsonElement>(FerryContext.Client, function.Name, null, packed, cancellationToken).ConfigureAwait(false);
+        await Console.Out.WriteLineAsync(result.ValueKind == JsonValueKind.String ? result.GetString() : result.GetRawText()).ConfigureAwait(false);
+        return ExitCodes.Success;
+    }
+
+    private static int Fail(string message, int code = ExitCodes.Failure)
+    {
+        Console.Error.WriteLine($"Error: {message}");
+        return code;
+    }
+}
+
+/// <summary>Exit codes of a user program run by Ferry.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int Failure = 1;
+    public const int Usage = 2;
+    public const int Disconnected = 3;
+}

@@ -1,0 +1,119 @@
+using System.Buffers;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Ferry.Serialization;
+
+/// <summary>Turns user values into the JSON that travels between caller and container, by their declared types.</summary>
+internal static class Payload
+{
+    public static readonly JsonSerializerOptions Options = CreateOptions();
+
+    private static JsonSerializerOptions CreateOptions()
+    {
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.General)
+        {
+            IncludeFields = true,
+            NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
+            MaxDepth = 256,
+        };
+        options.MakeReadOnly();
+        return options;
+    }
+
+    /// <summary>Checks at definition time that a type can travel, naming it if not.</summary>
+    public static void EnsureSerializable(Type type, string role)
+    {
+        var reason = Unsupported(type);
+        if (reason is null)
+        {
+            try
+            {
+                Options.GetTypeInfo(type);
+            }
+            catch (Exception e) when (e is NotSupportedException or InvalidOperationException or ArgumentException)
+            {
+                reason = e.Message;
+            }
+        }
+        if (reason is not null)
+        {
+            throw new InvalidRequestException($"{role} has type {TypeName(type)}, which cannot be sent between processes: {reason}");
+        }
+    }
+
+    private static string? Unsupported(Type type)
+    {
+        if (typeof(Delegate).IsAssignableFrom(type))
+        {
+            return "delegates hold code, not data.";
+        }
+        if (typeof(Stream).IsAssignableFrom(type) || type.IsPointer || type == typeof(IntPtr) || type == typeof(UIntPtr))
+        {
+            return "it refers to local process state.";
+        }
+        if (typeof(Task).IsAssignableFrom(type) || type == typeof(CancellationToken))
+        {
+            return "it is not data.";
+        }
+        return null;
+    }
+
+    /// <summary>Writes positional arguments as a JSON array.</summary>
+    public static JsonElement Pack(Action<Utf8JsonWriter> writeItems)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartArray();
+            writeItems(writer);
+            writer.WriteEndArray();
+        }
+        using var document = JsonDocument.Parse(buffer.WrittenMemory);
+        return document.RootElement.Clone();
+    }
+
+    public static void Write<T>(Utf8JsonWriter writer, T value)
+    {
+        try
+        {
+            JsonSerializer.Serialize(writer, value, (JsonTypeInfo<T>)Options.GetTypeInfo(typeof(T)));
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+        {
+            throw new InvalidRequestException($"A value of type {TypeName(value?.GetType() ?? typeof(T))} cannot be serialized: {e.Message}");
+        }
+    }
+
+    public static JsonElement ToElement<T>(T value)
+    {
+        try
+        {
+            return JsonSerializer.SerializeToElement(value, (JsonTypeInfo<T>)Options.GetTypeInfo(typeof(T)));
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+        {
+            throw new InvalidRequestException($"A value of type {TypeName(value?.GetType() ?? typeof(T))} cannot be serialized: {e.Message}");
+        }
+    }
+
+    public static T Read<T>(JsonElement element) =>
+        element.Deserialize((JsonTypeInfo<T>)Options.GetTypeInfo(typeof(T)))!;
+
+    public static object? Read(JsonElement element, Type type) => element.Deserialize(Options.GetTypeInfo(type));
+
+    public static JsonElement ToElement(object? value, Type type) => JsonSerializer.SerializeToElement(value, Options.GetTypeInfo(type));
+
+    /// <summary>The C# spelling of a type, such as <c>List&lt;int&gt;</c>.</summary>
+    public static string TypeName(Type type)
+    {
+        if (!type.IsGenericType)
+        {
+            return type.Name;
+        }
+        var name = type.Name[..type.Name.IndexOf('`')];
+        return $"{name}<{string.Join(", ", type.GetGenericArguments().Select(TypeName))}>";
+    }
+}
