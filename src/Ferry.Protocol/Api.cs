@@ -89,7 +89,9 @@ public sealed record CallStatus(string CallId, string Function, string State, in
 
 public sealed record FunctionStats(int Backlog, int Containers, int RunningInputs, int IdleContainers);
 
-public sealed record AutoscalerUpdate(int? MinContainers = null, int? MaxContainers = null, int? BufferContainers = null, double? ScaledownWindowSeconds = null);
+public sealed record AutoscalerUpdate(int? MinContainers = null, int? MaxContainers = null, int? BufferContainers = null, double? ScaledownWindowSeconds = null, PoolSpec? Pool = null);
+
+public sealed record HealthResponse(string Status, string Version);
 
 public sealed record AutoscalerSettings(int MinContainers, int? MaxContainers, int BufferContainers, double ScaledownWindowSeconds);
 

@@ -6,6 +6,9 @@ public static class ProtocolInfo
     /// <summary>The route prefix of this protocol version.</summary>
     public const string Prefix = "/v1";
 
+    /// <summary>The version of Ferry that speaks this protocol.</summary>
+    public const string Version = "0.1.0";
+
     /// <summary>Arguments or results larger than this travel through the blob store instead of inline.</summary>
     public const int InlinePayloadLimit = 2 * 1024 * 1024;
 

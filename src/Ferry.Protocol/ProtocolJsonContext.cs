@@ -10,6 +10,8 @@ namespace Ferry.Protocol;
     RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(AppDefinition))]
 [JsonSerializable(typeof(ErrorResponse))]
+[JsonSerializable(typeof(HealthResponse))]
+[JsonSerializable(typeof(AppSummary))]
 [JsonSerializable(typeof(CreateBuildRequest))]
 [JsonSerializable(typeof(CreateBuildResponse))]
 [JsonSerializable(typeof(MissingBlobsRequest))]

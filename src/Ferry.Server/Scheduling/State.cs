@@ -41,6 +41,7 @@ internal sealed class CallState(CallRecord record, PoolState pool)
     public TaskCompletionSource Changed { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public bool Cancelled { get; set; }
     public bool IsDone => Final && Outputs.Count == Indices.Count;
+    public Task LastWrite { get; set; } = Task.CompletedTask;
 }
 
 internal enum ContainerStatus
@@ -63,6 +64,8 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     public int MaxInputs { get; set; } = 1;
     public Dictionary<long, InputState> Running { get; } = [];
     public DateTimeOffset IdleSince { get; set; } = now;
+    public int Capacity => MaxInputs;
+    public double ProcessStartMs { get; set; }
 }
 
 /// <summary>
@@ -81,6 +84,8 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public Dictionary<string, ContainerState> Containers { get; } = [];
     public bool WaitingForResources { get; set; }
     public int RunningInputs => Containers.Values.Sum(c => c.Running.Count);
+    public int LiveContainers => Containers.Values.Count(c => c.Status != ContainerStatus.Stopping);
+    public DateTimeOffset LastActive { get; set; }
 }
 
 internal sealed class AppState(AppRecord record)

@@ -1,0 +1,348 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Ferry.Protocol;
+using Ferry.Server.Logs;
+using Ferry.Server.Scheduling;
+using Ferry.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+
+namespace Ferry.Server.Api;
+
+/// <summary>The HTTP API under <c>/v1</c> and the two streaming channels for workers and containers.</summary>
+internal static class Endpoints
+{
+    private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
+
+    public static void Map(IEndpointRouteBuilder routes)
+    {
+        var v1 = routes.MapGroup(ProtocolInfo.Prefix);
+
+        v1.MapGet("/health", () => Ok(new HealthResponse("ok", ProtocolInfo.Version), Json.HealthResponse));
+
+        v1.MapPost("/blobs/missing", async (HttpContext http, IBlobStore blobs) =>
+        {
+            var request = await ReadAsync(http, Json.MissingBlobsRequest);
+            var bad = request.Hashes.FirstOrDefault(h => !FileBlobStore.IsHash(h));
+            if (bad is not null)
+            {
+                throw new BadRequestException($"'{bad}' is not a lower-case SHA-256 hash (field 'hashes').");
+            }
+            return Ok(new MissingBlobsResponse([.. request.Hashes.Distinct().Where(h => !blobs.Exists(h))]), Json.MissingBlobsResponse);
+        });
+
+        v1.MapPut("/blobs/{hash}", async (string hash, HttpContext http, IBlobStore blobs) =>
+        {
+            if (!FileBlobStore.IsHash(hash))
+            {
+                throw new BadRequestException($"'{hash}' is not a lower-case SHA-256 hash.");
+            }
+            http.Features.Get<IHttpMaxRequestBodySizeFeature>()!.MaxRequestBodySize = ProtocolInfo.MaxBlobBytes;
+            if (http.Request.ContentLength > ProtocolInfo.MaxBlobBytes)
+            {
+                throw new PayloadTooLargeException($"A blob may be at most {ProtocolInfo.MaxBlobBytes / (1024 * 1024)} MiB.");
+            }
+            if (!await blobs.PutAsync(hash, http.Request.Body, http.RequestAborted))
+            {
+                throw new BadRequestException($"The uploaded content does not hash to {hash}.");
+            }
+            return Results.NoContent();
+        });
+
+        v1.MapGet("/blobs/{hash}", (string hash, IBlobStore blobs) =>
+            blobs.OpenRead(hash) is { } stream
+                ? Results.Stream(stream, "application/octet-stream")
+                : throw new NotFoundException($"No blob has the hash '{hash}'."));
+
+        v1.MapPost("/builds", async (HttpContext http, IBlobStore blobs, IStore store) =>
+        {
+            var request = await ReadAsync(http, Json.CreateBuildRequest);
+            if (request.Files.Count == 0 || request.Files.All(f => f.Path != request.EntryAssembly))
+            {
+                throw new BadRequestException($"The build must contain its entry assembly '{request.EntryAssembly}' (field 'files').");
+            }
+            var missing = request.Files.Where(f => !blobs.Exists(f.Hash)).Select(f => f.Path).ToList();
+            if (missing.Count > 0)
+            {
+                throw new BadRequestException($"Upload these files before creating the build: {string.Join(", ", missing.Take(5))}.");
+            }
+            var key = string.Join('\n', request.Files.OrderBy(f => f.Path, StringComparer.Ordinal).Select(f => $"{f.Path}\0{f.Hash}")) + "\n" + request.EntryAssembly;
+            var buildId = "bd-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..24];
+            await store.SaveBuildAsync(new BuildManifest(buildId, request.EntryAssembly, request.Files), http.RequestAborted);
+            return Ok(new CreateBuildResponse(buildId), Json.CreateBuildResponse);
+        });
+
+        v1.MapGet("/builds/{id}", async (string id, IStore store, HttpContext http) =>
+            await store.GetBuildAsync(id, http.RequestAborted) is { } build
+                ? Ok(build, Json.BuildManifest)
+                : throw new NotFoundException($"No build has the id '{id}'."));
+
+        v1.MapPost("/apps", async (HttpContext http, Scheduler scheduler, IStore store) =>
+        {
+            var request = await ReadAsync(http, Json.CreateAppRequest);
+            if (string.IsNullOrWhiteSpace(request.Name))
+            {
+                throw new BadRequestException("The field 'name' must not be empty.");
+            }
+            if (request.BuildId is { } buildId && await store.GetBuildAsync(buildId, http.RequestAborted) is null)
+            {
+                throw new NotFoundException($"No build has the id '{buildId}'.");
+            }
+            var app = await scheduler.CreateAppAsync(request, http.RequestAborted);
+            return Ok(new CreateAppResponse(app.AppId), Json.CreateAppResponse);
+        });
+
+        v1.MapGet("/apps", (Scheduler scheduler) => Ok(new AppList(scheduler.ListApps()), Json.AppList));
+
+        v1.MapGet("/apps/{app}", (string app, Scheduler scheduler) =>
+        {
+            var id = scheduler.ResolveApp(app);
+            return Ok(scheduler.ListApps().First(a => a.AppId == id), Json.AppSummary);
+        });
+
+        v1.MapPut("/apps/{app}/definition", async (string app, HttpContext http, Scheduler scheduler) =>
+        {
+            var definition = await ReadAsync(http, Json.AppDefinition);
+            await scheduler.SetDefinitionAsync(app, definition, http.RequestAborted);
+            return Results.NoContent();
+        });
+
+        v1.MapPost("/apps/{app}/stop", async (string app, HttpContext http, Scheduler scheduler) =>
+        {
+            var id = scheduler.ResolveApp(app);
+            await scheduler.StopAppAsync(id, http.RequestAborted);
+            return Ok(scheduler.ListApps().First(a => a.AppId == id), Json.AppSummary);
+        });
+
+        v1.MapGet("/apps/{app}/logs", async (string app, long? after, double? wait, HttpContext http, Scheduler scheduler, LogHub logs) =>
+        {
+            var id = scheduler.ResolveApp(app);
+            var batch = await logs.ReadAsync(id, after ?? 0, Wait(wait), http.RequestAborted);
+            return Ok(batch, Json.LogBatch);
+        });
+
+        v1.MapPost("/apps/{app}/calls", async (string app, HttpContext http, Scheduler scheduler) =>
+        {
+            var request = await ReadAsync(http, Json.CreateCallRequest);
+            ValidateInputs(request.Inputs);
+            if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map))
+            {
+                throw new BadRequestException($"The field 'kind' must be one of: {CallKinds.Sync}, {CallKinds.Spawn}, {CallKinds.Map}.");
+            }
+            if (string.IsNullOrEmpty(request.CallId) || request.CallId.Length > 128)
+            {
+                throw new BadRequestException("The field 'callId' must be 1 to 128 characters.");
+            }
+            var call = await scheduler.CreateCallAsync(app, request, http.RequestAborted);
+            OutputBatch? outputs = null;
+            if (request.WaitSeconds > 0)
+            {
+                outputs = await scheduler.GetOutputsAsync(call.CallId, 0, Wait(request.WaitSeconds), 1000, http.RequestAborted);
+            }
+            return Ok(new CreateCallResponse(call.CallId, outputs), Json.CreateCallResponse);
+        });
+
+        v1.MapPost("/calls/{id}/inputs", async (string id, HttpContext http, Scheduler scheduler) =>
+        {
+            var request = await ReadAsync(http, Json.AddInputsRequest);
+            ValidateInputs(request.Inputs);
+            return Ok(new AddInputsResponse(await scheduler.AddInputsAsync(id, request, http.RequestAborted)), Json.AddInputsResponse);
+        });
+
+        v1.MapGet("/calls/{id}/outputs", async (string id, long? after, double? wait, int? limit, HttpContext http, Scheduler scheduler) =>
+        {
+            var batch = await scheduler.GetOutputsAsync(id, after ?? 0, Wait(wait), Math.Clamp(limit ?? 10_000, 1, 10_000), http.RequestAborted);
+            return Ok(batch, Json.OutputBatch);
+        });
+
+        v1.MapGet("/calls/{id}", async (string id, HttpContext http, Scheduler scheduler) =>
+            Ok(await scheduler.GetStatusAsync(id, http.RequestAborted), Json.CallStatus));
+
+        v1.MapPost("/calls/{id}/cancel", async (string id, HttpContext http, Scheduler scheduler) =>
+            Ok(await scheduler.CancelCallAsync(id, http.RequestAborted), Json.CallStatus));
+
+        v1.MapGet("/apps/{app}/functions/{function}/stats", (string app, string function, Scheduler scheduler) =>
+            Ok(scheduler.GetStats(scheduler.ResolveApp(app), function, null), Json.FunctionStats));
+
+        v1.MapPost("/apps/{app}/functions/{function}/stats", async (string app, string function, HttpContext http, Scheduler scheduler) =>
+        {
+            var pool = await ReadAsync(http, Json.PoolSpec);
+            return Ok(scheduler.GetStats(scheduler.ResolveApp(app), function, pool), Json.FunctionStats);
+        });
+
+        v1.MapPost("/apps/{app}/functions/{function}/autoscaler", async (string app, string function, HttpContext http, Scheduler scheduler) =>
+        {
+            var update = await ReadAsync(http, Json.AutoscalerUpdate);
+            if (update.MinContainers < 0 || update.MaxContainers < 0 || update.BufferContainers < 0 || update.ScaledownWindowSeconds < 0)
+            {
+                throw new BadRequestException("Autoscaler settings must not be negative.");
+            }
+            if (update is { MinContainers: { } min, MaxContainers: { } max } && min > max)
+            {
+                throw new BadRequestException($"The field 'minContainers' ({min}) must not exceed 'maxContainers' ({max}).");
+            }
+            return Ok(scheduler.UpdateAutoscaler(scheduler.ResolveApp(app), function, update.Pool, update), Json.AutoscalerSettings);
+        });
+
+        v1.MapGet("/containers", (string? app, Scheduler scheduler) =>
+            Ok(new ContainerList(scheduler.ListContainers(app is null ? null : scheduler.ResolveApp(app))), Json.ContainerList));
+
+        v1.MapPost("/containers/{id}/stop", (string id, Scheduler scheduler) =>
+        {
+            scheduler.StopContainer(id);
+            return Results.NoContent();
+        });
+
+        v1.MapGet("/containers/{id}/stream", ContainerStreamAsync);
+        v1.MapGet("/workers/stream", WorkerStreamAsync);
+    }
+
+    private static TimeSpan Wait(double? seconds) => TimeSpan.FromSeconds(Math.Clamp(seconds ?? 0, 0, 60));
+
+    private static IResult Ok<T>(T value, JsonTypeInfo<T> typeInfo) => Results.Json(value, typeInfo);
+
+    private static void ValidateInputs(IReadOnlyList<InputItem> inputs)
+    {
+        if (inputs.Count > ProtocolInfo.MaxInputsPerRequest)
+        {
+            throw new PayloadTooLargeException($"A request may carry at most {ProtocolInfo.MaxInputsPerRequest} inputs; it had {inputs.Count}.");
+        }
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var input = inputs[i];
+            if (input.Index < 0)
+            {
+                throw new BadRequestException($"The field 'inputs[{i}].index' must not be negative.");
+            }
+            if ((input.Args is null) == (input.ArgsBlob is null))
+            {
+                throw new BadRequestException($"Input {i} must have exactly one of 'inputs[{i}].args' and 'inputs[{i}].argsBlob'.");
+            }
+            if (input.Args is { } args && args.ValueKind != JsonValueKind.Array)
+            {
+                throw new BadRequestException($"The field 'inputs[{i}].args' must be a JSON array of arguments.");
+            }
+            if (input.Args is { } inline && inline.GetRawText().Length > ProtocolInfo.InlinePayloadLimit)
+            {
+                throw new PayloadTooLargeException($"Input {i} is larger than the inline limit of {ProtocolInfo.InlinePayloadLimit / (1024 * 1024)} MiB; upload it as a blob and send 'argsBlob'.");
+            }
+        }
+    }
+
+    /// <summary>Reads a JSON body, turning every way it can be wrong into a 400 that names the field.</summary>
+    private static async Task<T> ReadAsync<T>(HttpContext http, JsonTypeInfo<T> typeInfo)
+    {
+        if (http.Request.ContentLength > ProtocolInfo.MaxRequestBytes)
+        {
+            throw new PayloadTooLargeException($"A request body may be at most {ProtocolInfo.MaxRequestBytes / (1024 * 1024)} MiB; send large payloads as blobs.");
+        }
+        try
+        {
+            return await JsonSerializer.DeserializeAsync(http.Request.Body, typeInfo, http.RequestAborted)
+                ?? throw new BadRequestException("The request body must be a JSON object, not null.");
+        }
+        catch (JsonException e)
+        {
+            var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? null : e.Path;
+            var detail = e.Message.Split(" Path:", 2)[0];
+            throw new BadRequestException(field is null ? $"The request body is not valid: {detail}" : $"The field '{field}' is not valid: {detail}");
+        }
+    }
+
+    private static async Task ContainerStreamAsync(string id, HttpContext http, Scheduler scheduler)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            throw new BadRequestException("This endpoint takes a WebSocket.");
+        }
+        var token = http.Request.Headers[ProtocolInfo.TokenHeader].ToString();
+        var container = scheduler.AuthenticateContainer(id, token);
+        if (container is null)
+        {
+            http.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        var peer = new WebSocketPeer<ContainerMessage>(socket, Json.ContainerMessage);
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var sender = peer.SendLoopAsync(done.Token);
+        scheduler.OnContainerConnected(container, peer);
+        try
+        {
+            await foreach (var message in peer.ReadAllAsync(http.RequestAborted))
+            {
+                switch (message)
+                {
+                    case ContainerReady ready:
+                        scheduler.OnContainerReady(container, ready.MaxInputs);
+                        break;
+                    case ContainerOutputBatch batch:
+                        scheduler.OnOutputs(container, batch.Outputs);
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            scheduler.OnContainerDisconnected(container, peer);
+            peer.Close();
+            await done.CancelAsync();
+            await sender;
+        }
+    }
+
+    private static async Task WorkerStreamAsync(HttpContext http, Scheduler scheduler)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            throw new BadRequestException("This endpoint takes a WebSocket.");
+        }
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        var peer = new WebSocketPeer<WorkerMessage>(socket, Json.WorkerMessage);
+        using var done = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+        var sender = peer.SendLoopAsync(done.Token);
+        Workers.WorkerState? worker = null;
+        try
+        {
+            await foreach (var message in peer.ReadAllAsync(http.RequestAborted))
+            {
+                switch (message)
+                {
+                    case WorkerHello hello:
+                        worker = scheduler.RegisterWorker(hello, peer);
+                        break;
+                    case ContainerStarted started:
+                        scheduler.OnContainerStarted(started.ContainerId, started.StartMs);
+                        break;
+                    case ContainerExited exited:
+                        scheduler.OnContainerExited(exited.ContainerId, exited.Reason, exited.Detail);
+                        break;
+                    case ContainerLogs lines:
+                        scheduler.OnContainerLogs(lines.Lines);
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            if (worker is not null)
+            {
+                scheduler.UnregisterWorker(worker);
+            }
+            peer.Close();
+            await done.CancelAsync();
+            await sender;
+        }
+    }
+}
+
+/// <summary>A request that is malformed; the message names what is wrong.</summary>
+internal sealed class BadRequestException(string message) : Exception(message);
+
+/// <summary>A request or payload over a limit; the message names the limit.</summary>
+internal sealed class PayloadTooLargeException(string message) : Exception(message);

@@ -1,0 +1,147 @@
+using Ferry.Protocol;
+using Ferry.Server.Api;
+using Ferry.Server.Logs;
+using Ferry.Server.Scheduling;
+using Ferry.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using BadHttpRequestException = Microsoft.AspNetCore.Http.BadHttpRequestException;
+using HttpProtocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server;
+
+/// <summary>How to run a control plane.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Where the database, blobs and logs live.</summary>
+    public required string DataDir { get; init; }
+
+    /// <summary>The address to listen on. Loopback by default: the API has no authentication of its own.</summary>
+    public string Bind { get; init; } = "127.0.0.1";
+
+    /// <summary>The port; 0 picks a free one.</summary>
+    public int Port { get; init; } = 7325;
+
+    /// <summary>The clock the scheduler reads; tests substitute a manual one.</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    public SchedulerOptions Scheduler { get; init; } = new();
+
+    /// <summary>The lowest level of the server's own log output.</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+}
+
+/// <summary>A running control plane: HTTP API, store, scheduler and log hub.</summary>
+public sealed class FerryServer : IAsyncDisposable
+{
+    private readonly WebApplication _web;
+
+    private FerryServer(WebApplication web, Uri url)
+    {
+        _web = web;
+        Url = url;
+    }
+
+    /// <summary>The base address the server listens on.</summary>
+    public Uri Url { get; }
+
+    internal Scheduler Scheduler => _web.Services.GetRequiredService<Scheduler>();
+
+    /// <summary>Opens the store, recovers unfinished work and starts listening.</summary>
+    public static async Task<FerryServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
+    {
+        Directory.CreateDirectory(options.DataDir);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(options.LogLevel);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Limits.MaxRequestBodySize = ProtocolInfo.MaxRequestBytes;
+            kestrel.Listen(System.Net.IPAddress.Parse(options.Bind), options.Port, listen => listen.Protocols = HttpProtocols.Http1);
+        });
+        var store = new SqliteStore(Path.Combine(options.DataDir, "ferry.db"));
+        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        builder.Services.AddSingleton<IStore>(store);
+        builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
+        builder.Services.AddSingleton(options.Clock);
+        builder.Services.AddSingleton(options.Scheduler);
+        builder.Services.AddSingleton<LogHub>();
+        builder.Services.AddSingleton<Scheduler>();
+
+        var web = builder.Build();
+        web.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
+        web.Use(ErrorMapping.HandleAsync);
+        Endpoints.Map(web);
+        web.MapFallback((HttpContext http) => Results.Json(
+            new ErrorResponse(ErrorCodes.NotFound, $"No endpoint answers {http.Request.Method} {http.Request.Path}."),
+            ProtocolJsonContext.Default.ErrorResponse, statusCode: StatusCodes.Status404NotFound));
+
+        await web.Services.GetRequiredService<Scheduler>().StartAsync(cancellationToken).ConfigureAwait(false);
+        await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+    }
+
+    /// <summary>Resolves once <paramref name="count"/> workers are connected.</summary>
+    public Task WaitForWorkersAsync(int count, CancellationToken cancellationToken = default) =>
+        Scheduler.WaitForWorkersAsync(count, cancellationToken);
+
+    /// <summary>Runs one autoscaler and timer pass now, at the configured clock's time.</summary>
+    public void Tick() => Scheduler.Tick();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _web.StopAsync().ConfigureAwait(false);
+        await _web.Services.GetRequiredService<Scheduler>().DisposeAsync().ConfigureAwait(false);
+        await _web.DisposeAsync().ConfigureAwait(false);
+        await _web.Services.GetRequiredService<IStore>().DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>Turns exceptions into the API's error bodies, so no caller ever sees a server stack trace.</summary>
+internal static partial class ErrorMapping
+{
+    public static async Task HandleAsync(HttpContext http, RequestDelegate next)
+    {
+        try
+        {
+            await next(http).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!http.Response.HasStarted && e is not OperationCanceledException)
+        {
+            var (status, code) = e switch
+            {
+                BadRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),
+                NotFoundException => (StatusCodes.Status404NotFound, ErrorCodes.NotFound),
+                ConflictException => (StatusCodes.Status409Conflict, ErrorCodes.Conflict),
+                PayloadTooLargeException => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
+                BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
+                BadHttpRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),
+                _ => (StatusCodes.Status500InternalServerError, ErrorCodes.Internal),
+            };
+            var message = status switch
+            {
+                StatusCodes.Status500InternalServerError => "The server failed to handle the request; see its log.",
+                StatusCodes.Status413PayloadTooLarge when e is BadHttpRequestException => $"A request body may be at most {ProtocolInfo.MaxRequestBytes / (1024 * 1024)} MiB; send large payloads as blobs.",
+                _ => e.Message,
+            };
+            if (status == StatusCodes.Status500InternalServerError)
+            {
+                var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Api");
+                LogUnhandled(logger, http.Request.Method, http.Request.Path, e);
+            }
+            http.Response.Clear();
+            http.Response.StatusCode = status;
+            await http.Response.WriteAsJsonAsync(new ErrorResponse(code, message), ProtocolJsonContext.Default.ErrorResponse).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed.")]
+    private static partial void LogUnhandled(ILogger logger, string method, string path, Exception error);
+}

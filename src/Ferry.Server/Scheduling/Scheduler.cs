@@ -1,0 +1,1115 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Ferry.Protocol;
+using Ferry.Server.Logs;
+using Ferry.Server.Storage;
+using Ferry.Server.Workers;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Scheduling;
+
+/// <summary>Tunables of the scheduler that are not per-function settings.</summary>
+public sealed record SchedulerOptions
+{
+    /// <summary>How often the autoscaler, timeouts and delayed retries are evaluated.</summary>
+    public TimeSpan TickInterval { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long a container may take from start to ready before it is counted as crashed.</summary>
+    public TimeSpan StartupTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Immediate re-runs of an input whose container crashed, on top of the function's own retries.</summary>
+    public int CrashRetryBudget { get; init; } = 2;
+
+    /// <summary>Re-runs of an input lost to a platform fault (a worker or the server going away).</summary>
+    public int PlatformRetryBudget { get; init; } = 8;
+
+    /// <summary>How long a stopping container gets to run its exit hooks.</summary>
+    public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// The heart of the control plane: it accepts inputs, keeps them durable, hands them to containers in batches,
+/// publishes outputs in completion order, retries failures and scales each pool of containers.
+/// </summary>
+/// <remarks>
+/// All in-memory state is guarded by one lock and no I/O happens under it, except queueing writes to the store's
+/// single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler decided,
+/// which is what makes an output cursor stable across a restart.
+/// </remarks>
+internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
+    private readonly Queue<PendingPublish> _unpublished = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private TaskCompletionSource _workersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _nextInputId;
+    private long _nextOrder;
+    private Task _ticker = Task.CompletedTask;
+
+    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _nextInputId = await store.MaxInputIdAsync(cancellationToken).ConfigureAwait(false);
+        _nextOrder = await store.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var app in await store.ListAppsAsync(cancellationToken).ConfigureAwait(false))
+        {
+            _apps[app.AppId] = new AppState(app);
+            await logs.InitializeAppAsync(app.AppId, app.State == AppStates.Stopped, cancellationToken).ConfigureAwait(false);
+        }
+        var pending = await store.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var group in pending.GroupBy(p => p.Call.CallId))
+        {
+            var call = await LoadCallAsync(group.First().Call, cancellationToken).ConfigureAwait(false);
+            if (call is null)
+            {
+                continue;
+            }
+            lock (_gate)
+            {
+                foreach (var item in group)
+                {
+                    var input = new InputState(item.Input.InputId, call, item.Input.Index, ParseArgs(item.Input.Args), item.Input.ArgsBlob)
+                    {
+                        Attempt = item.Attempt,
+                    };
+                    call.Open[input.Index] = input;
+                    call.Pool.Ready.AddLast(input);
+                }
+            }
+        }
+        if (pending.Count > 0)
+        {
+            LogRecovered(logger, pending.Count);
+        }
+        _ticker = Task.Run(TickLoopAsync, CancellationToken.None);
+    }
+
+    private static JsonElement? ParseArgs(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+
+    // ---------------------------------------------------------------- apps
+
+    public async Task<AppRecord> CreateAppAsync(CreateAppRequest request, CancellationToken cancellationToken)
+    {
+        var record = new AppRecord(Ids.New("ap"), request.Name, request.BuildId, AppStates.Running, request.Detached, clock.GetUtcNow(), null, request.Definition);
+        await store.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            _apps[record.AppId] = new AppState(record);
+        }
+        await logs.InitializeAppAsync(record.AppId, stopped: false, cancellationToken).ConfigureAwait(false);
+        return record;
+    }
+
+    public async Task SetDefinitionAsync(string appId, AppDefinition definition, CancellationToken cancellationToken)
+    {
+        AppRecord updated;
+        lock (_gate)
+        {
+            var app = RequireApp(appId);
+            updated = app.Record with { Definition = definition };
+            app.Record = updated;
+        }
+        await store.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
+    }
+
+    public IReadOnlyList<AppSummary> ListApps()
+    {
+        lock (_gate)
+        {
+            return [.. _apps.Values
+                .OrderByDescending(a => a.Record.CreatedAt)
+                .Select(a => new AppSummary(
+                    a.AppId, a.Record.Name, a.Record.State, a.Record.CreatedAt, a.Record.StoppedAt,
+                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count)))];
+        }
+    }
+
+    public AppRecord GetApp(string appId)
+    {
+        lock (_gate)
+        {
+            return RequireApp(appId).Record;
+        }
+    }
+
+    /// <summary>Finds an app by id, or the newest app with that name.</summary>
+    public string ResolveApp(string idOrName)
+    {
+        lock (_gate)
+        {
+            if (_apps.ContainsKey(idOrName))
+            {
+                return idOrName;
+            }
+            var named = _apps.Values.Where(a => a.Record.Name == idOrName).OrderByDescending(a => a.Record.CreatedAt).FirstOrDefault();
+            return named?.AppId ?? throw new NotFoundException($"No app has the id or name '{idOrName}'.");
+        }
+    }
+
+    public async Task StopAppAsync(string appId, CancellationToken cancellationToken)
+    {
+        AppRecord updated;
+        lock (_gate)
+        {
+            var app = RequireApp(appId);
+            if (app.Stopped)
+            {
+                return;
+            }
+            updated = app.Record with { State = AppStates.Stopped, StoppedAt = clock.GetUtcNow() };
+            app.Record = updated;
+            foreach (var call in _calls.Values.Where(c => c.Pool.App == app && !c.IsDone).ToList())
+            {
+                CancelLocked(call, "The app was stopped.");
+            }
+            foreach (var container in app.Pools.Values.SelectMany(p => p.Containers.Values).ToList())
+            {
+                StopContainerLocked(container, "app stopped");
+            }
+        }
+        await store.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
+        logs.System(appId, null, null, "App stopped.");
+        logs.MarkStopped(appId);
+    }
+
+    private AppState RequireApp(string appId) =>
+        _apps.TryGetValue(appId, out var app) ? app : throw new NotFoundException($"No app has the id '{appId}'.");
+
+    // ---------------------------------------------------------------- calls
+
+    /// <summary>Creates a call, or adds to it if a retried request created it already; returns once inputs are durable.</summary>
+    public async Task<CallState> CreateCallAsync(string appId, CreateCallRequest request, CancellationToken cancellationToken)
+    {
+        CallState call;
+        lock (_gate)
+        {
+            var app = RequireApp(appId);
+            if (app.Stopped)
+            {
+                throw new ConflictException($"The app '{app.Record.Name}' ({appId}) is stopped.");
+            }
+            if (!_calls.TryGetValue(request.CallId, out var existing))
+            {
+                var function = FindFunction(app, request.Function);
+                var pool = GetOrCreatePool(app, function, request.Pool);
+                var record = new CallRecord(request.CallId, appId, function.Name, pool.PoolId, request.Kind, clock.GetUtcNow(), false, request.Pool);
+                existing = new CallState(record, pool) { Final = false };
+                _calls[request.CallId] = existing;
+            }
+            else if (existing.Record.AppId != appId || existing.Record.Function != request.Function)
+            {
+                throw new ConflictException($"The call id '{request.CallId}' is already used by another function.");
+            }
+            call = existing;
+        }
+        await AddInputsAsync(call, request.Inputs, request.Final, cancellationToken).ConfigureAwait(false);
+        return call;
+    }
+
+    public async Task<int> AddInputsAsync(string callId, AddInputsRequest request, CancellationToken cancellationToken)
+    {
+        var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
+        return await AddInputsAsync(call, request.Inputs, request.Final, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<int> AddInputsAsync(CallState call, IReadOnlyList<InputItem> items, bool final, CancellationToken cancellationToken)
+    {
+        var fresh = new List<InputState>(items.Count);
+        Task previous;
+        TaskCompletionSource written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            if (call.Final && items.Any(i => !call.Indices.Contains(i.Index)))
+            {
+                throw new ConflictException($"The call '{call.CallId}' is final and takes no more inputs.");
+            }
+            if (call.Cancelled)
+            {
+                throw new ConflictException($"The call '{call.CallId}' was cancelled.");
+            }
+            foreach (var item in items)
+            {
+                if (call.Indices.Add(item.Index))
+                {
+                    fresh.Add(new InputState(++_nextInputId, call, item.Index, item.Args, item.ArgsBlob));
+                }
+            }
+            previous = call.LastWrite;
+            call.LastWrite = written.Task;
+        }
+        try
+        {
+            var records = fresh.Select(i => new InputRecord(i.Id, call.CallId, i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
+            await store.AddInputsAsync(call.Record, records, cancellationToken).ConfigureAwait(false);
+            if (final)
+            {
+                await store.SetFinalAsync(call.CallId, cancellationToken).ConfigureAwait(false);
+            }
+            // A retried request must not be acknowledged before the write that first accepted its inputs commits.
+            await previous.ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_gate)
+            {
+                call.Indices.ExceptWith(fresh.Select(i => i.Index));
+            }
+            written.TrySetResult();
+            throw;
+        }
+        lock (_gate)
+        {
+            written.TrySetResult();
+            call.Final |= final;
+            if (!call.Cancelled)
+            {
+                foreach (var input in fresh)
+                {
+                    call.Open[input.Index] = input;
+                    call.Pool.Ready.AddLast(input);
+                }
+                call.Pool.LastActive = clock.GetUtcNow();
+                ScaleLocked(call.Pool, clock.GetUtcNow());
+                DispatchLocked(call.Pool);
+            }
+            NotifyLocked(call);
+        }
+        return fresh.Count;
+    }
+
+    public async Task<CallState> GetCallAsync(string callId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_calls.TryGetValue(callId, out var known))
+            {
+                return known;
+            }
+        }
+        var record = await store.GetCallAsync(callId, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"No call has the id '{callId}'.");
+        return await LoadCallAsync(record, cancellationToken).ConfigureAwait(false)
+            ?? throw new NotFoundException($"The call '{callId}' belongs to an app this server no longer knows.");
+    }
+
+    private async Task<CallState?> LoadCallAsync(CallRecord record, CancellationToken cancellationToken)
+    {
+        var (outputs, indices) = await store.LoadCallAsync(record.CallId, cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (_calls.TryGetValue(record.CallId, out var raced))
+            {
+                return raced;
+            }
+            if (!_apps.TryGetValue(record.AppId, out var app))
+            {
+                return null;
+            }
+            var function = app.Record.Definition?.Functions.FirstOrDefault(f => f.Name == record.Function);
+            if (function is null)
+            {
+                return null;
+            }
+            var call = new CallState(record, GetOrCreatePool(app, function, record.Pool));
+            call.Indices.UnionWith(indices);
+            foreach (var output in outputs)
+            {
+                call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, call.Outputs.Count + 1));
+            }
+            _calls[record.CallId] = call;
+            return call;
+        }
+    }
+
+    private static OutputItem ToOutput(int index, bool success, string? result, string? resultBlob, RemoteError? error, long cursor) =>
+        new(index, success, result is null ? null : JsonDocument.Parse(result).RootElement.Clone(), resultBlob, error, cursor);
+
+    /// <summary>Outputs after <paramref name="after"/>, waiting up to <paramref name="wait"/> for one to arrive.</summary>
+    public async Task<OutputBatch> GetOutputsAsync(string callId, long after, TimeSpan wait, int limit, CancellationToken cancellationToken)
+    {
+        var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
+        var deadline = clock.GetUtcNow() + wait;
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                var start = (int)Math.Clamp(after, 0, call.Outputs.Count);
+                if (start < call.Outputs.Count || call.IsDone)
+                {
+                    var take = Math.Min(limit, call.Outputs.Count - start);
+                    var slice = call.Outputs.GetRange(start, take);
+                    return new OutputBatch(slice, start + take, call.IsDone && start + take == call.Outputs.Count, call.Indices.Count);
+                }
+                changed = call.Changed.Task;
+            }
+            var remaining = deadline - clock.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+            {
+                return new OutputBatch([], after, false, call.Indices.Count);
+            }
+            await Task.WhenAny(changed, Task.Delay(remaining, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    public async Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken)
+    {
+        var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            CancelLocked(call, "The call was cancelled.");
+            return StatusLocked(call);
+        }
+    }
+
+    public async Task<CallStatus> GetStatusAsync(string callId, CancellationToken cancellationToken)
+    {
+        var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
+        lock (_gate)
+        {
+            return StatusLocked(call);
+        }
+    }
+
+    private static CallStatus StatusLocked(CallState call)
+    {
+        var state = call.Cancelled ? "cancelled" : call.IsDone ? "done" : "running";
+        return new CallStatus(call.CallId, call.Record.Function, state, call.Indices.Count, call.Outputs.Count, call.Final);
+    }
+
+    private void CancelLocked(CallState call, string message)
+    {
+        if (call.Cancelled || call.IsDone)
+        {
+            return;
+        }
+        call.Cancelled = true;
+        call.Final = true;
+        var error = new RemoteError("InputCancelled", message, null, ErrorKinds.Cancelled);
+        var byContainer = new Dictionary<ContainerState, List<long>>();
+        foreach (var input in call.Open.Values.ToList())
+        {
+            if (input.Status == InputStatus.Running && input.Container is { } container)
+            {
+                container.Running.Remove(input.Id);
+                if (!byContainer.TryGetValue(container, out var ids))
+                {
+                    byContainer[container] = ids = [];
+                }
+                ids.Add(input.Id);
+            }
+            Detach(input);
+            CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+        }
+        // Indices accepted but never opened (none today) would leave the call undone; cancelled calls are done.
+        foreach (var (container, ids) in byContainer)
+        {
+            container.Peer?.Send(new CancelInputs(ids));
+        }
+    }
+
+    // ---------------------------------------------------------------- functions and pools
+
+    private static FunctionDefinition FindFunction(AppState app, string name)
+    {
+        var definition = app.Record.Definition
+            ?? throw new NotFoundException($"The app '{app.Record.Name}' has not published its functions yet.");
+        return definition.Functions.FirstOrDefault(f => f.Name == name)
+            ?? throw new NotFoundException($"The app '{app.Record.Name}' has no function '{name}'. It has: {string.Join(", ", definition.Functions.Select(f => f.Name))}.");
+    }
+
+    /// <summary>
+    /// A class's methods share one pool per set of parameter values and options; a plain function has one pool per
+    /// set of options.
+    /// </summary>
+    private PoolState GetOrCreatePool(AppState app, FunctionDefinition function, PoolSpec? spec)
+    {
+        var owner = function.ClassName ?? function.Name;
+        var poolId = owner;
+        if (spec is not null && (spec.Parameters is not null || spec.Overrides is not null))
+        {
+            var key = JsonSerializer.Serialize(spec, ProtocolJsonContext.Default.PoolSpec);
+            poolId += "@" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..12];
+        }
+        if (!app.Pools.TryGetValue(poolId, out var pool))
+        {
+            var settings = spec?.Overrides ?? function.Settings;
+            pool = new PoolState(poolId, app, function, settings, spec?.Parameters);
+            app.Pools[poolId] = pool;
+        }
+        return pool;
+    }
+
+    private IEnumerable<PoolState> PoolsOf(string appId, string function)
+    {
+        var app = RequireApp(appId);
+        var definition = FindFunction(app, function);
+        var owner = definition.ClassName ?? definition.Name;
+        return app.Pools.Values.Where(p => (p.Function.ClassName ?? p.Function.Name) == owner);
+    }
+
+    public FunctionStats GetStats(string appId, string function, PoolSpec? spec)
+    {
+        lock (_gate)
+        {
+            var pools = spec is null ? PoolsOf(appId, function).ToList() : [GetOrCreatePool(RequireApp(appId), FindFunction(RequireApp(appId), function), spec)];
+            return new FunctionStats(
+                pools.Sum(p => p.Ready.Count + p.Delayed.Count),
+                pools.Sum(p => p.LiveContainers),
+                pools.Sum(p => p.RunningInputs),
+                pools.Sum(p => p.Containers.Values.Count(c => c.Status == ContainerStatus.Ready && c.Running.Count == 0)));
+        }
+    }
+
+    public AutoscalerSettings UpdateAutoscaler(string appId, string function, PoolSpec? spec, AutoscalerUpdate update)
+    {
+        lock (_gate)
+        {
+            var app = RequireApp(appId);
+            var pools = spec is null ? PoolsOf(appId, function).ToList() : [];
+            if (pools.Count == 0)
+            {
+                pools.Add(GetOrCreatePool(app, FindFunction(app, function), spec));
+            }
+            var now = clock.GetUtcNow();
+            foreach (var pool in pools)
+            {
+                pool.Settings = pool.Settings with
+                {
+                    MinContainers = update.MinContainers ?? pool.Settings.MinContainers,
+                    MaxContainers = update.MaxContainers ?? pool.Settings.MaxContainers,
+                    BufferContainers = update.BufferContainers ?? pool.Settings.BufferContainers,
+                    ScaledownWindowSeconds = update.ScaledownWindowSeconds ?? pool.Settings.ScaledownWindowSeconds,
+                };
+                ScaleLocked(pool, now);
+            }
+            var s = pools[0].Settings;
+            return new AutoscalerSettings(s.MinContainers, s.MaxContainers, s.BufferContainers, s.ScaledownWindowSeconds);
+        }
+    }
+
+    public IReadOnlyList<ContainerSummary> ListContainers(string? appId)
+    {
+        lock (_gate)
+        {
+            return [.. _containers.Values
+                .Where(c => appId is null || c.Pool.App.AppId == appId)
+                .OrderBy(c => c.CreatedAt)
+                .Select(c => new ContainerSummary(c.Id, c.Pool.App.AppId, c.Pool.PoolId, c.Worker.WorkerId, c.Status.ToString().ToLowerInvariant(), c.CreatedAt, c.Running.Count))];
+        }
+    }
+
+    public void StopContainer(string containerId)
+    {
+        lock (_gate)
+        {
+            var container = _containers.TryGetValue(containerId, out var c) ? c : throw new NotFoundException($"No container has the id '{containerId}'.");
+            StopContainerLocked(container, "stopped by request");
+        }
+    }
+
+    // ---------------------------------------------------------------- dispatch
+
+    /// <summary>Hands queued inputs to ready containers with free slots, one message per container.</summary>
+    private void DispatchLocked(PoolState pool)
+    {
+        if (pool.Ready.Count == 0)
+        {
+            return;
+        }
+        var now = clock.GetUtcNow();
+        var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < c.Capacity).ToList();
+        if (open.Count == 0)
+        {
+            return;
+        }
+        var batches = new Dictionary<ContainerState, List<ContainerInput>>();
+        while (pool.Ready.First is { } node)
+        {
+            // Least-loaded first spreads work; a container is filled up to its capacity only when all are busy.
+            ContainerState? target = null;
+            foreach (var candidate in open)
+            {
+                if (candidate.Running.Count < candidate.Capacity && (target is null || candidate.Running.Count < target.Running.Count))
+                {
+                    target = candidate;
+                }
+            }
+            if (target is null)
+            {
+                break;
+            }
+            var input = node.Value;
+            pool.Ready.RemoveFirst();
+            input.Status = InputStatus.Running;
+            input.Container = target;
+            input.StartedAt = now;
+            target.Running[input.Id] = input;
+            if (!batches.TryGetValue(target, out var batch))
+            {
+                batches[target] = batch = [];
+            }
+            batch.Add(new ContainerInput(input.Id, input.Attempt, input.Call.Record.Function, input.Args, input.ArgsBlob));
+        }
+        foreach (var (container, batch) in batches)
+        {
+            container.Peer!.Send(new InputBatch(batch));
+        }
+    }
+
+    /// <summary>Outputs reported by a container.</summary>
+    public void OnOutputs(ContainerState container, IReadOnlyList<ContainerOutput> outputs)
+    {
+        lock (_gate)
+        {
+            var now = clock.GetUtcNow();
+            var done = new List<(InputState, ContainerOutput)>(outputs.Count);
+            foreach (var output in outputs)
+            {
+                if (!container.Running.Remove(output.InputId, out var input) || input.Attempt != output.Attempt)
+                {
+                    continue; // cancelled, timed out or already retried elsewhere
+                }
+                Detach(input);
+                if (output.Success || !TryRetryLocked(input, output.Error, now))
+                {
+                    done.Add((input, output));
+                }
+            }
+            if (done.Count > 0)
+            {
+                CompleteManyLocked(done);
+            }
+            if (container.Running.Count == 0)
+            {
+                container.IdleSince = now;
+            }
+            container.Pool.LastActive = now;
+            DispatchLocked(container.Pool);
+        }
+    }
+
+    private static void Detach(InputState input)
+    {
+        input.Container = null;
+        input.Status = InputStatus.Done;
+    }
+
+    /// <summary>Schedules a retry of a failed input if its policy allows; true if it will run again.</summary>
+    private bool TryRetryLocked(InputState input, RemoteError? error, DateTimeOffset now)
+    {
+        var policy = input.Call.Pool.Settings.Retries;
+        if (input.Call.Cancelled || policy is null || input.RetriesUsed >= policy.MaxRetries)
+        {
+            return false;
+        }
+        input.RetriesUsed++;
+        input.Attempt++;
+        input.Status = InputStatus.Delayed;
+        input.DueAt = now + policy.DelayFor(input.RetriesUsed);
+        input.Call.Pool.Delayed.Add(input);
+        logs.System(input.Call.Pool.App.AppId, input.Call.Record.Function, null,
+            $"Input {input.Index} failed ({error?.Type ?? "error"}: {error?.Message}); retry {input.RetriesUsed} of {policy.MaxRetries} in {policy.DelayFor(input.RetriesUsed).TotalSeconds:0.###} s.");
+        return true;
+    }
+
+    private void RequeueLocked(InputState input)
+    {
+        input.Attempt++;
+        input.Status = InputStatus.Queued;
+        input.Container = null;
+        input.Call.Pool.Ready.AddFirst(input);
+    }
+
+    /// <summary>Records an input's final outcome. Outputs become visible in exactly the order they are committed.</summary>
+    private void CompleteLocked(InputState input, ContainerOutput output) => CompleteManyLocked([(input, output)]);
+
+    private void CompleteManyLocked(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
+    {
+        var now = clock.GetUtcNow();
+        var records = new List<CompletionRecord>(done.Count);
+        var published = new List<(CallState, OutputItem)>(done.Count);
+        foreach (var (input, output) in done)
+        {
+            input.Call.Open.Remove(input.Index);
+            var order = ++_nextOrder;
+            var result = output.Result?.GetRawText();
+            records.Add(new CompletionRecord(input.Id, order, output.Success, result, output.ResultBlob, output.Error, now));
+            published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
+        }
+        var write = store.CompleteInputsAsync(records, CancellationToken.None);
+        _unpublished.Enqueue(new PendingPublish(write, published));
+        write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void PublishCommitted()
+    {
+        lock (_gate)
+        {
+            while (_unpublished.TryPeek(out var head) && head.Write.IsCompleted)
+            {
+                _unpublished.Dequeue();
+                if (head.Write.IsFaulted)
+                {
+                    LogCommitFailed(logger, head.Write.Exception!.GetBaseException());
+                    continue;
+                }
+                foreach (var (call, output) in head.Outputs)
+                {
+                    call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
+                    NotifyLocked(call);
+                }
+            }
+        }
+    }
+
+    private static void NotifyLocked(CallState call)
+    {
+        var changed = call.Changed;
+        call.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
+    // ---------------------------------------------------------------- containers
+
+    /// <summary>Checks a container's token when it connects; null if either is unknown.</summary>
+    public ContainerState? AuthenticateContainer(string containerId, string token)
+    {
+        lock (_gate)
+        {
+            return _containers.TryGetValue(containerId, out var container)
+                && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(container.Token), Encoding.UTF8.GetBytes(token))
+                ? container
+                : null;
+        }
+    }
+
+    public void OnContainerConnected(ContainerState container, IPeer<ContainerMessage> peer)
+    {
+        lock (_gate)
+        {
+            container.Peer = peer;
+            if (container.Status == ContainerStatus.Stopping)
+            {
+                peer.Send(new StopContainer("stopping"));
+            }
+        }
+    }
+
+    public void OnContainerReady(ContainerState container, int maxInputs)
+    {
+        lock (_gate)
+        {
+            if (container.Status != ContainerStatus.Starting)
+            {
+                return;
+            }
+            container.Status = ContainerStatus.Ready;
+            container.MaxInputs = Math.Max(1, maxInputs);
+            container.IdleSince = clock.GetUtcNow();
+            var startup = clock.GetUtcNow() - container.CreatedAt;
+            logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container ready in {startup.TotalMilliseconds:0} ms.");
+            DispatchLocked(container.Pool);
+        }
+    }
+
+    /// <summary>The container's stream closed. Its process may still be exiting; the worker reports the exit.</summary>
+    public void OnContainerDisconnected(ContainerState container, IPeer<ContainerMessage> peer)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(container.Peer, peer))
+            {
+                container.Peer = null;
+            }
+        }
+    }
+
+    /// <summary>A container is gone: every input it was running fails or is retried, according to why it went.</summary>
+    public void OnContainerExited(string containerId, string reason, string? detail)
+    {
+        lock (_gate)
+        {
+            if (!_containers.Remove(containerId, out var container))
+            {
+                return;
+            }
+            RemoveContainerLocked(container, reason, detail);
+        }
+    }
+
+    private void RemoveContainerLocked(ContainerState container, string reason, string? detail)
+    {
+        var pool = container.Pool;
+        var now = clock.GetUtcNow();
+        pool.Containers.Remove(container.Id);
+        _containers.Remove(container.Id);
+        Placement.Release(container.Worker, container.Reservation);
+        container.Peer?.Close();
+        var expected = container.Status == ContainerStatus.Stopping && container.Running.Count == 0;
+        if (!expected)
+        {
+            logs.System(pool.App.AppId, pool.PoolId, container.Id, $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
+        }
+        var error = reason switch
+        {
+            ErrorKinds.OutOfMemory => new RemoteError("OutOfMemory", $"The container ran out of memory{(pool.Settings.MemoryMiB is { } m ? $" (limit {m} MiB)" : "")} and was killed.", null, ErrorKinds.OutOfMemory),
+            ErrorKinds.Internal => new RemoteError("PlatformError", detail ?? "The container's worker went away.", null, ErrorKinds.Internal),
+            _ => new RemoteError("ContainerCrashed", $"The container exited unexpectedly{(detail is null ? "" : ": " + detail)}.", null, ErrorKinds.Crash),
+        };
+        foreach (var input in container.Running.Values.ToList())
+        {
+            input.Container = null;
+            if (reason == ErrorKinds.Internal && input.InternalFailures < options.PlatformRetryBudget)
+            {
+                input.InternalFailures++;
+                RequeueLocked(input);
+            }
+            else if (TryRetryLocked(input, error, now))
+            {
+            }
+            else if (reason == ErrorKinds.Crash && input.InternalFailures < options.CrashRetryBudget)
+            {
+                input.InternalFailures++;
+                RequeueLocked(input);
+            }
+            else
+            {
+                Detach(input);
+                CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+            }
+        }
+        container.Running.Clear();
+        if (!pool.App.Stopped)
+        {
+            ScaleLocked(pool, now);
+            DispatchLocked(pool);
+        }
+        // Freed resources may let another pool's waiting container start.
+        foreach (var other in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).Where(p => p.WaitingForResources))
+        {
+            ScaleLocked(other, now);
+        }
+    }
+
+    private void StopContainerLocked(ContainerState container, string reason)
+    {
+        if (container.Status == ContainerStatus.Stopping)
+        {
+            return;
+        }
+        container.Status = ContainerStatus.Stopping;
+        container.Peer?.Send(new StopContainer(reason));
+        container.Worker.Peer.Send(new StopContainerCommand(container.Id, options.StopGrace.TotalSeconds, reason));
+    }
+
+    private void KillContainerLocked(ContainerState container, string reason)
+    {
+        container.Status = ContainerStatus.Stopping;
+        container.Worker.Peer.Send(new StopContainerCommand(container.Id, 0, reason));
+    }
+
+    // ---------------------------------------------------------------- workers
+
+    public WorkerState RegisterWorker(WorkerHello hello, IPeer<WorkerMessage> peer)
+    {
+        lock (_gate)
+        {
+            if (_workers.Remove(hello.WorkerId, out var previous))
+            {
+                DropWorkerLocked(previous, "The worker reconnected.");
+            }
+            var worker = new WorkerState(hello.WorkerId, hello.Name, hello.Runtime, hello.Resources, peer);
+            _workers[worker.WorkerId] = worker;
+            // Containers a worker still runs from before a server restart are unknown here: stop them.
+            foreach (var orphan in hello.RunningContainers.Where(id => !_containers.ContainsKey(id)))
+            {
+                peer.Send(new StopContainerCommand(orphan, 0, "unknown to the control plane"));
+            }
+            LogWorker(logger, worker.Name, worker.Runtime, worker.Resources.MaxContainers);
+            var signal = _workersChanged;
+            _workersChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            signal.TrySetResult();
+            var now = clock.GetUtcNow();
+            foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values))
+            {
+                ScaleLocked(pool, now);
+            }
+            return worker;
+        }
+    }
+
+    public void UnregisterWorker(WorkerState worker)
+    {
+        lock (_gate)
+        {
+            if (_workers.TryGetValue(worker.WorkerId, out var current) && ReferenceEquals(current, worker))
+            {
+                _workers.Remove(worker.WorkerId);
+                DropWorkerLocked(worker, "The worker disconnected.");
+            }
+        }
+    }
+
+    private void DropWorkerLocked(WorkerState worker, string detail)
+    {
+        foreach (var container in _containers.Values.Where(c => c.Worker == worker).ToList())
+        {
+            RemoveContainerLocked(container, ErrorKinds.Internal, detail);
+        }
+    }
+
+    public void OnContainerStarted(string containerId, double startMs)
+    {
+        lock (_gate)
+        {
+            if (_containers.TryGetValue(containerId, out var container))
+            {
+                container.ProcessStartMs = startMs;
+            }
+        }
+    }
+
+    public void OnContainerLogs(IReadOnlyList<ContainerLogLine> lines)
+    {
+        var byApp = new Dictionary<string, List<(string?, string?, string, string, DateTimeOffset)>>();
+        lock (_gate)
+        {
+            foreach (var line in lines)
+            {
+                if (!_containers.TryGetValue(line.ContainerId, out var container))
+                {
+                    continue;
+                }
+                var appId = container.Pool.App.AppId;
+                if (!byApp.TryGetValue(appId, out var list))
+                {
+                    byApp[appId] = list = [];
+                }
+                list.Add((container.Pool.PoolId, container.Id, line.Stream, line.Text, line.Time));
+            }
+        }
+        foreach (var (appId, list) in byApp)
+        {
+            logs.Append(appId, list);
+        }
+    }
+
+    /// <summary>Waits until at least one worker is connected (used by tests and the embedded server).</summary>
+    public async Task WaitForWorkersAsync(int count, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (_workers.Count >= count)
+                {
+                    return;
+                }
+                changed = _workersChanged.Task;
+            }
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // ---------------------------------------------------------------- autoscaler and timers
+
+    private async Task TickLoopAsync()
+    {
+        using var timer = new PeriodicTimer(options.TickInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                try
+                {
+                    Tick();
+                }
+                catch (Exception e)
+                {
+                    LogTickFailed(logger, e);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>One pass of the autoscaler, timeouts and delayed retries, at the clock's current time.</summary>
+    public void Tick()
+    {
+        lock (_gate)
+        {
+            var now = clock.GetUtcNow();
+            foreach (var container in _containers.Values.ToList())
+            {
+                CheckTimeoutsLocked(container, now);
+            }
+            foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).ToList())
+            {
+                for (var i = pool.Delayed.Count - 1; i >= 0; i--)
+                {
+                    var input = pool.Delayed[i];
+                    if (input.DueAt <= now)
+                    {
+                        pool.Delayed.RemoveAt(i);
+                        input.Status = InputStatus.Queued;
+                        pool.Ready.AddLast(input);
+                    }
+                }
+                ScaleLocked(pool, now);
+                DispatchLocked(pool);
+            }
+        }
+    }
+
+    private void CheckTimeoutsLocked(ContainerState container, DateTimeOffset now)
+    {
+        if (container.Status == ContainerStatus.Starting && now - container.CreatedAt > options.StartupTimeout)
+        {
+            logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container did not become ready within {options.StartupTimeout.TotalSeconds:0} s.");
+            KillContainerLocked(container, "startup timeout");
+            return;
+        }
+        var timeout = TimeSpan.FromSeconds(container.Pool.Settings.TimeoutSeconds);
+        var expired = container.Running.Values.Where(i => now - i.StartedAt > timeout).ToList();
+        if (expired.Count == 0)
+        {
+            return;
+        }
+        // The only way to stop user code reliably is to stop its process: fail the expired inputs and re-run the others elsewhere.
+        foreach (var input in expired)
+        {
+            container.Running.Remove(input.Id);
+            Detach(input);
+            var error = new RemoteError("FunctionTimeoutError", $"The function '{input.Call.Record.Function}' ran longer than its timeout of {timeout.TotalSeconds:0.###} s and was stopped.", null, ErrorKinds.Timeout);
+            if (!TryRetryLocked(input, error, now))
+            {
+                CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+            }
+        }
+        foreach (var other in container.Running.Values.ToList())
+        {
+            container.Running.Remove(other.Id);
+            RequeueLocked(other);
+        }
+        logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, "Stopping the container: an input timed out.");
+        KillContainerLocked(container, "timeout");
+    }
+
+    /// <summary>Starts or stops containers so the pool has what its load and settings ask for.</summary>
+    private void ScaleLocked(PoolState pool, DateTimeOffset now)
+    {
+        if (pool.App.Stopped)
+        {
+            return;
+        }
+        var settings = pool.Settings;
+        var desired = Autoscaler.Desired(settings, pool.Ready.Count, pool.RunningInputs, pool.Delayed.Count);
+        var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
+        pool.WaitingForResources = false;
+        for (var i = live.Count; i < desired; i++)
+        {
+            if (!TryStartContainerLocked(pool, now))
+            {
+                pool.WaitingForResources = true;
+                break;
+            }
+        }
+        var surplus = live.Count - desired;
+        if (surplus <= 0)
+        {
+            return;
+        }
+        var window = TimeSpan.FromSeconds(settings.ScaledownWindowSeconds);
+        var overMax = settings.MaxContainers is { } max ? live.Count - max : 0;
+        foreach (var container in live.Where(c => c.Running.Count == 0).OrderBy(c => c.IdleSince))
+        {
+            if (surplus <= 0)
+            {
+                break;
+            }
+            // Above MaxContainers goes at once; otherwise a container must have been idle for the whole window.
+            if (overMax > 0 || (container.Status == ContainerStatus.Ready && now - container.IdleSince >= window))
+            {
+                StopContainerLocked(container, overMax > 0 ? "above max containers" : "scaled down");
+                overMax--;
+                surplus--;
+            }
+        }
+    }
+
+    private bool TryStartContainerLocked(PoolState pool, DateTimeOffset now)
+    {
+        var app = pool.App;
+        if (app.Record.BuildId is null)
+        {
+            return false;
+        }
+        var placed = Placement.TryPlace(_workers.Values, pool.Settings);
+        if (placed is not { } place)
+        {
+            return false;
+        }
+        Placement.Reserve(place.Worker, place.Reservation);
+        var container = new ContainerState(Ids.New("ct"), Ids.Token(), pool, place.Worker, place.Reservation, now);
+        _containers[container.Id] = container;
+        pool.Containers[container.Id] = container;
+        place.Worker.Peer.Send(new StartContainerCommand(
+            container.Id, container.Token, app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
+            pool.Parameters, pool.Settings, place.Reservation.GpuIndices));
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        await _ticker.ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} unfinished inputs from the store.")]
+    private static partial void LogRecovered(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Committing outputs failed; they will not be published.")]
+    private static partial void LogCommitFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {Name} connected: {Runtime} runtime, up to {Max} containers.")]
+    private static partial void LogWorker(ILogger logger, string name, string runtime, int max);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A scheduler tick failed.")]
+    private static partial void LogTickFailed(ILogger logger, Exception error);
+}
+
+/// <summary>The autoscaler's arithmetic, apart from its state so it can be tested alone.</summary>
+internal static class Autoscaler
+{
+    /// <summary>
+    /// Containers a pool should have: enough for the load at the target per container, plus the buffer while the
+    /// function is active, never below the minimum and never above the maximum.
+    /// </summary>
+    public static int Desired(FunctionSettings settings, int backlog, int running, int delayed)
+    {
+        var perContainer = Math.Max(1, (settings.TargetInputs ?? settings.MaxInputs) * Math.Max(1, settings.BatchMaxSize ?? 1));
+        var load = backlog + running;
+        var needed = (load + perContainer - 1) / perContainer;
+        var active = load + delayed > 0;
+        var desired = Math.Max(settings.MinContainers, needed + (active ? settings.BufferContainers : 0));
+        return settings.MaxContainers is { } max ? Math.Min(desired, max) : desired;
+    }
+}
+
+/// <summary>An id that names nothing known.</summary>
+internal sealed class NotFoundException(string message) : Exception(message);
+
+/// <summary>A request that conflicts with the current state.</summary>
+internal sealed class ConflictException(string message) : Exception(message);
