@@ -27,11 +27,11 @@ public sealed record MissingBlobsResponse(IReadOnlyList<string> Missing);
 
 public sealed record BuildManifest(string BuildId, string EntryAssembly, IReadOnlyList<BuildFile> Files);
 
-public sealed record CreateAppRequest(string Name, string? BuildId, bool Detached = false, AppDefinition? Definition = null);
+public sealed record CreateAppRequest(string Name, string? BuildId = null, bool Detached = false, AppDefinition? Definition = null);
 
 public sealed record CreateAppResponse(string AppId);
 
-public sealed record AppSummary(string AppId, string Name, string State, DateTimeOffset CreatedAt, DateTimeOffset? StoppedAt, int Functions, int Containers);
+public sealed record AppSummary(string AppId, string Name, string State, DateTimeOffset CreatedAt, int Functions, int Containers, DateTimeOffset? StoppedAt = null);
 
 public sealed record AppList(IReadOnlyList<AppSummary> Apps);
 
@@ -66,7 +66,7 @@ public sealed record AddInputsRequest(IReadOnlyList<InputItem> Inputs, bool Fina
 public sealed record AddInputsResponse(int Accepted);
 
 /// <summary>A remote exception as the caller sees it.</summary>
-public sealed record RemoteError(string Type, string Message, string? StackTrace, string Kind = ErrorKinds.User);
+public sealed record RemoteError(string Type, string Message, string? StackTrace = null, string Kind = ErrorKinds.User);
 
 /// <summary>Values of <see cref="RemoteError.Kind"/>.</summary>
 public static class ErrorKinds
@@ -93,10 +93,10 @@ public sealed record AutoscalerUpdate(int? MinContainers = null, int? MaxContain
 
 public sealed record HealthResponse(string Status, string Version);
 
-public sealed record AutoscalerSettings(int MinContainers, int? MaxContainers, int BufferContainers, double ScaledownWindowSeconds);
+public sealed record AutoscalerSettings(int MinContainers, int BufferContainers, double ScaledownWindowSeconds, int? MaxContainers = null);
 
 /// <summary>One line a container wrote, or an event the platform reports.</summary>
-public sealed record LogEntry(long Seq, DateTimeOffset Time, string? Function, string? ContainerId, string Stream, string Text);
+public sealed record LogEntry(long Seq, DateTimeOffset Time, string Stream, string Text, string? Function = null, string? ContainerId = null);
 
 /// <summary>Values of <see cref="LogEntry.Stream"/>.</summary>
 public static class LogStreams

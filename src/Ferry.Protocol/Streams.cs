@@ -16,7 +16,7 @@ public abstract record ContainerMessage;
 /// <summary>The container has run its enter hooks and takes inputs.</summary>
 public sealed record ContainerReady(int MaxInputs) : ContainerMessage;
 
-public sealed record ContainerInput(long InputId, int Attempt, string Function, JsonElement? Args, string? ArgsBlob);
+public sealed record ContainerInput(long InputId, int Attempt, string Function, JsonElement? Args = null, string? ArgsBlob = null);
 
 /// <summary>Inputs for a container to run.</summary>
 public sealed record InputBatch(IReadOnlyList<ContainerInput> Inputs) : ContainerMessage;
@@ -58,9 +58,9 @@ public sealed record StartContainerCommand(
     string BuildId,
     string Function,
     string PoolId,
-    JsonElement? Parameters,
     FunctionSettings Settings,
-    IReadOnlyList<int> GpuIndices) : WorkerMessage;
+    IReadOnlyList<int> GpuIndices,
+    JsonElement? Parameters = null) : WorkerMessage;
 
 public sealed record StopContainerCommand(string ContainerId, double GraceSeconds, string Reason) : WorkerMessage;
 

@@ -11,11 +11,13 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Api;
 
 /// <summary>The HTTP API under <c>/v1</c> and the two streaming channels for workers and containers.</summary>
-internal static class Endpoints
+internal static partial class Endpoints
 {
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
 
@@ -287,6 +289,10 @@ internal static class Endpoints
                 }
             }
         }
+        catch (InvalidDataException e)
+        {
+            LogInvalidMessage(http, "container " + id, e);
+        }
         finally
         {
             scheduler.OnContainerDisconnected(container, peer);
@@ -328,6 +334,10 @@ internal static class Endpoints
                 }
             }
         }
+        catch (InvalidDataException e)
+        {
+            LogInvalidMessage(http, "worker " + (worker?.Name ?? "(before hello)"), e);
+        }
         finally
         {
             if (worker is not null)
@@ -339,6 +349,15 @@ internal static class Endpoints
             await sender;
         }
     }
+}
+
+internal static partial class Endpoints
+{
+    private static void LogInvalidMessage(HttpContext http, string peer, Exception error) =>
+        LogInvalid(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Streams"), peer, error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Closing the stream of {Peer}: it sent an invalid message.")]
+    private static partial void LogInvalid(ILogger logger, string peer, Exception error);
 }
 
 /// <summary>A request that is malformed; the message names what is wrong.</summary>

@@ -38,7 +38,7 @@ internal sealed class WebSocketPeer<TMessage>(WebSocket socket, JsonTypeInfo<TMe
         }
     }
 
-    /// <summary>Reads messages until the peer closes; a message that is not valid JSON ends the stream.</summary>
+    /// <summary>Reads messages until the peer closes; a message that is not valid throws <see cref="InvalidDataException"/>.</summary>
     public async IAsyncEnumerable<TMessage> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var buffer = new MemoryStream();
@@ -69,9 +69,9 @@ internal sealed class WebSocketPeer<TMessage>(WebSocket socket, JsonTypeInfo<TMe
             {
                 message = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), typeInfo);
             }
-            catch (JsonException)
+            catch (JsonException e)
             {
-                yield break;
+                throw new InvalidDataException($"The peer sent a message that is not valid: {e.Message}", e);
             }
             if (message is not null)
             {

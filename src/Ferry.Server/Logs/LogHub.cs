@@ -55,7 +55,7 @@ internal sealed partial class LogHub(IStore store, TimeProvider time, ILogger<Lo
             var log = Get(appId);
             foreach (var line in lines)
             {
-                var entry = new LogEntry(++log.Seq, line.Time, line.Function, line.ContainerId, line.Stream, line.Text);
+                var entry = new LogEntry(++log.Seq, line.Time, line.Stream, line.Text, line.Function, line.ContainerId);
                 entries.Add(entry);
                 log.Recent.Enqueue(entry);
                 if (log.Recent.Count > Retained)

@@ -125,8 +125,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             return [.. _apps.Values
                 .OrderByDescending(a => a.Record.CreatedAt)
                 .Select(a => new AppSummary(
-                    a.AppId, a.Record.Name, a.Record.State, a.Record.CreatedAt, a.Record.StoppedAt,
-                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count)))];
+                    a.AppId, a.Record.Name, a.Record.State, a.Record.CreatedAt,
+                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count), a.Record.StoppedAt))];
         }
     }
 
@@ -491,7 +491,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 ScaleLocked(pool, now);
             }
             var s = pools[0].Settings;
-            return new AutoscalerSettings(s.MinContainers, s.MaxContainers, s.BufferContainers, s.ScaledownWindowSeconds);
+            return new AutoscalerSettings(s.MinContainers, s.BufferContainers, s.ScaledownWindowSeconds, s.MaxContainers);
         }
     }
 
@@ -1066,7 +1066,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         pool.Containers[container.Id] = container;
         place.Worker.Peer.Send(new StartContainerCommand(
             container.Id, container.Token, app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
-            pool.Parameters, pool.Settings, place.Reservation.GpuIndices));
+            pool.Settings, place.Reservation.GpuIndices, pool.Parameters));
         return true;
     }
 

@@ -399,8 +399,8 @@ internal sealed class SqliteStore : IStore
         var entries = new List<LogEntry>();
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            entries.Add(new LogEntry(reader.GetInt64(0), Time(reader.GetInt64(1)), reader.IsDBNull(2) ? null : reader.GetString(2),
-                reader.IsDBNull(3) ? null : reader.GetString(3), reader.GetString(4), reader.GetString(5)));
+            entries.Add(new LogEntry(reader.GetInt64(0), Time(reader.GetInt64(1)), reader.GetString(4), reader.GetString(5),
+                reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
         }
         return entries;
     }

@@ -86,7 +86,7 @@ internal sealed class FerryClient : IDisposable
             return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
         }, cancellationToken);
 
-    private Task<TResponse> SendAsync<TRequest, TResponse>(
+    internal Task<TResponse> SendAsync<TRequest, TResponse>(
         HttpMethod method,
         string path,
         TRequest? body,

@@ -1,0 +1,70 @@
+using Ferry.Client;
+using Ferry.Protocol;
+using Spectre.Console;
+
+namespace Ferry.Cli.Commands;
+
+/// <summary><c>ferry app ...</c> and <c>ferry container ...</c>.</summary>
+internal static class InspectCommands
+{
+    private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
+
+    public static async Task<int> AppListAsync(string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var apps = await client.SendAsync<object, AppList>(HttpMethod.Get, "v1/apps", null, null, Json.AppList, cancellationToken).ConfigureAwait(false);
+        var table = new Table().AddColumns("App id", "Name", "State", "Created", "Functions", "Containers");
+        foreach (var app in apps.Apps)
+        {
+            table.AddRow(app.AppId, Markup.Escape(app.Name), app.State, app.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), app.Functions.ToString(System.Globalization.CultureInfo.InvariantCulture), app.Containers.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    public static async Task<int> AppLogsAsync(string app, bool follow, string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Get, $"v1/apps/{Uri.EscapeDataString(app)}", null, null, Json.AppSummary, cancellationToken).ConfigureAwait(false);
+        var logs = new LogFollower(client, summary.AppId);
+        if (follow)
+        {
+            await logs.FollowAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await logs.DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        return 0;
+    }
+
+    public static async Task<int> AppStopAsync(string app, string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(app)}/stop", null, null, Json.AppSummary, cancellationToken).ConfigureAwait(false);
+        Output.Info($"Stopped {summary.AppId} ({summary.Name}).");
+        return 0;
+    }
+
+    public static async Task<int> ContainerListAsync(string? app, string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var query = app is null ? "" : $"?app={Uri.EscapeDataString(app)}";
+        var list = await client.SendAsync<object, ContainerList>(HttpMethod.Get, $"v1/containers{query}", null, null, Json.ContainerList, cancellationToken).ConfigureAwait(false);
+        var table = new Table().AddColumns("Container id", "App id", "Function", "Worker", "State", "Started", "Running inputs");
+        foreach (var c in list.Containers)
+        {
+            table.AddRow(c.ContainerId, c.AppId, Markup.Escape(c.Function), c.WorkerId, c.State, c.StartedAt.ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), c.RunningInputs.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    public static async Task<int> ContainerStopAsync(string id, string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        await client.SendAsync<object, object>(HttpMethod.Post, $"v1/containers/{Uri.EscapeDataString(id)}/stop", null, null, null, cancellationToken).ConfigureAwait(false);
+        Output.Info($"Stopping {id}.");
+        return 0;
+    }
+}

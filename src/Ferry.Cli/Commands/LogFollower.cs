@@ -1,0 +1,85 @@
+using Ferry.Client;
+using Ferry.Protocol;
+using Spectre.Console;
+
+namespace Ferry.Cli.Commands;
+
+/// <summary>Prints an app's logs as they arrive: container stdout to stdout, stderr and platform events to stderr.</summary>
+internal sealed class LogFollower(FerryClient client, string appId)
+{
+    private long _after;
+
+    public async Task FollowAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var batch = await FetchAsync(TimeSpan.FromSeconds(20), cancellationToken).ConfigureAwait(false);
+                if (batch.AppStopped && batch.Entries.Count == 0)
+                {
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (FerryException e)
+        {
+            Output.Error($"Stopped following logs: {e.Message}");
+        }
+    }
+
+    /// <summary>Prints whatever has arrived, without waiting for more.</summary>
+    public async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            while ((await FetchAsync(TimeSpan.Zero, cancellationToken).ConfigureAwait(false)).Entries.Count > 0)
+            {
+            }
+        }
+        catch (FerryException)
+        {
+        }
+    }
+
+    private readonly SemaphoreSlim _print = new(1, 1);
+
+    private async Task<LogBatch> FetchAsync(TimeSpan wait, CancellationToken cancellationToken)
+    {
+        var batch = await client.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after={Volatile.Read(ref _after)}&wait={wait.TotalSeconds:0}",
+            null, null, ProtocolJsonContext.Default.LogBatch, cancellationToken).ConfigureAwait(false);
+        await _print.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            foreach (var entry in batch.Entries.Where(e => e.Seq > _after))
+            {
+                Print(entry);
+            }
+            _after = Math.Max(_after, batch.Next);
+        }
+        finally
+        {
+            _print.Release();
+        }
+        return batch;
+    }
+
+    public static void Print(LogEntry entry)
+    {
+        switch (entry.Stream)
+        {
+            case LogStreams.Stdout:
+                Console.Out.WriteLine(entry.Text);
+                break;
+            case LogStreams.Stderr:
+                Console.Error.WriteLine(entry.Text);
+                break;
+            default:
+                Output.Err.MarkupLine($"[grey]{Markup.Escape($"[{entry.Function ?? "app"}{(entry.ContainerId is null ? "" : " " + entry.ContainerId)}] {entry.Text}")}[/]");
+                break;
+        }
+    }
+}

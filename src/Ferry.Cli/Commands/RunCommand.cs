@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using Ferry.Client;
+using Ferry.Protocol;
+
+namespace Ferry.Cli.Commands;
+
+/// <summary><c>ferry run</c>: build, upload, create an app, run its entrypoint locally and its functions remotely.</summary>
+internal static class RunCommand
+{
+    public static async Task<int> RunAsync(string target, string[] programArgs, bool detach, string? server, CancellationToken cancellationToken)
+    {
+        var parsed = RunTarget.Parse(target);
+        var clock = Stopwatch.StartNew();
+        var connecting = ControlPlane.ConnectAsync(server, startLocal: true, cancellationToken);
+        var program = await Output.StatusAsync("Building…", () => ProjectBuilder.BuildAsync(parsed.Path, cancellationToken)).ConfigureAwait(false);
+        Output.Step(program.Rebuilt ? $"Built {parsed.Path}" : $"Build of {parsed.Path} is up to date", clock.Elapsed);
+
+        clock.Restart();
+        using var client = await Output.StatusAsync("Connecting to the server…", () => connecting).ConfigureAwait(false);
+        var (buildId, uploaded, bytes) = await Output.StatusAsync("Uploading…", () => ControlPlane.UploadAsync(client, program, cancellationToken)).ConfigureAwait(false);
+        Output.Step(uploaded == 0 ? "Upload skipped: the server has this build" : $"Uploaded {uploaded} files ({bytes / 1024.0:0} KiB)", clock.Elapsed);
+
+        var app = await client.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest(program.AppName, buildId, detach),
+            ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, cancellationToken).ConfigureAwait(false);
+        Output.Info($"App {app.AppId} on {client.ServerUrl}{(detach ? " (detached: it keeps running after this command)" : "")}");
+
+        using var stopLogs = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var logs = new LogFollower(client, app.AppId);
+        var following = logs.FollowAsync(stopLogs.Token);
+        int exitCode;
+        try
+        {
+            exitCode = await RunLocalAsync(program, client.ServerUrl, app.AppId, parsed.Name, programArgs, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Show what the containers printed up to now before stopping the app or returning.
+            await logs.DrainAsync(CancellationToken.None).ConfigureAwait(false);
+            await stopLogs.CancelAsync().ConfigureAwait(false);
+            await following.ConfigureAwait(false);
+            if (!detach)
+            {
+                try
+                {
+                    await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{app.AppId}/stop", null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (FerryException e)
+                {
+                    Output.Error($"Could not stop app {app.AppId}: {e.Message}");
+                }
+            }
+        }
+        return exitCode;
+    }
+
+    private static async Task<int> RunLocalAsync(BuiltProgram program, Uri server, string appId, string? name, string[] args, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo("dotnet") { UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(program.OutputDir, program.EntryAssembly));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        info.Environment[FerryEnv.Mode] = FerryModes.Local;
+        info.Environment[FerryEnv.ServerUrl] = server.ToString();
+        info.Environment[FerryEnv.AppId] = appId;
+        if (name is not null)
+        {
+            info.Environment[FerryEnv.Entrypoint] = name;
+        }
+        using var process = Process.Start(info) ?? throw new CliException("Could not start the program with `dotnet`.");
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        return process.ExitCode;
+    }
+}

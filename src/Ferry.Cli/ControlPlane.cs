@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Ferry.Client;
+using Ferry.Protocol;
+
+namespace Ferry.Cli;
+
+/// <summary>Finds the control plane: <c>--server</c>, <c>$FERRY_SERVER_URL</c>, or a local server started on demand.</summary>
+internal static class ControlPlane
+{
+    private sealed record ServerState(string Url, int Pid);
+
+    public static async Task<FerryClient> ConnectAsync(string? server, bool startLocal, CancellationToken cancellationToken)
+    {
+        var explicitUrl = server ?? Environment.GetEnvironmentVariable(FerryEnv.ServerUrl);
+        if (!string.IsNullOrEmpty(explicitUrl))
+        {
+            if (!Uri.TryCreate(explicitUrl, UriKind.Absolute, out var url))
+            {
+                throw new CliException($"'{explicitUrl}' is not a server URL; write it like http://127.0.0.1:7325.");
+            }
+            if (!await IsHealthyAsync(url, cancellationToken).ConfigureAwait(false))
+            {
+                throw new CliException($"Cannot reach the Ferry server at {url}. Is it running (`ferry server`)?");
+            }
+            return new FerryClient(url);
+        }
+        if (await ReadLocalAsync(cancellationToken).ConfigureAwait(false) is { } local)
+        {
+            return new FerryClient(local);
+        }
+        if (!startLocal)
+        {
+            throw new CliException("No Ferry server is running. Start one with `ferry server`, or pass --server URL.");
+        }
+        return new FerryClient(await StartLocalAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    private static async Task<Uri?> ReadLocalAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var state = JsonSerializer.Deserialize<ServerState>(await File.ReadAllTextAsync(FerryHome.ServerState, cancellationToken).ConfigureAwait(false));
+            if (state is not null && Uri.TryCreate(state.Url, UriKind.Absolute, out var url) && await IsHealthyAsync(url, cancellationToken).ConfigureAwait(false))
+            {
+                return url;
+            }
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+        }
+        return null;
+    }
+
+    public static async Task WriteLocalStateAsync(Uri url, CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(FerryHome.Root);
+        var temp = FerryHome.ServerState + ".tmp";
+        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(new ServerState(url.ToString(), Environment.ProcessId)), cancellationToken).ConfigureAwait(false);
+        File.Move(temp, FerryHome.ServerState, overwrite: true);
+    }
+
+    /// <summary>
+    /// Starts <c>ferry server</c> in the background, detached from this terminal, and waits for it to answer. Only one
+    /// process may start it at a time: a lock file serializes concurrent <c>ferry run</c>s.
+    /// </summary>
+    private static async Task<Uri> StartLocalAsync(CancellationToken cancellationToken)
+    {
+        Directory.CreateDirectory(FerryHome.Root);
+        await using var lockFile = await AcquireLockAsync(cancellationToken).ConfigureAwait(false);
+        if (await ReadLocalAsync(cancellationToken).ConfigureAwait(false) is { } raced)
+        {
+            return raced;
+        }
+        var self = Environment.ProcessPath ?? "dotnet";
+        var command = System.IO.Path.GetFileNameWithoutExtension(self) == "dotnet"
+            ? $"'{self}' '{typeof(ControlPlane).Assembly.Location}'"
+            : $"'{self}'";
+        var info = new ProcessStartInfo("/bin/sh")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add($"setsid {command} server --port 0 --data-dir '{FerryHome.DataDir}' --state-file '{FerryHome.ServerState}' >>'{FerryHome.ServerLog}' 2>&1 </dev/null &");
+        using (var shell = Process.Start(info)!)
+        {
+            await shell.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (await ReadLocalAsync(cancellationToken).ConfigureAwait(false) is { } url)
+            {
+                return url;
+            }
+            // Polling a file another process writes: there is no cross-process signal to wait on instead.
+            await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+        }
+        throw new CliException($"The local Ferry server did not start within 60 s; see {FerryHome.ServerLog}.");
+    }
+
+    private static async Task<FileStream> AcquireLockAsync(CancellationToken cancellationToken)
+    {
+        var path = System.IO.Path.Combine(FerryHome.Root, "server.lock");
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException)
+            {
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public static async Task<bool> IsHealthyAsync(Uri url, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(3) };
+        try
+        {
+            var health = await http.GetFromJsonAsync($"{ProtocolInfo.Prefix}/health", ProtocolJsonContext.Default.HealthResponse, cancellationToken).ConfigureAwait(false);
+            return health?.Status == "ok";
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Uploads a build's files content-addressed (only those the server lacks) and registers the build.</summary>
+    public static async Task<(string BuildId, int Uploaded, long Bytes)> UploadAsync(FerryClient client, BuiltProgram program, CancellationToken cancellationToken)
+    {
+        var files = new List<(BuildFile File, string FullPath)>();
+        foreach (var path in Directory.EnumerateFiles(program.OutputDir, "*", SearchOption.AllDirectories))
+        {
+            var relative = System.IO.Path.GetRelativePath(program.OutputDir, path).Replace('\\', '/');
+            await using var stream = File.OpenRead(path);
+            var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            files.Add((new BuildFile(relative, hash, stream.Length), path));
+        }
+        var missing = await client.SendAsync(HttpMethod.Post, "v1/blobs/missing", new MissingBlobsRequest([.. files.Select(f => f.File.Hash)]),
+            ProtocolJsonContext.Default.MissingBlobsRequest, ProtocolJsonContext.Default.MissingBlobsResponse, cancellationToken).ConfigureAwait(false);
+        var wanted = missing.Missing.ToHashSet(StringComparer.Ordinal);
+        var uploads = files.Where(f => wanted.Remove(f.File.Hash)).ToList();
+        foreach (var (file, fullPath) in uploads)
+        {
+            await client.PutBlobAsync(await File.ReadAllBytesAsync(fullPath, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        }
+        var build = await client.SendAsync(HttpMethod.Post, "v1/builds", new CreateBuildRequest(program.EntryAssembly, [.. files.Select(f => f.File)]),
+            ProtocolJsonContext.Default.CreateBuildRequest, ProtocolJsonContext.Default.CreateBuildResponse, cancellationToken).ConfigureAwait(false);
+        return (build.BuildId, uploads.Count, uploads.Sum(u => u.File.Size));
+    }
+}

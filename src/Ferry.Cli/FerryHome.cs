@@ -1,0 +1,20 @@
+namespace Ferry.Cli;
+
+/// <summary>Where the CLI keeps its state: <c>$FERRY_HOME</c>, or <c>~/.ferry</c>.</summary>
+internal static class FerryHome
+{
+    public static string Root { get; } = Environment.GetEnvironmentVariable("FERRY_HOME") is { Length: > 0 } home
+        ? Path.GetFullPath(home)
+        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ferry");
+
+    /// <summary>The embedded server's data dir.</summary>
+    public static string DataDir => Path.Combine(Root, "data");
+
+    /// <summary>Generated projects and build outputs of single-file apps.</summary>
+    public static string Builds => Path.Combine(Root, "builds");
+
+    /// <summary>Where a running local server records its address.</summary>
+    public static string ServerState => Path.Combine(Root, "server.json");
+
+    public static string ServerLog => Path.Combine(Root, "server.log");
+}

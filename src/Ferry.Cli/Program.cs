@@ -1,0 +1,86 @@
+using System.CommandLine;
+using Ferry;
+using Ferry.Cli;
+using Ferry.Cli.Commands;
+
+var server = new Option<string?>("--server") { Description = "The control plane's URL. Default: $FERRY_SERVER_URL, or a local server started on demand.", Recursive = true };
+var verbose = new Option<bool>("--verbose") { Description = "Log the server's and worker's own activity.", Recursive = true };
+
+var target = new Argument<string>("target") { Description = "FILE.cs, FILE.csproj or a project directory, optionally followed by ::ENTRYPOINT or ::FUNCTION." };
+var programArgs = new Argument<string[]>("args") { Description = "Arguments for the entrypoint or function, after --.", Arity = ArgumentArity.ZeroOrMore };
+var detach = new Option<bool>("--detach", "-d") { Description = "Keep the app running after this command exits." };
+var run = new Command("run", "Build an app, run its local entrypoint, and run its functions in containers.") { target, programArgs, detach };
+run.SetAction((r, ct) => Guard(() => RunCommand.RunAsync(r.GetValue(target)!, r.GetValue(programArgs) ?? [], r.GetValue(detach), r.GetValue(server), ct)));
+
+var dataDir = new Option<string>("--data-dir") { Description = "Where the database, blobs and builds live.", DefaultValueFactory = _ => FerryHome.DataDir };
+var bind = new Option<string>("--bind") { Description = "The address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
+var port = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one.", DefaultValueFactory = _ => 7325 };
+var noWorker = new Option<bool>("--no-worker") { Description = "Run only the control plane; workers join with `ferry worker`." };
+var stateFile = new Option<string?>("--state-file") { Hidden = true };
+var runtime = new Option<string>("--runtime") { Description = "Container runtime: auto or process.", DefaultValueFactory = _ => "auto" };
+var maxContainers = new Option<int>("--max-containers") { Description = "The most containers this worker runs at once.", DefaultValueFactory = _ => 16 };
+var gpus = new Option<string?>("--gpus") { Description = "A GPU inventory such as H100:2,A10G, instead of asking nvidia-smi." };
+var cpu = new Option<double?>("--cpu") { Description = "CPU cores offered to containers. Default: all." };
+var memory = new Option<long?>("--memory") { Description = "Memory in MiB offered to containers. Default: all." };
+
+ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory));
+
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, runtime, maxContainers, gpus, cpu, memory };
+serve.SetAction((r, ct) => Guard(() => ServeCommands.ServerAsync(
+    r.GetValue(dataDir)!, r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(verbose), ct)));
+
+var workerServer = new Option<string>("--server-url") { Description = "The control plane to serve.", Required = true };
+var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };
+var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerData, runtime, maxContainers, gpus, cpu, memory };
+worker.SetAction((r, ct) => Guard(() =>
+{
+    var url = r.GetValue(workerServer)!;
+    return Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        ? ServeCommands.WorkerAsync(uri, r.GetValue(workerData)!, Worker(r), r.GetValue(verbose), ct)
+        : throw new CliException($"'{url}' is not a server URL; write it like http://10.0.0.5:7325.");
+}));
+
+var appName = new Argument<string>("app") { Description = "An app id, or an app name (the newest app of that name)." };
+var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines until the app stops." };
+var appList = new Command("list", "List apps.");
+appList.SetAction((r, ct) => Guard(() => InspectCommands.AppListAsync(r.GetValue(server), ct)));
+var appLogs = new Command("logs", "Print an app's logs.") { appName, follow };
+appLogs.SetAction((r, ct) => Guard(() => InspectCommands.AppLogsAsync(r.GetValue(appName)!, r.GetValue(follow), r.GetValue(server), ct)));
+var appStop = new Command("stop", "Stop an app and its containers.") { appName };
+appStop.SetAction((r, ct) => Guard(() => InspectCommands.AppStopAsync(r.GetValue(appName)!, r.GetValue(server), ct)));
+var app = new Command("app", "Manage apps.") { appList, appLogs, appStop };
+
+var containerId = new Argument<string>("container") { Description = "A container id." };
+var appFilter = new Option<string?>("--app") { Description = "Only this app's containers." };
+var containerList = new Command("list", "List running containers.") { appFilter };
+containerList.SetAction((r, ct) => Guard(() => InspectCommands.ContainerListAsync(r.GetValue(appFilter), r.GetValue(server), ct)));
+var containerStop = new Command("stop", "Stop a container.") { containerId };
+containerStop.SetAction((r, ct) => Guard(() => InspectCommands.ContainerStopAsync(r.GetValue(containerId)!, r.GetValue(server), ct)));
+var container = new Command("container", "Inspect and stop containers.") { containerList, containerStop };
+
+var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, serve, worker, app, container };
+root.Options.Add(server);
+root.Options.Add(verbose);
+return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+
+static async Task<int> Guard(Func<Task<int>> action)
+{
+    try
+    {
+        return await action().ConfigureAwait(false);
+    }
+    catch (CliException e)
+    {
+        Output.Error(e.Message);
+        return e.ExitCode;
+    }
+    catch (FerryException e)
+    {
+        Output.Error(e.Message);
+        return 1;
+    }
+    catch (OperationCanceledException)
+    {
+        return 130;
+    }
+}

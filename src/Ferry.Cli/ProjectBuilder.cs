@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Ferry.Cli;
+
+/// <summary>What <c>ferry run</c> was pointed at: a file or project, and optionally an entrypoint or function.</summary>
+internal sealed record RunTarget(string Path, string? Name)
+{
+    /// <summary>Parses <c>PATH[::NAME]</c>.</summary>
+    public static RunTarget Parse(string text)
+    {
+        var separator = text.LastIndexOf("::", StringComparison.Ordinal);
+        return separator < 0
+            ? new RunTarget(text, null)
+            : new RunTarget(text[..separator], text[(separator + 2)..] is { Length: > 0 } name ? name : null);
+    }
+}
+
+/// <summary>A built user program, ready to upload.</summary>
+internal sealed record BuiltProgram(string OutputDir, string EntryAssembly, string AppName, bool Rebuilt);
+
+/// <summary>
+/// Builds a user's app with the .NET SDK. A single <c>.cs</c> file gets a generated project that references the
+/// Ferry SDK next to this CLI, so the file needs nothing but <c>using Ferry;</c>. An unchanged input skips the build.
+/// </summary>
+internal static class ProjectBuilder
+{
+    public static async Task<BuiltProgram> BuildAsync(string path, CancellationToken cancellationToken)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        if (File.Exists(full) && full.EndsWith(".cs", StringComparison.OrdinalIgnoreCase))
+        {
+            return await BuildSingleFileAsync(full, cancellationToken).ConfigureAwait(false);
+        }
+        if (File.Exists(full) && full.EndsWith(".csproj", StringComparison.OrdinalIgnoreCase))
+        {
+            return await BuildProjectAsync(full, cancellationToken).ConfigureAwait(false);
+        }
+        if (Directory.Exists(full))
+        {
+            var projects = Directory.GetFiles(full, "*.csproj");
+            return projects.Length switch
+            {
+                1 => await BuildProjectAsync(projects[0], cancellationToken).ConfigureAwait(false),
+                0 => throw new CliException($"The directory '{path}' has no .csproj file. Point ferry run at a .cs file or a project."),
+                _ => throw new CliException($"The directory '{path}' has several projects; name one: {string.Join(", ", projects.Select(System.IO.Path.GetFileName))}."),
+            };
+        }
+        throw new CliException(File.Exists(full)
+            ? $"'{path}' is neither a .cs file, a .csproj file nor a directory."
+            : $"'{path}' does not exist.");
+    }
+
+    private static async Task<BuiltProgram> BuildSingleFileAsync(string file, CancellationToken cancellationToken)
+    {
+        var name = SafeName(System.IO.Path.GetFileNameWithoutExtension(file));
+        var sdkDir = AppContext.BaseDirectory;
+        var project = $"""
+            <Project Sdk="Microsoft.NET.Sdk">
+              <PropertyGroup>
+                <OutputType>Exe</OutputType>
+                <TargetFramework>net{Environment.Version.Major}.0</TargetFramework>
+                <ImplicitUsings>enable</ImplicitUsings>
+                <Nullable>enable</Nullable>
+                <AssemblyName>{name}</AssemblyName>
+                <RootNamespace>{name}</RootNamespace>
+                <InvariantGlobalization>true</InvariantGlobalization>
+                <SatelliteResourceLanguages>en</SatelliteResourceLanguages>
+                <TieredPGO>true</TieredPGO>
+                <EnableDefaultCompileItems>false</EnableDefaultCompileItems>
+                <GenerateDocumentationFile>false</GenerateDocumentationFile>
+              </PropertyGroup>
+              <ItemGroup>
+                <Compile Include="{file}" />
+                <Using Include="Ferry" />
+                <Reference Include="Ferry"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.dll")}</HintPath></Reference>
+                <Reference Include="Ferry.Protocol"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll")}</HintPath></Reference>
+              </ItemGroup>
+            </Project>
+            """;
+        var key = Hash(file);
+        var work = System.IO.Path.Combine(FerryHome.Builds, $"{name}-{key[..12]}");
+        var output = System.IO.Path.Combine(work, "out");
+        Directory.CreateDirectory(work);
+        var projectPath = System.IO.Path.Combine(work, $"{name}.csproj");
+        if (!File.Exists(projectPath) || await File.ReadAllTextAsync(projectPath, cancellationToken).ConfigureAwait(false) != project)
+        {
+            await File.WriteAllTextAsync(projectPath, project, cancellationToken).ConfigureAwait(false);
+        }
+        var inputs = Hash(project + "\n" + await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) + "\n"
+            + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.dll")) + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll")));
+        var stamp = System.IO.Path.Combine(work, "inputs.sha256");
+        var entry = name + ".dll";
+        if (File.Exists(stamp) && await File.ReadAllTextAsync(stamp, cancellationToken).ConfigureAwait(false) == inputs
+            && File.Exists(System.IO.Path.Combine(output, entry)))
+        {
+            return new BuiltProgram(output, entry, name, Rebuilt: false);
+        }
+        File.Delete(stamp);
+        await RunDotnetBuildAsync(projectPath, output, file, cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(stamp, inputs, cancellationToken).ConfigureAwait(false);
+        return new BuiltProgram(output, entry, name, Rebuilt: true);
+    }
+
+    private static async Task<BuiltProgram> BuildProjectAsync(string projectPath, CancellationToken cancellationToken)
+    {
+        var name = System.IO.Path.GetFileNameWithoutExtension(projectPath);
+        var output = System.IO.Path.Combine(FerryHome.Builds, $"{SafeName(name)}-{Hash(projectPath)[..12]}", "out");
+        await RunDotnetBuildAsync(projectPath, output, projectPath, cancellationToken).ConfigureAwait(false);
+        var entry = name + ".dll";
+        if (!File.Exists(System.IO.Path.Combine(output, entry)))
+        {
+            throw new CliException($"Building '{projectPath}' produced no {entry}. Is it an executable project (OutputType Exe)?");
+        }
+        return new BuiltProgram(output, entry, SafeName(name), Rebuilt: true);
+    }
+
+    private static async Task RunDotnetBuildAsync(string projectPath, string output, string userPath, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "build", projectPath, "-c", "Release", "-o", output, "--nologo", "-v", "quiet", "-tl:off", "-clp:NoSummary", "-p:UseSharedCompilation=true" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        using var process = Process.Start(info) ?? throw new CliException("Could not start `dotnet build`. Is the .NET SDK installed?");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+        {
+            var lines = (await stdout.ConfigureAwait(false) + "\n" + await stderr.ConfigureAwait(false))
+                .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Where(l => l.Contains(": error ", StringComparison.Ordinal) || l.Contains(": warning ", StringComparison.Ordinal) && l.Contains(" error ", StringComparison.Ordinal))
+                .Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"\s*\[[^\]]*\.csproj\]$", ""))
+                .Distinct()
+                .ToList();
+            var detail = lines.Count > 0 ? string.Join(Environment.NewLine, lines) : (await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false)).Trim();
+            throw new CliException($"The build of {userPath} failed:{Environment.NewLine}{detail}");
+        }
+    }
+
+    private static string SafeName(string name)
+    {
+        var cleaned = new string([.. name.Select(c => char.IsAsciiLetterOrDigit(c) || c == '_' ? c : '_')]);
+        return cleaned.Length == 0 || char.IsDigit(cleaned[0]) ? "app_" + cleaned : cleaned;
+    }
+
+    private static string FileStamp(string path) => File.Exists(path) ? $"{File.GetLastWriteTimeUtc(path).Ticks}:{new FileInfo(path).Length}" : "missing";
+
+    private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+}

@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using Ferry.Protocol;
+
+namespace Ferry.Worker;
+
+/// <summary>
+/// User builds on this worker's disk, fetched from the control plane's blob store once and shared by every container
+/// of the build. A build directory is complete only once its marker file exists, so a crash mid-download is redone.
+/// </summary>
+internal sealed class BuildCache(HttpClient http, string root)
+{
+    private const string Marker = ".ferry-complete";
+    private readonly ConcurrentDictionary<string, Lazy<Task<(string Dir, string EntryAssembly)>>> _builds = new(StringComparer.Ordinal);
+
+    public Task<(string Dir, string EntryAssembly)> GetAsync(string buildId, CancellationToken cancellationToken)
+    {
+        var lazy = _builds.GetOrAdd(buildId, id => new Lazy<Task<(string, string)>>(() => FetchAsync(id, CancellationToken.None)));
+        var task = lazy.Value;
+        if (task.IsFaulted)
+        {
+            _builds.TryRemove(new KeyValuePair<string, Lazy<Task<(string, string)>>>(buildId, lazy));
+        }
+        return task.WaitAsync(cancellationToken);
+    }
+
+    private async Task<(string, string)> FetchAsync(string buildId, CancellationToken cancellationToken)
+    {
+        var manifest = await http.GetFromJsonAsync($"{ProtocolInfo.Prefix}/builds/{Uri.EscapeDataString(buildId)}", ProtocolJsonContext.Default.BuildManifest, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"The control plane has no build '{buildId}'.");
+        var dir = Path.Combine(root, buildId);
+        if (File.Exists(Path.Combine(dir, Marker)))
+        {
+            return (dir, manifest.EntryAssembly);
+        }
+        var staging = dir + ".partial-" + Guid.NewGuid().ToString("N")[..8];
+        Directory.CreateDirectory(staging);
+        try
+        {
+            await Parallel.ForEachAsync(manifest.Files, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (file, ct) =>
+            {
+                var target = Path.GetFullPath(Path.Combine(staging, file.Path));
+                if (!target.StartsWith(staging + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                {
+                    throw new InvalidOperationException($"The build file path '{file.Path}' leaves the build directory.");
+                }
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                using var response = await http.GetAsync($"{ProtocolInfo.Prefix}/blobs/{file.Hash}", HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+                response.EnsureSuccessStatusCode();
+                await using (var output = File.Create(target))
+                {
+                    await response.Content.CopyToAsync(output, ct).ConfigureAwait(false);
+                }
+                await using var check = File.OpenRead(target);
+                var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, ct).ConfigureAwait(false));
+                if (hash != file.Hash)
+                {
+                    throw new InvalidOperationException($"The build file '{file.Path}' arrived corrupted.");
+                }
+            }).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(staging, Marker), buildId, cancellationToken).ConfigureAwait(false);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            Directory.Move(staging, dir);
+        }
+        catch
+        {
+            Directory.Delete(staging, recursive: true);
+            throw;
+        }
+        return (dir, manifest.EntryAssembly);
+    }
+}

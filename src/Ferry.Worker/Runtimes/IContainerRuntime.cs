@@ -1,0 +1,48 @@
+using Ferry.Protocol;
+
+namespace Ferry.Worker.Runtimes;
+
+/// <summary>Everything a runtime needs to start one container.</summary>
+/// <param name="ContainerId">The control plane's id for the container.</param>
+/// <param name="BuildDir">The directory holding the user's built program.</param>
+/// <param name="EntryAssembly">The program's main assembly, relative to <paramref name="BuildDir"/>.</param>
+/// <param name="Environment">Variables that tell the program how to reach the control plane.</param>
+/// <param name="Settings">The function's resources, limits and image.</param>
+/// <param name="GpuIndices">The GPUs reserved for this container.</param>
+public sealed record ContainerSpec(
+    string ContainerId,
+    string BuildDir,
+    string EntryAssembly,
+    IReadOnlyDictionary<string, string> Environment,
+    FunctionSettings Settings,
+    IReadOnlyList<int> GpuIndices);
+
+/// <summary>Why and how a container ended.</summary>
+/// <param name="ExitCode">The process's exit code, or 128 + signal.</param>
+/// <param name="Reason">One of <see cref="ErrorKinds"/>, or <c>stopped</c> when it was asked to stop.</param>
+/// <param name="Detail">A human-readable account, such as the last lines of stderr.</param>
+public sealed record ContainerExit(int ExitCode, string Reason, string? Detail);
+
+/// <summary>A started container.</summary>
+public interface IContainerHandle : IAsyncDisposable
+{
+    string ContainerId { get; }
+
+    /// <summary>Completes when the container has ended and its resources are released.</summary>
+    Task<ContainerExit> Exited { get; }
+
+    /// <summary>Asks the container to stop (SIGTERM), and kills it after <paramref name="grace"/>.</summary>
+    Task StopAsync(TimeSpan grace);
+}
+
+/// <summary>A line a container wrote.</summary>
+public delegate void ContainerOutputHandler(string containerId, string stream, string text);
+
+/// <summary>Starts containers. Implementations differ in isolation: a plain process, or an OCI container.</summary>
+public interface IContainerRuntime
+{
+    /// <summary>The runtime's name as reported to the control plane.</summary>
+    string Name { get; }
+
+    Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken);
+}

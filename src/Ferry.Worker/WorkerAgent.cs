@@ -1,0 +1,287 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Text.Json;
+using System.Threading.Channels;
+using Ferry.Protocol;
+using Ferry.Worker.Runtimes;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Worker;
+
+/// <summary>
+/// A worker: keeps a stream open to the control plane, starts and stops containers as it is told, and reports their
+/// output and exits. It reconnects on its own when the control plane restarts.
+/// </summary>
+public sealed partial class WorkerAgent : IAsyncDisposable
+{
+    private readonly WorkerOptions _options;
+    private readonly IContainerRuntime _runtime;
+    private readonly ILogger _logger;
+    private readonly HttpClient _http;
+    private readonly BuildCache _builds;
+    private readonly ConcurrentDictionary<string, IContainerHandle> _containers = new(StringComparer.Ordinal);
+    private readonly Channel<WorkerMessage> _outgoing = Channel.CreateUnbounded<WorkerMessage>();
+    private readonly Channel<ContainerLogLine> _logs = Channel.CreateUnbounded<ContainerLogLine>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly WorkerResources _resources;
+    private Task _run = Task.CompletedTask;
+    private Task _logPump = Task.CompletedTask;
+
+    public WorkerAgent(WorkerOptions options, IContainerRuntime runtime, ILogger logger)
+    {
+        _options = options;
+        _runtime = runtime;
+        _logger = logger;
+        _http = new HttpClient { BaseAddress = options.ServerUrl, Timeout = TimeSpan.FromMinutes(10) };
+        _builds = new BuildCache(_http, Path.Combine(options.DataDir, "builds"));
+        _resources = new WorkerResources(
+            options.Cpu ?? Environment.ProcessorCount,
+            options.MemoryMiB ?? HostMemoryMiB(),
+            options.Gpus ?? GpuInventory.Discover(),
+            options.MaxContainers);
+    }
+
+    /// <summary>What this worker offers to the control plane.</summary>
+    public WorkerResources Resources => _resources;
+
+    public string RuntimeName => _runtime.Name;
+
+    public void Start()
+    {
+        _logPump = Task.Run(PumpLogsAsync);
+        _run = Task.Run(RunAsync);
+    }
+
+    private async Task RunAsync()
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                await ServeAsync(_stop.Token).ConfigureAwait(false);
+                delay = TimeSpan.FromMilliseconds(100);
+            }
+            catch (Exception e) when (e is WebSocketException or HttpRequestException or IOException)
+            {
+                LogDisconnected(_logger, e.Message);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                LogStreamFailed(_logger, e);
+            }
+            try
+            {
+                await Task.Delay(delay, _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+        }
+    }
+
+    private async Task ServeAsync(CancellationToken cancellationToken)
+    {
+        using var socket = new ClientWebSocket();
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+        var url = new UriBuilder(_options.ServerUrl)
+        {
+            Scheme = _options.ServerUrl.Scheme == "https" ? "wss" : "ws",
+            Path = $"{ProtocolInfo.Prefix}/workers/stream",
+        }.Uri;
+        await socket.ConnectAsync(url, cancellationToken).ConfigureAwait(false);
+        await SendAsync(socket, new WorkerHello(_options.WorkerId, _options.Name, _runtime.Name, _resources, [.. _containers.Keys]), cancellationToken).ConfigureAwait(false);
+        LogConnected(_logger, _options.ServerUrl);
+
+        using var connection = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var sender = Task.Run(async () =>
+        {
+            while (await _outgoing.Reader.WaitToReadAsync(connection.Token).ConfigureAwait(false))
+            {
+                while (_outgoing.Reader.TryPeek(out var message))
+                {
+                    await SendAsync(socket, message, connection.Token).ConfigureAwait(false);
+                    _outgoing.Reader.TryRead(out _);
+                }
+            }
+        }, CancellationToken.None);
+        try
+        {
+            var buffer = new MemoryStream();
+            var chunk = new byte[64 * 1024];
+            while (true)
+            {
+                buffer.SetLength(0);
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken).ConfigureAwait(false);
+                    if (result.MessageType == WebSocketMessageType.Close)
+                    {
+                        return;
+                    }
+                    buffer.Write(chunk, 0, result.Count);
+                }
+                while (!result.EndOfMessage);
+                var message = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ProtocolJsonContext.Default.WorkerMessage);
+                switch (message)
+                {
+                    case StartContainerCommand start:
+                        _ = RunContainerAsync(start);
+                        break;
+                    case StopContainerCommand stop:
+                        if (_containers.TryGetValue(stop.ContainerId, out var handle))
+                        {
+                            _ = handle.StopAsync(TimeSpan.FromSeconds(stop.GraceSeconds));
+                        }
+                        break;
+                }
+            }
+        }
+        finally
+        {
+            await connection.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await sender.ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or WebSocketException)
+            {
+            }
+        }
+    }
+
+    private static Task SendAsync(ClientWebSocket socket, WorkerMessage message, CancellationToken cancellationToken) =>
+        socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message, ProtocolJsonContext.Default.WorkerMessage), WebSocketMessageType.Text, true, cancellationToken);
+
+    private async Task RunContainerAsync(StartContainerCommand start)
+    {
+        var clock = Stopwatch.StartNew();
+        IContainerHandle handle;
+        try
+        {
+            var (dir, entry) = await _builds.GetAsync(start.BuildId, _stop.Token).ConfigureAwait(false);
+            var environment = new Dictionary<string, string>
+            {
+                [FerryEnv.Mode] = FerryModes.Container,
+                [FerryEnv.ServerUrl] = _options.ServerUrl.ToString(),
+                [FerryEnv.AppId] = start.AppId,
+                [FerryEnv.ContainerId] = start.ContainerId,
+                [FerryEnv.ContainerToken] = start.Token,
+                [FerryEnv.Function] = start.Function,
+                [FerryEnv.PoolId] = start.PoolId,
+            };
+            if (start.Parameters is { } parameters)
+            {
+                environment[FerryEnv.Parameters] = parameters.GetRawText();
+            }
+            var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices);
+            handle = await _runtime.StartAsync(spec, OnOutput, _stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            LogStartFailed(_logger, start.ContainerId, e);
+            _outgoing.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.Crash, $"The worker could not start the container: {e.Message}"));
+            return;
+        }
+        _containers[start.ContainerId] = handle;
+        _outgoing.Writer.TryWrite(new ContainerStarted(start.ContainerId, clock.Elapsed.TotalMilliseconds));
+        var exit = await handle.Exited.ConfigureAwait(false);
+        _containers.TryRemove(start.ContainerId, out _);
+        await handle.DisposeAsync().ConfigureAwait(false);
+        // Let the log pump forward the container's last lines before its exit is reported.
+        await FlushLogsAsync().ConfigureAwait(false);
+        _outgoing.Writer.TryWrite(new ContainerExited(start.ContainerId, exit.ExitCode, exit.Reason, exit.Detail));
+    }
+
+    private void OnOutput(string containerId, string stream, string text) =>
+        _logs.Writer.TryWrite(new ContainerLogLine(containerId, stream, text, DateTimeOffset.UtcNow));
+
+    private TaskCompletionSource? _flushRequest;
+
+    private async Task FlushLogsAsync()
+    {
+        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _flushRequest, flushed)?.TrySetResult();
+        _logs.Writer.TryWrite(new ContainerLogLine("", "", "", default));
+        await flushed.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+    }
+
+    /// <summary>Forwards container output in batches: whatever has arrived goes in one message.</summary>
+    private async Task PumpLogsAsync()
+    {
+        var batch = new List<ContainerLogLine>(512);
+        try
+        {
+            while (await _logs.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            {
+                while (batch.Count < 512 && _logs.Reader.TryRead(out var line))
+                {
+                    if (line.ContainerId.Length > 0)
+                    {
+                        batch.Add(line);
+                    }
+                }
+                if (batch.Count > 0)
+                {
+                    _outgoing.Writer.TryWrite(new ContainerLogs(batch.ToArray()));
+                    batch.Clear();
+                }
+                if (_logs.Reader.Count == 0)
+                {
+                    Interlocked.Exchange(ref _flushRequest, null)?.TrySetResult();
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static long HostMemoryMiB()
+    {
+        try
+        {
+            var line = File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+            return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+        }
+        catch (IOException)
+        {
+            return 4096;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        await Task.WhenAll(_containers.Values.Select(c => c.StopAsync(TimeSpan.FromSeconds(5)))).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_run, _logPump).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        _http.Dispose();
+        _stop.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Connected to the control plane at {Url}.")]
+    private static partial void LogConnected(ILogger logger, Uri url);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the control plane ({Reason}); reconnecting.")]
+    private static partial void LogDisconnected(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The stream to the control plane failed; reconnecting.")]
+    private static partial void LogStreamFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Container {ContainerId} failed to start.")]
+    private static partial void LogStartFailed(ILogger logger, string containerId, Exception error);
+}

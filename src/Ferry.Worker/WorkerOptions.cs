@@ -1,0 +1,33 @@
+using Ferry.Protocol;
+
+namespace Ferry.Worker;
+
+/// <summary>How a worker runs and what it offers.</summary>
+public sealed record WorkerOptions
+{
+    /// <summary>The control plane to serve.</summary>
+    public required Uri ServerUrl { get; init; }
+
+    /// <summary>Where builds and container state are kept.</summary>
+    public required string DataDir { get; init; }
+
+    /// <summary>A stable id; the same id after a restart lets the control plane drop this worker's old containers.</summary>
+    public string WorkerId { get; init; } = "wk-" + Environment.MachineName.ToLowerInvariant();
+
+    public string Name { get; init; } = Environment.MachineName;
+
+    /// <summary>The most containers this worker runs at once.</summary>
+    public int MaxContainers { get; init; } = 16;
+
+    /// <summary>CPU cores offered to containers; defaults to the host's count.</summary>
+    public double? Cpu { get; init; }
+
+    /// <summary>Memory offered to containers; defaults to the host's total.</summary>
+    public long? MemoryMiB { get; init; }
+
+    /// <summary>GPUs offered; null means discover them with nvidia-smi.</summary>
+    public IReadOnlyList<GpuDevice>? Gpus { get; init; }
+
+    /// <summary><c>auto</c>, <c>process</c> or <c>runc</c>.</summary>
+    public string Runtime { get; init; } = "auto";
+}
