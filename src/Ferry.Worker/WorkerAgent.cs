@@ -22,7 +22,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private readonly BuildCache _builds;
     private readonly ConcurrentDictionary<string, IContainerHandle> _containers = new(StringComparer.Ordinal);
     private readonly Channel<WorkerMessage> _outgoing = Channel.CreateUnbounded<WorkerMessage>();
-    private readonly Channel<ContainerLogLine> _logs = Channel.CreateUnbounded<ContainerLogLine>(new UnboundedChannelOptions { SingleReader = true });
+    // Container output and exits share one ordered channel, so a container's last lines always precede its exit.
+    private readonly Channel<WorkerMessage> _events = Channel.CreateUnbounded<WorkerMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly WorkerResources _resources;
     private Task _run = Task.CompletedTask;
@@ -188,7 +189,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         catch (Exception e)
         {
             LogStartFailed(_logger, start.ContainerId, e);
-            _outgoing.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.Crash, $"The worker could not start the container: {e.Message}"));
+            _events.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.Crash, $"The worker could not start the container: {e.Message}"));
             return;
         }
         _containers[start.ContainerId] = handle;
@@ -196,52 +197,44 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         var exit = await handle.Exited.ConfigureAwait(false);
         _containers.TryRemove(start.ContainerId, out _);
         await handle.DisposeAsync().ConfigureAwait(false);
-        // Let the log pump forward the container's last lines before its exit is reported.
-        await FlushLogsAsync().ConfigureAwait(false);
-        _outgoing.Writer.TryWrite(new ContainerExited(start.ContainerId, exit.ExitCode, exit.Reason, exit.Detail));
+        _events.Writer.TryWrite(new ContainerExited(start.ContainerId, exit.ExitCode, exit.Reason, exit.Detail));
     }
 
     private void OnOutput(string containerId, string stream, string text) =>
-        _logs.Writer.TryWrite(new ContainerLogLine(containerId, stream, text, DateTimeOffset.UtcNow));
+        _events.Writer.TryWrite(new ContainerLogs([new ContainerLogLine(containerId, stream, text, DateTimeOffset.UtcNow)]));
 
-    private TaskCompletionSource? _flushRequest;
-
-    private async Task FlushLogsAsync()
-    {
-        var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        Interlocked.Exchange(ref _flushRequest, flushed)?.TrySetResult();
-        _logs.Writer.TryWrite(new ContainerLogLine("", "", "", default));
-        await flushed.Task.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-    }
-
-    /// <summary>Forwards container output in batches: whatever has arrived goes in one message.</summary>
+    /// <summary>Forwards container output in batches (whatever has arrived goes in one message) and exits in order.</summary>
     private async Task PumpLogsAsync()
     {
         var batch = new List<ContainerLogLine>(512);
         try
         {
-            while (await _logs.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            while (await _events.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
             {
-                while (batch.Count < 512 && _logs.Reader.TryRead(out var line))
+                while (batch.Count < 512 && _events.Reader.TryRead(out var message))
                 {
-                    if (line.ContainerId.Length > 0)
+                    if (message is ContainerLogs logs)
                     {
-                        batch.Add(line);
+                        batch.AddRange(logs.Lines);
+                        continue;
                     }
+                    Flush();
+                    _outgoing.Writer.TryWrite(message);
                 }
-                if (batch.Count > 0)
-                {
-                    _outgoing.Writer.TryWrite(new ContainerLogs(batch.ToArray()));
-                    batch.Clear();
-                }
-                if (_logs.Reader.Count == 0)
-                {
-                    Interlocked.Exchange(ref _flushRequest, null)?.TrySetResult();
-                }
+                Flush();
             }
         }
         catch (OperationCanceledException)
         {
+        }
+
+        void Flush()
+        {
+            if (batch.Count > 0)
+            {
+                _outgoing.Writer.TryWrite(new ContainerLogs(batch.ToArray()));
+                batch.Clear();
+            }
         }
     }
 

@@ -97,7 +97,9 @@ internal sealed partial class LogHub(IStore store, TimeProvider time, ILogger<Lo
 
     public async Task<LogBatch> ReadAsync(string appId, long after, TimeSpan wait, CancellationToken cancellationToken)
     {
-        var deadline = time.GetUtcNow() + wait;
+        // Long-poll deadlines run on real time even when tests drive the scheduler's clock by hand.
+        var waitClock = TimeProvider.System;
+        var deadline = waitClock.GetUtcNow() + wait;
         while (true)
         {
             Task changed;
@@ -109,7 +111,7 @@ internal sealed partial class LogHub(IStore store, TimeProvider time, ILogger<Lo
                     var entries = log.Recent.Where(e => e.Seq > after).Take(1000).ToList();
                     return new LogBatch(entries, entries[^1].Seq, log.Stopped);
                 }
-                if (log.Seq <= after && (log.Stopped || wait <= TimeSpan.Zero || time.GetUtcNow() >= deadline))
+                if (log.Seq <= after && (log.Stopped || wait <= TimeSpan.Zero || waitClock.GetUtcNow() >= deadline))
                 {
                     return new LogBatch([], after, log.Stopped);
                 }
@@ -123,14 +125,14 @@ internal sealed partial class LogHub(IStore store, TimeProvider time, ILogger<Lo
                     return new LogBatch(stored, stored[^1].Seq, false);
                 }
             }
-            var remaining = deadline - time.GetUtcNow();
+            var remaining = deadline - waitClock.GetUtcNow();
             if (remaining <= TimeSpan.Zero)
             {
                 continue;
             }
             try
             {
-                await changed.WaitAsync(remaining, time, cancellationToken).ConfigureAwait(false);
+                await changed.WaitAsync(remaining, waitClock, cancellationToken).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {

@@ -47,6 +47,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private readonly Queue<PendingPublish> _unpublished = new();
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _workersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextInputId;
     private long _nextOrder;
     private Task _ticker = Task.CompletedTask;
@@ -114,6 +115,12 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             var app = RequireApp(appId);
             updated = app.Record with { Definition = definition };
             app.Record = updated;
+            // Default pools exist from the start, so MinContainers warms them before the first call.
+            var now = clock.GetUtcNow();
+            foreach (var function in definition.Functions)
+            {
+                ScaleLocked(GetOrCreatePool(app, function, null), now);
+            }
         }
         await store.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
     }
@@ -334,7 +341,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     public async Task<OutputBatch> GetOutputsAsync(string callId, long after, TimeSpan wait, int limit, CancellationToken cancellationToken)
     {
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
-        var deadline = clock.GetUtcNow() + wait;
+        // Long-poll deadlines run on real time even when tests drive the scheduler's clock by hand.
+        var deadline = TimeProvider.System.GetUtcNow() + wait;
         while (true)
         {
             Task changed;
@@ -349,7 +357,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 }
                 changed = call.Changed.Task;
             }
-            var remaining = deadline - clock.GetUtcNow();
+            var remaining = deadline - TimeProvider.System.GetUtcNow();
             if (remaining <= TimeSpan.Zero)
             {
                 return new OutputBatch([], after, false, call.Indices.Count);
@@ -666,9 +674,41 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                     call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
                     NotifyLocked(call);
                 }
+                PulseLocked();
             }
         }
     }
+
+    private void PulseLocked()
+    {
+        var changed = _stateChanged;
+        _stateChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
+    /// <summary>
+    /// Resolves once <paramref name="condition"/>, evaluated under the scheduler's lock after each change of containers
+    /// or outputs, holds. Tests wait on this instead of sleeping.
+    /// </summary>
+    public async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                if (condition())
+                {
+                    return;
+                }
+                changed = _stateChanged.Task;
+            }
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The pools of an app, for inspection under the lock by <see cref="WaitUntilAsync"/> conditions and tests.</summary>
+    internal IReadOnlyCollection<PoolState> PoolsOfApp(string appId) => RequireApp(appId).Pools.Values;
 
     private static void NotifyLocked(CallState call)
     {
@@ -716,6 +756,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             container.IdleSince = clock.GetUtcNow();
             var startup = clock.GetUtcNow() - container.CreatedAt;
             logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container ready in {startup.TotalMilliseconds:0} ms.");
+            PulseLocked();
             DispatchLocked(container.Pool);
         }
     }
@@ -754,10 +795,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         Placement.Release(container.Worker, container.Reservation);
         container.Peer?.Close();
         var expected = container.Status == ContainerStatus.Stopping && container.Running.Count == 0;
-        if (!expected)
-        {
-            logs.System(pool.App.AppId, pool.PoolId, container.Id, $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
-        }
+        logs.System(pool.App.AppId, pool.PoolId, container.Id, expected
+            ? "Container stopped."
+            : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
         var error = reason switch
         {
             ErrorKinds.OutOfMemory => new RemoteError("OutOfMemory", $"The container ran out of memory{(pool.Settings.MemoryMiB is { } m ? $" (limit {m} MiB)" : "")} and was killed.", null, ErrorKinds.OutOfMemory),
@@ -787,6 +827,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             }
         }
         container.Running.Clear();
+        PulseLocked();
         if (!pool.App.Stopped)
         {
             ScaleLocked(pool, now);
@@ -806,6 +847,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             return;
         }
         container.Status = ContainerStatus.Stopping;
+        logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Stopping the container: {reason}.");
         container.Peer?.Send(new StopContainer(reason));
         container.Worker.Peer.Send(new StopContainerCommand(container.Id, options.StopGrace.TotalSeconds, reason));
     }
@@ -1064,6 +1106,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         var container = new ContainerState(Ids.New("ct"), Ids.Token(), pool, place.Worker, place.Reservation, now);
         _containers[container.Id] = container;
         pool.Containers[container.Id] = container;
+        pool.PeakContainers = Math.Max(pool.PeakContainers, pool.Containers.Count);
+        PulseLocked();
         place.Worker.Peer.Send(new StartContainerCommand(
             container.Id, container.Token, app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
             pool.Settings, place.Reservation.GpuIndices, pool.Parameters));

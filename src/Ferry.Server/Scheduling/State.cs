@@ -86,6 +86,7 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public int RunningInputs => Containers.Values.Sum(c => c.Running.Count);
     public int LiveContainers => Containers.Values.Count(c => c.Status != ContainerStatus.Stopping);
     public DateTimeOffset LastActive { get; set; }
+    public int PeakContainers { get; set; }
 }
 
 internal sealed class AppState(AppRecord record)

@@ -39,6 +39,7 @@ public sealed partial class ProcessRuntime : IContainerRuntime
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        handle.Watch();
         return Task.FromResult<IContainerHandle>(handle);
     }
 
@@ -77,12 +78,14 @@ public sealed partial class ProcessRuntime : IContainerRuntime
                 }
                 output(containerId, LogStreams.Stderr, e.Data);
             };
-            _ = WatchAsync();
         }
 
         public string ContainerId { get; }
 
         public Task<ContainerExit> Exited => _exited.Task;
+
+        /// <summary>Starts watching for the exit; call once the process has started.</summary>
+        public void Watch() => _ = WatchAsync();
 
         private async Task WatchAsync()
         {

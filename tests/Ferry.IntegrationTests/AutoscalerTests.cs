@@ -1,0 +1,71 @@
+using FluentAssertions;
+using Ferry.Server.Scheduling;
+
+namespace Ferry.IntegrationTests;
+
+public sealed class AutoscalerTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private readonly Ferry.TestApp.TestFunctions _f = fixture.Functions;
+
+    [Fact]
+    public async Task A_burst_never_runs_more_than_max_containers()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var calls = Enumerable.Range(0, 12).Select(_ => _f.Burst.RemoteAsync(300)).ToList();
+        var containers = await Task.WhenAll(calls);
+
+        containers.Distinct().Count().Should().BeInRange(1, 2);
+        fixture.Pool(appId, "burst").PeakContainers.Should().Be(2, "twelve slow inputs ask for more than the maximum of two");
+    }
+
+    [Fact]
+    public async Task Min_containers_are_kept_warm_without_traffic()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        await fixture.WaitUntilAsync(() => fixture.Pool(appId, "warm").Containers.Values.Count(c => c.Status == ContainerStatus.Ready) == 1);
+
+        var stats = await _f.Warm.GetCurrentStatsAsync();
+        stats.Containers.Should().Be(1);
+        stats.Backlog.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Stats_show_backlog_containers_and_running_inputs()
+    {
+        var appId = await fixture.NewAppAsync();
+        await _f.Burst.UpdateAutoscalerAsync(maxContainers: 1);
+
+        var calls = Enumerable.Range(0, 3).Select(_ => _f.Burst.RemoteAsync(2_000)).ToList();
+        await fixture.WaitUntilAsync(() => fixture.Pool(appId, "burst").RunningInputs == 1);
+        var stats = await _f.Burst.GetCurrentStatsAsync();
+
+        stats.Containers.Should().Be(1);
+        stats.RunningInputs.Should().Be(1);
+        stats.Backlog.Should().Be(2);
+        await Task.WhenAll(calls);
+    }
+}
+
+public sealed class ScaleDownTests(ManualClockFixture fixture) : IClassFixture<ManualClockFixture>
+{
+    [Fact]
+    public async Task Idle_containers_stop_after_the_scaledown_window_and_not_before()
+    {
+        var appId = await fixture.NewAppAsync();
+        await fixture.Functions.Idle.RemoteAsync(0);
+        var pool = fixture.Pool(appId, "idle");
+        await fixture.WaitUntilAsync(() => pool.Containers.Count == 1);
+
+        fixture.ManualClock.Advance(TimeSpan.FromSeconds(59));
+        fixture.Server.Tick();
+        (await fixture.Functions.Idle.GetCurrentStatsAsync()).Should().BeEquivalentTo(new Ferry.Protocol.FunctionStats(0, 1, 0, 1));
+
+        fixture.ManualClock.Advance(TimeSpan.FromSeconds(2));
+        fixture.Server.Tick();
+        await fixture.WaitUntilAsync(() => pool.Containers.Count == 0);
+
+        (await fixture.Functions.Idle.GetCurrentStatsAsync()).Containers.Should().Be(0);
+    }
+}

@@ -1,0 +1,105 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using FluentAssertions;
+using Ferry.Protocol;
+
+namespace Ferry.IntegrationTests;
+
+public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private static async Task<(HttpStatusCode Status, ErrorResponse Error)> SendAsync(HttpClient http, HttpMethod method, string path, string? json)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (json is not null)
+        {
+            request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+        }
+        using var response = await http.SendAsync(request);
+        var error = await response.Content.ReadFromJsonAsync(ProtocolJsonContext.Default.ErrorResponse);
+        return (response.StatusCode, error!);
+    }
+
+    [Fact]
+    public async Task Malformed_requests_get_400s_that_name_the_field()
+    {
+        var appId = await fixture.NewAppAsync();
+        using var http = new HttpClient { BaseAddress = fixture.Url };
+        var calls = $"v1/apps/{appId}/calls";
+
+        var malformed = await SendAsync(http, HttpMethod.Post, calls, "{\"callId\": ");
+        malformed.Status.Should().Be(HttpStatusCode.BadRequest);
+        malformed.Error.Error.Should().Be(ErrorCodes.InvalidRequest);
+
+        var missing = await SendAsync(http, HttpMethod.Post, calls, """{"function":"square","kind":"sync","inputs":[],"final":true}""");
+        missing.Status.Should().Be(HttpStatusCode.BadRequest);
+        missing.Error.Message.Should().Contain("callId");
+
+        var wrongType = await SendAsync(http, HttpMethod.Post, calls, """{"callId":"c1","function":"square","kind":"sync","inputs":[{"index":"zero","args":[1]}],"final":true}""");
+        wrongType.Status.Should().Be(HttpStatusCode.BadRequest);
+        wrongType.Error.Message.Should().Contain("$.inputs[0].index");
+
+        var notArray = await SendAsync(http, HttpMethod.Post, calls, """{"callId":"c2","function":"square","kind":"sync","inputs":[{"index":0,"args":5}],"final":true}""");
+        notArray.Status.Should().Be(HttpStatusCode.BadRequest);
+        notArray.Error.Message.Should().Contain("inputs[0].args");
+
+        var badKind = await SendAsync(http, HttpMethod.Post, calls, """{"callId":"c3","function":"square","kind":"later","inputs":[],"final":true}""");
+        badKind.Status.Should().Be(HttpStatusCode.BadRequest);
+        badKind.Error.Message.Should().Contain("kind");
+    }
+
+    [Fact]
+    public async Task Unknown_apps_functions_and_calls_get_404s()
+    {
+        var appId = await fixture.NewAppAsync();
+        using var http = new HttpClient { BaseAddress = fixture.Url };
+
+        var app = await SendAsync(http, HttpMethod.Post, "v1/apps/ap-nope/calls", """{"callId":"c","function":"square","kind":"sync","inputs":[],"final":true}""");
+        app.Status.Should().Be(HttpStatusCode.NotFound);
+        app.Error.Message.Should().Contain("ap-nope");
+
+        var function = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", """{"callId":"c","function":"cube","kind":"sync","inputs":[],"final":true}""");
+        function.Status.Should().Be(HttpStatusCode.NotFound);
+        function.Error.Message.Should().Contain("'cube'").And.Contain("square");
+
+        var call = await SendAsync(http, HttpMethod.Get, "v1/calls/fc-missing/outputs", null);
+        call.Status.Should().Be(HttpStatusCode.NotFound);
+
+        var route = await SendAsync(http, HttpMethod.Get, "v1/nothing-here", null);
+        route.Status.Should().Be(HttpStatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task Oversized_payloads_get_413s_that_name_the_limit_and_other_work_goes_on()
+    {
+        var appId = await fixture.NewAppAsync();
+        using var http = new HttpClient { BaseAddress = fixture.Url };
+
+        var huge = new string('x', 17 * 1024 * 1024);
+        var body = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", $$"""{"callId":"big","function":"echo","kind":"sync","inputs":[{"index":0,"args":["{{huge}}"]}],"final":true}""");
+        body.Status.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+        body.Error.Message.Should().Contain("16 MiB");
+
+        var inline = new string('x', 3 * 1024 * 1024);
+        var input = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", $$"""{"callId":"big2","function":"echo","kind":"sync","inputs":[{"index":0,"args":["{{inline}}"]}],"final":true}""");
+        input.Status.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+        input.Error.Message.Should().Contain("2 MiB");
+
+        var many = string.Join(",", Enumerable.Range(0, 10_001).Select(i => $$"""{"index":{{i}},"args":[1]}"""));
+        var count = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", $$"""{"callId":"many","function":"square","kind":"map","inputs":[{{many}}],"final":true}""");
+        count.Status.Should().Be(HttpStatusCode.RequestEntityTooLarge);
+        count.Error.Message.Should().Contain("10000");
+
+        (await fixture.Functions.Square.RemoteAsync(9)).Should().Be(81, "bad requests must not disturb the server");
+    }
+
+    [Fact]
+    public void A_type_that_cannot_be_serialized_is_rejected_at_definition_naming_the_type()
+    {
+        var app = new App("bad");
+
+        var act = () => app.Function<Stream, int>(_ => 1, name: "reads_stream");
+
+        act.Should().Throw<InvalidRequestException>().WithMessage("*reads_stream*Stream*");
+    }
+}

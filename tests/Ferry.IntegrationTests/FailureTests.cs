@@ -1,0 +1,81 @@
+using FluentAssertions;
+
+namespace Ferry.IntegrationTests;
+
+public sealed class FailureTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private readonly Ferry.TestApp.TestFunctions _f = fixture.Functions;
+
+    [Fact]
+    public async Task A_remote_exception_carries_its_type_message_and_remote_stack_trace()
+    {
+        await fixture.NewAppAsync();
+
+        var act = () => _f.Fail.RemoteAsync("boom");
+
+        var error = (await act.Should().ThrowAsync<RemoteException>()).Which;
+        error.RemoteType.Should().Be("System.InvalidOperationException");
+        error.RemoteMessage.Should().Be("boom");
+        error.RemoteStackTrace.Should().Contain("TestFunctions.Throw");
+        error.Message.Should().Contain("fail").And.Contain("boom");
+    }
+
+    [Fact]
+    public async Task A_function_past_its_timeout_is_killed_and_reported_as_a_timeout()
+    {
+        var appId = await fixture.NewAppAsync();
+        var first = await _f.Slow.RemoteAsync(0);
+
+        var act = () => _f.Slow.RemoteAsync(60_000);
+
+        await act.Should().ThrowAsync<FunctionTimeoutException>().WithMessage("*timeout of 1 s*");
+        await fixture.WaitUntilAsync(() => !fixture.Pool(appId, "slow").Containers.ContainsKey(first));
+    }
+
+    [Fact]
+    public async Task Retries_follow_their_backoff_and_then_succeed()
+    {
+        await fixture.NewAppAsync();
+        var file = Path.Combine(Path.GetTempPath(), "ferry-flaky-" + Guid.NewGuid().ToString("N"));
+
+        var attempts = await _f.Flaky.RemoteAsync(file, 2);
+
+        attempts.Should().Be(3);
+        var times = File.ReadAllLines(file).Select(long.Parse).ToList();
+        times.Should().HaveCount(3);
+        // Initial delay 300 ms, coefficient 2: the retries wait at least 300 ms and then 600 ms.
+        (times[1] - times[0]).Should().BeGreaterThanOrEqualTo(300);
+        (times[2] - times[1]).Should().BeGreaterThanOrEqualTo(600);
+    }
+
+    [Fact]
+    public async Task Retries_that_run_out_surface_the_last_error()
+    {
+        await fixture.NewAppAsync();
+        var file = Path.Combine(Path.GetTempPath(), "ferry-flaky-" + Guid.NewGuid().ToString("N"));
+
+        var act = () => _f.Flaky.RemoteAsync(file, 10);
+
+        (await act.Should().ThrowAsync<RemoteException>()).Which.RemoteMessage.Should().Be("attempt 4 failed");
+        File.ReadAllLines(file).Should().HaveCount(4, "one attempt and three retries");
+    }
+
+    [Fact]
+    public async Task An_input_whose_container_crashes_is_retried_on_a_new_container()
+    {
+        await fixture.NewAppAsync();
+        var marker = Path.Combine(Path.GetTempPath(), "ferry-crash-" + Guid.NewGuid().ToString("N"));
+
+        (await _f.CrashOnce.RemoteAsync(marker)).Should().Be("survived");
+    }
+
+    [Fact]
+    public async Task A_container_that_always_crashes_fails_the_input_with_a_clear_error()
+    {
+        await fixture.NewAppAsync();
+
+        var act = () => _f.AlwaysCrash.RemoteAsync(1);
+
+        (await act.Should().ThrowAsync<ContainerCrashedException>()).Which.Message.Should().Contain("exit code 13");
+    }
+}

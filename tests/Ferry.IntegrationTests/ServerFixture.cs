@@ -1,0 +1,112 @@
+using Ferry.Cli;
+using Ferry.Client;
+using Ferry.Hosting;
+using Ferry.Protocol;
+using Ferry.Server;
+using Ferry.Server.Scheduling;
+using Ferry.TestApp;
+using Ferry.Worker;
+using Ferry.Worker.Runtimes;
+using Microsoft.Extensions.Logging.Abstractions;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace Ferry.IntegrationTests;
+
+/// <summary>A settable clock for tests where time matters: it moves only when told.</summary>
+public sealed class ManualClock : TimeProvider
+{
+    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}
+
+/// <summary>
+/// A real control plane on loopback with a real worker that runs the test app's build as container processes. Each
+/// test gets a fresh app, so pools and containers never carry over between tests.
+/// </summary>
+public class ServerFixture : IAsyncLifetime
+{
+    private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ferry-it-" + Guid.NewGuid().ToString("N")[..8]);
+    private WorkerAgent? _worker;
+    private FerryClient? _admin;
+    private string? _buildId;
+
+    protected virtual TimeProvider Clock => TimeProvider.System;
+
+    public FerryServer Server { get; private set; } = null!;
+
+    internal Scheduler Scheduler => Server.Scheduler;
+
+    public TestFunctions Functions { get; } = new();
+
+    public Uri Url => Server.Url;
+
+    /// <summary>The directory of the test app's build, next to this assembly's own output.</summary>
+    public static string TestAppBuildDir =>
+        AppContext.BaseDirectory.Replace("Ferry.IntegrationTests", "Ferry.TestApp", StringComparison.Ordinal);
+
+    public async Task InitializeAsync()
+    {
+        Server = await FerryServer.StartAsync(new ServerOptions { DataDir = _dataDir, Port = 0, Clock = Clock });
+        _worker = new WorkerAgent(
+            new WorkerOptions { ServerUrl = Server.Url, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = [] },
+            new ProcessRuntime(),
+            NullLogger.Instance);
+        _worker.Start();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await Server.WaitForWorkersAsync(1, timeout.Token);
+        _admin = new FerryClient(Server.Url);
+        var program = new BuiltProgram(TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false);
+        (_buildId, _, _) = await ControlPlane.UploadAsync(_admin, program, CancellationToken.None);
+    }
+
+    /// <summary>Creates a fresh app for the test app's build and points the SDK at it.</summary>
+    public async Task<string> NewAppAsync()
+    {
+        var app = await _admin!.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("ferry-tests", _buildId),
+            ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
+        var client = new FerryClient(Server.Url, TimeSpan.FromSeconds(20)) { AppId = app.AppId };
+        await client.PublishDefinitionAsync(Functions.App.ToDefinition(), CancellationToken.None);
+        FerryContext.Override = client;
+        return app.AppId;
+    }
+
+    /// <summary>Waits for a condition on the scheduler's state, re-checked on every change, for at most 60 s.</summary>
+    internal async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Scheduler.WaitUntilAsync(condition, timeout.Token);
+    }
+
+    internal PoolState Pool(string appId, string function) =>
+        Scheduler.PoolsOfApp(appId).Single(p => p.PoolId == function);
+
+    public async Task DisposeAsync()
+    {
+        FerryContext.Override = null;
+        if (_worker is not null)
+        {
+            await _worker.DisposeAsync();
+        }
+        await Server.DisposeAsync();
+        _admin?.Dispose();
+        try
+        {
+            Directory.Delete(_dataDir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>A server whose scheduler reads a manual clock.</summary>
+public sealed class ManualClockFixture : ServerFixture
+{
+    public ManualClock ManualClock { get; } = new();
+
+    protected override TimeProvider Clock => ManualClock;
+}

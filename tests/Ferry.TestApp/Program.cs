@@ -1,0 +1,3 @@
+using Ferry.TestApp;
+
+return await new TestFunctions().App.RunAsync(args);

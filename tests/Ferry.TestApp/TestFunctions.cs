@@ -1,0 +1,95 @@
+using Ferry;
+
+namespace Ferry.TestApp;
+
+/// <summary>The functions the integration tests call. Each is small and does one observable thing.</summary>
+public sealed class TestFunctions
+{
+    public TestFunctions()
+    {
+        App = new App("ferry-tests");
+        Square = App.Function<int, int>(SquareOf, name: "square");
+        Add = App.Function<int, int, int>((a, b) => a + b, name: "add");
+        Echo = App.Function<byte[], byte[]>(data => data, name: "echo");
+        Record = App.Function<Point, Point>(p => p with { X = p.X * 2, Tags = [.. p.Tags, "seen"] }, name: "record");
+        Fail = App.Function<string, int>(Throw, name: "fail");
+        Sleep = App.Function<int, string>(SleepAsync, name: "sleep");
+        Slow = App.Function<int, string>(SleepAsync, new FunctionOptions { Timeout = TimeSpan.FromSeconds(1) }, name: "slow");
+        Flaky = App.Function<string, int, int>(FlakyAsync, new FunctionOptions { Retries = new Retries(3) { InitialDelay = TimeSpan.FromMilliseconds(300), BackoffCoefficient = 2 } }, name: "flaky");
+        CrashOnce = App.Function<string, string>(CrashOnceImpl, name: "crash_once");
+        AlwaysCrash = App.Function<int, int>(_ => { Environment.Exit(13); return 0; }, name: "always_crash");
+        Burst = App.Function<int, string>(SleepAsync, new FunctionOptions { MaxContainers = 2 }, name: "burst");
+        Idle = App.Function<int, string>(SleepAsync, new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(60) }, name: "idle");
+        Warm = App.Function<int, string>(SleepAsync, new FunctionOptions { MinContainers = 1, ScaledownWindow = TimeSpan.FromSeconds(1) }, name: "warm");
+        Print = App.Function<string, int>(PrintLines, name: "print");
+    }
+
+    public App App { get; }
+
+    public Function<int, int> Square { get; }
+
+    public Function<int, int, int> Add { get; }
+
+    public Function<byte[], byte[]> Echo { get; }
+
+    public Function<Point, Point> Record { get; }
+
+    public Function<string, int> Fail { get; }
+
+    /// <summary>Sleeps the given milliseconds and returns its container id.</summary>
+    public Function<int, string> Sleep { get; }
+
+    /// <summary>Like <see cref="Sleep"/> with a 1 s timeout.</summary>
+    public Function<int, string> Slow { get; }
+
+    /// <summary>Fails until it has been called more than N times for a key; logs each attempt's time to a file.</summary>
+    public Function<string, int, int> Flaky { get; }
+
+    public Function<string, string> CrashOnce { get; }
+
+    public Function<int, int> AlwaysCrash { get; }
+
+    public Function<int, string> Burst { get; }
+
+    public Function<int, string> Idle { get; }
+
+    public Function<int, string> Warm { get; }
+
+    public Function<string, int> Print { get; }
+
+    private static int SquareOf(int x) => x * x;
+
+    private static int Throw(string message) => throw new InvalidOperationException(message);
+
+    private static async Task<string> SleepAsync(int milliseconds)
+    {
+        await Task.Delay(milliseconds);
+        return Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID") ?? "local";
+    }
+
+    private static async Task<int> FlakyAsync(string file, int failures)
+    {
+        await File.AppendAllTextAsync(file, DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + "\n");
+        var attempts = (await File.ReadAllLinesAsync(file)).Length;
+        return attempts <= failures ? throw new TimeoutException($"attempt {attempts} failed") : attempts;
+    }
+
+    private static string CrashOnceImpl(string marker)
+    {
+        if (!File.Exists(marker))
+        {
+            File.WriteAllText(marker, "crashed");
+            Environment.Exit(17);
+        }
+        return "survived";
+    }
+
+    private static int PrintLines(string text)
+    {
+        Console.WriteLine($"out: {text}");
+        Console.Error.WriteLine($"err: {text}");
+        return text.Length;
+    }
+}
+
+public sealed record Point(int X, int Y, List<string> Tags);
