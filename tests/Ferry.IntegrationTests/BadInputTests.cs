@@ -14,6 +14,8 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
         if (json is not null)
         {
             request.Content = new StringContent(json, Encoding.UTF8, "application/json");
+            // Lets the server refuse an oversized body before the client sends it, as it would for any large upload.
+            request.Headers.ExpectContinue = true;
         }
         using var response = await http.SendAsync(request);
         var error = await response.Content.ReadFromJsonAsync(ProtocolJsonContext.Default.ErrorResponse);

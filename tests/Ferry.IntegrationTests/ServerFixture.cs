@@ -33,6 +33,7 @@ public class ServerFixture : IAsyncLifetime
     private WorkerAgent? _worker;
     private FerryClient? _admin;
     private string? _buildId;
+    private string? _currentApp;
 
     protected virtual TimeProvider Clock => TimeProvider.System;
 
@@ -66,11 +67,18 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>Creates a fresh app for the test app's build and points the SDK at it.</summary>
     public async Task<string> NewAppAsync()
     {
+        // The previous test's app goes away with its containers, so every test starts from an empty worker.
+        if (_currentApp is not null)
+        {
+            await _admin!.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{_currentApp}/stop", null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
+            await WaitUntilAsync(() => Scheduler.PoolsOfApp(_currentApp).All(p => p.Containers.Count == 0));
+        }
         var app = await _admin!.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("ferry-tests", _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
         var client = new FerryClient(Server.Url, TimeSpan.FromSeconds(20)) { AppId = app.AppId };
         await client.PublishDefinitionAsync(Functions.App.ToDefinition(), CancellationToken.None);
         FerryContext.Override = client;
+        _currentApp = app.AppId;
         return app.AppId;
     }
 
