@@ -38,7 +38,8 @@ public sealed class AutoscalerTests(ServerFixture fixture) : IClassFixture<Serve
         await _f.Burst.UpdateAutoscalerAsync(maxContainers: 1);
 
         var calls = Enumerable.Range(0, 3).Select(_ => _f.Burst.RemoteAsync(2_000)).ToList();
-        await fixture.WaitUntilAsync(() => fixture.Pool(appId, "burst").RunningInputs == 1);
+        var pool = fixture.Pool(appId, "burst");
+        await fixture.WaitUntilAsync(() => pool.Ready.Count + pool.RunningInputs == 3 && pool.Containers.Values.Sum(c => c.StartedCount) == 1);
         var stats = await _f.Burst.GetCurrentStatsAsync();
 
         stats.Containers.Should().Be(1);

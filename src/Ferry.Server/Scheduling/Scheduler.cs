@@ -50,6 +50,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextInputId;
     private long _nextOrder;
+    private long _dispatchSeq;
     private Task _ticker = Task.CompletedTask;
 
     private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
@@ -284,6 +285,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 call.Pool.LastActive = clock.GetUtcNow();
                 ScaleLocked(call.Pool, clock.GetUtcNow());
                 DispatchLocked(call.Pool);
+                PulseLocked();
             }
             NotifyLocked(call);
         }
@@ -468,10 +470,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             var pools = spec is null ? PoolsOf(appId, function).ToList() : [GetOrCreatePool(RequireApp(appId), FindFunction(RequireApp(appId), function), spec)];
+            var started = pools.Sum(p => p.Containers.Values.Sum(c => c.StartedCount));
             return new FunctionStats(
-                pools.Sum(p => p.Ready.Count + p.Delayed.Count),
+                pools.Sum(p => p.Ready.Count + p.Delayed.Count + p.RunningInputs) - started,
                 pools.Sum(p => p.LiveContainers),
-                pools.Sum(p => p.RunningInputs),
+                started,
                 pools.Sum(p => p.Containers.Values.Count(c => c.Status == ContainerStatus.Ready && c.Running.Count == 0)));
         }
     }
@@ -558,7 +561,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             pool.Ready.RemoveFirst();
             input.Status = InputStatus.Running;
             input.Container = target;
-            input.StartedAt = now;
+            // Beyond its concurrency a container queues inputs locally and starts them in order as slots free up.
+            input.StartedAt = target.StartedCount < target.MaxInputs ? now : DateTimeOffset.MaxValue;
+            input.DispatchSeq = ++_dispatchSeq;
             target.Running[input.Id] = input;
             if (!batches.TryGetValue(target, out var batch))
             {
@@ -570,6 +575,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             container.Peer!.Send(new InputBatch(batch));
         }
+        PulseLocked();
     }
 
     /// <summary>Outputs reported by a container.</summary>
@@ -595,12 +601,27 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 CompleteManyLocked(done);
             }
+            PromoteQueuedLocked(container, now);
             if (container.Running.Count == 0)
             {
                 container.IdleSince = now;
             }
             container.Pool.LastActive = now;
             DispatchLocked(container.Pool);
+        }
+    }
+
+    /// <summary>Marks the oldest locally queued inputs as started, as the container does when slots free up.</summary>
+    private static void PromoteQueuedLocked(ContainerState container, DateTimeOffset now)
+    {
+        var free = container.MaxInputs - container.StartedCount;
+        if (free <= 0)
+        {
+            return;
+        }
+        foreach (var input in container.Running.Values.Where(i => i.StartedAt == DateTimeOffset.MaxValue).OrderBy(i => i.DispatchSeq).Take(free))
+        {
+            input.StartedAt = now;
         }
     }
 
@@ -1064,6 +1085,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             if (!TryStartContainerLocked(pool, now))
             {
                 pool.WaitingForResources = true;
+                if (pool.Ready.Count > 0)
+                {
+                    EvictIdleLocked(pool);
+                }
                 break;
             }
         }
@@ -1087,6 +1112,29 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 overMax--;
                 surplus--;
             }
+        }
+    }
+
+    /// <summary>
+    /// Frees a slot for a pool with queued inputs by stopping the longest-idle container of another pool, above that
+    /// pool's minimum. Idle capacity should not keep waiting work from running until its scale-down window ends.
+    /// One eviction at a time: the freed slot is taken when the stopped container's exit arrives.
+    /// </summary>
+    private void EvictIdleLocked(PoolState requester)
+    {
+        if (_containers.Values.Any(c => c.Evicted && c.Status == ContainerStatus.Stopping))
+        {
+            return;
+        }
+        var victim = _containers.Values
+            .Where(c => c.Pool != requester && c.Status == ContainerStatus.Ready && c.Running.Count == 0
+                && c.Pool.LiveContainers > c.Pool.Settings.MinContainers)
+            .OrderBy(c => c.IdleSince)
+            .FirstOrDefault();
+        if (victim is not null)
+        {
+            victim.Evicted = true;
+            StopContainerLocked(victim, $"making room for {requester.PoolId}");
         }
     }
 

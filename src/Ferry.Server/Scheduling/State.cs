@@ -26,6 +26,7 @@ internal sealed class InputState(long id, CallState call, int index, JsonElement
     public InputStatus Status { get; set; }
     public ContainerState? Container { get; set; }
     public DateTimeOffset StartedAt { get; set; }
+    public long DispatchSeq { get; set; }
     public DateTimeOffset DueAt { get; set; }
 }
 
@@ -64,8 +65,11 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     public int MaxInputs { get; set; } = 1;
     public Dictionary<long, InputState> Running { get; } = [];
     public DateTimeOffset IdleSince { get; set; } = now;
-    public int Capacity => MaxInputs;
+    /// <summary>Inputs a container may hold: its concurrency plus a local queue that hides the round trip per input.</summary>
+    public int Capacity => MaxInputs * 5;
+    public int StartedCount => Running.Values.Count(i => i.StartedAt != DateTimeOffset.MaxValue);
     public double ProcessStartMs { get; set; }
+    public bool Evicted { get; set; }
 }
 
 /// <summary>

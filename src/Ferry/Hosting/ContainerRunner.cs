@@ -14,7 +14,7 @@ internal sealed class ContainerRunner(App app)
 {
     private readonly Channel<ContainerOutput> _outputs = Channel.CreateUnbounded<ContainerOutput>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<long, Task> _running = new();
+    private readonly Channel<ContainerInput> _inputs = Channel.CreateUnbounded<ContainerInput>(new UnboundedChannelOptions { SingleWriter = true });
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -54,11 +54,18 @@ internal sealed class ContainerRunner(App app)
         }
 
         const int maxInputs = 1;
+        // The control plane may send more inputs than the container runs at once; they wait here and start in order.
+        var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
         await SendAsync(socket, new ContainerReady(maxInputs), cancellationToken).ConfigureAwait(false);
         var sender = SendOutputsAsync(socket, linked.Token);
         var exitCode = await ReceiveAsync(socket, linked.Token).ConfigureAwait(false);
 
-        await WaitForRunningInputsAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+        // Inputs still queued here were never started; the control plane re-runs or has cancelled them.
+        _inputs.Writer.TryComplete();
+        while (_inputs.Reader.TryRead(out _))
+        {
+        }
+        await WaitForRunningInputsAsync(workers, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         _outputs.Writer.TryComplete();
         try
         {
@@ -108,7 +115,7 @@ internal sealed class ContainerRunner(App app)
                     case InputBatch batch:
                         foreach (var input in batch.Inputs)
                         {
-                            _running[input.InputId] = Task.Run(() => RunInputAsync(input), CancellationToken.None);
+                            _inputs.Writer.TryWrite(input);
                         }
                         break;
                     case StopContainer:
@@ -124,6 +131,14 @@ internal sealed class ContainerRunner(App app)
         catch (WebSocketException)
         {
             return ExitCodes.Disconnected;
+        }
+    }
+
+    private async Task RunInputsAsync()
+    {
+        await foreach (var input in _inputs.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            await RunInputAsync(input).ConfigureAwait(false);
         }
     }
 
@@ -158,7 +173,6 @@ internal sealed class ContainerRunner(App app)
         }
         await Console.Out.FlushAsync().ConfigureAwait(false);
         _outputs.Writer.TryWrite(output);
-        _running.TryRemove(input.InputId, out _);
     }
 
     private async Task SendOutputsAsync(ClientWebSocket socket, CancellationToken cancellationToken)
@@ -179,11 +193,11 @@ internal sealed class ContainerRunner(App app)
         }
     }
 
-    private async Task WaitForRunningInputsAsync(TimeSpan grace)
+    private static async Task WaitForRunningInputsAsync(Task[] workers, TimeSpan grace)
     {
         try
         {
-            await Task.WhenAll(_running.Values).WaitAsync(grace).ConfigureAwait(false);
+            await Task.WhenAll(workers).WaitAsync(grace).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
