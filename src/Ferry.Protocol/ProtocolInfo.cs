@@ -37,6 +37,7 @@ public static class FerryEnv
     public const string Function = "FERRY_FUNCTION";
     public const string PoolId = "FERRY_POOL_ID";
     public const string Parameters = "FERRY_PARAMETERS";
+    public const string MaxInputs = "FERRY_MAX_INPUTS";
     public const string DescribeOutput = "FERRY_DESCRIBE_OUTPUT";
 }
 

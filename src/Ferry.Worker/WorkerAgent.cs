@@ -178,6 +178,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 [FerryEnv.ContainerToken] = start.Token,
                 [FerryEnv.Function] = start.Function,
                 [FerryEnv.PoolId] = start.PoolId,
+                [FerryEnv.MaxInputs] = start.Settings.MaxInputs.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
             if (start.Parameters is { } parameters)
             {
@@ -263,7 +264,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         {
         }
         _http.Dispose();
-        _stop.Dispose();
+
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to the control plane at {Url}.")]

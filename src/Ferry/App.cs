@@ -24,6 +24,7 @@ public sealed class App
 {
     private readonly Dictionary<string, Function> _functions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Entrypoint> _entrypoints = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ClassRegistration> _classes = new(StringComparer.Ordinal);
 
     /// <summary>Creates an app.</summary>
     /// <param name="name">The app's name. Default: the entry assembly's name.</param>
@@ -44,6 +45,29 @@ public sealed class App
     public IReadOnlyDictionary<string, Function> Functions => _functions;
 
     internal IReadOnlyDictionary<string, Entrypoint> Entrypoints => _entrypoints;
+
+    internal IReadOnlyDictionary<string, ClassRegistration> Classes => _classes;
+
+    /// <summary>
+    /// Registers a class whose <see cref="MethodAttribute">[Method]</see>s run remotely on a long-lived instance per
+    /// container. The class is checked here: hooks, parameter types and method signatures that cannot work are
+    /// rejected with a message that names the member.
+    /// </summary>
+    /// <param name="options">Resources, limits and scaling shared by every method of the class.</param>
+    public Cls<T> Cls<T>(FunctionOptions? options = null)
+        where T : class
+    {
+        var registration = new ClassRegistration(typeof(T), Checked(options, typeof(T).Name, ""), Image);
+        if (!_classes.TryAdd(registration.Name, registration))
+        {
+            throw new InvalidRequestException($"The app already has a class named '{registration.Name}'.");
+        }
+        foreach (var (method, name) in registration.Methods)
+        {
+            Add(new ClassMethod(registration, method, name));
+        }
+        return new Cls<T>(registration, null, registration.DefaultParameters);
+    }
 
     /// <summary>Registers a function of no arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
     /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, or the options are out of range.</exception>
@@ -117,6 +141,7 @@ public sealed class App
             Payload.EnsureSerializable(type, $"Parameter {i + 1} of function '{function.Name}'");
         }
         Payload.EnsureSerializable(function.ResultType, $"The result of function '{function.Name}'");
+        function.AppImage = Image;
         if (!_functions.TryAdd(function.Name, function))
         {
             throw new InvalidRequestException($"The app already has a function named '{function.Name}'. Pass name: to tell them apart.");

@@ -44,6 +44,18 @@ public sealed record FunctionOptions
     /// <summary>The container image. Default: the app's image, or <see cref="Image.DebianSlim"/>.</summary>
     public Image? Image { get; init; }
 
+    /// <summary>Inputs one container runs at once (Modal's <c>@concurrent(max_inputs)</c>). Default 1; at most 1000.</summary>
+    public int? MaxInputs { get; init; }
+
+    /// <summary>Inputs per container the autoscaler aims for; containers burst up to <see cref="MaxInputs"/>. Default: <see cref="MaxInputs"/>.</summary>
+    public int? TargetInputs { get; init; }
+
+    /// <summary>The most inputs a batched method receives in one call (Modal's <c>@batched</c>). Default: no batching.</summary>
+    public int? BatchMaxSize { get; init; }
+
+    /// <summary>How long a container waits to fill a batch before it calls the method with what it has.</summary>
+    public TimeSpan? BatchWait { get; init; }
+
     internal FunctionSettings ToSettings(Image? appImage)
     {
         var gpus = Gpus ?? (Gpu is null ? null : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
@@ -59,8 +71,32 @@ public sealed record FunctionOptions
             MemoryMiB = Memory,
             Gpu = gpus,
             Image = (Image ?? appImage)?.ToSpec(),
+            MaxInputs = MaxInputs ?? 1,
+            TargetInputs = TargetInputs,
+            BatchMaxSize = BatchMaxSize,
+            BatchWaitMs = BatchWait is { } wait ? (int)wait.TotalMilliseconds : null,
         };
     }
+
+    /// <summary>These options with every option that <paramref name="overrides"/> sets taking its place.</summary>
+    internal FunctionOptions Merge(FunctionOptions overrides) => new()
+    {
+        Timeout = overrides.Timeout ?? Timeout,
+        Retries = overrides.Retries ?? Retries,
+        MinContainers = overrides.MinContainers ?? MinContainers,
+        MaxContainers = overrides.MaxContainers ?? MaxContainers,
+        BufferContainers = overrides.BufferContainers ?? BufferContainers,
+        ScaledownWindow = overrides.ScaledownWindow ?? ScaledownWindow,
+        Cpu = overrides.Cpu ?? Cpu,
+        Memory = overrides.Memory ?? Memory,
+        Gpu = overrides.Gpu ?? (overrides.Gpus is null ? Gpu : null),
+        Gpus = overrides.Gpus ?? (overrides.Gpu is null ? Gpus : null),
+        Image = overrides.Image ?? Image,
+        MaxInputs = overrides.MaxInputs ?? MaxInputs,
+        TargetInputs = overrides.TargetInputs ?? (overrides.MaxInputs is null ? TargetInputs : null),
+        BatchMaxSize = overrides.BatchMaxSize ?? BatchMaxSize,
+        BatchWait = overrides.BatchWait ?? BatchWait,
+    };
 
     internal void Validate(string function)
     {
@@ -92,6 +128,22 @@ public sealed record FunctionOptions
         if (Memory is { } memory && (memory < 32 || memory > 1024 * 1024))
         {
             throw new InvalidRequestException($"{function}: Memory must be between 32 and 1048576 MiB, not {memory}.");
+        }
+        if (MaxInputs is < 1 or > 1000)
+        {
+            throw new InvalidRequestException($"{function}: MaxInputs must be between 1 and 1000, not {MaxInputs}.");
+        }
+        if (TargetInputs is { } target && (target < 1 || target > (MaxInputs ?? 1)))
+        {
+            throw new InvalidRequestException($"{function}: TargetInputs must be between 1 and MaxInputs ({MaxInputs ?? 1}), not {target}.");
+        }
+        if (BatchMaxSize is < 1 or > 1000)
+        {
+            throw new InvalidRequestException($"{function}: BatchMaxSize must be between 1 and 1000, not {BatchMaxSize}.");
+        }
+        if (BatchWait is { } batchWait && (batchWait < TimeSpan.Zero || batchWait > TimeSpan.FromMinutes(10)))
+        {
+            throw new InvalidRequestException($"{function}: BatchWait must be between 0 and 10 minutes, not {batchWait}.");
         }
         Retries?.Validate(function);
     }

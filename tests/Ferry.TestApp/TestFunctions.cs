@@ -22,7 +22,10 @@ public sealed class TestFunctions
         Idle = App.Function<int, string>(SleepAsync, new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(60) }, name: "idle");
         Warm = App.Function<int, string>(SleepAsync, new FunctionOptions { MinContainers = 1, ScaledownWindow = TimeSpan.FromSeconds(1) }, name: "warm");
         Print = App.Function<string, int>(PrintLines, name: "print");
+        Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
     }
+
+    public Cls<Counter> Counter { get; }
 
     public App App { get; }
 
@@ -93,3 +96,48 @@ public sealed class TestFunctions
 }
 
 public sealed record Point(int X, int Y, List<string> Tags);
+
+/// <summary>A class with every lifecycle hook; it records them in a file so tests can count them.</summary>
+public sealed class Counter
+{
+    private int _calls;
+
+    [Parameter]
+    public string Label { get; set; } = "default";
+
+    [Parameter]
+    public string Journal { get; set; } = "";
+
+    [Enter]
+    public async Task LoadAsync()
+    {
+        // Stands in for loading a model: takes real time, once per container.
+        await Task.Delay(100);
+        Write("enter");
+    }
+
+    [Method]
+    public string Next(int step)
+    {
+        _calls += step;
+        return $"{Label}:{_calls}:{Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID")}";
+    }
+
+    [Method]
+    public async Task<string> Hold(int milliseconds)
+    {
+        await Task.Delay(milliseconds);
+        return Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID") ?? "local";
+    }
+
+    [Exit]
+    public void Close() => Write("exit");
+
+    private void Write(string hook)
+    {
+        if (Journal.Length > 0)
+        {
+            File.AppendAllText(Journal, $"{hook} {Label} {Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID")}\n");
+        }
+    }
+}

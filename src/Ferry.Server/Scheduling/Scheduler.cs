@@ -536,7 +536,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             return;
         }
         var now = clock.GetUtcNow();
-        var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < c.Capacity).ToList();
+        // Queueing inputs inside a container hides the round trip per input, but only once the pool has all the
+        // containers it will get: while one is still starting, its share of the work must wait for it.
+        var prefetch = !pool.Containers.Values.Any(c => c.Status == ContainerStatus.Starting);
+        int CapacityOf(ContainerState c) => prefetch ? c.Capacity : c.MaxInputs;
+        var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < CapacityOf(c)).ToList();
         if (open.Count == 0)
         {
             return;
@@ -548,7 +552,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             ContainerState? target = null;
             foreach (var candidate in open)
             {
-                if (candidate.Running.Count < candidate.Capacity && (target is null || candidate.Running.Count < target.Running.Count))
+                if (candidate.Running.Count < CapacityOf(candidate) && (target is null || candidate.Running.Count < target.Running.Count))
                 {
                     target = candidate;
                 }
@@ -1166,7 +1170,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _ticker.ConfigureAwait(false);
-        _stopping.Dispose();
+
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} unfinished inputs from the store.")]

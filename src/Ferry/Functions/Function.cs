@@ -15,6 +15,7 @@ public abstract class Function
     {
         Name = name;
         Options = options;
+        EffectiveOptions = options;
         Implementation = implementation;
     }
 
@@ -26,6 +27,35 @@ public abstract class Function
 
     internal Delegate Implementation { get; }
 
+    /// <summary>The pool calls go to: class parameters and option overrides; null for the function as defined.</summary>
+    internal PoolSpec? Pool { get; private protected set; }
+
+    /// <summary>The class a method belongs to, or null for a plain function.</summary>
+    internal string? ClassName { get; init; }
+
+    /// <summary>The app's default image, for option overrides of variants.</summary>
+    internal Image? AppImage { get; set; }
+
+    /// <summary>The class parameters of a class method's pool, or null.</summary>
+    internal JsonElement? Parameters { get; set; }
+
+    /// <summary>The options in force: those defined, with any variant's overrides on top.</summary>
+    internal FunctionOptions EffectiveOptions { get; private set; } = null!;
+
+    /// <summary>A copy of this function whose calls go to their own pool, with the given parameters and options.</summary>
+    internal Function Variant(FunctionOptions? overrides, JsonElement? parameters)
+    {
+        var copy = (Function)MemberwiseClone();
+        copy.EffectiveOptions = overrides is null ? EffectiveOptions : EffectiveOptions.Merge(overrides);
+        copy.EffectiveOptions.Validate(Name);
+        copy.Parameters = parameters ?? Parameters;
+        var changed = overrides is not null;
+        copy.Pool = changed || copy.Parameters is not null
+            ? new PoolSpec(copy.Parameters, changed ? copy.EffectiveOptions.ToSettings(AppImage) : Pool?.Overrides)
+            : null;
+        return copy;
+    }
+
     internal abstract Type[] ParameterTypes { get; }
 
     internal abstract Type ResultType { get; }
@@ -35,7 +65,10 @@ public abstract class Function
 
     /// <summary>The backlog, containers and running inputs of this function right now.</summary>
     public Task<FunctionStats> GetCurrentStatsAsync(CancellationToken cancellationToken = default) =>
-        FerryContext.Client.GetStatsAsync(Name, cancellationToken);
+        Pool is null
+            ? FerryContext.Client.GetStatsAsync(Name, cancellationToken)
+            : FerryContext.Client.SendAsync(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(FerryContext.Client.AppId)}/functions/{Uri.EscapeDataString(Name)}/stats",
+                Pool, ProtocolJsonContext.Default.PoolSpec, ProtocolJsonContext.Default.FunctionStats, cancellationToken);
 
     /// <summary>
     /// Changes this function's autoscaler until the app is deployed again. Arguments left null keep their value.
@@ -49,7 +82,7 @@ public abstract class Function
         CancellationToken cancellationToken = default) =>
         FerryContext.Client.UpdateAutoscalerAsync(
             Name,
-            new AutoscalerUpdate(minContainers, maxContainers, bufferContainers, scaledownWindow?.TotalSeconds),
+            new AutoscalerUpdate(minContainers, maxContainers, bufferContainers, scaledownWindow?.TotalSeconds, Pool),
             cancellationToken);
 
     internal FunctionDefinition ToDefinition(Image? appImage)
@@ -62,7 +95,8 @@ public abstract class Function
                 Payload.TypeName(type),
                 Required: true)).ToList(),
             Payload.TypeName(ResultType),
-            Options.ToSettings(appImage));
+            Options.ToSettings(appImage),
+            ClassName);
     }
 
     internal static JsonElement Arguments(JsonElement args, int count, string function)
@@ -87,6 +121,13 @@ public abstract class Function
 /// <typeparam name="TResult">The function's result type.</typeparam>
 public sealed class Function<TResult> : Function
 {
+    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
+    public Function<TResult> WithOptions(FunctionOptions options) => (Function<TResult>)Variant(options, null);
+
+    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
+    public Function<TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
+        (Function<TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
+
     private readonly Func<Task<TResult>> _fn;
 
     internal Function(string name, FunctionOptions options, Delegate implementation, Func<Task<TResult>> fn)
@@ -100,14 +141,14 @@ public sealed class Function<TResult> : Function
     /// <exception cref="RemoteException">The function threw.</exception>
     /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
     public Task<TResult> RemoteAsync(CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack(), cancellationToken);
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack(), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     public Task<TResult> LocalAsync() => _fn();
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack(), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack(), cancellationToken).ConfigureAwait(false), Name);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
     {
@@ -123,6 +164,13 @@ public sealed class Function<TResult> : Function
 /// <typeparam name="TResult">The function's result type.</typeparam>
 public sealed class Function<T1, TResult> : Function
 {
+    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
+    public Function<T1, TResult> WithOptions(FunctionOptions options) => (Function<T1, TResult>)Variant(options, null);
+
+    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
+    public Function<T1, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
+        (Function<T1, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
+
     private readonly Func<T1, Task<TResult>> _fn;
 
     internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, Task<TResult>> fn)
@@ -136,14 +184,14 @@ public sealed class Function<T1, TResult> : Function
     /// <exception cref="RemoteException">The function threw.</exception>
     /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
     public Task<TResult> RemoteAsync(T1 arg, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack(arg), cancellationToken);
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack(arg), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     public Task<TResult> LocalAsync(T1 arg) => _fn(arg);
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack(arg), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack(arg), cancellationToken).ConfigureAwait(false), Name);
 
     /// <summary>
     /// Runs the function on every input in parallel containers. Results come in input order, or in completion order
@@ -160,7 +208,7 @@ public sealed class Function<T1, TResult> : Function
 
     /// <summary>Like <see cref="MapAsync"/>, but a failed input yields its exception instead of throwing (Modal's <c>return_exceptions=True</c>).</summary>
     public IAsyncEnumerable<Outcome<TResult>> MapOutcomesAsync(IEnumerable<T1> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(FerryContext.Client, Name, null, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+        Invocation.MapAsync<TResult>(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
 
     /// <summary>Runs the function on every input and discards the results.</summary>
     /// <param name="inputs">The inputs.</param>
@@ -171,7 +219,7 @@ public sealed class Function<T1, TResult> : Function
 
     /// <summary>Submits every input and returns once they are all durably queued, without waiting for results.</summary>
     public async Task<string> SpawnMapAsync(IEnumerable<T1> inputs, CancellationToken cancellationToken = default) =>
-        await Invocation.SpawnMapAsync(FerryContext.Client, Name, null, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false);
+        await Invocation.SpawnMapAsync(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
     {
@@ -198,6 +246,13 @@ public sealed class Function<T1, TResult> : Function
 /// <summary>A function of two arguments.</summary>
 public sealed class Function<T1, T2, TResult> : Function
 {
+    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
+    public Function<T1, T2, TResult> WithOptions(FunctionOptions options) => (Function<T1, T2, TResult>)Variant(options, null);
+
+    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
+    public Function<T1, T2, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
+        (Function<T1, T2, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
+
     private readonly Func<T1, T2, Task<TResult>> _fn;
 
     internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, Task<TResult>> fn)
@@ -209,14 +264,14 @@ public sealed class Function<T1, T2, TResult> : Function
 
     /// <summary>Runs the function in a container and returns its result.</summary>
     public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack((arg1, arg2)), cancellationToken);
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack((arg1, arg2)), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     public Task<TResult> LocalAsync(T1 arg1, T2 arg2) => _fn(arg1, arg2);
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack((arg1, arg2)), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack((arg1, arg2)), cancellationToken).ConfigureAwait(false), Name);
 
     /// <summary>Runs the function on pairs taken from the two sequences in step, like Modal's <c>map</c> with two iterables.</summary>
     public IAsyncEnumerable<TResult> MapAsync(IEnumerable<T1> first, IEnumerable<T2> second, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
@@ -233,7 +288,7 @@ public sealed class Function<T1, T2, TResult> : Function
 
     /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
     public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(FerryContext.Client, Name, null, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+        Invocation.MapAsync<TResult>(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
 
     /// <summary>Runs the function on every tuple and discards the results.</summary>
     public Task ForEachAsync(IEnumerable<(T1, T2)> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
@@ -241,7 +296,7 @@ public sealed class Function<T1, T2, TResult> : Function
 
     /// <summary>Submits every tuple and returns once they are all durably queued, without waiting for results.</summary>
     public Task<string> SpawnMapAsync(IEnumerable<(T1, T2)> inputs, CancellationToken cancellationToken = default) =>
-        Invocation.SpawnMapAsync(FerryContext.Client, Name, null, PackEach(inputs, Pack), cancellationToken);
+        Invocation.SpawnMapAsync(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), cancellationToken);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
     {
@@ -259,6 +314,13 @@ public sealed class Function<T1, T2, TResult> : Function
 /// <summary>A function of three arguments.</summary>
 public sealed class Function<T1, T2, T3, TResult> : Function
 {
+    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
+    public Function<T1, T2, T3, TResult> WithOptions(FunctionOptions options) => (Function<T1, T2, T3, TResult>)Variant(options, null);
+
+    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
+    public Function<T1, T2, T3, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
+        (Function<T1, T2, T3, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
+
     private readonly Func<T1, T2, T3, Task<TResult>> _fn;
 
     internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, T3, Task<TResult>> fn)
@@ -270,14 +332,14 @@ public sealed class Function<T1, T2, T3, TResult> : Function
 
     /// <summary>Runs the function in a container and returns its result.</summary>
     public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, null, Pack((arg1, arg2, arg3)), cancellationToken);
+        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     public Task<TResult> LocalAsync(T1 arg1, T2 arg2, T3 arg3) => _fn(arg1, arg2, arg3);
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, null, Pack((arg1, arg2, arg3)), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken).ConfigureAwait(false), Name);
 
     /// <summary>Runs the function on every tuple of arguments (Modal's <c>starmap</c>).</summary>
     public async IAsyncEnumerable<TResult> StarMapAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -290,7 +352,7 @@ public sealed class Function<T1, T2, T3, TResult> : Function
 
     /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
     public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(FerryContext.Client, Name, null, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+        Invocation.MapAsync<TResult>(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
     {

@@ -22,11 +22,13 @@ internal sealed class ContainerRunner(App app)
         var token = Require(FerryEnv.ContainerToken);
         var server = new Uri(Require(FerryEnv.ServerUrl));
         var function = Require(FerryEnv.Function);
-        if (!app.Functions.ContainsKey(function))
+        app.Classes.TryGetValue(function, out var cls);
+        if (!app.Functions.ContainsKey(function) && cls is null)
         {
-            await Console.Error.WriteLineAsync($"This build has no function named '{function}'.").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"This build has no function or class named '{function}'.").ConfigureAwait(false);
             return ExitCodes.Failure;
         }
+        var maxInputs = int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.MaxInputs), out var max) && max > 0 ? max : 1;
 
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
@@ -53,7 +55,22 @@ internal sealed class ContainerRunner(App app)
             return ExitCodes.Disconnected;
         }
 
-        const int maxInputs = 1;
+        if (cls is not null)
+        {
+            // Enter hooks run before the container reports ready, so no input ever sees a half-built instance.
+            var parameters = Environment.GetEnvironmentVariable(FerryEnv.Parameters) is { Length: > 0 } json
+                ? JsonDocument.Parse(json).RootElement.Clone()
+                : (JsonElement?)null;
+            try
+            {
+                await cls.CreateCurrentAsync(parameters).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await Console.Error.WriteLineAsync($"The enter hook of '{cls.Name}' failed: {e}").ConfigureAwait(false);
+                return ExitCodes.Failure;
+            }
+        }
         // The control plane may send more inputs than the container runs at once; they wait here and start in order.
         var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
         await SendAsync(socket, new ContainerReady(maxInputs), cancellationToken).ConfigureAwait(false);
@@ -67,6 +84,17 @@ internal sealed class ContainerRunner(App app)
         }
         await WaitForRunningInputsAsync(workers, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         _outputs.Writer.TryComplete();
+        if (cls is not null)
+        {
+            try
+            {
+                await cls.ExitCurrentAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await Console.Error.WriteLineAsync($"The exit hook of '{cls.Name}' failed: {e}").ConfigureAwait(false);
+            }
+        }
         try
         {
             await sender.ConfigureAwait(false);

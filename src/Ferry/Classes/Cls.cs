@@ -1,0 +1,330 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Ferry.Serialization;
+
+namespace Ferry;
+
+/// <summary>
+/// A class whose <see cref="MethodAttribute">methods</see> run in containers that keep one instance alive across
+/// calls: <see cref="EnterAttribute">enter</see> hooks run once per container, <see cref="ExitAttribute">exit</see>
+/// hooks at shutdown. Each set of <see cref="ParameterAttribute">parameter</see> values, and each variant made with
+/// <see cref="WithOptions"/> or <see cref="WithConcurrency"/>, has its own pool of containers and its own autoscaler.
+/// </summary>
+/// <typeparam name="T">The class. It needs a public parameterless constructor.</typeparam>
+public sealed class Cls<T>
+    where T : class
+{
+    private readonly ClassRegistration _registration;
+    private readonly FunctionOptions? _overrides;
+    private readonly JsonElement _parameters;
+
+    internal Cls(ClassRegistration registration, FunctionOptions? overrides, JsonElement parameters)
+    {
+        _registration = registration;
+        _overrides = overrides;
+        _parameters = parameters;
+    }
+
+    /// <summary>The class's name, which prefixes its methods' names: <c>Class.Method</c>.</summary>
+    public string Name => _registration.Name;
+
+    /// <summary>
+    /// An instance with these parameter values, given as an anonymous object or a dictionary:
+    /// <c>model.With(new { Size = "large" })</c>. Unknown names, wrong types, a missing required parameter and more
+    /// than 16 KiB of values are rejected here, before anything is sent.
+    /// </summary>
+    public Cls<T> With(object parameters) => new(_registration, _overrides, _registration.BindParameters(parameters));
+
+    /// <summary>A variant with other options (GPU, CPU, memory, timeout, retries, scaling). It runs in its own pool.</summary>
+    public Cls<T> WithOptions(FunctionOptions options) => new(_registration, _overrides is null ? options : _overrides.Merge(options), _parameters);
+
+    /// <summary>A variant whose containers run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
+    public Cls<T> WithConcurrency(int maxInputs, int? targetInputs = null) =>
+        WithOptions(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs });
+
+    /// <summary>A method of no arguments, as a function handle: <c>model.Method&lt;string&gt;(m =&gt; m.Describe)</c>.</summary>
+    public Function<TResult> Method<TResult>(Func<T, Func<TResult>> method) =>
+        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, () => LocalAsync<TResult>(method, [])));
+
+    /// <inheritdoc cref="Method{TResult}(Func{T, Func{TResult}})"/>
+    public Function<TResult> Method<TResult>(Func<T, Func<Task<TResult>>> method) =>
+        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, () => LocalAsync<TResult>(method, [])));
+
+    /// <summary>A method of one argument, as a function handle: <c>model.Method&lt;string, string&gt;(m =&gt; m.Predict)</c>.</summary>
+    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, TResult>> method) =>
+        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, a => LocalAsync<TResult>(method, [a])));
+
+    /// <inheritdoc cref="Method{T1, TResult}(Func{T, Func{T1, TResult}})"/>
+    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, Task<TResult>>> method) =>
+        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, a => LocalAsync<TResult>(method, [a])));
+
+    /// <summary>A method of two arguments, as a function handle.</summary>
+    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, TResult>> method) =>
+        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b) => LocalAsync<TResult>(method, [a, b])));
+
+    /// <inheritdoc cref="Method{T1, T2, TResult}(Func{T, Func{T1, T2, TResult}})"/>
+    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, Task<TResult>>> method) =>
+        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b) => LocalAsync<TResult>(method, [a, b])));
+
+    private TFunction Bind<TFunction>(TFunction function)
+        where TFunction : Function
+    {
+        function.AppImage = _registration.AppImage;
+        if (_parameters.ValueKind == JsonValueKind.Undefined)
+        {
+            // A required parameter was never given; this throws the message that names it.
+            _registration.BindParameters(new Dictionary<string, object?>());
+        }
+        JsonElement? parameters = _registration.Parameters.Count == 0 ? null : _parameters;
+        return (TFunction)function.Variant(_overrides, parameters);
+    }
+
+    /// <summary>The registered name of the method a selector such as <c>m =&gt; m.Predict</c> picks.</summary>
+    private string Resolve(Delegate selector)
+    {
+        // The selector only reads a method group off the instance, so an uninitialized object is enough to learn which.
+        var probe = (T)RuntimeHelpers.GetUninitializedObject(typeof(T));
+        var picked = ((Delegate)selector.DynamicInvoke(probe)!).Method;
+        return _registration.MethodName(picked);
+    }
+
+    private async Task<TResult> LocalAsync<TResult>(Delegate selector, object?[] args)
+    {
+        var instance = await _registration.CreateLocalAsync(_parameters).ConfigureAwait(false);
+        var method = ((Delegate)selector.DynamicInvoke(instance)!).Method;
+        var result = await ClassRegistration.InvokeAsync(method, instance, args).ConfigureAwait(false);
+        return (TResult)result!;
+    }
+}
+
+/// <summary>What the SDK knows about a registered class: its hooks, parameters and methods.</summary>
+internal sealed class ClassRegistration
+{
+    private const int MaxParameterBytes = 16 * 1024;
+    private static readonly Type[] ParameterTypes = [typeof(string), typeof(int), typeof(bool), typeof(byte[])];
+    private readonly Dictionary<MethodInfo, string> _methods = [];
+
+    public ClassRegistration(Type type, FunctionOptions options, Image? appImage)
+    {
+        Type = type;
+        Name = type.Name;
+        Options = options;
+        AppImage = appImage;
+        if (type.GetConstructor(Type.EmptyTypes) is null)
+        {
+            throw new InvalidRequestException($"Class '{Name}' needs a public parameterless constructor to be created in containers.");
+        }
+        var members = type.GetMethods(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly);
+        Enter = [.. members.Where(m => m.GetCustomAttribute<EnterAttribute>() is not null).OrderByDescending(m => m.GetCustomAttribute<EnterAttribute>()!.Snap)];
+        foreach (var group in Enter.GroupBy(m => m.GetCustomAttribute<EnterAttribute>()!.Snap).Where(g => g.Count() > 1))
+        {
+            throw new InvalidRequestException(
+                $"Class '{Name}' has more than one [Enter{(group.Key ? "(Snap = true)" : "")}] hook: {string.Join(", ", group.Select(m => m.Name))}. Keep one and call the others from it.");
+        }
+        var exits = members.Where(m => m.GetCustomAttribute<ExitAttribute>() is not null).ToList();
+        if (exits.Count > 1)
+        {
+            throw new InvalidRequestException($"Class '{Name}' has more than one [Exit] hook: {string.Join(", ", exits.Select(m => m.Name))}. Keep one.");
+        }
+        Exit = exits.SingleOrDefault();
+        foreach (var hook in Enter.Concat(exits).Where(h => h.GetParameters().Length > 0))
+        {
+            throw new InvalidRequestException($"The hook '{Name}.{hook.Name}' must take no parameters.");
+        }
+        Parameters = [.. type.GetProperties(BindingFlags.Instance | BindingFlags.Public).Where(p => p.GetCustomAttribute<ParameterAttribute>() is not null)];
+        foreach (var parameter in Parameters)
+        {
+            if (!ParameterTypes.Contains(parameter.PropertyType))
+            {
+                throw new InvalidRequestException(
+                    $"The parameter '{Name}.{parameter.Name}' is a {Payload.TypeName(parameter.PropertyType)}; parameters may be string, int, bool or byte[].");
+            }
+            if (parameter.SetMethod is null)
+            {
+                throw new InvalidRequestException($"The parameter '{Name}.{parameter.Name}' needs a setter (set or init).");
+            }
+        }
+        foreach (var method in members.Where(m => m.GetCustomAttribute<MethodAttribute>() is not null))
+        {
+            _methods[method] = $"{Name}.{method.Name}";
+        }
+        if (_methods.Count == 0)
+        {
+            throw new InvalidRequestException($"Class '{Name}' has no [Method]; mark the methods callers may call.");
+        }
+        DefaultParameters = BindParameters(new Dictionary<string, object?>(), requireAll: false);
+    }
+
+    public Type Type { get; }
+
+    public string Name { get; }
+
+    public FunctionOptions Options { get; }
+
+    public Image? AppImage { get; }
+
+    public IReadOnlyList<MethodInfo> Enter { get; }
+
+    public MethodInfo? Exit { get; }
+
+    public IReadOnlyList<PropertyInfo> Parameters { get; }
+
+    public IReadOnlyDictionary<MethodInfo, string> Methods => _methods;
+
+    /// <summary>The parameters of an instance made without <c>With</c>: every default, or null when one is required.</summary>
+    public JsonElement DefaultParameters { get; }
+
+    /// <summary>The instance this container serves, once its enter hooks have run.</summary>
+    public object? Current { get; private set; }
+
+    public string MethodName(MethodInfo method) =>
+        _methods.TryGetValue(method, out var name)
+            ? name
+            : throw new InvalidRequestException($"'{Name}.{method.Name}' is not marked [Method], so it cannot be called remotely.");
+
+    /// <summary>Checks parameter values and turns them into the canonical JSON object that names the pool.</summary>
+    public JsonElement BindParameters(object values, bool requireAll = true)
+    {
+        var given = values as IReadOnlyDictionary<string, object?>
+            ?? values.GetType().GetProperties().ToDictionary(p => p.Name, p => p.GetValue(values));
+        var defaults = Activator.CreateInstance(Type)!;
+        var bound = new SortedDictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var name in given.Keys.Where(k => !Parameters.Any(p => p.Name == k)))
+        {
+            throw new InvalidRequestException($"Class '{Name}' has no parameter '{name}'. Its parameters: {string.Join(", ", Parameters.Select(p => p.Name))}.");
+        }
+        foreach (var parameter in Parameters)
+        {
+            if (given.TryGetValue(parameter.Name, out var value))
+            {
+                if (value is null || !parameter.PropertyType.IsInstanceOfType(value))
+                {
+                    throw new InvalidRequestException($"The parameter '{Name}.{parameter.Name}' takes a {Payload.TypeName(parameter.PropertyType)}, not {(value is null ? "null" : Payload.TypeName(value.GetType()))}.");
+                }
+                bound[parameter.Name] = value;
+            }
+            else if (parameter.GetCustomAttribute<RequiredMemberAttribute>() is not null || IsRequired(parameter))
+            {
+                if (requireAll)
+                {
+                    throw new InvalidRequestException($"The parameter '{Name}.{parameter.Name}' is required: pass it with .With(new {{ {parameter.Name} = ... }}).");
+                }
+                return default;
+            }
+            else
+            {
+                bound[parameter.Name] = parameter.GetValue(defaults);
+            }
+        }
+        var json = JsonSerializer.SerializeToElement(bound, Payload.Options);
+        if (json.GetRawText().Length > MaxParameterBytes)
+        {
+            throw new InvalidRequestException($"The parameters of '{Name}' take {json.GetRawText().Length} bytes; the limit is 16 KiB.");
+        }
+        return json;
+    }
+
+    private static bool IsRequired(PropertyInfo property) =>
+        property.DeclaringType?.GetCustomAttributes().Any(a => a.GetType().Name == "RequiredMemberAttribute") == true
+        && property.GetCustomAttributes().Any(a => a.GetType().Name == "RequiredMemberAttribute");
+
+    /// <summary>Creates the container's instance, sets its parameters and runs its enter hooks, snapshot ones first.</summary>
+    public async Task CreateCurrentAsync(JsonElement? parameters) => Current = await CreateLocalAsync(parameters).ConfigureAwait(false);
+
+    public async Task<object> CreateLocalAsync(JsonElement? parameters)
+    {
+        var instance = Activator.CreateInstance(Type)!;
+        if (parameters is { ValueKind: JsonValueKind.Object } values)
+        {
+            foreach (var parameter in Parameters)
+            {
+                if (values.TryGetProperty(parameter.Name, out var value))
+                {
+                    parameter.SetValue(instance, value.Deserialize(parameter.PropertyType, Payload.Options));
+                }
+            }
+        }
+        foreach (var hook in Enter)
+        {
+            await InvokeAsync(hook, instance, []).ConfigureAwait(false);
+        }
+        return instance;
+    }
+
+    /// <summary>Runs the exit hook of the container's instance, if it has one.</summary>
+    public async Task ExitCurrentAsync()
+    {
+        if (Current is { } instance && Exit is { } exit)
+        {
+            await InvokeAsync(exit, instance, []).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Calls a method and awaits it if it returns a task, unwrapping reflection's wrapper exception.</summary>
+    public static async Task<object?> InvokeAsync(MethodInfo method, object instance, object?[] args)
+    {
+        object? returned;
+        try
+        {
+            returned = method.Invoke(instance, args);
+        }
+        catch (TargetInvocationException e) when (e.InnerException is { } inner)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(inner);
+            throw;
+        }
+        switch (returned)
+        {
+            case Task task:
+                await task.ConfigureAwait(false);
+                var resultProperty = task.GetType().GetProperty("Result");
+                return resultProperty is not null && task.GetType().IsGenericType ? resultProperty.GetValue(task) : null;
+            case ValueTask valueTask:
+                await valueTask.ConfigureAwait(false);
+                return null;
+            default:
+                return returned;
+        }
+    }
+}
+
+/// <summary>A class method as the container runs it: arguments by reflection, on the container's instance.</summary>
+internal sealed class ClassMethod : Function
+{
+    private readonly ClassRegistration _registration;
+    private readonly MethodInfo _method;
+
+    public ClassMethod(ClassRegistration registration, MethodInfo method, string name)
+        : base(name, registration.Options, method.CreateDelegate(
+            System.Linq.Expressions.Expression.GetDelegateType([.. method.GetParameters().Select(p => p.ParameterType), method.ReturnType]),
+            RuntimeHelpers.GetUninitializedObject(registration.Type)))
+    {
+        _registration = registration;
+        _method = method;
+        ClassName = registration.Name;
+    }
+
+    internal override Type[] ParameterTypes => [.. _method.GetParameters().Select(p => p.ParameterType)];
+
+    internal override Type ResultType =>
+        _method.ReturnType == typeof(Task) || _method.ReturnType == typeof(ValueTask) || _method.ReturnType == typeof(void)
+            ? typeof(object)
+            : _method.ReturnType.IsGenericType && _method.ReturnType.GetGenericTypeDefinition() is { } d && (d == typeof(Task<>) || d == typeof(ValueTask<>))
+                ? _method.ReturnType.GetGenericArguments()[0]
+                : _method.ReturnType;
+
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    {
+        var types = ParameterTypes;
+        Arguments(args, types.Length, Name);
+        var values = new object?[types.Length];
+        for (var i = 0; i < types.Length; i++)
+        {
+            values[i] = Payload.Read(args[i], types[i]);
+        }
+        var instance = _registration.Current ?? throw new InvalidOperationException($"This container serves no instance of '{_registration.Name}'.");
+        var result = await ClassRegistration.InvokeAsync(_method, instance, values).ConfigureAwait(false);
+        return Payload.ToElement(result, ResultType);
+    }
+}

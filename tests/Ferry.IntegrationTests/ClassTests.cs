@@ -1,0 +1,183 @@
+using FluentAssertions;
+using Ferry.TestApp;
+
+namespace Ferry.IntegrationTests;
+
+public sealed class ClassTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    private static string Journal() => Path.Combine(Path.GetTempPath(), "ferry-journal-" + Guid.NewGuid().ToString("N"));
+
+    private static async Task<string[]> LinesAsync(string file) => File.Exists(file) ? await File.ReadAllLinesAsync(file) : [];
+
+    [Fact]
+    public async Task Enter_runs_once_per_container_and_exit_runs_at_scale_down()
+    {
+        var appId = await fixture.NewAppAsync();
+        var journal = Journal();
+        var next = fixture.Functions.Counter.With(new { Label = "a", Journal = journal }).Method<int, string>(c => c.Next);
+
+        var results = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            results.Add(await next.RemoteAsync(1));
+        }
+
+        var container = results[0].Split(':')[2];
+        results.Should().Equal($"a:1:{container}", $"a:2:{container}", $"a:3:{container}");
+        // The pool scales down after its 2 s window; the exit hook runs before the process ends.
+        await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(appId).Where(p => p.PoolId.StartsWith("Counter@", StringComparison.Ordinal)).All(p => p.Containers.Count == 0));
+        (await LinesAsync(journal)).Should().Equal($"enter a {container}", $"exit a {container}");
+    }
+
+    [Fact]
+    public async Task Two_parameter_sets_run_in_separate_containers_with_separate_state()
+    {
+        await fixture.NewAppAsync();
+        var a = fixture.Functions.Counter.With(new { Label = "a" }).Method<int, string>(c => c.Next);
+        var b = fixture.Functions.Counter.With(new { Label = "b" }).Method<int, string>(c => c.Next);
+
+        var a1 = await a.RemoteAsync(1);
+        var b1 = await b.RemoteAsync(10);
+        var a2 = await a.RemoteAsync(1);
+
+        a1.Should().StartWith("a:1:");
+        b1.Should().StartWith("b:10:");
+        a2.Should().StartWith("a:2:");
+        a1.Split(':')[2].Should().Be(a2.Split(':')[2]).And.NotBe(b1.Split(':')[2]);
+    }
+
+    [Fact]
+    public async Task Four_slow_calls_overlap_in_one_container_and_a_fifth_starts_a_second()
+    {
+        var appId = await fixture.NewAppAsync();
+        var hold = fixture.Functions.Counter.WithConcurrency(maxInputs: 4).Method<int, string>(c => c.Hold);
+
+        var first = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => hold.RemoteAsync(1_500)));
+        first.Distinct().Should().ContainSingle("four inputs fit one container with MaxInputs 4");
+
+        var five = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => hold.RemoteAsync(1_500)));
+        five.Distinct().Should().HaveCount(2, "the fifth concurrent input needs a second container");
+        five.GroupBy(c => c).Select(g => g.Count()).Should().BeEquivalentTo([4, 1]);
+    }
+
+    [Fact]
+    public async Task Stats_of_a_variant_match_what_is_running()
+    {
+        await fixture.NewAppAsync();
+        var hold = fixture.Functions.Counter.With(new { Label = "stats" }).WithConcurrency(maxInputs: 2).Method<int, string>(c => c.Hold);
+        await hold.RemoteAsync(0);
+
+        var calls = Enumerable.Range(0, 2).Select(_ => hold.RemoteAsync(3_000)).ToList();
+        await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(Ferry.Hosting.FerryContext.Client.AppId)
+            .Any(p => p.PoolId.StartsWith("Counter@", StringComparison.Ordinal) && p.Containers.Values.Sum(c => c.StartedCount) == 2));
+        var stats = await hold.GetCurrentStatsAsync();
+
+        stats.Should().BeEquivalentTo(new Ferry.Protocol.FunctionStats(Backlog: 0, Containers: 1, RunningInputs: 2, IdleContainers: 0));
+        await Task.WhenAll(calls);
+    }
+
+    [Fact]
+    public async Task Update_autoscaler_min_containers_brings_containers_up_without_traffic()
+    {
+        var appId = await fixture.NewAppAsync();
+        var next = fixture.Functions.Counter.With(new { Label = "warm" }).Method<int, string>(c => c.Next);
+
+        var settings = await next.UpdateAutoscalerAsync(minContainers: 2);
+
+        settings.MinContainers.Should().Be(2);
+        await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(appId)
+            .Any(p => p.PoolId.StartsWith("Counter@", StringComparison.Ordinal) && p.Containers.Values.Count(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready) == 2));
+        (await next.GetCurrentStatsAsync()).Containers.Should().Be(2);
+    }
+}
+
+public sealed class ClassDefinitionTests
+{
+    private sealed class TwoEnters
+    {
+        [Enter]
+        public void A()
+        {
+        }
+
+        [Enter]
+        public void B()
+        {
+        }
+
+        [Method]
+        public int M() => 1;
+    }
+
+    private sealed class BadParameter
+    {
+        [Parameter]
+        public double Ratio { get; set; }
+
+        [Method]
+        public int M() => 1;
+    }
+
+    private sealed class Required
+    {
+        [Parameter]
+        public required string Name { get; set; }
+
+        [Method]
+        public string Hello() => Name;
+    }
+
+    private sealed class NoParameters
+    {
+        [Method]
+        public int M() => 1;
+    }
+
+    [Fact]
+    public void Two_enter_hooks_of_one_kind_are_rejected_naming_them()
+    {
+        var act = () => new App("x").Cls<TwoEnters>();
+
+        act.Should().Throw<InvalidRequestException>().WithMessage("*TwoEnters*[Enter]*A, B*");
+    }
+
+    [Fact]
+    public void An_unsupported_parameter_type_is_rejected_naming_the_member()
+    {
+        var act = () => new App("x").Cls<BadParameter>();
+
+        act.Should().Throw<InvalidRequestException>().WithMessage("*BadParameter.Ratio*string, int, bool or byte[]*");
+    }
+
+    [Fact]
+    public void A_missing_required_parameter_is_rejected_at_the_call_site()
+    {
+        var cls = new App("x").Cls<Required>();
+
+        var act = () => cls.Method<string>(c => c.Hello);
+
+        act.Should().Throw<InvalidRequestException>().WithMessage("*Required.Name*required*");
+    }
+
+    [Fact]
+    public void Unknown_and_oversized_parameters_are_rejected()
+    {
+        var cls = new App("x").Cls<Required>();
+
+        var unknown = () => cls.With(new { Nome = "x" });
+        var big = () => cls.With(new { Name = new string('x', 20_000) });
+
+        unknown.Should().Throw<InvalidRequestException>().WithMessage("*no parameter 'Nome'*Name*");
+        big.Should().Throw<InvalidRequestException>().WithMessage("*16 KiB*");
+    }
+
+    [Fact]
+    public void A_method_not_marked_is_rejected()
+    {
+        var cls = new App("x").Cls<NoParameters>();
+
+        var act = () => cls.Method<int>(c => c.GetHashCode);
+
+        act.Should().Throw<InvalidRequestException>().WithMessage("*not marked [Method]*");
+    }
+}
