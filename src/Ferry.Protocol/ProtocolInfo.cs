@@ -38,6 +38,8 @@ public static class FerryEnv
     public const string PoolId = "FERRY_POOL_ID";
     public const string Parameters = "FERRY_PARAMETERS";
     public const string MaxInputs = "FERRY_MAX_INPUTS";
+    public const string BatchMaxSize = "FERRY_BATCH_MAX_SIZE";
+    public const string BatchWaitMs = "FERRY_BATCH_WAIT_MS";
     public const string DescribeOutput = "FERRY_DESCRIBE_OUTPUT";
 }
 

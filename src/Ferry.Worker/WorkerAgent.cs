@@ -179,6 +179,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 [FerryEnv.Function] = start.Function,
                 [FerryEnv.PoolId] = start.PoolId,
                 [FerryEnv.MaxInputs] = start.Settings.MaxInputs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [FerryEnv.BatchMaxSize] = (start.Settings.BatchMaxSize ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                [FerryEnv.BatchWaitMs] = (start.Settings.BatchWaitMs ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
             if (start.Parameters is { } parameters)
             {

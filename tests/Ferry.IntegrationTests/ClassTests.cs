@@ -91,8 +91,55 @@ public sealed class ClassTests(ServerFixture fixture) : IClassFixture<ServerFixt
     }
 }
 
+public sealed class BatchingTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+{
+    [Fact]
+    public async Task Per_item_calls_arrive_in_batches_of_the_configured_size_and_answer_in_order()
+    {
+        await fixture.NewAppAsync();
+        var embed = fixture.Functions.Embedder.BatchedMethod<string, string>(e => e.Embed);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => embed.RemoteAsync($"item{i}")));
+
+        results.Select(r => r.Split('/')[0]).Should().Equal(Enumerable.Range(0, 10).Select(i => $"item{i}"));
+        results.Select(r => int.Parse(r.Split('/')[1], System.Globalization.CultureInfo.InvariantCulture)).Order()
+            .Should().Equal(2, 2, 4, 4, 4, 4, 4, 4, 4, 4);
+    }
+
+    [Fact]
+    public async Task A_result_list_of_the_wrong_length_fails_every_input_of_the_batch()
+    {
+        await fixture.NewAppAsync();
+        var lengths = fixture.Functions.ShortBatch.BatchedMethod<string, int>(s => s.Lengths);
+
+        var outcomes = new List<Outcome<int>>();
+        await foreach (var outcome in lengths.MapOutcomesAsync(["a", "b", "c"]))
+        {
+            outcomes.Add(outcome);
+        }
+
+        outcomes.Should().HaveCount(3).And.OnlyContain(o => !o.IsSuccess);
+        outcomes[0].Exception.Should().BeOfType<RemoteException>().Which.RemoteMessage.Should().Contain("returned 1 results for 3 inputs");
+    }
+}
+
 public sealed class ClassDefinitionTests
 {
+    private sealed class NotAList
+    {
+        [Method]
+        [Batched(4, 10)]
+        public string Embed(string item) => item;
+    }
+
+    [Fact]
+    public void A_batched_method_that_is_not_list_in_list_out_is_rejected_naming_it()
+    {
+        var act = () => new App("x").Cls<NotAList>();
+
+        act.Should().Throw<InvalidRequestException>().WithMessage("*NotAList.Embed*List<TItem>*");
+    }
+
     private sealed class TwoEnters
     {
         [Enter]

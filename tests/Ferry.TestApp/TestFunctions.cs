@@ -23,9 +23,15 @@ public sealed class TestFunctions
         Warm = App.Function<int, string>(SleepAsync, new FunctionOptions { MinContainers = 1, ScaledownWindow = TimeSpan.FromSeconds(1) }, name: "warm");
         Print = App.Function<string, int>(PrintLines, name: "print");
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
+        Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
+        ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
     }
 
     public Cls<Counter> Counter { get; }
+
+    public Cls<Embedder> Embedder { get; }
+
+    public Cls<ShortBatch> ShortBatch { get; }
 
     public App App { get; }
 
@@ -140,4 +146,20 @@ public sealed class Counter
             File.AppendAllText(Journal, $"{hook} {Label} {Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID")}\n");
         }
     }
+}
+
+/// <summary>A batched method: each result names the size of the batch its input arrived in.</summary>
+public sealed class Embedder
+{
+    [Method]
+    [Batched(maxBatchSize: 4, waitMs: 500)]
+    public List<string> Embed(List<string> items) => [.. items.Select(i => $"{i}/{items.Count}")];
+}
+
+/// <summary>A batched method that answers with the wrong number of results.</summary>
+public sealed class ShortBatch
+{
+    [Method]
+    [Batched(maxBatchSize: 8, waitMs: 200)]
+    public List<int> Lengths(List<string> items) => [items.Count];
 }

@@ -29,3 +29,20 @@ public sealed class ExitAttribute : Attribute;
 /// </summary>
 [AttributeUsage(AttributeTargets.Property, Inherited = false)]
 public sealed class ParameterAttribute : Attribute;
+
+/// <summary>
+/// Marks a <see cref="MethodAttribute">[Method]</see> that takes a list and returns a list of the same length. Callers
+/// call it per item; the container gathers up to <see cref="MaxBatchSize"/> items, waiting at most
+/// <see cref="WaitMs"/> milliseconds, and calls the method once. Item <c>i</c> of the result answers input <c>i</c>.
+/// </summary>
+/// <param name="maxBatchSize">The most items per call, 1 to 1000.</param>
+/// <param name="waitMs">How long to wait for a batch to fill, 0 to 600000 milliseconds.</param>
+[AttributeUsage(AttributeTargets.Method, Inherited = false)]
+public sealed class BatchedAttribute(int maxBatchSize, int waitMs) : Attribute
+{
+    /// <summary>The most items per call.</summary>
+    public int MaxBatchSize { get; } = maxBatchSize;
+
+    /// <summary>How long a container waits for a batch to fill, in milliseconds.</summary>
+    public int WaitMs { get; } = waitMs;
+}

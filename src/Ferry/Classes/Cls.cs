@@ -43,6 +43,27 @@ public sealed class Cls<T>
     public Cls<T> WithConcurrency(int maxInputs, int? targetInputs = null) =>
         WithOptions(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs });
 
+    /// <summary>A variant whose batched method receives up to <paramref name="maxBatchSize"/> items, waiting at most <paramref name="wait"/>.</summary>
+    public Cls<T> WithBatching(int maxBatchSize, TimeSpan wait) =>
+        WithOptions(new FunctionOptions { BatchMaxSize = maxBatchSize, BatchWait = wait });
+
+    /// <summary>
+    /// A <see cref="BatchedAttribute">[Batched]</see> method as a per-item function handle:
+    /// <c>model.BatchedMethod&lt;string, float[]&gt;(m =&gt; m.Embed)</c>. Each call sends one item.
+    /// </summary>
+    public Function<TItem, TResult> BatchedMethod<TItem, TResult>(Func<T, Func<List<TItem>, List<TResult>>> method) =>
+        Bind(new Function<TItem, TResult>(Resolve(method), _registration.Options, method, a => LocalBatchAsync<TItem, TResult>(method, a)));
+
+    /// <inheritdoc cref="BatchedMethod{TItem, TResult}(Func{T, Func{List{TItem}, List{TResult}}})"/>
+    public Function<TItem, TResult> BatchedMethod<TItem, TResult>(Func<T, Func<List<TItem>, Task<List<TResult>>>> method) =>
+        Bind(new Function<TItem, TResult>(Resolve(method), _registration.Options, method, a => LocalBatchAsync<TItem, TResult>(method, a)));
+
+    private async Task<TResult> LocalBatchAsync<TItem, TResult>(Delegate selector, TItem item)
+    {
+        var results = await LocalAsync<List<TResult>>(selector, [new List<TItem> { item }]).ConfigureAwait(false);
+        return results.Count == 1 ? results[0] : throw new InvalidRequestException($"The batched method returned {results.Count} results for 1 input.");
+    }
+
     /// <summary>A method of no arguments, as a function handle: <c>model.Method&lt;string&gt;(m =&gt; m.Describe)</c>.</summary>
     public Function<TResult> Method<TResult>(Func<T, Func<TResult>> method) =>
         Bind(new Function<TResult>(Resolve(method), _registration.Options, method, () => LocalAsync<TResult>(method, [])));
@@ -148,6 +169,16 @@ internal sealed class ClassRegistration
         foreach (var method in members.Where(m => m.GetCustomAttribute<MethodAttribute>() is not null))
         {
             _methods[method] = $"{Name}.{method.Name}";
+            if (method.GetCustomAttribute<BatchedAttribute>() is { } batched)
+            {
+                CheckBatched(method, batched);
+                if (Batched is not null)
+                {
+                    throw new InvalidRequestException($"Class '{Name}' has more than one [Batched] method: {Batched.Name}, {method.Name}. A class batches one method.");
+                }
+                Batched = method;
+                Options = Options.Merge(new FunctionOptions { BatchMaxSize = batched.MaxBatchSize, BatchWait = TimeSpan.FromMilliseconds(batched.WaitMs) });
+            }
         }
         if (_methods.Count == 0)
         {
@@ -160,7 +191,10 @@ internal sealed class ClassRegistration
 
     public string Name { get; }
 
-    public FunctionOptions Options { get; }
+    public FunctionOptions Options { get; private set; }
+
+    /// <summary>The method marked [Batched], if any.</summary>
+    public MethodInfo? Batched { get; private set; }
 
     public Image? AppImage { get; }
 
@@ -177,6 +211,24 @@ internal sealed class ClassRegistration
 
     /// <summary>The instance this container serves, once its enter hooks have run.</summary>
     public object? Current { get; private set; }
+
+    private void CheckBatched(MethodInfo method, BatchedAttribute batched)
+    {
+        var parameters = method.GetParameters();
+        var returns = method.ReturnType.IsGenericType && method.ReturnType.GetGenericTypeDefinition() == typeof(Task<>)
+            ? method.ReturnType.GetGenericArguments()[0]
+            : method.ReturnType;
+        static bool IsList(Type type) => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(List<>);
+        if (parameters.Length != 1 || !IsList(parameters[0].ParameterType) || !IsList(returns))
+        {
+            throw new InvalidRequestException(
+                $"The batched method '{Name}.{method.Name}' must take one List<TItem> and return List<TResult> (or Task<List<TResult>>).");
+        }
+        if (batched.MaxBatchSize is < 1 or > 1000 || batched.WaitMs is < 0 or > 600_000)
+        {
+            throw new InvalidRequestException($"The batched method '{Name}.{method.Name}' needs MaxBatchSize 1 to 1000 and WaitMs 0 to 600000.");
+        }
+    }
 
     public string MethodName(MethodInfo method) =>
         _methods.TryGetValue(method, out var name)
@@ -313,6 +365,30 @@ internal sealed class ClassMethod : Function
             : _method.ReturnType.IsGenericType && _method.ReturnType.GetGenericTypeDefinition() is { } d && (d == typeof(Task<>) || d == typeof(ValueTask<>))
                 ? _method.ReturnType.GetGenericArguments()[0]
                 : _method.ReturnType;
+
+    /// <summary>True for the class's [Batched] method, which the container calls with a list of items.</summary>
+    public bool IsBatched => _registration.Batched == _method;
+
+    /// <summary>Calls the batched method once with every item; each input's result, or an error that fails them all.</summary>
+    public async Task<IReadOnlyList<JsonElement>> InvokeBatchAsync(IReadOnlyList<JsonElement> inputs)
+    {
+        var listType = _method.GetParameters()[0].ParameterType;
+        var itemType = listType.GetGenericArguments()[0];
+        var items = (System.Collections.IList)Activator.CreateInstance(listType)!;
+        foreach (var args in inputs)
+        {
+            items.Add(Payload.Read(Arguments(args, 1, Name)[0], itemType));
+        }
+        var instance = _registration.Current ?? throw new InvalidOperationException($"This container serves no instance of '{_registration.Name}'.");
+        var result = await ClassRegistration.InvokeAsync(_method, instance, [items]).ConfigureAwait(false) as System.Collections.IList;
+        if (result is null || result.Count != inputs.Count)
+        {
+            throw new InvalidOperationException(
+                $"The batched method '{Name}' returned {(result is null ? "null" : result.Count + " results")} for {inputs.Count} inputs; it must return one result per input, in order.");
+        }
+        var resultType = ResultType.GetGenericArguments()[0];
+        return [.. result.Cast<object?>().Select(r => Payload.ToElement(r, resultType))];
+    }
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
     {

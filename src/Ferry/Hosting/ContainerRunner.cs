@@ -29,6 +29,8 @@ internal sealed class ContainerRunner(App app)
             return ExitCodes.Failure;
         }
         var maxInputs = int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.MaxInputs), out var max) && max > 0 ? max : 1;
+        _batchMaxSize = int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.BatchMaxSize), out var batch) && batch > 0 ? batch : 1;
+        _batchWait = TimeSpan.FromMilliseconds(int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.BatchWaitMs), out var wait) && wait > 0 ? wait : 0);
 
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
         {
@@ -73,7 +75,8 @@ internal sealed class ContainerRunner(App app)
         }
         // The control plane may send more inputs than the container runs at once; they wait here and start in order.
         var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
-        await SendAsync(socket, new ContainerReady(maxInputs), cancellationToken).ConfigureAwait(false);
+        // A batching container holds a full batch per slot, so the control plane counts its slots in items.
+        await SendAsync(socket, new ContainerReady(maxInputs * _batchMaxSize), cancellationToken).ConfigureAwait(false);
         var sender = SendOutputsAsync(socket, linked.Token);
         var exitCode = await ReceiveAsync(socket, linked.Token).ConfigureAwait(false);
 
@@ -162,12 +165,93 @@ internal sealed class ContainerRunner(App app)
         }
     }
 
+    private int _batchMaxSize = 1;
+    private TimeSpan _batchWait;
+
     private async Task RunInputsAsync()
     {
-        await foreach (var input in _inputs.Reader.ReadAllAsync().ConfigureAwait(false))
+        while (await _inputs.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            await RunInputAsync(input).ConfigureAwait(false);
+            if (!_inputs.Reader.TryRead(out var input))
+            {
+                continue;
+            }
+            if (_batchMaxSize > 1 && app.Functions.TryGetValue(input.Function, out var f) && f is ClassMethod { IsBatched: true } batched)
+            {
+                await RunBatchAsync(batched, await GatherBatchAsync(input).ConfigureAwait(false)).ConfigureAwait(false);
+            }
+            else
+            {
+                await RunInputAsync(input).ConfigureAwait(false);
+            }
         }
+    }
+
+    /// <summary>Collects up to the batch size, waiting at most the batch wait for more to arrive.</summary>
+    private async Task<List<ContainerInput>> GatherBatchAsync(ContainerInput first)
+    {
+        var batch = new List<ContainerInput> { first };
+        using var deadline = new CancellationTokenSource(_batchWait);
+        try
+        {
+            while (batch.Count < _batchMaxSize)
+            {
+                if (_inputs.Reader.TryPeek(out var next) && next.Function != first.Function)
+                {
+                    break;
+                }
+                if (_inputs.Reader.TryRead(out var item))
+                {
+                    batch.Add(item);
+                    continue;
+                }
+                if (!await _inputs.Reader.WaitToReadAsync(deadline.Token).ConfigureAwait(false))
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        return batch;
+    }
+
+    private async Task RunBatchAsync(ClassMethod method, List<ContainerInput> batch)
+    {
+        IReadOnlyList<ContainerOutput> outputs;
+        try
+        {
+            var args = new List<JsonElement>(batch.Count);
+            foreach (var input in batch)
+            {
+                args.Add(await ArgumentsOfAsync(input).ConfigureAwait(false));
+            }
+            var results = await method.InvokeBatchAsync(args).ConfigureAwait(false);
+            outputs = [.. batch.Select((input, i) => new ContainerOutput(input.InputId, input.Attempt, true, results[i]))];
+        }
+        catch (Exception e)
+        {
+            // One call served the whole batch, so its failure is every input's failure.
+            var error = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
+            var remote = new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, error.StackTrace);
+            outputs = [.. batch.Select(input => new ContainerOutput(input.InputId, input.Attempt, false, Error: remote))];
+        }
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+        foreach (var output in outputs)
+        {
+            _outputs.Writer.TryWrite(output);
+        }
+    }
+
+    private static async Task<JsonElement> ArgumentsOfAsync(ContainerInput input)
+    {
+        if (input.ArgsBlob is { } blob)
+        {
+            using var document = JsonDocument.Parse(await FerryContext.Client.GetBlobAsync(blob, CancellationToken.None).ConfigureAwait(false));
+            return document.RootElement.Clone();
+        }
+        return input.Args ?? default;
     }
 
     private async Task RunInputAsync(ContainerInput input)
