@@ -10,7 +10,10 @@ namespace Ferry.Cli;
 /// <summary>Finds the control plane: <c>--server</c>, <c>$FERRY_SERVER_URL</c>, or a local server started on demand.</summary>
 internal static class ControlPlane
 {
-    private sealed record ServerState(string Url, int Pid);
+    private sealed record ServerState(string Url, int Pid, string? Build = null);
+
+    /// <summary>Identifies this build of Ferry, so a local server started by an older build is replaced.</summary>
+    private static string Build => typeof(ControlPlane).Assembly.ManifestModule.ModuleVersionId.ToString("N");
 
     public static async Task<FerryClient> ConnectAsync(string? server, bool startLocal, CancellationToken cancellationToken)
     {
@@ -45,7 +48,12 @@ internal static class ControlPlane
             var state = JsonSerializer.Deserialize<ServerState>(await File.ReadAllTextAsync(FerryHome.ServerState, cancellationToken).ConfigureAwait(false));
             if (state is not null && Uri.TryCreate(state.Url, UriKind.Absolute, out var url) && await IsHealthyAsync(url, cancellationToken).ConfigureAwait(false))
             {
-                return url;
+                if (state.Build == Build)
+                {
+                    return url;
+                }
+                Output.Info($"Replacing the local server (pid {state.Pid}): it was started by another build of Ferry.");
+                await StopProcessAsync(state.Pid, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is IOException or JsonException)
@@ -58,7 +66,7 @@ internal static class ControlPlane
     {
         Directory.CreateDirectory(FerryHome.Root);
         var temp = FerryHome.ServerState + ".tmp";
-        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(new ServerState(url.ToString(), Environment.ProcessId)), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(new ServerState(url.ToString(), Environment.ProcessId, Build)), cancellationToken).ConfigureAwait(false);
         File.Move(temp, FerryHome.ServerState, overwrite: true);
     }
 
@@ -102,6 +110,23 @@ internal static class ControlPlane
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
         throw new CliException($"The local Ferry server did not start within 60 s; see {FerryHome.ServerLog}.");
+    }
+
+    private static async Task StopProcessAsync(int pid, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            using var term = Process.Start("kill", ["-TERM", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await term.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(40));
+            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (ArgumentException)
+        {
+            // Already gone.
+        }
     }
 
     private static async Task<FileStream> AcquireLockAsync(CancellationToken cancellationToken)

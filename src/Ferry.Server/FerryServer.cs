@@ -88,6 +88,9 @@ public sealed class FerryServer : IAsyncDisposable
         return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
     }
 
+    /// <summary>Cancelled when the host is asked to stop, for example by SIGTERM or Ctrl+C.</summary>
+    public CancellationToken Stopping => _web.Lifetime.ApplicationStopping;
+
     /// <summary>Resolves once <paramref name="count"/> workers are connected.</summary>
     public Task WaitForWorkersAsync(int count, CancellationToken cancellationToken = default) =>
         Scheduler.WaitForWorkersAsync(count, cancellationToken);
@@ -97,10 +100,12 @@ public sealed class FerryServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        var scheduler = _web.Services.GetRequiredService<Scheduler>();
+        var store = _web.Services.GetRequiredService<IStore>();
         await _web.StopAsync().ConfigureAwait(false);
-        await _web.Services.GetRequiredService<Scheduler>().DisposeAsync().ConfigureAwait(false);
+        await scheduler.DisposeAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);
-        await _web.Services.GetRequiredService<IStore>().DisposeAsync().ConfigureAwait(false);
+        await store.DisposeAsync().ConfigureAwait(false);
     }
 }
 

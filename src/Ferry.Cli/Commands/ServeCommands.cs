@@ -21,13 +21,16 @@ internal static class ServeCommands
             await ControlPlane.WriteLocalStateAsync(server.Url, cancellationToken).ConfigureAwait(false);
         }
         Console.Error.WriteLine($"Ferry {ProtocolInfo.Version} control plane listening on {server.Url} (data in {dataDir}){(agent is null ? "" : $", with a {agent.RuntimeName} worker")}.");
+        // The web host takes SIGTERM and SIGINT for itself; its stopping token is the signal to shut down.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, server.Stopping);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
+        Console.Error.WriteLine("Shutting down: stopping containers and the control plane.");
         if (stateFile is not null)
         {
             File.Delete(stateFile);
