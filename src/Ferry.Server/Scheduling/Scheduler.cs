@@ -26,6 +26,9 @@ public sealed record SchedulerOptions
 
     /// <summary>How long a stopping container gets to run its exit hooks.</summary>
     public TimeSpan StopGrace { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Containers of one pool that may fail before becoming ready, in a row, before its queued inputs fail.</summary>
+    public int StartupFailureLimit { get; init; } = 3;
 }
 
 /// <summary>
@@ -853,6 +856,14 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         }
         container.Running.Clear();
         PulseLocked();
+        if (container.Status == ContainerStatus.Starting && reason != "stopped" && reason != ErrorKinds.Internal)
+        {
+            FailStartupLocked(pool, error);
+        }
+        else if (container.Status != ContainerStatus.Starting)
+        {
+            pool.StartupFailures = 0;
+        }
         if (!pool.App.Stopped)
         {
             ScaleLocked(pool, now);
@@ -863,6 +874,29 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             ScaleLocked(other, now);
         }
+    }
+
+    /// <summary>
+    /// Containers of a pool that die before they are ready will keep dying: after a few in a row, the queued inputs
+    /// fail with the reason instead of waiting forever, and the pool tries again on the next input.
+    /// </summary>
+    private void FailStartupLocked(PoolState pool, RemoteError error)
+    {
+        if (++pool.StartupFailures < options.StartupFailureLimit)
+        {
+            return;
+        }
+        pool.StartupFailures = 0;
+        var failed = new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {options.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
+        var queued = pool.Ready.Concat(pool.Delayed).ToList();
+        pool.Ready.Clear();
+        pool.Delayed.Clear();
+        foreach (var input in queued)
+        {
+            Detach(input);
+            CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: failed));
+        }
+        logs.System(pool.App.AppId, pool.PoolId, null, failed.Message);
     }
 
     private void StopContainerLocked(ContainerState container, string reason)

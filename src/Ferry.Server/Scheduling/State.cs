@@ -91,6 +91,7 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public int LiveContainers => Containers.Values.Count(c => c.Status != ContainerStatus.Stopping);
     public DateTimeOffset LastActive { get; set; }
     public int PeakContainers { get; set; }
+    public int StartupFailures { get; set; }
 }
 
 internal sealed class AppState(AppRecord record)

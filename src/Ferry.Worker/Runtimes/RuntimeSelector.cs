@@ -1,3 +1,4 @@
+using Ferry.Worker.Runtimes.Runc;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Worker.Runtimes;
@@ -6,23 +7,37 @@ namespace Ferry.Worker.Runtimes;
 public static partial class RuntimeSelector
 {
     /// <summary>
-    /// <c>process</c> runs containers as plain child processes. <c>auto</c> is the same until the runc runtime lands;
-    /// the choice is logged once so nobody mistakes a process for an isolated container.
+    /// <c>runc</c> isolates containers and applies limits; <c>process</c> runs them as plain child processes.
+    /// <c>auto</c> picks runc when the worker runs as root with runc and debootstrap installed, and otherwise falls back
+    /// to process with one warning, so nobody mistakes a process for an isolated container.
     /// </summary>
-    public static IContainerRuntime Select(string requested, string dataDir, ILogger logger)
+    public static IContainerRuntime Select(string requested, string dataDir, ILogger logger, string? aptMirror = null)
     {
         switch (requested)
         {
             case "process":
                 return new ProcessRuntime();
+            case "runc" when !RuncRuntime.IsAvailable(out var reason):
+                throw new ArgumentException($"The runc runtime cannot run here: {reason}.");
+            case "runc":
+                return Runc(dataDir, logger, aptMirror);
+            case "auto" when RuncRuntime.IsAvailable(out _):
+                return Runc(dataDir, logger, aptMirror);
             case "auto":
-                LogNoIsolation(logger);
+                RuncRuntime.IsAvailable(out var why);
+                LogNoIsolation(logger, why);
                 return new ProcessRuntime();
             default:
-                throw new ArgumentException($"Unknown runtime '{requested}'. Use auto or process.");
+                throw new ArgumentException($"Unknown runtime '{requested}'. Use auto, runc or process.");
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Using the process runtime: containers are plain processes, without isolation, images or resource limits.")]
-    private static partial void LogNoIsolation(ILogger logger);
+    private static RuncRuntime Runc(string dataDir, ILogger logger, string? aptMirror) =>
+        new(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message));
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Using the process runtime ({Reason}): containers are plain processes, without isolation, images or resource limits.")]
+    private static partial void LogNoIsolation(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    private static partial void LogImage(ILogger logger, string message);
 }

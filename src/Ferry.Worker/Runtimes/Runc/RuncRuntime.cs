@@ -1,0 +1,309 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Ferry.Protocol;
+
+namespace Ferry.Worker.Runtimes.Runc;
+
+/// <summary>
+/// Runs each container with runc: a generated OCI bundle whose root is an overlay of the base image with a writable
+/// upper layer that is removed with the container, the build and the host's .NET bind-mounted read-only, its own PID,
+/// mount, UTS and IPC namespaces, and cgroup limits from the function's Cpu and Memory plus a pids limit.
+/// </summary>
+/// <remarks>
+/// Containers share the host's network namespace, so they reach the control plane on loopback; the control plane
+/// authenticates each container by its token. runc runs in the foreground with <c>--keep</c>, so the exit code comes
+/// straight back and the cgroup survives the exit long enough to read whether the kernel killed it for memory.
+/// </remarks>
+public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress) : IContainerRuntime
+{
+    private const string CgroupParent = "ferry";
+    private const int PidsLimit = 1024;
+    private readonly string _state = Path.Combine(dataDir, "runc-state");
+    private readonly string _bundles = Path.Combine(dataDir, "containers");
+
+    public string Name => "runc";
+
+    /// <summary>True when runc can work here: root, and runc and debootstrap on the PATH.</summary>
+    public static bool IsAvailable(out string reason)
+    {
+        if (Environment.UserName != "root")
+        {
+            reason = "the worker does not run as root";
+            return false;
+        }
+        foreach (var tool in new[] { "runc", "debootstrap" })
+        {
+            if (GpuInventory.FindOnPath(tool) is null)
+            {
+                reason = $"{tool} is not installed";
+                return false;
+            }
+        }
+        reason = "";
+        return true;
+    }
+
+    public async Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
+    {
+        if (spec.Settings.Image is { Steps.Count: > 0 } image)
+        {
+            throw new InvalidOperationException(
+                $"This worker cannot build images yet, so the image steps ({string.Join(", ", image.Steps.Select(s => s.Kind))}) cannot be applied.");
+        }
+        var lower = await baseImage.EnsureAsync(progress, cancellationToken).ConfigureAwait(false);
+        var bundle = Path.Combine(_bundles, spec.ContainerId);
+        var rootfs = Path.Combine(bundle, "rootfs");
+        Directory.CreateDirectory(Path.Combine(bundle, "upper"));
+        Directory.CreateDirectory(Path.Combine(bundle, "work"));
+        Directory.CreateDirectory(rootfs);
+        Directory.CreateDirectory(_state);
+        var (code, text) = await Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
+            $"lowerdir={lower},upperdir={Path.Combine(bundle, "upper")},workdir={Path.Combine(bundle, "work")}", rootfs], cancellationToken).ConfigureAwait(false);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"Mounting the container's root filesystem failed: {text.Trim()}");
+        }
+        await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec).ToJsonString(), cancellationToken).ConfigureAwait(false);
+
+        var info = new ProcessStartInfo("runc")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "--root", _state, "run", "--keep", "--bundle", bundle, spec.ContainerId })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var handle = new RuncHandle(spec.ContainerId, process, bundle, _state, spec.Settings.MemoryMiB, output);
+        process.Start();
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        handle.Watch();
+        return handle;
+    }
+
+    /// <summary>The OCI runtime spec of one container.</summary>
+    internal static JsonObject Config(ContainerSpec spec)
+    {
+        var dotnet = Path.GetDirectoryName(Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet"
+            ? self
+            : GpuInventory.FindOnPath("dotnet") is { } onPath ? new FileInfo(onPath).ResolveLinkTarget(true)?.FullName ?? onPath : "/usr/share/dotnet/dotnet")!;
+        var env = new JsonArray(
+            $"PATH={dotnet}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME=/root", "LANG=C.UTF-8", "TMPDIR=/tmp", $"DOTNET_ROOT={dotnet}", "DOTNET_CLI_TELEMETRY_OPTOUT=1",
+            "DOTNET_NOLOGO=1", "DOTNET_gcServer=0", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1");
+        foreach (var (key, value) in spec.Environment)
+        {
+            env.Add($"{key}={value}");
+        }
+        if (spec.GpuIndices.Count > 0)
+        {
+            var devices = string.Join(',', spec.GpuIndices);
+            env.Add($"CUDA_VISIBLE_DEVICES={devices}");
+            env.Add($"NVIDIA_VISIBLE_DEVICES={devices}");
+        }
+        var resources = new JsonObject { ["pids"] = new JsonObject { ["limit"] = PidsLimit } };
+        if (spec.Settings.MemoryMiB is { } memory)
+        {
+            var bytes = memory * 1024L * 1024L;
+            resources["memory"] = new JsonObject { ["limit"] = bytes, ["swap"] = bytes };
+        }
+        if (spec.Settings.Cpu is { } cpu)
+        {
+            resources["cpu"] = new JsonObject { ["quota"] = (long)Math.Round(cpu * 100_000), ["period"] = 100_000 };
+        }
+        var devicesAllowed = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" });
+        var mounts = new JsonArray(
+            Mount("/proc", "proc", "proc"),
+            Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
+            Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
+            Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
+            Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
+            Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777", "size=256m"),
+            Mount(dotnet, "bind", dotnet, "rbind", "ro", "nosuid", "nodev"),
+            Mount("/app", "bind", spec.BuildDir, "rbind", "ro", "nosuid", "nodev"),
+            Mount("/etc/resolv.conf", "bind", "/etc/resolv.conf", "bind", "ro"),
+            Mount("/etc/hosts", "bind", "hosts", "bind", "ro"));
+        foreach (var gpu in spec.GpuIndices)
+        {
+            mounts.Add(Mount($"/dev/nvidia{gpu}", "bind", $"/dev/nvidia{gpu}", "bind"));
+            devicesAllowed.Add(new JsonObject { ["allow"] = true, ["type"] = "c", ["major"] = 195, ["minor"] = gpu, ["access"] = "rwm" });
+        }
+        resources["devices"] = devicesAllowed;
+        string[] caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+        return new JsonObject
+        {
+            ["ociVersion"] = "1.0.2",
+            ["process"] = new JsonObject
+            {
+                ["terminal"] = false,
+                ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
+                ["args"] = new JsonArray("dotnet", "/app/" + spec.EntryAssembly),
+                ["env"] = env,
+                ["cwd"] = "/app",
+                ["capabilities"] = new JsonObject
+                {
+                    ["bounding"] = Strings(caps),
+                    ["effective"] = Strings(caps),
+                    ["permitted"] = Strings(caps),
+                    ["ambient"] = Strings(caps),
+                },
+                ["rlimits"] = new JsonArray(new JsonObject { ["type"] = "RLIMIT_NOFILE", ["hard"] = 4096, ["soft"] = 4096 }),
+                ["noNewPrivileges"] = true,
+            },
+            ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = false },
+            ["hostname"] = spec.ContainerId,
+            ["mounts"] = mounts,
+            ["linux"] = new JsonObject
+            {
+                ["cgroupsPath"] = $"/{CgroupParent}/{spec.ContainerId}",
+                ["resources"] = resources,
+                // No network namespace: the container shares the host's, to reach the control plane on loopback.
+                ["namespaces"] = new JsonArray(
+                    new JsonObject { ["type"] = "pid" },
+                    new JsonObject { ["type"] = "ipc" },
+                    new JsonObject { ["type"] = "uts" },
+                    new JsonObject { ["type"] = "mount" }),
+                ["maskedPaths"] = Strings(["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]),
+                ["readonlyPaths"] = Strings(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]),
+            },
+        };
+    }
+
+    private static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)v)]);
+
+    private static JsonObject Mount(string destination, string type, string source, params string[] options)
+    {
+        var mount = new JsonObject { ["destination"] = destination, ["type"] = type, ["source"] = source };
+        if (options.Length > 0)
+        {
+            mount["options"] = Strings(options);
+        }
+        return mount;
+    }
+
+    /// <summary>Reads whether the kernel's OOM killer fired in a container's memory cgroup.</summary>
+    internal static bool WasOomKilled(string containerId)
+    {
+        var path = $"/sys/fs/cgroup/memory/{CgroupParent}/{containerId}/memory.oom_control";
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+        var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith("oom_kill ", StringComparison.Ordinal));
+        return line is not null && long.Parse(line["oom_kill ".Length..], CultureInfo.InvariantCulture) > 0;
+    }
+
+    private sealed class RuncHandle : IContainerHandle
+    {
+        private readonly Process _process;
+        private readonly string _bundle;
+        private readonly string _state;
+        private readonly int? _memoryMiB;
+        private readonly Queue<string> _stderr = new();
+        private readonly TaskCompletionSource<ContainerExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private volatile bool _stopRequested;
+
+        public RuncHandle(string containerId, Process process, string bundle, string state, int? memoryMiB, ContainerOutputHandler output)
+        {
+            ContainerId = containerId;
+            _process = process;
+            _bundle = bundle;
+            _state = state;
+            _memoryMiB = memoryMiB;
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is not null)
+                {
+                    output(containerId, LogStreams.Stdout, e.Data);
+                }
+            };
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is null)
+                {
+                    return;
+                }
+                lock (_stderr)
+                {
+                    _stderr.Enqueue(e.Data);
+                    if (_stderr.Count > 20)
+                    {
+                        _stderr.Dequeue();
+                    }
+                }
+                output(containerId, LogStreams.Stderr, e.Data);
+            };
+        }
+
+        public string ContainerId { get; }
+
+        public Task<ContainerExit> Exited => _exited.Task;
+
+        public void Watch() => _ = WatchAsync();
+
+        private async Task WatchAsync()
+        {
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+            var code = _process.ExitCode;
+            var oom = WasOomKilled(ContainerId);
+            await CleanUpAsync().ConfigureAwait(false);
+            string tail;
+            lock (_stderr)
+            {
+                tail = string.Join(Environment.NewLine, _stderr);
+            }
+            var exit = oom
+                ? new ContainerExit(code, ErrorKinds.OutOfMemory, $"killed for exceeding its memory limit of {_memoryMiB} MiB")
+                : _stopRequested
+                    ? new ContainerExit(code, "stopped", null)
+                    : new ContainerExit(code, ErrorKinds.Crash, $"exit code {code}" + (tail.Length == 0 ? "" : Environment.NewLine + tail));
+            _process.Dispose();
+            _exited.TrySetResult(exit);
+        }
+
+        private async Task CleanUpAsync()
+        {
+            await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", ContainerId], CancellationToken.None).ConfigureAwait(false);
+            await Processes.RunAsync("umount", ["-l", Path.Combine(_bundle, "rootfs")], CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                Directory.Delete(_bundle, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        public async Task StopAsync(TimeSpan grace)
+        {
+            _stopRequested = true;
+            if (Exited.IsCompleted)
+            {
+                return;
+            }
+            if (grace > TimeSpan.Zero)
+            {
+                await Processes.RunAsync("runc", ["--root", _state, "kill", ContainerId, "TERM"], CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    await Exited.WaitAsync(grace).ConfigureAwait(false);
+                    return;
+                }
+                catch (TimeoutException)
+                {
+                }
+            }
+            await Processes.RunAsync("runc", ["--root", _state, "kill", ContainerId, "KILL"], CancellationToken.None).ConfigureAwait(false);
+            await Exited.ConfigureAwait(false);
+        }
+
+        public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+    }
+}
