@@ -37,6 +37,10 @@ public class ServerFixture : IAsyncLifetime
 
     protected virtual TimeProvider Clock => TimeProvider.System;
 
+    protected virtual IReadOnlyList<Ferry.Protocol.GpuDevice> Gpus => [];
+
+    protected virtual IContainerRuntime CreateRuntime(string workerDir) => new ProcessRuntime();
+
     public FerryServer Server { get; private set; } = null!;
 
     internal Scheduler Scheduler => Server.Scheduler;
@@ -53,8 +57,8 @@ public class ServerFixture : IAsyncLifetime
     {
         Server = await FerryServer.StartAsync(new ServerOptions { DataDir = _dataDir, Port = 0, Clock = Clock });
         _worker = new WorkerAgent(
-            new WorkerOptions { ServerUrl = Server.Url, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = [] },
-            new ProcessRuntime(),
+            new WorkerOptions { ServerUrl = Server.Url, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = Gpus },
+            CreateRuntime(Path.Combine(_dataDir, "worker")),
             NullLogger.Instance);
         _worker.Start();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -117,4 +121,34 @@ public sealed class ManualClockFixture : ServerFixture
     public ManualClock ManualClock { get; } = new();
 
     protected override TimeProvider Clock => ManualClock;
+}
+
+/// <summary>A worker with a configured inventory of two fake A10G GPUs.</summary>
+public sealed class GpuFixture : ServerFixture
+{
+    protected override IReadOnlyList<Ferry.Protocol.GpuDevice> Gpus => GpuInventory.Parse("A10G:2");
+}
+
+/// <summary>
+/// A worker on the runc runtime. The base image lives in one directory for the whole test run (FERRY_TEST_IMAGES, or
+/// /var/lib/ferry-test/images), so it is built once, not once per test.
+/// </summary>
+public sealed class RuncFixture : ServerFixture
+{
+    public static string ImagesDir => Environment.GetEnvironmentVariable("FERRY_TEST_IMAGES") is { Length: > 0 } dir ? dir : "/var/lib/ferry-test/images";
+
+    protected override IContainerRuntime CreateRuntime(string workerDir) =>
+        new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(ImagesDir, null), _ => { });
+}
+
+/// <summary>A test that needs runc; skipped, with the reason, where runc cannot run.</summary>
+public sealed class RuncFactAttribute : FactAttribute
+{
+    public RuncFactAttribute()
+    {
+        if (!Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var reason))
+        {
+            Skip = $"The runc runtime cannot run here: {reason}.";
+        }
+    }
 }

@@ -22,12 +22,28 @@ public sealed class TestFunctions
         Idle = App.Function<int, string>(SleepAsync, new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(60) }, name: "idle");
         Warm = App.Function<int, string>(SleepAsync, new FunctionOptions { MinContainers = 1, ScaledownWindow = TimeSpan.FromSeconds(1) }, name: "warm");
         Print = App.Function<string, int>(PrintLines, name: "print");
+        HostFileVisible = App.Function<string, bool>(File.Exists, name: "host_file_visible");
+        Allocate = App.Function<int, int>(AllocateNative, new FunctionOptions { Memory = 128 }, name: "allocate");
+        Burn = App.Function<int, double>(BurnCpu, new FunctionOptions { Cpu = 0.5 }, name: "burn");
+        GpuHold = App.Function<int, string>(HoldGpuAsync, new FunctionOptions { Gpu = "A10G" }, name: "gpu_hold");
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
     }
 
     public Cls<Counter> Counter { get; }
+
+    /// <summary>Whether a path exists where the function runs.</summary>
+    public Function<string, bool> HostFileVisible { get; }
+
+    /// <summary>Allocates and touches native memory past its 128 MiB limit.</summary>
+    public Function<int, int> Allocate { get; }
+
+    /// <summary>Spins for the given milliseconds with Cpu = 0.5 and returns CPU time over wall time.</summary>
+    public Function<int, double> Burn { get; }
+
+    /// <summary>Holds one A10G for the given milliseconds and returns the devices it saw and its container.</summary>
+    public Function<int, string> GpuHold { get; }
 
     public Cls<Embedder> Embedder { get; }
 
@@ -91,6 +107,42 @@ public sealed class TestFunctions
             Environment.Exit(17);
         }
         return "survived";
+    }
+
+    private static int AllocateNative(int mib)
+    {
+        var blocks = new List<IntPtr>();
+        for (var i = 0; i < mib; i++)
+        {
+            var block = System.Runtime.InteropServices.Marshal.AllocHGlobal(1024 * 1024);
+            unsafe
+            {
+                new Span<byte>((void*)block, 1024 * 1024).Fill(1);
+            }
+            blocks.Add(block);
+        }
+        return blocks.Count;
+    }
+
+    private static double BurnCpu(int milliseconds)
+    {
+        var process = System.Diagnostics.Process.GetCurrentProcess();
+        var cpuBefore = process.TotalProcessorTime;
+        var wall = System.Diagnostics.Stopwatch.StartNew();
+        var x = 0UL;
+        while (wall.ElapsedMilliseconds < milliseconds)
+        {
+            x = (x * 6364136223846793005UL) + 1;
+        }
+        process.Refresh();
+        GC.KeepAlive(x);
+        return (process.TotalProcessorTime - cpuBefore).TotalMilliseconds / wall.Elapsed.TotalMilliseconds;
+    }
+
+    private static async Task<string> HoldGpuAsync(int milliseconds)
+    {
+        await Task.Delay(milliseconds);
+        return $"{Environment.GetEnvironmentVariable("CUDA_VISIBLE_DEVICES")}|{Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID")}";
     }
 
     private static int PrintLines(string text)
