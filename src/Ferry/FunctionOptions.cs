@@ -145,7 +145,25 @@ public sealed record FunctionOptions
         {
             throw new InvalidRequestException($"{function}: BatchWait must be between 0 and 10 minutes, not {batchWait}.");
         }
+        foreach (var gpu in Gpus ?? (Gpu is null ? [] : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
+        {
+            if (!IsGpu(gpu))
+            {
+                throw new InvalidRequestException(
+                    $"{function}: '{gpu}' is not a GPU request. Write TYPE or TYPE:COUNT (1 to 8), where TYPE is one of {string.Join(", ", GpuTypes)}; for example \"H100\", \"A100-80GB:2\" or a list of them tried in order.");
+            }
+        }
         Retries?.Validate(function);
+    }
+
+    private static readonly string[] GpuTypes = ["B200", "H200", "H100", "A100", "A100-40GB", "A100-80GB", "L40S", "L4", "A10G", "A10", "T4", "ANY"];
+
+    private static bool IsGpu(string request)
+    {
+        var parts = request.Split(':');
+        return parts.Length is 1 or 2
+            && GpuTypes.Contains(parts[0].ToUpperInvariant())
+            && (parts.Length == 1 || (int.TryParse(parts[1], out var count) && count is >= 1 and <= 8));
     }
 }
 

@@ -62,6 +62,30 @@ public sealed class FunctionDefinitionTests
         settings.Gpu.Should().Equal("A100:2", "H100");
     }
 
+    [Theory]
+    [InlineData("H1000")]
+    [InlineData("A100:0")]
+    [InlineData("T4:many")]
+    [InlineData("H100:2:3")]
+    public void An_invalid_gpu_is_rejected_naming_the_accepted_forms(string gpu)
+    {
+        var act = () => new App("gpus").Function<int, int>(x => x, new FunctionOptions { Gpu = gpu }, name: "f");
+
+        act.Should().Throw<InvalidRequestException>().WithMessage($"*'{gpu}' is not a GPU request*TYPE:COUNT*H100*");
+    }
+
+    [Theory]
+    [InlineData("cpu", 0.01)]
+    [InlineData("memory", 8.0)]
+    public void Out_of_range_resources_are_rejected_before_anything_runs(string resource, double value)
+    {
+        var options = resource == "cpu" ? new FunctionOptions { Cpu = value } : new FunctionOptions { Memory = (int)value };
+
+        var act = () => new App("limits").Function<int, int>(x => x, options, name: "f");
+
+        act.Should().Throw<InvalidRequestException>().WithMessage("*must be between*");
+    }
+
     [Fact]
     public void A_lambda_without_a_name_is_rejected_with_the_fix()
     {
