@@ -234,7 +234,7 @@ internal sealed class ContainerRunner(App app)
         {
             // One call served the whole batch, so its failure is every input's failure.
             var error = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
-            var remote = new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, error.StackTrace);
+            var remote = new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace));
             outputs = [.. batch.Select(input => new ContainerOutput(input.InputId, input.Attempt, false, Error: remote))];
         }
         await Console.Out.FlushAsync().ConfigureAwait(false);
@@ -243,6 +243,15 @@ internal sealed class ContainerRunner(App app)
             _outputs.Writer.TryWrite(output);
         }
     }
+
+    private static readonly string[] SdkFrames =
+        ["   at Ferry.Hosting.", "   at Ferry.App.", "   at Ferry.Function", "   at Ferry.ClassMethod", "   at Ferry.ClassRegistration", "   at System.Runtime.CompilerServices.", "   at System.Reflection.", "--- End of stack trace"];
+
+    /// <summary>The remote stack trace without the SDK's own frames, which say nothing about the user's code.</summary>
+    internal static string? UserFrames(string? stackTrace) =>
+        stackTrace is null
+            ? null
+            : string.Join(Environment.NewLine, stackTrace.Split(Environment.NewLine).Where(l => !SdkFrames.Any(p => l.StartsWith(p, StringComparison.Ordinal))));
 
     private static async Task<JsonElement> ArgumentsOfAsync(ContainerInput input)
     {
@@ -281,7 +290,7 @@ internal sealed class ContainerRunner(App app)
         catch (Exception e)
         {
             var error = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
-            output = new ContainerOutput(input.InputId, input.Attempt, false, Error: new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, error.StackTrace));
+            output = new ContainerOutput(input.InputId, input.Attempt, false, Error: new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace)));
         }
         await Console.Out.FlushAsync().ConfigureAwait(false);
         _outputs.Writer.TryWrite(output);
