@@ -780,6 +780,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 return;
             }
             container.Status = ContainerStatus.Ready;
+            container.ReadyAt = clock.GetUtcNow();
             container.MaxInputs = Math.Max(1, maxInputs);
             container.IdleSince = clock.GetUtcNow();
             var startup = clock.GetUtcNow() - container.CreatedAt;

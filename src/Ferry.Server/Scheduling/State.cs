@@ -70,6 +70,7 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     public int StartedCount => Running.Values.Count(i => i.StartedAt != DateTimeOffset.MaxValue);
     public double ProcessStartMs { get; set; }
     public bool Evicted { get; set; }
+    public DateTimeOffset ReadyAt { get; set; }
 }
 
 /// <summary>

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Bench;
+
+internal sealed record Latency(double P50, double P99, double Mean);
+
+internal sealed record ColdStart(double Total, double Schedule, double ProcessStart, double Ready, double FirstOutput);
+
+internal static class Measure
+{
+    private static Latency Summarize(List<double> samples)
+    {
+        samples.Sort();
+        return new Latency(samples[samples.Count / 2], samples[(int)Math.Min(samples.Count - 1, Math.Ceiling(samples.Count * 0.99) - 1)], samples.Average());
+    }
+
+    /// <summary>A loopback HTTP echo: the least a remote call over HTTP on this machine can cost.</summary>
+    private static async Task<(WebApplication Web, HttpClient Client)> StartEchoAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var web = builder.Build();
+        web.MapPost("/echo", async (HttpContext http) =>
+        {
+            using var body = new MemoryStream();
+            await http.Request.Body.CopyToAsync(body);
+            http.Response.ContentType = "application/json";
+            await http.Response.Body.WriteAsync(body.ToArray());
+        });
+        await web.StartAsync();
+        var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return (web, new HttpClient { BaseAddress = new Uri(address) });
+    }
+
+    public static async Task<Latency> EchoLatencyAsync(int count)
+    {
+        var (web, client) = await StartEchoAsync();
+        await using (web)
+        using (client)
+        {
+            var samples = new List<double>(count);
+            for (var i = -200; i < count; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                using var response = await client.PostAsync("/echo", new StringContent("[7]"));
+                await response.Content.ReadAsByteArrayAsync();
+                if (i >= 0)
+                {
+                    samples.Add(watch.Elapsed.TotalMilliseconds);
+                }
+            }
+            return Summarize(samples);
+        }
+    }
+
+    public static async Task<double> EchoThroughputAsync(int count)
+    {
+        var (web, client) = await StartEchoAsync();
+        await using (web)
+        using (client)
+        {
+            var next = 0;
+            var watch = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+            {
+                while (Interlocked.Increment(ref next) <= count)
+                {
+                    using var response = await client.PostAsync("/echo", new StringContent("[7]"));
+                    await response.Content.ReadAsByteArrayAsync();
+                }
+            }));
+            return count / watch.Elapsed.TotalSeconds;
+        }
+    }
+
+    public static async Task<Latency> WarmLatencyAsync(Harness harness, int count)
+    {
+        await harness.NewAppAsync();
+        var square = harness.Functions.Square;
+        var samples = new List<double>(count);
+        for (var i = -200; i < count; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            await square.RemoteAsync(i);
+            if (i >= 0)
+            {
+                samples.Add(watch.Elapsed.TotalMilliseconds);
+            }
+        }
+        return Summarize(samples);
+    }
+
+    public static async Task<double> MapThroughputAsync(Harness harness, int count)
+    {
+        await harness.NewAppAsync();
+        var square = harness.Functions.Square;
+        await foreach (var _ in square.MapAsync(Enumerable.Range(0, 200)))
+        {
+        }
+        var watch = Stopwatch.StartNew();
+        var received = 0;
+        await foreach (var _ in square.MapAsync(Enumerable.Range(0, count)))
+        {
+            received++;
+        }
+        return received / watch.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Starting the same program with no Ferry mode: it prints one line and exits.</summary>
+    public static async Task<double> BareStartAsync(int samples)
+    {
+        var times = new List<double>();
+        for (var i = 0; i < samples; i++)
+        {
+            var info = new ProcessStartInfo("dotnet", Path.Combine(Harness.AppDir, "Ferry.TestApp.dll")) { RedirectStandardError = true, RedirectStandardOutput = true };
+            var watch = Stopwatch.StartNew();
+            using var process = Process.Start(info)!;
+            await process.StandardError.ReadLineAsync();
+            times.Add(watch.Elapsed.TotalMilliseconds);
+            await process.WaitForExitAsync();
+        }
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    /// <summary>From a call on an app with no containers to its result, with the scheduler's timestamps as phases.</summary>
+    public static async Task<ColdStart> ColdStartAsync(Harness harness, int samples)
+    {
+        var runs = new List<ColdStart>();
+        for (var i = 0; i < samples; i++)
+        {
+            var appId = await harness.NewAppAsync();
+            var called = DateTimeOffset.UtcNow;
+            var watch = Stopwatch.StartNew();
+            await harness.Functions.Square.RemoteAsync(3);
+            var total = watch.Elapsed.TotalMilliseconds;
+            var container = harness.Server.Scheduler.PoolsOfApp(appId).Single(p => p.PoolId == "square").Containers.Values.Single();
+            var schedule = (container.CreatedAt - called).TotalMilliseconds;
+            var ready = (container.ReadyAt - container.CreatedAt).TotalMilliseconds - container.ProcessStartMs;
+            runs.Add(new ColdStart(total, schedule, container.ProcessStartMs, ready, total - schedule - container.ProcessStartMs - ready));
+        }
+        double Median(Func<ColdStart, double> pick) => runs.Select(pick).Order().ElementAt(runs.Count / 2);
+        return new ColdStart(Median(r => r.Total), Median(r => r.Schedule), Median(r => r.ProcessStart), Median(r => r.Ready), Median(r => r.FirstOutput));
+    }
+}

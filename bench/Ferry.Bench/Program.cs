@@ -1,0 +1,55 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Ferry.Bench;
+
+// Runs every measurement, prints it, and appends it to bench/RESULTS.md with the machine's details.
+var results = new List<(string Name, string Ferry, string Floor, string Ratio)>();
+await using var harness = await Harness.StartAsync();
+
+var echo = await Measure.EchoLatencyAsync(2_000);
+var warm = await Measure.WarmLatencyAsync(harness, 2_000);
+results.Add(("warm call p50", Ms(warm.P50), Ms(echo.P50) + " (loopback HTTP echo)", Ratio(warm.P50, echo.P50)));
+results.Add(("warm call p99", Ms(warm.P99), Ms(echo.P99), Ratio(warm.P99, echo.P99)));
+
+var echoRate = await Measure.EchoThroughputAsync(20_000);
+foreach (var count in new[] { 10_000, 100_000 })
+{
+    var rate = await Measure.MapThroughputAsync(harness, count);
+    results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+}
+
+var floor = await Measure.BareStartAsync(5);
+var cold = await Measure.ColdStartAsync(harness, 5);
+results.Add(("cold start, total", Ms(cold.Total), Ms(floor) + " (bare process start)", Ratio(cold.Total, floor)));
+results.Add(("  schedule (call to container start)", Ms(cold.Schedule), "", ""));
+results.Add(("  process start (worker)", Ms(cold.ProcessStart), "", ""));
+results.Add(("  runtime ready (connect, enter)", Ms(cold.Ready), "", ""));
+results.Add(("  first output", Ms(cold.FirstOutput), "", ""));
+
+var table = new StringBuilder();
+table.AppendLine("| measure | Ferry | floor | ratio |").AppendLine("|---|---|---|---|");
+foreach (var (name, ferry, baseline, ratio) in results)
+{
+    table.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {ferry} | {baseline} | {ratio} |");
+}
+Console.WriteLine(table);
+var section = new StringBuilder()
+    .AppendLine(CultureInfo.InvariantCulture, $"## {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, process runtime")
+    .AppendLine()
+    .AppendLine(Machine.Describe())
+    .AppendLine()
+    .Append(table)
+    .AppendLine();
+var path = Path.Combine(Harness.RepositoryRoot, "bench", "RESULTS.md");
+if (!File.Exists(path))
+{
+    await File.WriteAllTextAsync(path, "# Benchmark results\n\nAppended by `dotnet run -c Release --project bench/Ferry.Bench`. Ratios are Ferry over the floor measured in the same run.\n\n");
+}
+await File.AppendAllTextAsync(path, section.ToString());
+Console.WriteLine($"Appended to {path}");
+return 0;
+
+static string Ms(double ms) => ms.ToString("0.00", CultureInfo.InvariantCulture) + " ms";
+
+static string Ratio(double a, double b) => b <= 0 ? "" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "x";
