@@ -87,6 +87,42 @@ public sealed class App
     public Function<T1, TResult> Function<T1, TResult>(Func<T1, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
         Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
 
+    /// <summary>
+    /// Registers a batched function (Modal's <c>@batched</c>): callers call it per item, and the container gathers up to
+    /// <paramref name="maxBatchSize"/> items, waiting at most <paramref name="wait"/>, and calls <paramref name="fn"/>
+    /// once with the list. Result <c>i</c> answers item <c>i</c>; an exception fails every item of the batch.
+    /// </summary>
+    public Function<TItem, TResult> BatchedFunction<TItem, TResult>(
+        Func<List<TItem>, Task<List<TResult>>> fn,
+        int maxBatchSize,
+        TimeSpan wait,
+        FunctionOptions? options = null,
+        string? name = null,
+        [CallerArgumentExpression(nameof(fn))] string expression = "")
+    {
+        ArgumentNullException.ThrowIfNull(fn);
+        var batched = (options ?? new FunctionOptions()).Merge(new FunctionOptions { BatchMaxSize = maxBatchSize, BatchWait = wait });
+        async Task<TResult> One(TItem item)
+        {
+            var results = await fn([item]).ConfigureAwait(false);
+            return results.Count == 1 ? results[0] : throw new InvalidOperationException($"The batched function returned {results.Count} results for 1 input.");
+        }
+        return Add(new Function<TItem, TResult>(Named(name, expression), Checked(batched, name, expression), fn, One) { Batch = fn });
+    }
+
+    /// <inheritdoc cref="BatchedFunction{TItem, TResult}(Func{List{TItem}, Task{List{TResult}}}, int, TimeSpan, FunctionOptions?, string?, string)"/>
+    public Function<TItem, TResult> BatchedFunction<TItem, TResult>(
+        Func<List<TItem>, List<TResult>> fn,
+        int maxBatchSize,
+        TimeSpan wait,
+        FunctionOptions? options = null,
+        string? name = null,
+        [CallerArgumentExpression(nameof(fn))] string expression = "")
+    {
+        ArgumentNullException.ThrowIfNull(fn);
+        return BatchedFunction<TItem, TResult>(items => Task.FromResult(fn(items)), maxBatchSize, wait, options, name ?? IdentifierOf(expression), expression);
+    }
+
     /// <summary>Registers a function of two arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
     public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
         Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b) => Task.FromResult(fn(a, b))));

@@ -107,6 +107,17 @@ public sealed class BatchingTests(ServerFixture fixture) : IClassFixture<ServerF
     }
 
     [Fact]
+    public async Task A_plain_function_batches_the_same_way()
+    {
+        await fixture.NewAppAsync();
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 7).Select(i => fixture.Functions.Lengths.RemoteAsync($"x{i}")));
+
+        results.Select(r => r.Split('/')[0]).Should().Equal(Enumerable.Range(0, 7).Select(i => $"x{i}"));
+        results.Select(r => r.Split('/')[1]).Order().Should().Equal("1", "3", "3", "3", "3", "3", "3");
+    }
+
+    [Fact]
     public async Task A_result_list_of_the_wrong_length_fails_every_input_of_the_batch()
     {
         await fixture.NewAppAsync();

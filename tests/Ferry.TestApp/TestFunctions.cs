@@ -22,6 +22,7 @@ public sealed class TestFunctions
         Idle = App.Function<int, string>(SleepAsync, new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(60) }, name: "idle");
         Warm = App.Function<int, string>(SleepAsync, new FunctionOptions { MinContainers = 1, ScaledownWindow = TimeSpan.FromSeconds(1) }, name: "warm");
         Print = App.Function<string, int>(PrintLines, name: "print");
+        Lengths = App.BatchedFunction<string, string>(items => [.. items.Select(i => $"{i}/{items.Count}")], maxBatchSize: 3, wait: TimeSpan.FromMilliseconds(500), new FunctionOptions { MaxContainers = 1 }, name: "lengths");
         HostFileVisible = App.Function<string, bool>(File.Exists, name: "host_file_visible");
         Allocate = App.Function<int, int>(AllocateNative, new FunctionOptions { Memory = 128 }, name: "allocate");
         Burn = App.Function<int, double>(BurnCpu, new FunctionOptions { Cpu = 0.5 }, name: "burn");
@@ -81,6 +82,9 @@ public sealed class TestFunctions
     public Function<int, string> Warm { get; }
 
     public Function<string, int> Print { get; }
+
+    /// <summary>A batched plain function: each result names the size of its batch.</summary>
+    public Function<string, string> Lengths { get; }
 
     private static int SquareOf(int x) => x * x;
 

@@ -342,7 +342,7 @@ internal sealed class ClassRegistration
 }
 
 /// <summary>A class method as the container runs it: arguments by reflection, on the container's instance.</summary>
-internal sealed class ClassMethod : Function
+internal sealed class ClassMethod : Function, IBatchable
 {
     private readonly ClassRegistration _registration;
     private readonly MethodInfo _method;

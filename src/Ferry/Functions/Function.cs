@@ -162,7 +162,7 @@ public sealed class Function<TResult> : Function
 /// <summary>A function of one argument.</summary>
 /// <typeparam name="T1">The argument's type.</typeparam>
 /// <typeparam name="TResult">The function's result type.</typeparam>
-public sealed class Function<T1, TResult> : Function
+public sealed class Function<T1, TResult> : Function, IBatchable
 {
     /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
     public Function<T1, TResult> WithOptions(FunctionOptions options) => (Function<T1, TResult>)Variant(options, null);
@@ -175,6 +175,24 @@ public sealed class Function<T1, TResult> : Function
 
     internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, Task<TResult>> fn)
         : base(name, options, implementation) => _fn = fn;
+
+    /// <summary>The list-in, list-out body of a batched function; null for a function called per item.</summary>
+    internal Func<List<T1>, Task<List<TResult>>>? Batch { get; init; }
+
+    bool IBatchable.IsBatched => Batch is not null;
+
+    /// <summary>Calls the batched body once with every input's item; one result per input, in order.</summary>
+    async Task<IReadOnlyList<JsonElement>> IBatchable.InvokeBatchAsync(IReadOnlyList<JsonElement> inputs)
+    {
+        var items = inputs.Select(args => Payload.Read<T1>(Arguments(args, 1, Name)[0])).ToList();
+        var results = await Batch!(items).ConfigureAwait(false);
+        if (results is null || results.Count != items.Count)
+        {
+            throw new InvalidOperationException(
+                $"The batched function '{Name}' returned {(results is null ? "null" : results.Count + " results")} for {items.Count} inputs; it must return one result per input, in order.");
+        }
+        return [.. results.Select(r => Payload.ToElement(r))];
+    }
 
     internal override Type[] ParameterTypes => [typeof(T1)];
 
@@ -366,4 +384,12 @@ public sealed class Function<T1, T2, T3, TResult> : Function
         Payload.Write(w, args.Item2);
         Payload.Write(w, args.Item3);
     });
+}
+
+/// <summary>A function a container can call with a whole batch of inputs at once.</summary>
+internal interface IBatchable
+{
+    bool IsBatched { get; }
+
+    Task<IReadOnlyList<JsonElement>> InvokeBatchAsync(IReadOnlyList<JsonElement> inputs);
 }

@@ -176,9 +176,9 @@ internal sealed class ContainerRunner(App app)
             {
                 continue;
             }
-            if (_batchMaxSize > 1 && app.Functions.TryGetValue(input.Function, out var f) && f is ClassMethod { IsBatched: true } batched)
+            if (_batchMaxSize > 1 && app.Functions.TryGetValue(input.Function, out var f) && BatchInvoker(f) is { } invoke)
             {
-                await RunBatchAsync(batched, await GatherBatchAsync(input).ConfigureAwait(false)).ConfigureAwait(false);
+                await RunBatchAsync(invoke, await GatherBatchAsync(input).ConfigureAwait(false)).ConfigureAwait(false);
             }
             else
             {
@@ -217,7 +217,10 @@ internal sealed class ContainerRunner(App app)
         return batch;
     }
 
-    private async Task RunBatchAsync(ClassMethod method, List<ContainerInput> batch)
+    private static Func<IReadOnlyList<JsonElement>, Task<IReadOnlyList<JsonElement>>>? BatchInvoker(Function function) =>
+        function is IBatchable { IsBatched: true } batchable ? batchable.InvokeBatchAsync : null;
+
+    private async Task RunBatchAsync(Func<IReadOnlyList<JsonElement>, Task<IReadOnlyList<JsonElement>>> invokeBatch, List<ContainerInput> batch)
     {
         IReadOnlyList<ContainerOutput> outputs;
         try
@@ -227,7 +230,7 @@ internal sealed class ContainerRunner(App app)
             {
                 args.Add(await ArgumentsOfAsync(input).ConfigureAwait(false));
             }
-            var results = await method.InvokeBatchAsync(args).ConfigureAwait(false);
+            var results = await invokeBatch(args).ConfigureAwait(false);
             outputs = [.. batch.Select((input, i) => new ContainerOutput(input.InputId, input.Attempt, true, results[i]))];
         }
         catch (Exception e)
