@@ -45,9 +45,8 @@ public sealed partial class ProcessRuntime : IContainerRuntime
 
     private sealed partial class ProcessHandle : IContainerHandle
     {
-        private const int StderrTail = 20;
         private readonly Process _process;
-        private readonly Queue<string> _stderr = new();
+        private readonly OutputCapture _capture;
         private readonly TaskCompletionSource<ContainerExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private volatile bool _stopRequested;
 
@@ -55,29 +54,7 @@ public sealed partial class ProcessRuntime : IContainerRuntime
         {
             ContainerId = containerId;
             _process = process;
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is not null)
-                {
-                    output(containerId, LogStreams.Stdout, e.Data);
-                }
-            };
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null)
-                {
-                    return;
-                }
-                lock (_stderr)
-                {
-                    _stderr.Enqueue(e.Data);
-                    if (_stderr.Count > StderrTail)
-                    {
-                        _stderr.Dequeue();
-                    }
-                }
-                output(containerId, LogStreams.Stderr, e.Data);
-            };
+            _capture = new OutputCapture(process, containerId, output);
         }
 
         public string ContainerId { get; }
@@ -92,11 +69,7 @@ public sealed partial class ProcessRuntime : IContainerRuntime
             // WaitForExitAsync also waits for the redirected streams to reach end of file, so no output is lost.
             await _process.WaitForExitAsync().ConfigureAwait(false);
             var code = _process.ExitCode;
-            string? tail;
-            lock (_stderr)
-            {
-                tail = _stderr.Count == 0 ? null : string.Join(Environment.NewLine, _stderr);
-            }
+            var tail = _capture.StderrTail();
             var reason = _stopRequested ? "stopped" : ErrorKinds.Crash;
             var detail = _stopRequested ? null : DescribeExit(code) + (tail is null ? "" : Environment.NewLine + tail);
             _process.Dispose();

@@ -206,7 +206,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         private readonly string _bundle;
         private readonly string _state;
         private readonly int? _memoryMiB;
-        private readonly Queue<string> _stderr = new();
+        private readonly OutputCapture _capture;
         private readonly TaskCompletionSource<ContainerExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private volatile bool _stopRequested;
 
@@ -217,29 +217,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             _bundle = bundle;
             _state = state;
             _memoryMiB = memoryMiB;
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is not null)
-                {
-                    output(containerId, LogStreams.Stdout, e.Data);
-                }
-            };
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is null)
-                {
-                    return;
-                }
-                lock (_stderr)
-                {
-                    _stderr.Enqueue(e.Data);
-                    if (_stderr.Count > 20)
-                    {
-                        _stderr.Dequeue();
-                    }
-                }
-                output(containerId, LogStreams.Stderr, e.Data);
-            };
+            _capture = new OutputCapture(process, containerId, output);
         }
 
         public string ContainerId { get; }
@@ -254,11 +232,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             var code = _process.ExitCode;
             var oom = WasOomKilled(ContainerId);
             await CleanUpAsync().ConfigureAwait(false);
-            string tail;
-            lock (_stderr)
-            {
-                tail = string.Join(Environment.NewLine, _stderr);
-            }
+            var tail = _capture.StderrTail() ?? "";
             var exit = oom
                 ? new ContainerExit(code, ErrorKinds.OutOfMemory, $"killed for exceeding its memory limit of {_memoryMiB} MiB")
                 : _stopRequested
