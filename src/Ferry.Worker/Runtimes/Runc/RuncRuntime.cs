@@ -51,7 +51,14 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             throw new InvalidOperationException(
                 $"This worker cannot build images yet, so the image steps ({string.Join(", ", image.Steps.Select(s => s.Kind))}) cannot be applied.");
         }
-        var lower = await baseImage.EnsureAsync(progress, cancellationToken).ConfigureAwait(false);
+        // The first container on a new worker waits for the base image; tell its app why, through its log.
+        var lower = await baseImage.EnsureAsync(
+            message =>
+            {
+                progress(message);
+                output(spec.ContainerId, LogStreams.System, message);
+            },
+            cancellationToken).ConfigureAwait(false);
         var bundle = Path.Combine(_bundles, spec.ContainerId);
         var rootfs = Path.Combine(bundle, "rootfs");
         Directory.CreateDirectory(Path.Combine(bundle, "upper"));
