@@ -17,21 +17,22 @@ var bind = new Option<string>("--bind") { Description = "The address to listen o
 var port = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one.", DefaultValueFactory = _ => 7325 };
 var noWorker = new Option<bool>("--no-worker") { Description = "Run only the control plane; workers join with `ferry worker`." };
 var stateFile = new Option<string?>("--state-file") { Hidden = true };
-var runtime = new Option<string>("--runtime") { Description = "Container runtime: auto or process.", DefaultValueFactory = _ => "auto" };
+var runtime = new Option<string>("--runtime") { Description = "Container runtime: auto, runc or process.", DefaultValueFactory = _ => "auto" };
+var aptMirror = new Option<string?>("--apt-mirror") { Description = "The Debian mirror images are built from. Default: the one the host's apt sources name." };
 var maxContainers = new Option<int>("--max-containers") { Description = "The most containers this worker runs at once.", DefaultValueFactory = _ => 16 };
 var gpus = new Option<string?>("--gpus") { Description = "A GPU inventory such as H100:2,A10G, instead of asking nvidia-smi." };
 var cpu = new Option<double?>("--cpu") { Description = "CPU cores offered to containers. Default: all." };
 var memory = new Option<long?>("--memory") { Description = "Memory in MiB offered to containers. Default: all." };
 
-ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory));
+ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
 
-var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, runtime, maxContainers, gpus, cpu, memory };
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 serve.SetAction((r, ct) => Guard(() => ServeCommands.ServerAsync(
     r.GetValue(dataDir)!, r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(verbose), ct)));
 
 var workerServer = new Option<string>("--server-url") { Description = "The control plane to serve.", Required = true };
 var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };
-var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerData, runtime, maxContainers, gpus, cpu, memory };
+var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerData, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 worker.SetAction((r, ct) => Guard(() =>
 {
     var url = r.GetValue(workerServer)!;
@@ -58,7 +59,11 @@ var containerStop = new Command("stop", "Stop a container.") { containerId };
 containerStop.SetAction((r, ct) => Guard(() => InspectCommands.ContainerStopAsync(r.GetValue(containerId)!, r.GetValue(server), ct)));
 var container = new Command("container", "Inspect and stop containers.") { containerList, containerStop };
 
-var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, serve, worker, app, container };
+var imageList = new Command("list", "List the images workers have built, newest use first.");
+imageList.SetAction((r, ct) => Guard(() => InspectCommands.ImageListAsync(r.GetValue(server), ct)));
+var image = new Command("image", "Inspect built images.") { imageList };
+
+var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, serve, worker, app, container, image };
 root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

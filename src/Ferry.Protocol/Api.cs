@@ -77,6 +77,9 @@ public static class ErrorKinds
     public const string OutOfMemory = "oom";
     public const string Cancelled = "cancelled";
     public const string Internal = "internal";
+
+    /// <summary>The function's image could not be built; the message carries the failing step's output.</summary>
+    public const string ImageBuild = "image_build";
 }
 
 /// <summary>The outcome of one input.</summary>
@@ -111,3 +114,16 @@ public sealed record LogBatch(IReadOnlyList<LogEntry> Entries, long Next, bool A
 public sealed record ContainerSummary(string ContainerId, string AppId, string Function, string WorkerId, string State, DateTimeOffset StartedAt, int RunningInputs);
 
 public sealed record ContainerList(IReadOnlyList<ContainerSummary> Containers);
+
+/// <summary>An image as the registry knows it: on which worker it is, what it is made of, and how often it was built.</summary>
+public sealed record ImageSummary(
+    string ImageId,
+    string WorkerId,
+    int Layers,
+    IReadOnlyList<string> Steps,
+    DateTimeOffset FirstBuiltAt,
+    DateTimeOffset LastUsedAt,
+    int Builds,
+    double LastBuildSeconds);
+
+public sealed record ImageList(IReadOnlyList<ImageSummary> Images);

@@ -44,6 +44,7 @@ public sealed record FunctionSettings
     public int? TargetInputs { get; init; }
     public int? BatchMaxSize { get; init; }
     public int? BatchWaitMs { get; init; }
+    public bool EnableMemorySnapshot { get; init; }
 }
 
 /// <summary>Retries of a failed input: <c>delay(k) = min(InitialDelay * BackoffCoefficient^(k-1), MaxDelay)</c>.</summary>
@@ -61,4 +62,30 @@ public sealed record RetryPolicy(int MaxRetries, double BackoffCoefficient = 2.0
 public sealed record ImageSpec(string Base, IReadOnlyList<ImageStep> Steps);
 
 /// <summary>One image build step.</summary>
-public sealed record ImageStep(string Kind, IReadOnlyList<string> Args, bool ForceBuild = false);
+/// <param name="Kind">One of <see cref="ImageStepKinds"/>.</param>
+/// <param name="Args">The step's arguments; their meaning depends on <paramref name="Kind"/>.</param>
+/// <param name="ForceBuild">Rebuild this step (and those after it) even when a cached layer exists.</param>
+/// <param name="Files">For <see cref="ImageStepKinds.AddLocal"/>: the files, by path relative to the target and content hash.</param>
+public sealed record ImageStep(string Kind, IReadOnlyList<string> Args, bool ForceBuild = false, IReadOnlyList<BuildFile>? Files = null);
+
+/// <summary>Values of <see cref="ImageStep.Kind"/>.</summary>
+public static class ImageStepKinds
+{
+    /// <summary>Args: Debian package names.</summary>
+    public const string AptInstall = "apt_install";
+
+    /// <summary>Args: shell commands, run in order in one layer.</summary>
+    public const string RunCommands = "run_commands";
+
+    /// <summary>Args: <c>NAME=value</c> pairs.</summary>
+    public const string Env = "env";
+
+    /// <summary>Args: one absolute path.</summary>
+    public const string Workdir = "workdir";
+
+    /// <summary>Args: the target path, <c>file</c> or <c>dir</c>, and <c>copy</c> or <c>mount</c>.</summary>
+    public const string AddLocal = "add_local";
+
+    /// <summary>Args: the build function's name and a hash of its code.</summary>
+    public const string RunFunction = "run_function";
+}

@@ -49,4 +49,7 @@ public static class FerryModes
     public const string Describe = "describe";
     public const string Local = "local";
     public const string Container = "container";
+
+    /// <summary>Runs one image build function (<see cref="FerryEnv.Function"/>) inside a build container.</summary>
+    public const string ImageBuild = "image-build";
 }

@@ -31,6 +31,8 @@ namespace Ferry.Protocol;
 [JsonSerializable(typeof(AutoscalerSettings))]
 [JsonSerializable(typeof(LogBatch))]
 [JsonSerializable(typeof(ContainerList))]
+[JsonSerializable(typeof(ImageList))]
+[JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(ContainerMessage))]
 [JsonSerializable(typeof(WorkerMessage))]
 [JsonSerializable(typeof(FunctionSettings))]

@@ -41,6 +41,7 @@ public sealed record Heartbeat : ContainerMessage;
 [JsonDerivedType(typeof(ContainerStarted), "started")]
 [JsonDerivedType(typeof(ContainerExited), "exited")]
 [JsonDerivedType(typeof(ContainerLogs), "logs")]
+[JsonDerivedType(typeof(ImageBuilt), "image")]
 public abstract record WorkerMessage;
 
 public sealed record GpuDevice(int Index, string Type);
@@ -72,3 +73,11 @@ public sealed record ContainerExited(string ContainerId, int ExitCode, string Re
 public sealed record ContainerLogLine(string ContainerId, string Stream, string Text, DateTimeOffset Time);
 
 public sealed record ContainerLogs(IReadOnlyList<ContainerLogLine> Lines) : WorkerMessage;
+
+/// <summary>A worker has an image ready: built now, or found in its cache.</summary>
+/// <param name="ImageId">The id of the image's top layer.</param>
+/// <param name="Layers">How many layers the image has above the base.</param>
+/// <param name="BuiltLayers">How many of them this request built; 0 is a cache hit.</param>
+/// <param name="Seconds">How long resolving the image took.</param>
+/// <param name="Description">The steps, for people: one line per step.</param>
+public sealed record ImageBuilt(string ImageId, int Layers, int BuiltLayers, double Seconds, IReadOnlyList<string> Description) : WorkerMessage;

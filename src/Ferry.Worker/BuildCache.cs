@@ -9,7 +9,7 @@ namespace Ferry.Worker;
 /// User builds on this worker's disk, fetched from the control plane's blob store once and shared by every container
 /// of the build. A build directory is complete only once its marker file exists, so a crash mid-download is redone.
 /// </summary>
-internal sealed class BuildCache(HttpClient http, string root)
+internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.IBlobSource
 {
     private const string Marker = ".ferry-complete";
     private readonly ConcurrentDictionary<string, Lazy<Task<(string Dir, string EntryAssembly)>>> _builds = new(StringComparer.Ordinal);
@@ -46,18 +46,7 @@ internal sealed class BuildCache(HttpClient http, string root)
                     throw new InvalidOperationException($"The build file path '{file.Path}' leaves the build directory.");
                 }
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                using var response = await http.GetAsync($"{ProtocolInfo.Prefix}/blobs/{file.Hash}", HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
-                response.EnsureSuccessStatusCode();
-                await using (var output = File.Create(target))
-                {
-                    await response.Content.CopyToAsync(output, ct).ConfigureAwait(false);
-                }
-                await using var check = File.OpenRead(target);
-                var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, ct).ConfigureAwait(false));
-                if (hash != file.Hash)
-                {
-                    throw new InvalidOperationException($"The build file '{file.Path}' arrived corrupted.");
-                }
+                await DownloadAsync(file.Hash, target, ct).ConfigureAwait(false);
             }).ConfigureAwait(false);
             await File.WriteAllTextAsync(Path.Combine(staging, Marker), buildId, cancellationToken).ConfigureAwait(false);
             if (Directory.Exists(dir))
@@ -72,5 +61,22 @@ internal sealed class BuildCache(HttpClient http, string root)
             throw;
         }
         return (dir, manifest.EntryAssembly);
+    }
+
+    /// <summary>Downloads one blob to <paramref name="target"/> and checks that its content has the expected hash.</summary>
+    public async Task DownloadAsync(string hash, string target, CancellationToken cancellationToken)
+    {
+        using var response = await http.GetAsync($"{ProtocolInfo.Prefix}/blobs/{hash}", HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        await using (var output = File.Create(target))
+        {
+            await response.Content.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+        }
+        await using var check = File.OpenRead(target);
+        var actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, cancellationToken).ConfigureAwait(false));
+        if (actual != hash)
+        {
+            throw new InvalidOperationException($"The file with hash {hash} arrived corrupted.");
+        }
     }
 }

@@ -186,8 +186,15 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 environment[FerryEnv.Parameters] = parameters.GetRawText();
             }
-            var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices);
+            var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds,
+                (image, elapsed) => _outgoing.Writer.TryWrite(new ImageBuilt(image.Id, image.Layers, image.BuiltLayers, elapsed.TotalSeconds,
+                    [.. (start.Settings.Image?.Steps ?? []).Select(Runtimes.Runc.ImageBuilder.Describe)])));
             handle = await _runtime.StartAsync(spec, OnOutput, _stop.Token).ConfigureAwait(false);
+        }
+        catch (Runtimes.Runc.ImageBuildException e)
+        {
+            _events.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.ImageBuild, e.Message));
+            return;
         }
         catch (Exception e)
         {

@@ -56,6 +56,12 @@ public sealed record FunctionOptions
     /// <summary>How long a container waits to fill a batch before it calls the method with what it has.</summary>
     public TimeSpan? BatchWait { get; init; }
 
+    /// <summary>
+    /// Start containers from a memory snapshot taken after the <c>[Enter(Snap = true)]</c> hooks, where the worker's
+    /// host supports checkpoints (CRIU). Elsewhere containers cold-start and the worker says so once. Default false.
+    /// </summary>
+    public bool? EnableMemorySnapshot { get; init; }
+
     internal FunctionSettings ToSettings(Image? appImage)
     {
         var gpus = Gpus ?? (Gpu is null ? null : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
@@ -75,6 +81,7 @@ public sealed record FunctionOptions
             TargetInputs = TargetInputs,
             BatchMaxSize = BatchMaxSize,
             BatchWaitMs = BatchWait is { } wait ? (int)wait.TotalMilliseconds : null,
+            EnableMemorySnapshot = EnableMemorySnapshot ?? false,
         };
     }
 
@@ -96,6 +103,7 @@ public sealed record FunctionOptions
         TargetInputs = overrides.TargetInputs ?? (overrides.MaxInputs is null ? TargetInputs : null),
         BatchMaxSize = overrides.BatchMaxSize ?? BatchMaxSize,
         BatchWait = overrides.BatchWait ?? BatchWait,
+        EnableMemorySnapshot = overrides.EnableMemorySnapshot ?? EnableMemorySnapshot,
     };
 
     internal void Validate(string function)

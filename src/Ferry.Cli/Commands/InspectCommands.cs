@@ -67,4 +67,19 @@ internal static class InspectCommands
         Output.Info($"Stopping {id}.");
         return 0;
     }
+
+    public static async Task<int> ImageListAsync(string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var list = await client.SendAsync<object, ImageList>(HttpMethod.Get, "v1/images", null, null, Json.ImageList, cancellationToken).ConfigureAwait(false);
+        var table = new Table().AddColumns("Image id", "Worker", "Steps", "Builds", "Last build", "Last used");
+        foreach (var i in list.Images)
+        {
+            table.AddRow(i.ImageId, i.WorkerId, Markup.Escape(i.Steps.Count == 0 ? "(base)" : string.Join(Environment.NewLine, i.Steps.Select(s => s.Length > 48 ? s[..47] + "…" : s))),
+                i.Builds.ToString(System.Globalization.CultureInfo.InvariantCulture), i.Builds == 0 ? "-" : $"{i.LastBuildSeconds:0.0} s",
+                i.LastUsedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
 }

@@ -9,7 +9,7 @@ namespace Ferry.Cli.Commands;
 /// <summary><c>ferry server</c> and <c>ferry worker</c>.</summary>
 internal static class ServeCommands
 {
-    public sealed record WorkerSettings(string Runtime, int MaxContainers, string? Gpus, double? Cpu, long? MemoryMiB);
+    public sealed record WorkerSettings(string Runtime, int MaxContainers, string? Gpus, double? Cpu, long? MemoryMiB, string? AptMirror = null);
 
     public static async Task<int> ServerAsync(string dataDir, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, bool verbose, CancellationToken cancellationToken)
     {
@@ -56,7 +56,7 @@ internal static class ServeCommands
     {
         var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
         var logger = loggers.CreateLogger("Ferry.Worker");
-        var runtime = RuntimeSelector.Select(settings.Runtime, dataDir, logger);
+        var runtime = RuntimeSelector.Select(settings.Runtime, dataDir, logger, settings.AptMirror);
         var options = new WorkerOptions
         {
             ServerUrl = serverUrl,

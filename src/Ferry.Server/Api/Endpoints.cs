@@ -202,6 +202,8 @@ internal static partial class Endpoints
 
         v1.MapGet("/containers/{id}/stream", ContainerStreamAsync);
         v1.MapGet("/workers/stream", WorkerStreamAsync);
+        v1.MapGet("/images", async (IStore store, HttpContext http) =>
+            Ok(new ImageList(await store.ListImagesAsync(http.RequestAborted)), Json.ImageList));
     }
 
     private static TimeSpan Wait(double? seconds) => TimeSpan.FromSeconds(Math.Clamp(seconds ?? 0, 0, 60));
@@ -330,6 +332,9 @@ internal static partial class Endpoints
                         break;
                     case ContainerLogs lines:
                         scheduler.OnContainerLogs(lines.Lines);
+                        break;
+                    case ImageBuilt image when worker is not null:
+                        await http.RequestServices.GetRequiredService<IStore>().RecordImageAsync(worker.WorkerId, image, DateTimeOffset.UtcNow, http.RequestAborted);
                         break;
                 }
             }

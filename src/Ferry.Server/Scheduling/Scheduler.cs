@@ -831,6 +831,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             ErrorKinds.OutOfMemory => new RemoteError("OutOfMemory", $"The container ran out of memory{(pool.Settings.MemoryMiB is { } m ? $" (limit {m} MiB)" : "")} and was killed.", null, ErrorKinds.OutOfMemory),
             ErrorKinds.Internal => new RemoteError("PlatformError", detail ?? "The container's worker went away.", null, ErrorKinds.Internal),
+            ErrorKinds.ImageBuild => new RemoteError("ImageBuildError", detail ?? "The function's image could not be built.", null, ErrorKinds.ImageBuild),
             _ => new RemoteError("ContainerCrashed", $"The container exited unexpectedly{(detail is null ? "" : ": " + detail)}.", null, ErrorKinds.Crash),
         };
         foreach (var input in container.Running.Values.ToList())
@@ -879,16 +880,18 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     /// <summary>
     /// Containers of a pool that die before they are ready will keep dying: after a few in a row, the queued inputs
-    /// fail with the reason instead of waiting forever, and the pool tries again on the next input.
+    /// fail with the reason instead of waiting forever, and the pool tries again on the next input. An image that
+    /// failed to build fails them at once: building it again would only repeat the failure.
     /// </summary>
     private void FailStartupLocked(PoolState pool, RemoteError error)
     {
-        if (++pool.StartupFailures < options.StartupFailureLimit)
+        var immediate = error.Kind == ErrorKinds.ImageBuild;
+        if (!immediate && ++pool.StartupFailures < options.StartupFailureLimit)
         {
             return;
         }
         pool.StartupFailures = 0;
-        var failed = new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {options.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
+        var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {options.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
         var queued = pool.Ready.Concat(pool.Delayed).ToList();
         pool.Ready.Clear();
         pool.Delayed.Clear();
@@ -897,7 +900,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             Detach(input);
             CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: failed));
         }
-        logs.System(pool.App.AppId, pool.PoolId, null, failed.Message);
+        if (!immediate)
+        {
+            logs.System(pool.App.AppId, pool.PoolId, null, failed.Message);
+        }
     }
 
     private void StopContainerLocked(ContainerState container, string reason)

@@ -76,4 +76,9 @@ internal interface IStore : IAsyncDisposable
     Task<IReadOnlyList<LogEntry>> GetLogsAsync(string appId, long after, int limit, CancellationToken cancellationToken);
 
     Task<long> MaxLogSeqAsync(string appId, CancellationToken cancellationToken);
+
+    /// <summary>Records that a worker has an image ready; <see cref="ImageBuilt.BuiltLayers"/> above 0 counts as a build.</summary>
+    Task RecordImageAsync(string workerId, ImageBuilt image, DateTimeOffset at, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ImageSummary>> ListImagesAsync(CancellationToken cancellationToken);
 }

@@ -40,6 +40,9 @@ internal sealed class SqliteStore : IStore
             CREATE INDEX IF NOT EXISTS inputs_call_order ON inputs(call_id, completion_order);
             CREATE TABLE IF NOT EXISTS logs(app_id TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL, function TEXT,
                 container_id TEXT, stream TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(app_id, seq)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS images(image_id TEXT NOT NULL, worker_id TEXT NOT NULL, layers INTEGER NOT NULL,
+                steps TEXT NOT NULL, first_built_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, builds INTEGER NOT NULL,
+                last_build_seconds REAL NOT NULL, PRIMARY KEY(image_id, worker_id));
             """, cancellationToken).ConfigureAwait(false);
         _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
@@ -403,6 +406,37 @@ internal sealed class SqliteStore : IStore
                 reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
         }
         return entries;
+    }
+
+    public Task RecordImageAsync(string workerId, ImageBuilt image, DateTimeOffset at, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        var built = image.BuiltLayers > 0 ? 1 : 0;
+        using var command = Command(c, t, """
+            INSERT INTO images(image_id, worker_id, layers, steps, first_built_at, last_used_at, builds, last_build_seconds)
+            VALUES($id, $worker, $layers, $steps, $at, $at, $built, $seconds)
+            ON CONFLICT(image_id, worker_id) DO UPDATE SET last_used_at = $at, builds = builds + $built,
+                last_build_seconds = CASE WHEN $built = 1 THEN $seconds ELSE last_build_seconds END
+            """,
+            ("$id", image.ImageId), ("$worker", workerId), ("$layers", image.Layers),
+            ("$steps", JsonSerializer.Serialize(image.Description.ToList(), Json.ListString)), ("$at", Ms(at)), ("$built", built),
+            ("$seconds", image.Seconds));
+        command.ExecuteNonQuery();
+    });
+
+    public async Task<IReadOnlyList<ImageSummary>> ListImagesAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT image_id, worker_id, layers, steps, first_built_at, last_used_at, builds, last_build_seconds FROM images ORDER BY last_used_at DESC";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var images = new List<ImageSummary>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            images.Add(new ImageSummary(reader.GetString(0), reader.GetString(1), reader.GetInt32(2),
+                JsonSerializer.Deserialize(reader.GetString(3), Json.ListString) ?? [], Time(reader.GetInt64(4)), Time(reader.GetInt64(5)),
+                reader.GetInt32(6), reader.GetDouble(7)));
+        }
+        return images;
     }
 
     public async ValueTask DisposeAsync()

@@ -9,13 +9,19 @@ namespace Ferry.Worker.Runtimes;
 /// <param name="Environment">Variables that tell the program how to reach the control plane.</param>
 /// <param name="Settings">The function's resources, limits and image.</param>
 /// <param name="GpuIndices">The GPUs reserved for this container.</param>
+/// <param name="AppId">The app the container belongs to.</param>
+/// <param name="Blobs">Where the files that images add come from.</param>
+/// <param name="ImageReady">Told when the container's image is ready, and whether it was built or cached.</param>
 public sealed record ContainerSpec(
     string ContainerId,
     string BuildDir,
     string EntryAssembly,
     IReadOnlyDictionary<string, string> Environment,
     FunctionSettings Settings,
-    IReadOnlyList<int> GpuIndices);
+    IReadOnlyList<int> GpuIndices,
+    string AppId = "",
+    Runc.IBlobSource? Blobs = null,
+    Action<Runc.ResolvedImage, TimeSpan>? ImageReady = null);
 
 /// <summary>Why and how a container ended.</summary>
 /// <param name="ExitCode">The process's exit code, or 128 + signal.</param>

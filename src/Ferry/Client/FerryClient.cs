@@ -78,6 +78,30 @@ internal sealed class FerryClient : IDisposable
         return hash;
     }
 
+    /// <summary>Uploads the files the server lacks, given by content hash and local path, streaming each one.</summary>
+    public async Task<int> UploadFilesAsync(IReadOnlyDictionary<string, string> files, CancellationToken cancellationToken)
+    {
+        if (files.Count == 0)
+        {
+            return 0;
+        }
+        var missing = await SendAsync(HttpMethod.Post, "v1/blobs/missing", new MissingBlobsRequest([.. files.Keys]),
+            Json.MissingBlobsRequest, Json.MissingBlobsResponse, cancellationToken).ConfigureAwait(false);
+        foreach (var hash in missing.Missing)
+        {
+            await RetryAsync(async ct =>
+            {
+                await using var stream = File.OpenRead(files[hash]);
+                using var body = new StreamContent(stream);
+                body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                using var response = await _http.PutAsync($"v1/blobs/{hash}", body, ct).ConfigureAwait(false);
+                await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
+                return true;
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        return missing.Missing.Count;
+    }
+
     public Task<byte[]> GetBlobAsync(string hash, CancellationToken cancellationToken) =>
         RetryAsync(async ct =>
         {

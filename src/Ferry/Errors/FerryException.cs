@@ -39,6 +39,12 @@ public sealed class ContainerCrashedException(string message, bool outOfMemory) 
 }
 
 /// <summary>
+/// The function's image could not be built. The message names the failing step and carries its output, such as
+/// apt's account of a package it could not find. Nothing of the failed step is cached, so the next run retries it.
+/// </summary>
+public sealed class ImageBuildException(string message) : FerryException(message);
+
+/// <summary>
 /// User code threw inside a container. <see cref="RemoteType"/>, <see cref="RemoteMessage"/> and
 /// <see cref="RemoteStackTrace"/> describe the exception as it was thrown remotely.
 /// </summary>

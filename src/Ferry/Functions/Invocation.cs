@@ -106,6 +106,7 @@ internal static class Invocation
             ErrorKinds.Timeout => new FunctionTimeoutException($"{function}: {error.Message}"),
             ErrorKinds.Cancelled => new InputCancelledException($"{function}: {error.Message}"),
             ErrorKinds.OutOfMemory => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: true),
+            ErrorKinds.ImageBuild => new ImageBuildException($"{function}: {error.Message}"),
             ErrorKinds.Crash => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: false),
             ErrorKinds.Internal => new FerryException($"{function}: {error.Message}"),
             _ => new RemoteException(function, error.Type, error.Message, error.StackTrace),

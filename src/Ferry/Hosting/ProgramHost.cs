@@ -17,6 +17,8 @@ internal static class ProgramHost
                 return await RunLocalAsync(app, args, cancellationToken).ConfigureAwait(false);
             case FerryModes.Container:
                 return await new ContainerRunner(app).RunAsync(cancellationToken).ConfigureAwait(false);
+            case FerryModes.ImageBuild:
+                return await RunBuildFunctionAsync().ConfigureAwait(false);
             default:
                 await Console.Error.WriteLineAsync(
                     $"'{app.Name}' is a Ferry app. Run it with `ferry run <file.cs>`, which builds it and runs it in containers.").ConfigureAwait(false);
@@ -43,7 +45,9 @@ internal static class ProgramHost
     {
         try
         {
-            await FerryContext.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
+            var definition = app.ToDefinition();
+            await UploadImageFilesAsync(definition, cancellationToken).ConfigureAwait(false);
+            await FerryContext.Client.PublishDefinitionAsync(definition, cancellationToken).ConfigureAwait(false);
             var target = Environment.GetEnvironmentVariable(FerryEnv.Entrypoint);
             if (string.IsNullOrEmpty(target))
             {
@@ -78,6 +82,41 @@ internal static class ProgramHost
         catch (FerryException e)
         {
             return Fail(e.Message);
+        }
+    }
+
+    /// <summary>Sends the local files that images add to the control plane, where workers fetch them by hash.</summary>
+    private static async Task UploadImageFilesAsync(AppDefinition definition, CancellationToken cancellationToken)
+    {
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        var steps = definition.Functions.SelectMany(f => f.Settings.Image?.Steps ?? []);
+        foreach (var file in steps.SelectMany(s => s.Files ?? []))
+        {
+            if (Image.FindLocalSource(file.Hash) is { } source)
+            {
+                files[file.Hash] = source;
+            }
+        }
+        await FerryContext.Client.UploadFilesAsync(files, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs one <see cref="Image.RunFunction(Action, bool)"/> step; the build container keeps what it writes.</summary>
+    private static async Task<int> RunBuildFunctionAsync()
+    {
+        var name = Environment.GetEnvironmentVariable(FerryEnv.Function) ?? "";
+        if (Image.FindBuildFunction(name) is not { } function)
+        {
+            return Fail($"The program defines no image build function '{name}'. Was the image defined before app.RunAsync?");
+        }
+        try
+        {
+            await function().ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"The build function {name} raised {e.GetType().FullName}: {e.Message}{Environment.NewLine}{e.StackTrace}").ConfigureAwait(false);
+            return ExitCodes.Failure;
         }
     }
 

@@ -17,6 +17,8 @@ namespace Ferry.Worker.Runtimes.Runc;
 /// </remarks>
 public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress) : IContainerRuntime
 {
+    private readonly ImageBuilder _images = new(Path.Combine(dataDir, "images"), Path.Combine(dataDir, "runc-state"), baseImage);
+
     private const string CgroupParent = "ferry";
     private const int PidsLimit = 1024;
     private readonly string _state = Path.Combine(dataDir, "runc-state");
@@ -46,19 +48,21 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
 
     public async Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
-        if (spec.Settings.Image is { Steps.Count: > 0 } image)
-        {
-            throw new InvalidOperationException(
-                $"This worker cannot build images yet, so the image steps ({string.Join(", ", image.Steps.Select(s => s.Kind))}) cannot be applied.");
-        }
-        // The first container on a new worker waits for the base image; tell its app why, through its log.
-        var lower = await baseImage.EnsureAsync(
+        // A container whose image must be built first waits for it; its app sees the build through its log.
+        var clock = Stopwatch.StartNew();
+        var image = await _images.EnsureAsync(
+            spec.Settings.Image,
+            new ImageRequest(spec.AppId, spec.BuildDir, spec.EntryAssembly, spec.Blobs ?? NoBlobs.Instance),
             message =>
             {
-                progress(message);
+                if (!message.StartsWith(' '))
+                {
+                    progress(message);
+                }
                 output(spec.ContainerId, LogStreams.System, message);
             },
             cancellationToken).ConfigureAwait(false);
+        spec.ImageReady?.Invoke(image, clock.Elapsed);
         var bundle = Path.Combine(_bundles, spec.ContainerId);
         var rootfs = Path.Combine(bundle, "rootfs");
         Directory.CreateDirectory(Path.Combine(bundle, "upper"));
@@ -66,13 +70,13 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         Directory.CreateDirectory(rootfs);
         Directory.CreateDirectory(_state);
         var (code, text) = await Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
-            $"lowerdir={lower},upperdir={Path.Combine(bundle, "upper")},workdir={Path.Combine(bundle, "work")}", rootfs], cancellationToken).ConfigureAwait(false);
+            $"lowerdir={string.Join(':', image.Lowers)},upperdir={Path.Combine(bundle, "upper")},workdir={Path.Combine(bundle, "work")}", rootfs], cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             throw new InvalidOperationException($"Mounting the container's root filesystem failed: {text.Trim()}");
         }
         await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
-        await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec).ToJsonString(), cancellationToken).ConfigureAwait(false);
+        await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec, image).ToJsonString(), cancellationToken).ConfigureAwait(false);
 
         var info = new ProcessStartInfo("runc")
         {
@@ -96,15 +100,23 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
     }
 
     /// <summary>The OCI runtime spec of one container.</summary>
-    internal static JsonObject Config(ContainerSpec spec)
-    {
-        var dotnet = Path.GetDirectoryName(Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet"
+    /// <summary>The directory of the host's .NET, bind-mounted read-only into every container.</summary>
+    internal static string DotnetDir() =>
+        Path.GetDirectoryName(Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet"
             ? self
             : GpuInventory.FindOnPath("dotnet") is { } onPath ? new FileInfo(onPath).ResolveLinkTarget(true)?.FullName ?? onPath : "/usr/share/dotnet/dotnet")!;
+
+    internal static JsonObject Config(ContainerSpec spec, ResolvedImage image)
+    {
+        var dotnet = DotnetDir();
         var env = new JsonArray(
             $"PATH={dotnet}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME=/root", "LANG=C.UTF-8", "TMPDIR=/tmp", $"DOTNET_ROOT={dotnet}", "DOTNET_CLI_TELEMETRY_OPTOUT=1",
             "DOTNET_NOLOGO=1", "DOTNET_gcServer=0", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1");
+        foreach (var pair in image.Environment)
+        {
+            env.Add(pair);
+        }
         foreach (var (key, value) in spec.Environment)
         {
             env.Add($"{key}={value}");
@@ -137,6 +149,10 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             Mount("/app", "bind", spec.BuildDir, "rbind", "ro", "nosuid", "nodev"),
             Mount("/etc/resolv.conf", "bind", "/etc/resolv.conf", "bind", "ro"),
             Mount("/etc/hosts", "bind", "hosts", "bind", "ro"));
+        foreach (var mount in image.Mounts)
+        {
+            mounts.Add(Mount(mount.Destination, "bind", mount.Source, "rbind", "ro", "nosuid", "nodev"));
+        }
         foreach (var gpu in spec.GpuIndices)
         {
             mounts.Add(Mount($"/dev/nvidia{gpu}", "bind", $"/dev/nvidia{gpu}", "bind"));
@@ -153,7 +169,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
                 ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
                 ["args"] = new JsonArray("dotnet", "/app/" + spec.EntryAssembly),
                 ["env"] = env,
-                ["cwd"] = "/app",
+                ["cwd"] = image.Workdir ?? "/app",
                 ["capabilities"] = new JsonObject
                 {
                     ["bounding"] = Strings(caps),
@@ -183,9 +199,9 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         };
     }
 
-    private static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)v)]);
+    internal static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)v)]);
 
-    private static JsonObject Mount(string destination, string type, string source, params string[] options)
+    internal static JsonObject Mount(string destination, string type, string source, params string[] options)
     {
         var mount = new JsonObject { ["destination"] = destination, ["type"] = type, ["source"] = source };
         if (options.Length > 0)
@@ -193,6 +209,14 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             mount["options"] = Strings(options);
         }
         return mount;
+    }
+
+    private sealed class NoBlobs : IBlobSource
+    {
+        public static readonly NoBlobs Instance = new();
+
+        public Task DownloadAsync(string hash, string target, CancellationToken cancellationToken) =>
+            throw new ImageBuildException("This container has no control plane to fetch the image's files from.");
     }
 
     /// <summary>Reads whether the kernel's OOM killer fired in a container's memory cgroup.</summary>
