@@ -42,6 +42,64 @@ public sealed class RuncTests(RuncFixture fixture) : IClassFixture<RuncFixture>
     }
 }
 
+public sealed class ImageTests(RuncFixture fixture) : IClassFixture<RuncFixture>
+{
+    private readonly Ferry.TestApp.TestFunctions _f = fixture.Functions;
+
+    [RuncFact]
+    public async Task An_apt_installed_tool_runs_and_a_second_app_reuses_the_cached_image()
+    {
+        var first = await fixture.NewAppAsync();
+
+        // Two inputs start two containers at once; they share one build of the layer.
+        var results = await Task.WhenAll(_f.Jq.RemoteAsync(".name"), _f.Jq.RemoteAsync(".tags"));
+        var afterFirst = (await fixture.ImagesAsync()).Single(i => i.Steps.SequenceEqual(new[] { "apt_install jq" }));
+        var firstLog = await fixture.LogsAsync(first);
+
+        var second = await fixture.NewAppAsync();
+        var again = await _f.Jq.RemoteAsync(".tags | length");
+        var afterSecond = (await fixture.ImagesAsync()).Single(i => i.ImageId == afterFirst.ImageId);
+        var secondLog = await fixture.LogsAsync(second);
+
+        results.Should().Equal("\"ferry\"", "[\"a\",\"b\"]");
+        again.Should().Be("2");
+        afterFirst.Builds.Should().Be(1, "two containers asking for the same image at once build it once");
+        afterSecond.Builds.Should().Be(1, "the second app finds every layer cached");
+        firstLog.Count(e => e.Text.StartsWith("=> Step 1/1: apt_install jq", StringComparison.Ordinal)).Should().Be(1);
+        firstLog.Should().Contain(e => e.Text.Contains("Setting up jq", StringComparison.Ordinal), "the build's output reaches the app's log");
+        secondLog.Should().NotContain(e => e.Text.StartsWith("=> Step", StringComparison.Ordinal));
+    }
+
+    [RuncFact]
+    public async Task Copied_and_mounted_files_env_workdir_commands_and_a_build_function_all_shape_the_image()
+    {
+        await fixture.NewAppAsync();
+
+        var report = await _f.ImageFiles.RemoteAsync();
+
+        report.Should().Be(string.Join("|",
+            "copied into a layer;set by the image",
+            "set by the image",
+            "/srv/work",
+            "written at build time in /srv/work",
+            "mounted at start"));
+    }
+
+    [RuncFact]
+    public async Task An_unknown_apt_package_fails_the_build_with_apts_message_and_caches_nothing()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var act = () => _f.MissingPackage.RemoteAsync(1);
+
+        var error = (await act.Should().ThrowAsync<ImageBuildException>()).Which;
+        error.Message.Should().Contain("Step 1/1: apt_install ferry-no-such-package")
+            .And.Contain("E: Unable to locate package ferry-no-such-package");
+        (await fixture.ImagesAsync()).Should().NotContain(i => i.Steps.Contains("apt_install ferry-no-such-package"));
+        fixture.Pool(appId, "missing_package").Containers.Should().BeEmpty();
+    }
+}
+
 public sealed class GpuTests(GpuFixture fixture) : IClassFixture<GpuFixture>
 {
     [Fact]

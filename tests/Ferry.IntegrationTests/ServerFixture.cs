@@ -86,6 +86,14 @@ public class ServerFixture : IAsyncLifetime
         return app.AppId;
     }
 
+    /// <summary>The image registry, as <c>ferry image list</c> reads it.</summary>
+    public async Task<IReadOnlyList<ImageSummary>> ImagesAsync() =>
+        (await _admin!.SendAsync<object, ImageList>(HttpMethod.Get, "v1/images", null, null, ProtocolJsonContext.Default.ImageList, CancellationToken.None)).Images;
+
+    /// <summary>An app's log, as <c>ferry app logs</c> prints it.</summary>
+    public async Task<IReadOnlyList<LogEntry>> LogsAsync(string appId) =>
+        (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
+
     /// <summary>Waits for a condition on the scheduler's state, re-checked on every change, for at most 60 s.</summary>
     internal async Task WaitUntilAsync(Func<bool> condition)
     {

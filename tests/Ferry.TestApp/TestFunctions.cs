@@ -27,12 +27,34 @@ public sealed class TestFunctions
         Allocate = App.Function<int, int>(AllocateNative, new FunctionOptions { Memory = 128 }, name: "allocate");
         Burn = App.Function<int, double>(BurnCpu, new FunctionOptions { Cpu = 0.5 }, name: "burn");
         GpuHold = App.Function<int, string>(HoldGpuAsync, new FunctionOptions { Gpu = "A10G" }, name: "gpu_hold");
+        Jq = App.Function<string, string>(RunJq, new FunctionOptions { Image = Image.DebianSlim().AptInstall("jq"), MaxContainers = 2 }, name: "jq");
+        var testData = Path.Combine(AppContext.BaseDirectory, "testdata");
+        ImageFiles = App.Function<string>(DescribeImage, new FunctionOptions
+        {
+            Image = Image.DebianSlim()
+                .AddLocalFile(Path.Combine(testData, "copied.txt"), "/data/copied.txt", copy: true)
+                .Env("IMAGE_VAR", "set by the image")
+                .RunCommands("cat /data/copied.txt > /data/from-build.txt", "echo \"$IMAGE_VAR\" >> /data/from-build.txt")
+                .Workdir("/srv/work")
+                .RunFunction(WriteBuildMarker)
+                .AddLocalDir(Path.Combine(testData, "dir"), "/mnt/data"),
+        }, name: "image_files");
+        MissingPackage = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().AptInstall("ferry-no-such-package") }, name: "missing_package");
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
     }
 
     public Cls<Counter> Counter { get; }
+
+    /// <summary>Runs <c>jq -c</c> with a filter over a fixed document, in an image with jq installed.</summary>
+    public Function<string, string> Jq { get; }
+
+    /// <summary>Reports what the image's steps left: copied and mounted files, env, workdir and a build function's output.</summary>
+    public Function<string> ImageFiles { get; }
+
+    /// <summary>A function whose image asks apt for a package that does not exist.</summary>
+    public Function<int, int> MissingPackage { get; }
 
     /// <summary>Whether a path exists where the function runs.</summary>
     public Function<string, bool> HostFileVisible { get; }
@@ -87,6 +109,30 @@ public sealed class TestFunctions
     public Function<string, string> Lengths { get; }
 
     private static int SquareOf(int x) => x * x;
+
+    private static string RunJq(string filter)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("jq", ["-c", filter]) { RedirectStandardInput = true, RedirectStandardOutput = true };
+        using var jq = System.Diagnostics.Process.Start(info)!;
+        jq.StandardInput.Write("{\"name\": \"ferry\", \"tags\": [\"a\", \"b\"]}");
+        jq.StandardInput.Close();
+        var output = jq.StandardOutput.ReadToEnd().Trim();
+        jq.WaitForExit();
+        return output;
+    }
+
+    private static void WriteBuildMarker()
+    {
+        Directory.CreateDirectory("/built");
+        File.WriteAllText("/built/marker.txt", $"written at build time in {Environment.CurrentDirectory}");
+    }
+
+    private static string DescribeImage() => string.Join("|",
+        File.ReadAllText("/data/from-build.txt").Trim().ReplaceLineEndings(";"),
+        Environment.GetEnvironmentVariable("IMAGE_VAR"),
+        Environment.CurrentDirectory,
+        File.ReadAllText("/built/marker.txt"),
+        File.ReadAllText("/mnt/data/note.txt").Trim());
 
     private static int Throw(string message) => throw new InvalidOperationException(message);
 

@@ -57,8 +57,20 @@ internal sealed class FerryClient : IDisposable
     public Task<AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(AppId)}/functions/{Uri.EscapeDataString(function)}/autoscaler", update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
 
-    public Task PublishDefinitionAsync(AppDefinition definition, CancellationToken cancellationToken) =>
-        SendAsync<AppDefinition, object>(HttpMethod.Put, $"v1/apps/{Uri.EscapeDataString(AppId)}/definition", definition, Json.AppDefinition, null, cancellationToken);
+    /// <summary>Publishes the app's definition, after uploading the local files its images add.</summary>
+    public async Task PublishDefinitionAsync(AppDefinition definition, CancellationToken cancellationToken)
+    {
+        var files = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in definition.Functions.SelectMany(f => f.Settings.Image?.Steps ?? []).SelectMany(s => s.Files ?? []))
+        {
+            if (Image.FindLocalSource(file.Hash) is { } source)
+            {
+                files[file.Hash] = source;
+            }
+        }
+        await UploadFilesAsync(files, cancellationToken).ConfigureAwait(false);
+        await SendAsync<AppDefinition, object>(HttpMethod.Put, $"v1/apps/{Uri.EscapeDataString(AppId)}/definition", definition, Json.AppDefinition, null, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>The app this process belongs to, from <see cref="FerryEnv.AppId"/>.</summary>
     public string AppId { get; init; } = "";

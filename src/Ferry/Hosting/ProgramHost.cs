@@ -45,9 +45,7 @@ internal static class ProgramHost
     {
         try
         {
-            var definition = app.ToDefinition();
-            await UploadImageFilesAsync(definition, cancellationToken).ConfigureAwait(false);
-            await FerryContext.Client.PublishDefinitionAsync(definition, cancellationToken).ConfigureAwait(false);
+            await FerryContext.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
             var target = Environment.GetEnvironmentVariable(FerryEnv.Entrypoint);
             if (string.IsNullOrEmpty(target))
             {
@@ -83,21 +81,6 @@ internal static class ProgramHost
         {
             return Fail(e.Message);
         }
-    }
-
-    /// <summary>Sends the local files that images add to the control plane, where workers fetch them by hash.</summary>
-    private static async Task UploadImageFilesAsync(AppDefinition definition, CancellationToken cancellationToken)
-    {
-        var files = new Dictionary<string, string>(StringComparer.Ordinal);
-        var steps = definition.Functions.SelectMany(f => f.Settings.Image?.Steps ?? []);
-        foreach (var file in steps.SelectMany(s => s.Files ?? []))
-        {
-            if (Image.FindLocalSource(file.Hash) is { } source)
-            {
-                files[file.Hash] = source;
-            }
-        }
-        await FerryContext.Client.UploadFilesAsync(files, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Runs one <see cref="Image.RunFunction(Action, bool)"/> step; the build container keeps what it writes.</summary>

@@ -136,7 +136,8 @@ public sealed class ImageBuilder
             var context = new StepContext(step, id, number, buildSteps, [.. lowers], [.. env], workdir, force, request, progress);
             var key = force ? $"{id}|force|{request.AppId}" : id;
             // A shared build outlives the request that started it: others may be waiting for the same layer.
-            var lazy = _building.GetOrAdd(key, _ => new Lazy<Task<bool>>(() => BuildLayerAsync(context, CancellationToken.None)));
+            var mine = new Lazy<Task<bool>>(() => BuildLayerAsync(context, CancellationToken.None));
+            var lazy = _building.GetOrAdd(key, mine);
             bool didBuild;
             try
             {
@@ -151,7 +152,8 @@ public sealed class ImageBuilder
             }
             if (didBuild)
             {
-                built++;
+                // Only the request that ran the build counts it; the others waited for the same layer.
+                built += ReferenceEquals(lazy, mine) ? 1 : 0;
                 forcing |= force;
             }
             switch (step.Kind)

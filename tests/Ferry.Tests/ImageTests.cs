@@ -1,0 +1,151 @@
+using FluentAssertions;
+using Ferry.Protocol;
+using Ferry.Worker.Runtimes.Runc;
+
+namespace Ferry.Tests;
+
+public sealed class ImageDefinitionTests
+{
+    [Fact]
+    public void Steps_keep_their_order_and_arguments()
+    {
+        var spec = Image.DebianSlim()
+            .AptInstall("jq", "curl=7.88.1-10+deb12u12")
+            .Env("B", "2")
+            .Env(new Dictionary<string, string> { ["Z"] = "last", ["A"] = "first" })
+            .RunCommands("echo hi")
+            .Workdir("/srv/")
+            .ToSpec();
+
+        spec.Steps.Select(s => (s.Kind, string.Join(",", s.Args))).Should().Equal(
+            (ImageStepKinds.AptInstall, "jq,curl=7.88.1-10+deb12u12"),
+            (ImageStepKinds.Env, "B=2"),
+            (ImageStepKinds.Env, "A=first,Z=last"),
+            (ImageStepKinds.RunCommands, "echo hi"),
+            (ImageStepKinds.Workdir, "/srv"));
+    }
+
+    [Theory]
+    [InlineData("jq; rm -rf /")]
+    [InlineData("Upper")]
+    [InlineData("")]
+    public void A_package_name_apt_would_not_accept_is_rejected_when_the_image_is_defined(string package)
+    {
+        var act = () => Image.DebianSlim().AptInstall(package);
+
+        act.Should().Throw<ArgumentException>().WithMessage($"*'{package}' is not a Debian package name*");
+    }
+
+    [Fact]
+    public void Container_paths_must_be_absolute_and_stay_put()
+    {
+        var relative = () => Image.DebianSlim().Workdir("srv");
+        var escaping = () => Image.DebianSlim().AddLocalFile("x", "/data/../etc/passwd");
+
+        relative.Should().Throw<ArgumentException>().WithMessage("*not an absolute path*");
+        escaping.Should().Throw<ArgumentException>().WithMessage("*not an absolute path*");
+    }
+
+    [Fact]
+    public void A_build_step_after_a_mounted_file_is_rejected_with_the_way_out()
+    {
+        var act = () => Image.DebianSlim().AddLocalDir("data", "/data").RunCommands("ls /data");
+
+        act.Should().Throw<InvalidOperationException>().WithMessage("*cannot follow the mounted 'data'*copy: true*");
+    }
+
+    [Fact]
+    public void Local_files_travel_by_content_hash_and_a_missing_one_is_named()
+    {
+        var dir = Directory.CreateTempSubdirectory("ferry-image-test").FullName;
+        File.WriteAllText(Path.Combine(dir, "a.txt"), "alpha");
+        Directory.CreateDirectory(Path.Combine(dir, "sub"));
+        File.WriteAllText(Path.Combine(dir, "sub", "b.txt"), "beta");
+        File.WriteAllText(Path.Combine(dir, "skip.log"), "noise");
+
+        var step = Image.DebianSlim().AddLocalDir(dir, "/data", copy: true, ignore: p => p.EndsWith(".log", StringComparison.Ordinal)).ToSpec().Steps.Single();
+        var missing = () => Image.DebianSlim().AddLocalFile(Path.Combine(dir, "nope.txt"), "/nope.txt").ToSpec();
+
+        step.Args.Should().Equal("/data", "dir", "copy");
+        step.Files!.Select(f => f.Path).Should().Equal("a.txt", "sub/b.txt");
+        step.Files![0].Hash.Should().Be(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("alpha"u8)));
+        Image.FindLocalSource(step.Files[1].Hash).Should().Be(Path.Combine(dir, "sub", "b.txt"));
+        missing.Should().Throw<InvalidRequestException>().WithMessage("*nope.txt*does not exist*");
+    }
+
+    [Fact]
+    public void A_build_function_is_registered_under_a_stable_name_and_hashed_by_its_code()
+    {
+        var first = Image.DebianSlim().RunFunction(BuildStepA).ToSpec().Steps.Single();
+        var again = Image.DebianSlim().RunFunction(BuildStepA).ToSpec().Steps.Single();
+        var other = Image.DebianSlim().RunFunction(BuildStepB).ToSpec().Steps.Single();
+
+        first.Should().BeEquivalentTo(again);
+        first.Args[2].Should().Be("ImageDefinitionTests.BuildStepA");
+        other.Args[1].Should().NotBe(first.Args[1]);
+        Image.FindBuildFunction(first.Args[0]).Should().NotBeNull();
+    }
+
+    [Fact]
+    public void Force_build_is_carried_to_the_step()
+    {
+        Image.DebianSlim().AptInstall(["jq"], forceBuild: true).ToSpec().Steps.Single().ForceBuild.Should().BeTrue();
+    }
+
+    private static void BuildStepA() => File.WriteAllText("/tmp/a", "a");
+
+    private static void BuildStepB() => File.WriteAllText("/tmp/b", "b");
+}
+
+public sealed class LayerIdTests
+{
+    private static readonly ImageStep Apt = new(ImageStepKinds.AptInstall, ["jq"]);
+    private static readonly ImageStep Run = new(ImageStepKinds.RunCommands, ["echo hi"]);
+
+    [Fact]
+    public void The_same_parent_and_step_give_the_same_id()
+    {
+        ImageBuilder.LayerId("base", Apt).Should().Be(ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.AptInstall, ["jq"])));
+    }
+
+    [Fact]
+    public void A_changed_step_changes_its_id_and_every_id_after_it()
+    {
+        var changed = new ImageStep(ImageStepKinds.AptInstall, ["jq", "curl"]);
+
+        ImageBuilder.LayerId("base", changed).Should().NotBe(ImageBuilder.LayerId("base", Apt));
+        ImageBuilder.LayerId(ImageBuilder.LayerId("base", changed), Run).Should().NotBe(ImageBuilder.LayerId(ImageBuilder.LayerId("base", Apt), Run));
+    }
+
+    [Fact]
+    public void Arguments_cannot_run_together_into_the_same_id()
+    {
+        ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.RunCommands, ["a", "b"]))
+            .Should().NotBe(ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.RunCommands, ["a\nb"])));
+    }
+
+    [Fact]
+    public void The_contents_of_added_files_are_part_of_the_id()
+    {
+        ImageStep Copy(string hash) => new(ImageStepKinds.AddLocal, ["/data", "dir", "copy"], Files: [new BuildFile("a.txt", hash, 5)]);
+
+        ImageBuilder.LayerId("base", Copy("aaa")).Should().NotBe(ImageBuilder.LayerId("base", Copy("bbb")));
+    }
+
+    [Fact]
+    public void Apt_steps_refresh_package_lists_only_when_a_download_fails_and_quote_their_packages()
+    {
+        var script = ImageBuilder.Script(new ImageStep(ImageStepKinds.AptInstall, ["jq", "libc6=2.36"]));
+
+        script.Should().Contain("apt-get install -y -q --no-install-recommends 'jq' 'libc6=2.36'")
+            .And.Contain("grep -q -e 'Failed to fetch' -e 'Unable to fetch' /tmp/apt.log || exit 100");
+    }
+
+    [Fact]
+    public void Each_command_is_echoed_before_it_runs_and_quotes_survive()
+    {
+        var script = ImageBuilder.Script(new ImageStep(ImageStepKinds.RunCommands, ["echo 'it''s'"]));
+
+        script.Should().Be("set -e\nprintf '%s\\n' '$ echo '\\''it'\\'''\\''s'\\'''\necho 'it''s'\n");
+    }
+}
