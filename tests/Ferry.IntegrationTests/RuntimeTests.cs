@@ -86,6 +86,28 @@ public sealed class ImageTests(RuncFixture fixture) : IClassFixture<RuncFixture>
     }
 
     [RuncFact]
+    public async Task A_forced_step_rebuilds_once_per_app()
+    {
+        var first = await fixture.NewAppAsync();
+        var stamp = await _f.Forced.RemoteAsync();
+        var pool = fixture.Pool(first, "forced");
+        foreach (var id in pool.Containers.Keys.ToList())
+        {
+            fixture.Scheduler.StopContainer(id);
+        }
+        await fixture.WaitUntilAsync(() => pool.Containers.Count == 0);
+        var sameApp = await _f.Forced.RemoteAsync();
+
+        await fixture.NewAppAsync();
+        var nextApp = await _f.Forced.RemoteAsync();
+        var image = (await fixture.ImagesAsync()).Single(i => i.Steps.Contains("run_commands cat /proc/sys/kernel/random/uuid > /stamp"));
+
+        sameApp.Should().Be(stamp, "a second container of the same app reuses the layer it forced");
+        nextApp.Should().NotBe(stamp, "the next app forces the step again");
+        image.Builds.Should().Be(2);
+    }
+
+    [RuncFact]
     public async Task An_unknown_apt_package_fails_the_build_with_apts_message_and_caches_nothing()
     {
         var appId = await fixture.NewAppAsync();

@@ -39,6 +39,10 @@ public sealed class TestFunctions
                 .RunFunction(WriteBuildMarker)
                 .AddLocalDir(Path.Combine(testData, "dir"), "/mnt/data"),
         }, name: "image_files");
+        Forced = App.Function<string>(() => File.ReadAllText("/stamp").Trim(), new FunctionOptions
+        {
+            Image = Image.DebianSlim().RunCommands(["cat /proc/sys/kernel/random/uuid > /stamp"], forceBuild: true),
+        }, name: "forced");
         MissingPackage = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().AptInstall("ferry-no-such-package") }, name: "missing_package");
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
@@ -52,6 +56,9 @@ public sealed class TestFunctions
 
     /// <summary>Reports what the image's steps left: copied and mounted files, env, workdir and a build function's output.</summary>
     public Function<string> ImageFiles { get; }
+
+    /// <summary>Reads a stamp that a force-built step writes: it changes with every app.</summary>
+    public Function<string> Forced { get; }
 
     /// <summary>A function whose image asks apt for a package that does not exist.</summary>
     public Function<int, int> MissingPackage { get; }
