@@ -12,7 +12,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Ferry.Bench;
 
-/// <summary>A control plane and a process-runtime worker in this process, serving the test app's build.</summary>
+/// <summary>A control plane and a worker (process or runc runtime) in this process, serving the test app's build.</summary>
 internal sealed class Harness : IAsyncDisposable
 {
     private readonly string _dataDir;
@@ -57,11 +57,15 @@ internal sealed class Harness : IAsyncDisposable
         }
     }
 
-    public static async Task<Harness> StartAsync()
+    /// <summary>Where the runc base image is kept between runs: $FERRY_TEST_IMAGES, or the tests' default.</summary>
+    public static string ImagesDir => Environment.GetEnvironmentVariable("FERRY_TEST_IMAGES") is { Length: > 0 } dir ? dir : "/var/lib/ferry-test/images";
+
+    public static async Task<Harness> StartAsync(Func<string, IContainerRuntime>? runtime = null)
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "ferry-bench-" + Guid.NewGuid().ToString("N")[..8]);
         var server = await FerryServer.StartAsync(new ServerOptions { DataDir = dataDir, Port = 0 });
-        var worker = new WorkerAgent(new WorkerOptions { ServerUrl = server.Url, DataDir = Path.Combine(dataDir, "worker"), MaxContainers = 8, Gpus = [] }, new ProcessRuntime(), NullLogger.Instance);
+        var workerDir = Path.Combine(dataDir, "worker");
+        var worker = new WorkerAgent(new WorkerOptions { ServerUrl = server.Url, DataDir = workerDir, MaxContainers = 8, Gpus = [] }, runtime?.Invoke(workerDir) ?? new ProcessRuntime(), NullLogger.Instance);
         worker.Start();
         await server.WaitForWorkersAsync(1);
         var admin = new FerryClient(server.Url);

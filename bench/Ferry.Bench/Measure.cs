@@ -132,6 +132,76 @@ internal static class Measure
         return times[times.Count / 2];
     }
 
+    /// <summary>
+    /// The runc floor: <c>runc run</c> of the same program, in a bundle like the worker's (overlay over the same base,
+    /// same mounts, namespaces and cgroup), with no Ferry mode, to its first line of output.
+    /// </summary>
+    public static async Task<double> BareRuncStartAsync(string baseImage, int samples)
+    {
+        var times = new List<double>();
+        var root = Path.Combine(Path.GetTempPath(), "ferry-bench-runc-" + Guid.NewGuid().ToString("N")[..8]);
+        var state = Path.Combine(root, "state");
+        for (var i = 0; i < samples; i++)
+        {
+            var id = $"bench-floor-{i}";
+            var bundle = Path.Combine(root, id);
+            var rootfs = Path.Combine(bundle, "rootfs");
+            foreach (var dir in new[] { rootfs, Path.Combine(bundle, "upper"), Path.Combine(bundle, "work"), state })
+            {
+                Directory.CreateDirectory(dir);
+            }
+            await RunAsync("mount", "-t", "overlay", "overlay", "-o", $"lowerdir={baseImage},upperdir={bundle}/upper,workdir={bundle}/work", rootfs);
+            await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), "127.0.0.1\tlocalhost\n");
+            var spec = new Ferry.Worker.Runtimes.ContainerSpec(id, Harness.AppDir, "Ferry.TestApp.dll", new Dictionary<string, string>(), new Ferry.Protocol.FunctionSettings(), []);
+            var image = new Ferry.Worker.Runtimes.Runc.ResolvedImage("floor", [baseImage], [], null, [], 0, 0);
+            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Ferry.Worker.Runtimes.Runc.RuncRuntime.Config(spec, image).ToJsonString());
+            var info = new ProcessStartInfo("runc", ["--root", state, "run", "--bundle", bundle, id]) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
+            var watch = Stopwatch.StartNew();
+            using (var process = Process.Start(info)!)
+            {
+                process.StandardInput.Close();
+                await process.StandardError.ReadLineAsync();
+                times.Add(watch.Elapsed.TotalMilliseconds);
+                await process.WaitForExitAsync();
+            }
+            await RunAsync("runc", "--root", state, "delete", "-f", id);
+            await RunAsync("umount", rootfs);
+        }
+        await RunAsync("rm", "-rf", "--one-file-system", root);
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        using var process = Process.Start(new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+        await process.WaitForExitAsync();
+    }
+
+    /// <summary>How long an image whose layers are all cached takes to resolve: the cache check before every runc start.</summary>
+    public static async Task<double> ImageCacheCheckAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "ferry-bench-images-" + Guid.NewGuid().ToString("N")[..8]);
+        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null));
+        var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
+            new(Ferry.Protocol.ImageStepKinds.AptInstall, ["jq"]),
+            new(Ferry.Protocol.ImageStepKinds.Env, ["A=1"]),
+            new(Ferry.Protocol.ImageStepKinds.RunCommands, ["echo hi > /hi"]),
+        ]);
+        var request = new Ferry.Worker.Runtimes.Runc.ImageRequest("bench", Harness.AppDir, "Ferry.TestApp.dll", null!);
+        await builder.EnsureAsync(spec, request, _ => { }, CancellationToken.None);
+        var times = new List<double>();
+        for (var i = 0; i < 50; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            await builder.EnsureAsync(spec, request, _ => { }, CancellationToken.None);
+            times.Add(watch.Elapsed.TotalMilliseconds);
+        }
+        await RunAsync("rm", "-rf", "--one-file-system", dir);
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
     /// <summary>From a call on an app with no containers to its result, with the scheduler's timestamps as phases.</summary>
     public static async Task<ColdStart> ColdStartAsync(Harness harness, int samples)
     {

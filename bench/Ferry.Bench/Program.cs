@@ -5,27 +5,54 @@ using Ferry.Bench;
 
 // Runs every measurement, prints it, and appends it to bench/RESULTS.md with the machine's details.
 var results = new List<(string Name, string Ferry, string Floor, string Ratio)>();
+// `--only runc` measures just the runc cold start, for quick iterations on it.
+var runcOnly = args.SequenceEqual(["--only", "runc"]);
 await using var harness = await Harness.StartAsync();
-
-var echo = await Measure.EchoLatencyAsync(2_000);
-var warm = await Measure.WarmLatencyAsync(harness, 2_000);
-results.Add(("warm call p50", Ms(warm.P50), Ms(echo.P50) + " (loopback HTTP echo)", Ratio(warm.P50, echo.P50)));
-results.Add(("warm call p99", Ms(warm.P99), Ms(echo.P99), Ratio(warm.P99, echo.P99)));
-
-var echoRate = await Measure.EchoThroughputAsync(20_000);
-foreach (var count in new[] { 10_000, 100_000 })
+if (!runcOnly)
 {
-    var rate = await Measure.MapThroughputAsync(harness, count);
-    results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+    var echo = await Measure.EchoLatencyAsync(2_000);
+    var warm = await Measure.WarmLatencyAsync(harness, 2_000);
+    results.Add(("warm call p50", Ms(warm.P50), Ms(echo.P50) + " (loopback HTTP echo)", Ratio(warm.P50, echo.P50)));
+    results.Add(("warm call p99", Ms(warm.P99), Ms(echo.P99), Ratio(warm.P99, echo.P99)));
+
+    var echoRate = await Measure.EchoThroughputAsync(20_000);
+    foreach (var count in new[] { 10_000, 100_000 })
+    {
+        var rate = await Measure.MapThroughputAsync(harness, count);
+        results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+    }
+
+    var floor = await Measure.BareStartAsync(5);
+    var cold = await Measure.ColdStartAsync(harness, 5);
+    results.Add(("cold start, total", Ms(cold.Total), Ms(floor) + " (bare process start)", Ratio(cold.Total, floor)));
+    results.Add(("  schedule (call to container start)", Ms(cold.Schedule), "", ""));
+    results.Add(("  process start (worker)", Ms(cold.ProcessStart), "", ""));
+    results.Add(("  runtime ready (connect, enter)", Ms(cold.Ready), "", ""));
+    results.Add(("  first output", Ms(cold.FirstOutput), "", ""));
 }
 
-var floor = await Measure.BareStartAsync(5);
-var cold = await Measure.ColdStartAsync(harness, 5);
-results.Add(("cold start, total", Ms(cold.Total), Ms(floor) + " (bare process start)", Ratio(cold.Total, floor)));
-results.Add(("  schedule (call to container start)", Ms(cold.Schedule), "", ""));
-results.Add(("  process start (worker)", Ms(cold.ProcessStart), "", ""));
-results.Add(("  runtime ready (connect, enter)", Ms(cold.Ready), "", ""));
-results.Add(("  first output", Ms(cold.FirstOutput), "", ""));
+var runtimes = runcOnly ? "runc runtime only" : "process runtime";
+if (Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var noRunc))
+{
+    runtimes = runcOnly ? runtimes : "process and runc runtimes";
+    await using var runc = await Harness.StartAsync(dir => new Ferry.Worker.Runtimes.Runc.RuncRuntime(
+        dir, new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null), _ => { }));
+    // The first container builds or finds the base image; the samples then start with a cached image.
+    await runc.NewAppAsync();
+    await runc.Functions.Square.RemoteAsync(1);
+    var runcFloor = await Measure.BareRuncStartAsync(new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null).Path, 5);
+    var runcCold = await Measure.ColdStartAsync(runc, 5);
+    results.Add(("runc cold start, total", Ms(runcCold.Total), Ms(runcFloor) + " (bare `runc run`, same program and rootfs)", Ratio(runcCold.Total, runcFloor)));
+    results.Add(("  schedule (call to container start)", Ms(runcCold.Schedule), "", ""));
+    results.Add(("  container start (image check, bundle, runc)", Ms(runcCold.ProcessStart), "", ""));
+    results.Add(("  runtime ready (connect, enter)", Ms(runcCold.Ready), "", ""));
+    results.Add(("  first output", Ms(runcCold.FirstOutput), "", ""));
+    results.Add(("image cache check (3 cached layers)", Ms(await Measure.ImageCacheCheckAsync()), "100 ms (target)", ""));
+}
+else
+{
+    Console.WriteLine($"Skipping the runc measurements: {noRunc}.");
+}
 
 var table = new StringBuilder();
 table.AppendLine("| measure | Ferry | floor | ratio |").AppendLine("|---|---|---|---|");
@@ -35,7 +62,7 @@ foreach (var (name, ferry, baseline, ratio) in results)
 }
 Console.WriteLine(table);
 var section = new StringBuilder()
-    .AppendLine(CultureInfo.InvariantCulture, $"## {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, process runtime")
+    .AppendLine(CultureInfo.InvariantCulture, $"## {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {runtimes}")
     .AppendLine()
     .AppendLine(Machine.Describe())
     .AppendLine()

@@ -57,13 +57,23 @@ var containerList = new Command("list", "List running containers.") { appFilter 
 containerList.SetAction((r, ct) => Guard(() => InspectCommands.ContainerListAsync(r.GetValue(appFilter), r.GetValue(server), ct)));
 var containerStop = new Command("stop", "Stop a container.") { containerId };
 containerStop.SetAction((r, ct) => Guard(() => InspectCommands.ContainerStopAsync(r.GetValue(containerId)!, r.GetValue(server), ct)));
-var container = new Command("container", "Inspect and stop containers.") { containerList, containerStop };
+var containerLogs = new Command("logs", "Print a container's logs, including those of containers that have ended.") { containerId, follow };
+containerLogs.SetAction((r, ct) => Guard(() => InspectCommands.ContainerLogsAsync(r.GetValue(containerId)!, r.GetValue(follow), r.GetValue(server), ct)));
+var execCommand = new Argument<string[]>("command") { Description = "The command and its arguments, after --.", Arity = ArgumentArity.ZeroOrMore };
+var containerExec = new Command("exec", "Run a command inside a running container, with this terminal's input and output.") { containerId, execCommand };
+containerExec.SetAction((r, ct) => Guard(() => SessionCommands.ExecAsync(r.GetValue(containerId)!, r.GetValue(execCommand) ?? [], r.GetValue(server), ct)));
+var container = new Command("container", "Inspect, enter and stop containers.") { containerList, containerLogs, containerExec, containerStop };
+
+var shellTarget = new Argument<string>("target") { Description = "FILE.cs::FUNCTION (or a project, ::FUNCTION): whose image, mounts and environment to use." };
+var shellCmd = new Option<string?>("--cmd") { Description = "Run this one command with /bin/sh -c instead of an interactive shell." };
+var shell = new Command("shell", "Open a shell (or run one command) in a new container with a function's image and mounts.") { shellTarget, shellCmd };
+shell.SetAction((r, ct) => Guard(() => SessionCommands.ShellAsync(r.GetValue(shellTarget)!, r.GetValue(shellCmd), r.GetValue(server), ct)));
 
 var imageList = new Command("list", "List the images workers have built, newest use first.");
 imageList.SetAction((r, ct) => Guard(() => InspectCommands.ImageListAsync(r.GetValue(server), ct)));
 var image = new Command("image", "Inspect built images.") { imageList };
 
-var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, serve, worker, app, container, image };
+var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, shell, serve, worker, app, container, image };
 root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

@@ -50,6 +50,9 @@ public static class FerryModes
     public const string Local = "local";
     public const string Container = "container";
 
+    /// <summary>Publishes the app's definition (uploading the files its images add) and exits.</summary>
+    public const string Publish = "publish";
+
     /// <summary>Runs one image build function (<see cref="FerryEnv.Function"/>) inside a build container.</summary>
     public const string ImageBuild = "image-build";
 }

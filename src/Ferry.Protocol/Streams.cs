@@ -42,6 +42,7 @@ public sealed record Heartbeat : ContainerMessage;
 [JsonDerivedType(typeof(ContainerExited), "exited")]
 [JsonDerivedType(typeof(ContainerLogs), "logs")]
 [JsonDerivedType(typeof(ImageBuilt), "image")]
+[JsonDerivedType(typeof(OpenSessionCommand), "session")]
 public abstract record WorkerMessage;
 
 public sealed record GpuDevice(int Index, string Type);
@@ -81,3 +82,23 @@ public sealed record ContainerLogs(IReadOnlyList<ContainerLogLine> Lines) : Work
 /// <param name="Seconds">How long resolving the image took.</param>
 /// <param name="Description">The steps, for people: one line per step.</param>
 public sealed record ImageBuilt(string ImageId, int Layers, int BuiltLayers, double Seconds, IReadOnlyList<string> Description) : WorkerMessage;
+
+/// <summary>
+/// Asks a worker to run a command with its input and output relayed over a session socket, which the worker opens at
+/// <c>/v1/workers/sessions/{SessionId}</c>: in a running container (<see cref="ContainerId"/>), or in a new container
+/// with a function's image and mounts (<see cref="Container"/>).
+/// </summary>
+public sealed record OpenSessionCommand(string SessionId, IReadOnlyList<string> Command, string? ContainerId = null, StartContainerCommand? Container = null) : WorkerMessage;
+
+/// <summary>
+/// The first byte of each binary message on a session socket says what the rest is. Stdin, stdout and stderr carry
+/// raw bytes; exit carries the command's exit code as ASCII digits.
+/// </summary>
+public static class SessionFrames
+{
+    public const byte Stdin = 0;
+    public const byte Stdout = 1;
+    public const byte Stderr = 2;
+    public const byte Exit = 3;
+    public const byte StdinClosed = 4;
+}

@@ -72,6 +72,7 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(options.Scheduler);
         builder.Services.AddSingleton<LogHub>();
+        builder.Services.AddSingleton<Sessions.SessionBroker>();
         builder.Services.AddSingleton<Scheduler>();
 
         var web = builder.Build();

@@ -137,6 +137,9 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                     case StartContainerCommand start:
                         _ = RunContainerAsync(start);
                         break;
+                    case OpenSessionCommand session:
+                        _ = RunSessionAsync(session);
+                        break;
                     case StopContainerCommand stop:
                         if (_containers.TryGetValue(stop.ContainerId, out var handle))
                         {
@@ -208,6 +211,36 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         _containers.TryRemove(start.ContainerId, out _);
         await handle.DisposeAsync().ConfigureAwait(false);
         _events.Writer.TryWrite(new ContainerExited(start.ContainerId, exit.ExitCode, exit.Reason, exit.Detail));
+    }
+
+    /// <summary>Runs <c>ferry container exec</c> or <c>ferry shell</c> for the control plane.</summary>
+    private async Task RunSessionAsync(OpenSessionCommand command)
+    {
+        try
+        {
+            await SessionRelay.RunAsync(_options.ServerUrl, command.SessionId, async (progress, cancellationToken) =>
+            {
+                if (_runtime is not ISessionRuntime sessions)
+                {
+                    throw new InvalidOperationException($"The {_runtime.Name} runtime has no containers to open a shell or exec in; run the worker on runc.");
+                }
+                if (command.ContainerId is { } containerId)
+                {
+                    return _containers.ContainsKey(containerId)
+                        ? await sessions.ExecAsync(containerId, command.Command, cancellationToken).ConfigureAwait(false)
+                        : throw new InvalidOperationException($"Container {containerId} is not running on this worker.");
+                }
+                var start = command.Container ?? throw new InvalidOperationException("The session names neither a container nor a function.");
+                var (dir, entry) = await _builds.GetAsync(start.BuildId, cancellationToken).ConfigureAwait(false);
+                var environment = new Dictionary<string, string> { [FerryEnv.AppId] = start.AppId, [FerryEnv.Function] = start.Function };
+                var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, [], start.AppId, _builds, Command: command.Command);
+                return await sessions.StartSessionAsync(spec, progress, cancellationToken).ConfigureAwait(false);
+            }, _stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or HttpRequestException or OperationCanceledException)
+        {
+            LogSessionFailed(_logger, command.SessionId, e.Message);
+        }
     }
 
     private void OnOutput(string containerId, string stream, string text) =>
@@ -284,6 +317,9 @@ public sealed partial class WorkerAgent : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The stream to the control plane failed; reconnecting.")]
     private static partial void LogStreamFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId} ended early: {Reason}")]
+    private static partial void LogSessionFailed(ILogger logger, string sessionId, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Container {ContainerId} failed to start.")]
     private static partial void LogStartFailed(ILogger logger, string containerId, Exception error);

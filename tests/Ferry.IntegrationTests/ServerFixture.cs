@@ -94,6 +94,10 @@ public class ServerFixture : IAsyncLifetime
     public async Task<IReadOnlyList<LogEntry>> LogsAsync(string appId) =>
         (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
 
+    /// <summary>One container's log, as <c>ferry container logs</c> prints it.</summary>
+    public async Task<IReadOnlyList<LogEntry>> ContainerLogsAsync(string containerId) =>
+        (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/containers/{containerId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
+
     /// <summary>Waits for a condition on the scheduler's state, re-checked on every change, for at most 60 s.</summary>
     internal async Task WaitUntilAsync(Func<bool> condition)
     {

@@ -60,6 +60,21 @@ internal static class InspectCommands
         return 0;
     }
 
+    public static async Task<int> ContainerLogsAsync(string id, bool follow, string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var logs = new LogFollower(client, "", id);
+        if (follow)
+        {
+            await logs.FollowAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await logs.DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+        return 0;
+    }
+
     public static async Task<int> ContainerStopAsync(string id, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);

@@ -10,27 +10,15 @@ internal static class RunCommand
     public static async Task<int> RunAsync(string target, string[] programArgs, bool detach, string? server, CancellationToken cancellationToken)
     {
         var parsed = RunTarget.Parse(target);
-        var clock = Stopwatch.StartNew();
-        var connecting = ControlPlane.ConnectAsync(server, startLocal: true, cancellationToken);
-        var program = await Output.StatusAsync("Building…", () => ProjectBuilder.BuildAsync(parsed.Path, cancellationToken)).ConfigureAwait(false);
-        Output.Step(program.Rebuilt ? $"Built {parsed.Path}" : $"Build of {parsed.Path} is up to date", clock.Elapsed);
-
-        clock.Restart();
-        using var client = await Output.StatusAsync("Connecting to the server…", () => connecting).ConfigureAwait(false);
-        var (buildId, uploaded, bytes) = await Output.StatusAsync("Uploading…", () => ControlPlane.UploadAsync(client, program, cancellationToken)).ConfigureAwait(false);
-        Output.Step(uploaded == 0 ? "Upload skipped: the server has this build" : $"Uploaded {uploaded} files ({bytes / 1024.0:0} KiB)", clock.Elapsed);
-
-        var app = await client.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest(program.AppName, buildId, detach),
-            ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, cancellationToken).ConfigureAwait(false);
-        Output.Info($"App {app.AppId} on {client.ServerUrl}{(detach ? " (detached: it keeps running after this command)" : "")}");
-
+        var (client, program, app) = await CreateAppAsync(parsed, detach, server, cancellationToken).ConfigureAwait(false);
+        using var owned = client;
         using var stopLogs = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var logs = new LogFollower(client, app.AppId);
         var following = logs.FollowAsync(stopLogs.Token);
         int exitCode;
         try
         {
-            exitCode = await RunLocalAsync(program, client.ServerUrl, app.AppId, parsed.Name, programArgs, cancellationToken).ConfigureAwait(false);
+            exitCode = await RunLocalAsync(program, client.ServerUrl, app.AppId, FerryModes.Local, parsed.Name, programArgs, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -40,20 +28,46 @@ internal static class RunCommand
             await following.ConfigureAwait(false);
             if (!detach)
             {
-                try
-                {
-                    await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{app.AppId}/stop", null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (FerryException e)
-                {
-                    Output.Error($"Could not stop app {app.AppId}: {e.Message}");
-                }
+                await StopAppAsync(client, app.AppId).ConfigureAwait(false);
             }
         }
         return exitCode;
     }
 
-    private static async Task<int> RunLocalAsync(BuiltProgram program, Uri server, string appId, string? name, string[] args, CancellationToken cancellationToken)
+    /// <summary>Builds the program, uploads it and creates an app for it on the control plane.</summary>
+    public static async Task<(FerryClient Client, BuiltProgram Program, CreateAppResponse App)> CreateAppAsync(RunTarget parsed, bool detach, string? server, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var connecting = ControlPlane.ConnectAsync(server, startLocal: true, cancellationToken);
+        var program = await Output.StatusAsync("Building…", () => ProjectBuilder.BuildAsync(parsed.Path, cancellationToken)).ConfigureAwait(false);
+        Output.Step(program.Rebuilt ? $"Built {parsed.Path}" : $"Build of {parsed.Path} is up to date", clock.Elapsed);
+
+        clock.Restart();
+        var client = await Output.StatusAsync("Connecting to the server…", () => connecting).ConfigureAwait(false);
+        var (buildId, uploaded, bytes) = await Output.StatusAsync("Uploading…", () => ControlPlane.UploadAsync(client, program, cancellationToken)).ConfigureAwait(false);
+        Output.Step(uploaded == 0 ? "Upload skipped: the server has this build" : $"Uploaded {uploaded} files ({bytes / 1024.0:0} KiB)", clock.Elapsed);
+
+        var app = await client.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest(program.AppName, buildId, detach),
+            ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, cancellationToken).ConfigureAwait(false);
+        Output.Info($"App {app.AppId} on {client.ServerUrl}{(detach ? " (detached: it keeps running after this command)" : "")}");
+
+        return (client, program, app);
+    }
+
+    public static async Task StopAppAsync(FerryClient client, string appId)
+    {
+        try
+        {
+            await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{appId}/stop", null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (FerryException e)
+        {
+            Output.Error($"Could not stop app {appId}: {e.Message}");
+        }
+    }
+
+    /// <summary>Runs the user's program on this machine in <paramref name="mode"/>, pointed at the app.</summary>
+    public static async Task<int> RunLocalAsync(BuiltProgram program, Uri server, string appId, string mode, string? name, string[] args, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(program.OutputDir, program.EntryAssembly));
@@ -61,7 +75,7 @@ internal static class RunCommand
         {
             info.ArgumentList.Add(arg);
         }
-        info.Environment[FerryEnv.Mode] = FerryModes.Local;
+        info.Environment[FerryEnv.Mode] = mode;
         info.Environment[FerryEnv.ServerUrl] = server.ToString();
         info.Environment[FerryEnv.AppId] = appId;
         if (name is not null)

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Ferry.Protocol;
+using Ferry.Server.Sessions;
 using Ferry.Server.Logs;
 using Ferry.Server.Scheduling;
 using Ferry.Server.Storage;
@@ -201,6 +202,42 @@ internal static partial class Endpoints
         });
 
         v1.MapGet("/containers/{id}/stream", ContainerStreamAsync);
+        v1.MapGet("/containers/{id}/logs", async (string id, long? after, double? wait, HttpContext http, Scheduler scheduler, LogHub logs, IStore store) =>
+        {
+            var app = scheduler.AppOfContainer(id) ?? await store.FindAppOfContainerAsync(id, http.RequestAborted)
+                ?? throw new NotFoundException($"No container with the id '{id}' has run. See `ferry container list`.");
+            var batch = await logs.ReadAsync(app, after ?? 0, Wait(wait), http.RequestAborted);
+            return Ok(batch with { Entries = [.. batch.Entries.Where(e => e.ContainerId == id)] }, Json.LogBatch);
+        });
+        v1.MapGet("/containers/{id}/exec", (string id, HttpContext http, Scheduler scheduler, SessionBroker sessions) =>
+            SessionAsync(http, sessions, session =>
+            {
+                var command = http.Request.Query["arg"].Select(a => a ?? "").ToList();
+                if (command.Count == 0)
+                {
+                    throw new BadRequestException("Name the command to run: ferry container exec ID -- COMMAND [ARGS...].");
+                }
+                scheduler.OpenExecSession(id, session, command);
+            }));
+        v1.MapGet("/apps/{app}/shell", (string app, string? function, HttpContext http, Scheduler scheduler, SessionBroker sessions) =>
+            SessionAsync(http, sessions, session =>
+            {
+                if (string.IsNullOrEmpty(function))
+                {
+                    throw new BadRequestException("Name the function whose container to open: ferry shell app.cs::FUNCTION.");
+                }
+                var command = http.Request.Query["arg"].Select(a => a ?? "").ToList();
+                scheduler.OpenShellSession(scheduler.ResolveApp(app), function, session, command.Count == 0 ? ["/bin/bash", "-i"] : command);
+            }));
+        v1.MapGet("/workers/sessions/{id}", async (string id, HttpContext http, SessionBroker sessions) =>
+        {
+            if (!http.WebSockets.IsWebSocketRequest)
+            {
+                throw new BadRequestException("This endpoint takes a WebSocket.");
+            }
+            using var socket = await http.WebSockets.AcceptWebSocketAsync();
+            await sessions.AttachAsync(id, socket);
+        });
         v1.MapGet("/workers/stream", WorkerStreamAsync);
         v1.MapGet("/images", async (IStore store, HttpContext http) =>
             Ok(new ImageList(await store.ListImagesAsync(http.RequestAborted)), Json.ImageList));
@@ -302,6 +339,28 @@ internal static partial class Endpoints
             await done.CancelAsync();
             await sender;
         }
+    }
+
+    /// <summary>Accepts a client's session socket and relays it to a worker; errors before that reach the client's stderr.</summary>
+    private static async Task SessionAsync(HttpContext http, SessionBroker sessions, Action<string> open)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            throw new BadRequestException("This endpoint takes a WebSocket.");
+        }
+        using var socket = await http.WebSockets.AcceptWebSocketAsync();
+        var session = sessions.Create();
+        try
+        {
+            open(session);
+        }
+        catch (Exception e) when (e is NotFoundException or ConflictException or BadRequestException)
+        {
+            sessions.Abandon(session);
+            await SessionBroker.FailAsync(socket, e.Message, http.RequestAborted);
+            return;
+        }
+        await sessions.RunAsync(session, socket, http.RequestAborted);
     }
 
     private static async Task WorkerStreamAsync(HttpContext http, Scheduler scheduler)

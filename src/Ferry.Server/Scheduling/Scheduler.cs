@@ -529,6 +529,50 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         }
     }
 
+    /// <summary>The app of a running container, or null.</summary>
+    public string? AppOfContainer(string containerId)
+    {
+        lock (_gate)
+        {
+            return _containers.TryGetValue(containerId, out var container) ? container.Pool.App.AppId : null;
+        }
+    }
+
+    /// <summary>Tells a running container's worker to open a session that runs <paramref name="command"/> inside it.</summary>
+    public void OpenExecSession(string containerId, string sessionId, IReadOnlyList<string> command)
+    {
+        lock (_gate)
+        {
+            var container = _containers.TryGetValue(containerId, out var c) ? c : throw new NotFoundException($"No running container has the id '{containerId}'. See `ferry container list`.");
+            if (!container.Worker.Peer.Send(new OpenSessionCommand(sessionId, command, ContainerId: containerId)))
+            {
+                throw new ConflictException($"The worker of {containerId} is not connected.");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tells a worker to start a container with a function's image, mounts and environment that runs
+    /// <paramref name="command"/> in a session instead of the function. It reserves nothing and takes no inputs.
+    /// </summary>
+    public string OpenShellSession(string appId, string function, string sessionId, IReadOnlyList<string> command)
+    {
+        lock (_gate)
+        {
+            var app = RequireApp(appId);
+            var functions = app.Record.Definition?.Functions ?? [];
+            var definition = functions.FirstOrDefault(f => string.Equals(f.Name, function, StringComparison.OrdinalIgnoreCase))
+                ?? functions.FirstOrDefault(f => string.Equals(f.ClassName, function, StringComparison.OrdinalIgnoreCase))
+                ?? throw new NotFoundException($"The app has no function '{function}'. Functions: {(functions.Count == 0 ? "none" : string.Join(", ", functions.Select(f => f.Name)))}.");
+            var worker = _workers.Values.OrderByDescending(w => w.Runtime == "runc").FirstOrDefault()
+                ?? throw new ConflictException("No worker is connected to run the shell.");
+            var id = Ids.New("sh");
+            worker.Peer.Send(new OpenSessionCommand(sessionId, command, Container: new StartContainerCommand(
+                id, "", app.AppId, app.Record.BuildId ?? "", definition.ClassName ?? definition.Name, "", definition.Settings, [])));
+            return id;
+        }
+    }
+
     // ---------------------------------------------------------------- dispatch
 
     /// <summary>Hands queued inputs to ready containers with free slots, one message per container.</summary>

@@ -77,6 +77,9 @@ internal interface IStore : IAsyncDisposable
 
     Task<long> MaxLogSeqAsync(string appId, CancellationToken cancellationToken);
 
+    /// <summary>The app whose log has lines from <paramref name="containerId"/>, or null.</summary>
+    Task<string?> FindAppOfContainerAsync(string containerId, CancellationToken cancellationToken);
+
     /// <summary>Records that a worker has an image ready; <see cref="ImageBuilt.BuiltLayers"/> above 0 counts as a build.</summary>
     Task RecordImageAsync(string workerId, ImageBuilt image, DateTimeOffset at, CancellationToken cancellationToken);
 

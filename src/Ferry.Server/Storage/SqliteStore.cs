@@ -40,6 +40,7 @@ internal sealed class SqliteStore : IStore
             CREATE INDEX IF NOT EXISTS inputs_call_order ON inputs(call_id, completion_order);
             CREATE TABLE IF NOT EXISTS logs(app_id TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL, function TEXT,
                 container_id TEXT, stream TEXT NOT NULL, text TEXT NOT NULL, PRIMARY KEY(app_id, seq)) WITHOUT ROWID;
+            CREATE INDEX IF NOT EXISTS logs_container ON logs(container_id) WHERE container_id IS NOT NULL;
             CREATE TABLE IF NOT EXISTS images(image_id TEXT NOT NULL, worker_id TEXT NOT NULL, layers INTEGER NOT NULL,
                 steps TEXT NOT NULL, first_built_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, builds INTEGER NOT NULL,
                 last_build_seconds REAL NOT NULL, PRIMARY KEY(image_id, worker_id));
@@ -406,6 +407,15 @@ internal sealed class SqliteStore : IStore
                 reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)));
         }
         return entries;
+    }
+
+    public async Task<string?> FindAppOfContainerAsync(string containerId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT app_id FROM logs WHERE container_id = $id LIMIT 1";
+        command.Parameters.AddWithValue("$id", containerId);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
     }
 
     public Task RecordImageAsync(string workerId, ImageBuilt image, DateTimeOffset at, CancellationToken cancellationToken) => WriteAsync((c, t) =>

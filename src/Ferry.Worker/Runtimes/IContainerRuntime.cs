@@ -12,6 +12,7 @@ namespace Ferry.Worker.Runtimes;
 /// <param name="AppId">The app the container belongs to.</param>
 /// <param name="Blobs">Where the files that images add come from.</param>
 /// <param name="ImageReady">Told when the container's image is ready, and whether it was built or cached.</param>
+/// <param name="Command">Runs this instead of the program, as <c>ferry shell</c> does.</param>
 public sealed record ContainerSpec(
     string ContainerId,
     string BuildDir,
@@ -21,7 +22,8 @@ public sealed record ContainerSpec(
     IReadOnlyList<int> GpuIndices,
     string AppId = "",
     Runc.IBlobSource? Blobs = null,
-    Action<Runc.ResolvedImage, TimeSpan>? ImageReady = null);
+    Action<Runc.ResolvedImage, TimeSpan>? ImageReady = null,
+    IReadOnlyList<string>? Command = null);
 
 /// <summary>Why and how a container ended.</summary>
 /// <param name="ExitCode">The process's exit code, or 128 + signal.</param>
@@ -51,4 +53,20 @@ public interface IContainerRuntime
     string Name { get; }
 
     Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken);
+}
+
+/// <summary>A command whose raw input and output a session relays; disposing it ends the command and cleans up.</summary>
+public interface ISessionProcess : IAsyncDisposable
+{
+    System.Diagnostics.Process Process { get; }
+}
+
+/// <summary>A runtime that can run commands in sessions: inside a running container, or in a new one.</summary>
+public interface ISessionRuntime
+{
+    /// <summary>Runs <paramref name="command"/> inside the running container <paramref name="containerId"/>.</summary>
+    Task<ISessionProcess> ExecAsync(string containerId, IReadOnlyList<string> command, CancellationToken cancellationToken);
+
+    /// <summary>Starts a container for <paramref name="spec"/> that runs its <see cref="ContainerSpec.Command"/>.</summary>
+    Task<ISessionProcess> StartSessionAsync(ContainerSpec spec, Action<string> progress, CancellationToken cancellationToken);
 }

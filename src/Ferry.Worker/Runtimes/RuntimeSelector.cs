@@ -38,6 +38,6 @@ public static partial class RuntimeSelector
     [LoggerMessage(Level = LogLevel.Warning, Message = "Using the process runtime ({Reason}): containers are plain processes, without isolation, images or resource limits.")]
     private static partial void LogNoIsolation(ILogger logger, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "{Message}")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Message}")]
     private static partial void LogImage(ILogger logger, string message);
 }

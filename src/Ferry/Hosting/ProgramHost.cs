@@ -17,6 +17,9 @@ internal static class ProgramHost
                 return await RunLocalAsync(app, args, cancellationToken).ConfigureAwait(false);
             case FerryModes.Container:
                 return await new ContainerRunner(app).RunAsync(cancellationToken).ConfigureAwait(false);
+            case FerryModes.Publish:
+                await FerryContext.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
+                return ExitCodes.Success;
             case FerryModes.ImageBuild:
                 return await RunBuildFunctionAsync().ConfigureAwait(false);
             default:

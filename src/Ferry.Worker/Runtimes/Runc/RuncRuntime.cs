@@ -15,7 +15,7 @@ namespace Ferry.Worker.Runtimes.Runc;
 /// authenticates each container by its token. runc runs in the foreground with <c>--keep</c>, so the exit code comes
 /// straight back and the cgroup survives the exit long enough to read whether the kernel killed it for memory.
 /// </remarks>
-public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress) : IContainerRuntime
+public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress) : IContainerRuntime, ISessionRuntime
 {
     private readonly ImageBuilder _images = new(Path.Combine(dataDir, "images"), Path.Combine(dataDir, "runc-state"), baseImage);
 
@@ -48,6 +48,63 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
 
     public async Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
+        var bundle = await PrepareAsync(spec, message => output(spec.ContainerId, LogStreams.System, message), cancellationToken).ConfigureAwait(false);
+        var process = new Process { StartInfo = RuncStart("run", "--keep", "--bundle", bundle, spec.ContainerId), EnableRaisingEvents = true };
+        var handle = new RuncHandle(spec.ContainerId, process, bundle, _state, spec.Settings.MemoryMiB, output);
+        process.Start();
+        process.StandardInput.Close();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        handle.Watch();
+        return handle;
+    }
+
+    public async Task<ISessionProcess> StartSessionAsync(ContainerSpec spec, Action<string> progress, CancellationToken cancellationToken)
+    {
+        var bundle = await PrepareAsync(spec, progress, cancellationToken).ConfigureAwait(false);
+        var process = Process.Start(RuncStart("run", "--bundle", bundle, spec.ContainerId))!;
+        return new RuncSession(process, async () =>
+        {
+            await Processes.RunAsync("runc", ["--root", _state, "kill", spec.ContainerId, "KILL"], CancellationToken.None).ConfigureAwait(false);
+            await process.WaitForExitAsync().ConfigureAwait(false);
+            await CleanUpAsync(_state, spec.ContainerId, bundle).ConfigureAwait(false);
+        });
+    }
+
+    public Task<ISessionProcess> ExecAsync(string containerId, IReadOnlyList<string> command, CancellationToken cancellationToken)
+    {
+        var process = Process.Start(RuncStart(["exec", containerId, .. command]))!;
+        return Task.FromResult<ISessionProcess>(new RuncSession(process, async () =>
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            await process.WaitForExitAsync().ConfigureAwait(false);
+        }));
+    }
+
+    private ProcessStartInfo RuncStart(params string[] args)
+    {
+        var info = new ProcessStartInfo("runc")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("--root");
+        info.ArgumentList.Add(_state);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        return info;
+    }
+
+    /// <summary>Resolves the image (building what is missing) and writes the container's bundle; returns its path.</summary>
+    private async Task<string> PrepareAsync(ContainerSpec spec, Action<string> report, CancellationToken cancellationToken)
+    {
         // A container whose image must be built first waits for it; its app sees the build through its log.
         var clock = Stopwatch.StartNew();
         var image = await _images.EnsureAsync(
@@ -59,7 +116,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
                 {
                     progress(message);
                 }
-                output(spec.ContainerId, LogStreams.System, message);
+                report(message);
             },
             cancellationToken).ConfigureAwait(false);
         spec.ImageReady?.Invoke(image, clock.Elapsed);
@@ -77,29 +134,34 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         }
         await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec, image).ToJsonString(), cancellationToken).ConfigureAwait(false);
-
-        var info = new ProcessStartInfo("runc")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "--root", _state, "run", "--keep", "--bundle", bundle, spec.ContainerId })
-        {
-            info.ArgumentList.Add(arg);
-        }
-        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var handle = new RuncHandle(spec.ContainerId, process, bundle, _state, spec.Settings.MemoryMiB, output);
-        process.Start();
-        process.StandardInput.Close();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        handle.Watch();
-        return handle;
+        return bundle;
     }
 
-    /// <summary>The OCI runtime spec of one container.</summary>
+    /// <summary>Deletes a container's runc state, unmounts its root and removes its bundle.</summary>
+    private static async Task CleanUpAsync(string state, string containerId, string bundle)
+    {
+        await Processes.RunAsync("runc", ["--root", state, "delete", "-f", containerId], CancellationToken.None).ConfigureAwait(false);
+        await Processes.RunAsync("umount", ["-l", Path.Combine(bundle, "rootfs")], CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            Directory.Delete(bundle, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private sealed class RuncSession(Process process, Func<Task> end) : ISessionProcess
+    {
+        public Process Process => process;
+
+        public async ValueTask DisposeAsync()
+        {
+            await end().ConfigureAwait(false);
+            process.Dispose();
+        }
+    }
+
     /// <summary>The directory of the host's .NET, bind-mounted read-only into every container.</summary>
     internal static string DotnetDir() =>
         Path.GetDirectoryName(Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet"
@@ -167,7 +229,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             {
                 ["terminal"] = false,
                 ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
-                ["args"] = new JsonArray("dotnet", "/app/" + spec.EntryAssembly),
+                ["args"] = spec.Command is { } command ? Strings(command) : new JsonArray("dotnet", "/app/" + spec.EntryAssembly),
                 ["env"] = env,
                 ["cwd"] = image.Workdir ?? "/app",
                 ["capabilities"] = new JsonObject
@@ -273,18 +335,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             _exited.TrySetResult(exit);
         }
 
-        private async Task CleanUpAsync()
-        {
-            await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", ContainerId], CancellationToken.None).ConfigureAwait(false);
-            await Processes.RunAsync("umount", ["-l", Path.Combine(_bundle, "rootfs")], CancellationToken.None).ConfigureAwait(false);
-            try
-            {
-                Directory.Delete(_bundle, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+        private Task CleanUpAsync() => RuncRuntime.CleanUpAsync(_state, ContainerId, _bundle);
 
         public async Task StopAsync(TimeSpan grace)
         {

@@ -1,0 +1,107 @@
+using System.Net.WebSockets;
+using System.Text;
+using FluentAssertions;
+using Ferry.Protocol;
+
+namespace Ferry.IntegrationTests;
+
+/// <summary><c>ferry container exec</c>, <c>ferry shell</c> and <c>ferry container logs</c> against a runc worker.</summary>
+public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixture>
+{
+    private readonly Ferry.TestApp.TestFunctions _f = fixture.Functions;
+
+    private sealed record SessionResult(string Stdout, string Stderr, int ExitCode);
+
+    /// <summary>Opens a session socket, sends <paramref name="stdin"/> and then end of input, and collects every frame.</summary>
+    private async Task<SessionResult> RunSessionAsync(string path, string stdin = "")
+    {
+        using var socket = new ClientWebSocket();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        await socket.ConnectAsync(new Uri($"ws://{fixture.Url.Authority}/v1/{path}"), timeout.Token);
+        if (stdin.Length > 0)
+        {
+            await socket.SendAsync((byte[])[SessionFrames.Stdin, .. Encoding.UTF8.GetBytes(stdin)], WebSocketMessageType.Binary, true, timeout.Token);
+        }
+        await socket.SendAsync(new[] { SessionFrames.StdinClosed }, WebSocketMessageType.Binary, true, timeout.Token);
+        var stdout = new StringBuilder();
+        var stderr = new StringBuilder();
+        var buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(buffer, timeout.Token);
+            result.MessageType.Should().NotBe(WebSocketMessageType.Close, "the session sends the exit code before it closes");
+            result.EndOfMessage.Should().BeTrue();
+            var text = Encoding.UTF8.GetString(buffer, 1, result.Count - 1);
+            switch (buffer[0])
+            {
+                case SessionFrames.Stdout:
+                    stdout.Append(text);
+                    break;
+                case SessionFrames.Stderr:
+                    stderr.Append(text);
+                    break;
+                case SessionFrames.Exit:
+                    return new SessionResult(stdout.ToString(), stderr.ToString(), int.Parse(text, System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+    }
+
+    private static string Args(params string[] command) => string.Join('&', command.Select(a => "arg=" + Uri.EscapeDataString(a)));
+
+    [RuncFact]
+    public async Task Exec_runs_a_command_inside_a_running_container_with_its_input_and_exit_code()
+    {
+        var appId = await fixture.NewAppAsync();
+        var call = await _f.Sleep.SpawnAsync(30_000);
+        var pool = fixture.Pool(appId, "sleep");
+        await fixture.WaitUntilAsync(() => pool.RunningInputs == 1);
+        var containerId = pool.Containers.Keys.Single();
+
+        var pid1 = await RunSessionAsync($"containers/{containerId}/exec?{Args("cat", "/proc/1/cmdline")}");
+        var interactive = await RunSessionAsync($"containers/{containerId}/exec?{Args("sh", "-c", "read name; echo hello $name; echo oops >&2; exit 7")}", "ferry\n");
+        await call.CancelAsync();
+
+        pid1.Stdout.Should().StartWith("dotnet\0/app/Ferry.TestApp.dll", "the command runs in the container's PID namespace, where the function is PID 1");
+        pid1.ExitCode.Should().Be(0);
+        interactive.Should().Be(new SessionResult("hello ferry\n", "oops\n", 7));
+    }
+
+    [RuncFact]
+    public async Task Exec_into_an_unknown_container_says_so()
+    {
+        await fixture.NewAppAsync();
+
+        var result = await RunSessionAsync($"containers/ct-nosuch/exec?{Args("true")}");
+
+        result.Should().Be(new SessionResult("", "No running container has the id 'ct-nosuch'. See `ferry container list`.\n", 125));
+    }
+
+    [RuncFact]
+    public async Task A_shell_runs_in_a_new_container_with_the_functions_image_outside_its_pool()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var result = await RunSessionAsync($"apps/{appId}/shell?function=jq&{Args("/bin/sh", "-c", "jq --version && hostname")}");
+        var missing = await RunSessionAsync($"apps/{appId}/shell?function=nope&{Args("true")}");
+
+        result.ExitCode.Should().Be(0);
+        result.Stdout.Should().MatchRegex("^jq-1\\.6\nsh-[0-9a-f]{16}\n$");
+        fixture.Scheduler.ListContainers(appId).Should().NotContain(c => c.Function == "jq", "a shell takes no inputs and is not part of the function's pool");
+        missing.ExitCode.Should().Be(125);
+        missing.Stderr.Should().StartWith("The app has no function 'nope'. Functions: ");
+    }
+
+    [RuncFact]
+    public async Task Container_logs_hold_one_containers_lines_after_it_has_gone()
+    {
+        var appId = await fixture.NewAppAsync();
+        await _f.Print.RemoteAsync("first");
+        var containerId = fixture.Pool(appId, "print").Containers.Keys.Single();
+        await fixture.NewAppAsync();
+
+        var lines = await fixture.ContainerLogsAsync(containerId);
+
+        lines.Select(l => l.Text).Should().Contain(["out: first", "err: first"]);
+        lines.Should().OnlyContain(l => l.ContainerId == containerId);
+    }
+}
