@@ -26,6 +26,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private readonly Channel<WorkerMessage> _events = Channel.CreateUnbounded<WorkerMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly WorkerResources _resources;
+    private readonly Lazy<Runtimes.Runc.SnapshotSupport> _snapshots;
+    private readonly ConcurrentDictionary<string, bool> _snapshotWarned = new(StringComparer.Ordinal);
     private Task _run = Task.CompletedTask;
     private Task _logPump = Task.CompletedTask;
 
@@ -36,6 +38,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         _logger = logger;
         _http = new HttpClient { BaseAddress = options.ServerUrl, Timeout = TimeSpan.FromMinutes(10) };
         _builds = new BuildCache(_http, Path.Combine(options.DataDir, "builds"));
+        _snapshots = new(() => Runtimes.Runc.SnapshotSupport.Probe(runtime.Name));
         _resources = new WorkerResources(
             options.Cpu ?? Environment.ProcessorCount,
             options.MemoryMiB ?? HostMemoryMiB(),
@@ -189,6 +192,10 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 environment[FerryEnv.Parameters] = parameters.GetRawText();
             }
+            if (start.Settings.EnableMemorySnapshot)
+            {
+                WarnWithoutSnapshots(start);
+            }
             var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds,
                 (image, elapsed) => _outgoing.Writer.TryWrite(new ImageBuilt(image.Id, image.Layers, image.BuiltLayers, elapsed.TotalSeconds,
                     [.. (start.Settings.Image?.Steps ?? []).Select(Runtimes.Runc.ImageBuilder.Describe)])));
@@ -211,6 +218,24 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         _containers.TryRemove(start.ContainerId, out _);
         await handle.DisposeAsync().ConfigureAwait(false);
         _events.Writer.TryWrite(new ContainerExited(start.ContainerId, exit.ExitCode, exit.Reason, exit.Detail));
+    }
+
+    /// <summary>Says once per worker, and once per app, that a function asked for memory snapshots this worker cannot take.</summary>
+    private void WarnWithoutSnapshots(StartContainerCommand start)
+    {
+        var support = _snapshots.Value;
+        if (support.Available)
+        {
+            return;
+        }
+        if (_snapshotWarned.TryAdd("", true))
+        {
+            LogNoSnapshots(_logger, support.Warning);
+        }
+        if (_snapshotWarned.TryAdd(start.AppId, true))
+        {
+            OnOutput(start.ContainerId, LogStreams.System, support.Warning);
+        }
     }
 
     /// <summary>Runs <c>ferry container exec</c> or <c>ferry shell</c> for the control plane.</summary>
@@ -317,6 +342,9 @@ public sealed partial class WorkerAgent : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The stream to the control plane failed; reconnecting.")]
     private static partial void LogStreamFailed(ILogger logger, Exception error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogNoSnapshots(ILogger logger, string warning);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Session {SessionId} ended early: {Reason}")]
     private static partial void LogSessionFailed(ILogger logger, string sessionId, string reason);

@@ -122,6 +122,32 @@ public sealed class ImageTests(RuncFixture fixture) : IClassFixture<RuncFixture>
     }
 }
 
+public sealed class SnapshotTests(RuncFixture fixture) : IClassFixture<RuncFixture>
+{
+    [RuncFact]
+    public async Task Without_working_criu_snapshot_functions_cold_start_and_the_app_is_told_once()
+    {
+        var support = Ferry.Worker.Runtimes.Runc.SnapshotSupport.Probe("runc");
+        var appId = await fixture.NewAppAsync();
+        var hooks = fixture.Functions.Snapshotted.Method<string>(s => s.Hooks);
+
+        var first = await hooks.RemoteAsync();
+        var pool = fixture.Scheduler.PoolsOfApp(appId).Single(p => p.PoolId.StartsWith("Snapshotted", StringComparison.Ordinal));
+        foreach (var id in pool.Containers.Keys.ToList())
+        {
+            fixture.Scheduler.StopContainer(id);
+        }
+        await fixture.WaitUntilAsync(() => pool.Containers.Count == 0);
+        var second = await hooks.RemoteAsync();
+        var warnings = (await fixture.LogsAsync(appId)).Count(e => e.Text == support.Warning);
+
+        support.Available.Should().BeFalse("this version cold-starts everywhere; the integration test of restoring runs only where it is built");
+        first.Should().Be("snap,enter", "the snap hook runs first, then the regular one");
+        second.Should().Be("snap,enter", "the second container cold-started and ran both hooks again");
+        warnings.Should().Be(1, "the app hears about the missing snapshots once, not once per container");
+    }
+}
+
 public sealed class GpuTests(GpuFixture fixture) : IClassFixture<GpuFixture>
 {
     [Fact]

@@ -44,12 +44,16 @@ public sealed class TestFunctions
             Image = Image.DebianSlim().RunCommands(["cat /proc/sys/kernel/random/uuid > /stamp"], forceBuild: true),
         }, name: "forced");
         MissingPackage = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().AptInstall("ferry-no-such-package") }, name: "missing_package");
+        Snapshotted = App.Cls<Snapshotted>(new FunctionOptions { EnableMemorySnapshot = true });
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
     }
 
     public Cls<Counter> Counter { get; }
+
+    /// <summary>A class that asks for memory snapshots, with a snap and a regular enter hook.</summary>
+    public Cls<Snapshotted> Snapshotted { get; }
 
     /// <summary>Runs <c>jq -c</c> with a filter over a fixed document, in an image with jq installed.</summary>
     public Function<string, string> Jq { get; }
@@ -213,6 +217,20 @@ public sealed class TestFunctions
 public sealed record Point(int X, int Y, List<string> Tags);
 
 /// <summary>A class with every lifecycle hook; it records them in a file so tests can count them.</summary>
+public sealed class Snapshotted
+{
+    private readonly List<string> _hooks = [];
+
+    [Enter(Snap = true)]
+    public void Load() => _hooks.Add("snap");
+
+    [Enter]
+    public void Connect() => _hooks.Add("enter");
+
+    [Method]
+    public string Hooks() => string.Join(",", _hooks);
+}
+
 public sealed class Counter
 {
     private int _calls;

@@ -149,3 +149,52 @@ public sealed class LayerIdTests
         script.Should().Be("set -e\nprintf '%s\\n' '$ echo '\\''it'\\'''\\''s'\\'''\necho 'it''s'\n");
     }
 }
+
+public sealed class SnapshotSupportTests
+{
+    [Fact]
+    public void Without_criu_the_reason_says_how_to_get_it()
+    {
+        SnapshotSupport.FromCheck(null).Should().Be(new SnapshotSupport(false, "CRIU is not installed (apt-get install criu)"));
+    }
+
+    [Fact]
+    public void A_failing_criu_check_is_reported_by_its_first_error_without_the_source_location()
+    {
+        const string output = """
+            Warn  (criu/kerndat.c:1103): CRIU was built without libnftables support
+            Error (criu/vdso.c:613): vdso: Failed to fill self vdso symtable
+            Error (criu/kerndat.c:1615): kerndat_vdso_fill_symtable failed when initializing kerndat.
+            """;
+
+        var support = SnapshotSupport.FromCheck((1, output));
+
+        support.Available.Should().BeFalse();
+        support.Reason.Should().Be("criu check fails on this host (vdso: Failed to fill self vdso symtable)");
+        support.Warning.Should().StartWith("Memory snapshots are not available on this worker: criu check fails on this host");
+    }
+
+    [Fact]
+    public void A_passing_check_still_cold_starts_and_says_why()
+    {
+        var support = SnapshotSupport.FromCheck((0, "Looks good."));
+
+        support.Available.Should().BeFalse();
+        support.Reason.Should().Contain("does not restore containers from checkpoints yet");
+    }
+
+    [Fact]
+    public void The_process_runtime_never_snapshots()
+    {
+        SnapshotSupport.Probe("process").Reason.Should().Be("the process runtime has no containers to checkpoint");
+    }
+
+    [Fact]
+    public void The_option_reaches_the_functions_settings()
+    {
+        var app = new App("snap-test");
+        var function = app.Function(() => 1, new FunctionOptions { EnableMemorySnapshot = true }, name: "f");
+
+        app.ToDefinition().Functions.Single().Settings.EnableMemorySnapshot.Should().BeTrue();
+    }
+}
