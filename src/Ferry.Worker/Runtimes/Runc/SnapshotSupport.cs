@@ -36,7 +36,9 @@ public sealed record SnapshotSupport(bool Available, string Reason)
             return new SnapshotSupport(false, "criu check passes, but this version of Ferry does not restore containers from checkpoints yet");
         }
         var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var error = lines.FirstOrDefault(l => l.StartsWith("Error", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? $"exit code {result.Code}";
+        // Helper processes criu ran report only their exit status; the first other error names the cause.
+        var error = lines.FirstOrDefault(l => l.StartsWith("Error", StringComparison.Ordinal) && !l.Contains("exited, status=", StringComparison.Ordinal))
+            ?? lines.LastOrDefault() ?? $"exit code {result.Code}";
         // criu prefixes errors with its source location: "Error (criu/vdso.c:613): vdso: ...".
         var detail = error.IndexOf("): ", StringComparison.Ordinal) is var at and > 0 ? error[(at + 3)..] : error;
         return new SnapshotSupport(false, $"criu check fails on this host ({detail})");
