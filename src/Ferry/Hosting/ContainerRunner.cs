@@ -39,23 +39,22 @@ internal sealed class ContainerRunner(App app)
         });
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
 
-        using var socket = new ClientWebSocket();
-        socket.Options.SetRequestHeader(ProtocolInfo.TokenHeader, token);
-        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
         var wsUrl = new UriBuilder(server)
         {
             Scheme = server.Scheme == "https" ? "wss" : "ws",
             Path = $"{ProtocolInfo.Prefix}/containers/{Uri.EscapeDataString(containerId)}/stream",
         }.Uri;
+        WebSocket socket;
         try
         {
-            await socket.ConnectAsync(wsUrl, cancellationToken).ConfigureAwait(false);
+            socket = await ContainerSocket.ConnectAsync(wsUrl, new Dictionary<string, string> { [ProtocolInfo.TokenHeader] = token }, cancellationToken).ConfigureAwait(false);
         }
         catch (WebSocketException e)
         {
             await Console.Error.WriteLineAsync($"Cannot connect to the Ferry server at {server}: {e.Message}").ConfigureAwait(false);
             return ExitCodes.Disconnected;
         }
+        using var owned = socket;
 
         if (cls is not null)
         {
@@ -119,7 +118,7 @@ internal sealed class ContainerRunner(App app)
         return exitCode;
     }
 
-    private async Task<int> ReceiveAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    private async Task<int> ReceiveAsync(WebSocket socket, CancellationToken cancellationToken)
     {
         var buffer = new MemoryStream();
         var chunk = new byte[64 * 1024];
@@ -299,7 +298,7 @@ internal sealed class ContainerRunner(App app)
         _outputs.Writer.TryWrite(output);
     }
 
-    private async Task SendOutputsAsync(ClientWebSocket socket, CancellationToken cancellationToken)
+    private async Task SendOutputsAsync(WebSocket socket, CancellationToken cancellationToken)
     {
         var batch = new List<ContainerOutput>(256);
         while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
@@ -328,7 +327,7 @@ internal sealed class ContainerRunner(App app)
         }
     }
 
-    private static Task SendAsync(ClientWebSocket socket, ContainerMessage message, CancellationToken cancellationToken) =>
+    private static Task SendAsync(WebSocket socket, ContainerMessage message, CancellationToken cancellationToken) =>
         socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message, ProtocolJsonContext.Default.ContainerMessage), WebSocketMessageType.Text, true, cancellationToken);
 
     private static string Require(string variable) =>
