@@ -40,8 +40,8 @@ if (Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var noRunc))
     // The first container builds or finds the base image; the samples then start with a cached image.
     await runc.NewAppAsync();
     await runc.Functions.Square.RemoteAsync(1);
-    var runcFloor = await Measure.BareRuncStartAsync(new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null).Path, 5);
-    var runcCold = await Measure.ColdStartAsync(runc, 5);
+    var runcFloor = await Measure.BareRuncStartAsync(new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null).Path, 9);
+    var runcCold = await Measure.ColdStartAsync(runc, 9);
     results.Add(("runc cold start, total", Ms(runcCold.Total), Ms(runcFloor) + " (bare `runc run`, same program and rootfs)", Ratio(runcCold.Total, runcFloor)));
     results.Add(("  schedule (call to container start)", Ms(runcCold.Schedule), "", ""));
     results.Add(("  container start (image check, bundle, runc)", Ms(runcCold.ProcessStart), "", ""));

@@ -18,6 +18,8 @@ internal sealed class ContainerRunner(App app)
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        // The first message's serializer warms up on another core meanwhile (tens of ms on a cold process).
+        _ = Task.Run(WarmSerializer);
         var containerId = Require(FerryEnv.ContainerId);
         var token = Require(FerryEnv.ContainerToken);
         var server = new Uri(Require(FerryEnv.ServerUrl));
@@ -28,6 +30,13 @@ internal sealed class ContainerRunner(App app)
             await Console.Error.WriteLineAsync($"This build has no function or class named '{function}'.").ConfigureAwait(false);
             return ExitCodes.Failure;
         }
+        // The connection opens while the rest of start-up (and a class's enter hooks) runs.
+        var wsUrl = new UriBuilder(server)
+        {
+            Scheme = server.Scheme == "https" ? "wss" : "ws",
+            Path = $"{ProtocolInfo.Prefix}/containers/{Uri.EscapeDataString(containerId)}/stream",
+        }.Uri;
+        var connecting = ContainerSocket.ConnectAsync(wsUrl, new Dictionary<string, string> { [ProtocolInfo.TokenHeader] = token }, cancellationToken);
         var maxInputs = int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.MaxInputs), out var max) && max > 0 ? max : 1;
         _batchMaxSize = int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.BatchMaxSize), out var batch) && batch > 0 ? batch : 1;
         _batchWait = TimeSpan.FromMilliseconds(int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.BatchWaitMs), out var wait) && wait > 0 ? wait : 0);
@@ -38,23 +47,6 @@ internal sealed class ContainerRunner(App app)
             _stop.Cancel();
         });
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-
-        var wsUrl = new UriBuilder(server)
-        {
-            Scheme = server.Scheme == "https" ? "wss" : "ws",
-            Path = $"{ProtocolInfo.Prefix}/containers/{Uri.EscapeDataString(containerId)}/stream",
-        }.Uri;
-        WebSocket socket;
-        try
-        {
-            socket = await ContainerSocket.ConnectAsync(wsUrl, new Dictionary<string, string> { [ProtocolInfo.TokenHeader] = token }, cancellationToken).ConfigureAwait(false);
-        }
-        catch (WebSocketException e)
-        {
-            await Console.Error.WriteLineAsync($"Cannot connect to the Ferry server at {server}: {e.Message}").ConfigureAwait(false);
-            return ExitCodes.Disconnected;
-        }
-        using var owned = socket;
 
         if (cls is not null)
         {
@@ -72,6 +64,17 @@ internal sealed class ContainerRunner(App app)
                 return ExitCodes.Failure;
             }
         }
+        WebSocket socket;
+        try
+        {
+            socket = await connecting.ConfigureAwait(false);
+        }
+        catch (WebSocketException e)
+        {
+            await Console.Error.WriteLineAsync($"Cannot connect to the Ferry server at {server}: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Disconnected;
+        }
+        using var owned = socket;
         // The control plane may send more inputs than the container runs at once; they wait here and start in order.
         var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
         // A batching container holds a full batch per slot, so the control plane counts its slots in items.
@@ -325,6 +328,12 @@ internal sealed class ContainerRunner(App app)
         catch (TimeoutException)
         {
         }
+    }
+
+    private static void WarmSerializer()
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(new ContainerReady(1), ProtocolJsonContext.Default.ContainerMessage);
+        JsonSerializer.Deserialize(bytes, ProtocolJsonContext.Default.ContainerMessage);
     }
 
     private static Task SendAsync(WebSocket socket, ContainerMessage message, CancellationToken cancellationToken) =>
