@@ -27,7 +27,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly WorkerResources _resources;
     private readonly Lazy<Runtimes.Runc.SnapshotSupport> _snapshots;
-    private readonly ConcurrentDictionary<string, bool> _snapshotWarned = new(StringComparer.Ordinal);
+    // What this worker has already told (the worker's log, or an app's): each warning is said once.
+    private readonly ConcurrentDictionary<string, bool> _warned = new(StringComparer.Ordinal);
     private Task _run = Task.CompletedTask;
     private Task _logPump = Task.CompletedTask;
 
@@ -196,6 +197,11 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 WarnWithoutSnapshots(start);
             }
+            if (_runtime is ProcessRuntime && start.Settings.Image is { Steps.Count: > 0 } image && _warned.TryAdd("image:" + start.AppId, true))
+            {
+                OnOutput(start.ContainerId, LogStreams.System,
+                    $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(Runtimes.Runc.ImageBuilder.Describe))}) are not applied. Run the worker as root with runc and debootstrap installed to build images.");
+            }
             var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds,
                 (image, elapsed) => _outgoing.Writer.TryWrite(new ImageBuilt(image.Id, image.Layers, image.BuiltLayers, elapsed.TotalSeconds,
                     [.. (start.Settings.Image?.Steps ?? []).Select(Runtimes.Runc.ImageBuilder.Describe)])));
@@ -228,11 +234,11 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         {
             return;
         }
-        if (_snapshotWarned.TryAdd("", true))
+        if (_warned.TryAdd("", true))
         {
             LogNoSnapshots(_logger, support.Warning);
         }
-        if (_snapshotWarned.TryAdd(start.AppId, true))
+        if (_warned.TryAdd(start.AppId, true))
         {
             OnOutput(start.ContainerId, LogStreams.System, support.Warning);
         }

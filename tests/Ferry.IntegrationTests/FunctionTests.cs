@@ -8,6 +8,18 @@ public sealed class FunctionTests(ServerFixture fixture) : IClassFixture<ServerF
     private readonly Ferry.TestApp.TestFunctions _f = fixture.Functions;
 
     [Fact]
+    public async Task On_the_process_runtime_an_image_with_steps_runs_unbuilt_and_the_app_is_told_once()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var results = await Task.WhenAll(_f.MissingPackage.RemoteAsync(1), _f.MissingPackage.RemoteAsync(2));
+        var notices = (await fixture.LogsAsync(appId)).Where(e => e.Text.StartsWith("This worker runs containers as plain processes", StringComparison.Ordinal)).ToList();
+
+        results.Should().Equal(1, 2);
+        notices.Should().ContainSingle().Which.Text.Should().Contain("(apt_install ferry-no-such-package) are not applied");
+    }
+
+    [Fact]
     public async Task Remote_call_returns_the_result_computed_in_a_container()
     {
         await fixture.NewAppAsync();
