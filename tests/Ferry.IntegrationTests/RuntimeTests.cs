@@ -168,3 +168,35 @@ public sealed class GpuTests(GpuFixture fixture) : IClassFixture<GpuFixture>
         results.Select(r => r.Split('|')[0]).Should().OnlyContain(d => d == "0" || d == "1");
     }
 }
+
+public sealed class OrphanTests
+{
+    [RuncFact]
+    public async Task A_restarted_worker_removes_the_containers_a_killed_one_left_running()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "ferry-orphans-" + Guid.NewGuid().ToString("N")[..8]);
+        var baseImage = new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null);
+        var before = new Ferry.Worker.Runtimes.Runc.RuncRuntime(dataDir, baseImage, _ => { });
+        var spec = new Ferry.Worker.Runtimes.ContainerSpec("ct-orphan", ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll",
+            new Dictionary<string, string>(), new Ferry.Protocol.FunctionSettings(), [], Command: ["sh", "-c", "echo started; exec sleep 600"]);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handle = await before.StartAsync(spec, (_, _, text) =>
+        {
+            if (text == "started")
+            {
+                started.TrySetResult();
+            }
+        }, CancellationToken.None);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // A new runtime over the same data dir is what a restarted worker creates.
+        var after = new Ferry.Worker.Runtimes.Runc.RuncRuntime(dataDir, baseImage, _ => { });
+        var removed = await after.RemoveOrphansAsync(CancellationToken.None);
+        var exit = await handle.Exited.WaitAsync(TimeSpan.FromSeconds(30));
+
+        removed.Should().Be(1);
+        exit.ExitCode.Should().Be(137, "the orphan was killed");
+        Directory.Exists(Path.Combine(dataDir, "containers", "ct-orphan")).Should().BeFalse();
+        Directory.Delete(dataDir, recursive: true);
+    }
+}

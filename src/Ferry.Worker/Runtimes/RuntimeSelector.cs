@@ -32,8 +32,19 @@ public static partial class RuntimeSelector
         }
     }
 
-    private static RuncRuntime Runc(string dataDir, ILogger logger, string? aptMirror) =>
-        new(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message));
+    private static RuncRuntime Runc(string dataDir, ILogger logger, string? aptMirror)
+    {
+        var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message));
+        var orphans = runtime.RemoveOrphansAsync(CancellationToken.None).GetAwaiter().GetResult();
+        if (orphans > 0)
+        {
+            LogOrphans(logger, orphans);
+        }
+        return runtime;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Removed {Count} containers that a previous run of this worker left running.")]
+    private static partial void LogOrphans(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Using the process runtime ({Reason}): containers are plain processes, without isolation, images or resource limits.")]
     private static partial void LogNoIsolation(ILogger logger, string reason);

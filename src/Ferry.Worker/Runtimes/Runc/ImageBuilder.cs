@@ -362,7 +362,7 @@ public sealed class ImageBuilder
         Directory.CreateDirectory(rootfs);
         Directory.CreateDirectory(work);
         var (code, text) = await Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
-            $"lowerdir={string.Join(':', context.Lowers)},upperdir={Path.Combine(staging, "fs")},workdir={work}", rootfs], cancellationToken).ConfigureAwait(false);
+            OverlayOptions(context.Lowers, Path.Combine(staging, "fs"), work), rootfs], cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             throw new ImageBuildException($"{context.Title} could not mount its root filesystem: {text.Trim()}");
@@ -437,6 +437,21 @@ public sealed class ImageBuilder
             Directory.Delete(rootfs);
             File.Delete(Path.Combine(staging, "config.json"));
         }
+    }
+
+    /// <summary>
+    /// The overlay mount options for layers stacked top first. The kernel takes at most one page of options, which
+    /// bounds how many layers an image can have; past it the error says what to do rather than letting mount fail.
+    /// </summary>
+    public static string OverlayOptions(IReadOnlyList<string> lowers, string upper, string work)
+    {
+        var options = $"lowerdir={string.Join(':', lowers)},upperdir={upper},workdir={work}";
+        if (options.Length >= 4000)
+        {
+            throw new ImageBuildException(
+                $"The image has {lowers.Count - 1} layers, more than an overlay mount can stack here. Combine steps: one RunCommands or AptInstall can take many commands or packages.");
+        }
+        return options;
     }
 
     /// <summary>The shell script of a step that runs in a build container.</summary>

@@ -26,6 +26,34 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
 
     public string Name => "runc";
 
+    /// <summary>
+    /// Removes what a worker that was killed left behind in this data dir: containers still running under runc, their
+    /// overlay mounts and bundles. Their control plane has already given their inputs to other containers.
+    /// </summary>
+    /// <returns>How many containers it removed.</returns>
+    public async Task<int> RemoveOrphansAsync(CancellationToken cancellationToken)
+    {
+        var removed = 0;
+        if (Directory.Exists(_state))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(_state))
+            {
+                var id = Path.GetFileName(dir);
+                await Processes.RunAsync("runc", ["--root", _state, "kill", id, "KILL"], cancellationToken).ConfigureAwait(false);
+                await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", id], cancellationToken).ConfigureAwait(false);
+                removed++;
+            }
+        }
+        if (Directory.Exists(_bundles))
+        {
+            foreach (var bundle in Directory.EnumerateDirectories(_bundles))
+            {
+                await CleanUpAsync(_state, Path.GetFileName(bundle), bundle).ConfigureAwait(false);
+            }
+        }
+        return removed;
+    }
+
     /// <summary>True when runc can work here: root, and runc and debootstrap on the PATH.</summary>
     public static bool IsAvailable(out string reason)
     {
@@ -127,7 +155,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         Directory.CreateDirectory(rootfs);
         Directory.CreateDirectory(_state);
         var (code, text) = await Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
-            $"lowerdir={string.Join(':', image.Lowers)},upperdir={Path.Combine(bundle, "upper")},workdir={Path.Combine(bundle, "work")}", rootfs], cancellationToken).ConfigureAwait(false);
+            ImageBuilder.OverlayOptions(image.Lowers, Path.Combine(bundle, "upper"), Path.Combine(bundle, "work")), rootfs], cancellationToken).ConfigureAwait(false);
         if (code != 0)
         {
             throw new InvalidOperationException($"Mounting the container's root filesystem failed: {text.Trim()}");
