@@ -196,7 +196,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             ? self
             : GpuInventory.FindOnPath("dotnet") is { } onPath ? new FileInfo(onPath).ResolveLinkTarget(true)?.FullName ?? onPath : "/usr/share/dotnet/dotnet")!;
 
-    internal static JsonObject Config(ContainerSpec spec, ResolvedImage image)
+    internal static JsonObject Config(ContainerSpec spec, ResolvedImage image, Func<string, (long Major, long Minor)?>? stat = null)
     {
         var dotnet = DotnetDir();
         var env = new JsonArray(
@@ -243,10 +243,10 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         {
             mounts.Add(Mount(mount.Destination, "bind", mount.Source, "rbind", "ro", "nosuid", "nodev"));
         }
-        foreach (var gpu in spec.GpuIndices)
+        foreach (var node in GpuDevices.For(spec.GpuIndices, stat ?? GpuDevices.Stat))
         {
-            mounts.Add(Mount($"/dev/nvidia{gpu}", "bind", $"/dev/nvidia{gpu}", "bind"));
-            devicesAllowed.Add(new JsonObject { ["allow"] = true, ["type"] = "c", ["major"] = 195, ["minor"] = gpu, ["access"] = "rwm" });
+            mounts.Add(Mount(node.Path, "bind", node.Path, "bind"));
+            devicesAllowed.Add(new JsonObject { ["allow"] = true, ["type"] = "c", ["major"] = node.Major, ["minor"] = node.Minor, ["access"] = "rwm" });
         }
         resources["devices"] = devicesAllowed;
         string[] caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
