@@ -169,6 +169,19 @@ public sealed class GpuTests(GpuFixture fixture) : IClassFixture<GpuFixture>
     }
 }
 
+public sealed class RuncGpuTests(RuncGpuFixture fixture) : IClassFixture<RuncGpuFixture>
+{
+    [RuncFact]
+    public async Task A_gpu_container_on_runc_starts_with_a_configured_inventory_and_is_told_its_device()
+    {
+        await fixture.NewAppAsync();
+
+        var seen = await fixture.Functions.GpuHold.RemoteAsync(10);
+
+        seen.Split('|')[0].Should().BeOneOf("0", "1");
+    }
+}
+
 public sealed class OrphanTests
 {
     [RuncFact]

@@ -153,6 +153,15 @@ public sealed class RuncFixture : ServerFixture
         new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(ImagesDir, null), _ => { });
 }
 
+/// <summary>A runc worker with a configured inventory of two fake A10G GPUs, which have no device nodes.</summary>
+public sealed class RuncGpuFixture : ServerFixture
+{
+    protected override IReadOnlyList<Ferry.Protocol.GpuDevice> Gpus => GpuInventory.Parse("A10G:2");
+
+    protected override IContainerRuntime CreateRuntime(string workerDir) =>
+        new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null), _ => { });
+}
+
 /// <summary>A test that needs runc; skipped, with the reason, where runc cannot run.</summary>
 public sealed class RuncFactAttribute : FactAttribute
 {
