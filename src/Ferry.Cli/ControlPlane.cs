@@ -12,8 +12,10 @@ internal static class ControlPlane
 {
     private sealed record ServerState(string Url, int Pid, string? Build = null);
 
-    /// <summary>Identifies this build of Ferry, so a local server started by an older build is replaced.</summary>
-    private static string Build => typeof(ControlPlane).Assembly.ManifestModule.ModuleVersionId.ToString("N");
+    /// <summary>Identifies this build of Ferry (every assembly the server runs), so a local server started by another build is replaced.</summary>
+    private static string Build { get; } = string.Concat(
+        new[] { typeof(ControlPlane), typeof(Ferry.Server.FerryServer), typeof(Ferry.Worker.WorkerAgent), typeof(App), typeof(ProtocolInfo) }
+            .Select(t => t.Assembly.ManifestModule.ModuleVersionId.ToString("N")[..8]));
 
     public static async Task<FerryClient> ConnectAsync(string? server, bool startLocal, CancellationToken cancellationToken)
     {

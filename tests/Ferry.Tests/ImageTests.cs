@@ -199,3 +199,31 @@ public sealed class SnapshotSupportTests
         app.ToDefinition().Functions.Single().Settings.EnableMemorySnapshot.Should().BeTrue();
     }
 }
+
+public sealed class DefinitionErrorTests
+{
+    [Fact]
+    public void A_definition_mistake_is_reported_by_its_message_and_the_users_line()
+    {
+        Exception? error = null;
+        try
+        {
+            Image.DebianSlim().AptInstall("Not A Package");
+        }
+        catch (ArgumentException e)
+        {
+            error = e;
+        }
+
+        var report = Ferry.Hosting.DefinitionErrors.Describe(error!);
+
+        report.Should().StartWith("Error: 'Not A Package' is not a Debian package name")
+            .And.MatchRegex(@"\(at .*ImageTests\.cs:\d+\)$");
+    }
+
+    [Fact]
+    public void Exceptions_that_did_not_come_from_the_sdk_are_left_to_the_runtime()
+    {
+        Ferry.Hosting.DefinitionErrors.Describe(new InvalidOperationException("user bug")).Should().BeNull();
+    }
+}

@@ -870,7 +870,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         var expected = container.Status == ContainerStatus.Stopping && container.Running.Count == 0;
         logs.System(pool.App.AppId, pool.PoolId, container.Id, expected
             ? "Container stopped."
-            : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
+            : reason == ErrorKinds.ImageBuild
+                // The build's output is already in the log, line by line.
+                ? "Container not started: its image could not be built."
+                : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
         var error = reason switch
         {
             ErrorKinds.OutOfMemory => new RemoteError("OutOfMemory", $"The container ran out of memory{(pool.Settings.MemoryMiB is { } m ? $" (limit {m} MiB)" : "")} and was killed.", null, ErrorKinds.OutOfMemory),
