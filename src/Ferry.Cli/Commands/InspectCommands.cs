@@ -63,6 +63,8 @@ internal static class InspectCommands
     public static async Task<int> ContainerLogsAsync(string id, bool follow, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        // An unknown id fails here with the control plane's message; the follower below tolerates outages instead.
+        await client.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/containers/{Uri.EscapeDataString(id)}/logs?after={long.MaxValue}", null, null, Json.LogBatch, cancellationToken).ConfigureAwait(false);
         var logs = new LogFollower(client, "", id);
         if (follow)
         {
