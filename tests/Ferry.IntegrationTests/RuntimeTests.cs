@@ -213,3 +213,31 @@ public sealed class OrphanTests
         Directory.Delete(dataDir, recursive: true);
     }
 }
+
+public sealed class ImageBuilderTests
+{
+    [RuncFact]
+    public async Task Two_apps_asking_for_the_same_image_at_once_build_it_once()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "ferry-builder-" + Guid.NewGuid().ToString("N")[..8]);
+        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null));
+        var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
+            new(Ferry.Protocol.ImageStepKinds.RunCommands, ["echo shared > /shared.txt"]),
+            new(Ferry.Protocol.ImageStepKinds.Env, ["SHARED=1"]),
+        ]);
+        Ferry.Worker.Runtimes.Runc.ImageRequest For(string app) => new(app, ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll", null!);
+
+        var both = await Task.WhenAll(
+            builder.EnsureAsync(spec, For("ap-one"), _ => { }, CancellationToken.None),
+            builder.EnsureAsync(spec, For("ap-two"), _ => { }, CancellationToken.None));
+        var again = await builder.EnsureAsync(spec, For("ap-three"), _ => { }, CancellationToken.None);
+
+        builder.BuildsRun.Should().Be(2, "each of the two layers was built once");
+        both.Sum(i => i.BuiltLayers).Should().Be(2, "one request ran the builds, the other waited for them");
+        both[0].Id.Should().Be(both[1].Id);
+        both[0].Lowers.Should().Equal(both[1].Lowers);
+        again.BuiltLayers.Should().Be(0);
+        File.ReadAllText(Path.Combine(both[0].Lowers[0], "shared.txt")).Should().Be("shared\n");
+        await Ferry.Worker.Runtimes.Runc.Processes.RunAsync("rm", ["-rf", dir], CancellationToken.None);
+    }
+}
