@@ -37,6 +37,9 @@ public static class FerryEnv
     public const string Function = "FERRY_FUNCTION";
     public const string PoolId = "FERRY_POOL_ID";
     public const string Parameters = "FERRY_PARAMETERS";
+
+    /// <summary>The container's first input as JSON, handed over at start so it need not wait for a round trip.</summary>
+    public const string FirstInput = "FERRY_FIRST_INPUT";
     public const string MaxInputs = "FERRY_MAX_INPUTS";
     public const string BatchMaxSize = "FERRY_BATCH_MAX_SIZE";
     public const string BatchWaitMs = "FERRY_BATCH_WAIT_MS";

@@ -32,6 +32,7 @@ namespace Ferry.Protocol;
 [JsonSerializable(typeof(LogBatch))]
 [JsonSerializable(typeof(ContainerList))]
 [JsonSerializable(typeof(ImageList))]
+[JsonSerializable(typeof(ContainerInput))]
 [JsonSerializable(typeof(List<string>))]
 [JsonSerializable(typeof(ContainerMessage))]
 [JsonSerializable(typeof(WorkerMessage))]

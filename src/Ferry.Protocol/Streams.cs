@@ -62,7 +62,8 @@ public sealed record StartContainerCommand(
     string PoolId,
     FunctionSettings Settings,
     IReadOnlyList<int> GpuIndices,
-    JsonElement? Parameters = null) : WorkerMessage;
+    JsonElement? Parameters = null,
+    ContainerInput? FirstInput = null) : WorkerMessage;
 
 public sealed record StopContainerCommand(string ContainerId, double GraceSeconds, string Reason) : WorkerMessage;
 

@@ -193,6 +193,10 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 environment[FerryEnv.Parameters] = parameters.GetRawText();
             }
+            if (start.FirstInput is { } first)
+            {
+                environment[FerryEnv.FirstInput] = JsonSerializer.Serialize(first, ProtocolJsonContext.Default.ContainerInput);
+            }
             if (start.Settings.EnableMemorySnapshot)
             {
                 WarnWithoutSnapshots(start);

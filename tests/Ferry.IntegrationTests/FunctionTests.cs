@@ -8,6 +8,21 @@ public sealed class FunctionTests(ServerFixture fixture) : IClassFixture<ServerF
     private readonly Ferry.TestApp.TestFunctions _f = fixture.Functions;
 
     [Fact]
+    public async Task A_cold_containers_first_input_comes_with_its_start_command()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var result = await _f.Square.RemoteAsync(9);
+        var batched = await _f.Lengths.RemoteAsync("x");
+        var container = fixture.Pool(appId, "square").Containers.Values.Single();
+
+        result.Should().Be(81);
+        container.FirstInputId.Should().NotBeNull("the only input went to the new container with its start command");
+        fixture.Pool(appId, "lengths").Containers.Values.Single().FirstInputId.Should().BeNull("batching pools gather their batches in the container");
+        batched.Should().Be("x/1");
+    }
+
+    [Fact]
     public async Task On_the_process_runtime_an_image_with_steps_runs_unbuilt_and_the_app_is_told_once()
     {
         var appId = await fixture.NewAppAsync();

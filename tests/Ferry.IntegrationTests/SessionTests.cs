@@ -54,7 +54,7 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
         var appId = await fixture.NewAppAsync();
         var call = await _f.Sleep.SpawnAsync(30_000);
         var pool = fixture.Pool(appId, "sleep");
-        await fixture.WaitUntilAsync(() => pool.RunningInputs == 1);
+        await fixture.WaitUntilAsync(() => pool.RunningInputs == 1 && pool.Containers.Values.All(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready));
         var containerId = pool.Containers.Keys.Single();
 
         var pid1 = await RunSessionAsync($"containers/{containerId}/exec?{Args("cat", "/proc/1/cmdline")}");

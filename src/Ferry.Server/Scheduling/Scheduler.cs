@@ -827,6 +827,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             container.ReadyAt = clock.GetUtcNow();
             container.MaxInputs = Math.Max(1, maxInputs);
             container.IdleSince = clock.GetUtcNow();
+            // An input handed over with the start command starts now.
+            PromoteQueuedLocked(container, clock.GetUtcNow());
             var startup = clock.GetUtcNow() - container.CreatedAt;
             logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container ready in {startup.TotalMilliseconds:0} ms.");
             PulseLocked();
@@ -884,7 +886,12 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         foreach (var input in container.Running.Values.ToList())
         {
             input.Container = null;
-            if (reason == ErrorKinds.Internal && input.InternalFailures < options.PlatformRetryBudget)
+            if (input.StartedAt == DateTimeOffset.MaxValue)
+            {
+                // Queued in the container but never started: whatever ended the container, it is not this input's doing.
+                RequeueLocked(input);
+            }
+            else if (reason == ErrorKinds.Internal && input.InternalFailures < options.PlatformRetryBudget)
             {
                 input.InternalFailures++;
                 RequeueLocked(input);
@@ -1247,11 +1254,40 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         _containers[container.Id] = container;
         pool.Containers[container.Id] = container;
         pool.PeakContainers = Math.Max(pool.PeakContainers, pool.Containers.Count);
+        var first = TakeFirstInputLocked(pool, container);
         PulseLocked();
         place.Worker.Peer.Send(new StartContainerCommand(
             container.Id, container.Token, app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
-            pool.Settings, place.Reservation.GpuIndices, pool.Parameters));
+            pool.Settings, place.Reservation.GpuIndices, pool.Parameters, first));
         return true;
+    }
+
+    /// <summary>
+    /// Hands a new container the next queued input with its start command, so the container runs it as soon as its
+    /// enter hooks are done instead of waiting to connect, report ready and be sent it. The input counts as started only
+    /// when the container reports ready, so its timeout does not include the cold start. Only a cold pool does this.
+    /// Batching pools gather batches in the container and are left out, as are inputs too large for an environment
+    /// variable.
+    /// </summary>
+    private ContainerInput? TakeFirstInputLocked(PoolState pool, ContainerState container)
+    {
+        const int MaxInlineArgs = 16 * 1024;
+        // Only on a cold pool: where a ready container exists, it may free a slot sooner than a new one starts.
+        if ((pool.Settings.BatchMaxSize ?? 1) > 1 || pool.Ready.First is not { } node
+            || pool.Containers.Values.Any(c => c.Status == ContainerStatus.Ready)
+            || (node.Value.Args is { } args && args.GetRawText().Length > MaxInlineArgs))
+        {
+            return null;
+        }
+        var input = node.Value;
+        pool.Ready.RemoveFirst();
+        input.Status = InputStatus.Running;
+        input.Container = container;
+        input.StartedAt = DateTimeOffset.MaxValue;
+        input.DispatchSeq = ++_dispatchSeq;
+        container.Running[input.Id] = input;
+        container.FirstInputId = input.Id;
+        return new ContainerInput(input.Id, input.Attempt, input.Call.Record.Function, input.Args, input.ArgsBlob);
     }
 
     public async ValueTask DisposeAsync()

@@ -64,6 +64,9 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     public IPeer<ContainerMessage>? Peer { get; set; }
     public int MaxInputs { get; set; } = 1;
     public Dictionary<long, InputState> Running { get; } = [];
+
+    /// <summary>The input handed over with the start command, if any.</summary>
+    public long? FirstInputId { get; set; }
     public DateTimeOffset IdleSince { get; set; } = now;
     /// <summary>Inputs a container may hold: its concurrency plus a local queue that hides the round trip per input.</summary>
     public int Capacity => MaxInputs * 5;

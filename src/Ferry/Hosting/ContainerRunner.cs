@@ -64,6 +64,14 @@ internal sealed class ContainerRunner(App app)
                 return ExitCodes.Failure;
             }
         }
+        // The control plane may send more inputs than the container runs at once; they wait here and start in order.
+        var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
+        // An input handed over at start runs now; its output waits for the connection.
+        if (Environment.GetEnvironmentVariable(FerryEnv.FirstInput) is { Length: > 0 } firstInput
+            && JsonSerializer.Deserialize(firstInput, ProtocolJsonContext.Default.ContainerInput) is { } first)
+        {
+            _inputs.Writer.TryWrite(first);
+        }
         WebSocket socket;
         try
         {
@@ -75,8 +83,6 @@ internal sealed class ContainerRunner(App app)
             return ExitCodes.Disconnected;
         }
         using var owned = socket;
-        // The control plane may send more inputs than the container runs at once; they wait here and start in order.
-        var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
         // A batching container holds a full batch per slot, so the control plane counts its slots in items.
         await SendAsync(socket, new ContainerReady(maxInputs * _batchMaxSize), cancellationToken).ConfigureAwait(false);
         var sender = SendOutputsAsync(socket, linked.Token);
