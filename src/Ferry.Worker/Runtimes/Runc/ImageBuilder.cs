@@ -138,6 +138,11 @@ public sealed class ImageBuilder
             // A shared build outlives the request that started it: others may be waiting for the same layer.
             var mine = new Lazy<Task<bool>>(() => BuildLayerAsync(context, CancellationToken.None));
             var lazy = _building.GetOrAdd(key, mine);
+            if (!ReferenceEquals(lazy, mine) && lazy.IsValueCreated && lazy.Value.IsFaulted && _building.TryUpdate(key, mine, lazy))
+            {
+                // A build that failed for a request that has since gone is not this request's answer: try again.
+                lazy = mine;
+            }
             bool didBuild;
             try
             {
@@ -570,7 +575,12 @@ public sealed class ImageBuilder
             if ((name.Contains(".partial-", StringComparison.Ordinal) || name.Contains(".trash-", StringComparison.Ordinal))
                 && DateTime.UtcNow - Directory.GetLastWriteTimeUtc(entry) > StaleAfter)
             {
-                _ = RemoveAsync(entry);
+                _ = Task.Run(async () =>
+                {
+                    // A build the worker was killed in still has its root mounted.
+                    await Processes.RunAsync("umount", ["-l", Path.Combine(entry, "rootfs")], CancellationToken.None).ConfigureAwait(false);
+                    await RemoveAsync(entry).ConfigureAwait(false);
+                });
             }
         }
     }
