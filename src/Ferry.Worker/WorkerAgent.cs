@@ -268,7 +268,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 var start = command.Container ?? throw new InvalidOperationException("The session names neither a container nor a function.");
                 var (dir, entry) = await _builds.GetAsync(start.BuildId, cancellationToken).ConfigureAwait(false);
                 var environment = new Dictionary<string, string> { [FerryEnv.AppId] = start.AppId, [FerryEnv.Function] = start.Function };
-                var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, [], start.AppId, _builds, Command: command.Command);
+                var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds, Command: command.Command);
                 return await sessions.StartSessionAsync(spec, progress, cancellationToken).ConfigureAwait(false);
             }, _stop.Token).ConfigureAwait(false);
         }

@@ -180,6 +180,17 @@ public sealed class RuncGpuTests(RuncGpuFixture fixture) : IClassFixture<RuncGpu
 
         seen.Split('|')[0].Should().BeOneOf("0", "1");
     }
+
+    [RuncFact]
+    public async Task A_shell_for_a_gpu_function_holds_a_gpu_of_its_own()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var shell = await SessionClient.RunAsync(fixture.Url, $"apps/{appId}/shell?function=gpu_hold&{SessionTests.Args("/bin/sh", "-c", "echo $CUDA_VISIBLE_DEVICES")}");
+
+        shell.ExitCode.Should().Be(0);
+        shell.Stdout.Trim().Should().BeOneOf("0", "1");
+    }
 }
 
 public sealed class OrphanTests

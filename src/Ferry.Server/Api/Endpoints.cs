@@ -218,6 +218,7 @@ internal static partial class Endpoints
                     throw new BadRequestException("Name the command to run: ferry container exec ID -- COMMAND [ARGS...].");
                 }
                 scheduler.OpenExecSession(id, session, command);
+                return null;
             }));
         v1.MapGet("/apps/{app}/shell", (string app, string? function, HttpContext http, Scheduler scheduler, SessionBroker sessions) =>
             SessionAsync(http, sessions, session =>
@@ -227,7 +228,7 @@ internal static partial class Endpoints
                     throw new BadRequestException("Name the function whose container to open: ferry shell app.cs::FUNCTION.");
                 }
                 var command = http.Request.Query["arg"].Select(a => a ?? "").ToList();
-                scheduler.OpenShellSession(scheduler.ResolveApp(app), function, session, command.Count == 0 ? ["/bin/bash", "-i"] : command);
+                return scheduler.OpenShellSession(scheduler.ResolveApp(app), function, session, command.Count == 0 ? ["/bin/bash", "-i"] : command);
             }));
         v1.MapGet("/workers/sessions/{id}", async (string id, HttpContext http, SessionBroker sessions) =>
         {
@@ -342,7 +343,7 @@ internal static partial class Endpoints
     }
 
     /// <summary>Accepts a client's session socket and relays it to a worker; errors before that reach the client's stderr.</summary>
-    private static async Task SessionAsync(HttpContext http, SessionBroker sessions, Action<string> open)
+    private static async Task SessionAsync(HttpContext http, SessionBroker sessions, Func<string, Action?> open)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -350,9 +351,10 @@ internal static partial class Endpoints
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         var session = sessions.Create();
+        Action? release;
         try
         {
-            open(session);
+            release = open(session);
         }
         catch (Exception e) when (e is NotFoundException or ConflictException or BadRequestException)
         {
@@ -360,7 +362,14 @@ internal static partial class Endpoints
             await SessionBroker.FailAsync(socket, e.Message, http.RequestAborted);
             return;
         }
-        await sessions.RunAsync(session, socket, http.RequestAborted);
+        try
+        {
+            await sessions.RunAsync(session, socket, http.RequestAborted);
+        }
+        finally
+        {
+            release?.Invoke();
+        }
     }
 
     private static async Task WorkerStreamAsync(HttpContext http, Scheduler scheduler)

@@ -552,10 +552,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     }
 
     /// <summary>
-    /// Tells a worker to start a container with a function's image, mounts and environment that runs
-    /// <paramref name="command"/> in a session instead of the function. It reserves nothing and takes no inputs.
+    /// Tells a worker to start a container with a function's image, mounts, environment and resources (GPUs
+    /// included) that runs <paramref name="command"/> in a session instead of the function. It takes no inputs; what
+    /// it reserves is held until <paramref name="sessionId"/>'s session ends and the returned action releases it.
     /// </summary>
-    public string OpenShellSession(string appId, string function, string sessionId, IReadOnlyList<string> command)
+    public Action OpenShellSession(string appId, string function, string sessionId, IReadOnlyList<string> command)
     {
         lock (_gate)
         {
@@ -564,12 +565,34 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             var definition = functions.FirstOrDefault(f => string.Equals(f.Name, function, StringComparison.OrdinalIgnoreCase))
                 ?? functions.FirstOrDefault(f => string.Equals(f.ClassName, function, StringComparison.OrdinalIgnoreCase))
                 ?? throw new NotFoundException($"The app has no function '{function}'. Functions: {(functions.Count == 0 ? "none" : string.Join(", ", functions.Select(f => f.Name)))}.");
-            var worker = _workers.Values.OrderByDescending(w => w.Runtime == "runc").FirstOrDefault()
-                ?? throw new ConflictException("No worker is connected to run the shell.");
+            if (_workers.Count == 0)
+            {
+                throw new ConflictException("No worker is connected to run the shell.");
+            }
+            var placed = Placement.TryPlace(_workers.Values.OrderByDescending(w => w.Runtime == "runc"), definition.Settings)
+                ?? throw new ConflictException($"No worker has room for {definition.Name}'s resources right now{(definition.Settings.Gpu is { } gpu ? $" (GPU {string.Join(" or ", gpu)})" : "")}; try again when its containers are idle.");
+            var (worker, reservation) = placed;
+            Placement.Reserve(worker, reservation);
             var id = Ids.New("sh");
             worker.Peer.Send(new OpenSessionCommand(sessionId, command, Container: new StartContainerCommand(
-                id, "", app.AppId, app.Record.BuildId ?? "", definition.ClassName ?? definition.Name, "", definition.Settings, [])));
-            return id;
+                id, "", app.AppId, app.Record.BuildId ?? "", definition.ClassName ?? definition.Name, "", definition.Settings, reservation.GpuIndices)));
+            var released = 0;
+            return () =>
+            {
+                if (Interlocked.Exchange(ref released, 1) == 0)
+                {
+                    lock (_gate)
+                    {
+                        Placement.Release(worker, reservation);
+                        // Freed resources may let a waiting container start.
+                        var now = clock.GetUtcNow();
+                        foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).Where(p => p.WaitingForResources))
+                        {
+                            ScaleLocked(pool, now);
+                        }
+                    }
+                }
+            };
         }
     }
 
