@@ -43,38 +43,12 @@ public sealed partial class ProcessRuntime : IContainerRuntime
         return Task.FromResult<IContainerHandle>(handle);
     }
 
-    private sealed partial class ProcessHandle : IContainerHandle
+    private sealed partial class ProcessHandle(string containerId, Process process, ContainerOutputHandler output)
+        : ProcessContainerHandle(containerId, process, output)
     {
-        private readonly Process _process;
-        private readonly OutputCapture _capture;
-        private readonly TaskCompletionSource<ContainerExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private volatile bool _stopRequested;
-
-        public ProcessHandle(string containerId, Process process, ContainerOutputHandler output)
-        {
-            ContainerId = containerId;
-            _process = process;
-            _capture = new OutputCapture(process, containerId, output);
-        }
-
-        public string ContainerId { get; }
-
-        public Task<ContainerExit> Exited => _exited.Task;
-
-        /// <summary>Starts watching for the exit; call once the process has started.</summary>
-        public void Watch() => _ = WatchAsync();
-
-        private async Task WatchAsync()
-        {
-            // WaitForExitAsync also waits for the redirected streams to reach end of file, so no output is lost.
-            await _process.WaitForExitAsync().ConfigureAwait(false);
-            var code = _process.ExitCode;
-            var tail = _capture.StderrTail();
-            var reason = _stopRequested ? "stopped" : ErrorKinds.Crash;
-            var detail = _stopRequested ? null : DescribeExit(code) + (tail is null ? "" : Environment.NewLine + tail);
-            _process.Dispose();
-            _exited.TrySetResult(new ContainerExit(code, reason, detail));
-        }
+        protected override Task<ContainerExit> DescribeExitAsync(int exitCode, string? stderrTail) => Task.FromResult(StopRequested
+            ? new ContainerExit(exitCode, "stopped", null)
+            : new ContainerExit(exitCode, ErrorKinds.Crash, DescribeExit(exitCode) + (stderrTail is null ? "" : Environment.NewLine + stderrTail)));
 
         private static string DescribeExit(int code) => code switch
         {
@@ -82,40 +56,25 @@ public sealed partial class ProcessRuntime : IContainerRuntime
             _ => $"exit code {code}",
         };
 
-        public async Task StopAsync(TimeSpan grace)
+        protected override Task SignalAsync(bool kill)
         {
-            _stopRequested = true;
-            if (Exited.IsCompleted)
-            {
-                return;
-            }
             try
             {
-                if (grace > TimeSpan.Zero)
+                if (kill)
                 {
-                    _ = Kill(_process.Id, Sigterm);
-                    await Exited.WaitAsync(grace).ConfigureAwait(false);
-                    return;
+                    Process.Kill(entireProcessTree: true);
+                }
+                else
+                {
+                    _ = Kill(Process.Id, Sigterm);
                 }
             }
-            catch (TimeoutException)
-            {
-            }
             catch (InvalidOperationException)
             {
-                return;
+                // The process has already exited.
             }
-            try
-            {
-                _process.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            await Exited.ConfigureAwait(false);
+            return Task.CompletedTask;
         }
-
-        public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
 
         private const int Sigterm = 15;
 

@@ -321,73 +321,22 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         return line is not null && long.Parse(line["oom_kill ".Length..], CultureInfo.InvariantCulture) > 0;
     }
 
-    private sealed class RuncHandle : IContainerHandle
+    private sealed class RuncHandle(string containerId, Process process, string bundle, string state, int? memoryMiB, ContainerOutputHandler output)
+        : ProcessContainerHandle(containerId, process, output)
     {
-        private readonly Process _process;
-        private readonly string _bundle;
-        private readonly string _state;
-        private readonly int? _memoryMiB;
-        private readonly OutputCapture _capture;
-        private readonly TaskCompletionSource<ContainerExit> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private volatile bool _stopRequested;
-
-        public RuncHandle(string containerId, Process process, string bundle, string state, int? memoryMiB, ContainerOutputHandler output)
+        protected override async Task<ContainerExit> DescribeExitAsync(int exitCode, string? stderrTail)
         {
-            ContainerId = containerId;
-            _process = process;
-            _bundle = bundle;
-            _state = state;
-            _memoryMiB = memoryMiB;
-            _capture = new OutputCapture(process, containerId, output);
-        }
-
-        public string ContainerId { get; }
-
-        public Task<ContainerExit> Exited => _exited.Task;
-
-        public void Watch() => _ = WatchAsync();
-
-        private async Task WatchAsync()
-        {
-            await _process.WaitForExitAsync().ConfigureAwait(false);
-            var code = _process.ExitCode;
+            // Read before the cgroup goes with the container.
             var oom = WasOomKilled(ContainerId);
-            await CleanUpAsync().ConfigureAwait(false);
-            var tail = _capture.StderrTail() ?? "";
-            var exit = oom
-                ? new ContainerExit(code, ErrorKinds.OutOfMemory, $"killed for exceeding its memory limit of {_memoryMiB} MiB")
-                : _stopRequested
-                    ? new ContainerExit(code, "stopped", null)
-                    : new ContainerExit(code, ErrorKinds.Crash, $"exit code {code}" + (tail.Length == 0 ? "" : Environment.NewLine + tail));
-            _process.Dispose();
-            _exited.TrySetResult(exit);
+            await CleanUpAsync(state, ContainerId, bundle).ConfigureAwait(false);
+            return oom
+                ? new ContainerExit(exitCode, ErrorKinds.OutOfMemory, $"killed for exceeding its memory limit of {memoryMiB} MiB")
+                : StopRequested
+                    ? new ContainerExit(exitCode, "stopped", null)
+                    : new ContainerExit(exitCode, ErrorKinds.Crash, $"exit code {exitCode}" + (stderrTail is null ? "" : Environment.NewLine + stderrTail));
         }
 
-        private Task CleanUpAsync() => RuncRuntime.CleanUpAsync(_state, ContainerId, _bundle);
-
-        public async Task StopAsync(TimeSpan grace)
-        {
-            _stopRequested = true;
-            if (Exited.IsCompleted)
-            {
-                return;
-            }
-            if (grace > TimeSpan.Zero)
-            {
-                await Processes.RunAsync("runc", ["--root", _state, "kill", ContainerId, "TERM"], CancellationToken.None).ConfigureAwait(false);
-                try
-                {
-                    await Exited.WaitAsync(grace).ConfigureAwait(false);
-                    return;
-                }
-                catch (TimeoutException)
-                {
-                }
-            }
-            await Processes.RunAsync("runc", ["--root", _state, "kill", ContainerId, "KILL"], CancellationToken.None).ConfigureAwait(false);
-            await Exited.ConfigureAwait(false);
-        }
-
-        public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+        protected override Task SignalAsync(bool kill) =>
+            Processes.RunAsync("runc", ["--root", state, "kill", ContainerId, kill ? "KILL" : "TERM"], CancellationToken.None);
     }
 }
