@@ -108,6 +108,20 @@ public sealed class ImageTests(RuncFixture fixture) : IClassFixture<RuncFixture>
     }
 
     [RuncFact]
+    public async Task A_build_function_that_throws_fails_the_build_with_its_exception_and_the_users_frame()
+    {
+        await fixture.NewAppAsync();
+
+        var act = () => _f.FailingBuild.RemoteAsync(1);
+
+        var error = (await act.Should().ThrowAsync<ImageBuildException>()).Which;
+        error.Message.Should().Contain("Step 1/1: run_function TestFunctions.ThrowAtBuild")
+            .And.Contain("The build function TestFunctions.ThrowAtBuild raised System.InvalidOperationException: no weights to download")
+            .And.Contain("TestFunctions.ThrowAtBuild()")
+            .And.NotContain("Ferry.Hosting.ProgramHost");
+    }
+
+    [RuncFact]
     public async Task An_unknown_apt_package_fails_the_build_with_apts_message_and_caches_nothing()
     {
         var appId = await fixture.NewAppAsync();

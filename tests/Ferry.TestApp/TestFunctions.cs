@@ -43,6 +43,7 @@ public sealed class TestFunctions
         {
             Image = Image.DebianSlim().RunCommands(["cat /proc/sys/kernel/random/uuid > /stamp"], forceBuild: true),
         }, name: "forced");
+        FailingBuild = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().RunFunction(ThrowAtBuild) }, name: "failing_build");
         MissingPackage = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().AptInstall("ferry-no-such-package") }, name: "missing_package");
         Snapshotted = App.Cls<Snapshotted>(new FunctionOptions { EnableMemorySnapshot = true });
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
@@ -63,6 +64,9 @@ public sealed class TestFunctions
 
     /// <summary>Reads a stamp that a force-built step writes: it changes with every app.</summary>
     public Function<string> Forced { get; }
+
+    /// <summary>A function whose image's build function throws.</summary>
+    public Function<int, int> FailingBuild { get; }
 
     /// <summary>A function whose image asks apt for a package that does not exist.</summary>
     public Function<int, int> MissingPackage { get; }
@@ -131,6 +135,8 @@ public sealed class TestFunctions
         jq.WaitForExit();
         return output;
     }
+
+    private static void ThrowAtBuild() => throw new InvalidOperationException("no weights to download");
 
     private static void WriteBuildMarker()
     {

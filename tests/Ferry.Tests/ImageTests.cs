@@ -83,7 +83,7 @@ public sealed class ImageDefinitionTests
         first.Should().BeEquivalentTo(again);
         first.Args[2].Should().Be("ImageDefinitionTests.BuildStepA");
         other.Args[1].Should().NotBe(first.Args[1]);
-        Image.FindBuildFunction(first.Args[0]).Should().NotBeNull();
+        Image.FindBuildFunction(first.Args[0])!.Value.DisplayName.Should().Be("ImageDefinitionTests.BuildStepA");
     }
 
     [Fact]

@@ -256,7 +256,7 @@ internal sealed class ContainerRunner(App app)
     }
 
     private static readonly string[] SdkFrames =
-        ["   at Ferry.Hosting.", "   at Ferry.App.", "   at Ferry.Function", "   at Ferry.ClassMethod", "   at Ferry.ClassRegistration", "   at System.Runtime.CompilerServices.", "   at System.Reflection.", "--- End of stack trace"];
+        ["   at Ferry.Hosting.", "   at Ferry.App.", "   at Ferry.Function", "   at Ferry.ClassMethod", "   at Ferry.ClassRegistration", "   at Ferry.Image.", "   at System.Runtime.CompilerServices.", "   at System.Reflection.", "--- End of stack trace"];
 
     /// <summary>The remote stack trace without the SDK's own frames, which say nothing about the user's code.</summary>
     internal static string? UserFrames(string? stackTrace) =>

@@ -96,12 +96,13 @@ internal static class ProgramHost
         }
         try
         {
-            await function().ConfigureAwait(false);
+            await function.Run().ConfigureAwait(false);
             return ExitCodes.Success;
         }
         catch (Exception e)
         {
-            await Console.Error.WriteLineAsync($"The build function {name} raised {e.GetType().FullName}: {e.Message}{Environment.NewLine}{e.StackTrace}").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync(
+                $"The build function {function.DisplayName} raised {e.GetType().FullName}: {e.Message}{Environment.NewLine}{ContainerRunner.UserFrames(e.StackTrace)}").ConfigureAwait(false);
             return ExitCodes.Failure;
         }
     }

@@ -22,7 +22,7 @@ public sealed partial class Image
 {
     // Build functions by name, registered when the program defines its images; the build container runs the same
     // program and finds the function here.
-    private static readonly ConcurrentDictionary<string, Func<Task>> BuildFunctions = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, (Func<Task> Run, string DisplayName)> BuildFunctions = new(StringComparer.Ordinal);
 
     // Where the content of each hashed local file is on this machine, for upload.
     private static readonly ConcurrentDictionary<string, string> LocalSources = new(StringComparer.Ordinal);
@@ -153,7 +153,7 @@ public sealed partial class Image
     private Image RunFunction(MethodInfo method, Func<Task> run, bool forceBuild)
     {
         var name = $"{method.DeclaringType?.FullName}.{method.Name}";
-        BuildFunctions[name] = run;
+        BuildFunctions[name] = (run, DisplayName(method));
         // The layer's id covers the function's compiled body, so editing the function rebuilds it.
         var body = method.GetMethodBody()?.GetILAsByteArray() ?? [];
         var code = Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes(name), .. body]))[..16];
@@ -170,7 +170,8 @@ public sealed partial class Image
     }
 
     /// <summary>The build function registered under <paramref name="name"/>, for the build container.</summary>
-    internal static Func<Task>? FindBuildFunction(string name) => BuildFunctions.GetValueOrDefault(name);
+    internal static (Func<Task> Run, string DisplayName)? FindBuildFunction(string name) =>
+        BuildFunctions.TryGetValue(name, out var found) ? found : null;
 
     private Image With(ImageStep step)
     {
