@@ -584,12 +584,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                     lock (_gate)
                     {
                         Placement.Release(worker, reservation);
-                        // Freed resources may let a waiting container start.
-                        var now = clock.GetUtcNow();
-                        foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).Where(p => p.WaitingForResources))
-                        {
-                            ScaleLocked(pool, now);
-                        }
+                        ScaleWaitingPoolsLocked(clock.GetUtcNow());
                     }
                 }
             };
@@ -631,19 +626,14 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 break;
             }
-            var input = node.Value;
             pool.Ready.RemoveFirst();
-            input.Status = InputStatus.Running;
-            input.Container = target;
             // Beyond its concurrency a container queues inputs locally and starts them in order as slots free up.
-            input.StartedAt = target.StartedCount < target.MaxInputs ? now : DateTimeOffset.MaxValue;
-            input.DispatchSeq = ++_dispatchSeq;
-            target.Running[input.Id] = input;
+            var assigned = AssignLocked(node.Value, target, target.StartedCount < target.MaxInputs ? now : DateTimeOffset.MaxValue);
             if (!batches.TryGetValue(target, out var batch))
             {
                 batches[target] = batch = [];
             }
-            batch.Add(new ContainerInput(input.Id, input.Attempt, input.Call.Record.Function, input.Args, input.ArgsBlob));
+            batch.Add(assigned);
         }
         foreach (var (container, batch) in batches)
         {
@@ -948,10 +938,15 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             ScaleLocked(pool, now);
             DispatchLocked(pool);
         }
-        // Freed resources may let another pool's waiting container start.
-        foreach (var other in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).Where(p => p.WaitingForResources))
+        ScaleWaitingPoolsLocked(now);
+    }
+
+    /// <summary>Freed resources may let a pool's waiting container start.</summary>
+    private void ScaleWaitingPoolsLocked(DateTimeOffset now)
+    {
+        foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).Where(p => p.WaitingForResources))
         {
-            ScaleLocked(other, now);
+            ScaleLocked(pool, now);
         }
     }
 
@@ -1302,14 +1297,19 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             return null;
         }
-        var input = node.Value;
         pool.Ready.RemoveFirst();
+        container.FirstInputId = node.Value.Id;
+        return AssignLocked(node.Value, container, DateTimeOffset.MaxValue);
+    }
+
+    /// <summary>Gives a queued input to a container; <paramref name="startedAt"/> is MaxValue while it waits there.</summary>
+    private ContainerInput AssignLocked(InputState input, ContainerState container, DateTimeOffset startedAt)
+    {
         input.Status = InputStatus.Running;
         input.Container = container;
-        input.StartedAt = DateTimeOffset.MaxValue;
+        input.StartedAt = startedAt;
         input.DispatchSeq = ++_dispatchSeq;
         container.Running[input.Id] = input;
-        container.FirstInputId = input.Id;
         return new ContainerInput(input.Id, input.Attempt, input.Call.Record.Function, input.Args, input.ArgsBlob);
     }
 

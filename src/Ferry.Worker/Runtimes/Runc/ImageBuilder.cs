@@ -135,30 +135,11 @@ public sealed class ImageBuilder
             var force = step.ForceBuild || forcing;
             var context = new StepContext(step, id, number, buildSteps, [.. lowers], [.. env], workdir, force, request, progress);
             var key = force ? $"{id}|force|{request.AppId}" : id;
-            // A shared build outlives the request that started it: others may be waiting for the same layer.
-            var mine = new Lazy<Task<bool>>(() => BuildLayerAsync(context, CancellationToken.None));
-            var lazy = _building.GetOrAdd(key, mine);
-            if (!ReferenceEquals(lazy, mine) && lazy.IsValueCreated && lazy.Value.IsFaulted && _building.TryUpdate(key, mine, lazy))
-            {
-                // A build that failed for a request that has since gone is not this request's answer: try again.
-                lazy = mine;
-            }
-            bool didBuild;
-            try
-            {
-                didBuild = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (lazy.Value.IsCompleted)
-                {
-                    _building.TryRemove(new KeyValuePair<string, Lazy<Task<bool>>>(key, lazy));
-                }
-            }
+            var (didBuild, ran) = await ShareAsync(key, () => BuildLayerAsync(context, CancellationToken.None), cancellationToken).ConfigureAwait(false);
             if (didBuild)
             {
                 // Only the request that ran the build counts it; the others waited for the same layer.
-                built += ReferenceEquals(lazy, mine) ? 1 : 0;
+                built += ran ? 1 : 0;
                 forcing |= force;
             }
             switch (step.Kind)
@@ -312,6 +293,32 @@ public sealed class ImageBuilder
         return path;
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> once for everyone asking under <paramref name="key"/> at the same time. The work
+    /// outlives a request that gives up waiting, since others may be waiting for it; a failure left by a request that
+    /// has gone is retried rather than handed on. <c>Ran</c> is true for the request whose work ran.
+    /// </summary>
+    private async Task<(bool Result, bool Ran)> ShareAsync(string key, Func<Task<bool>> work, CancellationToken cancellationToken)
+    {
+        var mine = new Lazy<Task<bool>>(work);
+        var lazy = _building.GetOrAdd(key, mine);
+        if (!ReferenceEquals(lazy, mine) && lazy.IsValueCreated && lazy.Value.IsFaulted && _building.TryUpdate(key, mine, lazy))
+        {
+            lazy = mine;
+        }
+        try
+        {
+            return (await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false), ReferenceEquals(lazy, mine));
+        }
+        finally
+        {
+            if (lazy.Value.IsCompleted)
+            {
+                _building.TryRemove(new KeyValuePair<string, Lazy<Task<bool>>>(key, lazy));
+            }
+        }
+    }
+
     /// <summary>Mounted files live in a directory named by the hash of their manifest, shared by every container.</summary>
     private async Task<ImageMount> MaterializeMountAsync(ImageStep step, ImageRequest request, CancellationToken cancellationToken)
     {
@@ -319,7 +326,7 @@ public sealed class ImageBuilder
         var dir = Path.Combine(_mounts, key);
         if (!Directory.Exists(dir))
         {
-            var lazy = _building.GetOrAdd("mount|" + key, _ => new Lazy<Task<bool>>(async () =>
+            await ShareAsync("mount|" + key, async () =>
             {
                 if (Directory.Exists(dir))
                 {
@@ -343,18 +350,7 @@ public sealed class ImageBuilder
                     throw;
                 }
                 return true;
-            }));
-            try
-            {
-                await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                if (lazy.Value.IsCompleted)
-                {
-                    _building.TryRemove(new KeyValuePair<string, Lazy<Task<bool>>>("mount|" + key, lazy));
-                }
-            }
+            }, cancellationToken).ConfigureAwait(false);
         }
         var source = step.Args[1] == "file" ? Path.Combine(dir, step.Files![0].Path) : dir;
         return new ImageMount(source, step.Args[0]);
