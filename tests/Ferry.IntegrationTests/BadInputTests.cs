@@ -26,7 +26,7 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
     public async Task Malformed_requests_get_400s_that_name_the_field()
     {
         var appId = await fixture.NewAppAsync();
-        using var http = new HttpClient { BaseAddress = fixture.Url };
+        using var http = fixture.NewHttpClient();
         var calls = $"v1/apps/{appId}/calls";
 
         var malformed = await SendAsync(http, HttpMethod.Post, calls, "{\"callId\": ");
@@ -54,7 +54,7 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
     public async Task Unknown_apps_functions_and_calls_get_404s()
     {
         var appId = await fixture.NewAppAsync();
-        using var http = new HttpClient { BaseAddress = fixture.Url };
+        using var http = fixture.NewHttpClient();
 
         var app = await SendAsync(http, HttpMethod.Post, "v1/apps/ap-nope/calls", """{"callId":"c","function":"square","kind":"sync","inputs":[],"final":true}""");
         app.Status.Should().Be(HttpStatusCode.NotFound);
@@ -75,7 +75,7 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
     public async Task Oversized_payloads_get_413s_that_name_the_limit_and_other_work_goes_on()
     {
         var appId = await fixture.NewAppAsync();
-        using var http = new HttpClient { BaseAddress = fixture.Url };
+        using var http = fixture.NewHttpClient();
 
         var huge = new string('x', 17 * 1024 * 1024);
         var body = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", $$"""{"callId":"big","function":"echo","kind":"sync","inputs":[{"index":0,"args":["{{huge}}"]}],"final":true}""");

@@ -86,6 +86,9 @@ public class ServerFixture : IAsyncLifetime
         return app.AppId;
     }
 
+    /// <summary>A raw HTTP client of the API holding the administrator's credentials, for tests of the wire itself.</summary>
+    public HttpClient NewHttpClient() => new() { BaseAddress = Url };
+
     /// <summary>The image registry, as <c>ferry image list</c> reads it.</summary>
     public async Task<IReadOnlyList<ImageSummary>> ImagesAsync() =>
         (await _admin!.SendAsync<object, ImageList>(HttpMethod.Get, "v1/images", null, null, ProtocolJsonContext.Default.ImageList, CancellationToken.None)).Images;
