@@ -65,10 +65,11 @@ internal sealed class Harness : IAsyncDisposable
         var dataDir = Path.Combine(Path.GetTempPath(), "ferry-bench-" + Guid.NewGuid().ToString("N")[..8]);
         var server = await FerryServer.StartAsync(new ServerOptions { DataDir = dataDir, Port = 0 });
         var workerDir = Path.Combine(dataDir, "worker");
-        var worker = new WorkerAgent(new WorkerOptions { ServerUrl = server.Url, DataDir = workerDir, MaxContainers = 8, Gpus = [] }, runtime?.Invoke(workerDir) ?? new ProcessRuntime(), NullLogger.Instance);
+        var workerToken = await server.CreateTokenAsync("bench-worker", TokenKinds.Worker, ephemeral: true);
+        var worker = new WorkerAgent(new WorkerOptions { ServerUrl = server.Url, Token = workerToken, DataDir = workerDir, MaxContainers = 8, Gpus = [] }, runtime?.Invoke(workerDir) ?? new ProcessRuntime(), NullLogger.Instance);
         worker.Start();
         await server.WaitForWorkersAsync(1);
-        var admin = new FerryClient(server.Url);
+        var admin = new FerryClient(server.Url, await server.CreateTokenAsync("bench", ephemeral: true));
         var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(AppDir, "Ferry.TestApp.dll", "bench", false), CancellationToken.None);
         return new Harness(dataDir, server, worker, admin, buildId);
     }
@@ -84,7 +85,7 @@ internal sealed class Harness : IAsyncDisposable
         }
         var app = await _admin.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("bench", _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
-        var client = new FerryClient(Server.Url) { AppId = app.AppId };
+        var client = new FerryClient(Server.Url, _admin.Token) { AppId = app.AppId };
         await client.PublishDefinitionAsync(Functions.App.ToDefinition(), CancellationToken.None);
         FerryContext.Override = client;
         _app = app.AppId;

@@ -28,19 +28,55 @@ internal static class ControlPlane
             }
             if (!await IsHealthyAsync(url, cancellationToken).ConfigureAwait(false))
             {
-                throw new CliException($"Cannot reach the Ferry server at {url}. Is it running (`ferry server`)?");
+                throw new CliException($"Cannot reach the Ferry server at {url}. Is it running (`ferry server`)?"
+                    + (url.Scheme == "https" && Fingerprint is null ? $" If it uses a self-signed certificate, set ${FerryEnv.ServerFingerprint} to the fingerprint it printed." : ""));
             }
-            return new FerryClient(url);
+            return new FerryClient(url, ReadToken(), fingerprint: Fingerprint);
         }
         if (await ReadLocalAsync(cancellationToken).ConfigureAwait(false) is { } local)
         {
-            return new FerryClient(local);
+            return new FerryClient(local, ReadToken());
         }
         if (!startLocal)
         {
             throw new CliException("No Ferry server is running. Start one with `ferry server`, or pass --server URL.");
         }
-        return new FerryClient(await StartLocalAsync(cancellationToken).ConfigureAwait(false));
+        var started = await StartLocalAsync(cancellationToken).ConfigureAwait(false);
+        return new FerryClient(started, ReadToken());
+    }
+
+    private static string? Fingerprint => Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } value ? value : null;
+
+    /// <summary>The client token: <c>$FERRY_TOKEN</c>, else the one the local server keeps in <c>$FERRY_HOME/token</c>.</summary>
+    public static string? ReadToken()
+    {
+        if (Environment.GetEnvironmentVariable(FerryEnv.Token) is { Length: > 0 } token)
+        {
+            return token.Trim();
+        }
+        try
+        {
+            return File.ReadAllText(FerryHome.TokenFile).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Gives a server the client token in <paramref name="path"/>: the one already there if the server accepts it,
+    /// otherwise a new one, written readable by this user only.
+    /// </summary>
+    public static async Task EnsureTokenFileAsync(Ferry.Server.FerryServer server, string path, CancellationToken cancellationToken)
+    {
+        var existing = File.Exists(path) ? (await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false)).Trim() : "";
+        if (server.AcceptsClientToken(existing))
+        {
+            return;
+        }
+        var token = await server.CreateTokenAsync("local", cancellationToken: cancellationToken).ConfigureAwait(false);
+        Ferry.Server.Security.PrivateFiles.Write(path, System.Text.Encoding.ASCII.GetBytes(token + "\n"));
     }
 
     private static async Task<Uri?> ReadLocalAsync(CancellationToken cancellationToken)
@@ -96,7 +132,7 @@ internal static class ControlPlane
             RedirectStandardError = true,
         };
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"setsid {command} server --port 0 --data-dir '{FerryHome.DataDir}' --state-file '{FerryHome.ServerState}' >>'{FerryHome.ServerLog}' 2>&1 </dev/null &");
+        info.ArgumentList.Add($"setsid {command} server --port 0 --data-dir '{FerryHome.DataDir}' --state-file '{FerryHome.ServerState}' --token-file '{FerryHome.TokenFile}' >>'{FerryHome.ServerLog}' 2>&1 </dev/null &");
         using (var shell = Process.Start(info)!)
         {
             await shell.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -149,7 +185,7 @@ internal static class ControlPlane
 
     public static async Task<bool> IsHealthyAsync(Uri url, CancellationToken cancellationToken)
     {
-        using var http = new HttpClient { BaseAddress = url, Timeout = TimeSpan.FromSeconds(3) };
+        using var http = new HttpClient(Credentials.Handler(Fingerprint)) { BaseAddress = url, Timeout = TimeSpan.FromSeconds(3) };
         try
         {
             var health = await http.GetFromJsonAsync($"{ProtocolInfo.Prefix}/health", ProtocolJsonContext.Default.HealthResponse, cancellationToken).ConfigureAwait(false);

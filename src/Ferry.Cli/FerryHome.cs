@@ -17,4 +17,7 @@ internal static class FerryHome
     public static string ServerState => Path.Combine(Root, "server.json");
 
     public static string ServerLog => Path.Combine(Root, "server.log");
+
+    /// <summary>The local server's client token, readable by its owner only; the CLI and the programs it runs use it.</summary>
+    public static string TokenFile => Path.Combine(Root, "token");
 }

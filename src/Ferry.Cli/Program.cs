@@ -17,6 +17,9 @@ var bind = new Option<string>("--bind") { Description = "The address to listen o
 var port = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one.", DefaultValueFactory = _ => 7325 };
 var noWorker = new Option<bool>("--no-worker") { Description = "Run only the control plane; workers join with `ferry worker`." };
 var stateFile = new Option<string?>("--state-file") { Hidden = true };
+var tokenFile = new Option<string>("--token-file") { Description = "Where the server keeps a client token for this machine's CLI, readable by its owner only.", DefaultValueFactory = _ => FerryHome.TokenFile };
+var tlsCert = new Option<string?>("--tls-cert") { Description = "Serve HTTPS with this certificate (PEM with --tls-key, or PKCS#12). Off loopback without it, a self-signed one is made." };
+var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert." };
 var runtime = new Option<string>("--runtime") { Description = "Container runtime: auto, runc or process.", DefaultValueFactory = _ => "auto" };
 var aptMirror = new Option<string?>("--apt-mirror") { Description = "The Debian mirror images are built from. Default: the one the host's apt sources name." };
 var maxContainers = new Option<int>("--max-containers") { Description = "The most containers this worker runs at once.", DefaultValueFactory = _ => 16 };
@@ -26,18 +29,20 @@ var memory = new Option<long?>("--memory") { Description = "Memory in MiB offere
 
 ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
 
-var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 serve.SetAction((r, ct) => Guard(() => ServeCommands.ServerAsync(
-    r.GetValue(dataDir)!, r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(verbose), ct)));
+    r.GetValue(dataDir)!, r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
+    new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), r.GetValue(verbose), ct)));
 
 var workerServer = new Option<string>("--server-url") { Description = "The control plane to serve.", Required = true };
 var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };
-var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerData, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var workerToken = new Option<string?>("--token") { Description = "The worker's join token (`ferry token create --kind worker NAME`). Default: $FERRY_TOKEN." };
+var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerToken, workerData, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 worker.SetAction((r, ct) => Guard(() =>
 {
     var url = r.GetValue(workerServer)!;
     return Uri.TryCreate(url, UriKind.Absolute, out var uri)
-        ? ServeCommands.WorkerAsync(uri, r.GetValue(workerData)!, Worker(r), r.GetValue(verbose), ct)
+        ? ServeCommands.WorkerAsync(uri, r.GetValue(workerToken), r.GetValue(workerData)!, Worker(r), r.GetValue(verbose), ct)
         : throw new CliException($"'{url}' is not a server URL; write it like http://10.0.0.5:7325.");
 }));
 
@@ -73,7 +78,19 @@ var imageList = new Command("list", "List the images workers have built, newest 
 imageList.SetAction((r, ct) => Guard(() => InspectCommands.ImageListAsync(r.GetValue(server), ct)));
 var image = new Command("image", "Inspect built images.") { imageList };
 
-var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, shell, serve, worker, app, container, image };
+var tokenName = new Argument<string>("name") { Description = "What the token is for, such as ci or gpu-worker-1." };
+var tokenKind = new Option<string>("--kind") { Description = "client (people and programs) or worker (a worker's join token).", DefaultValueFactory = _ => Ferry.Protocol.TokenKinds.Client };
+tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker);
+var tokenCreate = new Command("create", "Create a token and print its secret, once.") { tokenName, tokenKind };
+tokenCreate.SetAction((r, ct) => Guard(() => TokenCommands.CreateAsync(r.GetValue(tokenName)!, r.GetValue(tokenKind)!, r.GetValue(server), ct)));
+var tokenList = new Command("list", "List tokens (never their secrets).");
+tokenList.SetAction((r, ct) => Guard(() => TokenCommands.ListAsync(r.GetValue(server), ct)));
+var tokenId = new Argument<string>("token-id") { Description = "The id of the token, as `ferry token list` shows it." };
+var tokenRevoke = new Command("revoke", "Revoke a token at once.") { tokenId };
+tokenRevoke.SetAction((r, ct) => Guard(() => TokenCommands.RevokeAsync(r.GetValue(tokenId)!, r.GetValue(server), ct)));
+var token = new Command("token", "Manage the tokens that clients and workers present.") { tokenCreate, tokenList, tokenRevoke };
+
+var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, shell, serve, worker, app, container, image, token };
 root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

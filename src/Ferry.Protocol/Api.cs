@@ -13,6 +13,12 @@ public static class ErrorCodes
     public const string PayloadTooLarge = "payload_too_large";
     public const string Conflict = "conflict";
     public const string Internal = "internal";
+
+    /// <summary>The request carried no token, or one the server does not accept.</summary>
+    public const string Unauthorized = "unauthorized";
+
+    /// <summary>The token is valid but does not allow this request.</summary>
+    public const string Forbidden = "forbidden";
 }
 
 public sealed record BuildFile(string Path, string Hash, long Size);
@@ -127,3 +133,24 @@ public sealed record ImageSummary(
     double LastBuildSeconds);
 
 public sealed record ImageList(IReadOnlyList<ImageSummary> Images);
+
+/// <summary>Values of <see cref="TokenSummary.Kind"/>.</summary>
+public static class TokenKinds
+{
+    /// <summary>People and programs: every route of the API.</summary>
+    public const string Client = "client";
+
+    /// <summary>A worker agent: joins the cluster as one worker, whose identity is bound to this token.</summary>
+    public const string Worker = "worker";
+}
+
+/// <summary>Creates a token; its secret is shown once, in the response.</summary>
+public sealed record CreateTokenRequest(string Name, string Kind = TokenKinds.Client);
+
+/// <summary>A token as listings show it: never its secret.</summary>
+public sealed record TokenSummary(string TokenId, string Name, string Kind, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt = null);
+
+/// <summary>A new token and the only copy of its secret, <c>TOKEN_ID.SECRET</c>.</summary>
+public sealed record CreateTokenResponse(TokenSummary Token, string Secret);
+
+public sealed record TokenList(IReadOnlyList<TokenSummary> Tokens);

@@ -21,8 +21,8 @@ public static class ProtocolInfo
     /// <summary>The most inputs one request may carry.</summary>
     public const int MaxInputsPerRequest = 10_000;
 
-    /// <summary>The header a container or worker presents its token in.</summary>
-    public const string TokenHeader = "X-Ferry-Token";
+    /// <summary>The scheme of the <c>Authorization</c> header every caller but <c>/health</c>'s presents its token with.</summary>
+    public const string AuthScheme = "Bearer";
 }
 
 /// <summary>The environment variables the CLI and the worker use to tell a user program how to run.</summary>
@@ -34,6 +34,12 @@ public static class FerryEnv
     public const string Entrypoint = "FERRY_ENTRYPOINT";
     public const string ContainerId = "FERRY_CONTAINER_ID";
     public const string ContainerToken = "FERRY_CONTAINER_TOKEN";
+
+    /// <summary>A client token for the CLI and for programs it starts; defaults to the one in <c>$FERRY_HOME/token</c>.</summary>
+    public const string Token = "FERRY_TOKEN";
+
+    /// <summary>The SHA-256 fingerprint of a server's self-signed certificate, which clients then trust for that server only.</summary>
+    public const string ServerFingerprint = "FERRY_SERVER_FINGERPRINT";
     public const string Function = "FERRY_FUNCTION";
     public const string PoolId = "FERRY_POOL_ID";
     public const string Parameters = "FERRY_PARAMETERS";

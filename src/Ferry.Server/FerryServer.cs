@@ -2,11 +2,14 @@ using Ferry.Protocol;
 using Ferry.Server.Api;
 using Ferry.Server.Logs;
 using Ferry.Server.Scheduling;
+using Ferry.Server.Security;
+using Microsoft.AspNetCore.Authentication;
 using Ferry.Server.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Http;
 using BadHttpRequestException = Microsoft.AspNetCore.Http.BadHttpRequestException;
 using HttpProtocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols;
@@ -21,8 +24,11 @@ public sealed record ServerOptions
     /// <summary>Where the database, blobs and logs live.</summary>
     public required string DataDir { get; init; }
 
-    /// <summary>The address to listen on. Loopback by default: the API has no authentication of its own.</summary>
+    /// <summary>The address to listen on; loopback by default. Every route but <c>/health</c> needs a token.</summary>
     public string Bind { get; init; } = "127.0.0.1";
+
+    /// <summary>Serve HTTPS with this certificate; required off loopback (see <see cref="Security.TlsCertificates"/>).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate { get; init; }
 
     /// <summary>The port; 0 picks a free one.</summary>
     public int Port { get; init; } = 7325;
@@ -63,7 +69,19 @@ public sealed class FerryServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = ProtocolInfo.MaxRequestBytes;
-            kestrel.Listen(System.Net.IPAddress.Parse(options.Bind), options.Port, listen => listen.Protocols = HttpProtocols.Http1);
+            var address = System.Net.IPAddress.Parse(options.Bind);
+            if (!System.Net.IPAddress.IsLoopback(address) && options.Certificate is null)
+            {
+                throw new InvalidOperationException($"Listening on {options.Bind}, off loopback, needs a TLS certificate: tokens must not cross a network in clear text.");
+            }
+            kestrel.Listen(address, options.Port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1;
+                if (options.Certificate is { } certificate)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
         });
         var store = new SqliteStore(Path.Combine(options.DataDir, "ferry.db"));
         await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
@@ -74,20 +92,39 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<LogHub>();
         builder.Services.AddSingleton<Sessions.SessionBroker>();
         builder.Services.AddSingleton<Scheduler>();
+        builder.Services.AddSingleton<TokenRegistry>();
+        builder.Services.AddAuthentication(TokenAuthentication.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, TokenAuthentication>(TokenAuthentication.SchemeName, null);
+        builder.Services.AddAuthorization(Policies.Add);
 
         var web = builder.Build();
-        web.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15) });
+        // A peer that stops answering pings is dropped, so a worker id held by a dead connection frees up.
+        web.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15), KeepAliveTimeout = TimeSpan.FromSeconds(30) });
         web.Use(ErrorMapping.HandleAsync);
+        web.UseAuthentication();
+        web.UseAuthorization();
         Endpoints.Map(web);
         web.MapFallback((HttpContext http) => Results.Json(
             new ErrorResponse(ErrorCodes.NotFound, $"No endpoint answers {http.Request.Method} {http.Request.Path}."),
             ProtocolJsonContext.Default.ErrorResponse, statusCode: StatusCodes.Status404NotFound));
 
+        await web.Services.GetRequiredService<TokenRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Scheduler>().StartAsync(cancellationToken).ConfigureAwait(false);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)));
+        return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
     }
+
+    /// <summary>
+    /// Issues a token and returns it as <c>TOKEN_ID.SECRET</c>, the only time the secret is seen. An ephemeral token
+    /// is not stored and ends with this process: the embedded worker joins with one.
+    /// </summary>
+    public async Task<string> CreateTokenAsync(string name, string kind = TokenKinds.Client, bool ephemeral = false, CancellationToken cancellationToken = default) =>
+        (await _web.Services.GetRequiredService<TokenRegistry>().CreateAsync(name, kind, ephemeral, cancellationToken).ConfigureAwait(false)).Secret;
+
+    /// <summary>True when <paramref name="token"/> is a live client token of this server.</summary>
+    public bool AcceptsClientToken(string token) =>
+        token.Split('.', 2) is [var id, var secret] && _web.Services.GetRequiredService<TokenRegistry>().Authenticate(id, secret) is { Kind: TokenKinds.Client };
 
     /// <summary>Cancelled when the host is asked to stop, for example by SIGTERM or Ctrl+C.</summary>
     public CancellationToken Stopping => _web.Lifetime.ApplicationStopping;
@@ -126,6 +163,7 @@ internal static partial class ErrorMapping
                 BadRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),
                 NotFoundException => (StatusCodes.Status404NotFound, ErrorCodes.NotFound),
                 ConflictException => (StatusCodes.Status409Conflict, ErrorCodes.Conflict),
+                ForbiddenException => (StatusCodes.Status403Forbidden, ErrorCodes.Forbidden),
                 PayloadTooLargeException => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
                 BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
                 BadHttpRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),

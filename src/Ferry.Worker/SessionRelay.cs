@@ -12,9 +12,11 @@ namespace Ferry.Worker;
 /// </summary>
 internal static class SessionRelay
 {
-    public static async Task RunAsync(Uri server, string sessionId, Func<Action<string>, CancellationToken, Task<ISessionProcess>> start, CancellationToken cancellationToken)
+    public static async Task RunAsync(WorkerOptions options, string sessionId, Func<Action<string>, CancellationToken, Task<ISessionProcess>> start, CancellationToken cancellationToken)
     {
+        var server = options.ServerUrl;
         using var socket = new ClientWebSocket();
+        Credentials.Apply(socket.Options, options.Token, options.ServerFingerprint);
         var url = new UriBuilder(server)
         {
             Scheme = server.Scheme == "https" ? "wss" : "ws",

@@ -37,7 +37,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         _options = options;
         _runtime = runtime;
         _logger = logger;
-        _http = new HttpClient { BaseAddress = options.ServerUrl, Timeout = TimeSpan.FromMinutes(10) };
+        _http = new HttpClient(Credentials.Handler(options.ServerFingerprint)) { BaseAddress = options.ServerUrl, Timeout = TimeSpan.FromMinutes(10) };
+        _http.DefaultRequestHeaders.Authorization = Credentials.Header(options.Token);
         _builds = new BuildCache(_http, Path.Combine(options.DataDir, "builds"));
         _snapshots = new(() => Runtimes.Runc.SnapshotSupport.Probe(runtime.Name));
         _resources = new WorkerResources(
@@ -96,6 +97,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     {
         using var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+        Credentials.Apply(socket.Options, _options.Token, _options.ServerFingerprint);
         var url = new UriBuilder(_options.ServerUrl)
         {
             Scheme = _options.ServerUrl.Scheme == "https" ? "wss" : "ws",
@@ -189,6 +191,10 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 [FerryEnv.BatchMaxSize] = (start.Settings.BatchMaxSize ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 [FerryEnv.BatchWaitMs] = (start.Settings.BatchWaitMs ?? 0).ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
+            if (_options.ServerFingerprint is { } fingerprint)
+            {
+                environment[FerryEnv.ServerFingerprint] = fingerprint;
+            }
             if (start.Parameters is { } parameters)
             {
                 environment[FerryEnv.Parameters] = parameters.GetRawText();
@@ -253,7 +259,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     {
         try
         {
-            await SessionRelay.RunAsync(_options.ServerUrl, command.SessionId, async (progress, cancellationToken) =>
+            await SessionRelay.RunAsync(_options, command.SessionId, async (progress, cancellationToken) =>
             {
                 if (_runtime is not ISessionRuntime sessions)
                 {

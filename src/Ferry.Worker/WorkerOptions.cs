@@ -8,6 +8,12 @@ public sealed record WorkerOptions
     /// <summary>The control plane to serve.</summary>
     public required Uri ServerUrl { get; init; }
 
+    /// <summary>The worker join token (<c>ferry token create --kind worker</c>); the worker's identity is bound to it.</summary>
+    public required string Token { get; init; }
+
+    /// <summary>The SHA-256 fingerprint of the server's self-signed certificate, when it has one.</summary>
+    public string? ServerFingerprint { get; init; }
+
     /// <summary>Where builds and container state are kept.</summary>
     public required string DataDir { get; init; }
 

@@ -30,10 +30,12 @@ public sealed class RestartTests : IAsyncLifetime
 
     private Uri Url => new($"http://127.0.0.1:{_port}/");
 
+    private string TokenFile => Path.Combine(_dataDir, "token");
+
     private async Task StartServerAsync()
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { CliPath, "server", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--runtime", "process" })
+        foreach (var arg in new[] { CliPath, "server", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--token-file", TokenFile, "--runtime", "process" })
         {
             info.ArgumentList.Add(arg);
         }
@@ -57,11 +59,12 @@ public sealed class RestartTests : IAsyncLifetime
     public async Task Killing_the_server_mid_map_loses_no_input_and_duplicates_no_result()
     {
         var functions = new Ferry.TestApp.TestFunctions();
-        using var admin = new FerryClient(Url);
+        var token = (await File.ReadAllTextAsync(TokenFile)).Trim();
+        using var admin = new FerryClient(Url, token);
         var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", false), CancellationToken.None);
         var app = await admin.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("restart", buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
-        using var client = new FerryClient(Url, TimeSpan.FromSeconds(120)) { AppId = app.AppId };
+        using var client = new FerryClient(Url, token, TimeSpan.FromSeconds(120)) { AppId = app.AppId };
         await client.PublishDefinitionAsync(functions.App.ToDefinition(), CancellationToken.None);
         FerryContext.Override = client;
         try

@@ -56,14 +56,16 @@ public class ServerFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Server = await FerryServer.StartAsync(new ServerOptions { DataDir = _dataDir, Port = 0, Clock = Clock });
+        AdminToken = await Server.CreateTokenAsync("tests");
+        WorkerToken = await Server.CreateTokenAsync("test-worker", TokenKinds.Worker);
         _worker = new WorkerAgent(
-            new WorkerOptions { ServerUrl = Server.Url, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = Gpus },
+            new WorkerOptions { ServerUrl = Server.Url, Token = WorkerToken, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = Gpus },
             CreateRuntime(Path.Combine(_dataDir, "worker")),
             NullLogger.Instance);
         _worker.Start();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await Server.WaitForWorkersAsync(1, timeout.Token);
-        _admin = new FerryClient(Server.Url);
+        _admin = new FerryClient(Server.Url, AdminToken);
         var program = new BuiltProgram(TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false);
         (_buildId, _, _) = await ControlPlane.UploadAsync(_admin, program, CancellationToken.None);
     }
@@ -79,7 +81,7 @@ public class ServerFixture : IAsyncLifetime
         }
         var app = await _admin!.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("ferry-tests", _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
-        var client = new FerryClient(Server.Url, TimeSpan.FromSeconds(20)) { AppId = app.AppId };
+        var client = new FerryClient(Server.Url, AdminToken, TimeSpan.FromSeconds(20)) { AppId = app.AppId };
         await client.PublishDefinitionAsync(Functions.App.ToDefinition(), CancellationToken.None);
         FerryContext.Override = client;
         _currentApp = app.AppId;
@@ -87,7 +89,13 @@ public class ServerFixture : IAsyncLifetime
     }
 
     /// <summary>A raw HTTP client of the API holding the administrator's credentials, for tests of the wire itself.</summary>
-    public HttpClient NewHttpClient() => new() { BaseAddress = Url };
+    public HttpClient NewHttpClient() => new() { BaseAddress = Url, DefaultRequestHeaders = { Authorization = Credentials.Header(AdminToken) } };
+
+    /// <summary>A client token of this server, as <c>ferry server</c> writes to $FERRY_HOME/token.</summary>
+    public string AdminToken { get; private set; } = "";
+
+    /// <summary>The join token the fixture's worker registered with.</summary>
+    public string WorkerToken { get; private set; } = "";
 
     /// <summary>The image registry, as <c>ferry image list</c> reads it.</summary>
     public async Task<IReadOnlyList<ImageSummary>> ImagesAsync() =>

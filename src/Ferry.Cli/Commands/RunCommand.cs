@@ -18,7 +18,7 @@ internal static class RunCommand
         int exitCode;
         try
         {
-            exitCode = await RunLocalAsync(program, client.ServerUrl, app.AppId, FerryModes.Local, parsed.Name, programArgs, cancellationToken).ConfigureAwait(false);
+            exitCode = await RunLocalAsync(program, client, app.AppId, FerryModes.Local, parsed.Name, programArgs, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -67,7 +67,7 @@ internal static class RunCommand
     }
 
     /// <summary>Runs the user's program on this machine in <paramref name="mode"/>, pointed at the app.</summary>
-    public static async Task<int> RunLocalAsync(BuiltProgram program, Uri server, string appId, string mode, string? name, string[] args, CancellationToken cancellationToken)
+    public static async Task<int> RunLocalAsync(BuiltProgram program, FerryClient client, string appId, string mode, string? name, string[] args, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(program.OutputDir, program.EntryAssembly));
@@ -76,7 +76,9 @@ internal static class RunCommand
             info.ArgumentList.Add(arg);
         }
         info.Environment[FerryEnv.Mode] = mode;
-        info.Environment[FerryEnv.ServerUrl] = server.ToString();
+        info.Environment[FerryEnv.ServerUrl] = client.ServerUrl.ToString();
+        info.Environment[FerryEnv.Token] = client.Token;
+        info.Environment[FerryEnv.ServerFingerprint] = client.Fingerprint;
         info.Environment[FerryEnv.AppId] = appId;
         if (name is not null)
         {

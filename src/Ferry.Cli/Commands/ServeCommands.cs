@@ -1,5 +1,6 @@
 using Ferry.Protocol;
 using Ferry.Server;
+using Ferry.Server.Security;
 using Ferry.Worker;
 using Ferry.Worker.Runtimes;
 using Microsoft.Extensions.Logging;
@@ -11,16 +12,42 @@ internal static class ServeCommands
 {
     public sealed record WorkerSettings(string Runtime, int MaxContainers, string? Gpus, double? Cpu, long? MemoryMiB, string? AptMirror = null);
 
-    public static async Task<int> ServerAsync(string dataDir, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, bool verbose, CancellationToken cancellationToken)
+    public sealed record TlsSettings(string? CertificatePath, string? KeyPath);
+
+    public static async Task<int> ServerAsync(string dataDir, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, bool verbose, CancellationToken cancellationToken)
     {
         var level = verbose ? LogLevel.Information : LogLevel.Warning;
-        await using var server = await FerryServer.StartAsync(new ServerOptions { DataDir = dataDir, Bind = bind, Port = port, LogLevel = level }, cancellationToken).ConfigureAwait(false);
-        await using var agent = embeddedWorker ? StartWorker(server.Url, Path.Combine(dataDir, "worker"), worker, level) : null;
+        if (!System.Net.IPAddress.TryParse(bind, out var address))
+        {
+            throw new CliException($"'{bind}' is not an IP address to listen on, such as 127.0.0.1 or 0.0.0.0.");
+        }
+        // Off loopback, every byte crosses a network: the API is served over TLS only.
+        var certificate = System.Net.IPAddress.IsLoopback(address) && tls.CertificatePath is null
+            ? null
+            : TlsCertificates.Load(tls.CertificatePath, tls.KeyPath, dataDir);
+        await using var server = await FerryServer.StartAsync(new ServerOptions
+        {
+            DataDir = dataDir, Bind = bind, Port = port, LogLevel = level, Certificate = certificate,
+        }, cancellationToken).ConfigureAwait(false);
+        await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
+        var fingerprint = certificate is null ? null : Credentials.Fingerprint(certificate);
+        await using var agent = embeddedWorker
+            ? StartWorker(server.Url, await server.CreateTokenAsync("embedded", TokenKinds.Worker, ephemeral: true, cancellationToken).ConfigureAwait(false), fingerprint, Path.Combine(dataDir, "worker"), worker, level)
+            : null;
         if (stateFile is not null)
         {
             await ControlPlane.WriteLocalStateAsync(server.Url, cancellationToken).ConfigureAwait(false);
         }
         Console.Error.WriteLine($"Ferry {ProtocolInfo.Version} control plane listening on {server.Url} (data in {dataDir}){(agent is null ? "" : $", with a {agent.RuntimeName} worker")}.");
+        Console.Error.WriteLine($"Every request needs a token; the client token is in {tokenFile}. Workers join with `ferry token create --kind worker`.");
+        if (fingerprint is not null)
+        {
+            Console.Error.WriteLine($"TLS certificate SHA-256 fingerprint: {fingerprint}");
+            if (tls.CertificatePath is null)
+            {
+                Console.Error.WriteLine($"The certificate is self-signed: clients trust it with {FerryEnv.ServerFingerprint}={fingerprint}.");
+            }
+        }
         // The web host takes SIGTERM and SIGINT for itself; its stopping token is the signal to shut down.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, server.Stopping);
         try
@@ -38,9 +65,15 @@ internal static class ServeCommands
         return 0;
     }
 
-    public static async Task<int> WorkerAsync(Uri serverUrl, string dataDir, WorkerSettings worker, bool verbose, CancellationToken cancellationToken)
+    public static async Task<int> WorkerAsync(Uri serverUrl, string? token, string dataDir, WorkerSettings worker, bool verbose, CancellationToken cancellationToken)
     {
-        await using var agent = StartWorker(serverUrl, dataDir, worker, verbose ? LogLevel.Information : LogLevel.Warning);
+        token ??= Environment.GetEnvironmentVariable(FerryEnv.Token);
+        if (string.IsNullOrWhiteSpace(token))
+        {
+            throw new CliException("A worker joins with a join token: make one with `ferry token create --kind worker NAME` and pass it with --token or $FERRY_TOKEN.");
+        }
+        var fingerprint = Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } pinned ? pinned : null;
+        await using var agent = StartWorker(serverUrl, token.Trim(), fingerprint, dataDir, worker, verbose ? LogLevel.Information : LogLevel.Warning);
         Console.Error.WriteLine($"Ferry worker serving {serverUrl} with the {agent.RuntimeName} runtime, up to {agent.Resources.MaxContainers} containers.");
         try
         {
@@ -52,7 +85,7 @@ internal static class ServeCommands
         return 0;
     }
 
-    private static WorkerAgent StartWorker(Uri serverUrl, string dataDir, WorkerSettings settings, LogLevel level)
+    private static WorkerAgent StartWorker(Uri serverUrl, string token, string? fingerprint, string dataDir, WorkerSettings settings, LogLevel level)
     {
         var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
         var logger = loggers.CreateLogger("Ferry.Worker");
@@ -60,6 +93,8 @@ internal static class ServeCommands
         var options = new WorkerOptions
         {
             ServerUrl = serverUrl,
+            Token = token,
+            ServerFingerprint = fingerprint,
             DataDir = dataDir,
             MaxContainers = settings.MaxContainers,
             Gpus = settings.Gpus is null ? null : GpuInventory.Parse(settings.Gpus),

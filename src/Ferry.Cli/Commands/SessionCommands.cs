@@ -1,3 +1,4 @@
+using Ferry.Client;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.WebSockets;
@@ -16,7 +17,7 @@ internal static class SessionCommands
             throw new CliException("Name the command to run: ferry container exec ID -- COMMAND [ARGS...].", 2);
         }
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        return await RunAsync(client.ServerUrl, $"containers/{Uri.EscapeDataString(containerId)}/exec", [], command, rawTerminal: false, cancellationToken).ConfigureAwait(false);
+        return await RunAsync(client, $"containers/{Uri.EscapeDataString(containerId)}/exec", [], command, rawTerminal: false, cancellationToken).ConfigureAwait(false);
     }
 
     public static async Task<int> ShellAsync(string target, string? command, string? server, CancellationToken cancellationToken)
@@ -30,7 +31,7 @@ internal static class SessionCommands
         using var owned = client;
         try
         {
-            var published = await RunCommand.RunLocalAsync(program, client.ServerUrl, app.AppId, FerryModes.Publish, null, [], cancellationToken).ConfigureAwait(false);
+            var published = await RunCommand.RunLocalAsync(program, client, app.AppId, FerryModes.Publish, null, [], cancellationToken).ConfigureAwait(false);
             if (published != 0)
             {
                 return published;
@@ -47,7 +48,7 @@ internal static class SessionCommands
             {
                 Output.Info($"Opening a shell in {parsed.Name}'s image; building it first if needed. Exit with Ctrl-D.");
             }
-            return await RunAsync(client.ServerUrl, $"apps/{app.AppId}/shell", [("function", parsed.Name)], args, interactive, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(client, $"apps/{app.AppId}/shell", [("function", parsed.Name)], args, interactive, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -56,8 +57,9 @@ internal static class SessionCommands
     }
 
     /// <summary>Relays this terminal to a session and returns the remote command's exit code.</summary>
-    private static async Task<int> RunAsync(Uri server, string path, IEnumerable<(string Name, string Value)> query, string[] command, bool rawTerminal, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(FerryClient client, string path, IEnumerable<(string Name, string Value)> query, string[] command, bool rawTerminal, CancellationToken cancellationToken)
     {
+        var server = client.ServerUrl;
         var parameters = query.Concat(command.Select(a => ("arg", a))).Select(p => $"{p.Item1}={Uri.EscapeDataString(p.Item2)}");
         var url = new UriBuilder(server)
         {
@@ -66,6 +68,7 @@ internal static class SessionCommands
             Query = string.Join('&', parameters),
         }.Uri;
         using var socket = new ClientWebSocket();
+        Credentials.Apply(socket.Options, client.Token, client.Fingerprint);
         await socket.ConnectAsync(url, cancellationToken).ConfigureAwait(false);
         var saved = rawTerminal ? Stty("-g") : null;
         if (saved is not null)

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Ferry.Protocol;
+using Ferry.Server.Security;
 using Ferry.Server.Sessions;
 using Ferry.Server.Logs;
 using Ferry.Server.Scheduling;
@@ -26,7 +27,7 @@ internal static partial class Endpoints
     {
         var v1 = routes.MapGroup(ProtocolInfo.Prefix);
 
-        v1.MapGet("/health", () => Ok(new HealthResponse("ok", ProtocolInfo.Version), Json.HealthResponse));
+        v1.MapGet("/health", () => Ok(new HealthResponse("ok", ProtocolInfo.Version), Json.HealthResponse)).AllowAnonymous();
 
         v1.MapPost("/blobs/missing", async (HttpContext http, IBlobStore blobs) =>
         {
@@ -37,7 +38,7 @@ internal static partial class Endpoints
                 throw new BadRequestException($"'{bad}' is not a lower-case SHA-256 hash (field 'hashes').");
             }
             return Ok(new MissingBlobsResponse([.. request.Hashes.Distinct().Where(h => !blobs.Exists(h))]), Json.MissingBlobsResponse);
-        });
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapPut("/blobs/{hash}", async (string hash, HttpContext http, IBlobStore blobs) =>
         {
@@ -55,12 +56,12 @@ internal static partial class Endpoints
                 throw new BadRequestException($"The uploaded content does not hash to {hash}.");
             }
             return Results.NoContent();
-        });
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapGet("/blobs/{hash}", (string hash, IBlobStore blobs) =>
             blobs.OpenRead(hash) is { } stream
                 ? Results.Stream(stream, "application/octet-stream")
-                : throw new NotFoundException($"No blob has the hash '{hash}'."));
+                : throw new NotFoundException($"No blob has the hash '{hash}'.")).RequireAuthorization(Policies.Any);
 
         v1.MapPost("/builds", async (HttpContext http, IBlobStore blobs, IStore store) =>
         {
@@ -83,7 +84,7 @@ internal static partial class Endpoints
         v1.MapGet("/builds/{id}", async (string id, IStore store, HttpContext http) =>
             await store.GetBuildAsync(id, http.RequestAborted) is { } build
                 ? Ok(build, Json.BuildManifest)
-                : throw new NotFoundException($"No build has the id '{id}'."));
+                : throw new NotFoundException($"No build has the id '{id}'.")).RequireAuthorization(Policies.ClientOrWorker);
 
         v1.MapPost("/apps", async (HttpContext http, Scheduler scheduler, IStore store) =>
         {
@@ -131,6 +132,7 @@ internal static partial class Endpoints
 
         v1.MapPost("/apps/{app}/calls", async (string app, HttpContext http, Scheduler scheduler) =>
         {
+            Access.RequireApp(http, app);
             var request = await ReadAsync(http, Json.CreateCallRequest);
             ValidateInputs(request.Inputs);
             if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map))
@@ -148,38 +150,54 @@ internal static partial class Endpoints
                 outputs = await scheduler.GetOutputsAsync(call.CallId, 0, Wait(request.WaitSeconds), 1000, http.RequestAborted);
             }
             return Ok(new CreateCallResponse(call.CallId, outputs), Json.CreateCallResponse);
-        });
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapPost("/calls/{id}/inputs", async (string id, HttpContext http, Scheduler scheduler) =>
         {
+            await Access.RequireCallAsync(http, scheduler, id);
             var request = await ReadAsync(http, Json.AddInputsRequest);
             ValidateInputs(request.Inputs);
             return Ok(new AddInputsResponse(await scheduler.AddInputsAsync(id, request, http.RequestAborted)), Json.AddInputsResponse);
-        });
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapGet("/calls/{id}/outputs", async (string id, long? after, double? wait, int? limit, HttpContext http, Scheduler scheduler) =>
         {
+            await Access.RequireCallAsync(http, scheduler, id);
             var batch = await scheduler.GetOutputsAsync(id, after ?? 0, Wait(wait), Math.Clamp(limit ?? 10_000, 1, 10_000), http.RequestAborted);
             return Ok(batch, Json.OutputBatch);
-        });
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapGet("/calls/{id}", async (string id, HttpContext http, Scheduler scheduler) =>
-            Ok(await scheduler.GetStatusAsync(id, http.RequestAborted), Json.CallStatus));
+        {
+            await Access.RequireCallAsync(http, scheduler, id);
+            return Ok(await scheduler.GetStatusAsync(id, http.RequestAborted), Json.CallStatus);
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapPost("/calls/{id}/cancel", async (string id, HttpContext http, Scheduler scheduler) =>
-            Ok(await scheduler.CancelCallAsync(id, http.RequestAborted), Json.CallStatus));
+        {
+            await Access.RequireCallAsync(http, scheduler, id);
+            return Ok(await scheduler.CancelCallAsync(id, http.RequestAborted), Json.CallStatus);
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
-        v1.MapGet("/apps/{app}/functions/{function}/stats", (string app, string function, Scheduler scheduler) =>
-            Ok(scheduler.GetStats(scheduler.ResolveApp(app), function, null), Json.FunctionStats));
+        v1.MapGet("/apps/{app}/functions/{function}/stats", (string app, string function, HttpContext http, Scheduler scheduler) =>
+        {
+            var id = scheduler.ResolveApp(app);
+            Access.RequireApp(http, id);
+            return Ok(scheduler.GetStats(id, function, null), Json.FunctionStats);
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapPost("/apps/{app}/functions/{function}/stats", async (string app, string function, HttpContext http, Scheduler scheduler) =>
         {
+            var id = scheduler.ResolveApp(app);
+            Access.RequireApp(http, id);
             var pool = await ReadAsync(http, Json.PoolSpec);
-            return Ok(scheduler.GetStats(scheduler.ResolveApp(app), function, pool), Json.FunctionStats);
-        });
+            return Ok(scheduler.GetStats(id, function, pool), Json.FunctionStats);
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapPost("/apps/{app}/functions/{function}/autoscaler", async (string app, string function, HttpContext http, Scheduler scheduler) =>
         {
+            var appId = scheduler.ResolveApp(app);
+            Access.RequireApp(http, appId);
             var update = await ReadAsync(http, Json.AutoscalerUpdate);
             if (update.MinContainers < 0 || update.MaxContainers < 0 || update.BufferContainers < 0 || update.ScaledownWindowSeconds < 0)
             {
@@ -189,8 +207,8 @@ internal static partial class Endpoints
             {
                 throw new BadRequestException($"The field 'minContainers' ({min}) must not exceed 'maxContainers' ({max}).");
             }
-            return Ok(scheduler.UpdateAutoscaler(scheduler.ResolveApp(app), function, update.Pool, update), Json.AutoscalerSettings);
-        });
+            return Ok(scheduler.UpdateAutoscaler(appId, function, update.Pool, update), Json.AutoscalerSettings);
+        }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapGet("/containers", (string? app, Scheduler scheduler) =>
             Ok(new ContainerList(scheduler.ListContainers(app is null ? null : scheduler.ResolveApp(app))), Json.ContainerList));
@@ -201,7 +219,7 @@ internal static partial class Endpoints
             return Results.NoContent();
         });
 
-        v1.MapGet("/containers/{id}/stream", ContainerStreamAsync);
+        v1.MapGet("/containers/{id}/stream", ContainerStreamAsync).RequireAuthorization(Policies.Container);
         v1.MapGet("/containers/{id}/logs", async (string id, long? after, double? wait, HttpContext http, Scheduler scheduler, LogHub logs, IStore store) =>
         {
             var app = scheduler.AppOfContainer(id) ?? await store.FindAppOfContainerAsync(id, http.RequestAborted)
@@ -238,10 +256,27 @@ internal static partial class Endpoints
             }
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
             await sessions.AttachAsync(id, socket);
-        });
-        v1.MapGet("/workers/stream", WorkerStreamAsync);
+        }).RequireAuthorization(Policies.Worker);
+        v1.MapGet("/workers/stream", WorkerStreamAsync).RequireAuthorization(Policies.Worker);
         v1.MapGet("/images", async (IStore store, HttpContext http) =>
             Ok(new ImageList(await store.ListImagesAsync(http.RequestAborted)), Json.ImageList));
+
+        v1.MapPost("/tokens", async (HttpContext http, TokenRegistry tokens) =>
+        {
+            var request = await ReadAsync(http, Json.CreateTokenRequest);
+            if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 100)
+            {
+                throw new BadRequestException("The field 'name' must be 1 to 100 characters.");
+            }
+            if (request.Kind is not (TokenKinds.Client or TokenKinds.Worker))
+            {
+                throw new BadRequestException($"The field 'kind' must be one of: {TokenKinds.Client}, {TokenKinds.Worker}.");
+            }
+            return Ok(await tokens.CreateAsync(request.Name, request.Kind, ephemeral: false, http.RequestAborted), Json.CreateTokenResponse);
+        });
+        v1.MapGet("/tokens", (TokenRegistry tokens) => Ok(new TokenList(tokens.List()), Json.TokenList));
+        v1.MapPost("/tokens/{id}/revoke", async (string id, HttpContext http, TokenRegistry tokens) =>
+            Ok(await tokens.RevokeAsync(id, http.RequestAborted), Json.TokenSummary));
     }
 
     private static TimeSpan Wait(double? seconds) => TimeSpan.FromSeconds(Math.Clamp(seconds ?? 0, 0, 60));
@@ -302,12 +337,10 @@ internal static partial class Endpoints
         {
             throw new BadRequestException("This endpoint takes a WebSocket.");
         }
-        var token = http.Request.Headers[ProtocolInfo.TokenHeader].ToString();
-        var container = scheduler.AuthenticateContainer(id, token);
-        if (container is null)
+        // The token names one container; it opens that container's stream and no other.
+        if (http.User.CredentialId() != id || scheduler.FindContainer(id) is not { } container)
         {
-            http.Response.StatusCode = StatusCodes.Status404NotFound;
-            return;
+            throw new ForbiddenException("A container's token opens its own stream only.");
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         var peer = new WebSocketPeer<ContainerMessage>(socket, Json.ContainerMessage);
@@ -389,8 +422,13 @@ internal static partial class Endpoints
             {
                 switch (message)
                 {
-                    case WorkerHello hello:
-                        worker = scheduler.RegisterWorker(hello, peer);
+                    case WorkerHello hello when worker is null:
+                        worker = scheduler.RegisterWorker(hello, http.User.CredentialId()!, peer);
+                        if (worker is null)
+                        {
+                            await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "refused: this worker id is in use or bound to another token", http.RequestAborted);
+                            return;
+                        }
                         break;
                     case ContainerStarted started:
                         scheduler.OnContainerStarted(started.ContainerId, started.StartMs);

@@ -47,6 +47,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
+    // Worker id -> the join token it first registered with, for this server's lifetime.
+    private readonly Dictionary<string, string> _workerIdentities = new(StringComparer.Ordinal);
     private readonly Queue<PendingPublish> _unpublished = new();
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource _workersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -805,14 +807,23 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     // ---------------------------------------------------------------- containers
 
     /// <summary>Checks a container's token when it connects; null if either is unknown.</summary>
-    public ContainerState? AuthenticateContainer(string containerId, string token)
+    public ContainerState? AuthenticateContainer(string containerId, string secret)
     {
         lock (_gate)
         {
             return _containers.TryGetValue(containerId, out var container)
-                && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(container.Token), Encoding.UTF8.GetBytes(token))
+                && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(container.Token), Encoding.UTF8.GetBytes(secret))
                 ? container
                 : null;
+        }
+    }
+
+    /// <summary>A live container by id, or null.</summary>
+    public ContainerState? FindContainer(string containerId)
+    {
+        lock (_gate)
+        {
+            return _containers.GetValueOrDefault(containerId);
         }
     }
 
@@ -998,14 +1009,35 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     // ---------------------------------------------------------------- workers
 
-    public WorkerState RegisterWorker(WorkerHello hello, IPeer<WorkerMessage> peer)
+    /// <summary>
+    /// Registers a worker under the identity its join token holds: the first worker id a token registers is bound to
+    /// it, and a worker id is served by one connection at a time. Returns null, having logged why, for a connection
+    /// that claims a worker id that is connected already or bound to another token.
+    /// </summary>
+    public WorkerState? RegisterWorker(WorkerHello hello, string credentialId, IPeer<WorkerMessage> peer)
     {
         lock (_gate)
         {
-            if (_workers.Remove(hello.WorkerId, out var previous))
+            var boundId = _workerIdentities.FirstOrDefault(p => p.Value == credentialId).Key;
+            string? refusal = null;
+            if (_workers.ContainsKey(hello.WorkerId))
             {
-                DropWorkerLocked(previous, "The worker reconnected.");
+                refusal = "a worker with this id is connected already";
             }
+            else if (_workerIdentities.TryGetValue(hello.WorkerId, out var owner) && owner != credentialId)
+            {
+                refusal = "this worker id belongs to another join token";
+            }
+            else if (boundId is not null && boundId != hello.WorkerId)
+            {
+                refusal = $"this join token belongs to the worker '{boundId}'";
+            }
+            if (refusal is not null)
+            {
+                LogWorkerRefused(logger, hello.WorkerId, credentialId, refusal);
+                return null;
+            }
+            _workerIdentities[hello.WorkerId] = credentialId;
             var worker = new WorkerState(hello.WorkerId, hello.Name, hello.Runtime, hello.Resources, peer);
             _workers[worker.WorkerId] = worker;
             // Containers a worker still runs from before a server restart are unknown here: stop them.
@@ -1275,7 +1307,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         var first = TakeFirstInputLocked(pool, container);
         PulseLocked();
         place.Worker.Peer.Send(new StartContainerCommand(
-            container.Id, container.Token, app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
+            container.Id, $"{container.Id}.{container.Token}", app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
             pool.Settings, place.Reservation.GpuIndices, pool.Parameters, first));
         return true;
     }
@@ -1328,6 +1360,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {Name} connected: {Runtime} runtime, up to {Max} containers.")]
     private static partial void LogWorker(ILogger logger, string name, string runtime, int max);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a worker connection claiming the id {WorkerId} with token {TokenId}: {Reason}.")]
+    private static partial void LogWorkerRefused(ILogger logger, string workerId, string tokenId, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A scheduler tick failed.")]
     private static partial void LogTickFailed(ILogger logger, Exception error);

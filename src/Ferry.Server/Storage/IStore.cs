@@ -20,6 +20,9 @@ internal static class AppStates
     public const string Stopped = "stopped";
 }
 
+/// <summary>A credential as stored: the SHA-256 of its secret, never the secret.</summary>
+internal sealed record TokenRecord(string TokenId, string Name, string Kind, string SecretHash, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt);
+
 /// <summary>A call as stored.</summary>
 internal sealed record CallRecord(string CallId, string AppId, string Function, string PoolId, string Kind, DateTimeOffset CreatedAt, bool Final, PoolSpec? Pool);
 
@@ -48,6 +51,11 @@ internal interface IStore : IAsyncDisposable
     Task<BuildManifest?> GetBuildAsync(string buildId, CancellationToken cancellationToken);
 
     Task SaveAppAsync(AppRecord app, CancellationToken cancellationToken);
+
+    /// <summary>Inserts a token, or updates its revocation.</summary>
+    Task SaveTokenAsync(TokenRecord token, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<TokenRecord>> ListTokensAsync(CancellationToken cancellationToken);
 
     Task<IReadOnlyList<AppRecord>> ListAppsAsync(CancellationToken cancellationToken);
 

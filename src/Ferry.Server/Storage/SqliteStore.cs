@@ -44,6 +44,8 @@ internal sealed class SqliteStore : IStore
             CREATE TABLE IF NOT EXISTS images(image_id TEXT NOT NULL, worker_id TEXT NOT NULL, layers INTEGER NOT NULL,
                 steps TEXT NOT NULL, first_built_at INTEGER NOT NULL, last_used_at INTEGER NOT NULL, builds INTEGER NOT NULL,
                 last_build_seconds REAL NOT NULL, PRIMARY KEY(image_id, worker_id));
+            CREATE TABLE IF NOT EXISTS tokens(token_id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
+                secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
             """, cancellationToken).ConfigureAwait(false);
         _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
@@ -447,6 +449,32 @@ internal sealed class SqliteStore : IStore
                 reader.GetInt32(6), reader.GetDouble(7)));
         }
         return images;
+    }
+
+    public Task SaveTokenAsync(TokenRecord token, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    {
+        using var command = Command(c, t, """
+            INSERT INTO tokens(token_id, name, kind, secret_hash, created_at, revoked_at) VALUES($id, $name, $kind, $hash, $created, $revoked)
+            ON CONFLICT(token_id) DO UPDATE SET revoked_at = $revoked
+            """,
+            ("$id", token.TokenId), ("$name", token.Name), ("$kind", token.Kind), ("$hash", token.SecretHash),
+            ("$created", Ms(token.CreatedAt)), ("$revoked", token.RevokedAt is { } revoked ? Ms(revoked) : null));
+        command.ExecuteNonQuery();
+    });
+
+    public async Task<IReadOnlyList<TokenRecord>> ListTokensAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT token_id, name, kind, secret_hash, created_at, revoked_at FROM tokens ORDER BY created_at";
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var tokens = new List<TokenRecord>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            tokens.Add(new TokenRecord(reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3),
+                Time(reader.GetInt64(4)), reader.IsDBNull(5) ? null : Time(reader.GetInt64(5))));
+        }
+        return tokens;
     }
 
     public async ValueTask DisposeAsync()

@@ -18,23 +18,34 @@ internal sealed class FerryClient : IDisposable
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
     private readonly HttpClient _http;
 
-    public FerryClient(Uri serverUrl, TimeSpan? reconnectWindow = null)
+    /// <param name="serverUrl">The control plane.</param>
+    /// <param name="token">The credential every request presents: a client token, or a container's own.</param>
+    /// <param name="reconnectWindow">How long to keep retrying while the server is unreachable; 90 s by default.</param>
+    /// <param name="fingerprint">The SHA-256 fingerprint of a self-signed server certificate to trust, or null.</param>
+    public FerryClient(Uri serverUrl, string? token, TimeSpan? reconnectWindow = null, string? fingerprint = null)
     {
         ServerUrl = serverUrl;
-        _http = new HttpClient(new SocketsHttpHandler
-        {
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
-            ConnectTimeout = TimeSpan.FromSeconds(5),
-            MaxConnectionsPerServer = 64,
-        })
+        Token = token;
+        Fingerprint = fingerprint;
+        _http = new HttpClient(Credentials.Handler(fingerprint))
         {
             BaseAddress = serverUrl,
             Timeout = Timeout.InfiniteTimeSpan,
         };
+        if (!string.IsNullOrEmpty(token))
+        {
+            _http.DefaultRequestHeaders.Authorization = Credentials.Header(token);
+        }
         ReconnectWindow = reconnectWindow ?? TimeSpan.FromSeconds(90);
     }
 
     public Uri ServerUrl { get; }
+
+    /// <summary>The token this client presents.</summary>
+    public string? Token { get; }
+
+    /// <summary>The pinned certificate fingerprint, for connections this client's owner opens beside it.</summary>
+    public string? Fingerprint { get; }
 
     /// <summary>How long the client keeps retrying a request while the server is unreachable or restarting.</summary>
     public TimeSpan ReconnectWindow { get; }
@@ -198,6 +209,7 @@ internal sealed class FerryClient : IDisposable
         {
             HttpStatusCode.BadRequest => new InvalidRequestException(message),
             HttpStatusCode.NotFound => new NotFoundException(message),
+            HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden => new AuthorizationException(message),
             HttpStatusCode.RequestEntityTooLarge => new RequestSizeException(message),
             HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout => new TransientServerException(message),
             _ => new FerryException($"The Ferry server answered {(int)response.StatusCode}: {message}"),

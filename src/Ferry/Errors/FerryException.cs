@@ -19,6 +19,9 @@ public sealed class InvalidRequestException(string message) : FerryException(mes
 /// <summary>A payload was larger than the control plane accepts.</summary>
 public sealed class RequestSizeException(string message) : FerryException(message);
 
+/// <summary>The server refused the credential (401), or the credential does not allow the request (403).</summary>
+public sealed class AuthorizationException(string message) : FerryException(message);
+
 /// <summary>The control plane could not be reached.</summary>
 public sealed class ConnectionException(string message, Exception? innerException = null) : FerryException(message, innerException);
 

@@ -26,7 +26,9 @@ internal static class FerryContext
         {
             return null;
         }
-        return new FerryClient(new Uri(url.EndsWith('/') ? url : url + "/"))
+        // A container acts with its own token, which reaches only its own app; other modes with the client token the CLI passed.
+        var token = Environment.GetEnvironmentVariable(Mode == FerryModes.Container ? FerryEnv.ContainerToken : FerryEnv.Token);
+        return new FerryClient(new Uri(url.EndsWith('/') ? url : url + "/"), token, fingerprint: Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint))
         {
             AppId = Environment.GetEnvironmentVariable(FerryEnv.AppId) ?? "",
         };

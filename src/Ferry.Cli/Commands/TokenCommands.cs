@@ -1,0 +1,45 @@
+using System.Globalization;
+using Ferry.Protocol;
+using Spectre.Console;
+
+namespace Ferry.Cli.Commands;
+
+/// <summary><c>ferry token create|list|revoke</c>.</summary>
+internal static class TokenCommands
+{
+    private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
+
+    public static async Task<int> CreateAsync(string name, string kind, string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var created = await client.SendAsync(HttpMethod.Post, "v1/tokens", new CreateTokenRequest(name, kind),
+            Json.CreateTokenRequest, Json.CreateTokenResponse, cancellationToken).ConfigureAwait(false);
+        Output.Info($"Created {created.Token.Kind} token {created.Token.TokenId} ('{created.Token.Name}'). Its secret is shown this once:");
+        // The secret alone on stdout, so `ferry token create ... > file` captures just it.
+        Console.WriteLine(created.Secret);
+        return 0;
+    }
+
+    public static async Task<int> ListAsync(string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var tokens = await client.SendAsync<object, TokenList>(HttpMethod.Get, "v1/tokens", null, null, Json.TokenList, cancellationToken).ConfigureAwait(false);
+        var table = new Table().AddColumns("Token id", "Name", "Kind", "Created", "Revoked");
+        foreach (var token in tokens.Tokens)
+        {
+            table.AddRow(token.TokenId, Markup.Escape(token.Name), token.Kind, Time(token.CreatedAt), token.RevokedAt is { } revoked ? Time(revoked) : "");
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+
+    public static async Task<int> RevokeAsync(string tokenId, string? server, CancellationToken cancellationToken)
+    {
+        using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
+        var token = await client.SendAsync<object, TokenSummary>(HttpMethod.Post, $"v1/tokens/{Uri.EscapeDataString(tokenId)}/revoke", null, null, Json.TokenSummary, cancellationToken).ConfigureAwait(false);
+        Output.Info($"Revoked {token.Kind} token {token.TokenId} ('{token.Name}').");
+        return 0;
+    }
+
+    private static string Time(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+}
