@@ -58,6 +58,10 @@ public sealed class FerryServer : IAsyncDisposable
 
     internal Scheduler Scheduler => _web.Services.GetRequiredService<Scheduler>();
 
+    /// <summary>Every route the API serves, for tests that must cover all of them.</summary>
+    internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> Routes =>
+        ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)_web).DataSources.SelectMany(d => d.Endpoints).OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>();
+
     /// <summary>Opens the store, recovers unfinished work and starts listening.</summary>
     public static async Task<FerryServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {

@@ -41,6 +41,17 @@ public class ServerFixture : IAsyncLifetime
 
     protected virtual IContainerRuntime CreateRuntime(string workerDir) => new ProcessRuntime();
 
+    /// <summary>A TLS certificate to serve HTTPS with; clients pin its fingerprint.</summary>
+    protected virtual System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate => null;
+
+    /// <summary>The pinned fingerprint of <see cref="Certificate"/>, or null for plain HTTP.</summary>
+    public string? Fingerprint => Certificate is { } certificate ? Credentials.Fingerprint(certificate) : null;
+
+    /// <summary>The id the fixture's worker registers under.</summary>
+    public string WorkerId { get; } = "wk-test-" + Guid.NewGuid().ToString("N")[..8];
+
+    protected string DataDir => _dataDir;
+
     public FerryServer Server { get; private set; } = null!;
 
     internal Scheduler Scheduler => Server.Scheduler;
@@ -55,17 +66,17 @@ public class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = await FerryServer.StartAsync(new ServerOptions { DataDir = _dataDir, Port = 0, Clock = Clock });
+        Server = await FerryServer.StartAsync(new ServerOptions { DataDir = _dataDir, Port = 0, Clock = Clock, Certificate = Certificate });
         AdminToken = await Server.CreateTokenAsync("tests");
         WorkerToken = await Server.CreateTokenAsync("test-worker", TokenKinds.Worker);
         _worker = new WorkerAgent(
-            new WorkerOptions { ServerUrl = Server.Url, Token = WorkerToken, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = Gpus },
+            new WorkerOptions { ServerUrl = Server.Url, Token = WorkerToken, WorkerId = WorkerId, ServerFingerprint = Fingerprint, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = Gpus },
             CreateRuntime(Path.Combine(_dataDir, "worker")),
             NullLogger.Instance);
         _worker.Start();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await Server.WaitForWorkersAsync(1, timeout.Token);
-        _admin = new FerryClient(Server.Url, AdminToken);
+        _admin = new FerryClient(Server.Url, AdminToken, fingerprint: Fingerprint);
         var program = new BuiltProgram(TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false);
         (_buildId, _, _) = await ControlPlane.UploadAsync(_admin, program, CancellationToken.None);
     }
@@ -81,15 +92,28 @@ public class ServerFixture : IAsyncLifetime
         }
         var app = await _admin!.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("ferry-tests", _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
-        var client = new FerryClient(Server.Url, AdminToken, TimeSpan.FromSeconds(20)) { AppId = app.AppId };
-        await client.PublishDefinitionAsync(Functions.App.ToDefinition(), CancellationToken.None);
-        FerryContext.Override = client;
+        FerryContext.Override = await PublishAsync(app.AppId);
         _currentApp = app.AppId;
         return app.AppId;
     }
 
+    /// <summary>Creates another app of the test app's build beside the current one, and returns a client pointed at it.</summary>
+    internal async Task<FerryClient> CreateAppAsync(string name)
+    {
+        var app = await _admin!.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest(name, _buildId),
+            ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
+        return await PublishAsync(app.AppId);
+    }
+
+    private async Task<FerryClient> PublishAsync(string appId)
+    {
+        var client = new FerryClient(Server.Url, AdminToken, TimeSpan.FromSeconds(20), Fingerprint) { AppId = appId };
+        await client.PublishDefinitionAsync(Functions.App.ToDefinition(), CancellationToken.None);
+        return client;
+    }
+
     /// <summary>A raw HTTP client of the API holding the administrator's credentials, for tests of the wire itself.</summary>
-    public HttpClient NewHttpClient() => new() { BaseAddress = Url, DefaultRequestHeaders = { Authorization = Credentials.Header(AdminToken) } };
+    public HttpClient NewHttpClient() => new(Credentials.Handler(Fingerprint)) { BaseAddress = Url, DefaultRequestHeaders = { Authorization = Credentials.Header(AdminToken) } };
 
     /// <summary>A client token of this server, as <c>ferry server</c> writes to $FERRY_HOME/token.</summary>
     public string AdminToken { get; private set; } = "";
@@ -144,6 +168,15 @@ public sealed class ManualClockFixture : ServerFixture
     public ManualClock ManualClock { get; } = new();
 
     protected override TimeProvider Clock => ManualClock;
+}
+
+/// <summary>A server on HTTPS with a self-signed certificate that every client and container pins.</summary>
+public sealed class TlsFixture : ServerFixture
+{
+    private System.Security.Cryptography.X509Certificates.X509Certificate2? _certificate;
+
+    protected override System.Security.Cryptography.X509Certificates.X509Certificate2? Certificate =>
+        _certificate ??= Ferry.Server.Security.TlsCertificates.Load(null, null, Path.Combine(DataDir, "tls"));
 }
 
 /// <summary>A worker with a configured inventory of two fake A10G GPUs.</summary>

@@ -45,6 +45,7 @@ public sealed class TestFunctions
         }, name: "forced");
         FailingBuild = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().RunFunction(ThrowAtBuild) }, name: "failing_build");
         MissingPackage = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().AptInstall("ferry-no-such-package") }, name: "missing_package");
+        ProbeApi = App.Function<string[], string[]>(ProbeApiAsync, name: "probe_api");
         Snapshotted = App.Cls<Snapshotted>(new FunctionOptions { EnableMemorySnapshot = true });
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
@@ -70,6 +71,12 @@ public sealed class TestFunctions
 
     /// <summary>A function whose image asks apt for a package that does not exist.</summary>
     public Function<int, int> MissingPackage { get; }
+
+    /// <summary>
+    /// Sends each request (<c>METHOD PATH</c>, or <c>anonymous METHOD PATH</c> for one without a token) to the control
+    /// plane with the container's own token, as hostile user code would, and returns each response's status code.
+    /// </summary>
+    public Function<string[], string[]> ProbeApi { get; }
 
     /// <summary>Whether a path exists where the function runs.</summary>
     public Function<string, bool> HostFileVisible { get; }
@@ -124,6 +131,30 @@ public sealed class TestFunctions
     public Function<string, string> Lengths { get; }
 
     private static int SquareOf(int x) => x * x;
+
+    private static async Task<string[]> ProbeApiAsync(string[] requests)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(Environment.GetEnvironmentVariable("FERRY_SERVER_URL")!) };
+        var token = Environment.GetEnvironmentVariable("FERRY_CONTAINER_TOKEN")!;
+        var statuses = new List<string>();
+        foreach (var line in requests)
+        {
+            var parts = line.Split(' ');
+            var anonymous = parts[0] == "anonymous";
+            using var request = new HttpRequestMessage(new HttpMethod(parts[anonymous ? 1 : 0]), parts[anonymous ? 2 : 1]);
+            if (!anonymous)
+            {
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+            }
+            if (request.Method == HttpMethod.Post || request.Method == HttpMethod.Put)
+            {
+                request.Content = new StringContent("{}", System.Text.Encoding.UTF8, "application/json");
+            }
+            using var response = await http.SendAsync(request);
+            statuses.Add(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        return [.. statuses];
+    }
 
     private static string RunJq(string filter)
     {

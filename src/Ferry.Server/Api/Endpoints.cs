@@ -333,14 +333,14 @@ internal static partial class Endpoints
 
     private static async Task ContainerStreamAsync(string id, HttpContext http, Scheduler scheduler)
     {
-        if (!http.WebSockets.IsWebSocketRequest)
-        {
-            throw new BadRequestException("This endpoint takes a WebSocket.");
-        }
         // The token names one container; it opens that container's stream and no other.
         if (http.User.CredentialId() != id || scheduler.FindContainer(id) is not { } container)
         {
             throw new ForbiddenException("A container's token opens its own stream only.");
+        }
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            throw new BadRequestException("This endpoint takes a WebSocket.");
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
         var peer = new WebSocketPeer<ContainerMessage>(socket, Json.ContainerMessage);

@@ -36,7 +36,8 @@ internal sealed class ContainerRunner(App app)
             Scheme = server.Scheme == "https" ? "wss" : "ws",
             Path = $"{ProtocolInfo.Prefix}/containers/{Uri.EscapeDataString(containerId)}/stream",
         }.Uri;
-        var connecting = ContainerSocket.ConnectAsync(wsUrl, new Dictionary<string, string> { ["Authorization"] = Credentials.Header(token).ToString() }, cancellationToken);
+        var connecting = ContainerSocket.ConnectAsync(wsUrl, new Dictionary<string, string> { ["Authorization"] = Credentials.Header(token).ToString() }, cancellationToken,
+            Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint));
         var maxInputs = int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.MaxInputs), out var max) && max > 0 ? max : 1;
         _batchMaxSize = int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.BatchMaxSize), out var batch) && batch > 0 ? batch : 1;
         _batchWait = TimeSpan.FromMilliseconds(int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.BatchWaitMs), out var wait) && wait > 0 ? wait : 0);

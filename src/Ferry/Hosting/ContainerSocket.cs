@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
+using Ferry.Protocol;
 
 namespace Ferry.Hosting;
 
@@ -19,12 +20,13 @@ internal static class ContainerSocket
     private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
 
-    public static async Task<WebSocket> ConnectAsync(Uri url, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken)
+    public static async Task<WebSocket> ConnectAsync(Uri url, IReadOnlyDictionary<string, string> headers, CancellationToken cancellationToken, string? fingerprint = null)
     {
         if (url.Scheme != "ws")
         {
             var client = new ClientWebSocket();
             client.Options.KeepAliveInterval = KeepAlive;
+            Credentials.Apply(client.Options, token: null, fingerprint);
             foreach (var (name, value) in headers)
             {
                 client.Options.SetRequestHeader(name, value);
