@@ -18,6 +18,9 @@ internal sealed class Harness : IAsyncDisposable
     private readonly string _dataDir;
     private readonly WorkerAgent _worker;
     private readonly FerryClient _admin;
+
+    /// <summary>The client token every request of the benchmark presents.</summary>
+    public string AdminToken => _admin.Token!;
     private readonly string _buildId;
     private string? _app;
 

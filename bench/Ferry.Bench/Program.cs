@@ -14,6 +14,9 @@ if (!runcOnly)
     var warm = await Measure.WarmLatencyAsync(harness, 2_000);
     results.Add(("warm call p50", Ms(warm.P50), Ms(echo.P50) + " (loopback HTTP echo)", Ratio(warm.P50, echo.P50)));
     results.Add(("warm call p99", Ms(warm.P99), Ms(echo.P99), Ratio(warm.P99, echo.P99)));
+    var (clientCheck, containerCheck) = await Measure.CredentialCheckAsync(harness, 50_000);
+    results.Add(("credential check, client token", Us(clientCheck), "", $"{clientCheck / 10 / warm.P50:0.00}% of a warm call p50"));
+    results.Add(("credential check, container token", Us(containerCheck), "", $"{containerCheck / 10 / warm.P50:0.00}% of a warm call p50"));
 
     var echoRate = await Measure.EchoThroughputAsync(20_000);
     foreach (var count in new[] { 10_000, 100_000 })
@@ -78,6 +81,8 @@ void AddColdStart(string name, ColdStart cold, double floor, string floorName, s
     results.Add(("  runtime ready (connect, enter)", Ms(cold.Ready), "", ""));
     results.Add(("  first output", Ms(cold.FirstOutput), "", ""));
 }
+
+static string Us(double us) => us.ToString("0.0", CultureInfo.InvariantCulture) + " µs";
 
 static string Ms(double ms) => ms.ToString("0.00", CultureInfo.InvariantCulture) + " ms";
 

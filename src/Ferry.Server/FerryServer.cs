@@ -58,6 +58,9 @@ public sealed class FerryServer : IAsyncDisposable
 
     internal Scheduler Scheduler => _web.Services.GetRequiredService<Scheduler>();
 
+    /// <summary>The server's services, for benchmarks that time one of its parts alone.</summary>
+    internal IServiceProvider Services => _web.Services;
+
     /// <summary>Every route the API serves, for tests that must cover all of them.</summary>
     internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> Routes =>
         ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)_web).DataSources.SelectMany(d => d.Endpoints).OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>();
