@@ -21,8 +21,8 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
         await fixture.WaitUntilAsync(() => pool.RunningInputs == 1 && pool.Containers.Values.All(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready));
         var containerId = pool.Containers.Keys.Single();
 
-        var pid1 = await SessionClient.RunAsync(fixture.Url, $"containers/{containerId}/exec?{Args("cat", "/proc/1/cmdline")}");
-        var interactive = await SessionClient.RunAsync(fixture.Url, $"containers/{containerId}/exec?{Args("sh", "-c", "read name; echo hello $name; echo oops >&2; exit 7")}", "ferry\n");
+        var pid1 = await SessionClient.RunAsync(fixture, $"containers/{containerId}/exec?{Args("cat", "/proc/1/cmdline")}");
+        var interactive = await SessionClient.RunAsync(fixture, $"containers/{containerId}/exec?{Args("sh", "-c", "read name; echo hello $name; echo oops >&2; exit 7")}", "ferry\n");
         await call.CancelAsync();
 
         pid1.Stdout.Should().StartWith("dotnet\0/app/Ferry.TestApp.dll", "the command runs in the container's PID namespace, where the function is PID 1");
@@ -35,7 +35,7 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
     {
         await fixture.NewAppAsync();
 
-        var result = await SessionClient.RunAsync(fixture.Url, $"containers/ct-nosuch/exec?{Args("true")}");
+        var result = await SessionClient.RunAsync(fixture, $"containers/ct-nosuch/exec?{Args("true")}");
 
         result.Should().Be(new SessionClient.Result("", "No running container has the id 'ct-nosuch'. See `ferry container list`.\n", 125));
     }
@@ -45,8 +45,8 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
     {
         var appId = await fixture.NewAppAsync();
 
-        var result = await SessionClient.RunAsync(fixture.Url, $"apps/{appId}/shell?function=jq&{Args("/bin/sh", "-c", "jq --version && hostname")}");
-        var missing = await SessionClient.RunAsync(fixture.Url, $"apps/{appId}/shell?function=nope&{Args("true")}");
+        var result = await SessionClient.RunAsync(fixture, $"apps/{appId}/shell?function=jq&{Args("/bin/sh", "-c", "jq --version && hostname")}");
+        var missing = await SessionClient.RunAsync(fixture, $"apps/{appId}/shell?function=nope&{Args("true")}");
 
         result.ExitCode.Should().Be(0);
         result.Stdout.Should().MatchRegex("^jq-1\\.6\nsh-[0-9a-f]{16}\n$");
@@ -76,9 +76,11 @@ internal static class SessionClient
     public sealed record Result(string Stdout, string Stderr, int ExitCode);
 
     /// <summary>Opens a session socket, sends <paramref name="stdin"/> and then end of input, and collects every frame.</summary>
-    public static async Task<Result> RunAsync(Uri server, string path, string stdin = "")
+    public static async Task<Result> RunAsync(ServerFixture fixture, string path, string stdin = "")
     {
+        var server = fixture.Url;
         using var socket = new ClientWebSocket();
+        Credentials.Apply(socket.Options, fixture.AdminToken, null);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
         await socket.ConnectAsync(new Uri($"ws://{server.Authority}/v1/{path}"), timeout.Token);
         if (stdin.Length > 0)
