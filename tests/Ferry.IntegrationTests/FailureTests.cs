@@ -21,6 +21,22 @@ public sealed class FailureTests(ServerFixture fixture) : IClassFixture<ServerFi
     }
 
     [Fact]
+    public async Task An_input_no_worker_can_take_says_why_in_the_apps_log_once()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var call = await _f.GpuHold.SpawnAsync(0);
+        var second = await _f.GpuHold.SpawnAsync(0);
+
+        var line = await fixture.WaitForLogAsync(appId, e => e.Text.Contains("are waiting", StringComparison.Ordinal));
+        line.Stream.Should().Be(Ferry.Protocol.LogStreams.System);
+        line.Text.Should().Contain("'gpu_hold'").And.Contain("no connected worker offers GPU A10G").And.Contain("no GPUs");
+        await call.CancelAsync();
+        await second.CancelAsync();
+        (await fixture.LogsAsync(appId)).Count(e => e.Text.Contains("are waiting", StringComparison.Ordinal)).Should().Be(1);
+    }
+
+    [Fact]
     public async Task A_function_past_its_timeout_is_killed_and_reported_as_a_timeout()
     {
         var appId = await fixture.NewAppAsync();

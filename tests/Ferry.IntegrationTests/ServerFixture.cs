@@ -129,6 +129,22 @@ public class ServerFixture : IAsyncLifetime
     public async Task<IReadOnlyList<LogEntry>> LogsAsync(string appId) =>
         (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
 
+    /// <summary>Long-polls an app's log, as <c>ferry app logs -f</c> does, until a line matches; at most 60 s.</summary>
+    public async Task<LogEntry> WaitForLogAsync(string appId, Func<LogEntry, bool> match)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        long after = 0;
+        while (true)
+        {
+            var batch = await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after={after}&wait=10", null, null, ProtocolJsonContext.Default.LogBatch, timeout.Token);
+            if (batch.Entries.FirstOrDefault(match) is { } found)
+            {
+                return found;
+            }
+            after = batch.Next;
+        }
+    }
+
     /// <summary>One container's log, as <c>ferry container logs</c> prints it.</summary>
     public async Task<IReadOnlyList<LogEntry>> ContainerLogsAsync(string containerId) =>
         (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/containers/{containerId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;

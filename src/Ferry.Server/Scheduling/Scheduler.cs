@@ -1234,6 +1234,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             if (!TryStartContainerLocked(pool, now))
             {
                 pool.WaitingForResources = true;
+                ExplainWaitLocked(pool, now);
                 if (pool.Ready.Count > 0)
                 {
                     EvictIdleLocked(pool);
@@ -1262,6 +1263,21 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 surplus--;
             }
         }
+    }
+
+    /// <summary>
+    /// Tells the app's log, once per reason, why its inputs wait when no worker could take them even idle, so a caller
+    /// whose worker is down or too small learns why instead of waiting in silence.
+    /// </summary>
+    private void ExplainWaitLocked(PoolState pool, DateTimeOffset now)
+    {
+        if (pool.Ready.Count == 0 || Placement.WhyNot(_workers.Values, pool.Settings) is not { } reason || pool.WaitReasonLogged == reason)
+        {
+            return;
+        }
+        pool.WaitReasonLogged = reason;
+        logs.Append(pool.App.AppId, [(pool.PoolId, null, LogStreams.System,
+            $"{pool.Ready.Count} input(s) of '{pool.Function.Name}' are waiting: {reason}. They start when a worker that can take them connects.", now)]);
     }
 
     /// <summary>
@@ -1300,6 +1316,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             return false;
         }
         Placement.Reserve(place.Worker, place.Reservation);
+        pool.WaitReasonLogged = null;
         var container = new ContainerState(Ids.New("ct"), Ids.Token(), pool, place.Worker, place.Reservation, now);
         _containers[container.Id] = container;
         pool.Containers[container.Id] = container;

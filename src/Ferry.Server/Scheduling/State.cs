@@ -91,6 +91,9 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public List<InputState> Delayed { get; } = [];
     public Dictionary<string, ContainerState> Containers { get; } = [];
     public bool WaitingForResources { get; set; }
+
+    /// <summary>The reason no worker can take this pool's inputs, once it has been told to the app's log.</summary>
+    public string? WaitReasonLogged { get; set; }
     public int RunningInputs => Containers.Values.Sum(c => c.Running.Count);
     public int LiveContainers => Containers.Values.Count(c => c.Status != ContainerStatus.Stopping);
     public DateTimeOffset LastActive { get; set; }

@@ -75,6 +75,45 @@ internal static class Placement
         return null;
     }
 
+    /// <summary>
+    /// Why no worker could ever take a container with these settings, even an idle one: no worker is connected, or none
+    /// has that much CPU, memory or those GPUs. Null when some worker could, once it has room.
+    /// </summary>
+    public static string? WhyNot(IReadOnlyCollection<WorkerState> workers, FunctionSettings settings)
+    {
+        if (workers.Count == 0)
+        {
+            return "no worker is connected";
+        }
+        var cpu = settings.Cpu ?? 0;
+        var memory = settings.MemoryMiB ?? 0;
+        List<GpuRequest?> gpuOptions = settings.Gpu is { Count: > 0 } list ? [.. list.Select(GpuRequest.Parse)] : [null];
+        var fits = workers.Any(w => cpu <= w.Resources.Cpu + 1e-9 && memory <= w.Resources.MemoryMiB
+            && gpuOptions.Any(g => g is null || w.Resources.Gpus.Count(d => g.Matches(d.Type)) >= g.Count));
+        if (fits)
+        {
+            return null;
+        }
+        var needs = new List<string>();
+        if (settings.Cpu is { } cores)
+        {
+            needs.Add($"{cores:0.###} CPU cores");
+        }
+        if (settings.MemoryMiB is { } mib)
+        {
+            needs.Add($"{mib} MiB of memory");
+        }
+        if (settings.Gpu is { Count: > 0 } gpus)
+        {
+            needs.Add($"GPU {string.Join(" or ", gpus)}");
+        }
+        return $"no connected worker offers {string.Join(", ", needs)} (workers: {string.Join("; ", workers.Select(Describe))})";
+    }
+
+    private static string Describe(WorkerState worker) =>
+        $"{worker.Name} {worker.Resources.Cpu:0.###} cores, {worker.Resources.MemoryMiB} MiB" +
+        (worker.Resources.Gpus.Count > 0 ? ", " + string.Join(",", worker.Resources.Gpus.GroupBy(g => g.Type).Select(g => $"{g.Key}:{g.Count()}")) : ", no GPUs");
+
     public static void Reserve(WorkerState worker, Reservation reservation)
     {
         worker.Containers++;
