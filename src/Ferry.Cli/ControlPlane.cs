@@ -45,6 +45,9 @@ internal static class ControlPlane
         return new FerryClient(started, ReadToken());
     }
 
+    /// <summary>True when commands given <paramref name="server"/> use the auto-started local server.</summary>
+    public static bool IsLocal(string? server) => string.IsNullOrEmpty(server ?? Environment.GetEnvironmentVariable(FerryEnv.ServerUrl));
+
     private static string? Fingerprint => Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } value ? value : null;
 
     /// <summary>The client token: <c>$FERRY_TOKEN</c>, else the one the local server keeps in <c>$FERRY_HOME/token</c>.</summary>
@@ -132,7 +135,7 @@ internal static class ControlPlane
             RedirectStandardError = true,
         };
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add($"setsid {command} server --port 0 --data-dir '{FerryHome.DataDir}' --state-file '{FerryHome.ServerState}' --token-file '{FerryHome.TokenFile}' >>'{FerryHome.ServerLog}' 2>&1 </dev/null &");
+        info.ArgumentList.Add($"setsid {command} server --port {LocalPort()} --data-dir '{FerryHome.DataDir}' --state-file '{FerryHome.ServerState}' --token-file '{FerryHome.TokenFile}' >>'{FerryHome.ServerLog}' 2>&1 </dev/null &");
         using (var shell = Process.Start(info)!)
         {
             await shell.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
@@ -148,6 +151,79 @@ internal static class ControlPlane
             await Task.Delay(50, cancellationToken).ConfigureAwait(false);
         }
         throw new CliException($"The local Ferry server did not start within 60 s; see {FerryHome.ServerLog}.");
+    }
+
+    /// <summary>
+    /// The local server's port: the one it had before, so that a caller whose server crashed reaches its replacement
+    /// at the same address; a new free one (recorded for next time) only when that one is taken by something else.
+    /// </summary>
+    private static int LocalPort()
+    {
+        if (File.Exists(FerryHome.PortFile)
+            && int.TryParse(File.ReadAllText(FerryHome.PortFile).Trim(), System.Globalization.CultureInfo.InvariantCulture, out var recorded)
+            && IsFree(recorded))
+        {
+            return recorded;
+        }
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        File.WriteAllText(FerryHome.PortFile, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return port;
+    }
+
+    private static bool IsFree(int port)
+    {
+        try
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+            listener.Start();
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Keeps the auto-started local server up while a command needs it: when its process dies without shutting down
+    /// (its state file still names it), starts a replacement on the same address, which callers reconnect to. A server
+    /// stopped on purpose removes its state file and is left stopped.
+    /// </summary>
+    public static async Task SuperviseLocalAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            ServerState? state;
+            try
+            {
+                state = JsonSerializer.Deserialize<ServerState>(await File.ReadAllTextAsync(FerryHome.ServerState, cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception e) when (e is IOException or JsonException)
+            {
+                return;
+            }
+            if (state is null)
+            {
+                return;
+            }
+            try
+            {
+                using var process = Process.GetProcessById(state.Pid);
+                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ArgumentException)
+            {
+                // Already gone.
+            }
+            if (!File.Exists(FerryHome.ServerState) || cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+            Output.Info($"The local server (pid {state.Pid}) stopped unexpectedly; starting it again at {state.Url}. See {FerryHome.ServerLog}.");
+            await StartLocalAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     private static async Task StopProcessAsync(int pid, CancellationToken cancellationToken)

@@ -18,6 +18,9 @@ internal static class FerryHome
 
     public static string ServerLog => Path.Combine(Root, "server.log");
 
+    /// <summary>The local server's port, kept across restarts so callers find its replacement.</summary>
+    public static string PortFile => Path.Combine(Root, "server.port");
+
     /// <summary>The local server's client token, readable by its owner only; the CLI and the programs it runs use it.</summary>
     public static string TokenFile => Path.Combine(Root, "token");
 }

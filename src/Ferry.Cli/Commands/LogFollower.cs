@@ -43,7 +43,7 @@ internal sealed class LogFollower(FerryClient client, string appId, string? cont
             {
             }
         }
-        catch (FerryException)
+        catch (Exception e) when (e is FerryException or OperationCanceledException)
         {
         }
     }

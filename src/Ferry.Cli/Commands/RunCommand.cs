@@ -15,6 +15,8 @@ internal static class RunCommand
         using var stopLogs = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var logs = new LogFollower(client, app.AppId);
         var following = logs.FollowAsync(stopLogs.Token);
+        // An auto-started local server that crashes is started again at the same address; the program reconnects to it.
+        var supervising = ControlPlane.IsLocal(server) ? ControlPlane.SuperviseLocalAsync(stopLogs.Token) : Task.CompletedTask;
         int exitCode;
         try
         {
@@ -22,16 +24,35 @@ internal static class RunCommand
         }
         finally
         {
-            // Show what the containers printed up to now before stopping the app or returning.
-            await logs.DrainAsync(CancellationToken.None).ConfigureAwait(false);
+            // Show what the containers printed up to now before stopping the app or returning; a server that is gone
+            // gets a few seconds, not another reconnect window, so the command ends within its stated bound.
+            using (var drain = new CancellationTokenSource(FinalRequestsLimit))
+            {
+                await logs.DrainAsync(drain.Token).ConfigureAwait(false);
+            }
             await stopLogs.CancelAsync().ConfigureAwait(false);
             await following.ConfigureAwait(false);
+            await SwallowCancellation(supervising).ConfigureAwait(false);
             if (!detach)
             {
                 await StopAppAsync(client, app.AppId).ConfigureAwait(false);
             }
         }
         return exitCode;
+    }
+
+    /// <summary>How long the requests after the program ends (draining logs, stopping the app) may take in all.</summary>
+    private static readonly TimeSpan FinalRequestsLimit = TimeSpan.FromSeconds(10);
+
+    private static async Task SwallowCancellation(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>Builds the program, uploads it and creates an app for it on the control plane.</summary>
@@ -56,13 +77,18 @@ internal static class RunCommand
 
     public static async Task StopAppAsync(FerryClient client, string appId)
     {
+        using var limit = new CancellationTokenSource(FinalRequestsLimit);
         try
         {
-            await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{appId}/stop", null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None).ConfigureAwait(false);
+            await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{appId}/stop", null, null, ProtocolJsonContext.Default.AppSummary, limit.Token).ConfigureAwait(false);
         }
         catch (FerryException e)
         {
             Output.Error($"Could not stop app {appId}: {e.Message}");
+        }
+        catch (OperationCanceledException)
+        {
+            Output.Error($"Could not stop app {appId}: the server did not answer within {FinalRequestsLimit.TotalSeconds:0} s. Stop it later with `ferry app stop {appId}`.");
         }
     }
 
