@@ -363,6 +363,10 @@ public sealed class ImageBuilder
             }, cancellationToken).ConfigureAwait(false);
         }
         var source = step.Args[1] == "file" ? Confine(dir, step.Files![0].Path) : dir;
+        if (!WireRules.IsContainerPath(step.Args[0]))
+        {
+            throw new ImageBuildException($"The container path '{step.Args[0]}' is not an absolute path inside the image; the step was refused.");
+        }
         return new ImageMount(source, step.Args[0]);
     }
 
