@@ -61,6 +61,13 @@ public sealed record RetryPolicy(int MaxRetries, double BackoffCoefficient = 2.0
 /// <summary>A container image as a chain of build steps over a base.</summary>
 public sealed record ImageSpec(string Base, IReadOnlyList<ImageStep> Steps);
 
+/// <summary>Values of <see cref="ImageSpec.Base"/>.</summary>
+public static class ImageBases
+{
+    /// <summary>A minimal Debian bookworm (<c>debootstrap --variant=minbase</c>).</summary>
+    public const string DebianSlim = "debian-bookworm-minbase";
+}
+
 /// <summary>One image build step.</summary>
 /// <param name="Kind">One of <see cref="ImageStepKinds"/>.</param>
 /// <param name="Args">The step's arguments; their meaning depends on <paramref name="Kind"/>.</param>

@@ -8,10 +8,12 @@ namespace Ferry.Worker;
 /// <summary>
 /// User builds on this worker's disk, fetched from the control plane's blob store once and shared by every container
 /// of the build. A build directory is complete only once its marker file exists, so a crash mid-download is redone.
+/// Every path the manifest names is resolved under the cache's root and refused if it would leave it.
 /// </summary>
 internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.IBlobSource
 {
     private const string Marker = ".ferry-complete";
+    private readonly string _root = Path.GetFullPath(root);
     private readonly ConcurrentDictionary<string, Lazy<Task<(string Dir, string EntryAssembly)>>> _builds = new(StringComparer.Ordinal);
 
     public Task<(string Dir, string EntryAssembly)> GetAsync(string buildId, CancellationToken cancellationToken)
@@ -27,9 +29,17 @@ internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.I
 
     private async Task<(string, string)> FetchAsync(string buildId, CancellationToken cancellationToken)
     {
+        var dir = PlainName(buildId) ? ConfinedPath.Resolve(_root, buildId) : null;
+        if (dir is null || dir == _root)
+        {
+            throw new InvalidOperationException($"The build id '{buildId}' is not a plain name.");
+        }
         var manifest = await http.GetFromJsonAsync($"{ProtocolInfo.Prefix}/builds/{Uri.EscapeDataString(buildId)}", ProtocolJsonContext.Default.BuildManifest, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"The control plane has no build '{buildId}'.");
-        var dir = Path.Combine(root, buildId);
+        if (ConfinedPath.Resolve(dir, manifest.EntryAssembly) is null)
+        {
+            throw new InvalidOperationException($"The entry assembly '{manifest.EntryAssembly}' of build '{buildId}' leaves the build directory.");
+        }
         if (File.Exists(Path.Combine(dir, Marker)))
         {
             return (dir, manifest.EntryAssembly);
@@ -40,8 +50,8 @@ internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.I
         {
             await Parallel.ForEachAsync(manifest.Files, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (file, ct) =>
             {
-                var target = Path.GetFullPath(Path.Combine(staging, file.Path));
-                if (!target.StartsWith(staging + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+                var target = ConfinedPath.Resolve(staging, file.Path);
+                if (target is null || target == staging)
                 {
                     throw new InvalidOperationException($"The build file path '{file.Path}' leaves the build directory.");
                 }
@@ -62,6 +72,9 @@ internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.I
         }
         return (dir, manifest.EntryAssembly);
     }
+
+    private static bool PlainName(string name) =>
+        name.Length > 0 && name is not ("." or "..") && name.IndexOfAny(['/', '\\', '\0']) < 0;
 
     /// <summary>Downloads one blob to <paramref name="target"/> and checks that its content has the expected hash.</summary>
     public async Task DownloadAsync(string hash, string target, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using Ferry.Protocol;
+using Ferry.Protocol.Validation;
 
 namespace Ferry;
 
@@ -23,13 +24,13 @@ public sealed record FunctionOptions
     /// <summary>Idle containers kept in addition while the function is busy. Default 0.</summary>
     public int? BufferContainers { get; init; }
 
-    /// <summary>How long a container may sit idle before it is stopped. Default 60 seconds.</summary>
+    /// <summary>How long a container may sit idle before it is stopped. Default 60 seconds; more than 0, at most 24 hours.</summary>
     public TimeSpan? ScaledownWindow { get; init; }
 
-    /// <summary>CPU cores reserved and enforced as a limit, such as 0.5 or 2. Default: no limit.</summary>
+    /// <summary>CPU cores reserved and enforced as a limit, such as 0.5 or 2; 0.125 to 64. Default: no limit.</summary>
     public double? Cpu { get; init; }
 
-    /// <summary>Memory in MiB; a container that exceeds it is killed. Default: no limit.</summary>
+    /// <summary>Memory in MiB, 32 to 1048576; a container that exceeds it is killed. Default: no limit.</summary>
     public int? Memory { get; init; }
 
     /// <summary>
@@ -109,7 +110,7 @@ public sealed record FunctionOptions
     internal void Validate(string function)
     {
         var timeout = Timeout ?? TimeSpan.FromSeconds(300);
-        if (timeout < TimeSpan.FromSeconds(1) || timeout > TimeSpan.FromHours(24))
+        if (timeout < TimeSpan.FromSeconds(SettingsLimits.MinTimeoutSeconds) || timeout > TimeSpan.FromSeconds(SettingsLimits.MaxTimeoutSeconds))
         {
             throw new InvalidRequestException($"{function}: Timeout must be between 1 second and 24 hours, not {timeout}.");
         }
@@ -125,19 +126,19 @@ public sealed record FunctionOptions
         {
             throw new InvalidRequestException($"{function}: MinContainers ({min}) cannot exceed MaxContainers ({max}).");
         }
-        if (ScaledownWindow is { } window && window <= TimeSpan.Zero)
+        if (ScaledownWindow is { } window && (window <= TimeSpan.Zero || window > TimeSpan.FromSeconds(SettingsLimits.MaxScaledownWindowSeconds)))
         {
-            throw new InvalidRequestException($"{function}: ScaledownWindow must be positive, not {window}.");
+            throw new InvalidRequestException($"{function}: ScaledownWindow must be positive and at most 24 hours, not {window}.");
         }
-        if (Cpu is { } cpu && (cpu < 0.125 || cpu > 64))
+        if (Cpu is { } cpu && cpu is not (>= SettingsLimits.MinCpu and <= SettingsLimits.MaxCpu))
         {
             throw new InvalidRequestException($"{function}: Cpu must be between 0.125 and 64 cores, not {cpu}.");
         }
-        if (Memory is { } memory && (memory < 32 || memory > 1024 * 1024))
+        if (Memory is { } memory && memory is not (>= SettingsLimits.MinMemoryMiB and <= SettingsLimits.MaxMemoryMiB))
         {
             throw new InvalidRequestException($"{function}: Memory must be between 32 and 1048576 MiB, not {memory}.");
         }
-        if (MaxInputs is < 1 or > 1000)
+        if (MaxInputs is < 1 or > SettingsLimits.MaxInputsPerContainer)
         {
             throw new InvalidRequestException($"{function}: MaxInputs must be between 1 and 1000, not {MaxInputs}.");
         }
@@ -145,33 +146,23 @@ public sealed record FunctionOptions
         {
             throw new InvalidRequestException($"{function}: TargetInputs must be between 1 and MaxInputs ({MaxInputs ?? 1}), not {target}.");
         }
-        if (BatchMaxSize is < 1 or > 1000)
+        if (BatchMaxSize is < 1 or > SettingsLimits.MaxBatchSize)
         {
             throw new InvalidRequestException($"{function}: BatchMaxSize must be between 1 and 1000, not {BatchMaxSize}.");
         }
-        if (BatchWait is { } batchWait && (batchWait < TimeSpan.Zero || batchWait > TimeSpan.FromMinutes(10)))
+        if (BatchWait is { } batchWait && (batchWait < TimeSpan.Zero || batchWait > TimeSpan.FromMilliseconds(SettingsLimits.MaxBatchWaitMs)))
         {
             throw new InvalidRequestException($"{function}: BatchWait must be between 0 and 10 minutes, not {batchWait}.");
         }
         foreach (var gpu in Gpus ?? (Gpu is null ? [] : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)))
         {
-            if (!IsGpu(gpu))
+            if (!WireRules.IsGpu(gpu))
             {
                 throw new InvalidRequestException(
-                    $"{function}: '{gpu}' is not a GPU request. Write TYPE or TYPE:COUNT (1 to 8), where TYPE is one of {string.Join(", ", GpuTypes)}; for example \"H100\", \"A100-80GB:2\" or a list of them tried in order.");
+                    $"{function}: '{gpu}' is not a GPU request. Write TYPE or TYPE:COUNT (1 to {SettingsLimits.MaxGpuCount}), where TYPE is one of {string.Join(", ", SettingsLimits.GpuTypes)}; for example \"H100\", \"A100-80GB:2\" or a list of them tried in order.");
             }
         }
         Retries?.Validate(function);
-    }
-
-    private static readonly string[] GpuTypes = ["B200", "H200", "H100", "A100", "A100-40GB", "A100-80GB", "L40S", "L4", "A10G", "A10", "T4", "ANY"];
-
-    private static bool IsGpu(string request)
-    {
-        var parts = request.Split(':');
-        return parts.Length is 1 or 2
-            && GpuTypes.Contains(parts[0].ToUpperInvariant())
-            && (parts.Length == 1 || (int.TryParse(parts[1], out var count) && count is >= 1 and <= 8));
     }
 }
 
@@ -197,19 +188,19 @@ public sealed record Retries(int MaxRetries)
 
     internal void Validate(string function)
     {
-        if (MaxRetries is < 0 or > 10)
+        if (MaxRetries is < 0 or > SettingsLimits.MaxRetries)
         {
             throw new InvalidRequestException($"{function}: Retries.MaxRetries must be between 0 and 10, not {MaxRetries}.");
         }
-        if (BackoffCoefficient is < 1 or > 10)
+        if (BackoffCoefficient is not (>= SettingsLimits.MinBackoffCoefficient and <= SettingsLimits.MaxBackoffCoefficient))
         {
             throw new InvalidRequestException($"{function}: Retries.BackoffCoefficient must be between 1 and 10, not {BackoffCoefficient}.");
         }
-        if (InitialDelay < TimeSpan.Zero || InitialDelay > TimeSpan.FromSeconds(60))
+        if (InitialDelay < TimeSpan.Zero || InitialDelay > TimeSpan.FromSeconds(SettingsLimits.MaxRetryInitialDelaySeconds))
         {
             throw new InvalidRequestException($"{function}: Retries.InitialDelay must be between 0 and 60 seconds, not {InitialDelay}.");
         }
-        if (MaxDelay < TimeSpan.FromSeconds(1) || MaxDelay > TimeSpan.FromSeconds(60))
+        if (MaxDelay < TimeSpan.FromSeconds(SettingsLimits.MinRetryMaxDelaySeconds) || MaxDelay > TimeSpan.FromSeconds(SettingsLimits.MaxRetryMaxDelaySeconds))
         {
             throw new InvalidRequestException($"{function}: Retries.MaxDelay must be between 1 and 60 seconds, not {MaxDelay}.");
         }

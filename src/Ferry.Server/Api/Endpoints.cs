@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Ferry.Protocol;
+using Ferry.Protocol.Validation;
 using Ferry.Server.Security;
 using Ferry.Server.Sessions;
 using Ferry.Server.Logs;
@@ -32,11 +33,7 @@ internal static partial class Endpoints
         v1.MapPost("/blobs/missing", async (HttpContext http, IBlobStore blobs) =>
         {
             var request = await ReadAsync(http, Json.MissingBlobsRequest);
-            var bad = request.Hashes.FirstOrDefault(h => !FileBlobStore.IsHash(h));
-            if (bad is not null)
-            {
-                throw new BadRequestException($"'{bad}' is not a lower-case SHA-256 hash (field 'hashes').");
-            }
+            ThrowIfInvalid(WireValidator.Check(request));
             return Ok(new MissingBlobsResponse([.. request.Hashes.Distinct().Where(h => !blobs.Exists(h))]), Json.MissingBlobsResponse);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
@@ -66,6 +63,7 @@ internal static partial class Endpoints
         v1.MapPost("/builds", async (HttpContext http, IBlobStore blobs, IStore store) =>
         {
             var request = await ReadAsync(http, Json.CreateBuildRequest);
+            ThrowIfInvalid(WireValidator.Check(request));
             if (request.Files.Count == 0 || request.Files.All(f => f.Path != request.EntryAssembly))
             {
                 throw new BadRequestException($"The build must contain its entry assembly '{request.EntryAssembly}' (field 'files').");
@@ -89,10 +87,7 @@ internal static partial class Endpoints
         v1.MapPost("/apps", async (HttpContext http, Scheduler scheduler, IStore store) =>
         {
             var request = await ReadAsync(http, Json.CreateAppRequest);
-            if (string.IsNullOrWhiteSpace(request.Name))
-            {
-                throw new BadRequestException("The field 'name' must not be empty.");
-            }
+            ThrowIfInvalid(WireValidator.Check(request));
             if (request.BuildId is { } buildId && await store.GetBuildAsync(buildId, http.RequestAborted) is null)
             {
                 throw new NotFoundException($"No build has the id '{buildId}'.");
@@ -112,6 +107,7 @@ internal static partial class Endpoints
         v1.MapPut("/apps/{app}/definition", async (string app, HttpContext http, Scheduler scheduler) =>
         {
             var definition = await ReadAsync(http, Json.AppDefinition);
+            ThrowIfInvalid(WireValidator.Check(definition));
             await scheduler.SetDefinitionAsync(app, definition, http.RequestAborted);
             return Results.NoContent();
         });
@@ -134,6 +130,7 @@ internal static partial class Endpoints
         {
             Access.RequireApp(http, app);
             var request = await ReadAsync(http, Json.CreateCallRequest);
+            ThrowIfInvalid(WireValidator.Check(request));
             ValidateInputs(request.Inputs);
             if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map))
             {
@@ -156,6 +153,7 @@ internal static partial class Endpoints
         {
             await Access.RequireCallAsync(http, scheduler, id);
             var request = await ReadAsync(http, Json.AddInputsRequest);
+            ThrowIfInvalid(WireValidator.Check(request));
             ValidateInputs(request.Inputs);
             return Ok(new AddInputsResponse(await scheduler.AddInputsAsync(id, request, http.RequestAborted)), Json.AddInputsResponse);
         }).RequireAuthorization(Policies.ClientOrContainer);
@@ -191,6 +189,7 @@ internal static partial class Endpoints
             var id = scheduler.ResolveApp(app);
             Access.RequireApp(http, id);
             var pool = await ReadAsync(http, Json.PoolSpec);
+            ThrowIfInvalid(WireValidator.Check(pool));
             return Ok(scheduler.GetStats(id, function, pool), Json.FunctionStats);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
@@ -199,14 +198,7 @@ internal static partial class Endpoints
             var appId = scheduler.ResolveApp(app);
             Access.RequireApp(http, appId);
             var update = await ReadAsync(http, Json.AutoscalerUpdate);
-            if (update.MinContainers < 0 || update.MaxContainers < 0 || update.BufferContainers < 0 || update.ScaledownWindowSeconds < 0)
-            {
-                throw new BadRequestException("Autoscaler settings must not be negative.");
-            }
-            if (update is { MinContainers: { } min, MaxContainers: { } max } && min > max)
-            {
-                throw new BadRequestException($"The field 'minContainers' ({min}) must not exceed 'maxContainers' ({max}).");
-            }
+            ThrowIfInvalid(WireValidator.Check(update));
             return Ok(scheduler.UpdateAutoscaler(appId, function, update.Pool, update), Json.AutoscalerSettings);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
@@ -282,6 +274,15 @@ internal static partial class Endpoints
     private static TimeSpan Wait(double? seconds) => TimeSpan.FromSeconds(Math.Clamp(seconds ?? 0, 0, 60));
 
     private static IResult Ok<T>(T value, JsonTypeInfo<T> typeInfo) => Results.Json(value, typeInfo);
+
+    /// <summary>Answers 400 with the validator's first problem, before the request changes anything.</summary>
+    private static void ThrowIfInvalid(string? problem)
+    {
+        if (problem is not null)
+        {
+            throw new BadRequestException(problem);
+        }
+    }
 
     private static void ValidateInputs(IReadOnlyList<InputItem> inputs)
     {

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using Ferry.Hosting;
 using Ferry.Protocol;
+using Ferry.Protocol.Validation;
 
 namespace Ferry;
 
@@ -37,7 +38,7 @@ public sealed partial class Image
     }
 
     /// <summary>A minimal Debian bookworm image, the default.</summary>
-    public static Image DebianSlim() => new("debian-bookworm-minbase", []);
+    public static Image DebianSlim() => new(ImageBases.DebianSlim, []);
 
     /// <summary>Installs Debian packages with apt-get.</summary>
     /// <param name="packages">Package names, optionally with <c>=version</c>.</param>
@@ -55,7 +56,7 @@ public sealed partial class Image
         }
         foreach (var package in list)
         {
-            if (!AptPackage().IsMatch(package))
+            if (!WireRules.IsAptPackage(package))
             {
                 throw new ArgumentException($"'{package}' is not a Debian package name; write names like \"jq\" or \"ffmpeg=7:5.1.6-0+deb12u1\".", nameof(packages));
             }
@@ -84,7 +85,7 @@ public sealed partial class Image
     {
         foreach (var name in variables.Keys)
         {
-            if (!EnvName().IsMatch(name))
+            if (!WireRules.IsEnvName(name))
             {
                 throw new ArgumentException($"'{name}' is not an environment variable name; use letters, digits and underscores, not starting with a digit.", nameof(variables));
             }
@@ -212,23 +213,19 @@ public sealed partial class Image
         return new ImageSpec(_base, steps);
     }
 
+    /// <summary>A trailing <c>/</c> is forgiven; otherwise the path must be as the control plane accepts it.</summary>
     private static string CheckRemotePath(string path, string parameter)
     {
-        if (string.IsNullOrEmpty(path) || path[0] != '/' || path.Split('/').Contains("..") || path.Contains('\0', StringComparison.Ordinal))
+        var trimmed = path is { Length: > 1 } ? path.TrimEnd('/') : path;
+        if (trimmed is null || !WireRules.IsContainerPath(trimmed))
         {
-            throw new ArgumentException($"'{path}' is not an absolute path in the container, such as /root/data.", parameter);
+            throw new ArgumentException($"'{path}' is not an absolute path in the container, such as /root/data, without '.', '..' or empty segments.", parameter);
         }
-        return path.Length > 1 ? path.TrimEnd('/') : path;
+        return trimmed;
     }
-
-    [GeneratedRegex(@"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")]
-    private static partial Regex AptPackage();
 
     [GeneratedRegex(@"g__([^|]+)\|")]
     private static partial Regex LocalFunctionName();
-
-    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
-    private static partial Regex EnvName();
 
     private sealed class Step(ImageStep definition)
     {

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Ferry.Protocol;
+using Ferry.Protocol.Validation;
 
 namespace Ferry.Worker.Runtimes.Runc;
 
@@ -101,8 +102,14 @@ public sealed class ImageBuilder
     }
 
     /// <summary>Makes sure every layer of <paramref name="spec"/> exists, building those that do not.</summary>
+    /// <exception cref="ImageBuildException">The spec is not valid, or a step failed.</exception>
     public async Task<ResolvedImage> EnsureAsync(ImageSpec? spec, ImageRequest request, Action<string> progress, CancellationToken cancellationToken)
     {
+        // The worker builds as root, so it checks what it is handed itself rather than trusting the sender did.
+        if (spec is not null && WireValidator.Check(spec) is { } problem)
+        {
+            throw new ImageBuildException($"The image definition is not valid: {problem}");
+        }
         string baseDir;
         try
         {
@@ -214,7 +221,7 @@ public sealed class ImageBuilder
                     Directory.Delete(fs);
                     break;
                 case ImageStepKinds.Workdir:
-                    Directory.CreateDirectory(Path.Combine(fs, context.Step.Args[0].TrimStart('/')));
+                    Directory.CreateDirectory(ConfineInImage(fs, context.Step.Args[0]));
                     break;
                 case ImageStepKinds.AddLocal:
                     await CopyFilesAsync(context.Step, fs, context.Request.Blobs, cancellationToken).ConfigureAwait(false);
@@ -275,24 +282,27 @@ public sealed class ImageBuilder
 
     private static async Task CopyFilesAsync(ImageStep step, string root, IBlobSource blobs, CancellationToken cancellationToken)
     {
-        var destination = Path.Combine(root, step.Args[0].TrimStart('/'));
+        var destination = ConfineInImage(root, step.Args[0]);
         foreach (var file in step.Files ?? [])
         {
-            var path = step.Args[1] == "file" ? destination : SafeJoin(destination, file.Path);
+            var path = step.Args[1] == "file" ? destination : Confine(destination, file.Path);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await blobs.DownloadAsync(file.Hash, path, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private static string SafeJoin(string root, string relative)
-    {
-        var path = Path.GetFullPath(Path.Combine(root, relative));
-        if (!path.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
-        {
-            throw new ImageBuildException($"The file path '{relative}' leaves its directory.");
-        }
-        return path;
-    }
+    /// <summary>Where a file at <paramref name="relative"/> goes under <paramref name="root"/>, strictly inside it.</summary>
+    /// <exception cref="ImageBuildException">The path is absolute, climbs out with <c>..</c>, passes a link, or is the root itself.</exception>
+    internal static string Confine(string root, string relative) =>
+        ConfinedPath.Resolve(root, relative) is { } path && path != Path.TrimEndingDirectorySeparator(Path.GetFullPath(root))
+            ? path
+            : throw new ImageBuildException($"The file path '{relative}' leaves its directory; the step was refused.");
+
+    /// <summary>Where the container path <paramref name="containerPath"/> is in the image filesystem <paramref name="root"/>.</summary>
+    /// <exception cref="ImageBuildException">The path is not absolute, or leaves the image by <c>..</c> or a link.</exception>
+    internal static string ConfineInImage(string root, string containerPath) =>
+        ConfinedPath.ResolveInImage(root, containerPath)
+            ?? throw new ImageBuildException($"The container path '{containerPath}' is not an absolute path inside the image; the step was refused.");
 
     /// <summary>
     /// Runs <paramref name="work"/> once for everyone asking under <paramref name="key"/> at the same time. The work
@@ -339,7 +349,7 @@ public sealed class ImageBuilder
                 {
                     foreach (var file in step.Files ?? [])
                     {
-                        var path = SafeJoin(staging, file.Path);
+                        var path = Confine(staging, file.Path);
                         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
                         await request.Blobs.DownloadAsync(file.Hash, path, CancellationToken.None).ConfigureAwait(false);
                     }
@@ -353,7 +363,11 @@ public sealed class ImageBuilder
                 return true;
             }, cancellationToken).ConfigureAwait(false);
         }
-        var source = step.Args[1] == "file" ? Path.Combine(dir, step.Files![0].Path) : dir;
+        var source = step.Args[1] == "file" ? Confine(dir, step.Files![0].Path) : dir;
+        if (!WireRules.IsContainerPath(step.Args[0]))
+        {
+            throw new ImageBuildException($"The container path '{step.Args[0]}' is not an absolute path inside the image; the step was refused.");
+        }
         return new ImageMount(source, step.Args[0]);
     }
 
