@@ -110,6 +110,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         var window = await SendAsync(http, HttpMethod.Post, $"{square}/autoscaler", """{"scaledownWindowSeconds":1e400}""");
         var windowHuge = await SendAsync(http, HttpMethod.Post, $"{square}/autoscaler", """{"minContainers":0,"scaledownWindowSeconds":1e12}""");
         var autoscalerPool = await SendAsync(http, HttpMethod.Post, $"{square}/autoscaler", $$"""{"maxContainers":2,"pool":{"overrides":{{SquareSettingsWith("memoryMiB", "8")}}}""" + "}");
+        var capped = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/functions/burst/autoscaler", """{"minContainers":3}""");
 
         ShouldBeRefused(infinite, "The field 'overrides.timeoutSeconds' must be a finite number, not Infinity.");
         ShouldBeRefused(huge, "The field 'overrides.timeoutSeconds' must be between 1 and 86400 seconds, not 1E+300.");
@@ -118,6 +119,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         ShouldBeRefused(window, "The field 'scaledownWindowSeconds' must be a finite number, not Infinity.");
         ShouldBeRefused(windowHuge, "The field 'scaledownWindowSeconds' must be more than 0 and at most 86400 seconds, not 1000000000000.");
         ShouldBeRefused(autoscalerPool, "The field 'pool.overrides.memoryMiB' must be between 32 and 1048576 MiB, not 8.");
+        ShouldBeRefused(capped, "The field 'minContainers' (3) must not exceed 'maxContainers' (2), which is in force for this function.");
         fixture.Scheduler.PoolsOfApp(appId).Select(p => (p.PoolId, p.Settings)).Should().Equal(pools, "no pool was made or changed");
         (await fixture.Functions.Square.GetCurrentStatsAsync()).Backlog.Should().Be(0, "the refused call queued nothing");
         (await fixture.Functions.Square.RemoteAsync(8)).Should().Be(64);

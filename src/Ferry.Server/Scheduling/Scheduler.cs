@@ -495,16 +495,23 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 pools.Add(GetOrCreatePool(app, FindFunction(app, function), spec));
             }
             var now = clock.GetUtcNow();
-            foreach (var pool in pools)
+            var merged = pools.Select(pool => pool.Settings with
             {
-                pool.Settings = pool.Settings with
-                {
-                    MinContainers = update.MinContainers ?? pool.Settings.MinContainers,
-                    MaxContainers = update.MaxContainers ?? pool.Settings.MaxContainers,
-                    BufferContainers = update.BufferContainers ?? pool.Settings.BufferContainers,
-                    ScaledownWindowSeconds = update.ScaledownWindowSeconds ?? pool.Settings.ScaledownWindowSeconds,
-                };
-                ScaleLocked(pool, now);
+                MinContainers = update.MinContainers ?? pool.Settings.MinContainers,
+                MaxContainers = update.MaxContainers ?? pool.Settings.MaxContainers,
+                BufferContainers = update.BufferContainers ?? pool.Settings.BufferContainers,
+                ScaledownWindowSeconds = update.ScaledownWindowSeconds ?? pool.Settings.ScaledownWindowSeconds,
+            }).ToList();
+            // Checked whole before anything changes: the update alone may be valid and still clash with what is in force.
+            if (merged.FirstOrDefault(s => s.MaxContainers is { } max && s.MinContainers > max) is { } clash)
+            {
+                throw new Api.BadRequestException(
+                    $"The field 'minContainers' ({clash.MinContainers}) must not exceed 'maxContainers' ({clash.MaxContainers}), which is in force for this function.");
+            }
+            for (var i = 0; i < pools.Count; i++)
+            {
+                pools[i].Settings = merged[i];
+                ScaleLocked(pools[i], now);
             }
             var s = pools[0].Settings;
             return new AutoscalerSettings(s.MinContainers, s.BufferContainers, s.ScaledownWindowSeconds, s.MaxContainers);
