@@ -19,6 +19,7 @@ var noWorker = new Option<bool>("--no-worker") { Description = "Run only the con
 var stateFile = new Option<string?>("--state-file") { Hidden = true };
 var tokenFile = new Option<string>("--token-file") { Description = "Where the server keeps a client token for this machine's CLI, readable by its owner only.", DefaultValueFactory = _ => FerryHome.TokenFile };
 var tlsCert = new Option<string?>("--tls-cert") { Description = "Serve HTTPS with this certificate (PEM with --tls-key, or PKCS#12). Off loopback without it, a self-signed one is made." };
+var retention = new Option<string>("--retention") { Description = "How long finished calls, logs and stopped apps are kept, such as 7d, 12h or 30m.", DefaultValueFactory = _ => "7d" };
 var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert." };
 var runtime = new Option<string>("--runtime") { Description = "Container runtime: auto, runc or process.", DefaultValueFactory = _ => "auto" };
 var aptMirror = new Option<string?>("--apt-mirror") { Description = "The Debian mirror images are built from. Default: the one the host's apt sources name." };
@@ -29,10 +30,10 @@ var memory = new Option<long?>("--memory") { Description = "Memory in MiB offere
 
 ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
 
-var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 serve.SetAction((r, ct) => Guard(() => ServeCommands.ServerAsync(
     r.GetValue(dataDir)!, r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
-    new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), r.GetValue(verbose), ct)));
+    new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct)));
 
 var workerServer = new Option<string>("--server-url") { Description = "The control plane to serve.", Required = true };
 var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };

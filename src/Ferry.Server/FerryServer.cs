@@ -38,6 +38,15 @@ public sealed record ServerOptions
 
     public SchedulerOptions Scheduler { get; init; } = new();
 
+    /// <summary>
+    /// How long finished calls (their inputs and outputs), log lines and stopped apps are kept; 7 days by default, as
+    /// Modal keeps results. Unfinished calls and running apps are kept whatever their age.
+    /// </summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>How often expired data is deleted; also once at start.</summary>
+    public TimeSpan RetentionSweepInterval { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>The lowest level of the server's own log output.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 }
@@ -100,6 +109,8 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<Sessions.SessionBroker>();
         builder.Services.AddSingleton<Scheduler>();
         builder.Services.AddSingleton<TokenRegistry>();
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton<Retention.RetentionSweeper>();
         builder.Services.AddAuthentication(TokenAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthentication>(TokenAuthentication.SchemeName, null);
         builder.Services.AddAuthorization(Policies.Add);
@@ -118,6 +129,7 @@ public sealed class FerryServer : IAsyncDisposable
         await web.Services.GetRequiredService<TokenRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Scheduler>().StartAsync(cancellationToken).ConfigureAwait(false);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
     }
@@ -140,6 +152,9 @@ public sealed class FerryServer : IAsyncDisposable
     public Task WaitForWorkersAsync(int count, CancellationToken cancellationToken = default) =>
         Scheduler.WaitForWorkersAsync(count, cancellationToken);
 
+    /// <summary>Runs one retention pass now, at the configured clock's time.</summary>
+    internal Task SweepRetentionAsync() => _web.Services.GetRequiredService<Retention.RetentionSweeper>().SweepAsync(CancellationToken.None);
+
     /// <summary>Runs one autoscaler and timer pass now, at the configured clock's time.</summary>
     public void Tick() => Scheduler.Tick();
 
@@ -147,6 +162,7 @@ public sealed class FerryServer : IAsyncDisposable
     {
         var scheduler = _web.Services.GetRequiredService<Scheduler>();
         var store = _web.Services.GetRequiredService<IStore>();
+        await _web.Services.GetRequiredService<Retention.RetentionSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.StopAsync().ConfigureAwait(false);
         await scheduler.DisposeAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);

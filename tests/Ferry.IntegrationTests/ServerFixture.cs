@@ -145,6 +145,23 @@ public class ServerFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>The ids of an app's calls, read from the server's database as an operator would.</summary>
+    public async Task<IReadOnlyList<string>> CallIdsAsync(string appId)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dataDir, "ferry.db")};Mode=ReadOnly;Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT call_id FROM calls WHERE app_id = $app ORDER BY created_at";
+        command.Parameters.AddWithValue("$app", appId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ids = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
+    }
+
     /// <summary>One container's log, as <c>ferry container logs</c> prints it.</summary>
     public async Task<IReadOnlyList<LogEntry>> ContainerLogsAsync(string containerId) =>
         (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/containers/{containerId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;

@@ -14,7 +14,21 @@ internal static class ServeCommands
 
     public sealed record TlsSettings(string? CertificatePath, string? KeyPath);
 
-    public static async Task<int> ServerAsync(string dataDir, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, bool verbose, CancellationToken cancellationToken)
+    /// <summary>Reads a duration such as <c>7d</c>, <c>12h</c>, <c>30m</c> or <c>90s</c>.</summary>
+    public static TimeSpan ParseDuration(string text, string option)
+    {
+        var units = new Dictionary<char, TimeSpan> { ['d'] = TimeSpan.FromDays(1), ['h'] = TimeSpan.FromHours(1), ['m'] = TimeSpan.FromMinutes(1), ['s'] = TimeSpan.FromSeconds(1) };
+        text = text.Trim();
+        if (text.Length >= 2 && units.TryGetValue(char.ToLowerInvariant(text[^1]), out var unit)
+            && double.TryParse(text[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var count)
+            && double.IsFinite(count) && count > 0 && count * unit.TotalDays <= 3650)
+        {
+            return unit * count;
+        }
+        throw new CliException($"{option} takes a positive duration of at most 10 years, such as 7d, 12h, 30m or 90s; not '{text}'.");
+    }
+
+    public static async Task<int> ServerAsync(string dataDir, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken)
     {
         var level = verbose ? LogLevel.Information : LogLevel.Warning;
         if (!System.Net.IPAddress.TryParse(bind, out var address))
@@ -27,7 +41,7 @@ internal static class ServeCommands
             : TlsCertificates.Load(tls.CertificatePath, tls.KeyPath, dataDir);
         await using var server = await FerryServer.StartAsync(new ServerOptions
         {
-            DataDir = dataDir, Bind = bind, Port = port, LogLevel = level, Certificate = certificate,
+            DataDir = dataDir, Bind = bind, Port = port, LogLevel = level, Certificate = certificate, Retention = retention,
         }, cancellationToken).ConfigureAwait(false);
         await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
         var fingerprint = certificate is null ? null : Credentials.Fingerprint(certificate);

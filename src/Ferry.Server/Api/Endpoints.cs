@@ -140,13 +140,13 @@ internal static partial class Endpoints
             {
                 throw new BadRequestException("The field 'callId' must be 1 to 128 characters.");
             }
-            var call = await scheduler.CreateCallAsync(app, request, http.RequestAborted);
+            var callId = await scheduler.CreateCallAsync(app, request, http.RequestAborted);
             OutputBatch? outputs = null;
             if (request.WaitSeconds > 0)
             {
-                outputs = await scheduler.GetOutputsAsync(call.CallId, 0, Wait(request.WaitSeconds), 1000, http.RequestAborted);
+                outputs = await scheduler.GetOutputsAsync(callId, 0, Wait(request.WaitSeconds), 1000, http.RequestAborted);
             }
-            return Ok(new CreateCallResponse(call.CallId, outputs), Json.CreateCallResponse);
+            return Ok(new CreateCallResponse(callId, outputs), Json.CreateCallResponse);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapPost("/calls/{id}/inputs", async (string id, HttpContext http, Scheduler scheduler) =>

@@ -82,6 +82,29 @@ internal sealed partial class LogHub(IStore store, TimeProvider time, ILogger<Lo
         }
     }
 
+    /// <summary>
+    /// Lets go of what memory holds of stopped apps' logs: their recent lines for apps stopped before
+    /// <paramref name="trimBefore"/> (readers then page from the store), and everything for <paramref name="forget"/>.
+    /// </summary>
+    public void Release(IEnumerable<string> stoppedBefore, IEnumerable<string> forget)
+    {
+        lock (_gate)
+        {
+            foreach (var appId in stoppedBefore)
+            {
+                if (_apps.TryGetValue(appId, out var log) && log.Stopped)
+                {
+                    log.Recent.Clear();
+                    log.Recent.TrimExcess();
+                }
+            }
+            foreach (var appId in forget)
+            {
+                _apps.Remove(appId);
+            }
+        }
+    }
+
     public void MarkStopped(string appId)
     {
         TaskCompletionSource changed;

@@ -29,6 +29,18 @@ public sealed record SchedulerOptions
 
     /// <summary>Containers of one pool that may fail before becoming ready, in a row, before its queued inputs fail.</summary>
     public int StartupFailureLimit { get; init; } = 3;
+
+    /// <summary>
+    /// How long a finished call's outputs stay in memory when nobody reads them to the end (a spawn that is never
+    /// awaited, say). A call read to its end leaves memory at once; either way it is then read from the store.
+    /// </summary>
+    public TimeSpan FinishedCallGrace { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// How long the ids of calls that left memory are remembered, so that a client retrying the request that created
+    /// one (it retries for up to 90 s) is answered idempotently instead of running its inputs again.
+    /// </summary>
+    public TimeSpan EvictedCallMemory { get; init; } = TimeSpan.FromMinutes(10);
 }
 
 /// <summary>
@@ -45,6 +57,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
+    // Finished calls in the order they finished, to leave memory after the grace period.
+    private readonly Queue<CallState> _finished = new();
+    // Calls that left memory, by id, in the order they left, for idempotent retries of their creation.
+    private readonly Dictionary<string, DateTimeOffset> _evicted = new(StringComparer.Ordinal);
+    private readonly Queue<(string CallId, DateTimeOffset At)> _evictedOrder = new();
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
     // Worker id -> the join token it first registered with, for this server's lifetime.
@@ -191,17 +208,49 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         logs.MarkStopped(appId);
     }
 
+    /// <summary>
+    /// Drops stopped apps from memory: those stopped before <paramref name="forgetBefore"/> entirely (the store deletes
+    /// them too), and the pools of those stopped before <paramref name="idleBefore"/>. Returns both sets of ids.
+    /// </summary>
+    public (IReadOnlyList<string> Idle, IReadOnlyList<string> Forgotten) ReleaseStoppedApps(DateTimeOffset idleBefore, DateTimeOffset forgetBefore)
+    {
+        lock (_gate)
+        {
+            var idle = new List<string>();
+            var forgotten = new List<string>();
+            foreach (var app in _apps.Values.Where(a => a.Stopped && a.Record.StoppedAt < idleBefore).ToList())
+            {
+                if (app.Pools.Values.Any(p => p.Containers.Count > 0))
+                {
+                    continue;
+                }
+                idle.Add(app.AppId);
+                if (app.Record.StoppedAt < forgetBefore)
+                {
+                    _apps.Remove(app.AppId);
+                    forgotten.Add(app.AppId);
+                }
+            }
+            return (idle, forgotten);
+        }
+    }
+
     private AppState RequireApp(string appId) =>
         _apps.TryGetValue(appId, out var app) ? app : throw new NotFoundException($"No app has the id '{appId}'.");
 
     // ---------------------------------------------------------------- calls
 
     /// <summary>Creates a call, or adds to it if a retried request created it already; returns once inputs are durable.</summary>
-    public async Task<CallState> CreateCallAsync(string appId, CreateCallRequest request, CancellationToken cancellationToken)
+    public async Task<string> CreateCallAsync(string appId, CreateCallRequest request, CancellationToken cancellationToken)
     {
         CallState call;
         lock (_gate)
         {
+            // A retry of a request that created a call which has since finished and left memory: it was accepted whole.
+            if (_evicted.ContainsKey(request.CallId))
+            {
+                return request.CallId;
+            }
             var app = RequireApp(appId);
             if (app.Stopped)
             {
@@ -222,7 +271,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             call = existing;
         }
         await AddInputsAsync(call, request.Inputs, request.Final, cancellationToken).ConfigureAwait(false);
-        return call;
+        return call.CallId;
     }
 
     public async Task<int> AddInputsAsync(string callId, AddInputsRequest request, CancellationToken cancellationToken)
@@ -337,6 +386,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, call.Outputs.Count + 1));
             }
             _calls[record.CallId] = call;
+            _evicted.Remove(record.CallId);
+            MarkIfDoneLocked(call);
             return call;
         }
     }
@@ -347,6 +398,14 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Outputs after <paramref name="after"/>, waiting up to <paramref name="wait"/> for one to arrive.</summary>
     public async Task<OutputBatch> GetOutputsAsync(string callId, long after, TimeSpan wait, int limit, CancellationToken cancellationToken)
     {
+        if (await FindFinishedInStoreAsync(callId, cancellationToken).ConfigureAwait(false) is { } finished)
+        {
+            // A finished call that left memory is paged straight from the store, never loaded whole.
+            var start = Math.Clamp(after, 0, finished.Total);
+            var page = await store.GetOutputsAsync(callId, start, limit, cancellationToken).ConfigureAwait(false);
+            var items = page.Select((o, i) => ToOutput(o.Index, o.Success, o.Result, o.ResultBlob, o.Error, start + i + 1)).ToList();
+            return new OutputBatch(items, start + items.Count, start + items.Count == finished.Total, finished.Total);
+        }
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
         // Long-poll deadlines run on real time even when tests drive the scheduler's clock by hand.
         var deadline = TimeProvider.System.GetUtcNow() + wait;
@@ -360,7 +419,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 {
                     var take = Math.Min(limit, call.Outputs.Count - start);
                     var slice = call.Outputs.GetRange(start, take);
-                    return new OutputBatch(slice, start + take, call.IsDone && start + take == call.Outputs.Count, call.Indices.Count);
+                    var done = call.IsDone && start + take == call.Outputs.Count;
+                    if (done)
+                    {
+                        // Its caller has it all: later reads, if any, come from the store.
+                        EvictLocked(call);
+                    }
+                    return new OutputBatch(slice, start + take, done, call.Indices.Count);
                 }
                 changed = call.Changed.Task;
             }
@@ -376,6 +441,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     public async Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken)
     {
+        if (await FindFinishedInStoreAsync(callId, cancellationToken).ConfigureAwait(false) is { } finished)
+        {
+            return finished.Status;
+        }
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
@@ -386,10 +455,108 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     public async Task<CallStatus> GetStatusAsync(string callId, CancellationToken cancellationToken)
     {
+        if (await FindFinishedInStoreAsync(callId, cancellationToken).ConfigureAwait(false) is { } finished)
+        {
+            return finished.Status;
+        }
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
             return StatusLocked(call);
+        }
+    }
+
+    private sealed record FinishedCall(CallRecord Record, int Total, CallStatus Status);
+
+    /// <summary>A call that is not in memory and has finished, as the store has it; null for any other call.</summary>
+    private async Task<FinishedCall?> FindFinishedInStoreAsync(string callId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_calls.ContainsKey(callId))
+            {
+                return null;
+            }
+        }
+        if (await store.GetCallAsync(callId, cancellationToken).ConfigureAwait(false) is not { Final: true } record)
+        {
+            return null;
+        }
+        var (total, completed) = await store.CountInputsAsync(callId, cancellationToken).ConfigureAwait(false);
+        if (completed < total)
+        {
+            return null;
+        }
+        var cancelled = await store.WasCancelledAsync(callId, cancellationToken).ConfigureAwait(false);
+        return new FinishedCall(record, total, new CallStatus(callId, record.Function, cancelled ? "cancelled" : "done", total, completed, true));
+    }
+
+    /// <summary>The app a call belongs to, from memory or the store.</summary>
+    public async Task<string> AppOfCallAsync(string callId, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_calls.TryGetValue(callId, out var known))
+            {
+                return known.Record.AppId;
+            }
+        }
+        return (await store.GetCallAsync(callId, cancellationToken).ConfigureAwait(false))?.AppId
+            ?? throw new NotFoundException($"No call has the id '{callId}'.");
+    }
+
+    /// <summary>Whether a call's state is held in memory, for tests of retention.</summary>
+    internal bool IsCallInMemory(string callId)
+    {
+        lock (_gate)
+        {
+            return _calls.ContainsKey(callId);
+        }
+    }
+
+    /// <summary>Whether a call held in memory has every output, for tests of retention.</summary>
+    internal bool IsCallDoneInMemory(string callId)
+    {
+        lock (_gate)
+        {
+            return _calls.TryGetValue(callId, out var call) && call.IsDone;
+        }
+    }
+
+    private void MarkIfDoneLocked(CallState call)
+    {
+        if (call.IsDone && call.DoneAt is null)
+        {
+            call.DoneAt = clock.GetUtcNow();
+            _finished.Enqueue(call);
+        }
+    }
+
+    private void EvictLocked(CallState call)
+    {
+        if (_calls.Remove(call.CallId))
+        {
+            var now = clock.GetUtcNow();
+            _evicted[call.CallId] = now;
+            _evictedOrder.Enqueue((call.CallId, now));
+        }
+    }
+
+    /// <summary>Lets finished calls past their grace period leave memory, and forgets evictions past their memory.</summary>
+    private void SweepFinishedLocked(DateTimeOffset now)
+    {
+        while (_finished.TryPeek(out var call) && now - call.DoneAt >= options.FinishedCallGrace)
+        {
+            _finished.Dequeue();
+            EvictLocked(call);
+        }
+        while (_evictedOrder.TryPeek(out var gone) && now - gone.At >= options.EvictedCallMemory)
+        {
+            _evictedOrder.Dequeue();
+            if (_evicted.TryGetValue(gone.CallId, out var at) && at == gone.At)
+            {
+                _evicted.Remove(gone.CallId);
+            }
         }
     }
 
@@ -766,6 +933,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 foreach (var (call, output) in head.Outputs)
                 {
                     call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
+                    MarkIfDoneLocked(call);
                     NotifyLocked(call);
                 }
                 PulseLocked();
@@ -1169,6 +1337,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             var now = clock.GetUtcNow();
+            SweepFinishedLocked(now);
             foreach (var container in _containers.Values.ToList())
             {
                 CheckTimeoutsLocked(container, now);
@@ -1283,8 +1452,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             return;
         }
         pool.WaitReasonLogged = reason;
-        logs.Append(pool.App.AppId, [(pool.PoolId, null, LogStreams.System,
-            $"{pool.Ready.Count} input(s) of '{pool.Function.Name}' are waiting: {reason}. They start when a worker that can take them connects.", now)]);
+        logs.System(pool.App.AppId, pool.PoolId, null,
+            $"{pool.Ready.Count} input(s) of '{pool.Function.Name}' are waiting: {reason}. They start when a worker that can take them connects.");
     }
 
     /// <summary>

@@ -42,6 +42,9 @@ internal sealed class CallState(CallRecord record, PoolState pool)
     public TaskCompletionSource Changed { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public bool Cancelled { get; set; }
     public bool IsDone => Final && Outputs.Count == Indices.Count;
+
+    /// <summary>When the call's last output was published; it leaves memory a grace period later, or once read whole.</summary>
+    public DateTimeOffset? DoneAt { get; set; }
     public Task LastWrite { get; set; } = Task.CompletedTask;
 }
 

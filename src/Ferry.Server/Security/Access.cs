@@ -135,8 +135,7 @@ internal static class Access
     {
         if (http.User.ContainerApp() is not null)
         {
-            var call = await scheduler.GetCallAsync(callId, http.RequestAborted).ConfigureAwait(false);
-            RequireApp(http, call.Record.AppId);
+            RequireApp(http, await scheduler.AppOfCallAsync(callId, http.RequestAborted).ConfigureAwait(false));
         }
     }
 }

@@ -75,6 +75,22 @@ internal interface IStore : IAsyncDisposable
 
     Task<(IReadOnlyList<StoredOutput> Outputs, IReadOnlyList<int> Indices)> LoadCallAsync(string callId, CancellationToken cancellationToken);
 
+    /// <summary>A call's inputs, and how many of them have their final outcome.</summary>
+    Task<(int Total, int Completed)> CountInputsAsync(string callId, CancellationToken cancellationToken);
+
+    /// <summary>Whether any input of the call ended cancelled.</summary>
+    Task<bool> WasCancelledAsync(string callId, CancellationToken cancellationToken);
+
+    /// <summary>A page of a call's outputs in completion order: the outputs at positions after <paramref name="after"/>.</summary>
+    Task<IReadOnlyList<StoredOutput>> GetOutputsAsync(string callId, long after, int limit, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes what finished before <paramref name="cutoff"/>: calls whose every input completed by then, with their
+    /// inputs; log lines; apps stopped by then, with their calls and logs. Returns how many calls and apps went; it
+    /// takes a bounded number of calls per transaction, so callers repeat it until no call goes.
+    /// </summary>
+    Task<(int Calls, int Apps)> DeleteExpiredAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
+
     Task<long> MaxInputIdAsync(CancellationToken cancellationToken);
 
     Task<long> MaxCompletionOrderAsync(CancellationToken cancellationToken);

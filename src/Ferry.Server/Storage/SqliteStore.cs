@@ -26,6 +26,7 @@ internal sealed class SqliteStore : IStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, """
+            PRAGMA auto_vacuum=INCREMENTAL;
             PRAGMA journal_mode=WAL;
             CREATE TABLE IF NOT EXISTS builds(build_id TEXT PRIMARY KEY, manifest TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS apps(app_id TEXT PRIMARY KEY, name TEXT NOT NULL, build_id TEXT, state TEXT NOT NULL,
@@ -356,6 +357,89 @@ internal sealed class SqliteStore : IStore
                 reader.IsDBNull(6) ? null : JsonSerializer.Deserialize(reader.GetString(6), Json.RemoteError)));
         }
         return (outputs, indices);
+    }
+
+    public async Task<(int Total, int Completed)> CountInputsAsync(string callId, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*), COALESCE(SUM(done), 0) FROM inputs WHERE call_id = $id";
+        command.Parameters.AddWithValue("$id", callId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        return (reader.GetInt32(0), reader.GetInt32(1));
+    }
+
+    public async Task<bool> WasCancelledAsync(string callId, CancellationToken cancellationToken) =>
+        await ScalarAsync($"SELECT EXISTS(SELECT 1 FROM inputs WHERE call_id = $id AND done = 1 AND json_extract(error, '$.kind') = '{ErrorKinds.Cancelled}')", callId, cancellationToken).ConfigureAwait(false) != 0;
+
+    public async Task<IReadOnlyList<StoredOutput>> GetOutputsAsync(string callId, long after, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        // Positions are completion order within the call; the (call_id, completion_order) index serves the skip.
+        command.CommandText = """
+            SELECT idx, completion_order, success, result, result_blob, error FROM inputs
+            WHERE call_id = $id AND done = 1 ORDER BY completion_order LIMIT $limit OFFSET $after
+            """;
+        command.Parameters.AddWithValue("$id", callId);
+        command.Parameters.AddWithValue("$limit", limit);
+        command.Parameters.AddWithValue("$after", after);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var outputs = new List<StoredOutput>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            outputs.Add(new StoredOutput(
+                reader.GetInt32(0),
+                reader.GetInt64(1),
+                reader.GetInt64(2) != 0,
+                reader.IsDBNull(3) ? null : reader.GetString(3),
+                reader.IsDBNull(4) ? null : reader.GetString(4),
+                reader.IsDBNull(5) ? null : JsonSerializer.Deserialize(reader.GetString(5), Json.RemoteError)));
+        }
+        return outputs;
+    }
+
+    public Task<(int Calls, int Apps)> DeleteExpiredAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
+    {
+        var deleted = (Calls: 0, Apps: 0);
+        var done = WriteAsync((c, t) =>
+        {
+            using (var apps = Command(c, t, """
+                CREATE TEMP TABLE IF NOT EXISTS expired_apps(app_id TEXT PRIMARY KEY);
+                DELETE FROM expired_apps;
+                INSERT INTO expired_apps SELECT app_id FROM apps WHERE state = 'stopped' AND stopped_at < $cutoff;
+                CREATE TEMP TABLE IF NOT EXISTS expired_calls(call_id TEXT PRIMARY KEY);
+                DELETE FROM expired_calls;
+                INSERT INTO expired_calls SELECT call_id FROM calls c WHERE app_id IN (SELECT app_id FROM expired_apps)
+                    OR (final = 1 AND NOT EXISTS (SELECT 1 FROM inputs i WHERE i.call_id = c.call_id AND (i.done = 0 OR i.completed_at >= $cutoff)))
+                    LIMIT 200;
+                """, ("$cutoff", Ms(cutoff))))
+            {
+                apps.ExecuteNonQuery();
+            }
+            using (var count = Command(c, t, "SELECT (SELECT COUNT(*) FROM expired_calls), (SELECT COUNT(*) FROM expired_apps)"))
+            using (var reader = count.ExecuteReader())
+            {
+                reader.Read();
+                deleted = (reader.GetInt32(0), reader.GetInt32(1));
+            }
+            using var delete = Command(c, t, """
+                DELETE FROM inputs WHERE call_id IN (SELECT call_id FROM expired_calls);
+                DELETE FROM calls WHERE call_id IN (SELECT call_id FROM expired_calls);
+                DELETE FROM logs WHERE time < $cutoff OR app_id IN (SELECT app_id FROM expired_apps);
+                DELETE FROM apps WHERE app_id IN (SELECT app_id FROM expired_apps);
+                DELETE FROM expired_calls;
+                DELETE FROM expired_apps;
+                PRAGMA incremental_vacuum;
+                """, ("$cutoff", Ms(cutoff)));
+            delete.ExecuteNonQuery();
+        });
+        return done.ContinueWith(task =>
+        {
+            task.GetAwaiter().GetResult();
+            return deleted;
+        }, cancellationToken, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     public Task<long> MaxInputIdAsync(CancellationToken cancellationToken) => ScalarAsync("SELECT COALESCE(MAX(input_id), 0) FROM inputs", null, cancellationToken);
