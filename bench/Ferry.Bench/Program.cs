@@ -7,6 +7,17 @@ using Ferry.Bench;
 var results = new List<(string Name, string Ferry, string Floor, string Ratio)>();
 // `--only runc` measures just the runc cold start, for quick iterations on it.
 var runcOnly = args.SequenceEqual(["--only", "runc"]);
+// `--only retention [MAPS] [SIZE]` measures a separate server's memory and disk over successive spawn maps.
+var retentionOnly = args.Length >= 2 && args[0] == "--only" && args[1] == "retention";
+var runtimes = runcOnly ? "runc runtime only" : "process runtime";
+if (retentionOnly)
+{
+    var maps = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 10;
+    var size = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1_000_000;
+    results.AddRange(await RetentionBench.RunAsync(maps, size));
+    runtimes = $"retention: {maps} spawn maps of {size:N0} on a separate server process";
+    return Append();
+}
 await using var harness = await Harness.StartAsync();
 if (!runcOnly)
 {
@@ -30,7 +41,6 @@ if (!runcOnly)
     AddColdStart("cold start, total", cold, floor, "bare process start", "process start (worker)");
 }
 
-var runtimes = runcOnly ? "runc runtime only" : "process runtime";
 if (Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var noRunc))
 {
     runtimes = runcOnly ? runtimes : "process and runc runtimes";
@@ -49,28 +59,33 @@ else
     Console.WriteLine($"Skipping the runc measurements: {noRunc}.");
 }
 
-var table = new StringBuilder();
-table.AppendLine("| measure | Ferry | floor | ratio |").AppendLine("|---|---|---|---|");
-foreach (var (name, ferry, baseline, ratio) in results)
+return Append();
+
+int Append()
 {
-    table.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {ferry} | {baseline} | {ratio} |");
+    var table = new StringBuilder();
+    table.AppendLine("| measure | Ferry | floor | ratio |").AppendLine("|---|---|---|---|");
+    foreach (var (name, ferry, baseline, ratio) in results)
+    {
+        table.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {ferry} | {baseline} | {ratio} |");
+    }
+    Console.WriteLine(table);
+    var section = new StringBuilder()
+        .AppendLine(CultureInfo.InvariantCulture, $"## {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {runtimes}")
+        .AppendLine()
+        .AppendLine(Machine.Describe())
+        .AppendLine()
+        .Append(table)
+        .AppendLine();
+    var path = Path.Combine(Harness.RepositoryRoot, "bench", "RESULTS.md");
+    if (!File.Exists(path))
+    {
+        File.WriteAllText(path, "# Benchmark results\n\nAppended by `dotnet run -c Release --project bench/Ferry.Bench`. Ratios are Ferry over the floor measured in the same run.\n\n");
+    }
+    File.AppendAllText(path, section.ToString());
+    Console.WriteLine($"Appended to {path}");
+    return 0;
 }
-Console.WriteLine(table);
-var section = new StringBuilder()
-    .AppendLine(CultureInfo.InvariantCulture, $"## {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {runtimes}")
-    .AppendLine()
-    .AppendLine(Machine.Describe())
-    .AppendLine()
-    .Append(table)
-    .AppendLine();
-var path = Path.Combine(Harness.RepositoryRoot, "bench", "RESULTS.md");
-if (!File.Exists(path))
-{
-    await File.WriteAllTextAsync(path, "# Benchmark results\n\nAppended by `dotnet run -c Release --project bench/Ferry.Bench`. Ratios are Ferry over the floor measured in the same run.\n\n");
-}
-await File.AppendAllTextAsync(path, section.ToString());
-Console.WriteLine($"Appended to {path}");
-return 0;
 
 // A cold start's total beside its floor, then its phases.
 void AddColdStart(string name, ColdStart cold, double floor, string floorName, string startPhase)
