@@ -154,7 +154,7 @@ internal static class Measure
             await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), "127.0.0.1\tlocalhost\n");
             var spec = new Ferry.Worker.Runtimes.ContainerSpec(id, Harness.AppDir, "Ferry.TestApp.dll", new Dictionary<string, string>(), new Ferry.Protocol.FunctionSettings(), []);
             var image = new Ferry.Worker.Runtimes.Runc.ResolvedImage("floor", [baseImage], [], null, [], 0, 0);
-            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Ferry.Worker.Runtimes.Runc.RuncRuntime.Config(spec, image).ToJsonString());
+            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Ferry.Worker.Runtimes.Runc.RuncRuntime.Config(spec, image, null).ToJsonString());
             var info = new ProcessStartInfo("runc", ["--root", state, "run", "--bundle", bundle, id]) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
             var watch = Stopwatch.StartNew();
             using (var process = Process.Start(info)!)
@@ -182,7 +182,8 @@ internal static class Measure
     public static async Task<double> ImageCacheCheckAsync()
     {
         var dir = Path.Combine(Path.GetTempPath(), "ferry-bench-images-" + Guid.NewGuid().ToString("N")[..8]);
-        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null));
+        await using var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir);
+        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null), network);
         var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
             new(Ferry.Protocol.ImageStepKinds.AptInstall, ["jq"]),
             new(Ferry.Protocol.ImageStepKinds.Env, ["A=1"]),

@@ -32,6 +32,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private Task _run = Task.CompletedTask;
     private Task _logPump = Task.CompletedTask;
 
+    /// <summary>A worker serving <paramref name="options"/>'s control plane with <paramref name="runtime"/>, which it owns and disposes.</summary>
     public WorkerAgent(WorkerOptions options, IContainerRuntime runtime, ILogger logger)
     {
         _options = options;
@@ -179,7 +180,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             var environment = new Dictionary<string, string>
             {
                 [FerryEnv.Mode] = FerryModes.Container,
-                [FerryEnv.ServerUrl] = _options.ServerUrl.ToString(),
+                [FerryEnv.ServerUrl] = (await _runtime.GetContainerServerUrlAsync(_options.ServerUrl, _stop.Token).ConfigureAwait(false)).ToString(),
                 [FerryEnv.AppId] = start.AppId,
                 [FerryEnv.ContainerId] = start.ContainerId,
                 [FerryEnv.ContainerToken] = start.Token,
@@ -340,8 +341,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        await _runtime.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
-
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to the control plane at {Url}.")]

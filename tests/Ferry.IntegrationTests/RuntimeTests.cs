@@ -245,7 +245,8 @@ public sealed class ImageBuilderTests
     public async Task Two_apps_asking_for_the_same_image_at_once_build_it_once()
     {
         var dir = Path.Combine(Path.GetTempPath(), "ferry-builder-" + Guid.NewGuid().ToString("N")[..8]);
-        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null));
+        await using var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir);
+        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null), network);
         var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
             new(Ferry.Protocol.ImageStepKinds.RunCommands, ["echo shared > /shared.txt"]),
             new(Ferry.Protocol.ImageStepKinds.Env, ["SHARED=1"]),

@@ -20,7 +20,7 @@ public sealed class RuncConfigTests
     [Fact]
     public void Cpu_memory_and_pids_become_cgroup_limits()
     {
-        var config = RuncRuntime.Config(Spec(new FunctionSettings { Cpu = 0.5, MemoryMiB = 256 }), Plain);
+        var config = RuncRuntime.Config(Spec(new FunctionSettings { Cpu = 0.5, MemoryMiB = 256 }), Plain, null);
         var resources = config["linux"]!["resources"]!;
 
         Num(resources["cpu"]!["quota"]).Should().Be(50_000);
@@ -34,7 +34,7 @@ public sealed class RuncConfigTests
     [Fact]
     public void The_container_gets_its_own_pid_mount_uts_and_ipc_namespaces_and_the_hosts_network()
     {
-        var config = RuncRuntime.Config(Spec(new FunctionSettings()), Plain);
+        var config = RuncRuntime.Config(Spec(new FunctionSettings()), Plain, null);
 
         config["linux"]!["namespaces"]!.AsArray().Select(n => n!["type"]!.GetValue<string>()).Should().BeEquivalentTo("pid", "ipc", "uts", "mount");
         config["process"]!["noNewPrivileges"]!.GetValue<bool>().Should().BeTrue();
@@ -43,8 +43,8 @@ public sealed class RuncConfigTests
     [Fact]
     public void The_build_is_mounted_read_only_and_run_unless_a_command_replaces_it()
     {
-        var function = RuncRuntime.Config(Spec(new FunctionSettings()), Plain);
-        var shell = RuncRuntime.Config(Spec(new FunctionSettings(), command: ["/bin/bash"]), Plain);
+        var function = RuncRuntime.Config(Spec(new FunctionSettings()), Plain, null);
+        var shell = RuncRuntime.Config(Spec(new FunctionSettings(), command: ["/bin/bash"]), Plain, null);
         var app = function["mounts"]!.AsArray().Single(m => m!["destination"]!.GetValue<string>() == "/app")!;
 
         Strings(function["process"]!["args"]).Should().Equal("dotnet", "/app/App.dll");
@@ -58,7 +58,7 @@ public sealed class RuncConfigTests
     {
         var image = new ResolvedImage("im-x", ["/l/2", "/l/1", "/images/base"], ["MODEL=/models"], "/srv", [new ImageMount("/mounts/m1", "/data")], 2, 0);
 
-        var config = RuncRuntime.Config(Spec(new FunctionSettings()), image);
+        var config = RuncRuntime.Config(Spec(new FunctionSettings()), image, null);
 
         Strings(config["process"]!["env"]).Should().Contain(["MODEL=/models", "FERRY_CONTAINER_ID=ct-1"]);
         config["process"]!["cwd"]!.GetValue<string>().Should().Be("/srv");
@@ -72,7 +72,7 @@ public sealed class RuncConfigTests
     {
         var host = new Dictionary<string, (long, long)> { ["/dev/nvidia0"] = (195, 0), ["/dev/nvidia1"] = (195, 1), ["/dev/nvidiactl"] = (195, 255) };
 
-        var config = RuncRuntime.Config(Spec(new FunctionSettings(), gpus: [1]), Plain, path => host.TryGetValue(path, out var n) ? n : null);
+        var config = RuncRuntime.Config(Spec(new FunctionSettings(), gpus: [1]), Plain, null, path => host.TryGetValue(path, out var n) ? n : null);
 
         Strings(config["process"]!["env"]).Should().Contain(["CUDA_VISIBLE_DEVICES=1", "NVIDIA_VISIBLE_DEVICES=1"]);
         config["mounts"]!.AsArray().Select(m => m!["destination"]!.GetValue<string>()).Where(d => d.StartsWith("/dev/nvidia", StringComparison.Ordinal))
@@ -84,7 +84,7 @@ public sealed class RuncConfigTests
     [Fact]
     public void A_configured_gpu_without_a_device_node_still_starts_with_just_the_environment()
     {
-        var config = RuncRuntime.Config(Spec(new FunctionSettings(), gpus: [0]), Plain, _ => null);
+        var config = RuncRuntime.Config(Spec(new FunctionSettings(), gpus: [0]), Plain, null, _ => null);
 
         config["mounts"]!.AsArray().Should().NotContain(m => m!["destination"]!.GetValue<string>().StartsWith("/dev/nvidia", StringComparison.Ordinal));
         Strings(config["process"]!["env"]).Should().Contain("CUDA_VISIBLE_DEVICES=0");

@@ -34,7 +34,7 @@ public static partial class RuntimeSelector
 
     private static RuncRuntime Runc(string dataDir, ILogger logger, string? aptMirror)
     {
-        var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message));
+        var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message), logger);
         var orphans = runtime.RemoveOrphansAsync(CancellationToken.None).GetAwaiter().GetResult();
         if (orphans > 0)
         {
