@@ -28,12 +28,18 @@ internal sealed partial class ServerRelay : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ConcurrentDictionary<Connection, byte> _connections = new();
     private readonly Task _accepting;
+    private readonly RemoteCertificateValidationCallback? _validate;
 
     /// <summary>Starts listening on an ephemeral port of <paramref name="address"/>.</summary>
-    public ServerRelay(IPAddress address, Uri upstream, ILogger logger)
+    /// <param name="address">The address to listen on: the container network's gateway.</param>
+    /// <param name="upstream">The control plane's URL.</param>
+    /// <param name="logger">Where failed connections to the control plane are logged.</param>
+    /// <param name="validate">Replaces the default certificate validation; only tests, with a certificate of their own, pass one.</param>
+    public ServerRelay(IPAddress address, Uri upstream, ILogger logger, RemoteCertificateValidationCallback? validate = null)
     {
         _upstream = upstream;
         _logger = logger;
+        _validate = validate;
         _listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -131,7 +137,7 @@ internal sealed partial class ServerRelay : IAsyncDisposable
         finally
         {
             _connections.TryRemove(connection, out _);
-            connection.Close();
+            connection.Dispose();
         }
     }
 
@@ -148,11 +154,12 @@ internal sealed partial class ServerRelay : IAsyncDisposable
         var tls = new SslStream(stream, leaveInnerStreamOpen: false);
         try
         {
-            // No validation callback: the same checks as the worker's HttpClient, which uses the default handler.
+            // Without a callback, the same checks as the worker's HttpClient, which uses the default handler.
             await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = _upstream.IdnHost,
                 ApplicationProtocols = [SslApplicationProtocol.Http11],
+                RemoteCertificateValidationCallback = _validate,
             }, _stop.Token).ConfigureAwait(false);
         }
         catch
@@ -203,14 +210,40 @@ internal sealed partial class ServerRelay : IAsyncDisposable
         _stop.Dispose();
     }
 
-    /// <summary>One relayed connection: the container's socket and, once connected, the control plane's.</summary>
-    private sealed class Connection(Socket client, IPAddress source)
+    /// <summary>One relayed connection: the container's socket and, once connecting, the control plane's.</summary>
+    private sealed class Connection(Socket client, IPAddress source) : IDisposable
     {
         public IPAddress Source => source;
 
         public Socket? Upstream { get; set; }
 
+        /// <summary>
+        /// Ends the connection at both ends with a FIN, which also wakes the pending reads, so the relay's copies end
+        /// and dispose the sockets; disposing a socket with a read pending would reset the connection instead.
+        /// </summary>
         public void Close()
+        {
+            Shutdown(client);
+            Shutdown(Upstream);
+        }
+
+        private static void Shutdown(Socket? socket)
+        {
+            try
+            {
+                socket?.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+                // Not connected yet: disposing it abandons the connect.
+                socket!.Dispose();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        public void Dispose()
         {
             client.Dispose();
             Upstream?.Dispose();
