@@ -226,6 +226,7 @@ public sealed class OrphanTests
             }
         }, CancellationToken.None);
         await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var namespaceBefore = NetworkNamespacesOf("ct-orphan");
 
         // A new runtime over the same data dir is what a restarted worker creates.
         var after = new Ferry.Worker.Runtimes.Runc.RuncRuntime(dataDir, baseImage, _ => { });
@@ -235,8 +236,15 @@ public sealed class OrphanTests
         removed.Should().Be(1);
         exit.ExitCode.Should().Be(137, "the orphan was killed");
         Directory.Exists(Path.Combine(dataDir, "containers", "ct-orphan")).Should().BeFalse();
+        namespaceBefore.Should().ContainSingle("the container ran in a network namespace of its own");
+        NetworkNamespacesOf("ct-orphan").Should().BeEmpty();
+        await after.DisposeAsync();
+        await before.DisposeAsync();
         Directory.Delete(dataDir, recursive: true);
     }
+
+    private static List<string> NetworkNamespacesOf(string containerId) =>
+        Directory.Exists("/run/netns") ? [.. Directory.EnumerateFileSystemEntries("/run/netns").Where(n => n.EndsWith("-" + containerId, StringComparison.Ordinal))] : [];
 }
 
 public sealed class ImageBuilderTests

@@ -34,7 +34,8 @@ public sealed record NetworkAttachment(string Namespace, string HostInterface, I
 /// and keeps them from each other (the bridge's ports are isolated, and forwarding between any two Ferry interfaces
 /// is refused), from IPv6, and from connections anyone else opens to them. What a container may not reach is
 /// rejected as administratively prohibited ("no route to host") rather than dropped, so it fails at once. A worker that takes a slot first removes
-/// whatever a killed owner of the slot left: interfaces, namespaces and the table.
+/// whatever a killed owner of the slot left (interfaces, namespaces and the table), and the leftovers of any other
+/// slot whose lock nobody holds.
 /// </remarks>
 public sealed partial class ContainerNetwork : IAsyncDisposable
 {
@@ -241,7 +242,12 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
             var slot = new Slot(number, handle, ResolvConf());
             try
             {
-                await RemoveLeftoversAsync(slot, cancellationToken).ConfigureAwait(false);
+                await RemoveLeftoversAsync(number, cancellationToken).ConfigureAwait(false);
+                var swept = await SweepAbandonedAsync(number, cancellationToken).ConfigureAwait(false);
+                if (swept > 0)
+                {
+                    LogSwept(_logger, swept);
+                }
                 await IpAsync(null, false, cancellationToken,
                     $"link add {slot.Bridge} type bridge",
                     $"addr add {slot.Gateway}/24 dev {slot.Bridge}",
@@ -256,7 +262,7 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
             }
             catch (Exception e) when (e is InvalidOperationException or IOException or UnauthorizedAccessException)
             {
-                await RemoveLeftoversAsync(slot, CancellationToken.None).ConfigureAwait(false);
+                await RemoveLeftoversAsync(number, CancellationToken.None).ConfigureAwait(false);
                 handle.Dispose();
                 throw new InvalidOperationException($"Setting up the container network 10.213.{number}.0/24 failed: {e.Message}", e);
             }
@@ -324,24 +330,68 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
             {
                 continue;
             }
-            SafeFileHandle handle;
-            try
+            if (TryLock(number) is { } handle)
             {
-                // .NET itself takes flock(LOCK_EX) for FileShare.None; the explicit call below holds even where that is turned off.
-                handle = File.OpenHandle(Path.Combine(LockDir, $"slot-{number:x2}.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                return (number, handle);
             }
-            catch (IOException)
-            {
-                continue;
-            }
-            if (Flock(handle, LockExclusive | LockNonBlocking) != 0)
-            {
-                handle.Dispose();
-                continue;
-            }
-            return (number, handle);
         }
         throw new InvalidOperationException("Every container network slot (10.213.0.0/16 in /24s) is taken by another worker or routed elsewhere on this host.");
+    }
+
+    /// <summary>The slot's lock, or null when another worker holds it.</summary>
+    private static SafeFileHandle? TryLock(int number)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            // .NET itself takes flock(LOCK_EX) for FileShare.None; the explicit call below holds even where that is turned off.
+            handle = File.OpenHandle(Path.Combine(LockDir, $"slot-{number:x2}.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        if (Flock(handle, LockExclusive | LockNonBlocking) != 0)
+        {
+            handle.Dispose();
+            return null;
+        }
+        return handle;
+    }
+
+    /// <summary>
+    /// Removes what killed workers left in slots nobody holds now: a restarted worker may take another slot than its
+    /// old one, and a slot's leftovers should not wait for the next worker that happens to take it.
+    /// </summary>
+    /// <returns>How many slots it cleaned.</returns>
+    private static async Task<int> SweepAbandonedAsync(int mine, CancellationToken cancellationToken)
+    {
+        var names = new List<string>();
+        if (Directory.Exists("/sys/class/net"))
+        {
+            names.AddRange(Directory.EnumerateFileSystemEntries("/sys/class/net").Select(p => Path.GetFileName(p)!));
+        }
+        if (Directory.Exists(NetnsDir))
+        {
+            names.AddRange(Directory.EnumerateFileSystemEntries(NetnsDir).Select(p => Path.GetFileName(p)!));
+        }
+        var slots = names
+            .Where(n => n.Length >= 4 && n.StartsWith(Prefix, StringComparison.Ordinal))
+            .Select(n => int.TryParse(n.AsSpan(2, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var number) ? number : -1)
+            .Where(n => n >= 0 && n != mine)
+            .Distinct()
+            .ToList();
+        var cleaned = 0;
+        foreach (var number in slots)
+        {
+            using var handle = TryLock(number);
+            if (handle is not null)
+            {
+                await RemoveLeftoversAsync(number, cancellationToken).ConfigureAwait(false);
+                cleaned++;
+            }
+        }
+        return cleaned;
     }
 
     /// <summary>
@@ -382,9 +432,10 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
     }
 
     /// <summary>Removes the slot's bridge, veths, namespaces and table, whoever made them.</summary>
-    private static async Task RemoveLeftoversAsync(Slot slot, CancellationToken cancellationToken)
+    private static async Task RemoveLeftoversAsync(int number, CancellationToken cancellationToken)
     {
-        var prefix = Prefix + slot.Hex;
+        var hex = number.ToString("x2", CultureInfo.InvariantCulture);
+        var prefix = Prefix + hex;
         var commands = new List<string>();
         if (Directory.Exists("/sys/class/net"))
         {
@@ -402,7 +453,7 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
         {
             await IpAsync(null, true, cancellationToken, [.. commands]).ConfigureAwait(false);
         }
-        await NftAsync($"table inet {slot.Table}\ndelete table inet {slot.Table}\n", cancellationToken).ConfigureAwait(false);
+        await NftAsync($"table inet ferry_{hex}\ndelete table inet ferry_{hex}\n", cancellationToken).ConfigureAwait(false);
     }
 
     private static void EnableForwarding()
@@ -496,7 +547,7 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
             _slot = null;
             try
             {
-                await RemoveLeftoversAsync(slot, CancellationToken.None).ConfigureAwait(false);
+                await RemoveLeftoversAsync(slot.Number, CancellationToken.None).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
             {
@@ -520,6 +571,9 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The host's resolver is on loopback, which containers cannot reach; they get {Path} without it.")]
     private static partial void LogLoopbackResolver(ILogger logger, string path);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed the container networks killed workers left in {Count} slots.")]
+    private static partial void LogSwept(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Removing the container network {Table} failed: {Reason}")]
     private static partial void LogCleanupFailed(ILogger logger, string table, string reason);
