@@ -102,7 +102,7 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
         var index = Allocate();
         var attachment = new NetworkAttachment(
             $"{Prefix}{slot.Hex}-{containerId}",
-            $"{Prefix}{slot.Hex}v{index.ToString("000", CultureInfo.InvariantCulture)}",
+            HostInterface(index),
             slot.Host(index),
             slot.ResolvConf);
         try
@@ -121,14 +121,14 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
         }
         catch
         {
-            await DetachAsync(attachment).ConfigureAwait(false);
+            Detach(attachment);
             throw;
         }
         return attachment;
     }
 
     /// <summary>Closes what the container had open through the relays, removes its namespace and veth pair, and frees its address.</summary>
-    public async Task DetachAsync(NetworkAttachment? attachment)
+    public void Detach(NetworkAttachment? attachment)
     {
         if (attachment is null)
         {
@@ -138,8 +138,9 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
         {
             relay.Value.Result.CloseFrom(attachment.Address);
         }
-        // The veth goes first and by name: a namespace is destroyed in the background, and its interfaces with it.
-        await IpAsync(null, true, CancellationToken.None, $"link del {attachment.HostInterface}", $"netns del {attachment.Namespace}").ConfigureAwait(false);
+        // Only the namespace: the kernel destroys it, and the veth pair in it, in the background, where deleting the
+        // veth here would wait about 25 ms for an RCU grace period. Allocate skips an index whose veth is still there.
+        DeleteNamespace(attachment.Namespace);
         lock (_used)
         {
             _used[attachment.Address.GetAddressBytes()[3]] = false;
@@ -189,21 +190,34 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
     }
 
     /// <summary>Removes the network namespaces, in any slot, of containers a killed worker left behind.</summary>
-    public static async Task RemoveNamespacesOfAsync(IReadOnlyCollection<string> containerIds)
+    public static void RemoveNamespacesOf(IReadOnlyCollection<string> containerIds)
     {
         if (containerIds.Count == 0 || !Directory.Exists(NetnsDir))
         {
             return;
         }
-        var names = Directory.EnumerateFileSystemEntries(NetnsDir).Select(Path.GetFileName)
-            .Where(n => n!.StartsWith(Prefix, StringComparison.Ordinal) && n.Length > 5 && n[4] == '-' && containerIds.Contains(n[5..]))
-            .Select(n => $"netns del {n}")
-            .ToArray();
-        if (names.Length > 0)
+        foreach (var name in Directory.EnumerateFileSystemEntries(NetnsDir).Select(p => Path.GetFileName(p)!)
+            .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.Length > 5 && n[4] == '-' && containerIds.Contains(n[5..])))
         {
-            await IpAsync(null, true, CancellationToken.None, names).ConfigureAwait(false);
+            DeleteNamespace(name);
         }
     }
+
+    /// <summary>What <c>ip netns del</c> does, without starting it: detach the namespace's bind mount and remove the file.</summary>
+    private static void DeleteNamespace(string name)
+    {
+        var path = Path.Combine(NetnsDir, name);
+        _ = Umount2(path, MountDetach);
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private string HostInterface(int index) => $"{Prefix}{_slot!.Hex}v{index.ToString("000", CultureInfo.InvariantCulture)}";
 
     private int Allocate()
     {
@@ -213,7 +227,7 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
             for (var i = 0; i <= LastHost - FirstHost; i++)
             {
                 var index = FirstHost + ((_next - FirstHost + i) % (LastHost - FirstHost + 1));
-                if (!_used[index])
+                if (!_used[index] && !Directory.Exists($"/sys/class/net/{HostInterface(index)}"))
                 {
                     _used[index] = true;
                     _next = index + 1;
@@ -445,9 +459,10 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
         }
         if (Directory.Exists(NetnsDir))
         {
-            commands.AddRange(Directory.EnumerateFileSystemEntries(NetnsDir).Select(Path.GetFileName)
-                .Where(n => n!.StartsWith(prefix + "-", StringComparison.Ordinal))
-                .Select(n => $"netns del {n}"));
+            foreach (var name in Directory.EnumerateFileSystemEntries(NetnsDir).Select(p => Path.GetFileName(p)!).Where(n => n.StartsWith(prefix + "-", StringComparison.Ordinal)))
+            {
+                DeleteNamespace(name);
+            }
         }
         if (commands.Count > 0)
         {
@@ -559,6 +574,11 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
 
     private const int LockExclusive = 2;
     private const int LockNonBlocking = 4;
+
+    private const int MountDetach = 2;
+
+    [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Umount2(string target, int flags);
 
     [LibraryImport("libc", EntryPoint = "flock", SetLastError = true)]
     private static partial int Flock(SafeFileHandle fd, int operation);

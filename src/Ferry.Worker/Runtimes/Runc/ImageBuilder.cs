@@ -378,7 +378,7 @@ public sealed class ImageBuilder
         }
         catch
         {
-            await _network.DetachAsync(attaching.IsCompletedSuccessfully ? attaching.Result : null).ConfigureAwait(false);
+            _network.Detach(attaching.IsCompletedSuccessfully ? attaching.Result : null);
             if (mounting.IsCompletedSuccessfully && mounting.Result.Code == 0)
             {
                 await Processes.RunAsync("umount", [rootfs], CancellationToken.None).ConfigureAwait(false);
@@ -388,7 +388,7 @@ public sealed class ImageBuilder
         var (code, text) = mounting.Result;
         if (code != 0)
         {
-            await _network.DetachAsync(attaching.Result).ConfigureAwait(false);
+            _network.Detach(attaching.Result);
             throw new ImageBuildException($"{context.Title} could not mount its root filesystem: {text.Trim()}");
         }
         try
@@ -455,7 +455,7 @@ public sealed class ImageBuilder
         finally
         {
             await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", name], CancellationToken.None).ConfigureAwait(false);
-            await _network.DetachAsync(attaching.Result).ConfigureAwait(false);
+            _network.Detach(attaching.Result);
             await Processes.RunAsync("umount", [rootfs], CancellationToken.None).ConfigureAwait(false);
             await RemoveAsync(work).ConfigureAwait(false);
             Directory.Delete(rootfs);

@@ -81,7 +81,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             }
         }
         // Builds have runc state but no bundle here; both kinds had a network namespace.
-        await ContainerNetwork.RemoveNamespacesOfAsync([.. removed, .. bundles]).ConfigureAwait(false);
+        ContainerNetwork.RemoveNamespacesOf([.. removed, .. bundles]);
         return removed.Count;
     }
 
@@ -235,7 +235,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     private async Task CleanUpAsync(string containerId, string bundle, NetworkAttachment? network)
     {
         await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", containerId], CancellationToken.None).ConfigureAwait(false);
-        await _network.DetachAsync(network).ConfigureAwait(false);
+        _network.Detach(network);
         await Processes.RunAsync("umount", ["-l", Path.Combine(bundle, "rootfs")], CancellationToken.None).ConfigureAwait(false);
         try
         {
