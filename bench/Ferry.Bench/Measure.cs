@@ -203,6 +203,52 @@ internal static class Measure
         return times[times.Count / 2];
     }
 
+    /// <summary>Cold starts on two harnesses, one sample of each in turn; the medians of each.</summary>
+    public static async Task<(ColdStart First, ColdStart Second)> ColdStartPairAsync(Harness first, Harness second, int samples)
+    {
+        var (a, b) = (new List<ColdStart>(), new List<ColdStart>());
+        for (var i = 0; i < samples; i++)
+        {
+            a.Add(await ColdStartAsync(first, 1));
+            b.Add(await ColdStartAsync(second, 1));
+        }
+        return (Median(a), Median(b));
+    }
+
+    private static ColdStart Median(List<ColdStart> runs)
+    {
+        double Of(Func<ColdStart, double> pick) => runs.Select(pick).Order().ElementAt(runs.Count / 2);
+        return new ColdStart(Of(r => r.Total), Of(r => r.Schedule), Of(r => r.ProcessStart), Of(r => r.Ready), Of(r => r.FirstOutput));
+    }
+
+    /// <summary>
+    /// What one container's network costs the worker: setting up its namespace, veth pair and address, and removing
+    /// them; medians over <paramref name="samples"/> containers, after the worker's bridge and table exist.
+    /// </summary>
+    public static async Task<(double Setup, double Teardown)> NetworkSetupAsync(int samples)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "ferry-bench-net-" + Guid.NewGuid().ToString("N")[..8]);
+        var (setup, teardown) = (new List<double>(), new List<double>());
+        await using (var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir))
+        {
+            network.Detach(await network.AttachAsync("bench-net-warmup", CancellationToken.None));
+            for (var i = 0; i < samples; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                var attachment = await network.AttachAsync($"bench-net-{i}", CancellationToken.None);
+                setup.Add(watch.Elapsed.TotalMilliseconds);
+                watch.Restart();
+                network.Detach(attachment);
+                teardown.Add(watch.Elapsed.TotalMilliseconds);
+            }
+        }
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        return (setup.Order().ElementAt(samples / 2), teardown.Order().ElementAt(samples / 2));
+    }
+
     /// <summary>From a call on an app with no containers to its result, with the scheduler's timestamps as phases.</summary>
     public static async Task<ColdStart> ColdStartAsync(Harness harness, int samples)
     {
