@@ -205,7 +205,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             if (_runtime is ProcessRuntime && start.Settings.Image is { Steps.Count: > 0 } image && _warned.TryAdd("image:" + start.AppId, true))
             {
                 OnOutput(start.ContainerId, LogStreams.System,
-                    $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(Runtimes.Runc.ImageBuilder.Describe))}) are not applied. Run the worker as root with runc and debootstrap installed to build images.");
+                    $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(Runtimes.Runc.ImageBuilder.Describe))}) are not applied. Run the worker as root with runc, debootstrap, iproute2 and nftables installed to build images.");
             }
             var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds,
                 (image, elapsed) => _outgoing.Writer.TryWrite(new ImageBuilt(image.Id, image.Layers, image.BuiltLayers, elapsed.TotalSeconds,
