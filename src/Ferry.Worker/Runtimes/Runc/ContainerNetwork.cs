@@ -71,9 +71,6 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
     /// <summary>The container network, 10.213.0.0/16; each worker's slot is one /24 of it.</summary>
     internal static (IPAddress Address, int Bits) Range => (new IPAddress([10, 213, 0, 0]), 16);
 
-    /// <summary>The slot this worker holds, once the network is set up.</summary>
-    internal int? SlotNumber => _slot?.Number;
-
     private sealed record Slot(int Number, SafeFileHandle Lock, string ResolvConf)
     {
         public string Hex => Number.ToString("x2", CultureInfo.InvariantCulture);
@@ -92,11 +89,17 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
     /// null when containers share the host's network.
     /// </summary>
     /// <exception cref="InvalidOperationException">The namespace or its interfaces could not be set up.</exception>
+    /// <exception cref="ArgumentException"><paramref name="containerId"/> has characters other than letters, digits, '-', '_' and '.'.</exception>
     public async Task<NetworkAttachment?> AttachAsync(string containerId, CancellationToken cancellationToken)
     {
         if (!Isolated)
         {
             return null;
+        }
+        if (containerId.Length == 0 || !containerId.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            // The id becomes part of a file name and of ip's batch lines.
+            throw new ArgumentException($"'{containerId}' is not a container id.", nameof(containerId));
         }
         var slot = await EnsureAsync(cancellationToken).ConfigureAwait(false);
         var index = Allocate();
