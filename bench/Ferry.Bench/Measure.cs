@@ -192,7 +192,7 @@ internal static class Measure
             await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), "127.0.0.1\tlocalhost\n");
             var spec = new Ferry.Worker.Runtimes.ContainerSpec(id, Harness.AppDir, "Ferry.TestApp.dll", new Dictionary<string, string>(), new Ferry.Protocol.FunctionSettings(), []);
             var image = new Ferry.Worker.Runtimes.Runc.ResolvedImage("floor", [baseImage], [], null, [], 0, 0);
-            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Ferry.Worker.Runtimes.Runc.RuncRuntime.Config(spec, image).ToJsonString());
+            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Ferry.Worker.Runtimes.Runc.RuncRuntime.Config(spec, image, null).ToJsonString());
             var info = new ProcessStartInfo("runc", ["--root", state, "run", "--bundle", bundle, id]) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
             var watch = Stopwatch.StartNew();
             using (var process = Process.Start(info)!)
@@ -220,7 +220,8 @@ internal static class Measure
     public static async Task<double> ImageCacheCheckAsync()
     {
         var dir = Path.Combine(Path.GetTempPath(), "ferry-bench-images-" + Guid.NewGuid().ToString("N")[..8]);
-        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null));
+        await using var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir);
+        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null), network);
         var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
             new(Ferry.Protocol.ImageStepKinds.AptInstall, ["jq"]),
             new(Ferry.Protocol.ImageStepKinds.Env, ["A=1"]),
@@ -238,6 +239,52 @@ internal static class Measure
         await RunAsync("rm", "-rf", "--one-file-system", dir);
         times.Sort();
         return times[times.Count / 2];
+    }
+
+    /// <summary>Cold starts on two harnesses, one sample of each in turn; the medians of each.</summary>
+    public static async Task<(ColdStart First, ColdStart Second)> ColdStartPairAsync(Harness first, Harness second, int samples)
+    {
+        var (a, b) = (new List<ColdStart>(), new List<ColdStart>());
+        for (var i = 0; i < samples; i++)
+        {
+            a.Add(await ColdStartAsync(first, 1));
+            b.Add(await ColdStartAsync(second, 1));
+        }
+        return (Median(a), Median(b));
+    }
+
+    private static ColdStart Median(List<ColdStart> runs)
+    {
+        double Of(Func<ColdStart, double> pick) => runs.Select(pick).Order().ElementAt(runs.Count / 2);
+        return new ColdStart(Of(r => r.Total), Of(r => r.Schedule), Of(r => r.ProcessStart), Of(r => r.Ready), Of(r => r.FirstOutput));
+    }
+
+    /// <summary>
+    /// What one container's network costs the worker: setting up its namespace, veth pair and address, and removing
+    /// them; medians over <paramref name="samples"/> containers, after the worker's bridge and table exist.
+    /// </summary>
+    public static async Task<(double Setup, double Teardown)> NetworkSetupAsync(int samples)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "ferry-bench-net-" + Guid.NewGuid().ToString("N")[..8]);
+        var (setup, teardown) = (new List<double>(), new List<double>());
+        await using (var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir))
+        {
+            network.Detach(await network.AttachAsync("bench-net-warmup", CancellationToken.None));
+            for (var i = 0; i < samples; i++)
+            {
+                var watch = Stopwatch.StartNew();
+                var attachment = await network.AttachAsync($"bench-net-{i}", CancellationToken.None);
+                setup.Add(watch.Elapsed.TotalMilliseconds);
+                watch.Restart();
+                network.Detach(attachment);
+                teardown.Add(watch.Elapsed.TotalMilliseconds);
+            }
+        }
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        return (setup.Order().ElementAt(samples / 2), teardown.Order().ElementAt(samples / 2));
     }
 
     /// <summary>From a call on an app with no containers to its result, with the scheduler's timestamps as phases.</summary>

@@ -49,9 +49,24 @@ if (Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var noRunc))
     // The first container builds or finds the base image; the samples then start with a cached image.
     await runc.NewAppAsync();
     await runc.Functions.Square.RemoteAsync(1);
+    // The same runtime with containers in the host's network namespace, to show what isolation costs in this run.
+    await using var shared = await Harness.StartAsync(dir => new Ferry.Worker.Runtimes.Runc.RuncRuntime(
+        dir, new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null), _ => { }, null, isolateNetwork: false));
+    await shared.NewAppAsync();
+    await shared.Functions.Square.RemoteAsync(1);
     var runcFloor = await Measure.BareRuncStartAsync(new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null).Path, 9);
-    var runcCold = await Measure.ColdStartAsync(runc, 9);
-    AddColdStart("runc cold start, total", runcCold, runcFloor, "bare `runc run`, same program and rootfs", "container start (image check, bundle, runc)");
+    // Alternating samples, so a slow moment of the shared machine does not land on one side only.
+    var (runcCold, sharedCold) = await Measure.ColdStartPairAsync(runc, shared, 9);
+    AddColdStart("runc cold start, total", runcCold, runcFloor, "bare `runc run`, same program and rootfs", "container start (image check, bundle, network, runc)");
+    results.Add(("runc cold start, host network (no isolation)", Ms(sharedCold.Total), Ms(runcCold.Total) + " (isolated, above)", Ratio(runcCold.Total, sharedCold.Total)));
+    results.Add(("  container start (image check, bundle, runc)", Ms(sharedCold.ProcessStart), Ms(runcCold.ProcessStart) + " (isolated)", ""));
+    var network = await Measure.NetworkSetupAsync(50);
+    results.Add(("container network setup (netns, veth, address)", Ms(network.Setup), "", ""));
+    results.Add(("container network teardown", Ms(network.Teardown), "", ""));
+    var runcWarm = await Measure.WarmLatencyAsync(runc, 1_000);
+    var sharedWarm = await Measure.WarmLatencyAsync(shared, 1_000);
+    results.Add(("runc warm call p50, isolated (through the relay)", Ms(runcWarm.P50), Ms(sharedWarm.P50) + " (host network)", Ratio(runcWarm.P50, sharedWarm.P50)));
+    results.Add(("runc warm call p99, isolated (through the relay)", Ms(runcWarm.P99), Ms(sharedWarm.P99) + " (host network)", Ratio(runcWarm.P99, sharedWarm.P99)));
     results.Add(("image cache check (3 cached layers)", Ms(await Measure.ImageCacheCheckAsync()), "100 ms (target)", ""));
 }
 else

@@ -32,6 +32,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private Task _run = Task.CompletedTask;
     private Task _logPump = Task.CompletedTask;
 
+    /// <summary>A worker serving <paramref name="options"/>'s control plane with <paramref name="runtime"/>, which it owns and disposes.</summary>
     public WorkerAgent(WorkerOptions options, IContainerRuntime runtime, ILogger logger)
     {
         _options = options;
@@ -181,7 +182,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             var environment = new Dictionary<string, string>
             {
                 [FerryEnv.Mode] = FerryModes.Container,
-                [FerryEnv.ServerUrl] = _options.ServerUrl.ToString(),
+                [FerryEnv.ServerUrl] = (await _runtime.GetContainerServerUrlAsync(_options.ServerUrl, _stop.Token).ConfigureAwait(false)).ToString(),
                 [FerryEnv.AppId] = start.AppId,
                 [FerryEnv.ContainerId] = start.ContainerId,
                 [FerryEnv.ContainerToken] = start.Token,
@@ -210,7 +211,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             if (_runtime is ProcessRuntime && start.Settings.Image is { Steps.Count: > 0 } image && _warned.TryAdd("image:" + start.AppId, true))
             {
                 OnOutput(start.ContainerId, LogStreams.System,
-                    $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(Runtimes.Runc.ImageBuilder.Describe))}) are not applied. Run the worker as root with runc and debootstrap installed to build images.");
+                    $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(Runtimes.Runc.ImageBuilder.Describe))}) are not applied. Run the worker as root with runc, debootstrap, iproute2 and nftables installed to build images.");
             }
             var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds,
                 (image, elapsed) => _outgoing.Writer.TryWrite(new ImageBuilt(image.Id, image.Layers, image.BuiltLayers, elapsed.TotalSeconds,
@@ -346,8 +347,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         catch (OperationCanceledException)
         {
         }
+        await _runtime.DisposeAsync().ConfigureAwait(false);
         _http.Dispose();
-
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Connected to the control plane at {Url}.")]

@@ -226,6 +226,7 @@ public sealed class OrphanTests
             }
         }, CancellationToken.None);
         await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var namespaceBefore = NetworkNamespacesOf("ct-orphan");
 
         // A new runtime over the same data dir is what a restarted worker creates.
         var after = new Ferry.Worker.Runtimes.Runc.RuncRuntime(dataDir, baseImage, _ => { });
@@ -235,8 +236,15 @@ public sealed class OrphanTests
         removed.Should().Be(1);
         exit.ExitCode.Should().Be(137, "the orphan was killed");
         Directory.Exists(Path.Combine(dataDir, "containers", "ct-orphan")).Should().BeFalse();
+        namespaceBefore.Should().ContainSingle("the container ran in a network namespace of its own");
+        NetworkNamespacesOf("ct-orphan").Should().BeEmpty();
+        await after.DisposeAsync();
+        await before.DisposeAsync();
         Directory.Delete(dataDir, recursive: true);
     }
+
+    private static List<string> NetworkNamespacesOf(string containerId) =>
+        Directory.Exists("/run/netns") ? [.. Directory.EnumerateFileSystemEntries("/run/netns").Where(n => n.EndsWith("-" + containerId, StringComparison.Ordinal))] : [];
 }
 
 public sealed class ImageBuilderTests
@@ -245,7 +253,8 @@ public sealed class ImageBuilderTests
     public async Task Two_apps_asking_for_the_same_image_at_once_build_it_once()
     {
         var dir = Path.Combine(Path.GetTempPath(), "ferry-builder-" + Guid.NewGuid().ToString("N")[..8]);
-        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null));
+        await using var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir);
+        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null), network);
         var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
             new(Ferry.Protocol.ImageStepKinds.RunCommands, ["echo shared > /shared.txt"]),
             new(Ferry.Protocol.ImageStepKinds.Env, ["SHARED=1"]),

@@ -46,6 +46,17 @@ public sealed class TestFunctions
         FailingBuild = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().RunFunction(ThrowAtBuild) }, name: "failing_build");
         MissingPackage = App.Function<int, int>(x => x, new FunctionOptions { Image = Image.DebianSlim().AptInstall("ferry-no-such-package") }, name: "missing_package");
         ProbeApi = App.Function<string[], string[]>(ProbeApiAsync, name: "probe_api");
+        ConnectTo = App.Function<string, string>(ConnectAsync, name: "connect_to");
+        HttpGet = App.Function<string, string>(HttpGetAsync, name: "http_get");
+        Listen = App.Function<string>(StartListener, new FunctionOptions { ScaledownWindow = TimeSpan.FromMinutes(2) }, name: "listen");
+        Shell = App.Function<string, string>(RunShell, name: "shell");
+        ServerUrl = App.Function<string>(() => Environment.GetEnvironmentVariable("FERRY_SERVER_URL") ?? "", name: "server_url");
+        BuildSandbox = App.Function<string>(DescribeBuildSandbox, new FunctionOptions
+        {
+            Image = Image.DebianSlim().RunCommands(
+                "awk '$2 == \"00000000\" { print $3 }' /proc/net/route > /build-gateway",
+                "unshare -U true 2> /build-unshare || true"),
+        }, name: "build_sandbox");
         Snapshotted = App.Cls<Snapshotted>(new FunctionOptions { EnableMemorySnapshot = true });
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
@@ -53,6 +64,24 @@ public sealed class TestFunctions
     }
 
     public Cls<Counter> Counter { get; }
+
+    /// <summary>Opens a TCP connection to <c>host:port</c>: <c>connected</c>, or <c>failed: </c> and the socket error.</summary>
+    public Function<string, string> ConnectTo { get; }
+
+    /// <summary>GETs a URL and returns the body, or <c>failed: </c> and the reason.</summary>
+    public Function<string, string> HttpGet { get; }
+
+    /// <summary>Starts a TCP server in its container that greets and closes; returns its <c>address:port</c> on eth0.</summary>
+    public Function<string> Listen { get; }
+
+    /// <summary>Runs a shell command: <c>exit N: </c> and what it printed.</summary>
+    public Function<string, string> Shell { get; }
+
+    /// <summary>The control plane URL the container was given.</summary>
+    public Function<string> ServerUrl { get; }
+
+    /// <summary>What an image's build step saw: its default gateway and what <c>unshare -U</c> said.</summary>
+    public Function<string> BuildSandbox { get; }
 
     /// <summary>A class that asks for memory snapshots, with a snap and a regular enter hook.</summary>
     public Cls<Snapshotted> Snapshotted { get; }
@@ -165,6 +194,80 @@ public sealed class TestFunctions
         var output = jq.StandardOutput.ReadToEnd().Trim();
         jq.WaitForExit();
         return output;
+    }
+
+    private static async Task<string> ConnectAsync(string endpoint)
+    {
+        var colon = endpoint.LastIndexOf(':');
+        using var client = new System.Net.Sockets.TcpClient();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        try
+        {
+            await client.ConnectAsync(endpoint[..colon], int.Parse(endpoint[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture), timeout.Token);
+            return "connected";
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            return "failed: " + e.SocketErrorCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return "failed: TimedOut";
+        }
+    }
+
+    private static async Task<string> HttpGetAsync(string url)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        try
+        {
+            return await http.GetStringAsync(url);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return "failed: " + e.Message;
+        }
+    }
+
+    private static System.Net.Sockets.TcpListener? _listener;
+
+    private static string StartListener()
+    {
+        _listener ??= StartGreeter();
+        var address = System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces().Single(n => n.Name == "eth0")
+            .GetIPProperties().UnicastAddresses.Single(a => a.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork).Address;
+        return $"{address}:{((System.Net.IPEndPoint)_listener.LocalEndpoint).Port}";
+    }
+
+    private static System.Net.Sockets.TcpListener StartGreeter()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Any, 0);
+        listener.Start();
+        _ = Task.Run(async () =>
+        {
+            while (true)
+            {
+                using var client = await listener.AcceptTcpClientAsync();
+                await client.GetStream().WriteAsync("hello"u8.ToArray());
+            }
+        });
+        return listener;
+    }
+
+    private static string RunShell(string command)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("/bin/sh", ["-c", command]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using var shell = System.Diagnostics.Process.Start(info)!;
+        var stderr = shell.StandardError.ReadToEndAsync();
+        var stdout = shell.StandardOutput.ReadToEnd();
+        shell.WaitForExit();
+        return $"exit {shell.ExitCode}: {(stdout + stderr.Result).Trim()}";
+    }
+
+    private static string DescribeBuildSandbox()
+    {
+        var gateway = new System.Net.IPAddress(uint.Parse(File.ReadAllText("/build-gateway").Trim(), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture));
+        return $"{gateway}|{File.ReadAllText("/build-unshare").Trim()}";
     }
 
     private static void ThrowAtBuild() => throw new InvalidOperationException("no weights to download");

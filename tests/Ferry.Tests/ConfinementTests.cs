@@ -82,7 +82,7 @@ public sealed class ImageBuilderConfinementTests : IDisposable
         var baseImage = new BaseImage(images, mirror: null);
         // An existing base directory is taken as built: steps that only write files need no debootstrap or runc.
         Directory.CreateDirectory(baseImage.Path);
-        _builder = new ImageBuilder(images, Path.Combine(_dir, "state"), baseImage);
+        _builder = new ImageBuilder(images, Path.Combine(_dir, "state"), baseImage, new ContainerNetwork(_dir, isolated: false));
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

@@ -46,11 +46,22 @@ public interface IContainerHandle : IAsyncDisposable
 /// <summary>A line a container wrote.</summary>
 public delegate void ContainerOutputHandler(string containerId, string stream, string text);
 
-/// <summary>Starts containers. Implementations differ in isolation: a plain process, or an OCI container.</summary>
-public interface IContainerRuntime
+/// <summary>
+/// Starts containers. Implementations differ in isolation: a plain process, or an OCI container. The worker owns its
+/// runtime and disposes it after stopping the containers, which releases what the runtime set up for them.
+/// </summary>
+public interface IContainerRuntime : IAsyncDisposable
 {
     /// <summary>The runtime's name as reported to the control plane.</summary>
     string Name { get; }
+
+    /// <summary>
+    /// The URL this runtime's containers use to reach the control plane that the worker reaches at
+    /// <paramref name="serverUrl"/>: the same URL where containers share the worker's network, or an endpoint the
+    /// runtime provides where they do not (runc's relay on the container network).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The runtime could not provide the endpoint.</exception>
+    Task<Uri> GetContainerServerUrlAsync(Uri serverUrl, CancellationToken cancellationToken);
 
     Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken);
 }

@@ -12,6 +12,11 @@ public sealed partial class ProcessRuntime : IContainerRuntime
 {
     public string Name => "process";
 
+    /// <summary>The server's own URL: the program runs on the host, beside the worker.</summary>
+    public Task<Uri> GetContainerServerUrlAsync(Uri serverUrl, CancellationToken cancellationToken) => Task.FromResult(serverUrl);
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
     public Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo("dotnet")

@@ -8,7 +8,7 @@ public static partial class RuntimeSelector
 {
     /// <summary>
     /// <c>runc</c> isolates containers and applies limits; <c>process</c> runs them as plain child processes.
-    /// <c>auto</c> picks runc when the worker runs as root with runc and debootstrap installed, and otherwise falls back
+    /// <c>auto</c> picks runc when the worker runs as root with runc, debootstrap, ip and nft installed, and otherwise falls back
     /// to process with one warning, so nobody mistakes a process for an isolated container.
     /// </summary>
     public static IContainerRuntime Select(string requested, string dataDir, ILogger logger, string? aptMirror = null)
@@ -34,7 +34,7 @@ public static partial class RuntimeSelector
 
     private static RuncRuntime Runc(string dataDir, ILogger logger, string? aptMirror)
     {
-        var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message));
+        var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message), logger);
         var orphans = runtime.RemoveOrphansAsync(CancellationToken.None).GetAwaiter().GetResult();
         if (orphans > 0)
         {

@@ -60,21 +60,26 @@ public sealed class ImageBuilder
     private readonly string _mounts;
     private readonly string _state;
     private readonly BaseImage _baseImage;
+    private readonly ContainerNetwork _network;
     private readonly ConcurrentDictionary<string, Lazy<Task<bool>>> _building = new(StringComparer.Ordinal);
 
-    // Build caps: apt changes file owners and drops to its _apt user, and dpkg scripts chroot and make device nodes.
+    // Build caps: apt and dpkg change owners and modes, apt drops to its _apt user and signals its methods running as
+    // it, dpkg sets file capabilities and may make device nodes, and some maintainer scripts chroot. Raw sockets
+    // (spoofing on the container network) and changing capability sets are not needed.
     private static readonly string[] BuildCaps =
     [
-        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP",
-        "CAP_SETFCAP", "CAP_SYS_CHROOT", "CAP_MKNOD", "CAP_NET_RAW", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE",
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP",
+        "CAP_SYS_CHROOT", "CAP_MKNOD", "CAP_KILL", "CAP_AUDIT_WRITE", "CAP_NET_BIND_SERVICE",
     ];
 
-    public ImageBuilder(string imagesDir, string stateDir, BaseImage baseImage)
+    /// <summary>An image store in <paramref name="imagesDir"/> whose build containers run on <paramref name="network"/>.</summary>
+    public ImageBuilder(string imagesDir, string stateDir, BaseImage baseImage, ContainerNetwork network)
     {
         _layers = Path.Combine(imagesDir, "layers");
         _mounts = Path.Combine(imagesDir, "mounts");
         _state = stateDir;
         _baseImage = baseImage;
+        _network = network;
         Directory.CreateDirectory(_layers);
         Directory.CreateDirectory(_mounts);
         RemoveStale(_layers);
@@ -175,7 +180,7 @@ public sealed class ImageBuilder
 
     private string LayerDir(string id) => Path.Combine(_layers, id);
 
-    private sealed record StepContext(
+    internal sealed record StepContext(
         ImageStep Step,
         string Id,
         int Number,
@@ -377,16 +382,33 @@ public sealed class ImageBuilder
         var work = Path.Combine(staging, "work");
         Directory.CreateDirectory(rootfs);
         Directory.CreateDirectory(work);
-        var (code, text) = await Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
-            OverlayOptions(context.Lowers, Path.Combine(staging, "fs"), work), rootfs], cancellationToken).ConfigureAwait(false);
-        if (code != 0)
-        {
-            throw new ImageBuildException($"{context.Title} could not mount its root filesystem: {text.Trim()}");
-        }
         var name = "build-" + Guid.NewGuid().ToString("N")[..12];
+        // The build's network is set up while its root is mounted.
+        var attaching = _network.AttachAsync(name, cancellationToken);
+        var mounting = Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
+            OverlayOptions(context.Lowers, Path.Combine(staging, "fs"), work), rootfs], cancellationToken);
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(staging, "config.json"), BuildConfig(context, name).ToJsonString(), cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(attaching, mounting).ConfigureAwait(false);
+        }
+        catch
+        {
+            _network.Detach(attaching.IsCompletedSuccessfully ? attaching.Result : null);
+            if (mounting.IsCompletedSuccessfully && mounting.Result.Code == 0)
+            {
+                await Processes.RunAsync("umount", [rootfs], CancellationToken.None).ConfigureAwait(false);
+            }
+            throw;
+        }
+        var (code, text) = mounting.Result;
+        if (code != 0)
+        {
+            _network.Detach(attaching.Result);
+            throw new ImageBuildException($"{context.Title} could not mount its root filesystem: {text.Trim()}");
+        }
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(staging, "config.json"), BuildConfig(context, name, attaching.Result).ToJsonString(), cancellationToken).ConfigureAwait(false);
             var tail = new Queue<string>();
             var info = new ProcessStartInfo("runc")
             {
@@ -448,6 +470,7 @@ public sealed class ImageBuilder
         finally
         {
             await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", name], CancellationToken.None).ConfigureAwait(false);
+            _network.Detach(attaching.Result);
             await Processes.RunAsync("umount", [rootfs], CancellationToken.None).ConfigureAwait(false);
             await RemoveAsync(work).ConfigureAwait(false);
             Directory.Delete(rootfs);
@@ -503,7 +526,8 @@ public sealed class ImageBuilder
 
     private static string Quote(string value) => "'" + value.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
-    private static JsonObject BuildConfig(StepContext context, string hostname)
+    /// <summary>The OCI config of a build step's container; with no <paramref name="network"/>, it shares the host's network namespace.</summary>
+    internal static JsonObject BuildConfig(StepContext context, string hostname, NetworkAttachment? network)
     {
         var dotnet = RuncRuntime.DotnetDir();
         var env = new JsonArray(
@@ -519,7 +543,7 @@ public sealed class ImageBuilder
             RuncRuntime.Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
             RuncRuntime.Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
             RuncRuntime.Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777"),
-            RuncRuntime.Mount("/etc/resolv.conf", "bind", "/etc/resolv.conf", "bind", "ro"));
+            RuncRuntime.Mount("/etc/resolv.conf", "bind", network?.ResolvConf ?? "/etc/resolv.conf", "bind", "ro"));
         if (context.Step.Kind == ImageStepKinds.RunFunction)
         {
             mounts.Add(RuncRuntime.Mount(dotnet, "bind", dotnet, "rbind", "ro", "nosuid", "nodev"));
@@ -549,6 +573,7 @@ public sealed class ImageBuilder
                     ["ambient"] = RuncRuntime.Strings(BuildCaps),
                 },
                 ["rlimits"] = new JsonArray(new JsonObject { ["type"] = "RLIMIT_NOFILE", ["hard"] = 4096, ["soft"] = 4096 }),
+                ["noNewPrivileges"] = true,
             },
             ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = false },
             ["hostname"] = hostname,
@@ -556,13 +581,17 @@ public sealed class ImageBuilder
             ["linux"] = new JsonObject
             {
                 ["cgroupsPath"] = $"/ferry/{hostname}",
-                ["resources"] = new JsonObject { ["pids"] = new JsonObject { ["limit"] = 4096 } },
-                // The host's network: builds download packages, and the host's resolver config is bound in.
-                ["namespaces"] = new JsonArray(
-                    new JsonObject { ["type"] = "pid" },
-                    new JsonObject { ["type"] = "ipc" },
-                    new JsonObject { ["type"] = "uts" },
-                    new JsonObject { ["type"] = "mount" }),
+                // No device but the defaults runc always allows: a build may make device nodes, but not open them.
+                ["resources"] = new JsonObject
+                {
+                    ["pids"] = new JsonObject { ["limit"] = 4096 },
+                    ["devices"] = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" }),
+                },
+                // Its own network namespace like every container: builds download packages through NAT.
+                ["namespaces"] = RuncRuntime.Namespaces(network),
+                ["maskedPaths"] = RuncRuntime.Strings(Hardening.MaskedPaths),
+                ["readonlyPaths"] = RuncRuntime.Strings(Hardening.ReadonlyPaths),
+                ["seccomp"] = Hardening.Seccomp(),
             },
         };
     }

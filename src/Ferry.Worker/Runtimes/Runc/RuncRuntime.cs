@@ -2,27 +2,54 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Ferry.Protocol;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Worker.Runtimes.Runc;
 
 /// <summary>
 /// Runs each container with runc: a generated OCI bundle whose root is an overlay of the base image with a writable
 /// upper layer that is removed with the container, the build and the host's .NET bind-mounted read-only, its own PID,
-/// mount, UTS and IPC namespaces, and cgroup limits from the function's Cpu and Memory plus a pids limit.
+/// mount, UTS, IPC and network namespaces, a seccomp filter, and cgroup limits from the function's Cpu and Memory plus
+/// a pids limit.
 /// </summary>
 /// <remarks>
-/// Containers share the host's network namespace, so they reach the control plane on loopback; the control plane
-/// authenticates each container by its token. runc runs in the foreground with <c>--keep</c>, so the exit code comes
-/// straight back and the cgroup survives the exit long enough to read whether the kernel killed it for memory.
+/// Each container's network namespace is attached to the worker's container network (see <see cref="ContainerNetwork"/>),
+/// from where it reaches the outside through NAT and the control plane only through the worker's relay. runc runs in
+/// the foreground with <c>--keep</c>, so the exit code comes straight back and the cgroup survives the exit long
+/// enough to read whether the kernel killed it for memory.
 /// </remarks>
-public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress) : IContainerRuntime, ISessionRuntime
+public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
 {
-    private readonly ImageBuilder _images = new(Path.Combine(dataDir, "images"), Path.Combine(dataDir, "runc-state"), baseImage);
-
     private const string CgroupParent = "ferry";
     private const int PidsLimit = 1024;
-    private readonly string _state = Path.Combine(dataDir, "runc-state");
-    private readonly string _bundles = Path.Combine(dataDir, "containers");
+    private readonly ImageBuilder _images;
+    private readonly ContainerNetwork _network;
+    private readonly Action<string> _progress;
+    private readonly string _state;
+    private readonly string _bundles;
+
+    /// <summary>A runtime keeping its images, bundles and runc state under <paramref name="dataDir"/>.</summary>
+    /// <param name="dataDir">The worker's data dir.</param>
+    /// <param name="baseImage">The root filesystem images are built on.</param>
+    /// <param name="progress">Told about image builds, for the worker's log.</param>
+    /// <param name="logger">Where the container network logs its setup and relay failures.</param>
+    public RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger = null)
+        : this(dataDir, baseImage, progress, logger, isolateNetwork: true)
+    {
+    }
+
+    /// <param name="isolateNetwork">
+    /// False puts containers and builds in the host's network namespace, reaching the control plane directly. It
+    /// exists only so the benchmark can measure what isolation costs; it is no user setting.
+    /// </param>
+    internal RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger, bool isolateNetwork)
+    {
+        _network = new ContainerNetwork(dataDir, logger, isolateNetwork);
+        _images = new ImageBuilder(Path.Combine(dataDir, "images"), Path.Combine(dataDir, "runc-state"), baseImage, _network);
+        _progress = progress;
+        _state = Path.Combine(dataDir, "runc-state");
+        _bundles = Path.Combine(dataDir, "containers");
+    }
 
     public string Name => "runc";
 
@@ -33,7 +60,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
     /// <returns>How many containers it removed.</returns>
     public async Task<int> RemoveOrphansAsync(CancellationToken cancellationToken)
     {
-        var removed = 0;
+        var removed = new HashSet<string>(StringComparer.Ordinal);
         if (Directory.Exists(_state))
         {
             foreach (var dir in Directory.EnumerateDirectories(_state))
@@ -41,20 +68,24 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
                 var id = Path.GetFileName(dir);
                 await Processes.RunAsync("runc", ["--root", _state, "kill", id, "KILL"], cancellationToken).ConfigureAwait(false);
                 await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", id], cancellationToken).ConfigureAwait(false);
-                removed++;
+                removed.Add(id);
             }
         }
+        var bundles = new HashSet<string>(StringComparer.Ordinal);
         if (Directory.Exists(_bundles))
         {
             foreach (var bundle in Directory.EnumerateDirectories(_bundles))
             {
-                await CleanUpAsync(_state, Path.GetFileName(bundle), bundle).ConfigureAwait(false);
+                bundles.Add(Path.GetFileName(bundle));
+                await CleanUpAsync(Path.GetFileName(bundle), bundle, null).ConfigureAwait(false);
             }
         }
-        return removed;
+        // Builds have runc state but no bundle here; both kinds had a network namespace.
+        ContainerNetwork.RemoveNamespacesOf([.. removed, .. bundles]);
+        return removed.Count;
     }
 
-    /// <summary>True when runc can work here: root, and runc and debootstrap on the PATH.</summary>
+    /// <summary>True when runc can work here: root, and runc, debootstrap, ip and nft on the PATH.</summary>
     public static bool IsAvailable(out string reason)
     {
         if (Environment.UserName != "root")
@@ -62,7 +93,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             reason = "the worker does not run as root";
             return false;
         }
-        foreach (var tool in new[] { "runc", "debootstrap" })
+        foreach (var tool in new[] { "runc", "debootstrap", "ip", "nft" })
         {
             if (GpuInventory.FindOnPath(tool) is null)
             {
@@ -74,12 +105,24 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         return true;
     }
 
+    /// <summary>The worker's relay on the container network; <paramref name="serverUrl"/> itself without network isolation.</summary>
+    public Task<Uri> GetContainerServerUrlAsync(Uri serverUrl, CancellationToken cancellationToken) =>
+        _network.ServerUrlAsync(serverUrl, cancellationToken);
+
     public async Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
-        var bundle = await PrepareAsync(spec, message => output(spec.ContainerId, LogStreams.System, message), cancellationToken).ConfigureAwait(false);
+        var (bundle, network) = await PrepareAsync(spec, message => output(spec.ContainerId, LogStreams.System, message), cancellationToken).ConfigureAwait(false);
         var process = new Process { StartInfo = RuncStart("run", "--keep", "--bundle", bundle, spec.ContainerId), EnableRaisingEvents = true };
-        var handle = new RuncHandle(spec.ContainerId, process, bundle, _state, spec.Settings.MemoryMiB, output);
-        process.Start();
+        var handle = new RuncHandle(spec.ContainerId, process, _state, spec.Settings.MemoryMiB, output, () => CleanUpAsync(spec.ContainerId, bundle, network));
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            await CleanUpAsync(spec.ContainerId, bundle, network).ConfigureAwait(false);
+            throw;
+        }
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -89,13 +132,22 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
 
     public async Task<ISessionProcess> StartSessionAsync(ContainerSpec spec, Action<string> progress, CancellationToken cancellationToken)
     {
-        var bundle = await PrepareAsync(spec, progress, cancellationToken).ConfigureAwait(false);
-        var process = Process.Start(RuncStart("run", "--bundle", bundle, spec.ContainerId))!;
+        var (bundle, network) = await PrepareAsync(spec, progress, cancellationToken).ConfigureAwait(false);
+        Process process;
+        try
+        {
+            process = Process.Start(RuncStart("run", "--bundle", bundle, spec.ContainerId))!;
+        }
+        catch
+        {
+            await CleanUpAsync(spec.ContainerId, bundle, network).ConfigureAwait(false);
+            throw;
+        }
         return new RuncSession(process, async () =>
         {
             await Processes.RunAsync("runc", ["--root", _state, "kill", spec.ContainerId, "KILL"], CancellationToken.None).ConfigureAwait(false);
             await process.WaitForExitAsync().ConfigureAwait(false);
-            await CleanUpAsync(_state, spec.ContainerId, bundle).ConfigureAwait(false);
+            await CleanUpAsync(spec.ContainerId, bundle, network).ConfigureAwait(false);
         });
     }
 
@@ -130,8 +182,11 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         return info;
     }
 
-    /// <summary>Resolves the image (building what is missing) and writes the container's bundle; returns its path.</summary>
-    private async Task<string> PrepareAsync(ContainerSpec spec, Action<string> report, CancellationToken cancellationToken)
+    /// <summary>
+    /// Resolves the image (building what is missing), then mounts the container's root while its network is set up,
+    /// and writes its bundle; returns the bundle's path and the network attachment.
+    /// </summary>
+    private async Task<(string Bundle, NetworkAttachment? Network)> PrepareAsync(ContainerSpec spec, Action<string> report, CancellationToken cancellationToken)
     {
         // A container whose image must be built first waits for it; its app sees the build through its log.
         var clock = Stopwatch.StartNew();
@@ -142,7 +197,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             {
                 if (!message.StartsWith(' '))
                 {
-                    progress(message);
+                    _progress(message);
                 }
                 report(message);
             },
@@ -154,21 +209,33 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         Directory.CreateDirectory(Path.Combine(bundle, "work"));
         Directory.CreateDirectory(rootfs);
         Directory.CreateDirectory(_state);
-        var (code, text) = await Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
-            ImageBuilder.OverlayOptions(image.Lowers, Path.Combine(bundle, "upper"), Path.Combine(bundle, "work")), rootfs], cancellationToken).ConfigureAwait(false);
-        if (code != 0)
+        var attaching = _network.AttachAsync(spec.ContainerId, cancellationToken);
+        var mounting = Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
+            ImageBuilder.OverlayOptions(image.Lowers, Path.Combine(bundle, "upper"), Path.Combine(bundle, "work")), rootfs], cancellationToken);
+        try
         {
-            throw new InvalidOperationException($"Mounting the container's root filesystem failed: {text.Trim()}");
+            await Task.WhenAll(attaching, mounting).ConfigureAwait(false);
+            var (code, text) = mounting.Result;
+            if (code != 0)
+            {
+                throw new InvalidOperationException($"Mounting the container's root filesystem failed: {text.Trim()}");
+            }
+            await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec, image, attaching.Result).ToJsonString(), cancellationToken).ConfigureAwait(false);
         }
-        await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
-        await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec, image).ToJsonString(), cancellationToken).ConfigureAwait(false);
-        return bundle;
+        catch
+        {
+            await CleanUpAsync(spec.ContainerId, bundle, attaching.IsCompletedSuccessfully ? attaching.Result : null).ConfigureAwait(false);
+            throw;
+        }
+        return (bundle, attaching.Result);
     }
 
-    /// <summary>Deletes a container's runc state, unmounts its root and removes its bundle.</summary>
-    private static async Task CleanUpAsync(string state, string containerId, string bundle)
+    /// <summary>Deletes a container's runc state, removes its network, unmounts its root and removes its bundle.</summary>
+    private async Task CleanUpAsync(string containerId, string bundle, NetworkAttachment? network)
     {
-        await Processes.RunAsync("runc", ["--root", state, "delete", "-f", containerId], CancellationToken.None).ConfigureAwait(false);
+        await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", containerId], CancellationToken.None).ConfigureAwait(false);
+        _network.Detach(network);
         await Processes.RunAsync("umount", ["-l", Path.Combine(bundle, "rootfs")], CancellationToken.None).ConfigureAwait(false);
         try
         {
@@ -178,6 +245,9 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         {
         }
     }
+
+    /// <summary>Removes the container network; the worker has stopped its containers first.</summary>
+    public ValueTask DisposeAsync() => _network.DisposeAsync();
 
     private sealed class RuncSession(Process process, Func<Task> end) : ISessionProcess
     {
@@ -196,7 +266,8 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             ? self
             : GpuInventory.FindOnPath("dotnet") is { } onPath ? new FileInfo(onPath).ResolveLinkTarget(true)?.FullName ?? onPath : "/usr/share/dotnet/dotnet")!;
 
-    internal static JsonObject Config(ContainerSpec spec, ResolvedImage image, Func<string, (long Major, long Minor)?>? stat = null)
+    /// <summary>The OCI config of a container; with no <paramref name="network"/>, it shares the host's network namespace.</summary>
+    internal static JsonObject Config(ContainerSpec spec, ResolvedImage image, NetworkAttachment? network, Func<string, (long Major, long Minor)?>? stat = null)
     {
         var dotnet = DotnetDir();
         var env = new JsonArray(
@@ -237,7 +308,7 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777", "size=256m"),
             Mount(dotnet, "bind", dotnet, "rbind", "ro", "nosuid", "nodev"),
             Mount("/app", "bind", spec.BuildDir, "rbind", "ro", "nosuid", "nodev"),
-            Mount("/etc/resolv.conf", "bind", "/etc/resolv.conf", "bind", "ro"),
+            Mount("/etc/resolv.conf", "bind", network?.ResolvConf ?? "/etc/resolv.conf", "bind", "ro"),
             Mount("/etc/hosts", "bind", "hosts", "bind", "ro"));
         foreach (var mount in image.Mounts)
         {
@@ -277,16 +348,27 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
             {
                 ["cgroupsPath"] = $"/{CgroupParent}/{spec.ContainerId}",
                 ["resources"] = resources,
-                // No network namespace: the container shares the host's, to reach the control plane on loopback.
-                ["namespaces"] = new JsonArray(
-                    new JsonObject { ["type"] = "pid" },
-                    new JsonObject { ["type"] = "ipc" },
-                    new JsonObject { ["type"] = "uts" },
-                    new JsonObject { ["type"] = "mount" }),
-                ["maskedPaths"] = Strings(["/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"]),
-                ["readonlyPaths"] = Strings(["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]),
+                ["namespaces"] = Namespaces(network),
+                ["maskedPaths"] = Strings(Hardening.MaskedPaths),
+                ["readonlyPaths"] = Strings(Hardening.ReadonlyPaths),
+                ["seccomp"] = Hardening.Seccomp(),
             },
         };
+    }
+
+    /// <summary>PID, IPC, UTS and mount namespaces of its own, and the network namespace the worker made for it.</summary>
+    internal static JsonArray Namespaces(NetworkAttachment? network)
+    {
+        var namespaces = new JsonArray(
+            new JsonObject { ["type"] = "pid" },
+            new JsonObject { ["type"] = "ipc" },
+            new JsonObject { ["type"] = "uts" },
+            new JsonObject { ["type"] = "mount" });
+        if (network is not null)
+        {
+            namespaces.Add(new JsonObject { ["type"] = "network", ["path"] = network.NamespacePath });
+        }
+        return namespaces;
     }
 
     internal static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)v)]);
@@ -321,14 +403,14 @@ public sealed class RuncRuntime(string dataDir, BaseImage baseImage, Action<stri
         return line is not null && long.Parse(line["oom_kill ".Length..], CultureInfo.InvariantCulture) > 0;
     }
 
-    private sealed class RuncHandle(string containerId, Process process, string bundle, string state, int? memoryMiB, ContainerOutputHandler output)
+    private sealed class RuncHandle(string containerId, Process process, string state, int? memoryMiB, ContainerOutputHandler output, Func<Task> cleanUp)
         : ProcessContainerHandle(containerId, process, output)
     {
         protected override async Task<ContainerExit> DescribeExitAsync(int exitCode, string? stderrTail)
         {
             // Read before the cgroup goes with the container.
             var oom = WasOomKilled(ContainerId);
-            await CleanUpAsync(state, ContainerId, bundle).ConfigureAwait(false);
+            await cleanUp().ConfigureAwait(false);
             return oom
                 ? new ContainerExit(exitCode, ErrorKinds.OutOfMemory, $"killed for exceeding its memory limit of {memoryMiB} MiB")
                 : StopRequested
