@@ -27,6 +27,16 @@ public sealed class IsolationTests(RuncFixture fixture) : IClassFixture<RuncFixt
     }
 
     [RuncFact]
+    public async Task Through_the_relay_a_containers_token_still_reaches_only_its_own_app()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        var statuses = await _f.ProbeApi.RemoteAsync(["GET v1/apps", "GET v1/containers", "anonymous GET v1/apps", $"GET v1/apps/{appId}/functions/square/stats"]);
+
+        statuses.Should().Equal(["403", "403", "401", "200"], "the relay passes bytes through; the control plane decides by token, not by source address");
+    }
+
+    [RuncFact]
     public async Task A_container_gets_the_hosts_network_address_over_http_and_is_refused_the_gateways_other_ports()
     {
         await fixture.NewAppAsync();
