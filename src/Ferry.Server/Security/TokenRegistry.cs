@@ -41,8 +41,6 @@ internal sealed class TokenRegistry(IStore store, TimeProvider clock)
     public IReadOnlyList<TokenSummary> List() =>
         [.. _tokens.Values.OrderBy(t => t.CreatedAt).ThenBy(t => t.TokenId, StringComparer.Ordinal).Select(Summary)];
 
-    public bool HasActive(string kind) => _tokens.Values.Any(t => t.Kind == kind && t.RevokedAt is null);
-
     /// <summary>Revokes a token at once; requests already past authentication finish.</summary>
     public async Task<TokenSummary> RevokeAsync(string tokenId, CancellationToken cancellationToken)
     {
