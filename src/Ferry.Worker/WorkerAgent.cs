@@ -63,12 +63,26 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private async Task RunAsync()
     {
         var delay = TimeSpan.FromMilliseconds(100);
+        var maxDelay = TimeSpan.FromSeconds(2);
+        System.Net.HttpStatusCode? refused = null;
         while (!_stop.IsCancellationRequested)
         {
             try
             {
                 await ServeAsync(_stop.Token).ConfigureAwait(false);
                 delay = TimeSpan.FromMilliseconds(100);
+                maxDelay = TimeSpan.FromSeconds(2);
+                refused = null;
+            }
+            catch (WorkerRefusedException e)
+            {
+                // Said once per reason, and retried slowly: the token may be restored, but it will not fix itself soon.
+                if (refused != e.Status)
+                {
+                    LogRefused(_logger, (int)e.Status, e.Message);
+                    refused = e.Status;
+                }
+                maxDelay = e.RetryEvery;
             }
             catch (Exception e) when (e is WebSocketException or HttpRequestException or IOException)
             {
@@ -90,21 +104,38 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 return;
             }
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(2).Ticks));
+            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, maxDelay.Ticks));
         }
+    }
+
+    private sealed class WorkerRefusedException(System.Net.HttpStatusCode status, string message, TimeSpan? retryEvery = null) : Exception(message)
+    {
+        public System.Net.HttpStatusCode Status => status;
+
+        public TimeSpan RetryEvery => retryEvery ?? TimeSpan.FromSeconds(30);
     }
 
     private async Task ServeAsync(CancellationToken cancellationToken)
     {
         using var socket = new ClientWebSocket();
         socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(15);
+        socket.Options.CollectHttpResponseDetails = true;
         Credentials.Apply(socket.Options, _options.Token, _options.ServerFingerprint);
         var url = new UriBuilder(_options.ServerUrl)
         {
             Scheme = _options.ServerUrl.Scheme == "https" ? "wss" : "ws",
             Path = $"{ProtocolInfo.Prefix}/workers/stream",
         }.Uri;
-        await socket.ConnectAsync(url, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await socket.ConnectAsync(url, cancellationToken).ConfigureAwait(false);
+        }
+        catch (WebSocketException) when (socket.HttpStatusCode is System.Net.HttpStatusCode.Unauthorized or System.Net.HttpStatusCode.Forbidden)
+        {
+            throw new WorkerRefusedException(socket.HttpStatusCode, socket.HttpStatusCode == System.Net.HttpStatusCode.Unauthorized
+                ? "the token is unknown or revoked"
+                : "the token is not a worker join token; make one with `ferry token create --kind worker NAME`");
+        }
         await SendAsync(socket, new WorkerHello(_options.WorkerId, _options.Name, _runtime.Name, _resources, [.. _containers.Keys]), cancellationToken).ConfigureAwait(false);
         LogConnected(_logger, _options.ServerUrl);
 
@@ -133,6 +164,11 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                     result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken).ConfigureAwait(false);
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
+                        if (socket.CloseStatus == WebSocketCloseStatus.PolicyViolation)
+                        {
+                            // A worker id is served by one connection at a time: the old one may not have been dropped yet.
+                            throw new WorkerRefusedException(System.Net.HttpStatusCode.Conflict, socket.CloseStatusDescription ?? "refused", TimeSpan.FromSeconds(5));
+                        }
                         return;
                     }
                     buffer.Write(chunk, 0, result.Count);
@@ -356,6 +392,9 @@ public sealed partial class WorkerAgent : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lost the control plane ({Reason}); reconnecting.")]
     private static partial void LogDisconnected(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The control plane refused this worker ({Status}): {Reason}. Retrying.")]
+    private static partial void LogRefused(ILogger logger, int status, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The stream to the control plane failed; reconnecting.")]
     private static partial void LogStreamFailed(ILogger logger, Exception error);
