@@ -55,7 +55,7 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
     [Fact]
     public async Task Long_polls_with_a_non_finite_wait_or_a_negative_cursor_get_400s_that_name_the_parameter()
     {
-        var appId = await fixture.NewAppAsync();
+        var appId = await fixture.NewAppAsync().WaitAsync(Limit);
         using var http = fixture.NewHttpClient();
         // An app that has logged nothing: a negative cursor on its log once spun the server without answering.
         var quiet = await (await http.PostAsJsonAsync("v1/apps", new CreateAppRequest("quiet"), ProtocolJsonContext.Default.CreateAppRequest).WaitAsync(Limit))

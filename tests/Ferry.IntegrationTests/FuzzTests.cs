@@ -108,7 +108,7 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
 
         public static async Task<World> CreateAsync(ServerFixture fixture)
         {
-            var appId = await fixture.NewAppAsync();
+            var appId = await fixture.NewAppAsync().WaitAsync(Limit);
             (await fixture.Functions.Square.RemoteAsync(3).WaitAsync(Limit)).Should().Be(9);
             var done = await fixture.Functions.Square.SpawnAsync(6).WaitAsync(Limit);
             (await done.GetAsync().WaitAsync(Limit)).Should().Be(36);
