@@ -8,6 +8,8 @@ namespace Ferry.IntegrationTests;
 
 public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerFixture>
 {
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
+
     private static async Task<(HttpStatusCode Status, ErrorResponse Error)> SendAsync(HttpClient http, HttpMethod method, string path, string? json)
     {
         using var request = new HttpRequestMessage(method, path);
@@ -48,6 +50,32 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
         var badKind = await SendAsync(http, HttpMethod.Post, calls, """{"callId":"c3","function":"square","kind":"later","inputs":[],"final":true}""");
         badKind.Status.Should().Be(HttpStatusCode.BadRequest);
         badKind.Error.Message.Should().Contain("kind");
+    }
+
+    [Fact]
+    public async Task Long_polls_with_a_non_finite_wait_or_a_negative_cursor_get_400s_that_name_the_parameter()
+    {
+        var appId = await fixture.NewAppAsync().WaitAsync(Limit);
+        using var http = fixture.NewHttpClient();
+        // An app that has logged nothing: a negative cursor on its log once spun the server without answering.
+        var quiet = await (await http.PostAsJsonAsync("v1/apps", new CreateAppRequest("quiet"), ProtocolJsonContext.Default.CreateAppRequest).WaitAsync(Limit))
+            .Content.ReadFromJsonAsync(ProtocolJsonContext.Default.CreateAppResponse).WaitAsync(Limit);
+        var call = await fixture.Functions.Square.SpawnAsync(4).WaitAsync(Limit);
+        var container = fixture.Scheduler.ListContainers(appId).First().ContainerId;
+        string[] polls = [$"v1/apps/{quiet!.AppId}/logs", $"v1/calls/{call.Id}/outputs", $"v1/containers/{container}/logs"];
+
+        foreach (var poll in polls)
+        {
+            foreach (var (query, parameter) in new[] { ("wait=NaN", "'wait'"), ("wait=1e400", "'wait'"), ("wait=-Infinity", "'wait'"), ("after=-5", "'after'"), ("after=-9223372036854775808&wait=1", "'after'") })
+            {
+                var answer = await SendAsync(http, HttpMethod.Get, $"{poll}?{query}", null).WaitAsync(Limit);
+                answer.Status.Should().Be(HttpStatusCode.BadRequest, $"{poll}?{query} is refused");
+                answer.Error.Message.Should().Contain(parameter);
+            }
+        }
+        var empty = await http.GetFromJsonAsync($"v1/apps/{quiet.AppId}/logs?after=0&wait=-1", ProtocolJsonContext.Default.LogBatch).WaitAsync(Limit);
+        empty!.Entries.Should().BeEmpty("a negative wait still means no wait");
+        (await call.GetAsync().WaitAsync(Limit)).Should().Be(16);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -121,8 +122,9 @@ internal static partial class Endpoints
 
         v1.MapGet("/apps/{app}/logs", async (string app, long? after, double? wait, HttpContext http, Scheduler scheduler, LogHub logs) =>
         {
+            var (cursor, patience) = (Cursor(after), Wait(wait, "wait"));
             var id = scheduler.ResolveApp(app);
-            var batch = await logs.ReadAsync(id, after ?? 0, Wait(wait), http.RequestAborted);
+            var batch = await logs.ReadAsync(id, cursor, patience, http.RequestAborted);
             return Ok(batch, Json.LogBatch);
         });
 
@@ -144,7 +146,7 @@ internal static partial class Endpoints
             OutputBatch? outputs = null;
             if (request.WaitSeconds > 0)
             {
-                outputs = await scheduler.GetOutputsAsync(callId, 0, Wait(request.WaitSeconds), 1000, http.RequestAborted);
+                outputs = await scheduler.GetOutputsAsync(callId, 0, Wait(request.WaitSeconds, "waitSeconds"), 1000, http.RequestAborted);
             }
             return Ok(new CreateCallResponse(callId, outputs), Json.CreateCallResponse);
         }).RequireAuthorization(Policies.ClientOrContainer);
@@ -161,7 +163,7 @@ internal static partial class Endpoints
         v1.MapGet("/calls/{id}/outputs", async (string id, long? after, double? wait, int? limit, HttpContext http, Scheduler scheduler) =>
         {
             await Access.RequireCallAsync(http, scheduler, id);
-            var batch = await scheduler.GetOutputsAsync(id, after ?? 0, Wait(wait), Math.Clamp(limit ?? 10_000, 1, 10_000), http.RequestAborted);
+            var batch = await scheduler.GetOutputsAsync(id, Cursor(after), Wait(wait, "wait"), Math.Clamp(limit ?? 10_000, 1, 10_000), http.RequestAborted);
             return Ok(batch, Json.OutputBatch);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
@@ -214,9 +216,10 @@ internal static partial class Endpoints
         v1.MapGet("/containers/{id}/stream", ContainerStreamAsync).RequireAuthorization(Policies.Container);
         v1.MapGet("/containers/{id}/logs", async (string id, long? after, double? wait, HttpContext http, Scheduler scheduler, LogHub logs, IStore store) =>
         {
+            var (cursor, patience) = (Cursor(after), Wait(wait, "wait"));
             var app = scheduler.AppOfContainer(id) ?? await store.FindAppOfContainerAsync(id, http.RequestAborted)
                 ?? throw new NotFoundException($"No container with the id '{id}' has run. See `ferry container list`.");
-            var batch = await logs.ReadAsync(app, after ?? 0, Wait(wait), http.RequestAborted);
+            var batch = await logs.ReadAsync(app, cursor, patience, http.RequestAborted);
             return Ok(batch with { Entries = [.. batch.Entries.Where(e => e.ContainerId == id)] }, Json.LogBatch);
         });
         v1.MapGet("/containers/{id}/exec", (string id, HttpContext http, Scheduler scheduler, SessionBroker sessions) =>
@@ -271,7 +274,27 @@ internal static partial class Endpoints
             Ok(await tokens.RevokeAsync(id, http.RequestAborted), Json.TokenSummary));
     }
 
-    private static TimeSpan Wait(double? seconds) => TimeSpan.FromSeconds(Math.Clamp(seconds ?? 0, 0, 60));
+    /// <summary>
+    /// A long poll's wait: absent or negative waits not at all, and at most 60 seconds are waited. NaN or an infinity
+    /// (<c>wait=1e400</c>) is refused rather than read as no wait or the longest one.
+    /// </summary>
+    private static TimeSpan Wait(double? seconds, string name)
+    {
+        var value = seconds ?? 0;
+        if (!double.IsFinite(value))
+        {
+            throw new BadRequestException($"The parameter '{name}' must be a finite number of seconds (at most 60 are waited), not {value.ToString(CultureInfo.InvariantCulture)}.");
+        }
+        return TimeSpan.FromSeconds(Math.Clamp(value, 0, 60));
+    }
+
+    /// <summary>A position in a log or a call's outputs: absent is the start; a negative one names no position.</summary>
+    private static long Cursor(long? after) => after switch
+    {
+        null => 0,
+        < 0 => throw new BadRequestException($"The parameter 'after' must be a cursor of 0 or more, such as the 'next' of the previous answer, not {after}."),
+        { } cursor => cursor,
+    };
 
     private static IResult Ok<T>(T value, JsonTypeInfo<T> typeInfo) => Results.Json(value, typeInfo);
 

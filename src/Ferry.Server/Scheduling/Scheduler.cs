@@ -62,6 +62,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     // Calls that left memory, by id, in the order they left, for idempotent retries of their creation.
     private readonly Dictionary<string, DateTimeOffset> _evicted = new(StringComparer.Ordinal);
     private readonly Queue<(string CallId, DateTimeOffset At)> _evictedOrder = new();
+    // Outputs let go of since the last full collection; see TickLoopAsync.
+    private long _releasedSinceCollect;
+
+    /// <summary>Outputs released from memory after which the heap is compacted and returned to the system.</summary>
+    private const long CollectAfterReleased = 200_000;
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
     // Worker id -> the join token it first registered with, for this server's lifetime.
@@ -329,6 +334,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             written.TrySetResult();
             call.Final |= final;
+            // Every output may have been published before the final inputs' write committed.
+            MarkIfDoneLocked(call);
             if (!call.Cancelled)
             {
                 foreach (var input in fresh)
@@ -536,6 +543,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         if (_calls.Remove(call.CallId))
         {
+            _releasedSinceCollect += call.Outputs.Count;
             var now = clock.GetUtcNow();
             _evicted[call.CallId] = now;
             _evictedOrder.Enqueue((call.CallId, now));
@@ -1323,6 +1331,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 catch (Exception e)
                 {
                     LogTickFailed(logger, e);
+                }
+                // An idle server allocates too little for the GC to run a full collection by itself, so the memory of
+                // large finished calls would stay committed indefinitely. After releasing many, give it back once.
+                if (Interlocked.Read(ref _releasedSinceCollect) >= CollectAfterReleased)
+                {
+                    Interlocked.Exchange(ref _releasedSinceCollect, 0);
+                    GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 }
             }
         }
