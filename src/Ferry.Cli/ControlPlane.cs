@@ -87,7 +87,9 @@ internal static class ControlPlane
         try
         {
             var state = JsonSerializer.Deserialize<ServerState>(await File.ReadAllTextAsync(FerryHome.ServerState, cancellationToken).ConfigureAwait(false));
-            if (state is not null && Uri.TryCreate(state.Url, UriKind.Absolute, out var url) && await IsHealthyAsync(url, cancellationToken).ConfigureAwait(false))
+            // A crashed server's record is stale even when its address answers: that is its replacement starting on
+            // the same port, which is ready once it has started its worker and recorded itself here.
+            if (state is not null && IsRunning(state.Pid) && Uri.TryCreate(state.Url, UriKind.Absolute, out var url) && await IsHealthyAsync(url, cancellationToken).ConfigureAwait(false))
             {
                 if (state.Build == Build)
                 {
@@ -101,6 +103,19 @@ internal static class ControlPlane
         {
         }
         return null;
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     public static async Task WriteLocalStateAsync(Uri url, CancellationToken cancellationToken)

@@ -3,7 +3,11 @@ namespace Ferry.Cli;
 /// <summary>Where the CLI keeps its state: <c>$FERRY_HOME</c>, or <c>~/.ferry</c>.</summary>
 internal static class FerryHome
 {
-    public static string Root { get; } = Environment.GetEnvironmentVariable("FERRY_HOME") is { Length: > 0 } home
+    /// <summary>
+    /// The directory itself, read from <c>$FERRY_HOME</c> once per process. Tests that run the CLI's code in their own
+    /// process point it at a directory of their own.
+    /// </summary>
+    public static string Root { get; internal set; } = Environment.GetEnvironmentVariable("FERRY_HOME") is { Length: > 0 } home
         ? Path.GetFullPath(home)
         : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ferry");
 

@@ -52,6 +52,9 @@ public class ServerFixture : IAsyncLifetime
 
     protected string DataDir => _dataDir;
 
+    /// <summary>The worker's data dir: its builds, and with runc its images, bundles and runc state.</summary>
+    public string WorkerDataDir => Path.Combine(_dataDir, "worker");
+
     public FerryServer Server { get; private set; } = null!;
 
     internal Scheduler Scheduler => Server.Scheduler;
@@ -228,6 +231,31 @@ public sealed class RuncFixture : ServerFixture
 
     protected override IContainerRuntime CreateRuntime(string workerDir) =>
         new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(ImagesDir, null), _ => { });
+
+    /// <summary>
+    /// Points the base image of a worker data dir, for a worker this test run starts as a process, at the shared one
+    /// (building that first if it is missing), so no test waits for its own debootstrap.
+    /// </summary>
+    public static async Task SeedBaseImageAsync(string workerDir)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        var shared = await new Ferry.Worker.Runtimes.Runc.BaseImage(ImagesDir, null).EnsureAsync(_ => { }, timeout.Token);
+        var own = new Ferry.Worker.Runtimes.Runc.BaseImage(Path.Combine(workerDir, "images"), null).Path;
+        Directory.CreateDirectory(Path.GetDirectoryName(own)!);
+        Directory.CreateSymbolicLink(own, shared);
+    }
+
+    /// <summary>Removes the containers, mounts and namespaces a worker process left in its data dir; returns how many containers.</summary>
+    public static async Task<int> RemoveOrphansAsync(string workerDir)
+    {
+        if (!Directory.Exists(workerDir))
+        {
+            return 0;
+        }
+        await using var runtime = new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(Path.Combine(workerDir, "images"), null), _ => { });
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        return await runtime.RemoveOrphansAsync(timeout.Token);
+    }
 }
 
 /// <summary>A runc worker with a configured inventory of two fake A10G GPUs, which have no device nodes.</summary>

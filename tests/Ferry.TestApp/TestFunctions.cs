@@ -48,6 +48,7 @@ public sealed class TestFunctions
         ProbeApi = App.Function<string[], string[]>(ProbeApiAsync, name: "probe_api");
         ConnectTo = App.Function<string, string>(ConnectAsync, name: "connect_to");
         HttpGet = App.Function<string, string>(HttpGetAsync, name: "http_get");
+        Counted = App.Function<string, int, int>(CountedAsync, name: "counted");
         Listen = App.Function<string>(StartListener, new FunctionOptions { ScaledownWindow = TimeSpan.FromMinutes(2) }, name: "listen");
         Shell = App.Function<string, string>(RunShell, name: "shell");
         ServerUrl = App.Function<string>(() => Environment.GetEnvironmentVariable("FERRY_SERVER_URL") ?? "", name: "server_url");
@@ -70,6 +71,12 @@ public sealed class TestFunctions
 
     /// <summary>GETs a URL and returns the body, or <c>failed: </c> and the reason.</summary>
     public Function<string, string> HttpGet { get; }
+
+    /// <summary>
+    /// Reports the execution of an index to a counter (a POST to the counter's URL followed by the index), then returns
+    /// the index times two. Fault tests count executions with it, because a map hides re-executions from its caller.
+    /// </summary>
+    public Function<string, int, int> Counted { get; }
 
     /// <summary>Starts a TCP server in its container that greets and closes; returns its <c>address:port</c> on eth0.</summary>
     public Function<string> Listen { get; }
@@ -227,6 +234,16 @@ public sealed class TestFunctions
         {
             return "failed: " + e.Message;
         }
+    }
+
+    // One client per container, so its executions share a kept-alive connection to the counter.
+    private static readonly HttpClient CounterClient = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    private static async Task<int> CountedAsync(string counter, int index)
+    {
+        using var response = await CounterClient.PostAsync(counter + index.ToString(System.Globalization.CultureInfo.InvariantCulture), null);
+        response.EnsureSuccessStatusCode();
+        return index * 2;
     }
 
     private static System.Net.Sockets.TcpListener? _listener;

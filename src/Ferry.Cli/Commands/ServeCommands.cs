@@ -89,13 +89,24 @@ internal static class ServeCommands
         var fingerprint = Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } pinned ? pinned : null;
         await using var agent = StartWorker(serverUrl, token.Trim(), fingerprint, dataDir, worker, verbose ? LogLevel.Information : LogLevel.Warning);
         Console.Error.WriteLine($"Ferry worker serving {serverUrl} with the {agent.RuntimeName} runtime, up to {agent.Resources.MaxContainers} containers.");
+        // System.CommandLine 2.0.0 leaves SIGTERM and SIGINT unhandled, so the process would end at once and leave its
+        // containers behind. Taken here, as the web host takes them for `ferry server`, they stop the containers first.
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        void Stop(System.Runtime.InteropServices.PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+        using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
+        using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
         try
         {
-            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
         }
+        Console.Error.WriteLine("Shutting down: stopping containers.");
         return 0;
     }
 
