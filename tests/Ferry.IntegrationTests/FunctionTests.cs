@@ -115,6 +115,18 @@ public sealed class FunctionTests(ServerFixture fixture) : IClassFixture<ServerF
     }
 
     [Fact]
+    public async Task Cancelling_a_spawn_map_takes_its_queued_inputs_out_of_the_backlog()
+    {
+        await fixture.NewAppAsync();
+        var id = await _f.Burst.SpawnMapAsync(Enumerable.Repeat(30_000, 30));
+        (await _f.Burst.GetCurrentStatsAsync()).Backlog.Should().BeGreaterThanOrEqualTo(28, "at most two of the 30 inputs run at once");
+
+        await FunctionCall<string>.FromId(id).CancelAsync();
+
+        (await _f.Burst.GetCurrentStatsAsync()).Backlog.Should().Be(0);
+    }
+
+    [Fact]
     public async Task Spawn_returns_a_call_that_can_be_awaited_found_by_id_and_cancelled()
     {
         await fixture.NewAppAsync();

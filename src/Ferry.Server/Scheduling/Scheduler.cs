@@ -603,6 +603,18 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             container.Peer?.Send(new CancelInputs(ids));
         }
+        // Queued inputs leave the queue now, in one pass, so they count neither as backlog nor toward the scale.
+        for (var node = call.Pool.Ready.First; node is not null;)
+        {
+            var next = node.Next;
+            if (node.Value.Call == call)
+            {
+                call.Pool.Ready.Remove(node);
+            }
+            node = next;
+        }
+        call.Pool.Delayed.RemoveAll(input => input.Call == call);
+        ScaleLocked(call.Pool, clock.GetUtcNow());
     }
 
     // ---------------------------------------------------------------- functions and pools
