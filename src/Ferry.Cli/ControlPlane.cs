@@ -118,12 +118,13 @@ internal static class ControlPlane
         }
     }
 
-    public static async Task WriteLocalStateAsync(Uri url, CancellationToken cancellationToken)
+    /// <summary>Records a local server's address and pid in <paramref name="path"/> (the CLI passes <c>$FERRY_HOME/server.json</c>).</summary>
+    public static async Task WriteLocalStateAsync(string path, Uri url, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(FerryHome.Root);
-        var temp = FerryHome.ServerState + ".tmp";
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        var temp = path + ".tmp";
         await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(new ServerState(url.ToString(), Environment.ProcessId, Build)), cancellationToken).ConfigureAwait(false);
-        File.Move(temp, FerryHome.ServerState, overwrite: true);
+        File.Move(temp, path, overwrite: true);
     }
 
     /// <summary>

@@ -50,7 +50,7 @@ internal static class ServeCommands
             : null;
         if (stateFile is not null)
         {
-            await ControlPlane.WriteLocalStateAsync(server.Url, cancellationToken).ConfigureAwait(false);
+            await ControlPlane.WriteLocalStateAsync(stateFile, server.Url, cancellationToken).ConfigureAwait(false);
         }
         Console.Error.WriteLine($"Ferry {ProtocolInfo.Version} control plane listening on {server.Url} (data in {dataDir}){(agent is null ? "" : $", with a {agent.RuntimeName} worker")}.");
         Console.Error.WriteLine($"Every request needs a token; the client token is in {tokenFile}. Workers join with `ferry token create --kind worker`.");
