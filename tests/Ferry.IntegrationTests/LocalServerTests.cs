@@ -14,7 +14,7 @@ public sealed class LocalServerTests
         await using var home = LocalHome.Create();
         await using var server = await FerryServer.StartAsync(new ServerOptions { DataDir = Path.Combine(home.Root, "data"), Port = 0 });
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await ControlPlane.WriteLocalStateAsync(server.Url, timeout.Token);
+        await ControlPlane.WriteLocalStateAsync(FerryHome.ServerState, server.Url, timeout.Token);
         using (var exited = Process.Start("true"))
         {
             await exited.WaitForExitAsync(timeout.Token);
