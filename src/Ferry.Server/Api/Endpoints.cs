@@ -450,7 +450,8 @@ internal static partial class Endpoints
                         worker = scheduler.RegisterWorker(hello, http.User.CredentialId()!, peer);
                         if (worker is null)
                         {
-                            await socket.CloseAsync(WebSocketCloseStatus.PolicyViolation, "refused: this worker id is in use or bound to another token", http.RequestAborted);
+                            // Only the close frame is sent: a refused peer need not finish the handshake.
+                            await socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "refused: this worker id is in use or bound to another token", http.RequestAborted);
                             return;
                         }
                         break;
