@@ -166,6 +166,17 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void Dates_and_times_parse_into_the_declared_type()
+    {
+        CliParameter[] parameters = [new("day", typeof(DateTime), false, null), new("at", typeof(DateTimeOffset), false, null)];
+
+        var values = CommandLine.Parse("main", parameters, ["--day", "2026-11-29", "--at", "2026-11-29T10:00:00+01:00"]);
+
+        values.Should().Equal(new DateTime(2026, 11, 29), new DateTimeOffset(2026, 11, 29, 10, 0, 0, TimeSpan.FromHours(1)));
+        values[0].Should().BeOfType<DateTime>();
+    }
+
+    [Fact]
     public void An_unknown_option_is_a_usage_error()
     {
         var act = () => CommandLine.Parse("main", Parameters, ["--name", "Ada", "--colour", "red"]);

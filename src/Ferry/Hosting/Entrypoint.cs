@@ -173,11 +173,14 @@ internal static class CommandLine
             {
                 return Enum.Parse(type, text, ignoreCase: true);
             }
-            if (type == typeof(DateTime) || type == typeof(DateTimeOffset))
+            // Two returns, not one conditional: its type would be DateTimeOffset, which DateTime converts to silently.
+            if (type == typeof(DateTime))
             {
-                return type == typeof(DateTime)
-                    ? DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind)
-                    : DateTimeOffset.Parse(text, CultureInfo.InvariantCulture);
+                return DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+            }
+            if (type == typeof(DateTimeOffset))
+            {
+                return DateTimeOffset.Parse(text, CultureInfo.InvariantCulture);
             }
             if (typeof(IConvertible).IsAssignableFrom(type))
             {
