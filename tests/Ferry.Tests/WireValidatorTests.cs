@@ -341,6 +341,19 @@ public sealed class WireValidatorTests
 
     private static void BuildStep() => File.WriteAllText("/tmp/validated", "x");
 
+    [Fact]
+    public void Class_parameters_given_as_a_dictionary_bind_like_an_anonymous_object()
+    {
+        var greeter = new App("dictionary-parameters").Cls<Greeter>();
+
+        var fromDictionary = greeter.With(new Dictionary<string, string> { ["Name"] = "Ada" });
+        var fromObject = greeter.With(new { Name = "Ada" });
+
+        fromDictionary.BoundParameters.GetRawText().Should().Be(fromObject.BoundParameters.GetRawText()).And.Be("""{"Name":"Ada"}""");
+        var unknown = () => greeter.With(new Dictionary<string, int> { ["Size"] = 3 });
+        unknown.Should().Throw<InvalidRequestException>().WithMessage("*no parameter 'Size'*");
+    }
+
     public sealed class Greeter
     {
         [Parameter]

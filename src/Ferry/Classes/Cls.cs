@@ -29,6 +29,9 @@ public sealed class Cls<T>
     /// <summary>The class's name, which prefixes its methods' names: <c>Class.Method</c>.</summary>
     public string Name => _registration.Name;
 
+    /// <summary>The bound parameter values as the canonical JSON object that names this instance's pool.</summary>
+    internal JsonElement BoundParameters => _parameters;
+
     /// <summary>
     /// An instance with these parameter values, given as an anonymous object or a dictionary:
     /// <c>model.With(new { Size = "large" })</c>. Unknown names, wrong types, a missing required parameter and more
@@ -238,8 +241,15 @@ internal sealed class ClassRegistration
     /// <summary>Checks parameter values and turns them into the canonical JSON object that names the pool.</summary>
     public JsonElement BindParameters(object values, bool requireAll = true)
     {
-        var given = values as IReadOnlyDictionary<string, object?>
-            ?? values.GetType().GetProperties().ToDictionary(p => p.Name, p => p.GetValue(values));
+        // Any dictionary with string keys (Dictionary<string, string> is no IReadOnlyDictionary<string, object?>), or
+        // an object's properties, indexers excluded.
+        var given = values switch
+        {
+            IReadOnlyDictionary<string, object?> named => named,
+            System.Collections.IDictionary dictionary => dictionary.Keys.Cast<object>().ToDictionary(k => k as string
+                ?? throw new InvalidRequestException($"Class '{Name}' takes parameters by name: the dictionary's keys must be strings."), k => dictionary[k]),
+            _ => values.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values)),
+        };
         var defaults = Activator.CreateInstance(Type)!;
         var bound = new SortedDictionary<string, object?>(StringComparer.Ordinal);
         foreach (var name in given.Keys.Where(k => !Parameters.Any(p => p.Name == k)))
