@@ -293,7 +293,7 @@ internal sealed class ContainerRunner(App app)
             {
                 args = input.Args ?? default;
             }
-            var result = await function.InvokeJsonAsync(args).ConfigureAwait(false);
+            var result = await function.InvokeJsonAsync(args, CancellationToken.None).ConfigureAwait(false);
             var raw = result.GetRawText();
             output = raw.Length > ProtocolInfo.InlinePayloadLimit
                 ? new ContainerOutput(input.InputId, input.Attempt, true, ResultBlob: await FerryContext.Client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), CancellationToken.None).ConfigureAwait(false))
