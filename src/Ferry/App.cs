@@ -72,20 +72,44 @@ public sealed class App
     /// <summary>Registers a function of no arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
     /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, or the options are out of range.</exception>
     public Function<TResult> Function<TResult>(Func<TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, () => Task.FromResult(fn())));
+        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, _ => Task.FromResult(fn())));
 
     /// <inheritdoc cref="Function{TResult}(Func{TResult}, FunctionOptions?, string?, string)"/>
     public Function<TResult> Function<TResult>(Func<Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, _ => fn()));
+
+    /// <summary>
+    /// Registers a function of no arguments that takes a <see cref="CancellationToken"/>. The token is not an argument
+    /// callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, or the options are out of range.</exception>
+    public Function<TResult> Function<TResult>(Func<CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
         Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <inheritdoc cref="Function{TResult}(Func{CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
+    public Function<TResult> Function<TResult>(Func<CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, ct => Task.FromResult(fn(ct))));
 
     /// <summary>Registers a function of one argument. Its name is the method's name unless <paramref name="name"/> is given.</summary>
     /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, a type cannot be serialized, or the options are out of range.</exception>
     public Function<T1, TResult> Function<T1, TResult>(Func<T1, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, a => Task.FromResult(fn(a))));
+        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, _) => Task.FromResult(fn(a))));
 
     /// <inheritdoc cref="Function{T1, TResult}(Func{T1, TResult}, FunctionOptions?, string?, string)"/>
     public Function<T1, TResult> Function<T1, TResult>(Func<T1, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, _) => fn(a)));
+
+    /// <summary>
+    /// Registers a function of one argument that takes a <see cref="CancellationToken"/> last. The token is not an
+    /// argument callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
+    /// </summary>
+    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, a type cannot be serialized, or the options are out of range.</exception>
+    public Function<T1, TResult> Function<T1, TResult>(Func<T1, CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
         Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <inheritdoc cref="Function{T1, TResult}(Func{T1, CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
+    public Function<T1, TResult> Function<T1, TResult>(Func<T1, CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, ct) => Task.FromResult(fn(a, ct))));
 
     /// <summary>
     /// Registers a batched function (Modal's <c>@batched</c>): callers call it per item, and the container gathers up to
@@ -107,7 +131,7 @@ public sealed class App
             var results = await fn([item]).ConfigureAwait(false);
             return results.Count == 1 ? results[0] : throw new InvalidOperationException($"The batched function returned {results.Count} results for 1 input.");
         }
-        return Add(new Function<TItem, TResult>(Named(name, expression), Checked(batched, name, expression), fn, One) { Batch = fn });
+        return Add(new Function<TItem, TResult>(Named(name, expression), Checked(batched, name, expression), fn, (item, _) => One(item)) { Batch = fn });
     }
 
     /// <inheritdoc cref="BatchedFunction{TItem, TResult}(Func{List{TItem}, Task{List{TResult}}}, int, TimeSpan, FunctionOptions?, string?, string)"/>
@@ -125,19 +149,41 @@ public sealed class App
 
     /// <summary>Registers a function of two arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
     public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b) => Task.FromResult(fn(a, b))));
+        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, _) => Task.FromResult(fn(a, b))));
 
     /// <inheritdoc cref="Function{T1, T2, TResult}(Func{T1, T2, TResult}, FunctionOptions?, string?, string)"/>
     public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, _) => fn(a, b)));
+
+    /// <summary>
+    /// Registers a function of two arguments that takes a <see cref="CancellationToken"/> last. The token is not an
+    /// argument callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
+    /// </summary>
+    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
         Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <inheritdoc cref="Function{T1, T2, TResult}(Func{T1, T2, CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
+    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, ct) => Task.FromResult(fn(a, b, ct))));
 
     /// <summary>Registers a function of three arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
     public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c) => Task.FromResult(fn(a, b, c))));
+        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c, _) => Task.FromResult(fn(a, b, c))));
 
     /// <inheritdoc cref="Function{T1, T2, T3, TResult}(Func{T1, T2, T3, TResult}, FunctionOptions?, string?, string)"/>
     public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c, _) => fn(a, b, c)));
+
+    /// <summary>
+    /// Registers a function of three arguments that takes a <see cref="CancellationToken"/> last. The token is not an
+    /// argument callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
+    /// </summary>
+    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
         Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
+
+    /// <inheritdoc cref="Function{T1, T2, T3, TResult}(Func{T1, T2, T3, CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
+    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
+        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c, ct) => Task.FromResult(fn(a, b, c, ct))));
 
     /// <summary>
     /// Registers a local entrypoint: code that runs on the caller's machine under <c>ferry run</c>. Its parameters
@@ -174,6 +220,11 @@ public sealed class App
     {
         foreach (var (type, i) in function.ParameterTypes.Select((t, i) => (t, i)))
         {
+            if (type == typeof(CancellationToken))
+            {
+                throw new InvalidRequestException(
+                    $"Parameter {i + 1} of function '{function.Name}' is a CancellationToken, which callers cannot send. Make it the last parameter and leave it out of the type arguments; the runtime supplies it.");
+            }
             Payload.EnsureSerializable(type, $"Parameter {i + 1} of function '{function.Name}'");
         }
         Payload.EnsureSerializable(function.ResultType, $"The result of function '{function.Name}'");

@@ -62,7 +62,19 @@ public sealed class TestFunctions
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
+        WaitForCancel = App.Function<string, string, string>(WaitForCancelAsync, new FunctionOptions { MaxContainers = 1, MaxInputs = 1 }, name: "wait_for_cancel");
+        Waiter = App.Cls<Waiter>(new FunctionOptions { MaxContainers = 1, MaxInputs = 1 });
     }
+
+    /// <summary>
+    /// With a tag, prints <c>waiting TAG</c>, waits for its cancellation token and prints <c>cancelled TAG</c>. With a
+    /// hold endpoint (<c>host:port</c>) too, it then keeps running until the endpoint closes its connection, and returns
+    /// as if it had not been cancelled. Without a tag it returns its container id at once.
+    /// </summary>
+    public Function<string, string, string> WaitForCancel { get; }
+
+    /// <summary>A class whose method waits for its cancellation token, as <see cref="WaitForCancel"/> does.</summary>
+    public Cls<Waiter> Waiter { get; }
 
     public Cls<Counter> Counter { get; }
 
@@ -304,6 +316,35 @@ public sealed class TestFunctions
 
     private static int Throw(string message) => throw new InvalidOperationException(message);
 
+    internal static async Task<string> WaitForCancelAsync(string tag, string hold, CancellationToken cancellationToken)
+    {
+        if (tag.Length == 0)
+        {
+            return Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID") ?? "local";
+        }
+        Console.WriteLine($"waiting {tag}");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Console.WriteLine($"cancelled {tag}");
+            if (hold.Length == 0)
+            {
+                throw;
+            }
+        }
+        var colon = hold.LastIndexOf(':');
+        using var holder = new System.Net.Sockets.TcpClient();
+        await holder.ConnectAsync(hold[..colon], int.Parse(hold[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+        var buffer = new byte[16];
+        while (await holder.GetStream().ReadAsync(buffer) > 0)
+        {
+        }
+        return $"finished {tag}";
+    }
+
     private static async Task<string> SleepAsync(int milliseconds)
     {
         await Task.Delay(milliseconds);
@@ -430,6 +471,13 @@ public sealed class Counter
             File.AppendAllText(Journal, $"{hook} {Label} {Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID")}\n");
         }
     }
+}
+
+/// <summary>A class whose method takes a cancellation token.</summary>
+public sealed class Waiter
+{
+    [Method]
+    public Task<string> Wait(string tag, CancellationToken cancellationToken) => TestFunctions.WaitForCancelAsync(tag, "", cancellationToken);
 }
 
 /// <summary>A batched method: each result names the size of the batch its input arrived in.</summary>

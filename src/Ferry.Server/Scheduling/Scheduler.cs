@@ -588,7 +588,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             if (input.Status == InputStatus.Running && input.Container is { } container)
             {
-                container.Running.Remove(input.Id);
+                // The input keeps its slot in container.Running until the container reports it or exits (see IsCancelling).
                 if (!byContainer.TryGetValue(container, out var ids))
                 {
                     byContainer[container] = ids = [];
@@ -663,8 +663,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             var pools = spec is null ? PoolsOf(appId, function).ToList() : [GetOrCreatePool(RequireApp(appId), FindFunction(RequireApp(appId), function), spec)];
             var started = pools.Sum(p => p.Containers.Values.Sum(c => c.StartedCount));
+            // Inputs queued in containers are backlog; those of cancelled calls are not, though they hold their slots.
+            var queuedInContainers = pools.Sum(p => p.Containers.Values.Sum(c => c.Running.Values.Count(i => i.StartedAt == DateTimeOffset.MaxValue && !IsCancelling(i))));
             return new FunctionStats(
-                pools.Sum(p => p.Ready.Count + p.Delayed.Count + p.RunningInputs) - started,
+                pools.Sum(p => p.Ready.Count + p.Delayed.Count) + queuedInContainers,
                 pools.Sum(p => p.LiveContainers),
                 started,
                 pools.Sum(p => p.Containers.Values.Count(c => c.Status == ContainerStatus.Ready && c.Running.Count == 0)));
@@ -847,9 +849,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             var done = new List<(InputState, ContainerOutput)>(outputs.Count);
             foreach (var output in outputs)
             {
-                if (!container.Running.Remove(output.InputId, out var input) || input.Attempt != output.Attempt)
+                if (!container.Running.Remove(output.InputId, out var input) || input.Attempt != output.Attempt || IsCancelling(input))
                 {
-                    continue; // cancelled, timed out or already retried elsewhere
+                    continue; // timed out, retried elsewhere, or cancelled: its outcome is recorded, and now its slot is free
                 }
                 Detach(input);
                 if (output.Success || !TryRetryLocked(input, output.Error, now))
@@ -884,6 +886,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             input.StartedAt = now;
         }
     }
+
+    /// <summary>
+    /// An input of a cancelled call that its container may still be running. Its outcome is recorded already, but it
+    /// stays in <see cref="ContainerState.Running"/>, holding its slot, until the container reports it finished or
+    /// exits, so no container is given more than its MaxInputs at once.
+    /// </summary>
+    private static bool IsCancelling(InputState input) => input.Status == InputStatus.Done;
 
     private static void Detach(InputState input)
     {
@@ -1027,6 +1036,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             container.Peer = peer;
+            // An input handed over with the start command may have been cancelled before the container could be told.
+            if (container.Running.Values.Where(IsCancelling).Select(i => i.Id).ToList() is { Count: > 0 } cancelled)
+            {
+                peer.Send(new CancelInputs(cancelled));
+            }
             if (container.Status == ContainerStatus.Stopping)
             {
                 peer.Send(new StopContainer("stopping"));
@@ -1088,7 +1102,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         _containers.Remove(container.Id);
         Placement.Release(container.Worker, container.Reservation);
         container.Peer?.Close();
-        var expected = container.Status == ContainerStatus.Stopping && container.Running.Count == 0;
+        var expected = container.Status == ContainerStatus.Stopping && container.Running.Values.All(IsCancelling);
         logs.System(pool.App.AppId, pool.PoolId, container.Id, expected
             ? "Container stopped."
             : reason == ErrorKinds.ImageBuild
@@ -1102,7 +1116,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             ErrorKinds.ImageBuild => new RemoteError("ImageBuildError", detail ?? "The function's image could not be built.", null, ErrorKinds.ImageBuild),
             _ => new RemoteError("ContainerCrashed", $"The container exited unexpectedly{(detail is null ? "" : ": " + detail)}.", null, ErrorKinds.Crash),
         };
-        foreach (var input in container.Running.Values.ToList())
+        foreach (var input in container.Running.Values.Where(i => !IsCancelling(i)).ToList())
         {
             input.Container = null;
             if (input.StartedAt == DateTimeOffset.MaxValue)
@@ -1405,6 +1419,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         foreach (var input in expired)
         {
             container.Running.Remove(input.Id);
+            if (IsCancelling(input))
+            {
+                continue;
+            }
             Detach(input);
             var error = new RemoteError("FunctionTimeoutError", $"The function '{input.Call.Record.Function}' ran longer than its timeout of {timeout.TotalSeconds:0.###} s and was stopped.", null, ErrorKinds.Timeout);
             if (!TryRetryLocked(input, error, now))
@@ -1415,7 +1433,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         foreach (var other in container.Running.Values.ToList())
         {
             container.Running.Remove(other.Id);
-            RequeueLocked(other);
+            if (!IsCancelling(other))
+            {
+                RequeueLocked(other);
+            }
         }
         logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, "Stopping the container: an input timed out.");
         KillContainerLocked(container, "timeout");

@@ -66,6 +66,11 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     public ContainerStatus Status { get; set; } = ContainerStatus.Starting;
     public IPeer<ContainerMessage>? Peer { get; set; }
     public int MaxInputs { get; set; } = 1;
+
+    /// <summary>
+    /// The inputs given to the container that it has not reported: running, queued in it, or of a cancelled call and
+    /// not yet acknowledged. Each holds a slot.
+    /// </summary>
     public Dictionary<long, InputState> Running { get; } = [];
 
     /// <summary>The input handed over with the start command, if any.</summary>

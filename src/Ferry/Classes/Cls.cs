@@ -55,41 +55,71 @@ public sealed class Cls<T>
     /// <c>model.BatchedMethod&lt;string, float[]&gt;(m =&gt; m.Embed)</c>. Each call sends one item.
     /// </summary>
     public Function<TItem, TResult> BatchedMethod<TItem, TResult>(Func<T, Func<List<TItem>, List<TResult>>> method) =>
-        Bind(new Function<TItem, TResult>(Resolve(method), _registration.Options, method, a => LocalBatchAsync<TItem, TResult>(method, a)));
+        Bind(new Function<TItem, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalBatchAsync<TItem, TResult>(method, a, ct)));
 
     /// <inheritdoc cref="BatchedMethod{TItem, TResult}(Func{T, Func{List{TItem}, List{TResult}}})"/>
     public Function<TItem, TResult> BatchedMethod<TItem, TResult>(Func<T, Func<List<TItem>, Task<List<TResult>>>> method) =>
-        Bind(new Function<TItem, TResult>(Resolve(method), _registration.Options, method, a => LocalBatchAsync<TItem, TResult>(method, a)));
+        Bind(new Function<TItem, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalBatchAsync<TItem, TResult>(method, a, ct)));
 
-    private async Task<TResult> LocalBatchAsync<TItem, TResult>(Delegate selector, TItem item)
+    private async Task<TResult> LocalBatchAsync<TItem, TResult>(Delegate selector, TItem item, CancellationToken cancellationToken)
     {
-        var results = await LocalAsync<List<TResult>>(selector, [new List<TItem> { item }]).ConfigureAwait(false);
+        var results = await LocalAsync<List<TResult>>(selector, [new List<TItem> { item }], cancellationToken).ConfigureAwait(false);
         return results.Count == 1 ? results[0] : throw new InvalidRequestException($"The batched method returned {results.Count} results for 1 input.");
     }
 
     /// <summary>A method of no arguments, as a function handle: <c>model.Method&lt;string&gt;(m =&gt; m.Describe)</c>.</summary>
     public Function<TResult> Method<TResult>(Func<T, Func<TResult>> method) =>
-        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, () => LocalAsync<TResult>(method, [])));
+        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
 
     /// <inheritdoc cref="Method{TResult}(Func{T, Func{TResult}})"/>
     public Function<TResult> Method<TResult>(Func<T, Func<Task<TResult>>> method) =>
-        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, () => LocalAsync<TResult>(method, [])));
+        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
+
+    /// <summary>
+    /// A method of no arguments that takes a <see cref="CancellationToken"/>, as a function handle. Callers do not pass
+    /// the token; in a container it is cancelled when the call is cancelled or the container is stopping.
+    /// </summary>
+    public Function<TResult> Method<TResult>(Func<T, Func<CancellationToken, TResult>> method) =>
+        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
+
+    /// <inheritdoc cref="Method{TResult}(Func{T, Func{CancellationToken, TResult}})"/>
+    public Function<TResult> Method<TResult>(Func<T, Func<CancellationToken, Task<TResult>>> method) =>
+        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
 
     /// <summary>A method of one argument, as a function handle: <c>model.Method&lt;string, string&gt;(m =&gt; m.Predict)</c>.</summary>
     public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, TResult>> method) =>
-        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, a => LocalAsync<TResult>(method, [a])));
+        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
 
     /// <inheritdoc cref="Method{T1, TResult}(Func{T, Func{T1, TResult}})"/>
     public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, Task<TResult>>> method) =>
-        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, a => LocalAsync<TResult>(method, [a])));
+        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
+
+    /// <summary>
+    /// A method of one argument that takes a <see cref="CancellationToken"/> last, as a function handle:
+    /// <c>model.Method&lt;string, string&gt;(m =&gt; m.GenerateAsync)</c>. Callers do not pass the token.
+    /// </summary>
+    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, CancellationToken, TResult>> method) =>
+        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
+
+    /// <inheritdoc cref="Method{T1, TResult}(Func{T, Func{T1, CancellationToken, TResult}})"/>
+    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, CancellationToken, Task<TResult>>> method) =>
+        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
 
     /// <summary>A method of two arguments, as a function handle.</summary>
     public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, TResult>> method) =>
-        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b) => LocalAsync<TResult>(method, [a, b])));
+        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
 
     /// <inheritdoc cref="Method{T1, T2, TResult}(Func{T, Func{T1, T2, TResult}})"/>
     public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, Task<TResult>>> method) =>
-        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b) => LocalAsync<TResult>(method, [a, b])));
+        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
+
+    /// <summary>A method of two arguments that takes a <see cref="CancellationToken"/> last, as a function handle. Callers do not pass the token.</summary>
+    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, CancellationToken, TResult>> method) =>
+        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
+
+    /// <inheritdoc cref="Method{T1, T2, TResult}(Func{T, Func{T1, T2, CancellationToken, TResult}})"/>
+    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, CancellationToken, Task<TResult>>> method) =>
+        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
 
     private TFunction Bind<TFunction>(TFunction function)
         where TFunction : Function
@@ -113,11 +143,11 @@ public sealed class Cls<T>
         return _registration.MethodName(picked);
     }
 
-    private async Task<TResult> LocalAsync<TResult>(Delegate selector, object?[] args)
+    private async Task<TResult> LocalAsync<TResult>(Delegate selector, object?[] args, CancellationToken cancellationToken)
     {
         var instance = await _registration.CreateLocalAsync(_parameters).ConfigureAwait(false);
         var method = ((Delegate)selector.DynamicInvoke(instance)!).Method;
-        var result = await ClassRegistration.InvokeAsync(method, instance, args).ConfigureAwait(false);
+        var result = await ClassRegistration.InvokeAsync(method, instance, ClassRegistration.TakesToken(method) ? [.. args, cancellationToken] : args).ConfigureAwait(false);
         return (TResult)result!;
     }
 }
@@ -323,6 +353,10 @@ internal sealed class ClassRegistration
         }
     }
 
+    /// <summary>True for a method whose last parameter is a <see cref="CancellationToken"/>, which the runtime supplies.</summary>
+    public static bool TakesToken(MethodInfo method) =>
+        method.GetParameters() is [.., var last] && last.ParameterType == typeof(CancellationToken);
+
     /// <summary>Calls a method and awaits it if it returns a task, unwrapping reflection's wrapper exception.</summary>
     public static async Task<object?> InvokeAsync(MethodInfo method, object instance, object?[] args)
     {
@@ -356,6 +390,8 @@ internal sealed class ClassMethod : Function, IBatchable
 {
     private readonly ClassRegistration _registration;
     private readonly MethodInfo _method;
+    private readonly bool _takesToken;
+    private readonly Type[] _parameterTypes;
 
     public ClassMethod(ClassRegistration registration, MethodInfo method, string name)
         : base(name, registration.Options, method.CreateDelegate(
@@ -364,10 +400,14 @@ internal sealed class ClassMethod : Function, IBatchable
     {
         _registration = registration;
         _method = method;
+        _takesToken = ClassRegistration.TakesToken(method);
+        var parameters = method.GetParameters();
+        _parameterTypes = [.. parameters.Take(parameters.Length - (_takesToken ? 1 : 0)).Select(p => p.ParameterType)];
         ClassName = registration.Name;
     }
 
-    internal override Type[] ParameterTypes => [.. _method.GetParameters().Select(p => p.ParameterType)];
+    /// <summary>The parameters callers send: all but a trailing <see cref="CancellationToken"/>.</summary>
+    internal override Type[] ParameterTypes => _parameterTypes;
 
     internal override Type ResultType =>
         _method.ReturnType == typeof(Task) || _method.ReturnType == typeof(ValueTask) || _method.ReturnType == typeof(void)
@@ -400,14 +440,18 @@ internal sealed class ClassMethod : Function, IBatchable
         return [.. result.Cast<object?>().Select(r => Payload.ToElement(r, resultType))];
     }
 
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
         var types = ParameterTypes;
         Arguments(args, types.Length, Name);
-        var values = new object?[types.Length];
+        var values = new object?[types.Length + (_takesToken ? 1 : 0)];
         for (var i = 0; i < types.Length; i++)
         {
             values[i] = Payload.Read(args[i], types[i]);
+        }
+        if (_takesToken)
+        {
+            values[^1] = cancellationToken;
         }
         var instance = _registration.Current ?? throw new InvalidOperationException($"This container serves no instance of '{_registration.Name}'.");
         var result = await ClassRegistration.InvokeAsync(_method, instance, values).ConfigureAwait(false);

@@ -60,8 +60,11 @@ public abstract class Function
 
     internal abstract Type ResultType { get; }
 
-    /// <summary>Runs one input in this process: deserializes the arguments, calls the function, serializes the result.</summary>
-    internal abstract Task<JsonElement> InvokeJsonAsync(JsonElement args);
+    /// <summary>
+    /// Runs one input in this process: deserializes the arguments, calls the function with
+    /// <paramref name="cancellationToken"/> if it takes one, serializes the result.
+    /// </summary>
+    internal abstract Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken);
 
     /// <summary>The backlog, containers and running inputs of this function right now.</summary>
     public Task<FunctionStats> GetCurrentStatsAsync(CancellationToken cancellationToken = default) =>
@@ -128,32 +131,37 @@ public sealed class Function<TResult> : Function
     public Function<TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
         (Function<TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
 
-    private readonly Func<Task<TResult>> _fn;
+    private readonly Func<CancellationToken, Task<TResult>> _fn;
 
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<Task<TResult>> fn)
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<CancellationToken, Task<TResult>> fn)
         : base(name, options, implementation) => _fn = fn;
 
     internal override Type[] ParameterTypes => [];
 
     internal override Type ResultType => typeof(TResult);
 
-    /// <summary>Runs the function in a container and returns its result.</summary>
+    /// <summary>
+    /// Runs the function in a container and returns its result. Cancelling <c>cancellationToken</c> cancels the call
+    /// (its token in the container is cancelled) and throws <see cref="OperationCanceledException"/>.
+    /// </summary>
     /// <exception cref="RemoteException">The function threw.</exception>
     /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
+    /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
     public Task<TResult> RemoteAsync(CancellationToken cancellationToken = default) =>
         Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack(), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
-    public Task<TResult> LocalAsync() => _fn();
+    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
+    public Task<TResult> LocalAsync(CancellationToken cancellationToken = default) => _fn(cancellationToken);
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(CancellationToken cancellationToken = default) =>
         new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack(), cancellationToken).ConfigureAwait(false), Name);
 
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
         Arguments(args, 0, Name);
-        return Payload.ToElement(await _fn().ConfigureAwait(false));
+        return Payload.ToElement(await _fn(cancellationToken).ConfigureAwait(false));
     }
 
     private static JsonElement Pack() => Payload.Pack(static _ => { });
@@ -171,9 +179,9 @@ public sealed class Function<T1, TResult> : Function, IBatchable
     public Function<T1, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
         (Function<T1, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
 
-    private readonly Func<T1, Task<TResult>> _fn;
+    private readonly Func<T1, CancellationToken, Task<TResult>> _fn;
 
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, Task<TResult>> fn)
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, CancellationToken, Task<TResult>> fn)
         : base(name, options, implementation) => _fn = fn;
 
     /// <summary>The list-in, list-out body of a batched function; null for a function called per item.</summary>
@@ -198,14 +206,20 @@ public sealed class Function<T1, TResult> : Function, IBatchable
 
     internal override Type ResultType => typeof(TResult);
 
-    /// <summary>Runs the function in a container and returns its result.</summary>
+    /// <summary>
+    /// Runs the function in a container and returns its result. Cancelling <c>cancellationToken</c> cancels the call
+    /// (its token in the container is cancelled) and throws <see cref="OperationCanceledException"/>.
+    /// </summary>
     /// <exception cref="RemoteException">The function threw.</exception>
     /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
+    /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
     public Task<TResult> RemoteAsync(T1 arg, CancellationToken cancellationToken = default) =>
         Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack(arg), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
-    public Task<TResult> LocalAsync(T1 arg) => _fn(arg);
+    /// <param name="arg">The argument.</param>
+    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
+    public Task<TResult> LocalAsync(T1 arg, CancellationToken cancellationToken = default) => _fn(arg, cancellationToken);
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg, CancellationToken cancellationToken = default) =>
@@ -239,10 +253,10 @@ public sealed class Function<T1, TResult> : Function, IBatchable
     public async Task<string> SpawnMapAsync(IEnumerable<T1> inputs, CancellationToken cancellationToken = default) =>
         await Invocation.SpawnMapAsync(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false);
 
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
         Arguments(args, 1, Name);
-        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0])).ConfigureAwait(false));
+        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), cancellationToken).ConfigureAwait(false));
     }
 
     private static JsonElement Pack(T1 arg) => Payload.Pack(w => Payload.Write(w, arg));
@@ -271,21 +285,24 @@ public sealed class Function<T1, T2, TResult> : Function
     public Function<T1, T2, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
         (Function<T1, T2, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
 
-    private readonly Func<T1, T2, Task<TResult>> _fn;
+    private readonly Func<T1, T2, CancellationToken, Task<TResult>> _fn;
 
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, Task<TResult>> fn)
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, CancellationToken, Task<TResult>> fn)
         : base(name, options, implementation) => _fn = fn;
 
     internal override Type[] ParameterTypes => [typeof(T1), typeof(T2)];
 
     internal override Type ResultType => typeof(TResult);
 
-    /// <summary>Runs the function in a container and returns its result.</summary>
+    /// <inheritdoc cref="Function{TResult}.RemoteAsync(CancellationToken)"/>
     public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
         Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack((arg1, arg2)), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
-    public Task<TResult> LocalAsync(T1 arg1, T2 arg2) => _fn(arg1, arg2);
+    /// <param name="arg1">The first argument.</param>
+    /// <param name="arg2">The second argument.</param>
+    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
+    public Task<TResult> LocalAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) => _fn(arg1, arg2, cancellationToken);
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
@@ -316,10 +333,10 @@ public sealed class Function<T1, T2, TResult> : Function
     public Task<string> SpawnMapAsync(IEnumerable<(T1, T2)> inputs, CancellationToken cancellationToken = default) =>
         Invocation.SpawnMapAsync(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), cancellationToken);
 
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
         Arguments(args, 2, Name);
-        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1])).ConfigureAwait(false));
+        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1]), cancellationToken).ConfigureAwait(false));
     }
 
     private static JsonElement Pack((T1, T2) args) => Payload.Pack(w =>
@@ -339,21 +356,25 @@ public sealed class Function<T1, T2, T3, TResult> : Function
     public Function<T1, T2, T3, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
         (Function<T1, T2, T3, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
 
-    private readonly Func<T1, T2, T3, Task<TResult>> _fn;
+    private readonly Func<T1, T2, T3, CancellationToken, Task<TResult>> _fn;
 
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, T3, Task<TResult>> fn)
+    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, T3, CancellationToken, Task<TResult>> fn)
         : base(name, options, implementation) => _fn = fn;
 
     internal override Type[] ParameterTypes => [typeof(T1), typeof(T2), typeof(T3)];
 
     internal override Type ResultType => typeof(TResult);
 
-    /// <summary>Runs the function in a container and returns its result.</summary>
+    /// <inheritdoc cref="Function{TResult}.RemoteAsync(CancellationToken)"/>
     public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
         Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
-    public Task<TResult> LocalAsync(T1 arg1, T2 arg2, T3 arg3) => _fn(arg1, arg2, arg3);
+    /// <param name="arg1">The first argument.</param>
+    /// <param name="arg2">The second argument.</param>
+    /// <param name="arg3">The third argument.</param>
+    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
+    public Task<TResult> LocalAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) => _fn(arg1, arg2, arg3, cancellationToken);
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
@@ -372,10 +393,10 @@ public sealed class Function<T1, T2, T3, TResult> : Function
     public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
         Invocation.MapAsync<TResult>(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
 
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args)
+    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
         Arguments(args, 3, Name);
-        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1]), Payload.Read<T3>(args[2])).ConfigureAwait(false));
+        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1]), Payload.Read<T3>(args[2]), cancellationToken).ConfigureAwait(false));
     }
 
     private static JsonElement Pack((T1, T2, T3) args) => Payload.Pack(w =>

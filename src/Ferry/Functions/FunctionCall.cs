@@ -36,7 +36,11 @@ public sealed class FunctionCall<TResult>
         return await Invocation.DecodeAsync<TResult>(FerryContext.Client, _function, output, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Cancels the call: inputs not yet finished are marked cancelled and never retried.</summary>
+    /// <summary>
+    /// Cancels the call: inputs not yet finished are marked cancelled and never retried, and those running have the
+    /// <see cref="CancellationToken"/> their function takes cancelled. Waiting callers get
+    /// <see cref="InputCancelledException"/> at once.
+    /// </summary>
     public Task CancelAsync(CancellationToken cancellationToken = default) =>
         FerryContext.Client.CancelCallAsync(Id, cancellationToken);
 

@@ -53,7 +53,16 @@ internal static class Invocation
     {
         var callId = NewCallId();
         var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
-        await client.CreateCallAsync(new CreateCallRequest(callId, function, CallKinds.Spawn, [input], Final: true, Pool: pool), cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await client.CreateCallAsync(new CreateCallRequest(callId, function, CallKinds.Spawn, [input], Final: true, Pool: pool), cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The server may have created the call before the request was abandoned; nobody could reach it by id.
+            await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+            throw;
+        }
         return callId;
     }
 
@@ -113,6 +122,7 @@ internal static class Invocation
         };
     }
 
+    /// <summary>Cancels a call the caller gave up on: best effort, bounded, and silent if the server cannot be reached.</summary>
     private static async Task CancelQuietlyAsync(FerryClient client, string callId)
     {
         try
@@ -275,7 +285,16 @@ internal static class Invocation
         var callId = NewCallId();
         var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await ProduceAsync(client, callId, function, pool, CallKinds.Spawn, inputs, window: null, created, total, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ProduceAsync(client, callId, function, pool, CallKinds.Spawn, inputs, window: null, created, total, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Inputs sent so far would run, in a call that never becomes final and whose id the caller never learns.
+            await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+            throw;
+        }
         return callId;
     }
 }

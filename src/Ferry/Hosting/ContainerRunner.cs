@@ -8,13 +8,17 @@ namespace Ferry.Hosting;
 
 /// <summary>
 /// Serves inputs inside a container: keeps one WebSocket to the control plane, runs each input as it arrives and
-/// sends outputs back in batches.
+/// sends outputs back in batches. Each running input has its own cancellation token, cancelled when the control plane
+/// cancels the input or the container is stopping.
 /// </summary>
 internal sealed class ContainerRunner(App app)
 {
     private readonly Channel<ContainerOutput> _outputs = Channel.CreateUnbounded<ContainerOutput>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<ContainerInput> _inputs = Channel.CreateUnbounded<ContainerInput>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly Lock _gate = new();
+    private readonly Dictionary<long, TrackedInput> _tracked = [];
+    private bool _stopping;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -71,7 +75,7 @@ internal sealed class ContainerRunner(App app)
         if (Environment.GetEnvironmentVariable(FerryEnv.FirstInput) is { Length: > 0 } firstInput
             && JsonSerializer.Deserialize(firstInput, ProtocolJsonContext.Default.ContainerInput) is { } first)
         {
-            _inputs.Writer.TryWrite(first);
+            Enqueue(first);
         }
         WebSocket socket;
         try
@@ -88,6 +92,7 @@ internal sealed class ContainerRunner(App app)
         await SendAsync(socket, new ContainerReady(maxInputs * _batchMaxSize), cancellationToken).ConfigureAwait(false);
         var sender = SendOutputsAsync(socket, linked.Token);
         var exitCode = await ReceiveAsync(socket, linked.Token).ConfigureAwait(false);
+        StopInputs();
 
         // Inputs still queued here were never started; the control plane re-runs or has cancelled them.
         _inputs.Writer.TryComplete();
@@ -155,8 +160,11 @@ internal sealed class ContainerRunner(App app)
                     case InputBatch batch:
                         foreach (var input in batch.Inputs)
                         {
-                            _inputs.Writer.TryWrite(input);
+                            Enqueue(input);
                         }
+                        break;
+                    case CancelInputs cancel:
+                        Cancel(cancel.InputIds);
                         break;
                     case StopContainer:
                         return ExitCodes.Success;
@@ -229,8 +237,15 @@ internal sealed class ContainerRunner(App app)
     private static Func<IReadOnlyList<JsonElement>, Task<IReadOnlyList<JsonElement>>>? BatchInvoker(Function function) =>
         function is IBatchable { IsBatched: true } batchable ? batchable.InvokeBatchAsync : null;
 
-    private async Task RunBatchAsync(Func<IReadOnlyList<JsonElement>, Task<IReadOnlyList<JsonElement>>> invokeBatch, List<ContainerInput> batch)
+    private async Task RunBatchAsync(Func<IReadOnlyList<JsonElement>, Task<IReadOnlyList<JsonElement>>> invokeBatch, List<ContainerInput> gathered)
     {
+        // A batched function takes no token: an input cancelled while queued is left out, and one already in a batch
+        // runs with it.
+        var batch = gathered.Where(input => Start(input) is not null).ToList();
+        if (batch.Count == 0)
+        {
+            return;
+        }
         IReadOnlyList<ContainerOutput> outputs;
         try
         {
@@ -252,6 +267,7 @@ internal sealed class ContainerRunner(App app)
         await Console.Out.FlushAsync().ConfigureAwait(false);
         foreach (var output in outputs)
         {
+            Finish(output.InputId);
             _outputs.Writer.TryWrite(output);
         }
     }
@@ -277,7 +293,11 @@ internal sealed class ContainerRunner(App app)
 
     private async Task RunInputAsync(ContainerInput input)
     {
-        ContainerOutput output;
+        if (Start(input) is not { } cancellation)
+        {
+            return;
+        }
+        ContainerOutput? output;
         try
         {
             var function = app.Functions.TryGetValue(input.Function, out var f)
@@ -286,14 +306,14 @@ internal sealed class ContainerRunner(App app)
             JsonElement args;
             if (input.ArgsBlob is { } blob)
             {
-                using var document = JsonDocument.Parse(await FerryContext.Client.GetBlobAsync(blob, CancellationToken.None).ConfigureAwait(false));
+                using var document = JsonDocument.Parse(await FerryContext.Client.GetBlobAsync(blob, cancellation.Token).ConfigureAwait(false));
                 args = document.RootElement.Clone();
             }
             else
             {
                 args = input.Args ?? default;
             }
-            var result = await function.InvokeJsonAsync(args).ConfigureAwait(false);
+            var result = await function.InvokeJsonAsync(args, cancellation.Token).ConfigureAwait(false);
             var raw = result.GetRawText();
             output = raw.Length > ProtocolInfo.InlinePayloadLimit
                 ? new ContainerOutput(input.InputId, input.Attempt, true, ResultBlob: await FerryContext.Client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), CancellationToken.None).ConfigureAwait(false))
@@ -302,10 +322,119 @@ internal sealed class ContainerRunner(App app)
         catch (Exception e)
         {
             var error = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
-            output = new ContainerOutput(input.InputId, input.Attempt, false, Error: new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace)));
+            // A function that gave up because its token was cancelled did not fail: the input was cancelled, or the
+            // container is stopping and the control plane decides the input's fate when the container exits.
+            output = error is OperationCanceledException && cancellation.IsCancellationRequested
+                ? null
+                : new ContainerOutput(input.InputId, input.Attempt, false, Error: new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace)));
+        }
+        if (Finish(input.InputId))
+        {
+            output ??= Cancelled(input);
         }
         await Console.Out.FlushAsync().ConfigureAwait(false);
-        _outputs.Writer.TryWrite(output);
+        if (output is not null)
+        {
+            _outputs.Writer.TryWrite(output);
+        }
+    }
+
+    private static ContainerOutput Cancelled(ContainerInput input) =>
+        new(input.InputId, input.Attempt, false, Error: new RemoteError("InputCancelled", "The input was cancelled.", null, ErrorKinds.Cancelled));
+
+    /// <summary>Queues an input received from the control plane.</summary>
+    private void Enqueue(ContainerInput input)
+    {
+        lock (_gate)
+        {
+            _tracked[input.InputId] = new TrackedInput(input);
+        }
+        _inputs.Writer.TryWrite(input);
+    }
+
+    /// <summary>Marks a queued input running and returns its token source; null if it was cancelled while queued.</summary>
+    private CancellationTokenSource? Start(ContainerInput input)
+    {
+        lock (_gate)
+        {
+            if (!_tracked.TryGetValue(input.InputId, out var tracked))
+            {
+                return null;
+            }
+            tracked.Cancellation = new CancellationTokenSource();
+            if (_stopping)
+            {
+                tracked.Cancellation.Cancel();
+            }
+            return tracked.Cancellation;
+        }
+    }
+
+    /// <summary>Forgets a finished input; true if the control plane asked to cancel it.</summary>
+    private bool Finish(long inputId)
+    {
+        lock (_gate)
+        {
+            if (!_tracked.Remove(inputId, out var tracked))
+            {
+                return false;
+            }
+            tracked.Cancellation?.Dispose();
+            return tracked.CancelRequested;
+        }
+    }
+
+    /// <summary>
+    /// Cancels inputs at the control plane's request. A running input's token is cancelled and the input reports when
+    /// it ends, whatever it does with the token; a queued one never starts and is reported cancelled now. Either way
+    /// the control plane holds the input's slot until this container reports it.
+    /// </summary>
+    private void Cancel(IReadOnlyList<long> inputIds)
+    {
+        lock (_gate)
+        {
+            foreach (var id in inputIds)
+            {
+                if (!_tracked.TryGetValue(id, out var tracked))
+                {
+                    continue;
+                }
+                if (tracked.Cancellation is { } cancellation)
+                {
+                    tracked.CancelRequested = true;
+                    // CancelAsync runs the token's callbacks (user code) on the thread pool, not on this receive loop.
+                    _ = cancellation.CancelAsync();
+                }
+                else
+                {
+                    _tracked.Remove(id);
+                    _outputs.Writer.TryWrite(Cancelled(tracked.Input));
+                }
+            }
+        }
+    }
+
+    /// <summary>The container is stopping: cancels the token of every running input and of any that starts from now.</summary>
+    private void StopInputs()
+    {
+        lock (_gate)
+        {
+            _stopping = true;
+            foreach (var tracked in _tracked.Values)
+            {
+                _ = tracked.Cancellation?.CancelAsync();
+            }
+        }
+    }
+
+    /// <summary>An input this container has received and not finished: queued until it has a token source.</summary>
+    private sealed class TrackedInput(ContainerInput input)
+    {
+        public ContainerInput Input { get; } = input;
+
+        public CancellationTokenSource? Cancellation { get; set; }
+
+        public bool CancelRequested { get; set; }
     }
 
     private async Task SendOutputsAsync(WebSocket socket, CancellationToken cancellationToken)
