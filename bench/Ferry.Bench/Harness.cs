@@ -82,11 +82,11 @@ internal sealed class Harness : IAsyncDisposable
     {
         if (_app is not null)
         {
-            await _admin.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{_app}/stop", null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
+            await _admin.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(_app), null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
             var previous = _app;
             await Server.Scheduler.WaitUntilAsync(() => Server.Scheduler.PoolsOfApp(previous).All(p => p.Containers.Count == 0), CancellationToken.None);
         }
-        var app = await _admin.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("bench", _buildId),
+        var app = await _admin.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("bench", _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
         var client = new FerryClient(Server.Url, _admin.Token) { AppId = app.AppId };
         await client.PublishDefinitionAsync(Functions.App.ToDefinition(), CancellationToken.None);

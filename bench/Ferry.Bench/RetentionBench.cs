@@ -41,7 +41,7 @@ internal static class RetentionBench
             var token = (await File.ReadAllTextAsync(tokenFile)).Trim();
             using var admin = new FerryClient(url, token);
             var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(Harness.AppDir, "Ferry.TestApp.dll", "bench", false), CancellationToken.None);
-            var app = await admin.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("retention", buildId), ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
+            var app = await admin.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("retention", buildId), ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
             using var client = new FerryClient(url, token) { AppId = app.AppId };
             var functions = new TestFunctions();
             await client.PublishDefinitionAsync(functions.App.ToDefinition(), CancellationToken.None);
@@ -53,7 +53,7 @@ internal static class RetentionBench
             for (var map = 1; map <= maps; map++)
             {
                 var callId = await functions.Square.SpawnMapAsync(Enumerable.Range(0, size));
-                while ((await client.SendAsync<object, CallStatus>(HttpMethod.Get, $"v1/calls/{callId}", null, null, ProtocolJsonContext.Default.CallStatus, CancellationToken.None)).State != "done")
+                while ((await client.SendAsync<object, CallStatus>(HttpMethod.Get, Routes.Call(callId), null, null, ProtocolJsonContext.Default.CallStatus, CancellationToken.None)).State != "done")
                 {
                     // A benchmark polling a status once a second; tests wait on events instead.
                     await Task.Delay(1000);
@@ -69,7 +69,7 @@ internal static class RetentionBench
             await Task.Delay(TimeSpan.FromSeconds(75));
             rows.Add(($"server RSS, idle 75 s after {maps} maps", Mib(Rss(server.Id)), Mib(idle) + " (idle before)", Ratio(Rss(server.Id), idle)));
             var read = Stopwatch.StartNew();
-            var first = await client.SendAsync<object, OutputBatch>(HttpMethod.Get, $"v1/calls/{(await functions.Square.SpawnMapAsync([2]))}/outputs?after=0&wait=30", null, null, ProtocolJsonContext.Default.OutputBatch, CancellationToken.None);
+            var first = await client.SendAsync<object, OutputBatch>(HttpMethod.Get, Routes.Outputs(await functions.Square.SpawnMapAsync([2]), 0, TimeSpan.FromSeconds(30)), null, null, ProtocolJsonContext.Default.OutputBatch, CancellationToken.None);
             rows.Add(("a spawn after the idle wait, to its output (cold start)", Ms(read.Elapsed.TotalMilliseconds), "", first.Done ? "" : "not done"));
             FerryContext.Override = null;
         }

@@ -280,7 +280,7 @@ internal static class ControlPlane
         using var http = new HttpClient(Credentials.Handler(Fingerprint)) { BaseAddress = url, Timeout = TimeSpan.FromSeconds(3) };
         try
         {
-            var health = await http.GetFromJsonAsync($"{ProtocolInfo.Prefix}/health", ProtocolJsonContext.Default.HealthResponse, cancellationToken).ConfigureAwait(false);
+            var health = await http.GetFromJsonAsync("/" + Routes.Health, ProtocolJsonContext.Default.HealthResponse, cancellationToken).ConfigureAwait(false);
             return health?.Status == "ok";
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException)
@@ -300,7 +300,7 @@ internal static class ControlPlane
             var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
             files.Add((new BuildFile(relative, hash, stream.Length), path));
         }
-        var missing = await client.SendAsync(HttpMethod.Post, "v1/blobs/missing", new MissingBlobsRequest([.. files.Select(f => f.File.Hash)]),
+        var missing = await client.SendAsync(HttpMethod.Post, Routes.MissingBlobs, new MissingBlobsRequest([.. files.Select(f => f.File.Hash)]),
             ProtocolJsonContext.Default.MissingBlobsRequest, ProtocolJsonContext.Default.MissingBlobsResponse, cancellationToken).ConfigureAwait(false);
         var wanted = missing.Missing.ToHashSet(StringComparer.Ordinal);
         var uploads = files.Where(f => wanted.Remove(f.File.Hash)).ToList();
@@ -308,7 +308,7 @@ internal static class ControlPlane
         {
             await client.PutBlobAsync(await File.ReadAllBytesAsync(fullPath, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         }
-        var build = await client.SendAsync(HttpMethod.Post, "v1/builds", new CreateBuildRequest(program.EntryAssembly, [.. files.Select(f => f.File)]),
+        var build = await client.SendAsync(HttpMethod.Post, Routes.Builds, new CreateBuildRequest(program.EntryAssembly, [.. files.Select(f => f.File)]),
             ProtocolJsonContext.Default.CreateBuildRequest, ProtocolJsonContext.Default.CreateBuildResponse, cancellationToken).ConfigureAwait(false);
         return (build.BuildId, uploads.Count, uploads.Sum(u => u.File.Size));
     }

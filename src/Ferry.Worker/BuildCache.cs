@@ -34,7 +34,7 @@ internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.I
         {
             throw new InvalidOperationException($"The build id '{buildId}' is not a plain name.");
         }
-        var manifest = await http.GetFromJsonAsync($"{ProtocolInfo.Prefix}/builds/{Uri.EscapeDataString(buildId)}", ProtocolJsonContext.Default.BuildManifest, cancellationToken).ConfigureAwait(false)
+        var manifest = await http.GetFromJsonAsync("/" + Routes.Build(buildId), ProtocolJsonContext.Default.BuildManifest, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"The control plane has no build '{buildId}'.");
         if (ConfinedPath.Resolve(dir, manifest.EntryAssembly) is null)
         {
@@ -79,7 +79,7 @@ internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.I
     /// <summary>Downloads one blob to <paramref name="target"/> and checks that its content has the expected hash.</summary>
     public async Task DownloadAsync(string hash, string target, CancellationToken cancellationToken)
     {
-        using var response = await http.GetAsync($"{ProtocolInfo.Prefix}/blobs/{hash}", HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        using var response = await http.GetAsync("/" + Routes.Blob(hash), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         response.EnsureSuccessStatusCode();
         await using (var output = File.Create(target))
         {

@@ -20,7 +20,7 @@ internal static class SessionRelay
         var url = new UriBuilder(server)
         {
             Scheme = server.Scheme == "https" ? "wss" : "ws",
-            Path = $"{ProtocolInfo.Prefix}/workers/sessions/{Uri.EscapeDataString(sessionId)}",
+            Path = "/" + Routes.WorkerSession(sessionId),
         }.Uri;
         await socket.ConnectAsync(url, cancellationToken).ConfigureAwait(false);
         var send = new SemaphoreSlim(1, 1);

@@ -124,7 +124,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         var url = new UriBuilder(_options.ServerUrl)
         {
             Scheme = _options.ServerUrl.Scheme == "https" ? "wss" : "ws",
-            Path = $"{ProtocolInfo.Prefix}/workers/stream",
+            Path = "/" + Routes.WorkerStream,
         }.Uri;
         try
         {

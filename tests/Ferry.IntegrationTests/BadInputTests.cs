@@ -29,7 +29,7 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
     {
         var appId = await fixture.NewAppAsync();
         using var http = fixture.NewHttpClient();
-        var calls = $"v1/apps/{appId}/calls";
+        var calls = Routes.Calls(appId);
 
         var malformed = await SendAsync(http, HttpMethod.Post, calls, "{\"callId\": ");
         malformed.Status.Should().Be(HttpStatusCode.BadRequest);
@@ -58,11 +58,11 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
         var appId = await fixture.NewAppAsync().WaitAsync(Limit);
         using var http = fixture.NewHttpClient();
         // An app that has logged nothing: a negative cursor on its log once spun the server without answering.
-        var quiet = await (await http.PostAsJsonAsync("v1/apps", new CreateAppRequest("quiet"), ProtocolJsonContext.Default.CreateAppRequest).WaitAsync(Limit))
+        var quiet = await (await http.PostAsJsonAsync(Routes.Apps, new CreateAppRequest("quiet"), ProtocolJsonContext.Default.CreateAppRequest).WaitAsync(Limit))
             .Content.ReadFromJsonAsync(ProtocolJsonContext.Default.CreateAppResponse).WaitAsync(Limit);
         var call = await fixture.Functions.Square.SpawnAsync(4).WaitAsync(Limit);
         var container = fixture.Scheduler.ListContainers(appId).First().ContainerId;
-        string[] polls = [$"v1/apps/{quiet!.AppId}/logs", $"v1/calls/{call.Id}/outputs", $"v1/containers/{container}/logs"];
+        string[] polls = [Routes.AppLogs(quiet!.AppId), Routes.Outputs(call.Id), Routes.ContainerLogs(container)];
 
         foreach (var poll in polls)
         {
@@ -73,7 +73,7 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
                 answer.Error.Message.Should().Contain(parameter);
             }
         }
-        var empty = await http.GetFromJsonAsync($"v1/apps/{quiet.AppId}/logs?after=0&wait=-1", ProtocolJsonContext.Default.LogBatch).WaitAsync(Limit);
+        var empty = await http.GetFromJsonAsync(Routes.AppLogs(quiet.AppId, 0, TimeSpan.FromSeconds(-1)), ProtocolJsonContext.Default.LogBatch).WaitAsync(Limit);
         empty!.Entries.Should().BeEmpty("a negative wait still means no wait");
         (await call.GetAsync().WaitAsync(Limit)).Should().Be(16);
     }
@@ -84,15 +84,15 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
         var appId = await fixture.NewAppAsync();
         using var http = fixture.NewHttpClient();
 
-        var app = await SendAsync(http, HttpMethod.Post, "v1/apps/ap-nope/calls", """{"callId":"c","function":"square","kind":"sync","inputs":[],"final":true}""");
+        var app = await SendAsync(http, HttpMethod.Post, Routes.Calls("ap-nope"), """{"callId":"c","function":"square","kind":"sync","inputs":[],"final":true}""");
         app.Status.Should().Be(HttpStatusCode.NotFound);
         app.Error.Message.Should().Contain("ap-nope");
 
-        var function = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", """{"callId":"c","function":"cube","kind":"sync","inputs":[],"final":true}""");
+        var function = await SendAsync(http, HttpMethod.Post, Routes.Calls(appId), """{"callId":"c","function":"cube","kind":"sync","inputs":[],"final":true}""");
         function.Status.Should().Be(HttpStatusCode.NotFound);
         function.Error.Message.Should().Contain("'cube'").And.Contain("square");
 
-        var call = await SendAsync(http, HttpMethod.Get, "v1/calls/fc-missing/outputs", null);
+        var call = await SendAsync(http, HttpMethod.Get, Routes.Outputs("fc-missing"), null);
         call.Status.Should().Be(HttpStatusCode.NotFound);
 
         var route = await SendAsync(http, HttpMethod.Get, "v1/nothing-here", null);
@@ -106,17 +106,17 @@ public sealed class BadInputTests(ServerFixture fixture) : IClassFixture<ServerF
         using var http = fixture.NewHttpClient();
 
         var huge = new string('x', 17 * 1024 * 1024);
-        var body = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", $$"""{"callId":"big","function":"echo","kind":"sync","inputs":[{"index":0,"args":["{{huge}}"]}],"final":true}""");
+        var body = await SendAsync(http, HttpMethod.Post, Routes.Calls(appId), $$"""{"callId":"big","function":"echo","kind":"sync","inputs":[{"index":0,"args":["{{huge}}"]}],"final":true}""");
         body.Status.Should().Be(HttpStatusCode.RequestEntityTooLarge);
         body.Error.Message.Should().Contain("16 MiB");
 
         var inline = new string('x', 3 * 1024 * 1024);
-        var input = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", $$"""{"callId":"big2","function":"echo","kind":"sync","inputs":[{"index":0,"args":["{{inline}}"]}],"final":true}""");
+        var input = await SendAsync(http, HttpMethod.Post, Routes.Calls(appId), $$"""{"callId":"big2","function":"echo","kind":"sync","inputs":[{"index":0,"args":["{{inline}}"]}],"final":true}""");
         input.Status.Should().Be(HttpStatusCode.RequestEntityTooLarge);
         input.Error.Message.Should().Contain("2 MiB");
 
         var many = string.Join(",", Enumerable.Range(0, 10_001).Select(i => $$"""{"index":{{i}},"args":[1]}"""));
-        var count = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", $$"""{"callId":"many","function":"square","kind":"map","inputs":[{{many}}],"final":true}""");
+        var count = await SendAsync(http, HttpMethod.Post, Routes.Calls(appId), $$"""{"callId":"many","function":"square","kind":"map","inputs":[{{many}}],"final":true}""");
         count.Status.Should().Be(HttpStatusCode.RequestEntityTooLarge);
         count.Error.Message.Should().Contain("10000");
 

@@ -239,7 +239,7 @@ public sealed class FaultTests(RuncFixture fixture, ITestOutputHelper output) : 
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var admin = new FerryClient(url, token);
         var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll", name, false), timeout.Token);
-        var app = await admin.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest(name, buildId),
+        var app = await admin.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest(name, buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, timeout.Token);
         var client = new FerryClient(url, token) { AppId = app.AppId };
         await client.PublishDefinitionAsync(functions.App.ToDefinition(), timeout.Token);

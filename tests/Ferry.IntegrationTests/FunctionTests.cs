@@ -157,7 +157,7 @@ public sealed class FunctionTests(ServerFixture fixture) : IClassFixture<ServerF
         long after = 0;
         while (!(seen.Any(e => e.Text == "out: hello logs") && seen.Any(e => e.Text == "err: hello logs")))
         {
-            var batch = await client.SendAsync<object, Ferry.Protocol.LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after={after}&wait=10",
+            var batch = await client.SendAsync<object, Ferry.Protocol.LogBatch>(HttpMethod.Get, Ferry.Protocol.Routes.AppLogs(appId, after, TimeSpan.FromSeconds(10)),
                 null, null, Ferry.Protocol.ProtocolJsonContext.Default.LogBatch, CancellationToken.None);
             batch.Entries.Should().NotBeEmpty("the log lines must arrive within the long-poll window");
             seen.AddRange(batch.Entries);

@@ -22,6 +22,10 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
     private const int DefaultRequests = 12_000;
     private const int Concurrency = 8;
     private const string VictimName = "fuzz-victim";
+
+    // A route's key, as FuzzRoute names it, is its method and its template under the prefix.
+    private const string Post = "POST " + ProtocolInfo.Prefix;
+    private const string Put = "PUT " + ProtocolInfo.Prefix;
     private const string QuietName = "fuzz-quiet";
     private static readonly TimeSpan RequestLimit = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
@@ -31,7 +35,8 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
     {
         var seed = Setting("FERRY_FUZZ_SEED", DefaultSeed);
         var count = Setting("FERRY_FUZZ_REQUESTS", DefaultRequests);
-        var routes = fixture.Server.Routes.SelectMany(FuzzRoute.From).ToList();
+        // In a fixed order, so that a seed names the same requests however the server's code maps its routes.
+        var routes = fixture.Server.Routes.SelectMany(FuzzRoute.From).OrderBy(r => r.Key, StringComparer.Ordinal).ToList();
         routes.Should().HaveCountGreaterThan(30, "every route the server maps is fuzzed");
         var world = await World.CreateAsync(fixture);
         var generator = new RequestGenerator(new Random(seed), world.Targets(fixture));
@@ -53,8 +58,8 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
 
         // The victim goes first, so that whatever it was legitimately told to keep running leaves the worker.
         using var http = fixture.NewHttpClient();
-        (await http.PostAsync($"v1/apps/{world.VictimId}/stop", null).WaitAsync(Limit)).StatusCode.Should().Be(HttpStatusCode.OK);
-        var app = await http.GetFromJsonAsync($"v1/apps/{world.AppId}", ProtocolJsonContext.Default.AppSummary).WaitAsync(Limit);
+        (await http.PostAsync(Routes.StopApp(world.VictimId), null).WaitAsync(Limit)).StatusCode.Should().Be(HttpStatusCode.OK);
+        var app = await http.GetFromJsonAsync(Routes.App(world.AppId), ProtocolJsonContext.Default.AppSummary).WaitAsync(Limit);
         app!.State.Should().Be("running", "the fuzzed app is never stopped by the fuzz, only refused or served");
         (await fixture.Functions.Square.RemoteAsync(7).WaitAsync(Limit)).Should().Be(49);
         (await fixture.LogsAsync(world.AppId).WaitAsync(Limit)).Should().NotBeEmpty();
@@ -114,16 +119,16 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
             (await done.GetAsync().WaitAsync(Limit)).Should().Be(36);
             using var victim = await fixture.CreateAppAsync(VictimName).WaitAsync(Limit);
             using var http = fixture.NewHttpClient();
-            var quiet = await (await http.PostAsJsonAsync("v1/apps", new CreateAppRequest(QuietName), ProtocolJsonContext.Default.CreateAppRequest).WaitAsync(Limit))
+            var quiet = await (await http.PostAsJsonAsync(Routes.Apps, new CreateAppRequest(QuietName), ProtocolJsonContext.Default.CreateAppRequest).WaitAsync(Limit))
                 .Content.ReadFromJsonAsync(ProtocolJsonContext.Default.CreateAppResponse).WaitAsync(Limit);
             foreach (var callId in new[] { "fuzz-open", "fuzz-cancellable" })
             {
                 var open = new CreateCallRequest(callId, "square", CallKinds.Map, [new InputItem(0, JsonSerializer.SerializeToElement(new[] { 2 }))], Final: false);
-                (await http.PostAsJsonAsync($"v1/apps/{appId}/calls", open, ProtocolJsonContext.Default.CreateCallRequest).WaitAsync(Limit)).StatusCode.Should().Be(HttpStatusCode.OK);
+                (await http.PostAsJsonAsync(Routes.Calls(appId), open, ProtocolJsonContext.Default.CreateCallRequest).WaitAsync(Limit)).StatusCode.Should().Be(HttpStatusCode.OK);
             }
             var buildId = fixture.Scheduler.GetApp(appId).BuildId!;
-            var build = await http.GetFromJsonAsync($"v1/builds/{buildId}", ProtocolJsonContext.Default.BuildManifest).WaitAsync(Limit);
-            var token = await (await http.PostAsJsonAsync("v1/tokens", new CreateTokenRequest("fuzz-throwaway"), ProtocolJsonContext.Default.CreateTokenRequest).WaitAsync(Limit))
+            var build = await http.GetFromJsonAsync(Routes.Build(buildId), ProtocolJsonContext.Default.BuildManifest).WaitAsync(Limit);
+            var token = await (await http.PostAsJsonAsync(Routes.Tokens, new CreateTokenRequest("fuzz-throwaway"), ProtocolJsonContext.Default.CreateTokenRequest).WaitAsync(Limit))
                 .Content.ReadFromJsonAsync(ProtocolJsonContext.Default.CreateTokenResponse).WaitAsync(Limit);
             var containers = fixture.Scheduler.ListContainers(null).Select(c => c.ContainerId).ToList();
             // The warm function keeps a container whatever the load; no route is given its id to stop it.
@@ -138,7 +143,7 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
         {
             // What a route can break is aimed at the victim app, the throwaway token and containers other than the one
             // whose token some requests carry.
-            var destructive = route.Key is "POST /v1/apps/{app}/stop" or "PUT /v1/apps/{app}/definition";
+            var destructive = route.Key is Post + Routes.Templates.StopApp or Put + Routes.Templates.Definition;
             return (parameter, route.SegmentBefore(parameter)) switch
             {
                 ("app", _) when destructive => [VictimId, VictimName],
@@ -146,9 +151,9 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
                 ("function", _) => ["square", "warm", "Square", "echo"],
                 ("hash", _) => [Build.Files[0].Hash, MissingHash],
                 ("id", "builds") => [BuildId],
-                ("id", "calls") when route.Key == "POST /v1/calls/{id}/cancel" => [DoneCall, CancellableCall],
+                ("id", "calls") when route.Key == Post + Routes.Templates.CancelCall => [DoneCall, CancellableCall],
                 ("id", "calls") => [DoneCall, OpenCall, CancellableCall],
-                ("id", "containers") when route.Key == "POST /v1/containers/{id}/stop" => [.. Containers.Where(c => !ContainerToken.StartsWith(c + ".", StringComparison.Ordinal))],
+                ("id", "containers") when route.Key == Post + Routes.Templates.StopContainer => [.. Containers.Where(c => !ContainerToken.StartsWith(c + ".", StringComparison.Ordinal))],
                 ("id", "containers") => Containers,
                 ("id", "tokens") => [TokenId],
                 ("id", "sessions") => ["ss-0000000000000000"],
@@ -159,26 +164,26 @@ public sealed class FuzzTests(ServerFixture fixture, ITestOutputHelper output) :
         /// <summary>A valid body of the route's request record, different per request where ids must differ.</summary>
         private JsonNode? Sample(FuzzRoute route, int number) => route.Key switch
         {
-            "POST /v1/blobs/missing" => Node(new MissingBlobsRequest([Build.Files[0].Hash, MissingHash]), ProtocolJsonContext.Default.MissingBlobsRequest),
-            "POST /v1/builds" => Node(new CreateBuildRequest(Build.EntryAssembly, [.. Build.Files.Where(f => f.Path == Build.EntryAssembly), .. Build.Files.Take(2)]),
+            Post + Routes.Templates.MissingBlobs => Node(new MissingBlobsRequest([Build.Files[0].Hash, MissingHash]), ProtocolJsonContext.Default.MissingBlobsRequest),
+            Post + Routes.Templates.Builds => Node(new CreateBuildRequest(Build.EntryAssembly, [.. Build.Files.Where(f => f.Path == Build.EntryAssembly), .. Build.Files.Take(2)]),
                 ProtocolJsonContext.Default.CreateBuildRequest),
-            "POST /v1/apps" => Node(new CreateAppRequest("fuzz-created", BuildId, Detached: number % 2 == 0, Definition: number % 3 == 0 ? Definition() : null),
+            Post + Routes.Templates.Apps => Node(new CreateAppRequest("fuzz-created", BuildId, Detached: number % 2 == 0, Definition: number % 3 == 0 ? Definition() : null),
                 ProtocolJsonContext.Default.CreateAppRequest),
-            "PUT /v1/apps/{app}/definition" => Node(Definition(), ProtocolJsonContext.Default.AppDefinition),
-            "POST /v1/apps/{app}/calls" => Node(new CreateCallRequest(
+            Put + Routes.Templates.Definition => Node(Definition(), ProtocolJsonContext.Default.AppDefinition),
+            Post + Routes.Templates.Calls => Node(new CreateCallRequest(
                 $"fuzz-{number}", "square", number % 3 == 0 ? CallKinds.Map : CallKinds.Spawn, [new InputItem(0, Args(number % 100))], Final: true,
                 Pool: number % 4 == 0 ? new PoolSpec(null, new FunctionSettings { MaxContainers = 1 }) : null), ProtocolJsonContext.Default.CreateCallRequest),
-            "POST /v1/calls/{id}/inputs" => Node(new AddInputsRequest([new InputItem(number % 1000 + 1, Args(number % 50))], Final: false), ProtocolJsonContext.Default.AddInputsRequest),
-            "POST /v1/apps/{app}/functions/{function}/stats" => Node(Pool(), ProtocolJsonContext.Default.PoolSpec),
-            "POST /v1/apps/{app}/functions/{function}/autoscaler" => Node(new AutoscalerUpdate(0, 4, 0, 30, number % 3 == 0 ? Pool() : null), ProtocolJsonContext.Default.AutoscalerUpdate),
-            "POST /v1/tokens" => Node(new CreateTokenRequest("fuzz-token", number % 2 == 0 ? TokenKinds.Client : TokenKinds.Worker), ProtocolJsonContext.Default.CreateTokenRequest),
+            Post + Routes.Templates.Inputs => Node(new AddInputsRequest([new InputItem(number % 1000 + 1, Args(number % 50))], Final: false), ProtocolJsonContext.Default.AddInputsRequest),
+            Post + Routes.Templates.Stats => Node(Pool(), ProtocolJsonContext.Default.PoolSpec),
+            Post + Routes.Templates.Autoscaler => Node(new AutoscalerUpdate(0, 4, 0, 30, number % 3 == 0 ? Pool() : null), ProtocolJsonContext.Default.AutoscalerUpdate),
+            Post + Routes.Templates.Tokens => Node(new CreateTokenRequest("fuzz-token", number % 2 == 0 ? TokenKinds.Client : TokenKinds.Worker), ProtocolJsonContext.Default.CreateTokenRequest),
             _ => null,
         };
 
         private static readonly string[] SampleRoutes =
         [
-            "POST /v1/blobs/missing", "POST /v1/builds", "POST /v1/apps", "PUT /v1/apps/{app}/definition", "POST /v1/apps/{app}/calls",
-            "POST /v1/calls/{id}/inputs", "POST /v1/apps/{app}/functions/{function}/stats", "POST /v1/apps/{app}/functions/{function}/autoscaler", "POST /v1/tokens",
+            Post + Routes.Templates.MissingBlobs, Post + Routes.Templates.Builds, Post + Routes.Templates.Apps, Put + Routes.Templates.Definition, Post + Routes.Templates.Calls,
+            Post + Routes.Templates.Inputs, Post + Routes.Templates.Stats, Post + Routes.Templates.Autoscaler, Post + Routes.Templates.Tokens,
         ];
 
         private JsonNode AnySample(int number)

@@ -3,6 +3,7 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
 using FluentAssertions;
+using Ferry.Protocol;
 
 namespace Ferry.IntegrationTests;
 
@@ -31,7 +32,7 @@ public sealed class IsolationTests(RuncFixture fixture) : IClassFixture<RuncFixt
     {
         var appId = await fixture.NewAppAsync();
 
-        var statuses = await _f.ProbeApi.RemoteAsync(["GET v1/apps", "GET v1/containers", "anonymous GET v1/apps", $"GET v1/apps/{appId}/functions/square/stats"]);
+        var statuses = await _f.ProbeApi.RemoteAsync([$"GET {Routes.Apps}", $"GET {Routes.Containers()}", $"anonymous GET {Routes.Apps}", $"GET {Routes.Stats(appId, "square")}"]);
 
         statuses.Should().Equal(["403", "403", "401", "200"], "the relay passes bytes through; the control plane decides by token, not by source address");
     }

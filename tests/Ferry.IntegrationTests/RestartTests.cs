@@ -62,7 +62,7 @@ public sealed class RestartTests : IAsyncLifetime
         var token = (await File.ReadAllTextAsync(TokenFile)).Trim();
         using var admin = new FerryClient(Url, token);
         var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", false), CancellationToken.None);
-        var app = await admin.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("restart", buildId),
+        var app = await admin.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("restart", buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
         using var client = new FerryClient(Url, token, TimeSpan.FromSeconds(120)) { AppId = app.AppId };
         await client.PublishDefinitionAsync(functions.App.ToDefinition(), CancellationToken.None);

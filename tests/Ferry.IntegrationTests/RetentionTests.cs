@@ -24,9 +24,9 @@ public sealed class RetentionTests(ManualClockFixture fixture) : IClassFixture<M
 
         fixture.Scheduler.IsCallInMemory(callId).Should().BeFalse("its caller read every output");
         using var http = fixture.NewHttpClient();
-        var first = await http.GetFromJsonAsync($"v1/calls/{callId}/outputs?after=0&limit=100", ProtocolJsonContext.Default.OutputBatch);
-        var rest = await http.GetFromJsonAsync($"v1/calls/{callId}/outputs?after={first!.Next}&limit=1000", ProtocolJsonContext.Default.OutputBatch);
-        var status = await http.GetFromJsonAsync($"v1/calls/{callId}", ProtocolJsonContext.Default.CallStatus);
+        var first = await http.GetFromJsonAsync(Routes.Outputs(callId, 0, limit: 100), ProtocolJsonContext.Default.OutputBatch);
+        var rest = await http.GetFromJsonAsync(Routes.Outputs(callId, first!.Next, limit: 1000), ProtocolJsonContext.Default.OutputBatch);
+        var status = await http.GetFromJsonAsync(Routes.Call(callId), ProtocolJsonContext.Default.CallStatus);
 
         first.Outputs.Should().HaveCount(100);
         first.Done.Should().BeFalse();
@@ -71,10 +71,10 @@ public sealed class RetentionTests(ManualClockFixture fixture) : IClassFixture<M
         await fixture.Server.SweepRetentionAsync();
 
         using var http = fixture.NewHttpClient();
-        (await http.GetAsync($"v1/calls/{oldCall}")).StatusCode.Should().Be(HttpStatusCode.NotFound);
-        (await http.GetAsync($"v1/apps/{old}")).StatusCode.Should().Be(HttpStatusCode.NotFound);
-        (await http.GetFromJsonAsync("v1/apps", ProtocolJsonContext.Default.AppList))!.Apps.Select(a => a.AppId).Should().NotContain(old).And.Contain(current);
-        (await http.GetFromJsonAsync($"v1/calls/{recentCall}", ProtocolJsonContext.Default.CallStatus))!.State.Should().Be("done");
+        (await http.GetAsync(Routes.Call(oldCall))).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await http.GetAsync(Routes.App(old))).StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await http.GetFromJsonAsync(Routes.Apps, ProtocolJsonContext.Default.AppList))!.Apps.Select(a => a.AppId).Should().NotContain(old).And.Contain(current);
+        (await http.GetFromJsonAsync(Routes.Call(recentCall), ProtocolJsonContext.Default.CallStatus))!.State.Should().Be("done");
         (await fixture.Functions.Square.RemoteAsync(5).WaitAsync(Limit)).Should().Be(25);
     }
 }

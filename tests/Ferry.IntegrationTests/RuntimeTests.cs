@@ -1,4 +1,5 @@
 using FluentAssertions;
+using Ferry.Protocol;
 
 namespace Ferry.IntegrationTests;
 
@@ -200,7 +201,7 @@ public sealed class RuncGpuTests(RuncGpuFixture fixture) : IClassFixture<RuncGpu
     {
         var appId = await fixture.NewAppAsync();
 
-        var shell = await SessionClient.RunAsync(fixture, $"apps/{appId}/shell?function=gpu_hold&{SessionTests.Args("/bin/sh", "-c", "echo $CUDA_VISIBLE_DEVICES")}");
+        var shell = await SessionClient.RunAsync(fixture, $"{Routes.Shell(appId)}?function=gpu_hold&{SessionTests.Args("/bin/sh", "-c", "echo $CUDA_VISIBLE_DEVICES")}");
 
         shell.ExitCode.Should().Be(0);
         shell.Stdout.Trim().Should().BeOneOf("0", "1");

@@ -35,7 +35,7 @@ public sealed class SecurityTests(ServerFixture fixture) : IClassFixture<ServerF
                 {
                     using var request = new HttpRequestMessage(new HttpMethod(method), path.TrimStart('/'));
                     using var response = await http.SendAsync(request).WaitAsync(Limit);
-                    if (path == "/v1/health")
+                    if (path == ProtocolInfo.Prefix + Routes.Templates.Health)
                     {
                         response.StatusCode.Should().Be(HttpStatusCode.OK);
                         continue;
@@ -48,6 +48,16 @@ public sealed class SecurityTests(ServerFixture fixture) : IClassFixture<ServerF
             }
         }
         checkedRoutes.Should().BeGreaterThan(50);
+    }
+
+    [Fact]
+    public void Every_route_the_server_maps_is_a_shared_template_and_every_template_is_mapped()
+    {
+        var templates = typeof(Routes.Templates).GetFields().Select(f => ProtocolInfo.Prefix + (string)f.GetRawConstantValue()!);
+
+        var mapped = fixture.Server.Routes.Select(r => r.RoutePattern.RawText ?? "").Where(t => t.StartsWith(ProtocolInfo.Prefix + "/", StringComparison.Ordinal)).Distinct();
+
+        mapped.Should().BeEquivalentTo(templates, "clients build their paths from the templates the server maps");
     }
 
     [Fact]
@@ -65,31 +75,31 @@ public sealed class SecurityTests(ServerFixture fixture) : IClassFixture<ServerF
 
         string[] attacks =
         [
-            "GET v1/apps",
-            $"GET v1/apps/{victim.AppId}",
-            $"GET v1/apps/{victim.AppId}/logs",
-            $"POST v1/apps/{victim.AppId}/stop",
-            $"POST v1/apps/{victim.AppId}/calls",
-            $"PUT v1/apps/{victim.AppId}/definition",
-            $"GET v1/apps/{victim.AppId}/functions/sleep/stats",
-            $"POST v1/apps/{victim.AppId}/functions/sleep/autoscaler",
-            $"GET v1/calls/{victimCall.Id}/outputs",
-            $"POST v1/calls/{victimCall.Id}/cancel",
-            "GET v1/containers",
-            $"GET v1/containers/{victimContainer}/logs",
-            $"GET v1/containers/{victimContainer}/exec?arg=env",
-            $"POST v1/containers/{victimContainer}/stop",
-            $"GET v1/containers/{victimContainer}/stream",
-            $"GET v1/apps/{victim.AppId}/shell?function=sleep",
-            "POST v1/apps",
-            "POST v1/builds",
-            "GET v1/images",
-            "GET v1/tokens",
-            "POST v1/tokens",
-            "GET v1/workers/stream",
-            "GET v1/workers/sessions/ss-1",
+            $"GET {Routes.Apps}",
+            $"GET {Routes.App(victim.AppId)}",
+            $"GET {Routes.AppLogs(victim.AppId)}",
+            $"POST {Routes.StopApp(victim.AppId)}",
+            $"POST {Routes.Calls(victim.AppId)}",
+            $"PUT {Routes.Definition(victim.AppId)}",
+            $"GET {Routes.Stats(victim.AppId, "sleep")}",
+            $"POST {Routes.Autoscaler(victim.AppId, "sleep")}",
+            $"GET {Routes.Outputs(victimCall.Id)}",
+            $"POST {Routes.CancelCall(victimCall.Id)}",
+            $"GET {Routes.Containers()}",
+            $"GET {Routes.ContainerLogs(victimContainer)}",
+            $"GET {Routes.Exec(victimContainer)}?arg=env",
+            $"POST {Routes.StopContainer(victimContainer)}",
+            $"GET {Routes.ContainerStream(victimContainer)}",
+            $"GET {Routes.Shell(victim.AppId)}?function=sleep",
+            $"POST {Routes.Apps}",
+            $"POST {Routes.Builds}",
+            $"GET {Routes.Images}",
+            $"GET {Routes.Tokens}",
+            $"POST {Routes.Tokens}",
+            $"GET {Routes.WorkerStream}",
+            $"GET {Routes.WorkerSession("ss-1")}",
         ];
-        string[] allowed = [$"GET v1/apps/{own}/functions/square/stats", "anonymous GET v1/apps"];
+        string[] allowed = [$"GET {Routes.Stats(own, "square")}", $"anonymous GET {Routes.Apps}"];
 
         var statuses = await fixture.Functions.ProbeApi.RemoteAsync([.. attacks, .. allowed]).WaitAsync(Limit);
 
@@ -150,20 +160,20 @@ public sealed class SecurityTests(ServerFixture fixture) : IClassFixture<ServerF
     {
         await fixture.NewAppAsync();
         using var admin = fixture.NewHttpClient();
-        var created = await (await admin.PostAsJsonAsync("v1/tokens", new CreateTokenRequest("short-lived"), ProtocolJsonContext.Default.CreateTokenRequest))
+        var created = await (await admin.PostAsJsonAsync(Routes.Tokens, new CreateTokenRequest("short-lived"), ProtocolJsonContext.Default.CreateTokenRequest))
             .Content.ReadFromJsonAsync(ProtocolJsonContext.Default.CreateTokenResponse);
         using var holder = new HttpClient { BaseAddress = fixture.Url, DefaultRequestHeaders = { Authorization = Credentials.Header(created!.Secret) } };
-        (await holder.GetAsync("v1/apps")).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await holder.GetAsync(Routes.Apps)).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        (await admin.PostAsync($"v1/tokens/{created.Token.TokenId}/revoke", null)).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await admin.PostAsync(Routes.RevokeToken(created.Token.TokenId), null)).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        (await holder.GetAsync("v1/apps")).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
-        var listed = await admin.GetFromJsonAsync("v1/tokens", ProtocolJsonContext.Default.TokenList);
+        (await holder.GetAsync(Routes.Apps)).StatusCode.Should().Be(HttpStatusCode.Unauthorized);
+        var listed = await admin.GetFromJsonAsync(Routes.Tokens, ProtocolJsonContext.Default.TokenList);
         listed!.Tokens.Single(t => t.TokenId == created.Token.TokenId).RevokedAt.Should().NotBeNull();
         JsonSerializer.Serialize(listed, ProtocolJsonContext.Default.TokenList).Should().NotContain(created.Secret.Split('.')[1], "listings never show a secret");
     }
 
-    private Uri WorkerStream => new UriBuilder(fixture.Url) { Scheme = "ws", Path = $"{ProtocolInfo.Prefix}/workers/stream" }.Uri;
+    private Uri WorkerStream => new UriBuilder(fixture.Url) { Scheme = "ws", Path = "/" + Routes.WorkerStream }.Uri;
 
     /// <summary>Connects as a worker with <paramref name="token"/>, claims <paramref name="workerId"/>, and returns how the server closed the stream.</summary>
     private async Task<WebSocketCloseStatus?> RegisterAsync(string token, string workerId)
@@ -188,7 +198,7 @@ public sealed class SecurityTests(ServerFixture fixture) : IClassFixture<ServerF
     private async Task<IReadOnlyList<AppSummary>> ListAppsAsync()
     {
         using var admin = fixture.NewHttpClient();
-        return (await admin.GetFromJsonAsync("v1/apps", ProtocolJsonContext.Default.AppList))!.Apps;
+        return (await admin.GetFromJsonAsync(Routes.Apps, ProtocolJsonContext.Default.AppList))!.Apps;
     }
 }
 
@@ -204,7 +214,7 @@ public sealed class TlsTests(TlsFixture fixture) : IClassFixture<TlsFixture>
         (await fixture.Functions.Square.RemoteAsync(12).WaitAsync(TimeSpan.FromSeconds(60))).Should().Be(144);
 
         using var unpinned = new FerryClient(fixture.Url, fixture.AdminToken, TimeSpan.FromSeconds(1));
-        await FluentActions.Awaiting(() => unpinned.SendAsync<object, AppList>(HttpMethod.Get, "v1/apps", null, null, ProtocolJsonContext.Default.AppList, CancellationToken.None))
+        await FluentActions.Awaiting(() => unpinned.SendAsync<object, AppList>(HttpMethod.Get, Routes.Apps, null, null, ProtocolJsonContext.Default.AppList, CancellationToken.None))
             .Should().ThrowAsync<Exception>("a client that does not pin the self-signed certificate refuses it");
     }
 

@@ -90,10 +90,10 @@ public class ServerFixture : IAsyncLifetime
         // The previous test's app goes away with its containers, so every test starts from an empty worker.
         if (_currentApp is not null)
         {
-            await _admin!.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{_currentApp}/stop", null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
+            await _admin!.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(_currentApp), null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
             await WaitUntilAsync(() => Scheduler.PoolsOfApp(_currentApp).All(p => p.Containers.Count == 0));
         }
-        var app = await _admin!.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest("ferry-tests", _buildId),
+        var app = await _admin!.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("ferry-tests", _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
         FerryContext.Override = await PublishAsync(app.AppId);
         _currentApp = app.AppId;
@@ -103,7 +103,7 @@ public class ServerFixture : IAsyncLifetime
     /// <summary>Creates another app of the test app's build beside the current one, and returns a client pointed at it.</summary>
     internal async Task<FerryClient> CreateAppAsync(string name)
     {
-        var app = await _admin!.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest(name, _buildId),
+        var app = await _admin!.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest(name, _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
         return await PublishAsync(app.AppId);
     }
@@ -126,11 +126,11 @@ public class ServerFixture : IAsyncLifetime
 
     /// <summary>The image registry, as <c>ferry image list</c> reads it.</summary>
     public async Task<IReadOnlyList<ImageSummary>> ImagesAsync() =>
-        (await _admin!.SendAsync<object, ImageList>(HttpMethod.Get, "v1/images", null, null, ProtocolJsonContext.Default.ImageList, CancellationToken.None)).Images;
+        (await _admin!.SendAsync<object, ImageList>(HttpMethod.Get, Routes.Images, null, null, ProtocolJsonContext.Default.ImageList, CancellationToken.None)).Images;
 
     /// <summary>An app's log, as <c>ferry app logs</c> prints it.</summary>
     public async Task<IReadOnlyList<LogEntry>> LogsAsync(string appId) =>
-        (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
+        (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, Routes.AppLogs(appId, 0), null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
 
     /// <summary>Long-polls an app's log, as <c>ferry app logs -f</c> does, until a line matches; at most 60 s.</summary>
     public async Task<LogEntry> WaitForLogAsync(string appId, Func<LogEntry, bool> match)
@@ -139,7 +139,7 @@ public class ServerFixture : IAsyncLifetime
         long after = 0;
         while (true)
         {
-            var batch = await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/apps/{appId}/logs?after={after}&wait=10", null, null, ProtocolJsonContext.Default.LogBatch, timeout.Token);
+            var batch = await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, Routes.AppLogs(appId, after, TimeSpan.FromSeconds(10)), null, null, ProtocolJsonContext.Default.LogBatch, timeout.Token);
             if (batch.Entries.FirstOrDefault(match) is { } found)
             {
                 return found;
@@ -167,7 +167,7 @@ public class ServerFixture : IAsyncLifetime
 
     /// <summary>One container's log, as <c>ferry container logs</c> prints it.</summary>
     public async Task<IReadOnlyList<LogEntry>> ContainerLogsAsync(string containerId) =>
-        (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/containers/{containerId}/logs?after=0", null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
+        (await _admin!.SendAsync<object, LogBatch>(HttpMethod.Get, Routes.ContainerLogs(containerId, 0), null, null, ProtocolJsonContext.Default.LogBatch, CancellationToken.None)).Entries;
 
     /// <summary>Waits for a condition on the scheduler's state, re-checked on every change, for at most 60 s.</summary>
     internal async Task WaitUntilAsync(Func<bool> condition)

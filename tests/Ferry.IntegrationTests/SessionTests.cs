@@ -21,8 +21,8 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
         await fixture.WaitUntilAsync(() => pool.RunningInputs == 1 && pool.Containers.Values.All(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready));
         var containerId = pool.Containers.Keys.Single();
 
-        var pid1 = await SessionClient.RunAsync(fixture, $"containers/{containerId}/exec?{Args("cat", "/proc/1/cmdline")}");
-        var interactive = await SessionClient.RunAsync(fixture, $"containers/{containerId}/exec?{Args("sh", "-c", "read name; echo hello $name; echo oops >&2; exit 7")}", "ferry\n");
+        var pid1 = await SessionClient.RunAsync(fixture, $"{Routes.Exec(containerId)}?{Args("cat", "/proc/1/cmdline")}");
+        var interactive = await SessionClient.RunAsync(fixture, $"{Routes.Exec(containerId)}?{Args("sh", "-c", "read name; echo hello $name; echo oops >&2; exit 7")}", "ferry\n");
         await call.CancelAsync();
 
         pid1.Stdout.Should().StartWith("dotnet\0/app/Ferry.TestApp.dll", "the command runs in the container's PID namespace, where the function is PID 1");
@@ -35,7 +35,7 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
     {
         await fixture.NewAppAsync();
 
-        var result = await SessionClient.RunAsync(fixture, $"containers/ct-nosuch/exec?{Args("true")}");
+        var result = await SessionClient.RunAsync(fixture, $"{Routes.Exec("ct-nosuch")}?{Args("true")}");
 
         result.Should().Be(new SessionClient.Result("", "No running container has the id 'ct-nosuch'. See `ferry container list`.\n", 125));
     }
@@ -45,8 +45,8 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
     {
         var appId = await fixture.NewAppAsync();
 
-        var result = await SessionClient.RunAsync(fixture, $"apps/{appId}/shell?function=jq&{Args("/bin/sh", "-c", "jq --version && hostname")}");
-        var missing = await SessionClient.RunAsync(fixture, $"apps/{appId}/shell?function=nope&{Args("true")}");
+        var result = await SessionClient.RunAsync(fixture, $"{Routes.Shell(appId)}?function=jq&{Args("/bin/sh", "-c", "jq --version && hostname")}");
+        var missing = await SessionClient.RunAsync(fixture, $"{Routes.Shell(appId)}?function=nope&{Args("true")}");
 
         result.ExitCode.Should().Be(0);
         result.Stdout.Should().MatchRegex("^jq-1\\.6\nsh-[0-9a-f]{16}\n$");
@@ -82,7 +82,7 @@ internal static class SessionClient
         using var socket = new ClientWebSocket();
         Credentials.Apply(socket.Options, fixture.AdminToken, null);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await socket.ConnectAsync(new Uri($"ws://{server.Authority}/v1/{path}"), timeout.Token);
+        await socket.ConnectAsync(new Uri($"ws://{server.Authority}/{path}"), timeout.Token);
         if (stdin.Length > 0)
         {
             await socket.SendAsync((byte[])[SessionFrames.Stdin, .. Encoding.UTF8.GetBytes(stdin)], WebSocketMessageType.Binary, true, timeout.Token);

@@ -52,14 +52,14 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
     }
 
     private async Task<int> FunctionCountAsync(HttpClient http, string appId) =>
-        (await http.GetFromJsonAsync($"v1/apps/{appId}", Json.AppSummary))!.Functions;
+        (await http.GetFromJsonAsync(Routes.App(appId), Json.AppSummary))!.Functions;
 
     [Fact]
     public async Task A_definition_whose_image_writes_outside_it_gets_a_400_naming_the_field_and_changes_nothing()
     {
         var appId = await fixture.NewAppAsync();
         using var http = fixture.NewHttpClient();
-        var path = $"v1/apps/{appId}/definition";
+        var path = Routes.Definition(appId);
         var functions = await FunctionCountAsync(http, appId);
 
         var target = await SendAsync(http, HttpMethod.Put, path, DefinitionWithSteps(
@@ -80,7 +80,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
     {
         var appId = await fixture.NewAppAsync();
         using var http = fixture.NewHttpClient();
-        var path = $"v1/apps/{appId}/definition";
+        var path = Routes.Definition(appId);
 
         var bare = await SendAsync(http, HttpMethod.Put, path, """{"functions":[null]}""");
         var complete = await SendAsync(http, HttpMethod.Put, path, """{"name":"ferry-tests","functions":[null],"entrypoints":[]}""");
@@ -99,18 +99,19 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
     {
         var appId = await fixture.NewAppAsync();
         using var http = fixture.NewHttpClient();
-        var square = $"v1/apps/{appId}/functions/square";
+        var stats = Routes.Stats(appId, "square");
+        var autoscaler = Routes.Autoscaler(appId, "square");
         var pools = fixture.Scheduler.PoolsOfApp(appId).Select(p => (p.PoolId, p.Settings)).ToList();
 
-        var infinite = await SendAsync(http, HttpMethod.Post, $"{square}/stats", $$"""{"overrides":{{SquareSettingsWith("timeoutSeconds", "1e400")}}}""");
-        var huge = await SendAsync(http, HttpMethod.Post, $"{square}/stats", $$"""{"overrides":{{SquareSettingsWith("timeoutSeconds", "1e300")}}}""");
-        var cpu = await SendAsync(http, HttpMethod.Post, $"{square}/stats", $$"""{"overrides":{{SquareSettingsWith("cpu", "1000")}}}""");
-        var call = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls",
+        var infinite = await SendAsync(http, HttpMethod.Post, stats, $$"""{"overrides":{{SquareSettingsWith("timeoutSeconds", "1e400")}}}""");
+        var huge = await SendAsync(http, HttpMethod.Post, stats, $$"""{"overrides":{{SquareSettingsWith("timeoutSeconds", "1e300")}}}""");
+        var cpu = await SendAsync(http, HttpMethod.Post, stats, $$"""{"overrides":{{SquareSettingsWith("cpu", "1000")}}}""");
+        var call = await SendAsync(http, HttpMethod.Post, Routes.Calls(appId),
             $$"""{"callId":"bad-pool","function":"square","kind":"sync","inputs":[{"index":0,"args":[2]}],"final":true,"pool":{"overrides":{{SquareSettingsWith("scaledownWindowSeconds", "-1e400")}}}""" + "}");
-        var window = await SendAsync(http, HttpMethod.Post, $"{square}/autoscaler", """{"scaledownWindowSeconds":1e400}""");
-        var windowHuge = await SendAsync(http, HttpMethod.Post, $"{square}/autoscaler", """{"minContainers":0,"scaledownWindowSeconds":1e12}""");
-        var autoscalerPool = await SendAsync(http, HttpMethod.Post, $"{square}/autoscaler", $$"""{"maxContainers":2,"pool":{"overrides":{{SquareSettingsWith("memoryMiB", "8")}}}""" + "}");
-        var capped = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/functions/burst/autoscaler", """{"minContainers":3}""");
+        var window = await SendAsync(http, HttpMethod.Post, autoscaler, """{"scaledownWindowSeconds":1e400}""");
+        var windowHuge = await SendAsync(http, HttpMethod.Post, autoscaler, """{"minContainers":0,"scaledownWindowSeconds":1e12}""");
+        var autoscalerPool = await SendAsync(http, HttpMethod.Post, autoscaler, $$"""{"maxContainers":2,"pool":{"overrides":{{SquareSettingsWith("memoryMiB", "8")}}}""" + "}");
+        var capped = await SendAsync(http, HttpMethod.Post, Routes.Autoscaler(appId, "burst"), """{"minContainers":3}""");
 
         ShouldBeRefused(infinite, "The field 'overrides.timeoutSeconds' must be a finite number, not Infinity.");
         ShouldBeRefused(huge, "The field 'overrides.timeoutSeconds' must be between 1 and 86400 seconds, not 1E+300.");
@@ -132,7 +133,7 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         using var http = fixture.NewHttpClient();
         var pools = fixture.Scheduler.PoolsOfApp(appId).Count;
 
-        var answer = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/functions/Counter.Next/stats", """{"parameters":{"label":"x\ud800"}}""");
+        var answer = await SendAsync(http, HttpMethod.Post, Routes.Stats(appId, "Counter.Next"), """{"parameters":{"label":"x\ud800"}}""");
 
         ShouldBeRefused(answer, "The field 'parameters.label' is not valid UTF-16: it has a lone surrogate.");
         fixture.Scheduler.PoolsOfApp(appId).Count.Should().Be(pools);
@@ -144,12 +145,12 @@ public sealed class ValidationTests(ServerFixture fixture) : IClassFixture<Serve
         var appId = await fixture.NewAppAsync();
         using var http = fixture.NewHttpClient();
 
-        var parent = await SendAsync(http, HttpMethod.Post, "v1/builds", $$"""{"entryAssembly":"a.dll","files":[{"path":"a.dll","hash":"{{Hash}}","size":3},{"path":"../x","hash":"{{Hash}}","size":3}]}""");
-        var absolute = await SendAsync(http, HttpMethod.Post, "v1/builds", $$"""{"entryAssembly":"a.dll","files":[{"path":"/etc/passwd","hash":"{{Hash}}","size":3}]}""");
-        var entry = await SendAsync(http, HttpMethod.Post, "v1/builds", $$"""{"entryAssembly":"../a.dll","files":[{"path":"a.dll","hash":"{{Hash}}","size":3}]}""");
-        var nullFile = await SendAsync(http, HttpMethod.Post, "v1/builds", """{"entryAssembly":"a.dll","files":[null]}""");
-        var nullHash = await SendAsync(http, HttpMethod.Post, "v1/blobs/missing", """{"hashes":[null]}""");
-        var nullInput = await SendAsync(http, HttpMethod.Post, $"v1/apps/{appId}/calls", """{"callId":"null-input","function":"square","kind":"map","inputs":[null],"final":true}""");
+        var parent = await SendAsync(http, HttpMethod.Post, Routes.Builds, $$"""{"entryAssembly":"a.dll","files":[{"path":"a.dll","hash":"{{Hash}}","size":3},{"path":"../x","hash":"{{Hash}}","size":3}]}""");
+        var absolute = await SendAsync(http, HttpMethod.Post, Routes.Builds, $$"""{"entryAssembly":"a.dll","files":[{"path":"/etc/passwd","hash":"{{Hash}}","size":3}]}""");
+        var entry = await SendAsync(http, HttpMethod.Post, Routes.Builds, $$"""{"entryAssembly":"../a.dll","files":[{"path":"a.dll","hash":"{{Hash}}","size":3}]}""");
+        var nullFile = await SendAsync(http, HttpMethod.Post, Routes.Builds, """{"entryAssembly":"a.dll","files":[null]}""");
+        var nullHash = await SendAsync(http, HttpMethod.Post, Routes.MissingBlobs, """{"hashes":[null]}""");
+        var nullInput = await SendAsync(http, HttpMethod.Post, Routes.Calls(appId), """{"callId":"null-input","function":"square","kind":"map","inputs":[null],"final":true}""");
 
         ShouldBeRefused(parent, "The field 'files[1].path' must be a relative path with '/' separators and without empty, '.' or '..' segments, not '../x'.");
         ShouldBeRefused(absolute, "The field 'files[0].path' must be a relative path with '/' separators and without empty, '.' or '..' segments, not '/etc/passwd'.");

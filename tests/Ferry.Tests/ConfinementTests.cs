@@ -214,8 +214,9 @@ public sealed class BuildCacheConfinementTests : IDisposable
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
             var path = request.RequestUri!.AbsolutePath;
-            HttpContent body = path.StartsWith("/v1/builds/", StringComparison.Ordinal)
-                ? JsonContent.Create(new BuildManifest(Uri.UnescapeDataString(path["/v1/builds/".Length..]), "App.dll", files), ProtocolJsonContext.Default.BuildManifest)
+            var builds = "/" + Routes.Builds + "/";
+            HttpContent body = path.StartsWith(builds, StringComparison.Ordinal)
+                ? JsonContent.Create(new BuildManifest(Uri.UnescapeDataString(path[builds.Length..]), "App.dll", files), ProtocolJsonContext.Default.BuildManifest)
                 : new ByteArrayContent(Content);
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = body });
         }

@@ -12,7 +12,7 @@ internal static class InspectCommands
     public static async Task<int> AppListAsync(string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var apps = await client.SendAsync<object, AppList>(HttpMethod.Get, "v1/apps", null, null, Json.AppList, cancellationToken).ConfigureAwait(false);
+        var apps = await client.SendAsync<object, AppList>(HttpMethod.Get, Routes.Apps, null, null, Json.AppList, cancellationToken).ConfigureAwait(false);
         var table = new Table().AddColumns("App id", "Name", "State", "Created", "Functions", "Containers");
         foreach (var app in apps.Apps)
         {
@@ -25,7 +25,7 @@ internal static class InspectCommands
     public static async Task<int> AppLogsAsync(string app, bool follow, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Get, $"v1/apps/{Uri.EscapeDataString(app)}", null, null, Json.AppSummary, cancellationToken).ConfigureAwait(false);
+        var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Get, Routes.App(app), null, null, Json.AppSummary, cancellationToken).ConfigureAwait(false);
         var logs = new LogFollower(client, summary.AppId);
         if (follow)
         {
@@ -41,7 +41,7 @@ internal static class InspectCommands
     public static async Task<int> AppStopAsync(string app, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(app)}/stop", null, null, Json.AppSummary, cancellationToken).ConfigureAwait(false);
+        var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(app), null, null, Json.AppSummary, cancellationToken).ConfigureAwait(false);
         Output.Info($"Stopped {summary.AppId} ({summary.Name}).");
         return 0;
     }
@@ -49,8 +49,7 @@ internal static class InspectCommands
     public static async Task<int> ContainerListAsync(string? app, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var query = app is null ? "" : $"?app={Uri.EscapeDataString(app)}";
-        var list = await client.SendAsync<object, ContainerList>(HttpMethod.Get, $"v1/containers{query}", null, null, Json.ContainerList, cancellationToken).ConfigureAwait(false);
+        var list = await client.SendAsync<object, ContainerList>(HttpMethod.Get, Routes.Containers(app), null, null, Json.ContainerList, cancellationToken).ConfigureAwait(false);
         var table = new Table().AddColumns("Container id", "App id", "Function", "Worker", "State", "Started", "Running inputs");
         foreach (var c in list.Containers)
         {
@@ -64,7 +63,7 @@ internal static class InspectCommands
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         // An unknown id fails here with the control plane's message; the follower below tolerates outages instead.
-        await client.SendAsync<object, LogBatch>(HttpMethod.Get, $"v1/containers/{Uri.EscapeDataString(id)}/logs?after={long.MaxValue}", null, null, Json.LogBatch, cancellationToken).ConfigureAwait(false);
+        await client.SendAsync<object, LogBatch>(HttpMethod.Get, Routes.ContainerLogs(id, long.MaxValue), null, null, Json.LogBatch, cancellationToken).ConfigureAwait(false);
         var logs = new LogFollower(client, "", id);
         if (follow)
         {
@@ -80,7 +79,7 @@ internal static class InspectCommands
     public static async Task<int> ContainerStopAsync(string id, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        await client.SendAsync<object, object>(HttpMethod.Post, $"v1/containers/{Uri.EscapeDataString(id)}/stop", null, null, null, cancellationToken).ConfigureAwait(false);
+        await client.SendAsync<object, object>(HttpMethod.Post, Routes.StopContainer(id), null, null, null, cancellationToken).ConfigureAwait(false);
         Output.Info($"Stopping {id}.");
         return 0;
     }
@@ -88,7 +87,7 @@ internal static class InspectCommands
     public static async Task<int> ImageListAsync(string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var list = await client.SendAsync<object, ImageList>(HttpMethod.Get, "v1/images", null, null, Json.ImageList, cancellationToken).ConfigureAwait(false);
+        var list = await client.SendAsync<object, ImageList>(HttpMethod.Get, Routes.Images, null, null, Json.ImageList, cancellationToken).ConfigureAwait(false);
         var table = new Table().AddColumns("Image id", "Worker", "Steps", "Builds", "Last build", "Last used");
         foreach (var i in list.Images)
         {

@@ -7,9 +7,6 @@ namespace Ferry.Cli.Commands;
 /// <summary>Prints an app's logs as they arrive: container stdout to stdout, stderr and platform events to stderr.</summary>
 internal sealed class LogFollower(FerryClient client, string appId, string? containerId = null)
 {
-    // One container's lines come from the same log, filtered by the control plane.
-    private readonly string _path = containerId is null ? $"v1/apps/{appId}/logs" : $"v1/containers/{Uri.EscapeDataString(containerId)}/logs";
-
     private long _after;
 
     public async Task FollowAsync(CancellationToken cancellationToken)
@@ -52,8 +49,10 @@ internal sealed class LogFollower(FerryClient client, string appId, string? cont
 
     private async Task<LogBatch> FetchAsync(TimeSpan wait, CancellationToken cancellationToken)
     {
-        var batch = await client.SendAsync<object, LogBatch>(HttpMethod.Get, $"{_path}?after={Volatile.Read(ref _after)}&wait={wait.TotalSeconds:0}",
-            null, null, ProtocolJsonContext.Default.LogBatch, cancellationToken).ConfigureAwait(false);
+        var after = Volatile.Read(ref _after);
+        // One container's lines come from the same log, filtered by the control plane.
+        var path = containerId is null ? Routes.AppLogs(appId, after, wait) : Routes.ContainerLogs(containerId, after, wait);
+        var batch = await client.SendAsync<object, LogBatch>(HttpMethod.Get, path, null, null, ProtocolJsonContext.Default.LogBatch, cancellationToken).ConfigureAwait(false);
         await _print.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {

@@ -68,7 +68,7 @@ internal static class RunCommand
         var (buildId, uploaded, bytes) = await Output.StatusAsync("Uploading…", () => ControlPlane.UploadAsync(client, program, cancellationToken)).ConfigureAwait(false);
         Output.Step(uploaded == 0 ? "Upload skipped: the server has this build" : $"Uploaded {uploaded} files ({bytes / 1024.0:0} KiB)", clock.Elapsed);
 
-        var app = await client.SendAsync(HttpMethod.Post, "v1/apps", new CreateAppRequest(program.AppName, buildId, detach),
+        var app = await client.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest(program.AppName, buildId, detach),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, cancellationToken).ConfigureAwait(false);
         Output.Info($"App {app.AppId} on {client.ServerUrl}{(detach ? " (detached: it keeps running after this command)" : "")}");
 
@@ -80,7 +80,7 @@ internal static class RunCommand
         using var limit = new CancellationTokenSource(FinalRequestsLimit);
         try
         {
-            await client.SendAsync<object, AppSummary>(HttpMethod.Post, $"v1/apps/{appId}/stop", null, null, ProtocolJsonContext.Default.AppSummary, limit.Token).ConfigureAwait(false);
+            await client.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(appId), null, null, ProtocolJsonContext.Default.AppSummary, limit.Token).ConfigureAwait(false);
         }
         catch (FerryException e)
         {

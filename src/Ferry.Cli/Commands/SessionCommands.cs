@@ -17,7 +17,7 @@ internal static class SessionCommands
             throw new CliException("Name the command to run: ferry container exec ID -- COMMAND [ARGS...].", 2);
         }
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        return await RunAsync(client, $"containers/{Uri.EscapeDataString(containerId)}/exec", [], command, rawTerminal: false, cancellationToken).ConfigureAwait(false);
+        return await RunAsync(client, Routes.Exec(containerId), [], command, rawTerminal: false, cancellationToken).ConfigureAwait(false);
     }
 
     public static async Task<int> ShellAsync(string target, string? command, string? server, CancellationToken cancellationToken)
@@ -48,7 +48,7 @@ internal static class SessionCommands
             {
                 Output.Info($"Opening a shell in {parsed.Name}'s image; building it first if needed. Exit with Ctrl-D.");
             }
-            return await RunAsync(client, $"apps/{app.AppId}/shell", [("function", parsed.Name)], args, interactive, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(client, Routes.Shell(app.AppId), [("function", parsed.Name)], args, interactive, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -64,7 +64,7 @@ internal static class SessionCommands
         var url = new UriBuilder(server)
         {
             Scheme = server.Scheme == "https" ? "wss" : "ws",
-            Path = $"{ProtocolInfo.Prefix}/{path}",
+            Path = "/" + path,
             Query = string.Join('&', parameters),
         }.Uri;
         using var socket = new ClientWebSocket();

@@ -12,7 +12,7 @@ internal static class TokenCommands
     public static async Task<int> CreateAsync(string name, string kind, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var created = await client.SendAsync(HttpMethod.Post, "v1/tokens", new CreateTokenRequest(name, kind),
+        var created = await client.SendAsync(HttpMethod.Post, Routes.Tokens, new CreateTokenRequest(name, kind),
             Json.CreateTokenRequest, Json.CreateTokenResponse, cancellationToken).ConfigureAwait(false);
         Output.Info($"Created {created.Token.Kind} token {created.Token.TokenId} ('{created.Token.Name}'). Its secret is shown this once:");
         // The secret alone on stdout, so `ferry token create ... > file` captures just it.
@@ -23,7 +23,7 @@ internal static class TokenCommands
     public static async Task<int> ListAsync(string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var tokens = await client.SendAsync<object, TokenList>(HttpMethod.Get, "v1/tokens", null, null, Json.TokenList, cancellationToken).ConfigureAwait(false);
+        var tokens = await client.SendAsync<object, TokenList>(HttpMethod.Get, Routes.Tokens, null, null, Json.TokenList, cancellationToken).ConfigureAwait(false);
         var table = new Table().AddColumns("Token id", "Name", "Kind", "Created", "Revoked");
         foreach (var token in tokens.Tokens)
         {
@@ -36,7 +36,7 @@ internal static class TokenCommands
     public static async Task<int> RevokeAsync(string tokenId, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
-        var token = await client.SendAsync<object, TokenSummary>(HttpMethod.Post, $"v1/tokens/{Uri.EscapeDataString(tokenId)}/revoke", null, null, Json.TokenSummary, cancellationToken).ConfigureAwait(false);
+        var token = await client.SendAsync<object, TokenSummary>(HttpMethod.Post, Routes.RevokeToken(tokenId), null, null, Json.TokenSummary, cancellationToken).ConfigureAwait(false);
         Output.Info($"Revoked {token.Kind} token {token.TokenId} ('{token.Name}').");
         return 0;
     }

@@ -51,22 +51,22 @@ internal sealed class FerryClient : IDisposable
     public TimeSpan ReconnectWindow { get; }
 
     public Task<CreateCallResponse> CreateCallAsync(CreateCallRequest request, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(AppId)}/calls", request, Json.CreateCallRequest, Json.CreateCallResponse, cancellationToken);
+        SendAsync(HttpMethod.Post, Routes.Calls(AppId), request, Json.CreateCallRequest, Json.CreateCallResponse, cancellationToken);
 
     public Task<AddInputsResponse> AddInputsAsync(string callId, AddInputsRequest request, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Post, $"v1/calls/{Uri.EscapeDataString(callId)}/inputs", request, Json.AddInputsRequest, Json.AddInputsResponse, cancellationToken);
+        SendAsync(HttpMethod.Post, Routes.Inputs(callId), request, Json.AddInputsRequest, Json.AddInputsResponse, cancellationToken);
 
     public Task<OutputBatch> GetOutputsAsync(string callId, long after, TimeSpan wait, CancellationToken cancellationToken) =>
-        SendAsync<object, OutputBatch>(HttpMethod.Get, $"v1/calls/{Uri.EscapeDataString(callId)}/outputs?after={after}&wait={wait.TotalSeconds:0.###}", null, null, Json.OutputBatch, cancellationToken);
+        SendAsync<object, OutputBatch>(HttpMethod.Get, Routes.Outputs(callId, after, wait), null, null, Json.OutputBatch, cancellationToken);
 
     public Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken) =>
-        SendAsync<object, CallStatus>(HttpMethod.Post, $"v1/calls/{Uri.EscapeDataString(callId)}/cancel", null, null, Json.CallStatus, cancellationToken);
+        SendAsync<object, CallStatus>(HttpMethod.Post, Routes.CancelCall(callId), null, null, Json.CallStatus, cancellationToken);
 
     public Task<FunctionStats> GetStatsAsync(string function, CancellationToken cancellationToken) =>
-        SendAsync<object, FunctionStats>(HttpMethod.Get, $"v1/apps/{Uri.EscapeDataString(AppId)}/functions/{Uri.EscapeDataString(function)}/stats", null, null, Json.FunctionStats, cancellationToken);
+        SendAsync<object, FunctionStats>(HttpMethod.Get, Routes.Stats(AppId, function), null, null, Json.FunctionStats, cancellationToken);
 
     public Task<AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(AppId)}/functions/{Uri.EscapeDataString(function)}/autoscaler", update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
+        SendAsync(HttpMethod.Post, Routes.Autoscaler(AppId, function), update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
 
     /// <summary>Publishes the app's definition, after uploading the local files its images add.</summary>
     public async Task PublishDefinitionAsync(AppDefinition definition, CancellationToken cancellationToken)
@@ -80,7 +80,7 @@ internal sealed class FerryClient : IDisposable
             }
         }
         await UploadFilesAsync(files, cancellationToken).ConfigureAwait(false);
-        await SendAsync<AppDefinition, object>(HttpMethod.Put, $"v1/apps/{Uri.EscapeDataString(AppId)}/definition", definition, Json.AppDefinition, null, cancellationToken).ConfigureAwait(false);
+        await SendAsync<AppDefinition, object>(HttpMethod.Put, Routes.Definition(AppId), definition, Json.AppDefinition, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The app this process belongs to, from <see cref="FerryEnv.AppId"/>.</summary>
@@ -94,7 +94,7 @@ internal sealed class FerryClient : IDisposable
         {
             using var body = new ReadOnlyMemoryContent(content);
             body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            using var response = await _http.PutAsync($"v1/blobs/{hash}", body, ct).ConfigureAwait(false);
+            using var response = await _http.PutAsync(Routes.Blob(hash), body, ct).ConfigureAwait(false);
             await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
             return true;
         }, cancellationToken).ConfigureAwait(false);
@@ -108,7 +108,7 @@ internal sealed class FerryClient : IDisposable
         {
             return 0;
         }
-        var missing = await SendAsync(HttpMethod.Post, "v1/blobs/missing", new MissingBlobsRequest([.. files.Keys]),
+        var missing = await SendAsync(HttpMethod.Post, Routes.MissingBlobs, new MissingBlobsRequest([.. files.Keys]),
             Json.MissingBlobsRequest, Json.MissingBlobsResponse, cancellationToken).ConfigureAwait(false);
         foreach (var hash in missing.Missing)
         {
@@ -117,7 +117,7 @@ internal sealed class FerryClient : IDisposable
                 await using var stream = File.OpenRead(files[hash]);
                 using var body = new StreamContent(stream);
                 body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-                using var response = await _http.PutAsync($"v1/blobs/{hash}", body, ct).ConfigureAwait(false);
+                using var response = await _http.PutAsync(Routes.Blob(hash), body, ct).ConfigureAwait(false);
                 await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
                 return true;
             }, cancellationToken).ConfigureAwait(false);
@@ -128,7 +128,7 @@ internal sealed class FerryClient : IDisposable
     public Task<byte[]> GetBlobAsync(string hash, CancellationToken cancellationToken) =>
         RetryAsync(async ct =>
         {
-            using var response = await _http.GetAsync($"v1/blobs/{Uri.EscapeDataString(hash)}", ct).ConfigureAwait(false);
+            using var response = await _http.GetAsync(Routes.Blob(hash), ct).ConfigureAwait(false);
             await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
             return await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
         }, cancellationToken);

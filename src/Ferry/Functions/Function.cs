@@ -70,7 +70,7 @@ public abstract class Function
     public Task<FunctionStats> GetCurrentStatsAsync(CancellationToken cancellationToken = default) =>
         Pool is null
             ? FerryContext.Client.GetStatsAsync(Name, cancellationToken)
-            : FerryContext.Client.SendAsync(HttpMethod.Post, $"v1/apps/{Uri.EscapeDataString(FerryContext.Client.AppId)}/functions/{Uri.EscapeDataString(Name)}/stats",
+            : FerryContext.Client.SendAsync(HttpMethod.Post, Routes.Stats(FerryContext.Client.AppId, Name),
                 Pool, ProtocolJsonContext.Default.PoolSpec, ProtocolJsonContext.Default.FunctionStats, cancellationToken);
 
     /// <summary>

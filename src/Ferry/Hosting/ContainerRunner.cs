@@ -38,7 +38,7 @@ internal sealed class ContainerRunner(App app)
         var wsUrl = new UriBuilder(server)
         {
             Scheme = server.Scheme == "https" ? "wss" : "ws",
-            Path = $"{ProtocolInfo.Prefix}/containers/{Uri.EscapeDataString(containerId)}/stream",
+            Path = "/" + Routes.ContainerStream(containerId),
         }.Uri;
         var connecting = ContainerSocket.ConnectAsync(wsUrl, new Dictionary<string, string> { ["Authorization"] = Credentials.Header(token).ToString() }, cancellationToken,
             Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint));

@@ -1,0 +1,68 @@
+using Ferry.Protocol;
+using Ferry.Protocol.Validation;
+using Ferry.Server.Security;
+using Ferry.Server.Scheduling;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using static Ferry.Server.Api.Requests;
+
+namespace Ferry.Server.Api;
+
+/// <summary>Calls: starting one, adding inputs, reading outputs and status, and cancelling.</summary>
+internal static class CallRoutes
+{
+    public static void Map(RouteGroupBuilder v1)
+    {
+        v1.MapPost(Routes.Templates.Calls, async (string app, HttpContext http, Scheduler scheduler) =>
+        {
+            Access.RequireApp(http, app);
+            var request = await ReadAsync(http, Json.CreateCallRequest);
+            ThrowIfInvalid(WireValidator.Check(request));
+            ValidateInputs(request.Inputs);
+            if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map))
+            {
+                throw new BadRequestException($"The field 'kind' must be one of: {CallKinds.Sync}, {CallKinds.Spawn}, {CallKinds.Map}.");
+            }
+            if (string.IsNullOrEmpty(request.CallId) || request.CallId.Length > 128)
+            {
+                throw new BadRequestException("The field 'callId' must be 1 to 128 characters.");
+            }
+            var callId = await scheduler.CreateCallAsync(app, request, http.RequestAborted);
+            OutputBatch? outputs = null;
+            if (request.WaitSeconds > 0)
+            {
+                outputs = await scheduler.GetOutputsAsync(callId, 0, Wait(request.WaitSeconds, "waitSeconds"), 1000, http.RequestAborted);
+            }
+            return Ok(new CreateCallResponse(callId, outputs), Json.CreateCallResponse);
+        }).RequireAuthorization(Policies.ClientOrContainer);
+
+        v1.MapPost(Routes.Templates.Inputs, async (string id, HttpContext http, Scheduler scheduler) =>
+        {
+            await Access.RequireCallAsync(http, scheduler, id);
+            var request = await ReadAsync(http, Json.AddInputsRequest);
+            ThrowIfInvalid(WireValidator.Check(request));
+            ValidateInputs(request.Inputs);
+            return Ok(new AddInputsResponse(await scheduler.AddInputsAsync(id, request, http.RequestAborted)), Json.AddInputsResponse);
+        }).RequireAuthorization(Policies.ClientOrContainer);
+
+        v1.MapGet(Routes.Templates.Outputs, async (string id, long? after, double? wait, int? limit, HttpContext http, Scheduler scheduler) =>
+        {
+            await Access.RequireCallAsync(http, scheduler, id);
+            var batch = await scheduler.GetOutputsAsync(id, Cursor(after), Wait(wait, "wait"), Math.Clamp(limit ?? 10_000, 1, 10_000), http.RequestAborted);
+            return Ok(batch, Json.OutputBatch);
+        }).RequireAuthorization(Policies.ClientOrContainer);
+
+        v1.MapGet(Routes.Templates.Call, async (string id, HttpContext http, Scheduler scheduler) =>
+        {
+            await Access.RequireCallAsync(http, scheduler, id);
+            return Ok(await scheduler.GetStatusAsync(id, http.RequestAborted), Json.CallStatus);
+        }).RequireAuthorization(Policies.ClientOrContainer);
+
+        v1.MapPost(Routes.Templates.CancelCall, async (string id, HttpContext http, Scheduler scheduler) =>
+        {
+            await Access.RequireCallAsync(http, scheduler, id);
+            return Ok(await scheduler.CancelCallAsync(id, http.RequestAborted), Json.CallStatus);
+        }).RequireAuthorization(Policies.ClientOrContainer);
+    }
+}
