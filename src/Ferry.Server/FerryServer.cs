@@ -28,7 +28,7 @@ public sealed record ServerOptions
     /// Where the durable state lives. Null or empty (the default): SQLite in <see cref="DataDir"/>. A
     /// <c>postgres://USER:PASSWORD@HOST:PORT/DATABASE</c> URL or an Npgsql connection string: that PostgreSQL database,
     /// whose schema is created if missing. One server per database; blobs stay in <see cref="DataDir"/> either way.
-    /// It may hold a password: print it with <see cref="Storage.StoreLocation.Describe"/>, never as it is.
+    /// It may hold a password: name it by database, host and port in anything printed or logged, never as it is.
     /// </summary>
     public string? Store { get; init; }
 
