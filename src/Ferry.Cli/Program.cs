@@ -15,6 +15,11 @@ run.SetAction((r, ct) => Guard(() => RunCommand.RunAsync(r.GetValue(target)!, r.
 var dataDir = new Option<string>("--data-dir") { Description = "Where the database, blobs and builds live.", DefaultValueFactory = _ => FerryHome.DataDir };
 var bind = new Option<string>("--bind") { Description = "The address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
 var port = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one.", DefaultValueFactory = _ => 7325 };
+var store = new Option<string?>("--store")
+{
+    Description = "Keep the server's state in PostgreSQL: a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL or an Npgsql connection string. Default: $FERRY_STORE, or SQLite in --data-dir.",
+    DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FERRY_STORE") is { Length: > 0 } fromEnvironment ? fromEnvironment : null,
+};
 var noWorker = new Option<bool>("--no-worker") { Description = "Run only the control plane; workers join with `ferry worker`." };
 var stateFile = new Option<string?>("--state-file") { Hidden = true };
 var tokenFile = new Option<string>("--token-file") { Description = "Where the server keeps a client token for this machine's CLI, readable by its owner only.", DefaultValueFactory = _ => FerryHome.TokenFile };
@@ -30,9 +35,9 @@ var memory = new Option<long?>("--memory") { Description = "Memory in MiB offere
 
 ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
 
-var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 serve.SetAction((r, ct) => Guard(() => ServeCommands.ServerAsync(
-    r.GetValue(dataDir)!, r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
+    r.GetValue(dataDir)!, r.GetValue(store), r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
     new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct)));
 
 var workerServer = new Option<string>("--server-url") { Description = "The control plane to serve.", Required = true };

@@ -24,6 +24,14 @@ public sealed record ServerOptions
     /// <summary>Where the database, blobs and logs live.</summary>
     public required string DataDir { get; init; }
 
+    /// <summary>
+    /// Where the durable state lives. Null or empty (the default): SQLite in <see cref="DataDir"/>. A
+    /// <c>postgres://USER:PASSWORD@HOST:PORT/DATABASE</c> URL or an Npgsql connection string: that PostgreSQL database,
+    /// whose schema is created if missing. One server per database; blobs stay in <see cref="DataDir"/> either way.
+    /// It may hold a password: name it by database, host and port in anything printed or logged, never as it is.
+    /// </summary>
+    public string? Store { get; init; }
+
     /// <summary>The address to listen on; loopback by default. Every route but <c>/health</c> needs a token.</summary>
     public string Bind { get; init; } = "127.0.0.1";
 
@@ -99,8 +107,16 @@ public sealed class FerryServer : IAsyncDisposable
                 }
             });
         });
-        var store = new SqliteStore(Path.Combine(options.DataDir, "ferry.db"));
-        await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        var store = StoreLocation.Create(options.Store, options.DataDir);
+        try
+        {
+            await store.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         builder.Services.AddSingleton<IStore>(store);
         builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
         builder.Services.AddSingleton(options.Clock);

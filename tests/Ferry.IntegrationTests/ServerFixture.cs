@@ -67,11 +67,24 @@ public class ServerFixture : IAsyncLifetime
     public static string TestAppBuildDir =>
         AppContext.BaseDirectory.Replace("Ferry.IntegrationTests", "Ferry.TestApp", StringComparison.Ordinal);
 
-    public async Task InitializeAsync()
+    /// <summary>Where the server keeps its state: null for SQLite in the data dir, else a PostgreSQL connection string.</summary>
+    protected virtual string? Store => null;
+
+    public virtual async Task InitializeAsync()
     {
-        Server = await FerryServer.StartAsync(new ServerOptions { DataDir = _dataDir, Port = 0, Clock = Clock, Certificate = Certificate });
+        Server = await FerryServer.StartAsync(Options(port: 0));
         AdminToken = await Server.CreateTokenAsync("tests");
         WorkerToken = await Server.CreateTokenAsync("test-worker", TokenKinds.Worker);
+        await StartWorkerAsync();
+        _admin = new FerryClient(Server.Url, AdminToken, fingerprint: Fingerprint);
+        var program = new BuiltProgram(TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false);
+        (_buildId, _, _) = await ControlPlane.UploadAsync(_admin, program, CancellationToken.None);
+    }
+
+    private ServerOptions Options(int port) => new() { DataDir = _dataDir, Store = Store, Port = port, Clock = Clock, Certificate = Certificate };
+
+    private async Task StartWorkerAsync()
+    {
         _worker = new WorkerAgent(
             new WorkerOptions { ServerUrl = Server.Url, Token = WorkerToken, WorkerId = WorkerId, ServerFingerprint = Fingerprint, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = Gpus },
             CreateRuntime(Path.Combine(_dataDir, "worker")),
@@ -79,9 +92,19 @@ public class ServerFixture : IAsyncLifetime
         _worker.Start();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await Server.WaitForWorkersAsync(1, timeout.Token);
-        _admin = new FerryClient(Server.Url, AdminToken, fingerprint: Fingerprint);
-        var program = new BuiltProgram(TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false);
-        (_buildId, _, _) = await ControlPlane.UploadAsync(_admin, program, CancellationToken.None);
+    }
+
+    /// <summary>
+    /// Stops the worker and the server, and starts both again on the same data dir, store and port, as an operator
+    /// restarting them would: clients made before keep working, and tokens are the stored ones.
+    /// </summary>
+    internal async Task RestartServerAsync()
+    {
+        var port = Server.Url.Port;
+        await _worker!.DisposeAsync();
+        await Server.DisposeAsync();
+        Server = await FerryServer.StartAsync(Options(port));
+        await StartWorkerAsync();
     }
 
     /// <summary>Creates a fresh app for the test app's build and points the SDK at it.</summary>
@@ -149,7 +172,7 @@ public class ServerFixture : IAsyncLifetime
     }
 
     /// <summary>The ids of an app's calls, read from the server's database as an operator would.</summary>
-    public async Task<IReadOnlyList<string>> CallIdsAsync(string appId)
+    public virtual async Task<IReadOnlyList<string>> CallIdsAsync(string appId)
     {
         await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dataDir, "ferry.db")};Mode=ReadOnly;Pooling=False");
         await connection.OpenAsync();
@@ -179,7 +202,7 @@ public class ServerFixture : IAsyncLifetime
     internal PoolState Pool(string appId, string function) =>
         Scheduler.PoolsOfApp(appId).Single(p => p.PoolId == function);
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         FerryContext.Override = null;
         if (_worker is not null)
@@ -265,6 +288,63 @@ public sealed class RuncGpuFixture : ServerFixture
 
     protected override IContainerRuntime CreateRuntime(string workerDir) =>
         new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null), _ => { });
+}
+
+/// <summary>
+/// A server whose state is in a PostgreSQL database of its own, dropped at the end. Where no PostgreSQL answers it
+/// starts nothing, and the tests, marked <see cref="PostgresFactAttribute"/>, are skipped.
+/// </summary>
+public sealed class PostgresServerFixture : ServerFixture
+{
+    private Ferry.Tests.Storage.PostgresTestDatabase? _database;
+
+    protected override string? Store => _database?.ConnectionString;
+
+    public override async Task InitializeAsync()
+    {
+        if (Ferry.Tests.Storage.PostgresTestDatabase.SkipReason is null)
+        {
+            _database = await Ferry.Tests.Storage.PostgresTestDatabase.CreateAsync();
+            await base.InitializeAsync();
+        }
+    }
+
+    /// <summary>The ids of an app's calls, read from the server's database as an operator would.</summary>
+    public override async Task<IReadOnlyList<string>> CallIdsAsync(string appId)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(_database!.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand("SELECT call_id FROM calls WHERE app_id = @app ORDER BY created_at, call_id", connection);
+        command.Parameters.AddWithValue("app", appId);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ids = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
+    }
+
+    public override async Task DisposeAsync()
+    {
+        if (_database is not null)
+        {
+            await base.DisposeAsync();
+            await _database.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>A test that needs a PostgreSQL server; skipped, with the reason, where none answers.</summary>
+public sealed class PostgresFactAttribute : FactAttribute
+{
+    public PostgresFactAttribute()
+    {
+        if (Ferry.Tests.Storage.PostgresTestDatabase.SkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
 }
 
 /// <summary>A test that needs runc; skipped, with the reason, where runc cannot run.</summary>

@@ -1,6 +1,7 @@
 using Ferry.Protocol;
 using Ferry.Server;
 using Ferry.Server.Security;
+using Ferry.Server.Storage;
 using Ferry.Worker;
 using Ferry.Worker.Runtimes;
 using Microsoft.Extensions.Logging;
@@ -28,7 +29,7 @@ internal static class ServeCommands
         throw new CliException($"{option} takes a positive duration of at most 10 years, such as 7d, 12h, 30m or 90s; not '{text}'.");
     }
 
-    public static async Task<int> ServerAsync(string dataDir, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken)
+    public static async Task<int> ServerAsync(string dataDir, string? store, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken)
     {
         var level = verbose ? LogLevel.Information : LogLevel.Warning;
         if (!System.Net.IPAddress.TryParse(bind, out var address))
@@ -39,10 +40,22 @@ internal static class ServeCommands
         var certificate = System.Net.IPAddress.IsLoopback(address) && tls.CertificatePath is null
             ? null
             : TlsCertificates.Load(tls.CertificatePath, tls.KeyPath, dataDir);
-        await using var server = await FerryServer.StartAsync(new ServerOptions
+        // The store location may carry a password: messages name it by StoreLocation.Describe only.
+        string storeName;
+        FerryServer server;
+        try
         {
-            DataDir = dataDir, Bind = bind, Port = port, LogLevel = level, Certificate = certificate, Retention = retention,
-        }, cancellationToken).ConfigureAwait(false);
+            storeName = StoreLocation.Describe(store, dataDir);
+            server = await FerryServer.StartAsync(new ServerOptions
+            {
+                DataDir = dataDir, Store = store, Bind = bind, Port = port, LogLevel = level, Certificate = certificate, Retention = retention,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (StoreUnavailableException e)
+        {
+            throw new CliException(e.Message);
+        }
+        await using var running = server;
         await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
         var fingerprint = certificate is null ? null : Credentials.Fingerprint(certificate);
         await using var agent = embeddedWorker
@@ -52,7 +65,7 @@ internal static class ServeCommands
         {
             await ControlPlane.WriteLocalStateAsync(stateFile, server.Url, cancellationToken).ConfigureAwait(false);
         }
-        Console.Error.WriteLine($"Ferry {ProtocolInfo.Version} control plane listening on {server.Url} (data in {dataDir}){(agent is null ? "" : $", with a {agent.RuntimeName} worker")}.");
+        Console.Error.WriteLine($"Ferry {ProtocolInfo.Version} control plane listening on {server.Url} ({(StoreLocation.IsPostgres(store) ? $"state in {storeName}, blobs in {dataDir}" : $"data in {dataDir}")}){(agent is null ? "" : $", with a {agent.RuntimeName} worker")}.");
         Console.Error.WriteLine($"Every request needs a token; the client token is in {tokenFile}. Workers join with `ferry token create --kind worker`.");
         if (fingerprint is not null)
         {

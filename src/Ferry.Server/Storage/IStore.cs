@@ -44,6 +44,9 @@ internal sealed record StoredOutput(int Index, long Order, bool Success, string?
 /// </summary>
 internal interface IStore : IAsyncDisposable
 {
+    /// <summary>The most calls <see cref="DeleteExpiredAsync"/> deletes in one transaction.</summary>
+    const int ExpiredCallsPerBatch = 200;
+
     Task InitializeAsync(CancellationToken cancellationToken);
 
     Task SaveBuildAsync(BuildManifest build, CancellationToken cancellationToken);
@@ -86,8 +89,10 @@ internal interface IStore : IAsyncDisposable
 
     /// <summary>
     /// Deletes what finished before <paramref name="cutoff"/>: calls whose every input completed by then, with their
-    /// inputs; log lines; apps stopped by then, with their calls and logs. Returns how many calls and apps went; it
-    /// takes a bounded number of calls per transaction, so callers repeat it until no call goes.
+    /// inputs; log lines; apps stopped by then, with their calls, finished or not, and logs. Returns how many calls and
+    /// apps went; it takes at most <see cref="ExpiredCallsPerBatch"/> calls per transaction, so callers repeat it until
+    /// no call goes. A stopped app goes with the batch that takes its last call. A final call with no inputs counts as
+    /// finished when it was created.
     /// </summary>
     Task<(int Calls, int Apps)> DeleteExpiredAsync(DateTimeOffset cutoff, CancellationToken cancellationToken);
 

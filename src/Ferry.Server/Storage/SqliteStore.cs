@@ -405,18 +405,24 @@ internal sealed class SqliteStore : IStore
         var deleted = (Calls: 0, Apps: 0);
         var done = WriteAsync((c, t) =>
         {
-            using (var apps = Command(c, t, """
-                CREATE TEMP TABLE IF NOT EXISTS expired_apps(app_id TEXT PRIMARY KEY);
-                DELETE FROM expired_apps;
-                INSERT INTO expired_apps SELECT app_id FROM apps WHERE state = 'stopped' AND stopped_at < $cutoff;
+            using (var select = Command(c, t, """
                 CREATE TEMP TABLE IF NOT EXISTS expired_calls(call_id TEXT PRIMARY KEY);
                 DELETE FROM expired_calls;
-                INSERT INTO expired_calls SELECT call_id FROM calls c WHERE app_id IN (SELECT app_id FROM expired_apps)
-                    OR (final = 1 AND NOT EXISTS (SELECT 1 FROM inputs i WHERE i.call_id = c.call_id AND (i.done = 0 OR i.completed_at >= $cutoff)))
-                    LIMIT 200;
-                """, ("$cutoff", Ms(cutoff))))
+                INSERT INTO expired_calls SELECT call_id FROM calls c
+                    WHERE app_id IN (SELECT app_id FROM apps WHERE state = 'stopped' AND stopped_at < $cutoff)
+                    OR (final = 1 AND created_at < $cutoff
+                        AND NOT EXISTS (SELECT 1 FROM inputs i WHERE i.call_id = c.call_id AND (i.done = 0 OR i.completed_at >= $cutoff)))
+                    LIMIT $batch;
+                DELETE FROM inputs WHERE call_id IN (SELECT call_id FROM expired_calls);
+                DELETE FROM calls WHERE call_id IN (SELECT call_id FROM expired_calls);
+                CREATE TEMP TABLE IF NOT EXISTS expired_apps(app_id TEXT PRIMARY KEY);
+                DELETE FROM expired_apps;
+                -- An expired app goes with the batch that takes its last call, so no call outlives its app.
+                INSERT INTO expired_apps SELECT app_id FROM apps a WHERE state = 'stopped' AND stopped_at < $cutoff
+                    AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.app_id = a.app_id);
+                """, ("$cutoff", Ms(cutoff)), ("$batch", IStore.ExpiredCallsPerBatch)))
             {
-                apps.ExecuteNonQuery();
+                select.ExecuteNonQuery();
             }
             using (var count = Command(c, t, "SELECT (SELECT COUNT(*) FROM expired_calls), (SELECT COUNT(*) FROM expired_apps)"))
             using (var reader = count.ExecuteReader())
@@ -425,8 +431,6 @@ internal sealed class SqliteStore : IStore
                 deleted = (reader.GetInt32(0), reader.GetInt32(1));
             }
             using var delete = Command(c, t, """
-                DELETE FROM inputs WHERE call_id IN (SELECT call_id FROM expired_calls);
-                DELETE FROM calls WHERE call_id IN (SELECT call_id FROM expired_calls);
                 DELETE FROM logs WHERE time < $cutoff OR app_id IN (SELECT app_id FROM expired_apps);
                 DELETE FROM apps WHERE app_id IN (SELECT app_id FROM expired_apps);
                 DELETE FROM expired_calls;

@@ -1,0 +1,62 @@
+using FluentAssertions;
+using Ferry.Protocol;
+using Ferry.Server.Storage;
+
+namespace Ferry.Tests.Storage;
+
+/// <summary>
+/// The store contract on PostgreSQL: one database for the class, and a schema of its own per test. Skipped where no
+/// PostgreSQL answers (see <see cref="PostgresTestDatabase"/>).
+/// </summary>
+[RequiresPostgres]
+public sealed class PostgresStoreContractTests(PostgresDatabaseFixture fixture) : StoreContractTests, IClassFixture<PostgresDatabaseFixture>
+{
+    private string _connectionString = "";
+
+    protected override async Task PrepareAsync() => _connectionString = await fixture.Database!.CreateSchemaAsync();
+
+    private protected override IStore CreateStore() => new PostgresStore(_connectionString, "test database");
+
+    protected override Task RefuseTokenNamedAsync(string name) =>
+        PostgresTestDatabase.ExecuteAsync(_connectionString, $"ALTER TABLE tokens ADD CONSTRAINT refuse_token CHECK (name <> '{name.Replace("'", "''", StringComparison.Ordinal)}')");
+
+    [StoreFact]
+    public async Task InitializeAsync_SecondStoreOnTheSameSchema_RefusesToOpen()
+    {
+        await using var second = CreateStore();
+
+        var opening = () => second.InitializeAsync(CancellationToken.None);
+
+        (await opening.Should().ThrowAsync<StoreUnavailableException>()).Which.Message.Should().Contain("Another Ferry server is using the test database");
+    }
+
+    [StoreFact]
+    public async Task InitializeAsync_AfterTheFirstStoreCloses_OpensAndFindsTheSchemaCurrent()
+    {
+        await ReopenAsync();
+
+        await using var check = new Npgsql.NpgsqlConnection(_connectionString);
+        await check.OpenAsync();
+        await using var versions = new Npgsql.NpgsqlCommand("SELECT array_agg(version ORDER BY version) FROM ferry_schema", check);
+        ((int[])(await versions.ExecuteScalarAsync())!).Should().Equal(Enumerable.Range(1, PostgresStore.SchemaVersion));
+    }
+
+    [StoreFact]
+    public async Task InitializeAsync_SchemaNewerThanTheServer_RefusesToOpen()
+    {
+        await PostgresTestDatabase.ExecuteAsync(_connectionString, $"INSERT INTO ferry_schema(version) VALUES({PostgresStore.SchemaVersion + 1})");
+        await using var newer = CreateStore();
+
+        var opening = () => newer.InitializeAsync(CancellationToken.None);
+
+        (await opening.Should().ThrowAsync<StoreUnavailableException>()).Which.Message.Should().Contain("newer than this server's");
+    }
+
+    [StoreFact]
+    public async Task AppendLogs_LineWithANulCharacter_IsKeptWithAReplacementCharacter()
+    {
+        await Store.AppendLogsAsync("ap-1", [new LogEntry(1, T0, LogStreams.Stdout, "a\0b")], default);
+
+        (await Store.GetLogsAsync("ap-1", 0, 10, default)).Single().Text.Should().Be("a\uFFFDb");
+    }
+}
