@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using System.Text;
 using FluentAssertions;
@@ -41,7 +40,7 @@ public sealed class IsolationTests(RuncFixture fixture) : IClassFixture<RuncFixt
     public async Task A_container_gets_the_hosts_network_address_over_http_and_is_refused_the_gateways_other_ports()
     {
         await fixture.NewAppAsync();
-        var hostAddress = PrimaryAddress();
+        var hostAddress = ExecutionCounter.PrimaryAddress();
         using var http = new TcpListener(hostAddress, 0);
         http.Start();
         using var anywhere = new TcpListener(IPAddress.Any, 0);
@@ -92,14 +91,6 @@ public sealed class IsolationTests(RuncFixture fixture) : IClassFixture<RuncFixt
         gateway.Should().StartWith("10.213.").And.EndWith(".1", "the build step ran in its own network namespace on the container network");
         buildUnshare.Should().Be("unshare: unshare failed: Operation not permitted");
     }
-
-    /// <summary>The IPv4 address of the interface that holds the default route.</summary>
-    private static IPAddress PrimaryAddress() =>
-        NetworkInterface.GetAllNetworkInterfaces()
-            .Where(n => n.OperationalStatus == OperationalStatus.Up && n.GetIPProperties().GatewayAddresses.Any(g => g.Address.AddressFamily == AddressFamily.InterNetwork))
-            .SelectMany(n => n.GetIPProperties().UnicastAddresses)
-            .First(a => a.Address.AddressFamily == AddressFamily.InterNetwork)
-            .Address;
 
     /// <summary>Answers one HTTP request with <paramref name="body"/>; returns the request's head.</summary>
     private static async Task<string> ServeOneAsync(TcpListener listener, string body)
