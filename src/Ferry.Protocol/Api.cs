@@ -71,8 +71,8 @@ public sealed record AddInputsRequest(IReadOnlyList<InputItem> Inputs, bool Fina
 
 public sealed record AddInputsResponse(int Accepted);
 
-/// <summary>A remote exception as the caller sees it.</summary>
-public sealed record RemoteError(string Type, string Message, string? StackTrace = null, string Kind = ErrorKinds.User);
+/// <summary>A remote exception as the caller sees it, with the exception that caused it, if any, in <paramref name="Inner"/>.</summary>
+public sealed record RemoteError(string Type, string Message, string? StackTrace = null, string Kind = ErrorKinds.User, RemoteError? Inner = null);
 
 /// <summary>Values of <see cref="RemoteError.Kind"/>.</summary>
 public static class ErrorKinds

@@ -21,6 +21,25 @@ public sealed class FailureTests(ServerFixture fixture) : IClassFixture<ServerFi
     }
 
     [Fact]
+    public async Task A_remote_exceptions_inner_exceptions_reach_the_caller_as_its_inner_exceptions()
+    {
+        await fixture.NewAppAsync();
+
+        var act = () => _f.FailNested.RemoteAsync("disk full");
+
+        var error = (await act.Should().ThrowAsync<RemoteException>()).Which;
+        error.RemoteType.Should().Be("System.InvalidOperationException");
+        var middle = error.InnerException.Should().BeOfType<RemoteException>().Which;
+        middle.RemoteType.Should().Be("System.Net.Http.HttpRequestException");
+        middle.RemoteMessage.Should().Be("upload failed");
+        var inner = middle.InnerException.Should().BeOfType<RemoteException>().Which;
+        inner.RemoteType.Should().Be("System.IO.IOException");
+        inner.RemoteMessage.Should().Be("disk full");
+        inner.InnerException.Should().BeNull();
+        error.ToString().Should().Contain("--- caused by ---").And.Contain("System.IO.IOException: disk full");
+    }
+
+    [Fact]
     public async Task An_input_no_worker_can_take_says_why_in_the_apps_log_once()
     {
         var appId = await fixture.NewAppAsync();

@@ -13,6 +13,7 @@ public sealed class TestFunctions
         Echo = App.Function<byte[], byte[]>(data => data, name: "echo");
         Record = App.Function<Point, Point>(p => p with { X = p.X * 2, Tags = [.. p.Tags, "seen"] }, name: "record");
         Fail = App.Function<string, int>(Throw, name: "fail");
+        FailNested = App.Function<string, int>(ThrowNested, name: "fail_nested");
         Sleep = App.Function<int, string>(SleepAsync, name: "sleep");
         Slow = App.Function<int, string>(SleepAsync, new FunctionOptions { Timeout = TimeSpan.FromSeconds(1) }, name: "slow");
         Flaky = App.Function<string, int, int>(FlakyAsync, new FunctionOptions { Retries = new Retries(3) { InitialDelay = TimeSpan.FromMilliseconds(300), BackoffCoefficient = 2 } }, name: "flaky");
@@ -153,6 +154,9 @@ public sealed class TestFunctions
     public Function<Point, Point> Record { get; }
 
     public Function<string, int> Fail { get; }
+
+    /// <summary>Throws an exception wrapping an HttpRequestException wrapping an IOException with the given message.</summary>
+    public Function<string, int> FailNested { get; }
 
     /// <summary>Sleeps the given milliseconds and returns its container id.</summary>
     public Function<int, string> Sleep { get; }
@@ -315,6 +319,9 @@ public sealed class TestFunctions
         File.ReadAllText("/mnt/data/note.txt").Trim());
 
     private static int Throw(string message) => throw new InvalidOperationException(message);
+
+    private static int ThrowNested(string message) =>
+        throw new InvalidOperationException("saving failed", new HttpRequestException("upload failed", new IOException(message)));
 
     internal static async Task<string> WaitForCancelAsync(string tag, string hold, CancellationToken cancellationToken)
     {

@@ -55,7 +55,16 @@ public sealed class RemoteException : FerryException
 {
     /// <summary>Creates the exception from the remote exception's parts.</summary>
     public RemoteException(string function, string remoteType, string remoteMessage, string? remoteStackTrace)
-        : base($"{function} raised {remoteType}: {remoteMessage}")
+        : this(function, remoteType, remoteMessage, remoteStackTrace, null)
+    {
+    }
+
+    /// <summary>
+    /// Creates the exception from the remote exception's parts and the remote exception that caused it, which becomes
+    /// <see cref="Exception.InnerException"/> (itself a <see cref="RemoteException"/>), so the whole remote chain is there.
+    /// </summary>
+    public RemoteException(string function, string remoteType, string remoteMessage, string? remoteStackTrace, RemoteException? innerException)
+        : base($"{function} raised {remoteType}: {remoteMessage}", innerException)
     {
         Function = function;
         RemoteType = remoteType;
@@ -76,6 +85,15 @@ public sealed class RemoteException : FerryException
     public string? RemoteStackTrace { get; }
 
     /// <inheritdoc />
-    public override string ToString() =>
-        $"{GetType().FullName}: {Message}{Environment.NewLine}--- remote stack trace ---{Environment.NewLine}{RemoteStackTrace}{Environment.NewLine}--- local stack trace ---{Environment.NewLine}{StackTrace}";
+    public override string ToString()
+    {
+        var text = new System.Text.StringBuilder()
+            .Append(GetType().FullName).Append(": ").Append(Message).AppendLine()
+            .AppendLine("--- remote stack trace ---").Append(RemoteStackTrace);
+        for (var cause = InnerException as RemoteException; cause is not null; cause = cause.InnerException as RemoteException)
+        {
+            text.AppendLine().AppendLine("--- caused by ---").Append(cause.RemoteType).Append(": ").AppendLine(cause.RemoteMessage).Append(cause.RemoteStackTrace);
+        }
+        return text.AppendLine().AppendLine("--- local stack trace ---").Append(StackTrace).ToString();
+    }
 }

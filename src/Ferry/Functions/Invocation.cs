@@ -118,9 +118,12 @@ internal static class Invocation
             ErrorKinds.ImageBuild => new ImageBuildException($"{function}: {error.Message}"),
             ErrorKinds.Crash => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: false),
             ErrorKinds.Internal => new FerryException($"{function}: {error.Message}"),
-            _ => new RemoteException(function, error.Type, error.Message, error.StackTrace),
+            _ => ToRemoteException(function, error),
         };
     }
+
+    private static RemoteException ToRemoteException(string function, RemoteError error) =>
+        new(function, error.Type, error.Message, error.StackTrace, error.Inner is { } inner ? ToRemoteException(function, inner) : null);
 
     /// <summary>Cancels a call the caller gave up on: best effort, bounded, and silent if the server cannot be reached.</summary>
     private static async Task CancelQuietlyAsync(FerryClient client, string callId)

@@ -261,7 +261,7 @@ internal sealed class ContainerRunner(App app)
         {
             // One call served the whole batch, so its failure is every input's failure.
             var error = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
-            var remote = new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace));
+            var remote = ToRemoteError(error);
             outputs = [.. batch.Select(input => new ContainerOutput(input.InputId, input.Attempt, false, Error: remote))];
         }
         await Console.Out.FlushAsync().ConfigureAwait(false);
@@ -274,6 +274,14 @@ internal sealed class ContainerRunner(App app)
 
     private static readonly string[] SdkFrames =
         ["   at Ferry.Hosting.", "   at Ferry.App.", "   at Ferry.Function", "   at Ferry.ClassMethod", "   at Ferry.ClassRegistration", "   at Ferry.Image.", "   at System.Runtime.CompilerServices.", "   at System.Reflection.", "--- End of stack trace"];
+
+    /// <summary>
+    /// An exception and its chain of inner exceptions as the caller will see them: type, message and the user's frames,
+    /// at most eight deep so that a pathological chain cannot make an output unbounded.
+    /// </summary>
+    internal static RemoteError ToRemoteError(Exception error, int depth = 0) =>
+        new(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace),
+            Inner: error.InnerException is { } inner && depth < 7 ? ToRemoteError(inner, depth + 1) : null);
 
     /// <summary>The remote stack trace without the SDK's own frames, which say nothing about the user's code.</summary>
     internal static string? UserFrames(string? stackTrace) =>
@@ -326,7 +334,7 @@ internal sealed class ContainerRunner(App app)
             // container is stopping and the control plane decides the input's fate when the container exits.
             output = error is OperationCanceledException && cancellation.IsCancellationRequested
                 ? null
-                : new ContainerOutput(input.InputId, input.Attempt, false, Error: new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace)));
+                : new ContainerOutput(input.InputId, input.Attempt, false, Error: ToRemoteError(error));
         }
         if (Finish(input.InputId))
         {
