@@ -23,7 +23,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     private const int PidsLimit = 1024;
 
     /// <summary>The capabilities a function's process keeps: signalling its own processes, binding low ports, and audit writes.</summary>
-    private static readonly string[] Capabilities = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
+    private static readonly string[] FunctionCaps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     private readonly ImageBuilder _images;
     private readonly ContainerNetwork _network;
     private readonly Action<string> _progress;
@@ -54,6 +54,12 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     }
 
     public string Name => "runc";
+
+    /// <summary>
+    /// All but checkpoints: <see cref="SnapshotSupport"/> never finds them available yet, as restoring from a checkpoint
+    /// is not built.
+    /// </summary>
+    public RuntimeCapabilities Capabilities { get; } = new(Isolation: true, Images: true, ResourceLimits: true, Gpus: true, Checkpoint: false, Sessions: true);
 
     /// <summary>
     /// Removes what a worker that was killed left behind in this data dir: containers still running under runc, their
@@ -303,7 +309,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             Args = spec.Command ?? ["dotnet", "/app/" + spec.EntryAssembly],
             Env = env,
             Cwd = image.Workdir ?? "/app",
-            Capabilities = Capabilities,
+            Capabilities = FunctionCaps,
             Network = network,
             TmpSize = "256m",
             Mounts = mounts,
