@@ -244,7 +244,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 WarnWithoutSnapshots(start);
             }
-            if (_runtime is ProcessRuntime && start.Settings.Image is { Steps.Count: > 0 } image && _warned.TryAdd("image:" + start.AppId, true))
+            if (!_runtime.Capabilities.Images && start.Settings.Image is { Steps.Count: > 0 } image && _warned.TryAdd("image:" + start.AppId, true))
             {
                 OnOutput(start.ContainerId, LogStreams.System,
                     $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(Runtimes.Runc.ImageBuilder.Describe))}) are not applied. Run the worker as root with runc, debootstrap, iproute2 and nftables installed to build images.");

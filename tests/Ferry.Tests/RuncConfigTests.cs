@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using FluentAssertions;
 using Ferry.Protocol;
@@ -195,5 +197,66 @@ public sealed class RuncConfigTests
 
         act.Should().Throw<Ferry.Worker.Runtimes.Runc.ImageBuildException>().WithMessage("The image has 79 layers, more than an overlay mount can stack here.*");
         ImageBuilder.OverlayOptions(["/a", "/b"], "/u", "/w").Should().Be("lowerdir=/a:/b,upperdir=/u,workdir=/w");
+    }
+
+    // The whole OCI config of representative function and build containers, pinned in RuncConfigs/ so that a change to
+    // how configs are put together shows up as a diff there. The host's .NET directory is written as $DOTNET;
+    // FERRY_PIN_CONFIGS=1 rewrites the files from the current code.
+    private static readonly NetworkAttachment PinnedNet = new("fy2a-ct-1", "fy2av002", System.Net.IPAddress.Parse("10.213.42.2"), "/var/lib/ferry/resolv.conf");
+
+    private static readonly Dictionary<string, (long, long)> HostGpus = new() { ["/dev/nvidia0"] = (195, 0), ["/dev/nvidia1"] = (195, 1), ["/dev/nvidiactl"] = (195, 255) };
+
+    private static ContainerSpec PinnedSpec(FunctionSettings settings, IReadOnlyList<int> gpus, IReadOnlyList<string>? command = null) =>
+        new("ct-1", "/builds/b1", "App.dll", new Dictionary<string, string> { [FerryEnv.ContainerId] = "ct-1", ["A"] = "b" }, settings, gpus, Command: command);
+
+    private static ImageBuilder.StepContext PinnedStep(ImageStep step, string? workdir) =>
+        new(step, "l1", 1, 1, ["/images/base"], ["MODEL=/models"], workdir, false, new ImageRequest("ap-1", "/builds/b1", "App.dll", null!), _ => { });
+
+    [Fact]
+    public void Config_FunctionWithLimitsImageAndGpu_MatchesPinnedJson()
+    {
+        var image = new ResolvedImage("im-x", ["/l/2", "/l/1", "/images/base"], ["MODEL=/models"], "/srv", [new ImageMount("/mounts/m1", "/data")], 2, 0);
+
+        var config = RuncRuntime.Config(PinnedSpec(new FunctionSettings { Cpu = 1.5, MemoryMiB = 512 }, [1]), image, PinnedNet, path => HostGpus.TryGetValue(path, out var n) ? n : null);
+
+        AssertPinned(config, "function-full.json");
+    }
+
+    [Fact]
+    public void Config_SessionWithoutNetworkIsolation_MatchesPinnedJson()
+    {
+        var image = new ResolvedImage("im-base", ["/images/base"], [], null, [], 0, 0);
+
+        var config = RuncRuntime.Config(PinnedSpec(new FunctionSettings(), [], ["/bin/bash", "-l"]), image, null, _ => null);
+
+        AssertPinned(config, "function-session.json");
+    }
+
+    [Fact]
+    public void BuildConfig_AptStep_MatchesPinnedJson()
+    {
+        var config = ImageBuilder.BuildConfig(PinnedStep(new ImageStep(ImageStepKinds.AptInstall, ["jq", "curl"]), null), "build-1", PinnedNet);
+
+        AssertPinned(config, "build-apt.json");
+    }
+
+    [Fact]
+    public void BuildConfig_RunFunctionStepWithoutNetworkIsolation_MatchesPinnedJson()
+    {
+        var config = ImageBuilder.BuildConfig(PinnedStep(new ImageStep(ImageStepKinds.RunFunction, ["Download"]), "/srv"), "build-2", null);
+
+        AssertPinned(config, "build-function.json");
+    }
+
+    private static void AssertPinned(JsonObject config, string file, [CallerFilePath] string source = "")
+    {
+        var actual = config.ToJsonString(new JsonSerializerOptions { WriteIndented = true })
+            .Replace(RuncRuntime.DotnetDir(), "$DOTNET", StringComparison.Ordinal).ReplaceLineEndings("\n");
+        var path = Path.Combine(Path.GetDirectoryName(source)!, "RuncConfigs", file);
+        if (Environment.GetEnvironmentVariable("FERRY_PIN_CONFIGS") == "1")
+        {
+            File.WriteAllText(path, actual + "\n");
+        }
+        actual.Should().Be(File.ReadAllText(path).ReplaceLineEndings("\n").TrimEnd('\n'));
     }
 }

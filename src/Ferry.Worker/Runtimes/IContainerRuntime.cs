@@ -55,6 +55,9 @@ public interface IContainerRuntime : IAsyncDisposable
     /// <summary>The runtime's name as reported to the control plane.</summary>
     string Name { get; }
 
+    /// <summary>What this runtime can do; the worker warns about, or refuses, what a function asks for beyond it.</summary>
+    RuntimeCapabilities Capabilities { get; }
+
     /// <summary>
     /// The URL this runtime's containers use to reach the control plane that the worker reaches at
     /// <paramref name="serverUrl"/>: the same URL where containers share the worker's network, or an endpoint the

@@ -12,6 +12,9 @@ public sealed partial class ProcessRuntime : IContainerRuntime
 {
     public string Name => "process";
 
+    /// <summary>None: the program runs on the host, beside the worker.</summary>
+    public RuntimeCapabilities Capabilities => RuntimeCapabilities.None;
+
     /// <summary>The server's own URL: the program runs on the host, beside the worker.</summary>
     public Task<Uri> GetContainerServerUrlAsync(Uri serverUrl, CancellationToken cancellationToken) => Task.FromResult(serverUrl);
 

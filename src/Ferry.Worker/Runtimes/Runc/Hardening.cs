@@ -64,7 +64,7 @@ internal static class Hardening
     public static JsonObject Seccomp()
     {
         var syscalls = new JsonArray(
-            new JsonObject { ["names"] = RuncRuntime.Strings(BlockedSyscalls), ["action"] = "SCMP_ACT_ERRNO", ["errnoRet"] = Eperm },
+            new JsonObject { ["names"] = OciSpec.Strings(BlockedSyscalls), ["action"] = "SCMP_ACT_ERRNO", ["errnoRet"] = Eperm },
             // clone3 passes its flags in memory, where seccomp cannot look; ENOSYS makes glibc fall back to clone.
             new JsonObject { ["names"] = new JsonArray("clone3"), ["action"] = "SCMP_ACT_ERRNO", ["errnoRet"] = Enosys });
         foreach (var flag in NamespaceFlags)
@@ -81,7 +81,7 @@ internal static class Hardening
         return new JsonObject
         {
             ["defaultAction"] = "SCMP_ACT_ALLOW",
-            ["architectures"] = RuncRuntime.Strings(Architectures()),
+            ["architectures"] = OciSpec.Strings(Architectures()),
             ["syscalls"] = syscalls,
         };
     }

@@ -530,24 +530,13 @@ public sealed class ImageBuilder
     internal static JsonObject BuildConfig(StepContext context, string hostname, NetworkAttachment? network)
     {
         var dotnet = RuncRuntime.DotnetDir();
-        var env = new JsonArray(
-            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + dotnet, "HOME=/root", "LANG=C.UTF-8");
-        foreach (var pair in context.Environment)
-        {
-            env.Add(pair);
-        }
-        var mounts = new JsonArray(
-            RuncRuntime.Mount("/proc", "proc", "proc"),
-            RuncRuntime.Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
-            RuncRuntime.Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
-            RuncRuntime.Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
-            RuncRuntime.Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
-            RuncRuntime.Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777"),
-            RuncRuntime.Mount("/etc/resolv.conf", "bind", network?.ResolvConf ?? "/etc/resolv.conf", "bind", "ro"));
+        var env = new List<string> { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:" + dotnet, "HOME=/root", "LANG=C.UTF-8" };
+        env.AddRange(context.Environment);
+        var mounts = new List<OciMount> { OciMount.Resolver(network) };
         if (context.Step.Kind == ImageStepKinds.RunFunction)
         {
-            mounts.Add(RuncRuntime.Mount(dotnet, "bind", dotnet, "rbind", "ro", "nosuid", "nodev"));
-            mounts.Add(RuncRuntime.Mount("/app", "bind", context.Request.BuildDir, "rbind", "ro", "nosuid", "nodev"));
+            mounts.Add(OciMount.ReadOnlyTree(dotnet, dotnet));
+            mounts.Add(OciMount.ReadOnlyTree("/app", context.Request.BuildDir));
             env.Add($"{FerryEnv.Mode}={FerryModes.ImageBuild}");
             env.Add($"{FerryEnv.Function}={context.Step.Args[0]}");
             env.Add($"FERRY_ENTRY_ASSEMBLY={context.Request.EntryAssembly}");
@@ -555,45 +544,19 @@ public sealed class ImageBuilder
             env.Add("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1");
             env.Add("DOTNET_CLI_TELEMETRY_OPTOUT=1");
         }
-        return new JsonObject
+        // No cpu or memory limit and no devices; its own network namespace like every container, as builds download
+        // packages through NAT.
+        return new OciSpec
         {
-            ["ociVersion"] = "1.0.2",
-            ["process"] = new JsonObject
-            {
-                ["terminal"] = false,
-                ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
-                ["args"] = new JsonArray("/bin/bash", "-c", Script(context.Step)),
-                ["env"] = env,
-                ["cwd"] = context.Workdir ?? "/",
-                ["capabilities"] = new JsonObject
-                {
-                    ["bounding"] = RuncRuntime.Strings(BuildCaps),
-                    ["effective"] = RuncRuntime.Strings(BuildCaps),
-                    ["permitted"] = RuncRuntime.Strings(BuildCaps),
-                    ["ambient"] = RuncRuntime.Strings(BuildCaps),
-                },
-                ["rlimits"] = new JsonArray(new JsonObject { ["type"] = "RLIMIT_NOFILE", ["hard"] = 4096, ["soft"] = 4096 }),
-                ["noNewPrivileges"] = true,
-            },
-            ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = false },
-            ["hostname"] = hostname,
-            ["mounts"] = mounts,
-            ["linux"] = new JsonObject
-            {
-                ["cgroupsPath"] = $"/ferry/{hostname}",
-                // No device but the defaults runc always allows: a build may make device nodes, but not open them.
-                ["resources"] = new JsonObject
-                {
-                    ["pids"] = new JsonObject { ["limit"] = 4096 },
-                    ["devices"] = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" }),
-                },
-                // Its own network namespace like every container: builds download packages through NAT.
-                ["namespaces"] = RuncRuntime.Namespaces(network),
-                ["maskedPaths"] = RuncRuntime.Strings(Hardening.MaskedPaths),
-                ["readonlyPaths"] = RuncRuntime.Strings(Hardening.ReadonlyPaths),
-                ["seccomp"] = Hardening.Seccomp(),
-            },
-        };
+            Hostname = hostname,
+            Args = ["/bin/bash", "-c", Script(context.Step)],
+            Env = env,
+            Cwd = context.Workdir ?? "/",
+            Capabilities = BuildCaps,
+            Network = network,
+            Mounts = mounts,
+            PidsLimit = 4096,
+        }.ToJson();
     }
 
     private static async Task RemoveAsync(string dir)

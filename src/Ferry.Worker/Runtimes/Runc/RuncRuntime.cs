@@ -20,8 +20,10 @@ namespace Ferry.Worker.Runtimes.Runc;
 /// </remarks>
 public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
 {
-    private const string CgroupParent = "ferry";
     private const int PidsLimit = 1024;
+
+    /// <summary>The capabilities a function's process keeps: signalling its own processes, binding low ports, and audit writes.</summary>
+    private static readonly string[] FunctionCaps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
     private readonly ImageBuilder _images;
     private readonly ContainerNetwork _network;
     private readonly Action<string> _progress;
@@ -52,6 +54,12 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     }
 
     public string Name => "runc";
+
+    /// <summary>
+    /// All but checkpoints: <see cref="SnapshotSupport"/> never finds them available yet, as restoring from a checkpoint
+    /// is not built.
+    /// </summary>
+    public RuntimeCapabilities Capabilities { get; } = new(Isolation: true, Images: true, ResourceLimits: true, Gpus: true, Checkpoint: false, Sessions: true);
 
     /// <summary>
     /// Removes what a worker that was killed left behind in this data dir: containers still running under runc, their
@@ -270,14 +278,13 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     internal static JsonObject Config(ContainerSpec spec, ResolvedImage image, NetworkAttachment? network, Func<string, (long Major, long Minor)?>? stat = null)
     {
         var dotnet = DotnetDir();
-        var env = new JsonArray(
+        var env = new List<string>
+        {
             $"PATH={dotnet}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME=/root", "LANG=C.UTF-8", "TMPDIR=/tmp", $"DOTNET_ROOT={dotnet}", "DOTNET_CLI_TELEMETRY_OPTOUT=1",
-            "DOTNET_NOLOGO=1", "DOTNET_gcServer=0", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1");
-        foreach (var pair in image.Environment)
-        {
-            env.Add(pair);
-        }
+            "DOTNET_NOLOGO=1", "DOTNET_gcServer=0", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1",
+        };
+        env.AddRange(image.Environment);
         foreach (var (key, value) in spec.Environment)
         {
             env.Add($"{key}={value}");
@@ -288,99 +295,29 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             env.Add($"CUDA_VISIBLE_DEVICES={devices}");
             env.Add($"NVIDIA_VISIBLE_DEVICES={devices}");
         }
-        var resources = new JsonObject { ["pids"] = new JsonObject { ["limit"] = PidsLimit } };
-        if (spec.Settings.MemoryMiB is { } memory)
+        var mounts = new List<OciMount>
         {
-            var bytes = memory * 1024L * 1024L;
-            resources["memory"] = new JsonObject { ["limit"] = bytes, ["swap"] = bytes };
-        }
-        if (spec.Settings.Cpu is { } cpu)
-        {
-            resources["cpu"] = new JsonObject { ["quota"] = (long)Math.Round(cpu * 100_000), ["period"] = 100_000 };
-        }
-        var devicesAllowed = new JsonArray(new JsonObject { ["allow"] = false, ["access"] = "rwm" });
-        var mounts = new JsonArray(
-            Mount("/proc", "proc", "proc"),
-            Mount("/dev", "tmpfs", "tmpfs", "nosuid", "strictatime", "mode=755", "size=65536k"),
-            Mount("/dev/pts", "devpts", "devpts", "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"),
-            Mount("/dev/shm", "tmpfs", "shm", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k"),
-            Mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
-            Mount("/tmp", "tmpfs", "tmpfs", "nosuid", "nodev", "mode=1777", "size=256m"),
-            Mount(dotnet, "bind", dotnet, "rbind", "ro", "nosuid", "nodev"),
-            Mount("/app", "bind", spec.BuildDir, "rbind", "ro", "nosuid", "nodev"),
-            Mount("/etc/resolv.conf", "bind", network?.ResolvConf ?? "/etc/resolv.conf", "bind", "ro"),
-            Mount("/etc/hosts", "bind", "hosts", "bind", "ro"));
-        foreach (var mount in image.Mounts)
-        {
-            mounts.Add(Mount(mount.Destination, "bind", mount.Source, "rbind", "ro", "nosuid", "nodev"));
-        }
-        foreach (var node in GpuDevices.For(spec.GpuIndices, stat ?? GpuDevices.Stat))
-        {
-            mounts.Add(Mount(node.Path, "bind", node.Path, "bind"));
-            devicesAllowed.Add(new JsonObject { ["allow"] = true, ["type"] = "c", ["major"] = node.Major, ["minor"] = node.Minor, ["access"] = "rwm" });
-        }
-        resources["devices"] = devicesAllowed;
-        string[] caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
-        return new JsonObject
-        {
-            ["ociVersion"] = "1.0.2",
-            ["process"] = new JsonObject
-            {
-                ["terminal"] = false,
-                ["user"] = new JsonObject { ["uid"] = 0, ["gid"] = 0 },
-                ["args"] = spec.Command is { } command ? Strings(command) : new JsonArray("dotnet", "/app/" + spec.EntryAssembly),
-                ["env"] = env,
-                ["cwd"] = image.Workdir ?? "/app",
-                ["capabilities"] = new JsonObject
-                {
-                    ["bounding"] = Strings(caps),
-                    ["effective"] = Strings(caps),
-                    ["permitted"] = Strings(caps),
-                    ["ambient"] = Strings(caps),
-                },
-                ["rlimits"] = new JsonArray(new JsonObject { ["type"] = "RLIMIT_NOFILE", ["hard"] = 4096, ["soft"] = 4096 }),
-                ["noNewPrivileges"] = true,
-            },
-            ["root"] = new JsonObject { ["path"] = "rootfs", ["readonly"] = false },
-            ["hostname"] = spec.ContainerId,
-            ["mounts"] = mounts,
-            ["linux"] = new JsonObject
-            {
-                ["cgroupsPath"] = $"/{CgroupParent}/{spec.ContainerId}",
-                ["resources"] = resources,
-                ["namespaces"] = Namespaces(network),
-                ["maskedPaths"] = Strings(Hardening.MaskedPaths),
-                ["readonlyPaths"] = Strings(Hardening.ReadonlyPaths),
-                ["seccomp"] = Hardening.Seccomp(),
-            },
+            OciMount.ReadOnlyTree(dotnet, dotnet),
+            OciMount.ReadOnlyTree("/app", spec.BuildDir),
+            OciMount.Resolver(network),
+            OciMount.ReadOnlyFile("/etc/hosts", "hosts"),
         };
-    }
-
-    /// <summary>PID, IPC, UTS and mount namespaces of its own, and the network namespace the worker made for it.</summary>
-    internal static JsonArray Namespaces(NetworkAttachment? network)
-    {
-        var namespaces = new JsonArray(
-            new JsonObject { ["type"] = "pid" },
-            new JsonObject { ["type"] = "ipc" },
-            new JsonObject { ["type"] = "uts" },
-            new JsonObject { ["type"] = "mount" });
-        if (network is not null)
+        mounts.AddRange(image.Mounts.Select(m => OciMount.ReadOnlyTree(m.Destination, m.Source)));
+        return new OciSpec
         {
-            namespaces.Add(new JsonObject { ["type"] = "network", ["path"] = network.NamespacePath });
-        }
-        return namespaces;
-    }
-
-    internal static JsonArray Strings(IEnumerable<string> values) => new([.. values.Select(v => (JsonNode)v)]);
-
-    internal static JsonObject Mount(string destination, string type, string source, params string[] options)
-    {
-        var mount = new JsonObject { ["destination"] = destination, ["type"] = type, ["source"] = source };
-        if (options.Length > 0)
-        {
-            mount["options"] = Strings(options);
-        }
-        return mount;
+            Hostname = spec.ContainerId,
+            Args = spec.Command ?? ["dotnet", "/app/" + spec.EntryAssembly],
+            Env = env,
+            Cwd = image.Workdir ?? "/app",
+            Capabilities = FunctionCaps,
+            Network = network,
+            TmpSize = "256m",
+            Mounts = mounts,
+            Devices = GpuDevices.For(spec.GpuIndices, stat ?? GpuDevices.Stat),
+            PidsLimit = PidsLimit,
+            MemoryBytes = spec.Settings.MemoryMiB * 1024L * 1024L,
+            Cpus = spec.Settings.Cpu,
+        }.ToJson();
     }
 
     private sealed class NoBlobs : IBlobSource
@@ -394,7 +331,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     /// <summary>Reads whether the kernel's OOM killer fired in a container's memory cgroup.</summary>
     internal static bool WasOomKilled(string containerId)
     {
-        var path = $"/sys/fs/cgroup/memory/{CgroupParent}/{containerId}/memory.oom_control";
+        var path = $"/sys/fs/cgroup/memory/{OciSpec.CgroupParent}/{containerId}/memory.oom_control";
         if (!File.Exists(path))
         {
             return false;
