@@ -151,21 +151,29 @@ public sealed class MessageSocket<TIn, TOut>
         }
     }
 
-    /// <summary>Sends a close frame without waiting for the peer's, if the socket is open; otherwise does nothing.</summary>
+    /// <summary>
+    /// Sends a close frame without waiting for the peer's, if this side has not sent one and the socket is not aborted;
+    /// otherwise does nothing. After the peer has closed, this completes the closing handshake.
+    /// </summary>
     /// <exception cref="WebSocketException">The socket failed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public Task CloseOutputAsync(WebSocketCloseStatus status, string? description, CancellationToken cancellationToken = default) =>
-        _socket.State == WebSocketState.Open
+        CanClose
             ? _socket.CloseOutputAsync(status, description, cancellationToken)
             : Task.CompletedTask;
 
-    /// <summary>Closes the socket and waits for the peer's close frame, if the socket is open; otherwise does nothing.</summary>
+    /// <summary>
+    /// Sends a close frame and waits for the peer's, if this side has not sent one and the socket is not aborted;
+    /// otherwise does nothing. Do not call it while a <see cref="ReceiveAsync"/> is pending.
+    /// </summary>
     /// <exception cref="WebSocketException">The socket failed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public Task CloseAsync(WebSocketCloseStatus status, string? description, CancellationToken cancellationToken = default) =>
-        _socket.State == WebSocketState.Open
+        CanClose
             ? _socket.CloseAsync(status, description, cancellationToken)
             : Task.CompletedTask;
+
+    private bool CanClose => _socket.State is WebSocketState.Open or WebSocketState.CloseReceived;
 
     private void Grow(int count)
     {

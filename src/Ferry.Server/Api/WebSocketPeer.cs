@@ -29,7 +29,10 @@ internal sealed class WebSocketPeer<TMessage>(WebSocket socket, JsonTypeInfo<TMe
             {
                 await _messages.SendAsync(message, cancellationToken).ConfigureAwait(false);
             }
-            await _messages.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closed", cancellationToken).ConfigureAwait(false);
+            if (_messages.State == WebSocketState.Open)
+            {
+                await _messages.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closed", cancellationToken).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {

@@ -121,13 +121,16 @@ internal sealed class ContainerRunner(App app)
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
         }
-        try
+        if (messages.State == WebSocketState.Open)
         {
-            using var closeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await messages.CloseAsync(WebSocketCloseStatus.NormalClosure, "stopped", closeTimeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
-        {
+            try
+            {
+                using var closeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await messages.CloseAsync(WebSocketCloseStatus.NormalClosure, "stopped", closeTimeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            {
+            }
         }
         return exitCode;
     }
