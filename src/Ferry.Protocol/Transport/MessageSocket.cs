@@ -92,7 +92,10 @@ public sealed class MessageSocket<TIn, TOut>
     /// Receives the next message, assembling its frames; returns <see langword="null"/> once the peer has closed (see
     /// <see cref="CloseStatus"/>). A message that is JSON <c>null</c> is skipped.
     /// </summary>
-    /// <exception cref="InvalidDataException">The message is larger than the limit or is not valid JSON for <typeparamref name="TIn"/>.</exception>
+    /// <exception cref="InvalidDataException">
+    /// The message is not valid JSON for <typeparamref name="TIn"/>, or it is larger than the limit; after the latter the
+    /// rest of that message is unread, so close the socket rather than receive again.
+    /// </exception>
     /// <exception cref="WebSocketException">The socket failed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async ValueTask<TIn?> ReceiveAsync(CancellationToken cancellationToken = default)
@@ -179,6 +182,7 @@ public sealed class MessageSocket<TIn, TOut>
     {
         if (count >= _maxMessageBytes)
         {
+            _receiveBuffer = new byte[InitialReceiveBytes];
             throw new InvalidDataException($"The peer sent a message larger than the limit of {_maxMessageBytes} bytes.");
         }
         // One byte past the limit is room enough to tell a message at the limit from one over it.
