@@ -4,6 +4,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
 using Ferry.Protocol;
+using Ferry.Protocol.Transport;
 using Ferry.Worker.Runtimes;
 using Microsoft.Extensions.Logging;
 
@@ -84,6 +85,11 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 }
                 maxDelay = e.RetryEvery;
             }
+            catch (InvalidDataException e)
+            {
+                // A message the worker cannot read is a fault, not a dropped connection, though it is an IOException.
+                LogStreamFailed(_logger, e);
+            }
             catch (Exception e) when (e is WebSocketException or HttpRequestException or IOException)
             {
                 LogDisconnected(_logger, e.Message);
@@ -136,7 +142,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 ? "the token is unknown or revoked"
                 : "the token is not a worker join token; make one with `ferry token create --kind worker NAME`");
         }
-        await SendAsync(socket, new WorkerHello(_options.WorkerId, _options.Name, _runtime.Name, _resources, [.. _containers.Keys]), cancellationToken).ConfigureAwait(false);
+        var messages = new MessageSocket<WorkerMessage, WorkerMessage>(socket, ProtocolJsonContext.Default.WorkerMessage, ProtocolJsonContext.Default.WorkerMessage);
+        await messages.SendAsync(new WorkerHello(_options.WorkerId, _options.Name, _runtime.Name, _resources, [.. _containers.Keys]), cancellationToken).ConfigureAwait(false);
         LogConnected(_logger, _options.ServerUrl);
 
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -146,35 +153,15 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 while (_outgoing.Reader.TryPeek(out var message))
                 {
-                    await SendAsync(socket, message, connection.Token).ConfigureAwait(false);
+                    await messages.SendAsync(message, connection.Token).ConfigureAwait(false);
                     _outgoing.Reader.TryRead(out _);
                 }
             }
         }, CancellationToken.None);
         try
         {
-            var buffer = new MemoryStream();
-            var chunk = new byte[64 * 1024];
-            while (true)
+            while (await messages.ReceiveAsync(cancellationToken).ConfigureAwait(false) is { } message)
             {
-                buffer.SetLength(0);
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken).ConfigureAwait(false);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        if (socket.CloseStatus == WebSocketCloseStatus.PolicyViolation)
-                        {
-                            // A worker id is served by one connection at a time: the old one may not have been dropped yet.
-                            throw new WorkerRefusedException(System.Net.HttpStatusCode.Conflict, socket.CloseStatusDescription ?? "refused", TimeSpan.FromSeconds(5));
-                        }
-                        return;
-                    }
-                    buffer.Write(chunk, 0, result.Count);
-                }
-                while (!result.EndOfMessage);
-                var message = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ProtocolJsonContext.Default.WorkerMessage);
                 switch (message)
                 {
                     case StartContainerCommand start:
@@ -191,6 +178,11 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                         break;
                 }
             }
+            if (messages.CloseStatus == WebSocketCloseStatus.PolicyViolation)
+            {
+                // A worker id is served by one connection at a time: the old one may not have been dropped yet.
+                throw new WorkerRefusedException(System.Net.HttpStatusCode.Conflict, messages.CloseStatusDescription ?? "refused", TimeSpan.FromSeconds(5));
+            }
         }
         finally
         {
@@ -204,9 +196,6 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             }
         }
     }
-
-    private static Task SendAsync(ClientWebSocket socket, WorkerMessage message, CancellationToken cancellationToken) =>
-        socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message, ProtocolJsonContext.Default.WorkerMessage), WebSocketMessageType.Text, true, cancellationToken);
 
     private async Task RunContainerAsync(StartContainerCommand start)
     {

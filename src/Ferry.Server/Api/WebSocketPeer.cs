@@ -1,7 +1,7 @@
 using System.Net.WebSockets;
-using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Threading.Channels;
+using Ferry.Protocol.Transport;
 using Ferry.Server.Workers;
 
 namespace Ferry.Server.Api;
@@ -11,7 +11,9 @@ namespace Ferry.Server.Api;
 /// slow peer while holding its lock, and reads whole text messages as JSON.
 /// </summary>
 internal sealed class WebSocketPeer<TMessage>(WebSocket socket, JsonTypeInfo<TMessage> typeInfo) : IPeer<TMessage>
+    where TMessage : class
 {
+    private readonly MessageSocket<TMessage, TMessage> _messages = new(socket, typeInfo, typeInfo);
     private readonly Channel<TMessage> _outgoing = Channel.CreateUnbounded<TMessage>(new UnboundedChannelOptions { SingleReader = true });
 
     public bool Send(TMessage message) => _outgoing.Writer.TryWrite(message);
@@ -25,12 +27,11 @@ internal sealed class WebSocketPeer<TMessage>(WebSocket socket, JsonTypeInfo<TMe
         {
             await foreach (var message in _outgoing.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
             {
-                var bytes = JsonSerializer.SerializeToUtf8Bytes(message, typeInfo);
-                await socket.SendAsync(bytes, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
+                await _messages.SendAsync(message, cancellationToken).ConfigureAwait(false);
             }
-            if (socket.State == WebSocketState.Open)
+            if (_messages.State == WebSocketState.Open)
             {
-                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closed", cancellationToken).ConfigureAwait(false);
+                await _messages.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closed", cancellationToken).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -41,42 +42,22 @@ internal sealed class WebSocketPeer<TMessage>(WebSocket socket, JsonTypeInfo<TMe
     /// <summary>Reads messages until the peer closes; a message that is not valid throws <see cref="InvalidDataException"/>.</summary>
     public async IAsyncEnumerable<TMessage> ReadAllAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var buffer = new MemoryStream();
-        var chunk = new byte[64 * 1024];
         while (true)
         {
-            buffer.SetLength(0);
+            TMessage? message;
             try
             {
-                ValueWebSocketReceiveResult result;
-                do
-                {
-                    result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken).ConfigureAwait(false);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        yield break;
-                    }
-                    buffer.Write(chunk, 0, result.Count);
-                }
-                while (!result.EndOfMessage);
+                message = await _messages.ReceiveAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is WebSocketException or OperationCanceledException)
             {
                 yield break;
             }
-            TMessage? message;
-            try
+            if (message is null)
             {
-                message = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), typeInfo);
+                yield break;
             }
-            catch (JsonException e)
-            {
-                throw new InvalidDataException($"The peer sent a message that is not valid: {e.Message}", e);
-            }
-            if (message is not null)
-            {
-                yield return message;
-            }
+            yield return message;
         }
     }
 }

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
 using Ferry.Protocol;
+using Ferry.Protocol.Transport;
 
 namespace Ferry.Hosting;
 
@@ -88,10 +89,11 @@ internal sealed class ContainerRunner(App app)
             return ExitCodes.Disconnected;
         }
         using var owned = socket;
+        var messages = new MessageSocket<ContainerMessage, ContainerMessage>(socket, ProtocolJsonContext.Default.ContainerMessage, ProtocolJsonContext.Default.ContainerMessage);
         // A batching container holds a full batch per slot, so the control plane counts its slots in items.
-        await SendAsync(socket, new ContainerReady(maxInputs * _batchMaxSize), cancellationToken).ConfigureAwait(false);
-        var sender = SendOutputsAsync(socket, linked.Token);
-        var exitCode = await ReceiveAsync(socket, linked.Token).ConfigureAwait(false);
+        await messages.SendAsync(new ContainerReady(maxInputs * _batchMaxSize), cancellationToken).ConfigureAwait(false);
+        var sender = SendOutputsAsync(messages, linked.Token);
+        var exitCode = await ReceiveAsync(messages, linked.Token).ConfigureAwait(false);
         StopInputs();
 
         // Inputs still queued here were never started; the control plane re-runs or has cancelled them.
@@ -119,12 +121,12 @@ internal sealed class ContainerRunner(App app)
         catch (Exception e) when (e is WebSocketException or OperationCanceledException)
         {
         }
-        if (socket.State == WebSocketState.Open)
+        if (messages.State == WebSocketState.Open)
         {
             try
             {
                 using var closeTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "stopped", closeTimeout.Token).ConfigureAwait(false);
+                await messages.CloseAsync(WebSocketCloseStatus.NormalClosure, "stopped", closeTimeout.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is WebSocketException or OperationCanceledException)
             {
@@ -133,28 +135,17 @@ internal sealed class ContainerRunner(App app)
         return exitCode;
     }
 
-    private async Task<int> ReceiveAsync(WebSocket socket, CancellationToken cancellationToken)
+    private async Task<int> ReceiveAsync(MessageSocket<ContainerMessage, ContainerMessage> messages, CancellationToken cancellationToken)
     {
-        var buffer = new MemoryStream();
-        var chunk = new byte[64 * 1024];
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                buffer.SetLength(0);
-                ValueWebSocketReceiveResult result;
-                do
+                var message = await messages.ReceiveAsync(cancellationToken).ConfigureAwait(false);
+                if (message is null)
                 {
-                    result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken).ConfigureAwait(false);
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        return ExitCodes.Disconnected;
-                    }
-                    buffer.Write(chunk, 0, result.Count);
+                    return ExitCodes.Disconnected;
                 }
-                while (!result.EndOfMessage);
-
-                var message = JsonSerializer.Deserialize(buffer.GetBuffer().AsSpan(0, (int)buffer.Length), ProtocolJsonContext.Default.ContainerMessage);
                 switch (message)
                 {
                     case InputBatch batch:
@@ -445,7 +436,7 @@ internal sealed class ContainerRunner(App app)
         public bool CancelRequested { get; set; }
     }
 
-    private async Task SendOutputsAsync(WebSocket socket, CancellationToken cancellationToken)
+    private async Task SendOutputsAsync(MessageSocket<ContainerMessage, ContainerMessage> messages, CancellationToken cancellationToken)
     {
         var batch = new List<ContainerOutput>(256);
         while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
@@ -454,11 +445,11 @@ internal sealed class ContainerRunner(App app)
             {
                 batch.Add(output);
             }
-            if (socket.State != WebSocketState.Open)
+            if (messages.State != WebSocketState.Open)
             {
                 return;
             }
-            await SendAsync(socket, new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
+            await messages.SendAsync(new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
             batch.Clear();
         }
     }
@@ -479,9 +470,6 @@ internal sealed class ContainerRunner(App app)
         var bytes = JsonSerializer.SerializeToUtf8Bytes(new ContainerReady(1), ProtocolJsonContext.Default.ContainerMessage);
         JsonSerializer.Deserialize(bytes, ProtocolJsonContext.Default.ContainerMessage);
     }
-
-    private static Task SendAsync(WebSocket socket, ContainerMessage message, CancellationToken cancellationToken) =>
-        socket.SendAsync(JsonSerializer.SerializeToUtf8Bytes(message, ProtocolJsonContext.Default.ContainerMessage), WebSocketMessageType.Text, true, cancellationToken);
 
     private static string Require(string variable) =>
         Environment.GetEnvironmentVariable(variable) is { Length: > 0 } value
