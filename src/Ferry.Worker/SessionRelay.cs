@@ -45,9 +45,27 @@ internal static class SessionRelay
         }
 
         ISessionProcess session;
+        // Progress (an image build's output, say) is reported from process events, synchronously: the lines queue here
+        // and one pump sends them in order, rather than blocking the reporting thread on the socket.
+        var progress = System.Threading.Channels.Channel.CreateUnbounded<string>(new System.Threading.Channels.UnboundedChannelOptions { SingleReader = true });
+        var progressPump = Task.Run(async () =>
+        {
+            await foreach (var line in progress.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                await SendAsync(SessionFrames.Stderr, Encoding.UTF8.GetBytes(line + "\n")).ConfigureAwait(false);
+            }
+        }, CancellationToken.None);
         try
         {
-            session = await start(line => SendAsync(SessionFrames.Stderr, Encoding.UTF8.GetBytes(line + "\n")).GetAwaiter().GetResult(), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                session = await start(line => progress.Writer.TryWrite(line), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                progress.Writer.TryComplete();
+                await progressPump.ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

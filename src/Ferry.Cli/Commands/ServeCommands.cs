@@ -59,7 +59,7 @@ internal static class ServeCommands
         await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
         var fingerprint = certificate is null ? null : Credentials.Fingerprint(certificate);
         await using var agent = embeddedWorker
-            ? StartWorker(server.Url, await server.CreateTokenAsync("embedded", TokenKinds.Worker, ephemeral: true, cancellationToken).ConfigureAwait(false), fingerprint, Path.Combine(dataDir, "worker"), worker, level)
+            ? await StartWorkerAsync(server.Url, await server.CreateTokenAsync("embedded", TokenKinds.Worker, ephemeral: true, cancellationToken).ConfigureAwait(false), fingerprint, Path.Combine(dataDir, "worker"), worker, level, cancellationToken).ConfigureAwait(false)
             : null;
         if (stateFile is not null)
         {
@@ -100,7 +100,7 @@ internal static class ServeCommands
             throw new CliException("A worker joins with a join token: make one with `ferry token create --kind worker NAME` and pass it with --token or $FERRY_TOKEN.");
         }
         var fingerprint = Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } pinned ? pinned : null;
-        await using var agent = StartWorker(serverUrl, token.Trim(), fingerprint, dataDir, worker, verbose ? LogLevel.Information : LogLevel.Warning);
+        await using var agent = await StartWorkerAsync(serverUrl, token.Trim(), fingerprint, dataDir, worker, verbose ? LogLevel.Information : LogLevel.Warning, cancellationToken).ConfigureAwait(false);
         Console.Error.WriteLine($"Ferry worker serving {serverUrl} with the {agent.RuntimeName} runtime, up to {agent.Resources.MaxContainers} containers.");
         // System.CommandLine 2.0.0 leaves SIGTERM and SIGINT unhandled, so the process would end at once and leave its
         // containers behind. Taken here, as the web host takes them for `ferry server`, they stop the containers first.
@@ -123,11 +123,11 @@ internal static class ServeCommands
         return 0;
     }
 
-    private static WorkerAgent StartWorker(Uri serverUrl, string token, string? fingerprint, string dataDir, WorkerSettings settings, LogLevel level)
+    private static async Task<WorkerAgent> StartWorkerAsync(Uri serverUrl, string token, string? fingerprint, string dataDir, WorkerSettings settings, LogLevel level, CancellationToken cancellationToken)
     {
         var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
         var logger = loggers.CreateLogger("Ferry.Worker");
-        var runtime = RuntimeSelector.Select(settings.Runtime, dataDir, logger, settings.AptMirror);
+        var runtime = await RuntimeSelector.SelectAsync(settings.Runtime, dataDir, logger, settings.AptMirror, cancellationToken).ConfigureAwait(false);
         var options = new WorkerOptions
         {
             ServerUrl = serverUrl,

@@ -11,7 +11,7 @@ public static partial class RuntimeSelector
     /// <c>auto</c> picks runc when the worker runs as root with runc, debootstrap, ip and nft installed, and otherwise falls back
     /// to process with one warning, so nobody mistakes a process for an isolated container.
     /// </summary>
-    public static IContainerRuntime Select(string requested, string dataDir, ILogger logger, string? aptMirror = null)
+    public static async Task<IContainerRuntime> SelectAsync(string requested, string dataDir, ILogger logger, string? aptMirror = null, CancellationToken cancellationToken = default)
     {
         switch (requested)
         {
@@ -20,9 +20,9 @@ public static partial class RuntimeSelector
             case "runc" when !RuncRuntime.IsAvailable(out var reason):
                 throw new ArgumentException($"The runc runtime cannot run here: {reason}.");
             case "runc":
-                return Runc(dataDir, logger, aptMirror);
+                return await RuncAsync(dataDir, logger, aptMirror, cancellationToken).ConfigureAwait(false);
             case "auto" when RuncRuntime.IsAvailable(out _):
-                return Runc(dataDir, logger, aptMirror);
+                return await RuncAsync(dataDir, logger, aptMirror, cancellationToken).ConfigureAwait(false);
             case "auto":
                 RuncRuntime.IsAvailable(out var why);
                 LogNoIsolation(logger, why);
@@ -32,10 +32,10 @@ public static partial class RuntimeSelector
         }
     }
 
-    private static RuncRuntime Runc(string dataDir, ILogger logger, string? aptMirror)
+    private static async Task<RuncRuntime> RuncAsync(string dataDir, ILogger logger, string? aptMirror, CancellationToken cancellationToken)
     {
         var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message), logger);
-        var orphans = runtime.RemoveOrphansAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var orphans = await runtime.RemoveOrphansAsync(cancellationToken).ConfigureAwait(false);
         if (orphans > 0)
         {
             LogOrphans(logger, orphans);
