@@ -1458,7 +1458,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             if (!TryStartContainerLocked(pool, now))
             {
                 pool.WaitingForResources = true;
-                ExplainWaitLocked(pool, now);
+                ExplainWaitLocked(pool);
                 if (pool.Ready.Count > 0)
                 {
                     EvictIdleLocked(pool);
@@ -1493,7 +1493,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// Tells the app's log, once per reason, why its inputs wait when no worker could take them even idle, so a caller
     /// whose worker is down or too small learns why instead of waiting in silence.
     /// </summary>
-    private void ExplainWaitLocked(PoolState pool, DateTimeOffset now)
+    private void ExplainWaitLocked(PoolState pool)
     {
         if (pool.Ready.Count == 0 || Placement.WhyNot(_workers.Values, pool.Settings) is not { } reason || pool.WaitReasonLogged == reason)
         {
