@@ -27,7 +27,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private readonly Channel<WorkerMessage> _events = Channel.CreateUnbounded<WorkerMessage>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly WorkerResources _resources;
-    private readonly Lazy<Runtimes.Runc.SnapshotSupport> _snapshots;
+    // Probed once, on the first function that asks for snapshots; the probe runs a process, so it is awaited, not blocked on.
+    private readonly Lazy<Task<Runtimes.Runc.SnapshotSupport>> _snapshots;
     // What this worker has already told (the worker's log, or an app's): each warning is said once.
     private readonly ConcurrentDictionary<string, bool> _warned = new(StringComparer.Ordinal);
     private Task _run = Task.CompletedTask;
@@ -42,7 +43,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         _http = new HttpClient(Credentials.Handler(options.ServerFingerprint)) { BaseAddress = options.ServerUrl, Timeout = TimeSpan.FromMinutes(10) };
         _http.DefaultRequestHeaders.Authorization = Credentials.Header(options.Token);
         _builds = new BuildCache(_http, Path.Combine(options.DataDir, "builds"));
-        _snapshots = new(() => Runtimes.Runc.SnapshotSupport.Probe(runtime.Name));
+        _snapshots = new(() => Runtimes.Runc.SnapshotSupport.ProbeAsync(runtime.Name, _stop.Token));
         _resources = new WorkerResources(
             options.Cpu ?? Environment.ProcessorCount,
             options.MemoryMiB ?? HostMemoryMiB(),
@@ -231,7 +232,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             }
             if (start.Settings.EnableMemorySnapshot)
             {
-                WarnWithoutSnapshots(start);
+                await WarnWithoutSnapshotsAsync(start).ConfigureAwait(false);
             }
             if (!_runtime.Capabilities.Images && start.Settings.Image is { Steps.Count: > 0 } image && _warned.TryAdd("image:" + start.AppId, true))
             {
@@ -263,9 +264,9 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     }
 
     /// <summary>Says once per worker, and once per app, that a function asked for memory snapshots this worker cannot take.</summary>
-    private void WarnWithoutSnapshots(StartContainerCommand start)
+    private async Task WarnWithoutSnapshotsAsync(StartContainerCommand start)
     {
-        var support = _snapshots.Value;
+        var support = await _snapshots.Value.ConfigureAwait(false);
         if (support.Available)
         {
             return;

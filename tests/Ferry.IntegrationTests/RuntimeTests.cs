@@ -142,7 +142,7 @@ public sealed class SnapshotTests(RuncFixture fixture) : IClassFixture<RuncFixtu
     [RuncFact]
     public async Task Without_working_criu_snapshot_functions_cold_start_and_the_app_is_told_once()
     {
-        var support = Ferry.Worker.Runtimes.Runc.SnapshotSupport.Probe("runc");
+        var support = await Ferry.Worker.Runtimes.Runc.SnapshotSupport.ProbeAsync("runc", CancellationToken.None);
         var appId = await fixture.NewAppAsync();
         var hooks = fixture.Functions.Snapshotted.Method<string>(s => s.Hooks);
 

@@ -185,9 +185,9 @@ public sealed class SnapshotSupportTests
     }
 
     [Fact]
-    public void The_process_runtime_never_snapshots()
+    public async Task The_process_runtime_never_snapshots()
     {
-        SnapshotSupport.Probe("process").Reason.Should().Be("the process runtime has no containers to checkpoint");
+        (await SnapshotSupport.ProbeAsync("process", CancellationToken.None)).Reason.Should().Be("the process runtime has no containers to checkpoint");
     }
 
     [Fact]

@@ -189,6 +189,15 @@ public sealed class RuncConfigTests
     }
 
     [Fact]
+    public void Device_numbers_come_from_the_node_and_only_character_devices_have_them()
+    {
+        GpuDevices.Stat("/dev/null").Should().Be((1L, 3L));
+        GpuDevices.Stat("/dev/zero").Should().Be((1L, 5L));
+        GpuDevices.Stat("/etc/hostname").Should().BeNull();
+        GpuDevices.Stat("/dev/no-such-node").Should().BeNull();
+    }
+
+    [Fact]
     public void Overlay_options_refuse_more_layers_than_a_mount_can_take()
     {
         var many = Enumerable.Range(0, 80).Select(i => $"/var/lib/ferry/images/layers/{i:x32}/fs").ToList();

@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Ferry.Worker.Runtimes.Runc;
 
@@ -10,7 +10,7 @@ public sealed record DeviceNode(string Path, long Major, long Minor);
 /// and the driver's shared control nodes. Only nodes that exist on the host are exposed, so a worker with a configured
 /// (fake) inventory still starts its containers, with just the <c>CUDA_VISIBLE_DEVICES</c> naming.
 /// </summary>
-public static class GpuDevices
+public static partial class GpuDevices
 {
     private static readonly string[] ControlNodes = ["/dev/nvidiactl", "/dev/nvidia-uvm", "/dev/nvidia-uvm-tools", "/dev/nvidia-modeset"];
 
@@ -32,17 +32,30 @@ public static class GpuDevices
         return nodes;
     }
 
-    /// <summary>A node's major and minor numbers from <c>stat</c>, or null when there is no such node.</summary>
+    /// <summary>A character device's major and minor numbers, or null when <paramref name="path"/> is no such device.</summary>
     public static (long Major, long Minor)? Stat(string path)
     {
-        if (!File.Exists(path))
+        // statx(2) rather than a `stat` child process per node: nothing in the base library reads a device's numbers,
+        // and statx's buffer has one layout on every architecture (fields in native byte order).
+        var buffer = new byte[StatxSize];
+        if (Statx(AtCurrentDirectory, path, 0, StatxType, buffer) != 0)
         {
             return null;
         }
-        var (code, output) = Processes.RunAsync("stat", ["-c", "%t %T", path], CancellationToken.None).GetAwaiter().GetResult();
-        var parts = output.Trim().Split(' ');
-        return code == 0 && parts.Length == 2
-            ? (long.Parse(parts[0], NumberStyles.HexNumber, CultureInfo.InvariantCulture), long.Parse(parts[1], NumberStyles.HexNumber, CultureInfo.InvariantCulture))
+        var mode = MemoryMarshal.Read<ushort>(buffer.AsSpan(StatxModeOffset));
+        return (mode & FileTypeMask) == CharacterDevice
+            ? (MemoryMarshal.Read<uint>(buffer.AsSpan(StatxRdevMajorOffset)), MemoryMarshal.Read<uint>(buffer.AsSpan(StatxRdevMajorOffset + 4)))
             : null;
     }
+
+    private const int AtCurrentDirectory = -100;
+    private const uint StatxType = 0x1;
+    private const int StatxSize = 256;
+    private const int StatxModeOffset = 28;
+    private const int StatxRdevMajorOffset = 128;
+    private const int FileTypeMask = 0xF000;
+    private const int CharacterDevice = 0x2000;
+
+    [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int Statx(int directory, string path, int flags, uint mask, [Out] byte[] buffer);
 }

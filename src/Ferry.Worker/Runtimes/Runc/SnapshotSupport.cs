@@ -9,7 +9,7 @@ namespace Ferry.Worker.Runtimes.Runc;
 public sealed record SnapshotSupport(bool Available, string Reason)
 {
     /// <summary>Runs <c>criu check</c> (when CRIU is installed) and reads the verdict.</summary>
-    public static SnapshotSupport Probe(string runtime)
+    public static async Task<SnapshotSupport> ProbeAsync(string runtime, CancellationToken cancellationToken)
     {
         if (runtime != "runc")
         {
@@ -19,8 +19,7 @@ public sealed record SnapshotSupport(bool Available, string Reason)
         {
             return FromCheck(null);
         }
-        var check = Processes.RunAsync("criu", ["check"], CancellationToken.None).GetAwaiter().GetResult();
-        return FromCheck(check);
+        return FromCheck(await Processes.RunAsync("criu", ["check"], cancellationToken).ConfigureAwait(false));
     }
 
     /// <summary>The verdict from <c>criu check</c>'s exit code and output; null means CRIU is not installed.</summary>
