@@ -52,7 +52,7 @@ internal static class RetentionBench
             var watch = Stopwatch.StartNew();
             for (var map = 1; map <= maps; map++)
             {
-                var callId = await functions.Square.SpawnMapAsync(Enumerable.Range(0, size));
+                var callId = (await functions.Square.SpawnMapAsync(Enumerable.Range(0, size))).Id;
                 while ((await client.SendAsync<object, CallStatus>(HttpMethod.Get, Routes.Call(callId), null, null, ProtocolJsonContext.Default.CallStatus, CancellationToken.None)).State != "done")
                 {
                     // A benchmark polling a status once a second; tests wait on events instead.
@@ -69,7 +69,7 @@ internal static class RetentionBench
             await Task.Delay(TimeSpan.FromSeconds(75));
             rows.Add(($"server RSS, idle 75 s after {maps} maps", Mib(Rss(server.Id)), Mib(idle) + " (idle before)", Ratio(Rss(server.Id), idle)));
             var read = Stopwatch.StartNew();
-            var first = await client.SendAsync<object, OutputBatch>(HttpMethod.Get, Routes.Outputs(await functions.Square.SpawnMapAsync([2]), 0, TimeSpan.FromSeconds(30)), null, null, ProtocolJsonContext.Default.OutputBatch, CancellationToken.None);
+            var first = await client.SendAsync<object, OutputBatch>(HttpMethod.Get, Routes.Outputs((await functions.Square.SpawnMapAsync([2])).Id, 0, TimeSpan.FromSeconds(30)), null, null, ProtocolJsonContext.Default.OutputBatch, CancellationToken.None);
             rows.Add(("a spawn after the idle wait, to its output (cold start)", Ms(read.Elapsed.TotalMilliseconds), "", first.Done ? "" : "not done"));
             FerryContext.Override = null;
         }

@@ -290,26 +290,6 @@ internal static class ControlPlane
     }
 
     /// <summary>Uploads a build's files content-addressed (only those the server lacks) and registers the build.</summary>
-    public static async Task<(string BuildId, int Uploaded, long Bytes)> UploadAsync(FerryClient client, BuiltProgram program, CancellationToken cancellationToken)
-    {
-        var files = new List<(BuildFile File, string FullPath)>();
-        foreach (var path in Directory.EnumerateFiles(program.OutputDir, "*", SearchOption.AllDirectories))
-        {
-            var relative = System.IO.Path.GetRelativePath(program.OutputDir, path).Replace('\\', '/');
-            await using var stream = File.OpenRead(path);
-            var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
-            files.Add((new BuildFile(relative, hash, stream.Length), path));
-        }
-        var missing = await client.SendAsync(HttpMethod.Post, Routes.MissingBlobs, new MissingBlobsRequest([.. files.Select(f => f.File.Hash)]),
-            ProtocolJsonContext.Default.MissingBlobsRequest, ProtocolJsonContext.Default.MissingBlobsResponse, cancellationToken).ConfigureAwait(false);
-        var wanted = missing.Missing.ToHashSet(StringComparer.Ordinal);
-        var uploads = files.Where(f => wanted.Remove(f.File.Hash)).ToList();
-        foreach (var (file, fullPath) in uploads)
-        {
-            await client.PutBlobAsync(await File.ReadAllBytesAsync(fullPath, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
-        }
-        var build = await client.SendAsync(HttpMethod.Post, Routes.Builds, new CreateBuildRequest(program.EntryAssembly, [.. files.Select(f => f.File)]),
-            ProtocolJsonContext.Default.CreateBuildRequest, ProtocolJsonContext.Default.CreateBuildResponse, cancellationToken).ConfigureAwait(false);
-        return (build.BuildId, uploads.Count, uploads.Sum(u => u.File.Size));
-    }
+    public static Task<(string BuildId, int Uploaded, long Bytes)> UploadAsync(FerryClient client, BuiltProgram program, CancellationToken cancellationToken) =>
+        client.UploadBuildAsync(program.OutputDir, program.EntryAssembly, cancellationToken);
 }

@@ -7,9 +7,7 @@ internal static class FerryHome
     /// The directory itself, read from <c>$FERRY_HOME</c> once per process. Tests that run the CLI's code in their own
     /// process point it at a directory of their own.
     /// </summary>
-    public static string Root { get; internal set; } = Environment.GetEnvironmentVariable("FERRY_HOME") is { Length: > 0 } home
-        ? Path.GetFullPath(home)
-        : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".ferry");
+    public static string Root { get; internal set; } = FerryConnection.Home;
 
     /// <summary>The embedded server's data dir.</summary>
     public static string DataDir => Path.Combine(Root, "data");

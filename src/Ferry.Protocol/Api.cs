@@ -96,6 +96,9 @@ public sealed record OutputBatch(IReadOnlyList<OutputItem> Outputs, long Next, b
 
 public sealed record CallStatus(string CallId, string Function, string State, int Total, int Completed, bool Final);
 
+/// <summary>The outcomes of a call's inputs so far. <see cref="Final"/> is true once the caller has sent every input.</summary>
+public sealed record CallProgress(string CallId, int Total, int Succeeded, int Failed, bool Final);
+
 public sealed record FunctionStats(int Backlog, int Containers, int RunningInputs, int IdleContainers);
 
 public sealed record AutoscalerUpdate(int? MinContainers = null, int? MaxContainers = null, int? BufferContainers = null, double? ScaledownWindowSeconds = null, PoolSpec? Pool = null);

@@ -30,6 +30,7 @@ namespace Ferry.Protocol;
 [JsonSerializable(typeof(AddInputsResponse))]
 [JsonSerializable(typeof(OutputBatch))]
 [JsonSerializable(typeof(CallStatus))]
+[JsonSerializable(typeof(CallProgress))]
 [JsonSerializable(typeof(FunctionStats))]
 [JsonSerializable(typeof(AutoscalerUpdate))]
 [JsonSerializable(typeof(AutoscalerSettings))]

@@ -37,6 +37,7 @@ public static class Routes
         public const string Inputs = "/calls/{id}/inputs";
         public const string Outputs = "/calls/{id}/outputs";
         public const string CancelCall = "/calls/{id}/cancel";
+        public const string CallStats = "/calls/{id}/stats";
         public const string Stats = "/apps/{app}/functions/{function}/stats";
         public const string Autoscaler = "/apps/{app}/functions/{function}/autoscaler";
         public const string Containers = "/containers";
@@ -107,6 +108,9 @@ public static class Routes
 
     /// <summary><c>POST</c>: cancels a call.</summary>
     public static string CancelCall(string callId) => Path(Templates.CancelCall, callId);
+
+    /// <summary><c>GET</c>: how many of a call's inputs succeeded, failed and are pending.</summary>
+    public static string CallStats(string callId) => Path(Templates.CallStats, callId);
 
     /// <summary><c>GET</c> the stats of a function's default pool; <c>POST</c> those of the pool a body names.</summary>
     public static string Stats(string app, string function) => Path(Templates.Stats, app, function);

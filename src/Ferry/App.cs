@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Ferry.Client;
 using Ferry.Hosting;
 using Ferry.Protocol;
 using Ferry.Serialization;
@@ -26,14 +27,80 @@ public sealed class App
     private readonly Dictionary<string, Entrypoint> _entrypoints = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ClassRegistration> _classes = new(StringComparer.Ordinal);
 
+    private FerryClient? _running;
+
     /// <summary>Creates an app.</summary>
     /// <param name="name">The app's name. Default: the entry assembly's name.</param>
     /// <param name="image">The image of every function that does not name its own. Default: <see cref="Image.DebianSlim"/>.</param>
-    public App(string? name = null, Image? image = null)
+    /// <param name="connection">
+    /// The server <see cref="RunEphemeralAsync"/> runs the app on. Default: the environment's
+    /// (<see cref="FerryConnection.FromEnvironment"/>). A program that Ferry started (<c>ferry run</c>, a container)
+    /// always calls the app Ferry started it for.
+    /// </param>
+    public App(string? name = null, Image? image = null, FerryConnection? connection = null)
     {
         Name = name ?? System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "app";
         Image = image;
+        Connection = connection;
     }
+
+    /// <summary>
+    /// The app this program is running: the one whose <see cref="RunAsync"/> or <see cref="RunEphemeralAsync"/> was
+    /// called last, or null before either. Code that cannot see the app's variable (a class's methods, a helper
+    /// library) reaches the app's functions through it: <c>App.Current!.Lookup&lt;Function&lt;int, int&gt;&gt;("Square")</c>.
+    /// </summary>
+    public static App? Current { get; private set; }
+
+    /// <summary>The server this app was given, or null to use the environment's.</summary>
+    public FerryConnection? Connection { get; }
+
+    /// <summary>
+    /// The client calls of this app's functions go through: the run <see cref="RunEphemeralAsync"/> started, else the
+    /// app Ferry started this program for.
+    /// </summary>
+    internal FerryClient Client => _running ?? (Connection is null || FerryContext.StartedByFerry
+        ? FerryContext.Client
+        : throw new FerryException($"App '{Name}' is not running: start it with app.RunEphemeralAsync(), or run the program with `ferry run`."));
+
+    /// <summary>
+    /// The function or class method registered under <paramref name="name"/>, as the handle type it was registered
+    /// with: <c>app.Lookup&lt;Function&lt;int, int&gt;&gt;("Square")</c>, <c>app.Lookup&lt;Function&lt;string&gt;&gt;("Model.Describe")</c>.
+    /// </summary>
+    /// <typeparam name="TFunction">The handle type: <see cref="Ferry.Function"/> itself, or a typed one such as <see cref="Ferry.Function{T1, TResult}"/>.</typeparam>
+    /// <param name="name">The function's name; a class method's is <c>Class.Method</c>.</param>
+    /// <exception cref="NotFoundException">The app has no function of that name; the message lists those it has.</exception>
+    /// <exception cref="InvalidRequestException">The function has another signature, or is a class method (use <see cref="LookupCls{T}"/>); the message says which.</exception>
+    public TFunction Lookup<TFunction>(string name)
+        where TFunction : Function
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (!_functions.TryGetValue(name, out var function))
+        {
+            throw new NotFoundException($"App '{Name}' has no function named '{name}'. Its functions: {(_functions.Count == 0 ? "none" : string.Join(", ", _functions.Keys))}.");
+        }
+        if (function is TFunction typed)
+        {
+            return typed;
+        }
+        if (function is ClassMethod)
+        {
+            throw new InvalidRequestException(
+                $"'{name}' is a method of class '{function.ClassName}'; reach it through the class: app.LookupCls<{function.ClassName}>().Method(...).");
+        }
+        throw new InvalidRequestException(
+            $"Function '{name}' of app '{Name}' is a {Describe(function)}, not a {Payload.TypeName(typeof(TFunction))}.");
+    }
+
+    /// <summary>The class <typeparamref name="T"/> as registered with <see cref="Cls{T}(FunctionOptions?)"/>, for code that cannot see that handle.</summary>
+    /// <exception cref="NotFoundException">The class is not registered on this app.</exception>
+    public Cls<T> LookupCls<T>()
+        where T : class =>
+        _classes.Values.FirstOrDefault(c => c.Type == typeof(T)) is { } registration
+            ? new Cls<T>(registration, null, registration.DefaultParameters)
+            : throw new NotFoundException($"App '{Name}' has no class {typeof(T).Name}; register it with app.Cls<{typeof(T).Name}>().");
+
+    internal static string Describe(Function function) =>
+        $"Function<{string.Join(", ", function.ParameterTypes.Append(function.ResultType).Select(Payload.TypeName))}>";
 
     /// <summary>The app's name.</summary>
     public string Name { get; }
@@ -57,7 +124,7 @@ public sealed class App
     public Cls<T> Cls<T>(FunctionOptions? options = null)
         where T : class
     {
-        var registration = new ClassRegistration(typeof(T), Checked(options, typeof(T).Name, ""), Image);
+        var registration = new ClassRegistration(typeof(T), Checked(options, typeof(T).Name, ""), Image) { App = this };
         if (!_classes.TryAdd(registration.Name, registration))
         {
             throw new InvalidRequestException($"The app already has a class named '{registration.Name}'.");
@@ -206,8 +273,48 @@ public sealed class App
     /// Runs the program in the mode Ferry started it in, and returns its exit code. Call it once, after every
     /// registration: <c>return await app.RunAsync(args);</c>.
     /// </summary>
-    public Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default) =>
-        ProgramHost.RunAsync(this, args, cancellationToken);
+    public Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
+    {
+        Current = this;
+        return ProgramHost.RunAsync(this, args, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs the app from this program, as Modal's <c>with app.run():</c> does: uploads the program's build (nothing is
+    /// built; the directory of the program's assembly is the app's code, as <c>ferry run</c> would upload it), creates
+    /// an app on the server and publishes this app's functions. Until the returned run is disposed, the app's handles
+    /// call it (<c>await square.RemoteAsync(3)</c>); disposing it stops the app and its containers.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// await using var run = await app.RunEphemeralAsync();
+    /// Console.WriteLine(await square.RemoteAsync(7));
+    /// </code>
+    /// </example>
+    /// <param name="options">The program to upload and whether the app outlives the run; defaults as documented on <see cref="AppRunOptions"/>.</param>
+    /// <param name="cancellationToken">Stops starting the app; an app already created is stopped.</param>
+    /// <exception cref="InvalidOperationException">The app is already running from this program.</exception>
+    /// <exception cref="InvalidRequestException">The program's assembly cannot be found.</exception>
+    /// <exception cref="FerryException">No server is configured, or it refused the app.</exception>
+    public Task<EphemeralApp> RunEphemeralAsync(AppRunOptions? options = null, CancellationToken cancellationToken = default) =>
+        EphemeralApp.StartAsync(this, options ?? new AppRunOptions(), cancellationToken);
+
+    /// <summary>Points the app's handles at a run of it (or back at the environment, with null).</summary>
+    internal void SetRunning(FerryClient? client)
+    {
+        if (client is not null)
+        {
+            if (Interlocked.CompareExchange(ref _running, client, null) is not null)
+            {
+                throw new InvalidOperationException($"App '{Name}' is already running from this program; dispose that run first.");
+            }
+            Current = this;
+        }
+        else
+        {
+            _running = null;
+        }
+    }
 
     /// <summary>Describes the app as the control plane sees it.</summary>
     public AppDefinition ToDefinition() => new(
@@ -229,6 +336,7 @@ public sealed class App
         }
         Payload.EnsureSerializable(function.ResultType, $"The result of function '{function.Name}'");
         function.AppImage = Image;
+        function.App = this;
         if (!_functions.TryAdd(function.Name, function))
         {
             throw new InvalidRequestException($"The app already has a function named '{function.Name}'. Pass name: to tell them apart.");

@@ -118,10 +118,10 @@ public sealed class FunctionTests(ServerFixture fixture) : IClassFixture<ServerF
     public async Task Cancelling_a_spawn_map_takes_its_queued_inputs_out_of_the_backlog()
     {
         await fixture.NewAppAsync();
-        var id = await _f.Burst.SpawnMapAsync(Enumerable.Repeat(30_000, 30));
+        var map = await _f.Burst.SpawnMapAsync(Enumerable.Repeat(30_000, 30));
         (await _f.Burst.GetCurrentStatsAsync()).Backlog.Should().BeGreaterThanOrEqualTo(28, "at most two of the 30 inputs run at once");
 
-        await FunctionCall<string>.FromId(id).CancelAsync();
+        await FunctionCall<string>.FromId(map.Id).CancelAsync();
 
         (await _f.Burst.GetCurrentStatsAsync()).Backlog.Should().Be(0);
     }
@@ -141,8 +141,8 @@ public sealed class FunctionTests(ServerFixture fixture) : IClassFixture<ServerF
         var cancelled = () => slow.GetAsync(TimeSpan.FromSeconds(30));
         await cancelled.Should().ThrowAsync<InputCancelledException>();
 
-        var mapId = await _f.Square.SpawnMapAsync(Enumerable.Range(0, 20));
-        mapId.Should().NotBeNullOrEmpty();
+        var map = await _f.Square.SpawnMapAsync(Enumerable.Range(0, 20));
+        map.Id.Should().StartWith("fc-");
     }
 
     [Fact]

@@ -18,6 +18,7 @@ internal static class Endpoints
         BuildRoutes.Map(v1);
         AppRoutes.Map(v1);
         CallRoutes.Map(v1);
+        CallStatsRoutes.Map(v1);
         FunctionRoutes.Map(v1);
         ContainerRoutes.Map(v1);
         ContainerStream.Map(v1);

@@ -81,6 +81,9 @@ internal interface IStore : IAsyncDisposable
     /// <summary>A call's inputs, and how many of them have their final outcome.</summary>
     Task<(int Total, int Completed)> CountInputsAsync(string callId, CancellationToken cancellationToken);
 
+    /// <summary>How many of a call's inputs have a final outcome that is a failure.</summary>
+    Task<int> CountFailedAsync(string callId, CancellationToken cancellationToken);
+
     /// <summary>Whether any input of the call ended cancelled.</summary>
     Task<bool> WasCancelledAsync(string callId, CancellationToken cancellationToken);
 

@@ -434,6 +434,10 @@ internal sealed class PostgresStore : IStore
         "SELECT COUNT(*), COUNT(*) FILTER (WHERE done) FROM inputs WHERE call_id = @id", [P("id", callId)],
         r => ((int)r.GetInt64(0), (int)r.GetInt64(1)), cancellationToken).ConfigureAwait(false)).Single();
 
+    public async Task<int> CountFailedAsync(string callId, CancellationToken cancellationToken) => (await QueryAsync(
+        "SELECT COUNT(*) FROM inputs WHERE call_id = @id AND done AND NOT success", [P("id", callId)],
+        r => (int)r.GetInt64(0), cancellationToken).ConfigureAwait(false)).Single();
+
     public async Task<bool> WasCancelledAsync(string callId, CancellationToken cancellationToken) =>
         await ScalarAsync("SELECT EXISTS(SELECT 1 FROM inputs WHERE call_id = @id AND done AND error::jsonb ->> 'kind' = @kind)",
             [P("id", callId), P("kind", ErrorKinds.Cancelled)], cancellationToken).ConfigureAwait(false) is true;

@@ -370,6 +370,9 @@ internal sealed class SqliteStore : IStore
         return (reader.GetInt32(0), reader.GetInt32(1));
     }
 
+    public async Task<int> CountFailedAsync(string callId, CancellationToken cancellationToken) =>
+        (int)await ScalarAsync("SELECT COUNT(*) FROM inputs WHERE call_id = $id AND done = 1 AND success = 0", callId, cancellationToken).ConfigureAwait(false);
+
     public async Task<bool> WasCancelledAsync(string callId, CancellationToken cancellationToken) =>
         await ScalarAsync($"SELECT EXISTS(SELECT 1 FROM inputs WHERE call_id = $id AND done = 1 AND json_extract(error, '$.kind') = '{ErrorKinds.Cancelled}')", callId, cancellationToken).ConfigureAwait(false) != 0;
 

@@ -125,6 +125,7 @@ public sealed class Cls<T>
         where TFunction : Function
     {
         function.AppImage = _registration.AppImage;
+        function.App = _registration.App;
         if (_parameters.ValueKind == JsonValueKind.Undefined)
         {
             // A required parameter was never given; this throws the message that names it.
@@ -230,6 +231,9 @@ internal sealed class ClassRegistration
     public MethodInfo? Batched { get; private set; }
 
     public Image? AppImage { get; }
+
+    /// <summary>The app the class is registered on, whose client its methods' calls go through.</summary>
+    public App? App { get; init; }
 
     public IReadOnlyList<MethodInfo> Enter { get; }
 

@@ -17,12 +17,14 @@ internal sealed class FerryClient : IDisposable
 {
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
     private readonly HttpClient _http;
+    private readonly bool _ownsHttp = true;
 
     /// <param name="serverUrl">The control plane.</param>
     /// <param name="token">The credential every request presents: a client token, or a container's own.</param>
-    /// <param name="reconnectWindow">How long to keep retrying while the server is unreachable; 90 s by default.</param>
+    /// <param name="reconnectWindow">How long to keep retrying while the server is unreachable; <paramref name="options"/>' by default.</param>
     /// <param name="fingerprint">The SHA-256 fingerprint of a self-signed server certificate to trust, or null.</param>
-    public FerryClient(Uri serverUrl, string? token, TimeSpan? reconnectWindow = null, string? fingerprint = null)
+    /// <param name="options">Retry, polling and batching settings; <see cref="ClientOptions.Default"/> by default.</param>
+    public FerryClient(Uri serverUrl, string? token, TimeSpan? reconnectWindow = null, string? fingerprint = null, ClientOptions? options = null)
     {
         ServerUrl = serverUrl;
         Token = token;
@@ -36,8 +38,28 @@ internal sealed class FerryClient : IDisposable
         {
             _http.DefaultRequestHeaders.Authorization = Credentials.Header(token);
         }
-        ReconnectWindow = reconnectWindow ?? TimeSpan.FromSeconds(90);
+        Options = options ?? ClientOptions.Default;
+        ReconnectWindow = reconnectWindow ?? Options.ReconnectWindow;
     }
+
+    /// <summary>A client of the same server and credential acting for <paramref name="appId"/>, sharing this one's connections.</summary>
+    private FerryClient(FerryClient parent, string appId)
+    {
+        ServerUrl = parent.ServerUrl;
+        Token = parent.Token;
+        Fingerprint = parent.Fingerprint;
+        Options = parent.Options;
+        ReconnectWindow = parent.ReconnectWindow;
+        _http = parent._http;
+        _ownsHttp = false;
+        AppId = appId;
+    }
+
+    /// <summary>A client acting for <paramref name="appId"/> over this client's connections; disposing it leaves them open.</summary>
+    public FerryClient ForApp(string appId) => new(this, appId);
+
+    /// <summary>Retry, polling and batching settings.</summary>
+    public ClientOptions Options { get; }
 
     public Uri ServerUrl { get; }
 
@@ -62,10 +84,13 @@ internal sealed class FerryClient : IDisposable
     public Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken) =>
         SendAsync<object, CallStatus>(HttpMethod.Post, Routes.CancelCall(callId), null, null, Json.CallStatus, cancellationToken);
 
-    public Task<FunctionStats> GetStatsAsync(string function, CancellationToken cancellationToken) =>
-        SendAsync<object, FunctionStats>(HttpMethod.Get, Routes.Stats(AppId, function), null, null, Json.FunctionStats, cancellationToken);
+    public Task<CallProgress> GetCallProgressAsync(string callId, CancellationToken cancellationToken) =>
+        SendAsync<object, CallProgress>(HttpMethod.Get, Routes.CallStats(callId), null, null, Json.CallProgress, cancellationToken);
 
-    public Task<AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
+    public Task<Protocol.FunctionStats> GetStatsAsync(string function, CancellationToken cancellationToken) =>
+        SendAsync<object, Protocol.FunctionStats>(HttpMethod.Get, Routes.Stats(AppId, function), null, null, Json.FunctionStats, cancellationToken);
+
+    public Task<Protocol.AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, Routes.Autoscaler(AppId, function), update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
 
     /// <summary>Publishes the app's definition, after uploading the local files its images add.</summary>
@@ -125,6 +150,33 @@ internal sealed class FerryClient : IDisposable
         return missing.Missing.Count;
     }
 
+    /// <summary>
+    /// Uploads a program's build directory content-addressed (only the files the server lacks) and registers the build,
+    /// whose containers run <paramref name="entryAssembly"/>, a path relative to <paramref name="directory"/>.
+    /// </summary>
+    public async Task<(string BuildId, int Uploaded, long Bytes)> UploadBuildAsync(string directory, string entryAssembly, CancellationToken cancellationToken)
+    {
+        var files = new List<(BuildFile File, string FullPath)>();
+        foreach (var path in Directory.EnumerateFiles(directory, "*", SearchOption.AllDirectories))
+        {
+            var relative = Path.GetRelativePath(directory, path).Replace('\\', '/');
+            await using var stream = File.OpenRead(path);
+            var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            files.Add((new BuildFile(relative, hash, stream.Length), path));
+        }
+        var missing = await SendAsync(HttpMethod.Post, Routes.MissingBlobs, new MissingBlobsRequest([.. files.Select(f => f.File.Hash)]),
+            Json.MissingBlobsRequest, Json.MissingBlobsResponse, cancellationToken).ConfigureAwait(false);
+        var wanted = missing.Missing.ToHashSet(StringComparer.Ordinal);
+        var uploads = files.Where(f => wanted.Remove(f.File.Hash)).ToList();
+        foreach (var (_, fullPath) in uploads)
+        {
+            await PutBlobAsync(await File.ReadAllBytesAsync(fullPath, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        }
+        var build = await SendAsync(HttpMethod.Post, Routes.Builds, new CreateBuildRequest(entryAssembly, [.. files.Select(f => f.File)]),
+            Json.CreateBuildRequest, Json.CreateBuildResponse, cancellationToken).ConfigureAwait(false);
+        return (build.BuildId, uploads.Count, uploads.Sum(u => u.File.Size));
+    }
+
     public Task<byte[]> GetBlobAsync(string hash, CancellationToken cancellationToken) =>
         RetryAsync(async ct =>
         {
@@ -161,7 +213,7 @@ internal sealed class FerryClient : IDisposable
     private async Task<T> RetryAsync<T>(Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken)
     {
         var started = Environment.TickCount64;
-        var delay = TimeSpan.FromMilliseconds(50);
+        var delay = Options.InitialRetryDelay;
         while (true)
         {
             try
@@ -176,7 +228,7 @@ internal sealed class FerryClient : IDisposable
                         $"Cannot reach the Ferry server at {ServerUrl} (gave up after {ReconnectWindow.TotalSeconds:0} s): {e.Message}", e);
                 }
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 1000));
+                delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, Options.MaxRetryDelay.TotalMilliseconds));
             }
         }
     }
@@ -216,7 +268,13 @@ internal sealed class FerryClient : IDisposable
         };
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        if (_ownsHttp)
+        {
+            _http.Dispose();
+        }
+    }
 
     private sealed class TransientServerException(string message) : Exception(message);
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Ferry.Client;
 using Ferry.Hosting;
 using Ferry.Protocol;
 using Ferry.Serialization;
@@ -36,6 +37,12 @@ public abstract class Function
     /// <summary>The app's default image, for option overrides of variants.</summary>
     internal Image? AppImage { get; set; }
 
+    /// <summary>The app the function is registered on, or null for a handle made outside one.</summary>
+    internal App? App { get; set; }
+
+    /// <summary>The client every call of this handle goes through: its app's.</summary>
+    internal FerryClient Client => App?.Client ?? FerryContext.Client;
+
     /// <summary>The class parameters of a class method's pool, or null.</summary>
     internal JsonElement? Parameters { get; set; }
 
@@ -67,26 +74,30 @@ public abstract class Function
     internal abstract Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken);
 
     /// <summary>The backlog, containers and running inputs of this function right now.</summary>
-    public Task<FunctionStats> GetCurrentStatsAsync(CancellationToken cancellationToken = default) =>
-        Pool is null
-            ? FerryContext.Client.GetStatsAsync(Name, cancellationToken)
-            : FerryContext.Client.SendAsync(HttpMethod.Post, Routes.Stats(FerryContext.Client.AppId, Name),
-                Pool, ProtocolJsonContext.Default.PoolSpec, ProtocolJsonContext.Default.FunctionStats, cancellationToken);
+    public async Task<FunctionStats> GetCurrentStatsAsync(CancellationToken cancellationToken = default)
+    {
+        var client = Client;
+        var stats = Pool is null
+            ? await client.GetStatsAsync(Name, cancellationToken).ConfigureAwait(false)
+            : await client.SendAsync(HttpMethod.Post, Routes.Stats(client.AppId, Name),
+                Pool, ProtocolJsonContext.Default.PoolSpec, ProtocolJsonContext.Default.FunctionStats, cancellationToken).ConfigureAwait(false);
+        return FunctionStats.From(stats);
+    }
 
     /// <summary>
     /// Changes this function's autoscaler until the app is deployed again. Arguments left null keep their value.
     /// </summary>
     /// <returns>The settings now in force.</returns>
-    public Task<AutoscalerSettings> UpdateAutoscalerAsync(
+    public async Task<AutoscalerSettings> UpdateAutoscalerAsync(
         int? minContainers = null,
         int? maxContainers = null,
         int? bufferContainers = null,
         TimeSpan? scaledownWindow = null,
         CancellationToken cancellationToken = default) =>
-        FerryContext.Client.UpdateAutoscalerAsync(
+        AutoscalerSettings.From(await Client.UpdateAutoscalerAsync(
             Name,
             new AutoscalerUpdate(minContainers, maxContainers, bufferContainers, scaledownWindow?.TotalSeconds, Pool),
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false));
 
     internal FunctionDefinition ToDefinition(Image? appImage)
     {
@@ -148,7 +159,7 @@ public sealed class Function<TResult> : Function
     /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
     /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
     public Task<TResult> RemoteAsync(CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack(), cancellationToken);
+        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack(), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
@@ -156,7 +167,7 @@ public sealed class Function<TResult> : Function
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack(), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack(), cancellationToken).ConfigureAwait(false), Name, Client);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
@@ -214,7 +225,7 @@ public sealed class Function<T1, TResult> : Function, IBatchable
     /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
     /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
     public Task<TResult> RemoteAsync(T1 arg, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack(arg), cancellationToken);
+        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack(arg), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     /// <param name="arg">The argument.</param>
@@ -223,7 +234,7 @@ public sealed class Function<T1, TResult> : Function, IBatchable
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack(arg), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack(arg), cancellationToken).ConfigureAwait(false), Name, Client);
 
     /// <summary>
     /// Runs the function on every input in parallel containers. Results come in input order, or in completion order
@@ -240,7 +251,7 @@ public sealed class Function<T1, TResult> : Function, IBatchable
 
     /// <summary>Like <see cref="MapAsync"/>, but a failed input yields its exception instead of throwing (Modal's <c>return_exceptions=True</c>).</summary>
     public IAsyncEnumerable<Outcome<TResult>> MapOutcomesAsync(IEnumerable<T1> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+        Invocation.MapAsync<TResult>(Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
 
     /// <summary>Runs the function on every input and discards the results.</summary>
     /// <param name="inputs">The inputs.</param>
@@ -249,9 +260,9 @@ public sealed class Function<T1, TResult> : Function, IBatchable
     public Task ForEachAsync(IEnumerable<T1> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
         Drain(MapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
 
-    /// <summary>Submits every input and returns once they are all durably queued, without waiting for results.</summary>
-    public async Task<string> SpawnMapAsync(IEnumerable<T1> inputs, CancellationToken cancellationToken = default) =>
-        await Invocation.SpawnMapAsync(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false);
+    /// <summary>Submits every input and returns once they are all durably queued, with a handle to follow the map by, without waiting for results.</summary>
+    public async Task<FunctionCallMap<TResult>> SpawnMapAsync(IEnumerable<T1> inputs, CancellationToken cancellationToken = default) =>
+        new(await Invocation.SpawnMapAsync(Client, Name, Pool, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false), Name, Client);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
@@ -296,7 +307,7 @@ public sealed class Function<T1, T2, TResult> : Function
 
     /// <inheritdoc cref="Function{TResult}.RemoteAsync(CancellationToken)"/>
     public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack((arg1, arg2)), cancellationToken);
+        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack((arg1, arg2)), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     /// <param name="arg1">The first argument.</param>
@@ -306,7 +317,7 @@ public sealed class Function<T1, T2, TResult> : Function
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack((arg1, arg2)), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack((arg1, arg2)), cancellationToken).ConfigureAwait(false), Name, Client);
 
     /// <summary>Runs the function on pairs taken from the two sequences in step, like Modal's <c>map</c> with two iterables.</summary>
     public IAsyncEnumerable<TResult> MapAsync(IEnumerable<T1> first, IEnumerable<T2> second, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
@@ -323,15 +334,15 @@ public sealed class Function<T1, T2, TResult> : Function
 
     /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
     public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+        Invocation.MapAsync<TResult>(Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
 
     /// <summary>Runs the function on every tuple and discards the results.</summary>
     public Task ForEachAsync(IEnumerable<(T1, T2)> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
         Function<T1, TResult>.Drain(StarMapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
 
-    /// <summary>Submits every tuple and returns once they are all durably queued, without waiting for results.</summary>
-    public Task<string> SpawnMapAsync(IEnumerable<(T1, T2)> inputs, CancellationToken cancellationToken = default) =>
-        Invocation.SpawnMapAsync(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), cancellationToken);
+    /// <summary>Submits every tuple and returns once they are all durably queued, with a handle to follow the map by, without waiting for results.</summary>
+    public async Task<FunctionCallMap<TResult>> SpawnMapAsync(IEnumerable<(T1, T2)> inputs, CancellationToken cancellationToken = default) =>
+        new(await Invocation.SpawnMapAsync(Client, Name, Pool, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false), Name, Client);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {
@@ -367,7 +378,7 @@ public sealed class Function<T1, T2, T3, TResult> : Function
 
     /// <inheritdoc cref="Function{TResult}.RemoteAsync(CancellationToken)"/>
     public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(FerryContext.Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken);
+        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken);
 
     /// <summary>Runs the function in this process.</summary>
     /// <param name="arg1">The first argument.</param>
@@ -378,7 +389,7 @@ public sealed class Function<T1, T2, T3, TResult> : Function
 
     /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
     public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(FerryContext.Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken).ConfigureAwait(false), Name);
+        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken).ConfigureAwait(false), Name, Client);
 
     /// <summary>Runs the function on every tuple of arguments (Modal's <c>starmap</c>).</summary>
     public async IAsyncEnumerable<TResult> StarMapAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -391,7 +402,7 @@ public sealed class Function<T1, T2, T3, TResult> : Function
 
     /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
     public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(FerryContext.Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
+        Invocation.MapAsync<TResult>(Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
 
     internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
     {

@@ -1,3 +1,4 @@
+using Ferry.Client;
 using Ferry.Hosting;
 
 namespace Ferry;
@@ -10,18 +11,36 @@ namespace Ferry;
 public sealed class FunctionCall<TResult>
 {
     private readonly string _function;
+    private readonly FerryClient? _client;
 
-    internal FunctionCall(string id, string function)
+    internal FunctionCall(string id, string function, FerryClient? client)
     {
         Id = id;
         _function = function;
+        _client = client;
     }
 
     /// <summary>The call's id, such as <c>fc-0b9f…</c>.</summary>
     public string Id { get; }
 
-    /// <summary>Makes a handle for a call spawned elsewhere.</summary>
-    public static FunctionCall<TResult> FromId(string id) => new(id, "function");
+    private FerryClient Client => _client ?? FerryContext.Client;
+
+    /// <summary>Makes a handle for a call spawned elsewhere, by this program or another.</summary>
+    /// <param name="id">The call's <see cref="Id"/>.</param>
+    /// <param name="connection">The server the call is on. Default: the environment's.</param>
+    /// <exception cref="ArgumentException">The id is empty or longer than the 128 characters a call id may have.</exception>
+    public static FunctionCall<TResult> FromId(string id, FerryConnection? connection = null) =>
+        new(CheckId(id), "function", connection?.Client);
+
+    internal static string CheckId(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        if (id.Length is 0 or > 128 || id.Any(char.IsWhiteSpace))
+        {
+            throw new ArgumentException($"'{id}' is not a call id: ids are 1 to 128 characters without spaces, like fc-0b9f2c….", nameof(id));
+        }
+        return id;
+    }
 
     /// <summary>Waits for the call's result.</summary>
     /// <param name="timeout">How long to wait; null (the default) waits as long as the call runs.</param>
@@ -31,9 +50,10 @@ public sealed class FunctionCall<TResult>
     /// <exception cref="FunctionTimeoutException">The function ran past its own timeout.</exception>
     public async Task<TResult> GetAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        var output = await Invocation.WaitForOutputAsync(FerryContext.Client, Id, timeout, cancellationToken).ConfigureAwait(false)
+        var client = Client;
+        var output = await Invocation.WaitForOutputAsync(client, Id, timeout, cancellationToken).ConfigureAwait(false)
             ?? throw new TimeoutException($"Call {Id} produced no result within {timeout}.");
-        return await Invocation.DecodeAsync<TResult>(FerryContext.Client, _function, output, cancellationToken).ConfigureAwait(false);
+        return await Invocation.DecodeAsync<TResult>(client, _function, output, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -42,7 +62,7 @@ public sealed class FunctionCall<TResult>
     /// <see cref="InputCancelledException"/> at once.
     /// </summary>
     public Task CancelAsync(CancellationToken cancellationToken = default) =>
-        FerryContext.Client.CancelCallAsync(Id, cancellationToken);
+        Client.CancelCallAsync(Id, cancellationToken);
 
     /// <inheritdoc />
     public override string ToString() => Id;

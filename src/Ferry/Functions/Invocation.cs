@@ -10,11 +10,6 @@ namespace Ferry;
 /// <summary>The name-based core of every remote call: typed handles pack their arguments and call in here.</summary>
 internal static class Invocation
 {
-    private const int ChunkItems = 1000;
-    private const int ChunkBytes = 2 * 1024 * 1024;
-    private const int MaxOutstanding = 10_000;
-    private static readonly TimeSpan PollWait = TimeSpan.FromSeconds(25);
-
     public static string NewCallId() => "fc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
     public static async Task<InputItem> PrepareAsync(FerryClient client, int index, JsonElement args, CancellationToken cancellationToken)
@@ -35,7 +30,7 @@ internal static class Invocation
         try
         {
             var response = await client.CreateCallAsync(
-                new CreateCallRequest(callId, function, CallKinds.Sync, [input], Final: true, WaitSeconds: PollWait.TotalSeconds, Pool: pool),
+                new CreateCallRequest(callId, function, CallKinds.Sync, [input], Final: true, WaitSeconds: client.Options.PollWait.TotalSeconds, Pool: pool),
                 cancellationToken).ConfigureAwait(false);
             var output = response.Outputs is { Outputs.Count: > 0 } batch
                 ? batch.Outputs[0]
@@ -72,7 +67,7 @@ internal static class Invocation
         while (true)
         {
             var remaining = deadline - DateTime.UtcNow;
-            var wait = remaining < PollWait ? remaining : PollWait;
+            var wait = remaining < client.Options.PollWait ? remaining : client.Options.PollWait;
             if (wait < TimeSpan.Zero)
             {
                 return null;
@@ -130,7 +125,7 @@ internal static class Invocation
     {
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            using var cts = new CancellationTokenSource(client.Options.CancelTimeout);
             await client.CancelCallAsync(callId, cts.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is FerryException or OperationCanceledException or HttpRequestException)
@@ -139,7 +134,7 @@ internal static class Invocation
     }
 
     /// <summary>
-    /// Runs a map: one producer sends inputs in chunks, keeping at most <see cref="MaxOutstanding"/> without a result,
+    /// Runs a map: one producer sends inputs in chunks, keeping at most <see cref="ClientOptions.MapMaxPending"/> without a result,
     /// while this loop long-polls for outputs. Every request is idempotent, so a server restart in the middle is
     /// ridden out by retries: the server deduplicates inputs by index, and outputs are deduplicated here.
     /// </summary>
@@ -153,7 +148,7 @@ internal static class Invocation
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var callId = NewCallId();
-        using var window = new SemaphoreSlim(MaxOutstanding);
+        using var window = new SemaphoreSlim(client.Options.MapMaxPending);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -173,7 +168,7 @@ internal static class Invocation
                 {
                     await producer.ConfigureAwait(false);
                 }
-                var batch = await client.GetOutputsAsync(callId, cursor, PollWait, cts.Token).ConfigureAwait(false);
+                var batch = await client.GetOutputsAsync(callId, cursor, client.Options.PollWait, cts.Token).ConfigureAwait(false);
                 cursor = Math.Max(cursor, batch.Next);
                 foreach (var output in batch.Outputs)
                 {
@@ -223,7 +218,8 @@ internal static class Invocation
     {
         try
         {
-            var chunk = new List<InputItem>(ChunkItems);
+            var chunkItems = client.Options.MapBatchSize;
+            var chunk = new List<InputItem>(chunkItems);
             var chunkBytes = 0;
             var index = 0;
             var first = true;
@@ -239,7 +235,7 @@ internal static class Invocation
                 {
                     await client.AddInputsAsync(callId, new AddInputsRequest(chunk, final), cancellationToken).ConfigureAwait(false);
                 }
-                chunk = new List<InputItem>(ChunkItems);
+                chunk = new List<InputItem>(chunkItems);
                 chunkBytes = 0;
             }
 
@@ -256,7 +252,7 @@ internal static class Invocation
                 var item = await PrepareAsync(client, index++, args, cancellationToken).ConfigureAwait(false);
                 chunk.Add(item);
                 chunkBytes += item.Args?.GetRawText().Length ?? 64;
-                if (chunk.Count >= ChunkItems || chunkBytes >= ChunkBytes)
+                if (chunk.Count >= chunkItems || chunkBytes >= client.Options.MapBatchBytes)
                 {
                     await FlushAsync(final: false).ConfigureAwait(false);
                 }

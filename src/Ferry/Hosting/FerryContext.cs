@@ -3,34 +3,35 @@ using Ferry.Protocol;
 
 namespace Ferry.Hosting;
 
-/// <summary>Where this process runs and how it reaches the control plane. Read once from the environment.</summary>
+/// <summary>
+/// Where this process runs and the server its environment names: the default client of an <see cref="App"/> made
+/// without a <see cref="FerryConnection"/>. Read once from the environment.
+/// </summary>
 internal static class FerryContext
 {
     private static readonly Lazy<FerryClient?> LazyClient = new(CreateClient);
 
-    public static string? Mode { get; } = Environment.GetEnvironmentVariable(FerryEnv.Mode);
+    public static string? Mode { get; } = System.Environment.GetEnvironmentVariable(FerryEnv.Mode);
 
     public static bool IsContainer => Mode == FerryModes.Container;
+
+    /// <summary>True when Ferry started this program (<c>ferry run</c>, a container, a publish step) for an app of its own.</summary>
+    public static bool StartedByFerry => !string.IsNullOrEmpty(Mode);
 
     /// <summary>A client set by tests and tools that host the SDK in-process.</summary>
     public static FerryClient? Override { get; set; }
 
+    /// <summary>The environment's connection, for calls that name no app, or null when the environment names no server.</summary>
+    public static FerryClient? Environment => Override ?? LazyClient.Value;
+
     public static FerryClient Client =>
-        Override ?? LazyClient.Value ?? throw new FerryException(
-            "Remote calls need a Ferry server, and this program was not started by one. Run it with `ferry run <file.cs>`.");
+        Environment ?? throw new FerryException(
+            "Remote calls need a Ferry server, and none is configured. Run the program with `ferry run <file.cs>`, or start the app from code with app.RunEphemeralAsync().");
 
     private static FerryClient? CreateClient()
     {
-        var url = Environment.GetEnvironmentVariable(FerryEnv.ServerUrl);
-        if (string.IsNullOrEmpty(url))
-        {
-            return null;
-        }
-        // A container acts with its own token, which reaches only its own app; other modes with the client token the CLI passed.
-        var token = Environment.GetEnvironmentVariable(Mode == FerryModes.Container ? FerryEnv.ContainerToken : FerryEnv.Token);
-        return new FerryClient(new Uri(url.EndsWith('/') ? url : url + "/"), token, fingerprint: Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint))
-        {
-            AppId = Environment.GetEnvironmentVariable(FerryEnv.AppId) ?? "",
-        };
+        // Only a program Ferry started has an app of its own; any other acts for no app until it runs one.
+        var connection = FerryConnection.TryFromEnvironment();
+        return connection?.Client.ForApp(System.Environment.GetEnvironmentVariable(FerryEnv.AppId) ?? "");
     }
 }
