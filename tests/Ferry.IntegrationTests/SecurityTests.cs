@@ -85,6 +85,7 @@ public sealed class SecurityTests(ServerFixture fixture) : IClassFixture<ServerF
             $"POST {Routes.Autoscaler(victim.AppId, "sleep")}",
             $"GET {Routes.Outputs(victimCall.Id)}",
             $"POST {Routes.CancelCall(victimCall.Id)}",
+            $"GET {Routes.CallStats(victimCall.Id)}",
             $"GET {Routes.Containers()}",
             $"GET {Routes.ContainerLogs(victimContainer)}",
             $"GET {Routes.Exec(victimContainer)}?arg=env",

@@ -5,9 +5,10 @@ namespace Ferry.TestApp;
 /// <summary>The functions the integration tests call. Each is small and does one observable thing.</summary>
 public sealed class TestFunctions
 {
-    public TestFunctions()
+    /// <param name="connection">The server to run the app on from code; null for the environment's.</param>
+    public TestFunctions(FerryConnection? connection = null)
     {
-        App = new App("ferry-tests");
+        App = new App("ferry-tests", connection: connection);
         Square = App.Function<int, int>(SquareOf, name: "square");
         Add = App.Function<int, int, int>((a, b) => a + b, name: "add");
         Echo = App.Function<byte[], byte[]>(data => data, name: "echo");

@@ -13,7 +13,7 @@ public sealed class RoutesTests
         [
             Routes.Health, Routes.MissingBlobs, Routes.Blob("ab12"), Routes.Builds, Routes.Build("bd-1"), Routes.Apps, Routes.App("ap-1"),
             Routes.Definition("ap-1"), Routes.StopApp("ap-1"), Routes.AppLogs("ap-1"), Routes.Shell("ap-1"), Routes.Calls("ap-1"),
-            Routes.Call("fc-1"), Routes.Inputs("fc-1"), Routes.Outputs("fc-1"), Routes.CancelCall("fc-1"), Routes.Stats("ap-1", "square"),
+            Routes.Call("fc-1"), Routes.Inputs("fc-1"), Routes.Outputs("fc-1"), Routes.CancelCall("fc-1"), Routes.CallStats("fc-1"), Routes.Stats("ap-1", "square"),
             Routes.Autoscaler("ap-1", "square"), Routes.Containers(), Routes.StopContainer("ct-1"), Routes.ContainerStream("ct-1"),
             Routes.ContainerLogs("ct-1"), Routes.Exec("ct-1"), Routes.WorkerSession("ss-1"), Routes.WorkerStream, Routes.Images, Routes.Tokens,
             Routes.RevokeToken("tk-1"),
@@ -22,7 +22,7 @@ public sealed class RoutesTests
         paths.Should().Equal(
             "v1/health", "v1/blobs/missing", "v1/blobs/ab12", "v1/builds", "v1/builds/bd-1", "v1/apps", "v1/apps/ap-1",
             "v1/apps/ap-1/definition", "v1/apps/ap-1/stop", "v1/apps/ap-1/logs", "v1/apps/ap-1/shell", "v1/apps/ap-1/calls",
-            "v1/calls/fc-1", "v1/calls/fc-1/inputs", "v1/calls/fc-1/outputs", "v1/calls/fc-1/cancel", "v1/apps/ap-1/functions/square/stats",
+            "v1/calls/fc-1", "v1/calls/fc-1/inputs", "v1/calls/fc-1/outputs", "v1/calls/fc-1/cancel", "v1/calls/fc-1/stats", "v1/apps/ap-1/functions/square/stats",
             "v1/apps/ap-1/functions/square/autoscaler", "v1/containers", "v1/containers/ct-1/stop", "v1/containers/ct-1/stream",
             "v1/containers/ct-1/logs", "v1/containers/ct-1/exec", "v1/workers/sessions/ss-1", "v1/workers/stream", "v1/images", "v1/tokens",
             "v1/tokens/tk-1/revoke");

@@ -184,3 +184,105 @@ public sealed class CommandLineTests
         act.Should().Throw<UsageException>().WithMessage("*--colour*");
     }
 }
+
+public sealed class CommandLineTypeTests
+{
+    public enum Colour
+    {
+        Red,
+        DarkBlue,
+    }
+
+    [Flags]
+    public enum Access
+    {
+        None = 0,
+        Read = 1,
+        Write = 2,
+    }
+
+    private static object? ParseOne(Type type, string text) =>
+        CommandLine.Parse("main", [new CliParameter("value", type, false, null)], ["--value", text])[0];
+
+    [Theory]
+    [InlineData(typeof(DateOnly), "2026-11-29")]
+    [InlineData(typeof(DateOnly?), "2026-11-29")]
+    public void A_date_parses_as_a_date_only(Type type, string text) =>
+        ParseOne(type, text).Should().Be(new DateOnly(2026, 11, 29));
+
+    [Theory]
+    [InlineData(typeof(TimeOnly), "10:30")]
+    [InlineData(typeof(TimeOnly?), "10:30:00")]
+    public void A_time_of_day_parses_as_a_time_only(Type type, string text) =>
+        ParseOne(type, text).Should().Be(new TimeOnly(10, 30));
+
+    [Theory]
+    [InlineData("250ms", 0.25)]
+    [InlineData("90s", 90)]
+    [InlineData("5m", 300)]
+    [InlineData("2h", 7200)]
+    [InlineData("1d", 86400)]
+    [InlineData("1.5s", 1.5)]
+    [InlineData("01:30:00", 5400)]
+    [InlineData("1.00:00:01", 86401)]
+    public void A_duration_parses_with_a_unit_or_as_hours_minutes_seconds(string text, double seconds)
+    {
+        ParseOne(typeof(TimeSpan), text).Should().Be(TimeSpan.FromSeconds(seconds));
+        ParseOne(typeof(TimeSpan?), text).Should().Be(TimeSpan.FromSeconds(seconds));
+    }
+
+    [Fact]
+    public void A_date_time_parses_as_a_date_time_in_either_form()
+    {
+        ParseOne(typeof(DateTime), "2026-11-29T10:30:00Z").Should().Be(new DateTime(2026, 11, 29, 10, 30, 0, DateTimeKind.Utc));
+        ParseOne(typeof(DateTime?), "2026-11-29").Should().BeOfType<DateTime>().Which.Should().Be(new DateTime(2026, 11, 29));
+    }
+
+    [Fact]
+    public void A_guid_parses_as_a_guid()
+    {
+        var id = Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e");
+
+        ParseOne(typeof(Guid), "0f8fad5b-d9cb-469f-a165-70867728950e").Should().Be(id);
+        ParseOne(typeof(Guid?), "0F8FAD5BD9CB469FA16570867728950E").Should().Be(id);
+    }
+
+    [Theory]
+    [InlineData("red", Colour.Red)]
+    [InlineData("RED", Colour.Red)]
+    [InlineData("dark-blue", Colour.DarkBlue)]
+    [InlineData("DarkBlue", Colour.DarkBlue)]
+    [InlineData("dark_blue", Colour.DarkBlue)]
+    public void An_enum_parses_by_name_ignoring_case_and_word_separators(string text, Colour expected)
+    {
+        ParseOne(typeof(Colour), text).Should().Be(expected);
+        ParseOne(typeof(Colour?), text).Should().Be(expected);
+    }
+
+    [Fact]
+    public void A_flags_enum_takes_several_names()
+    {
+        ParseOne(typeof(Access), "read,write").Should().Be(Access.Read | Access.Write);
+    }
+
+    [Theory]
+    [InlineData(typeof(Colour), "green", "*--value expects one of Red, DarkBlue, not 'green'*")]
+    [InlineData(typeof(Colour?), "1", "*--value expects one of Red, DarkBlue, not '1'*")]
+    [InlineData(typeof(DateOnly), "29/11/2026x", "*--value expects a date such as 2026-11-29, not '29/11/2026x'*")]
+    [InlineData(typeof(TimeOnly?), "25:00", "*--value expects a time of day*not '25:00'*")]
+    [InlineData(typeof(TimeSpan), "soon", "*--value expects a duration such as 90s*not 'soon'*")]
+    [InlineData(typeof(Guid?), "not-a-guid", "*--value expects a GUID*not 'not-a-guid'*")]
+    [InlineData(typeof(DateTime), "yesterday", "*--value expects a date and time*not 'yesterday'*")]
+    public void A_value_that_does_not_parse_names_the_option_and_the_form_it_takes(Type type, string text, string message)
+    {
+        var act = () => ParseOne(type, text);
+
+        act.Should().Throw<UsageException>().WithMessage(message);
+    }
+
+    [Fact]
+    public void A_nullable_option_left_out_is_null()
+    {
+        CommandLine.Parse("main", [new CliParameter("when", typeof(DateOnly?), true, null)], []).Should().Equal([null]);
+    }
+}

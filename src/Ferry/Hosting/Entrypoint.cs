@@ -165,15 +165,16 @@ internal static class CommandLine
         var type = Nullable.GetUnderlyingType(parameter.Type) ?? parameter.Type;
         try
         {
+            // One return per type, not shared conditionals: a conditional's common type would convert the value silently
+            // (DateTime to DateTimeOffset, say).
             if (type == typeof(string))
             {
                 return text;
             }
             if (type.IsEnum)
             {
-                return Enum.Parse(type, text, ignoreCase: true);
+                return ParseEnum(type, text);
             }
-            // Two returns, not one conditional: its type would be DateTimeOffset, which DateTime converts to silently.
             if (type == typeof(DateTime))
             {
                 return DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
@@ -181,6 +182,22 @@ internal static class CommandLine
             if (type == typeof(DateTimeOffset))
             {
                 return DateTimeOffset.Parse(text, CultureInfo.InvariantCulture);
+            }
+            if (type == typeof(DateOnly))
+            {
+                return DateOnly.Parse(text, CultureInfo.InvariantCulture);
+            }
+            if (type == typeof(TimeOnly))
+            {
+                return TimeOnly.Parse(text, CultureInfo.InvariantCulture);
+            }
+            if (type == typeof(TimeSpan))
+            {
+                return ParseDuration(text);
+            }
+            if (type == typeof(Guid))
+            {
+                return Guid.Parse(text);
             }
             if (typeof(IConvertible).IsAssignableFrom(type))
             {
@@ -190,9 +207,54 @@ internal static class CommandLine
         }
         catch (Exception e) when (e is FormatException or InvalidCastException or OverflowException or ArgumentException or JsonException)
         {
-            var accepted = type.IsEnum ? $" (one of {string.Join(", ", Enum.GetNames(type))})" : "";
-            throw new UsageException($"Option {parameter.Option} expects a {Payload.TypeName(parameter.Type)}{accepted}, not '{text}'.");
+            throw new UsageException($"Option {parameter.Option} expects {Expected(type)}, not '{text}'.");
         }
+    }
+
+    /// <summary>What a value of <paramref name="type"/> looks like on the command line, for error messages.</summary>
+    private static string Expected(Type type) => type switch
+    {
+        _ when type.IsEnum => $"one of {string.Join(", ", Enum.GetNames(type))}{(type.IsDefined(typeof(FlagsAttribute), inherit: false) ? " (several joined by commas)" : "")}",
+        _ when type == typeof(DateTime) => "a date and time such as 2026-11-29 or 2026-11-29T10:30:00Z",
+        _ when type == typeof(DateTimeOffset) => "a date and time with an offset such as 2026-11-29T10:30:00+01:00",
+        _ when type == typeof(DateOnly) => "a date such as 2026-11-29",
+        _ when type == typeof(TimeOnly) => "a time of day such as 10:30 or 22:15:05",
+        _ when type == typeof(TimeSpan) => "a duration such as 90s, 5m, 2h, 1d, 250ms or 01:30:00",
+        _ when type == typeof(Guid) => "a GUID such as 0f8fad5b-d9cb-469f-a165-70867728950e",
+        _ => "a " + Payload.TypeName(type),
+    };
+
+    /// <summary>An enum value by name, case-insensitive, with <c>-</c> or <c>_</c> between words; numbers are not names.</summary>
+    private static object ParseEnum(Type type, string text)
+    {
+        var names = type.IsDefined(typeof(FlagsAttribute), inherit: false) ? text.Split(',', StringSplitOptions.TrimEntries) : [text.Trim()];
+        ulong bits = 0;
+        foreach (var name in names)
+        {
+            var normalized = name.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal);
+            var match = Enum.GetNames(type).FirstOrDefault(n => string.Equals(n.Replace("_", "", StringComparison.Ordinal), normalized, StringComparison.OrdinalIgnoreCase))
+                ?? throw new FormatException($"'{name}' is not a {type.Name}.");
+            bits |= System.Convert.ToUInt64(Enum.Parse(type, match), CultureInfo.InvariantCulture);
+        }
+        return Enum.ToObject(type, bits);
+    }
+
+    /// <summary>A duration: a number with a unit (<c>250ms</c>, <c>90s</c>, <c>5m</c>, <c>2h</c>, <c>1d</c>), or .NET's <c>[d.]hh:mm[:ss]</c>.</summary>
+    private static TimeSpan ParseDuration(string text)
+    {
+        var trimmed = text.Trim();
+        (string Suffix, Func<double, TimeSpan> Make)[] units =
+            [("ms", TimeSpan.FromMilliseconds), ("s", TimeSpan.FromSeconds), ("m", TimeSpan.FromMinutes), ("h", TimeSpan.FromHours), ("d", TimeSpan.FromDays)];
+        foreach (var (suffix, make) in units)
+        {
+            if (trimmed.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)
+                && double.TryParse(trimmed[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var amount)
+                && double.IsFinite(amount))
+            {
+                return make(amount);
+            }
+        }
+        return TimeSpan.Parse(trimmed, CultureInfo.InvariantCulture);
     }
 
     public static string Usage(string target, IReadOnlyList<CliParameter> parameters)

@@ -167,6 +167,7 @@ public abstract class StoreContractTests : IAsyncLifetime
             new[] { new StoredOutput(2, 1, true, "10", null, null), new StoredOutput(0, 2, false, null, null, error) },
             o => o.WithStrictOrdering(), "an input's first outcome is final");
         (await Store.CountInputsAsync("fc-1", default)).Should().Be((3, 2));
+        (await Store.CountFailedAsync("fc-1", default)).Should().Be(1, "the later failure of input 3 does not replace its success");
     }
 
     [StoreFact]
