@@ -286,3 +286,166 @@ public sealed class CommandLineTypeTests
         CommandLine.Parse("main", [new CliParameter("when", typeof(DateOnly?), true, null)], []).Should().Equal([null]);
     }
 }
+
+public sealed class ClassParameterTests
+{
+    private static readonly Cls<Model> Models = new App("class-parameters").Cls<Model>();
+
+    private static string Bound(object values) => Models.With(values).BoundParameters.GetRawText();
+
+    private const string Expected = """{"Data":"AQI=","Enabled":true,"Size":3,"Tag":"large"}""";
+
+    [Fact]
+    public void Every_kind_of_string_keyed_dictionary_binds_like_an_anonymous_object()
+    {
+        var anonymous = Bound(new { Tag = "large", Size = 3, Enabled = true, Data = new byte[] { 1, 2 } });
+        var objects = new Dictionary<string, object?> { ["Tag"] = "large", ["Size"] = 3, ["Enabled"] = true, ["Data"] = new byte[] { 1, 2 } };
+        var strings = new Dictionary<string, string> { ["Tag"] = "large", ["Size"] = "3", ["Enabled"] = "True", ["Data"] = "AQI=" };
+
+        anonymous.Should().Be(Expected);
+        Bound(objects).Should().Be(Expected);
+        Bound((IDictionary<string, object?>)objects).Should().Be(Expected);
+        Bound((IReadOnlyDictionary<string, object?>)objects).Should().Be(Expected);
+        Bound(new System.Collections.ObjectModel.ReadOnlyDictionary<string, object?>(objects)).Should().Be(Expected);
+        Bound(strings).Should().Be(Expected);
+        Bound((IDictionary<string, string>)strings).Should().Be(Expected);
+        Bound((IReadOnlyDictionary<string, string>)strings).Should().Be(Expected);
+        Bound(new SortedList<string, string>(strings)).Should().Be(Expected);
+        Bound(new System.Collections.Hashtable { ["Tag"] = "large", ["Size"] = 3L, ["Enabled"] = "false", ["Data"] = new List<byte> { 1, 2 } })
+            .Should().Be("""{"Data":"AQI=","Enabled":false,"Size":3,"Tag":"large"}""");
+    }
+
+    [Fact]
+    public void A_number_or_flag_given_for_text_is_written_as_text()
+    {
+        Bound(new Dictionary<string, object?> { ["Tag"] = 42 }).Should().Contain("\"Tag\":\"42\"");
+        Bound(new Dictionary<string, object?> { ["Tag"] = 1.5 }).Should().Contain("\"Tag\":\"1.5\"");
+        Bound(new { Tag = false }).Should().Contain("\"Tag\":\"false\"");
+    }
+
+    [Theory]
+    [InlineData("Size", "three", "*'Model.Size' takes a Int32; the String 'three' does not parse as one*")]
+    [InlineData("Size", "99999999999", "*'Model.Size' takes a Int32; the String '99999999999' is out of its range*")]
+    [InlineData("Enabled", "yes", "*'Model.Enabled' takes a Boolean; the String 'yes' does not parse as one*")]
+    [InlineData("Data", "%%%", "*'Model.Data' takes a Byte[]; the String '%%%' is not base64*")]
+    public void Text_that_does_not_convert_is_rejected_naming_the_parameter(string name, string value, string message)
+    {
+        var act = () => Models.With(new Dictionary<string, string> { [name] = value });
+
+        act.Should().Throw<InvalidRequestException>().WithMessage(message);
+    }
+
+    [Fact]
+    public void Values_of_other_types_and_null_are_rejected_naming_the_parameter()
+    {
+        var fraction = () => Models.With(new { Size = 2.5 });
+        var missing = () => Models.With(new Dictionary<string, object?> { ["Tag"] = null });
+        var tooBig = () => Models.With(new Dictionary<string, long> { ["Size"] = long.MaxValue });
+        var keys = () => Models.With(new Dictionary<int, string> { [1] = "x" });
+
+        fraction.Should().Throw<InvalidRequestException>().WithMessage("*'Model.Size' takes a Int32; the Double '2.5' does not convert to one*");
+        missing.Should().Throw<InvalidRequestException>().WithMessage("*'Model.Tag' takes a String; null is not one*");
+        tooBig.Should().Throw<InvalidRequestException>().WithMessage("*'Model.Size'*is out of its range*");
+        keys.Should().Throw<InvalidRequestException>().WithMessage("*keys must be strings, not Int32*");
+    }
+
+    public sealed class Model
+    {
+        [Parameter]
+        public string Tag { get; set; } = "small";
+
+        [Parameter]
+        public int Size { get; set; } = 1;
+
+        [Parameter]
+        public bool Enabled { get; set; }
+
+        [Parameter]
+        public byte[] Data { get; set; } = [];
+
+        [Method]
+        public string Describe() => $"{Tag}/{Size}/{Enabled}/{Data.Length}";
+    }
+}
+
+public sealed class AppLookupTests
+{
+    private static int Square(int x) => x * x;
+
+    [Fact]
+    public void A_function_is_found_by_name_as_the_handle_it_was_registered_as()
+    {
+        var app = new App("lookups");
+        var square = app.Function<int, int>(Square);
+
+        app.Lookup<Function<int, int>>("Square").Should().BeSameAs(square);
+        app.Lookup<Function>("Square").Should().BeSameAs(square);
+    }
+
+    [Fact]
+    public void A_wrong_name_or_signature_is_rejected_with_what_the_app_has()
+    {
+        var app = new App("lookups");
+        app.Function<int, int>(Square);
+        app.Cls<ClassParameterTests.Model>();
+
+        var unknown = () => app.Lookup<Function<int, int>>("Cube");
+        var wrongType = () => app.Lookup<Function<string, int>>("Square");
+        var method = () => app.Lookup<Function<string>>("Model.Describe");
+
+        unknown.Should().Throw<NotFoundException>().WithMessage("App 'lookups' has no function named 'Cube'. Its functions: Square, Model.Describe.");
+        wrongType.Should().Throw<InvalidRequestException>().WithMessage("Function 'Square' of app 'lookups' is a Function<Int32, Int32>, not a Function<String, Int32>.");
+        method.Should().Throw<InvalidRequestException>().WithMessage("*method of class 'Model'*LookupCls<Model>()*");
+        app.LookupCls<ClassParameterTests.Model>().Name.Should().Be("Model");
+        var unregistered = () => new App("empty").LookupCls<ClassParameterTests.Model>();
+        unregistered.Should().Throw<NotFoundException>().WithMessage("*no class Model*");
+    }
+
+    [Fact]
+    public async Task An_app_given_a_connection_refuses_calls_until_it_runs()
+    {
+        using var connection = new FerryConnection(new Uri("http://127.0.0.1:1"));
+        var app = new App("not-running", connection: connection);
+        var square = app.Function<int, int>(Square);
+
+        var call = () => square.RemoteAsync(3);
+
+        await call.Should().ThrowAsync<FerryException>().WithMessage("App 'not-running' is not running: start it with app.RunEphemeralAsync()*");
+    }
+}
+
+public sealed class ConnectionTests
+{
+    [Theory]
+    [InlineData("ftp://example.com")]
+    [InlineData("/relative")]
+    public void A_server_url_that_is_not_http_is_rejected(string url)
+    {
+        var act = () => new FerryConnection(new Uri(url, UriKind.RelativeOrAbsolute));
+
+        act.Should().Throw<ArgumentException>().WithMessage($"*'{url}*' is not a Ferry server URL*");
+    }
+
+    [Fact]
+    public void Options_out_of_range_are_rejected_naming_the_setting()
+    {
+        var act = () => new FerryConnection(new Uri("http://127.0.0.1:7325"), options: new ClientOptions { MapBatchSize = 0 });
+        var window = () => new ClientOptions { MaxRetryDelay = TimeSpan.FromMilliseconds(10) }.Validate();
+
+        act.Should().Throw<ArgumentOutOfRangeException>().WithMessage("MapBatchSize must be 1 to 10,000.*");
+        window.Should().Throw<ArgumentOutOfRangeException>().WithMessage("MaxRetryDelay must be at least InitialRetryDelay*");
+        ClientOptions.Default.Validate();
+    }
+
+    [Fact]
+    public void A_connection_keeps_its_url_with_a_trailing_slash_and_its_options()
+    {
+        var options = new ClientOptions { PollWait = TimeSpan.FromSeconds(5) };
+        using var connection = new FerryConnection(new Uri("http://127.0.0.1:7325"), "token", " AB:CD ", options);
+
+        connection.ServerUrl.Should().Be(new Uri("http://127.0.0.1:7325/"));
+        connection.ServerFingerprint.Should().Be("AB:CD");
+        connection.Client.Options.Should().BeSameAs(options);
+        connection.Client.ForApp("ap-1").Should().Match<Ferry.Client.FerryClient>(c => c.AppId == "ap-1" && c.Token == "token" && c.Options == options);
+    }
+}

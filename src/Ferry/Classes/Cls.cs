@@ -33,10 +33,13 @@ public sealed class Cls<T>
     internal JsonElement BoundParameters => _parameters;
 
     /// <summary>
-    /// An instance with these parameter values, given as an anonymous object or a dictionary:
-    /// <c>model.With(new { Size = "large" })</c>. Unknown names, wrong types, a missing required parameter and more
-    /// than 16 KiB of values are rejected here, before anything is sent.
+    /// An instance with these parameter values, given as an anonymous object (<c>model.With(new { Size = "large" })</c>)
+    /// or any dictionary with string keys: <c>IDictionary&lt;string, string&gt;</c>, <c>IReadOnlyDictionary&lt;string, object?&gt;</c>
+    /// and the like. A value of another type is converted to the parameter's: text to <c>int</c> or <c>bool</c>,
+    /// base64 text to <c>byte[]</c>, a number or flag to text. Unknown names, values that do not convert, a missing
+    /// required parameter and more than 16 KiB of values are rejected here, before anything is sent.
     /// </summary>
+    /// <exception cref="InvalidRequestException">A name is unknown, a value does not convert, or a required parameter is missing; the message names it.</exception>
     public Cls<T> With(object parameters) => new(_registration, _overrides, _registration.BindParameters(parameters));
 
     /// <summary>A variant with other options (GPU, CPU, memory, timeout, retries, scaling). It runs in its own pool.</summary>
@@ -275,15 +278,7 @@ internal sealed class ClassRegistration
     /// <summary>Checks parameter values and turns them into the canonical JSON object that names the pool.</summary>
     public JsonElement BindParameters(object values, bool requireAll = true)
     {
-        // Any dictionary with string keys (Dictionary<string, string> is no IReadOnlyDictionary<string, object?>), or
-        // an object's properties, indexers excluded.
-        var given = values switch
-        {
-            IReadOnlyDictionary<string, object?> named => named,
-            System.Collections.IDictionary dictionary => dictionary.Keys.Cast<object>().ToDictionary(k => k as string
-                ?? throw new InvalidRequestException($"Class '{Name}' takes parameters by name: the dictionary's keys must be strings."), k => dictionary[k]),
-            _ => values.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values)),
-        };
+        var given = Named(values);
         var defaults = Activator.CreateInstance(Type)!;
         var bound = new SortedDictionary<string, object?>(StringComparer.Ordinal);
         foreach (var name in given.Keys.Where(k => !Parameters.Any(p => p.Name == k)))
@@ -294,11 +289,7 @@ internal sealed class ClassRegistration
         {
             if (given.TryGetValue(parameter.Name, out var value))
             {
-                if (value is null || !parameter.PropertyType.IsInstanceOfType(value))
-                {
-                    throw new InvalidRequestException($"The parameter '{Name}.{parameter.Name}' takes a {Payload.TypeName(parameter.PropertyType)}, not {(value is null ? "null" : Payload.TypeName(value.GetType()))}.");
-                }
-                bound[parameter.Name] = value;
+                bound[parameter.Name] = ConvertParameter(parameter, value);
             }
             else if (parameter.GetCustomAttribute<RequiredMemberAttribute>() is not null || IsRequired(parameter))
             {
@@ -319,6 +310,107 @@ internal sealed class ClassRegistration
             throw new InvalidRequestException($"The parameters of '{Name}' take {json.GetRawText().Length} bytes; the limit is 16 KiB.");
         }
         return json;
+    }
+
+    /// <summary>
+    /// The name-value pairs of a dictionary with string keys (any value type, generic or not, read-only or not) or of an
+    /// object's properties (an anonymous object's, say), indexers excluded.
+    /// </summary>
+    private Dictionary<string, object?> Named(object values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        switch (values)
+        {
+            case IReadOnlyDictionary<string, object?> named:
+                return named.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            case IDictionary<string, object?> named:
+                return named.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+        }
+        var pairType = values.GetType().GetInterfaces()
+            .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))
+            .Select(i => i.GetGenericArguments()[0])
+            .FirstOrDefault(t => t.IsGenericType && t.GetGenericTypeDefinition() == typeof(KeyValuePair<,>));
+        if (pairType is not null)
+        {
+            if (pairType.GetGenericArguments()[0] != typeof(string))
+            {
+                throw new InvalidRequestException($"Class '{Name}' takes parameters by name: the dictionary's keys must be strings, not {Payload.TypeName(pairType.GetGenericArguments()[0])}.");
+            }
+            var key = pairType.GetProperty("Key")!;
+            var value = pairType.GetProperty("Value")!;
+            var pairs = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var pair in (System.Collections.IEnumerable)values)
+            {
+                pairs[(string)key.GetValue(pair)!] = value.GetValue(pair);
+            }
+            return pairs;
+        }
+        if (values is System.Collections.IDictionary dictionary)
+        {
+            return dictionary.Keys.Cast<object>().ToDictionary(k => k as string
+                ?? throw new InvalidRequestException($"Class '{Name}' takes parameters by name: the dictionary's keys must be strings."), k => dictionary[k], StringComparer.Ordinal);
+        }
+        return values.GetType().GetProperties().Where(p => p.GetIndexParameters().Length == 0).ToDictionary(p => p.Name, p => p.GetValue(values), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// A value given for a parameter, as the parameter's type: the value itself when it has the type, else converted
+    /// (text to a number or a flag, a number to text, base64 text to bytes), or an error that names the parameter.
+    /// </summary>
+    private object ConvertParameter(PropertyInfo parameter, object? value)
+    {
+        var type = parameter.PropertyType;
+        if (value is not null && type.IsInstanceOfType(value))
+        {
+            return value;
+        }
+        string Problem(string why) =>
+            $"The parameter '{Name}.{parameter.Name}' takes a {Payload.TypeName(type)}; {(value is null ? "null" : $"the {Payload.TypeName(value.GetType())} '{value}'")} {why}.";
+        if (value is null)
+        {
+            throw new InvalidRequestException(Problem("is not one"));
+        }
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        try
+        {
+            if (type == typeof(string) && value is IConvertible and not bool)
+            {
+                return System.Convert.ToString(value, invariant)!;
+            }
+            if (type == typeof(string) && value is bool flag)
+            {
+                return flag ? "true" : "false";
+            }
+            if (type == typeof(int) && value is string number)
+            {
+                return int.Parse(number.Trim(), System.Globalization.NumberStyles.Integer, invariant);
+            }
+            if (type == typeof(int) && value is byte or sbyte or short or ushort or uint or long or ulong)
+            {
+                return System.Convert.ToInt32(value, invariant);
+            }
+            if (type == typeof(bool) && value is string text)
+            {
+                return bool.TryParse(text.Trim(), out var parsed) ? parsed : throw new FormatException("not true or false");
+            }
+            if (type == typeof(byte[]) && value is string base64)
+            {
+                return System.Convert.FromBase64String(base64);
+            }
+            if (type == typeof(byte[]) && value is IEnumerable<byte> bytes)
+            {
+                return bytes.ToArray();
+            }
+        }
+        catch (FormatException)
+        {
+            throw new InvalidRequestException(Problem(type == typeof(byte[]) ? "is not base64" : "does not parse as one"));
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidRequestException(Problem("is out of its range"));
+        }
+        throw new InvalidRequestException(Problem("does not convert to one"));
     }
 
     private static bool IsRequired(PropertyInfo property) =>
