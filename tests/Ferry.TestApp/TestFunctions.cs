@@ -470,7 +470,11 @@ public sealed class Counter
     }
 
     [Exit]
-    public void Close() => Write("exit");
+    public void Close()
+    {
+        Console.WriteLine($"closing {Label}");
+        Write("exit");
+    }
 
     private void Write(string hook)
     {

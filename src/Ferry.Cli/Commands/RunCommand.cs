@@ -33,16 +33,60 @@ internal static class RunCommand
             await stopLogs.CancelAsync().ConfigureAwait(false);
             await following.ConfigureAwait(false);
             await SwallowCancellation(supervising).ConfigureAwait(false);
-            if (!detach)
-            {
-                await StopAppAsync(client, app.AppId).ConfigureAwait(false);
-            }
+            // Interrupted, the command stops the app without waiting for its exit hooks' output.
+            await FinishAsync(client, app.AppId, logs, detach, waitForExitHooks: !cancellationToken.IsCancellationRequested).ConfigureAwait(false);
         }
         return exitCode;
     }
 
     /// <summary>How long the requests after the program ends (draining logs, stopping the app) may take in all.</summary>
     private static readonly TimeSpan FinalRequestsLimit = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a stopped app's containers may take to run their exit hooks and end before the command returns anyway.</summary>
+    internal static readonly TimeSpan ExitHooksLimit = TimeSpan.FromSeconds(40);
+
+    /// <summary>
+    /// Ends a run: unless detached, stops the app and waits (at most <see cref="ExitHooksLimit"/>) for its containers to
+    /// run their exit hooks and end, printing what they print, so a run shows all of its output before it returns.
+    /// </summary>
+    internal static async Task FinishAsync(FerryClient client, string appId, LogFollower logs, bool detach, bool waitForExitHooks = true)
+    {
+        if (detach)
+        {
+            return;
+        }
+        await StopAppAsync(client, appId).ConfigureAwait(false);
+        if (!waitForExitHooks)
+        {
+            return;
+        }
+        using var limit = new CancellationTokenSource(ExitHooksLimit);
+        try
+        {
+            while (true)
+            {
+                await logs.DrainAsync(limit.Token).ConfigureAwait(false);
+                var containers = await client.SendAsync<object, ContainerList>(HttpMethod.Get, Routes.Containers(appId), null, null,
+                    ProtocolJsonContext.Default.ContainerList, limit.Token).ConfigureAwait(false);
+                if (containers.Containers.Count == 0)
+                {
+                    // A container's last lines reach the server before its exit does, so they are in the log by now.
+                    await logs.DrainAsync(limit.Token).ConfigureAwait(false);
+                    return;
+                }
+                // Polling: the log of a stopped app does not wait for its containers' exits, so there is no event to await.
+                await Task.Delay(TimeSpan.FromMilliseconds(100), limit.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Output.Error($"The app's containers did not finish their exit hooks within {ExitHooksLimit.TotalSeconds:0} s; the rest of their output is in `ferry app logs {appId}`.");
+        }
+        catch (FerryException e)
+        {
+            Output.Error($"Could not wait for the app's containers to finish their exit hooks: {e.Message}");
+        }
+    }
 
     private static async Task SwallowCancellation(Task task)
     {
