@@ -18,7 +18,7 @@ internal static class ProgramHost
             case FerryModes.Container:
                 return await new ContainerRunner(app).RunAsync(cancellationToken).ConfigureAwait(false);
             case FerryModes.Publish:
-                await FerryContext.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
+                await app.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
                 return ExitCodes.Success;
             case FerryModes.ImageBuild:
                 return await RunBuildFunctionAsync().ConfigureAwait(false);
@@ -48,7 +48,7 @@ internal static class ProgramHost
     {
         try
         {
-            await FerryContext.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
+            await app.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
             var target = Environment.GetEnvironmentVariable(FerryEnv.Entrypoint);
             if (string.IsNullOrEmpty(target))
             {
@@ -121,7 +121,7 @@ internal static class ProgramHost
                 JsonSerializer.Serialize(w, values[i], Payload.Options.GetTypeInfo(function.ParameterTypes[i]));
             }
         });
-        var result = await Invocation.RemoteAsync<JsonElement>(FerryContext.Client, function.Name, null, packed, cancellationToken).ConfigureAwait(false);
+        var result = await Invocation.RemoteAsync<JsonElement>(function.Client, function.Name, null, packed, cancellationToken).ConfigureAwait(false);
         await Console.Out.WriteLineAsync(result.ValueKind == JsonValueKind.String ? result.GetString() : result.GetRawText()).ConfigureAwait(false);
         return ExitCodes.Success;
     }
