@@ -56,9 +56,19 @@ app.LocalEntrypoint(async () =>
         await slow.CancelAsync();
     }
 
-    // SpawnMapAsync queues every input durably and returns without waiting for results.
-    var mapId = await square.SpawnMapAsync(Enumerable.Range(0, 50));
-    Console.WriteLine($"spawn_map queued as {mapId}");
+    // SpawnMapAsync queues every input durably and returns a handle without waiting for results.
+    var map = await square.SpawnMapAsync(Enumerable.Range(0, 50));
+    Console.WriteLine($"spawn_map queued as {map.Id}");
+
+    // Any program holding the id can follow the map: its results in input order, and its progress.
+    var followed = FunctionCallMap<int>.FromId(map.Id);
+    var sum = 0;
+    await foreach (var result in followed.IterateAsync())
+    {
+        sum += result;
+    }
+    var stats = await followed.GetStatsAsync();
+    Console.WriteLine($"spawn_map: {stats.Succeeded} succeeded, {stats.Failed} failed; the squares add up to {sum}");
 });
 
 return await app.RunAsync(args);
