@@ -62,13 +62,13 @@ app.LocalEntrypoint(async () =>
 
     // Any program holding the id can follow the map: its results in input order, and its progress.
     var followed = FunctionCallMap<int>.FromId(map.Id);
-    var sum = 0;
+    var squares = 0;
     await foreach (var result in followed.IterateAsync())
     {
-        sum += result;
+        squares += result;
     }
     var stats = await followed.GetStatsAsync();
-    Console.WriteLine($"spawn_map: {stats.Succeeded} succeeded, {stats.Failed} failed; the squares add up to {sum}");
+    Console.WriteLine($"spawn_map: {stats.Succeeded} succeeded, {stats.Failed} failed; the squares add up to {squares}");
 });
 
 return await app.RunAsync(args);
