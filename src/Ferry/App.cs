@@ -299,6 +299,8 @@ public sealed class App
     public Task<EphemeralApp> RunEphemeralAsync(AppRunOptions? options = null, CancellationToken cancellationToken = default) =>
         EphemeralApp.StartAsync(this, options ?? new AppRunOptions(), cancellationToken);
 
+    internal bool IsRunning => _running is not null;
+
     /// <summary>Points the app's handles at a run of it (or back at the environment, with null).</summary>
     internal void SetRunning(FerryClient? client)
     {

@@ -109,10 +109,12 @@ public sealed class HandleTests(ServerFixture fixture) : IClassFixture<ServerFix
         await notRunning.Should().ThrowAsync<FerryException>().WithMessage("App 'ferry-tests' is not running*");
         string appId;
 
-        await using (var run = await functions.App.RunEphemeralAsync(
-            new AppRunOptions { Program = Path.Combine(ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll") }, timeout.Token))
+        var options = new AppRunOptions { Program = Path.Combine(ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll") };
+        await using (var run = await functions.App.RunEphemeralAsync(options, timeout.Token))
         {
             appId = run.AppId;
+            var twice = () => functions.App.RunEphemeralAsync(options, timeout.Token);
+            await twice.Should().ThrowAsync<InvalidOperationException>().WithMessage("App 'ferry-tests' is already running*");
             (await functions.Square.RemoteAsync(7, timeout.Token)).Should().Be(49);
             (await App.Current!.Lookup<Function<int, int>>("square").RemoteAsync(8, timeout.Token)).Should().Be(64);
             (await functions.Counter.With(new Dictionary<string, string> { ["Label"] = "run" }).Method<int, string>(c => c.Next).RemoteAsync(2, timeout.Token))

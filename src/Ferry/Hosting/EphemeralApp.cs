@@ -52,6 +52,10 @@ public sealed class EphemeralApp : IAsyncDisposable
 
     internal static async Task<EphemeralApp> StartAsync(App app, AppRunOptions options, CancellationToken cancellationToken)
     {
+        if (app.IsRunning)
+        {
+            throw new InvalidOperationException($"App '{app.Name}' is already running from this program; dispose that run first.");
+        }
         var program = ProgramPath(options);
         var ownedConnection = app.Connection is null ? FerryConnection.FromEnvironment() : null;
         var connection = app.Connection ?? ownedConnection!;
