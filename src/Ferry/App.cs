@@ -21,7 +21,7 @@ namespace Ferry;
 /// static string Hello() => "Hello from Ferry!";
 /// </code>
 /// </example>
-public sealed class App
+public sealed partial class App
 {
     private readonly Dictionary<string, Function> _functions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Entrypoint> _entrypoints = new(StringComparer.Ordinal);
@@ -136,47 +136,8 @@ public sealed class App
         return new Cls<T>(registration, null, registration.DefaultParameters);
     }
 
-    /// <summary>Registers a function of no arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
-    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, or the options are out of range.</exception>
-    public Function<TResult> Function<TResult>(Func<TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, _ => Task.FromResult(fn())));
-
-    /// <inheritdoc cref="Function{TResult}(Func{TResult}, FunctionOptions?, string?, string)"/>
-    public Function<TResult> Function<TResult>(Func<Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, _ => fn()));
-
-    /// <summary>
-    /// Registers a function of no arguments that takes a <see cref="CancellationToken"/>. The token is not an argument
-    /// callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
-    /// </summary>
-    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, or the options are out of range.</exception>
-    public Function<TResult> Function<TResult>(Func<CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
-
-    /// <inheritdoc cref="Function{TResult}(Func{CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
-    public Function<TResult> Function<TResult>(Func<CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<TResult>(Named(name, expression), Checked(options, name, expression), fn, ct => Task.FromResult(fn(ct))));
-
-    /// <summary>Registers a function of one argument. Its name is the method's name unless <paramref name="name"/> is given.</summary>
-    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, a type cannot be serialized, or the options are out of range.</exception>
-    public Function<T1, TResult> Function<T1, TResult>(Func<T1, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, _) => Task.FromResult(fn(a))));
-
-    /// <inheritdoc cref="Function{T1, TResult}(Func{T1, TResult}, FunctionOptions?, string?, string)"/>
-    public Function<T1, TResult> Function<T1, TResult>(Func<T1, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, _) => fn(a)));
-
-    /// <summary>
-    /// Registers a function of one argument that takes a <see cref="CancellationToken"/> last. The token is not an
-    /// argument callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
-    /// </summary>
-    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, a type cannot be serialized, or the options are out of range.</exception>
-    public Function<T1, TResult> Function<T1, TResult>(Func<T1, CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
-
-    /// <inheritdoc cref="Function{T1, TResult}(Func{T1, CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
-    public Function<T1, TResult> Function<T1, TResult>(Func<T1, CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, ct) => Task.FromResult(fn(a, ct))));
+    // App.Function for 0 to 16 parameters and every result shape is generated while the SDK builds; see
+    // src/Ferry.SdkGenerator.
 
     /// <summary>
     /// Registers a batched function (Modal's <c>@batched</c>): callers call it per item, and the container gathers up to
@@ -213,44 +174,6 @@ public sealed class App
         ArgumentNullException.ThrowIfNull(fn);
         return BatchedFunction<TItem, TResult>(items => Task.FromResult(fn(items)), maxBatchSize, wait, options, name ?? IdentifierOf(expression), expression);
     }
-
-    /// <summary>Registers a function of two arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
-    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, _) => Task.FromResult(fn(a, b))));
-
-    /// <inheritdoc cref="Function{T1, T2, TResult}(Func{T1, T2, TResult}, FunctionOptions?, string?, string)"/>
-    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, _) => fn(a, b)));
-
-    /// <summary>
-    /// Registers a function of two arguments that takes a <see cref="CancellationToken"/> last. The token is not an
-    /// argument callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
-    /// </summary>
-    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
-
-    /// <inheritdoc cref="Function{T1, T2, TResult}(Func{T1, T2, CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
-    public Function<T1, T2, TResult> Function<T1, T2, TResult>(Func<T1, T2, CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, ct) => Task.FromResult(fn(a, b, ct))));
-
-    /// <summary>Registers a function of three arguments. Its name is the method's name unless <paramref name="name"/> is given.</summary>
-    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c, _) => Task.FromResult(fn(a, b, c))));
-
-    /// <inheritdoc cref="Function{T1, T2, T3, TResult}(Func{T1, T2, T3, TResult}, FunctionOptions?, string?, string)"/>
-    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c, _) => fn(a, b, c)));
-
-    /// <summary>
-    /// Registers a function of three arguments that takes a <see cref="CancellationToken"/> last. The token is not an
-    /// argument callers pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping.
-    /// </summary>
-    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, CancellationToken, Task<TResult>> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, fn));
-
-    /// <inheritdoc cref="Function{T1, T2, T3, TResult}(Func{T1, T2, T3, CancellationToken, Task{TResult}}, FunctionOptions?, string?, string)"/>
-    public Function<T1, T2, T3, TResult> Function<T1, T2, T3, TResult>(Func<T1, T2, T3, CancellationToken, TResult> fn, FunctionOptions? options = null, string? name = null, [CallerArgumentExpression(nameof(fn))] string expression = "") =>
-        Add(new Function<T1, T2, T3, TResult>(Named(name, expression), Checked(options, name, expression), fn, (a, b, c, ct) => Task.FromResult(fn(a, b, c, ct))));
 
     /// <summary>
     /// Registers a local entrypoint: code that runs on the caller's machine under <c>ferry run</c>. Its parameters

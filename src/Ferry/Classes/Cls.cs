@@ -12,7 +12,7 @@ namespace Ferry;
 /// <see cref="WithOptions"/> or <see cref="WithConcurrency"/>, has its own pool of containers and its own autoscaler.
 /// </summary>
 /// <typeparam name="T">The class. It needs a public parameterless constructor.</typeparam>
-public sealed class Cls<T>
+public sealed partial class Cls<T>
     where T : class
 {
     private readonly ClassRegistration _registration;
@@ -70,59 +70,8 @@ public sealed class Cls<T>
         return results.Count == 1 ? results[0] : throw new InvalidRequestException($"The batched method returned {results.Count} results for 1 input.");
     }
 
-    /// <summary>A method of no arguments, as a function handle: <c>model.Method&lt;string&gt;(m =&gt; m.Describe)</c>.</summary>
-    public Function<TResult> Method<TResult>(Func<T, Func<TResult>> method) =>
-        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
-
-    /// <inheritdoc cref="Method{TResult}(Func{T, Func{TResult}})"/>
-    public Function<TResult> Method<TResult>(Func<T, Func<Task<TResult>>> method) =>
-        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
-
-    /// <summary>
-    /// A method of no arguments that takes a <see cref="CancellationToken"/>, as a function handle. Callers do not pass
-    /// the token; in a container it is cancelled when the call is cancelled or the container is stopping.
-    /// </summary>
-    public Function<TResult> Method<TResult>(Func<T, Func<CancellationToken, TResult>> method) =>
-        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
-
-    /// <inheritdoc cref="Method{TResult}(Func{T, Func{CancellationToken, TResult}})"/>
-    public Function<TResult> Method<TResult>(Func<T, Func<CancellationToken, Task<TResult>>> method) =>
-        Bind(new Function<TResult>(Resolve(method), _registration.Options, method, ct => LocalAsync<TResult>(method, [], ct)));
-
-    /// <summary>A method of one argument, as a function handle: <c>model.Method&lt;string, string&gt;(m =&gt; m.Predict)</c>.</summary>
-    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, TResult>> method) =>
-        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
-
-    /// <inheritdoc cref="Method{T1, TResult}(Func{T, Func{T1, TResult}})"/>
-    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, Task<TResult>>> method) =>
-        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
-
-    /// <summary>
-    /// A method of one argument that takes a <see cref="CancellationToken"/> last, as a function handle:
-    /// <c>model.Method&lt;string, string&gt;(m =&gt; m.GenerateAsync)</c>. Callers do not pass the token.
-    /// </summary>
-    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, CancellationToken, TResult>> method) =>
-        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
-
-    /// <inheritdoc cref="Method{T1, TResult}(Func{T, Func{T1, CancellationToken, TResult}})"/>
-    public Function<T1, TResult> Method<T1, TResult>(Func<T, Func<T1, CancellationToken, Task<TResult>>> method) =>
-        Bind(new Function<T1, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalAsync<TResult>(method, [a], ct)));
-
-    /// <summary>A method of two arguments, as a function handle.</summary>
-    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, TResult>> method) =>
-        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
-
-    /// <inheritdoc cref="Method{T1, T2, TResult}(Func{T, Func{T1, T2, TResult}})"/>
-    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, Task<TResult>>> method) =>
-        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
-
-    /// <summary>A method of two arguments that takes a <see cref="CancellationToken"/> last, as a function handle. Callers do not pass the token.</summary>
-    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, CancellationToken, TResult>> method) =>
-        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
-
-    /// <inheritdoc cref="Method{T1, T2, TResult}(Func{T, Func{T1, T2, CancellationToken, TResult}})"/>
-    public Function<T1, T2, TResult> Method<T1, T2, TResult>(Func<T, Func<T1, T2, CancellationToken, Task<TResult>>> method) =>
-        Bind(new Function<T1, T2, TResult>(Resolve(method), _registration.Options, method, (a, b, ct) => LocalAsync<TResult>(method, [a, b], ct)));
+    // Cls<T>.Method for 0 to 16 parameters and every result shape is generated while the SDK builds; see
+    // src/Ferry.SdkGenerator.
 
     private TFunction Bind<TFunction>(TFunction function)
         where TFunction : Function
@@ -152,7 +101,7 @@ public sealed class Cls<T>
         var instance = await _registration.CreateLocalAsync(_parameters).ConfigureAwait(false);
         var method = ((Delegate)selector.DynamicInvoke(instance)!).Method;
         var result = await ClassRegistration.InvokeAsync(method, instance, ClassRegistration.TakesToken(method) ? [.. args, cancellationToken] : args).ConfigureAwait(false);
-        return (TResult)result!;
+        return typeof(TResult) == typeof(None) ? default! : (TResult)result!;
     }
 }
 
@@ -475,6 +424,11 @@ internal sealed class ClassRegistration
             case ValueTask valueTask:
                 await valueTask.ConfigureAwait(false);
                 return null;
+            case not null when returned.GetType() is { IsGenericType: true } type && type.GetGenericTypeDefinition() == typeof(ValueTask<>):
+                // A boxed ValueTask<T> matches no pattern above; as a Task it awaits like one.
+                var asTask = (Task)type.GetMethod(nameof(ValueTask<int>.AsTask))!.Invoke(returned, null)!;
+                await asTask.ConfigureAwait(false);
+                return asTask.GetType().GetProperty("Result")!.GetValue(asTask);
             default:
                 return returned;
         }
@@ -507,7 +461,7 @@ internal sealed class ClassMethod : Function, IBatchable
 
     internal override Type ResultType =>
         _method.ReturnType == typeof(Task) || _method.ReturnType == typeof(ValueTask) || _method.ReturnType == typeof(void)
-            ? typeof(object)
+            ? typeof(None)
             : _method.ReturnType.IsGenericType && _method.ReturnType.GetGenericTypeDefinition() is { } d && (d == typeof(Task<>) || d == typeof(ValueTask<>))
                 ? _method.ReturnType.GetGenericArguments()[0]
                 : _method.ReturnType;
@@ -551,6 +505,6 @@ internal sealed class ClassMethod : Function, IBatchable
         }
         var instance = _registration.Current ?? throw new InvalidOperationException($"This container serves no instance of '{_registration.Name}'.");
         var result = await ClassRegistration.InvokeAsync(_method, instance, values).ConfigureAwait(false);
-        return Payload.ToElement(result, ResultType);
+        return Payload.ToElement(ResultType == typeof(None) ? default(None) : result, ResultType);
     }
 }

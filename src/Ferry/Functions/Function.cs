@@ -122,6 +122,20 @@ public abstract class Function
         return args;
     }
 
+    /// <summary>Waits for every outcome; throws the first failure unless told to ignore failures.</summary>
+    private protected static async Task Drain<TResult>(IAsyncEnumerable<Outcome<TResult>> outcomes, bool ignoreExceptions)
+    {
+        FerryException? first = null;
+        await foreach (var outcome in outcomes.ConfigureAwait(false))
+        {
+            first ??= outcome.Exception;
+        }
+        if (first is not null && !ignoreExceptions)
+        {
+            throw first;
+        }
+    }
+
     private protected static IEnumerable<JsonElement> PackEach<T>(IEnumerable<T> items, Func<T, JsonElement> pack)
     {
         foreach (var item in items)
@@ -131,70 +145,12 @@ public abstract class Function
     }
 }
 
-/// <summary>A function that takes no arguments.</summary>
-/// <typeparam name="TResult">The function's result type.</typeparam>
-public sealed class Function<TResult> : Function
+// The typed handles Function<TResult> to Function<T1, ..., T16, TResult> are generated while the SDK builds (see
+// src/Ferry.SdkGenerator): one template instead of seventeen hand-kept copies.
+
+// What a function of one argument adds to its generated part: the list-in, list-out body of App.BatchedFunction.
+public sealed partial class Function<T1, TResult> : IBatchable
 {
-    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
-    public Function<TResult> WithOptions(FunctionOptions options) => (Function<TResult>)Variant(options, null);
-
-    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
-    public Function<TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
-        (Function<TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
-
-    private readonly Func<CancellationToken, Task<TResult>> _fn;
-
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<CancellationToken, Task<TResult>> fn)
-        : base(name, options, implementation) => _fn = fn;
-
-    internal override Type[] ParameterTypes => [];
-
-    internal override Type ResultType => typeof(TResult);
-
-    /// <summary>
-    /// Runs the function in a container and returns its result. Cancelling <c>cancellationToken</c> cancels the call
-    /// (its token in the container is cancelled) and throws <see cref="OperationCanceledException"/>.
-    /// </summary>
-    /// <exception cref="RemoteException">The function threw.</exception>
-    /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
-    /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
-    public Task<TResult> RemoteAsync(CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack(), cancellationToken);
-
-    /// <summary>Runs the function in this process.</summary>
-    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
-    public Task<TResult> LocalAsync(CancellationToken cancellationToken = default) => _fn(cancellationToken);
-
-    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
-    public async Task<FunctionCall<TResult>> SpawnAsync(CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack(), cancellationToken).ConfigureAwait(false), Name, Client);
-
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
-    {
-        Arguments(args, 0, Name);
-        return Payload.ToElement(await _fn(cancellationToken).ConfigureAwait(false));
-    }
-
-    private static JsonElement Pack() => Payload.Pack(static _ => { });
-}
-
-/// <summary>A function of one argument.</summary>
-/// <typeparam name="T1">The argument's type.</typeparam>
-/// <typeparam name="TResult">The function's result type.</typeparam>
-public sealed class Function<T1, TResult> : Function, IBatchable
-{
-    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
-    public Function<T1, TResult> WithOptions(FunctionOptions options) => (Function<T1, TResult>)Variant(options, null);
-
-    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
-    public Function<T1, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
-        (Function<T1, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
-
-    private readonly Func<T1, CancellationToken, Task<TResult>> _fn;
-
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, CancellationToken, Task<TResult>> fn)
-        : base(name, options, implementation) => _fn = fn;
-
     /// <summary>The list-in, list-out body of a batched function; null for a function called per item.</summary>
     internal Func<List<T1>, Task<List<TResult>>>? Batch { get; init; }
 
@@ -212,210 +168,6 @@ public sealed class Function<T1, TResult> : Function, IBatchable
         }
         return [.. results.Select(r => Payload.ToElement(r))];
     }
-
-    internal override Type[] ParameterTypes => [typeof(T1)];
-
-    internal override Type ResultType => typeof(TResult);
-
-    /// <summary>
-    /// Runs the function in a container and returns its result. Cancelling <c>cancellationToken</c> cancels the call
-    /// (its token in the container is cancelled) and throws <see cref="OperationCanceledException"/>.
-    /// </summary>
-    /// <exception cref="RemoteException">The function threw.</exception>
-    /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
-    /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
-    public Task<TResult> RemoteAsync(T1 arg, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack(arg), cancellationToken);
-
-    /// <summary>Runs the function in this process.</summary>
-    /// <param name="arg">The argument.</param>
-    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
-    public Task<TResult> LocalAsync(T1 arg, CancellationToken cancellationToken = default) => _fn(arg, cancellationToken);
-
-    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
-    public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack(arg), cancellationToken).ConfigureAwait(false), Name, Client);
-
-    /// <summary>
-    /// Runs the function on every input in parallel containers. Results come in input order, or in completion order
-    /// when <paramref name="orderOutputs"/> is false. The first failed input throws; use <see cref="MapOutcomesAsync"/>
-    /// to receive failures as values.
-    /// </summary>
-    public async IAsyncEnumerable<TResult> MapAsync(IEnumerable<T1> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await foreach (var outcome in MapOutcomesAsync(inputs, orderOutputs, cancellationToken).ConfigureAwait(false))
-        {
-            yield return outcome.GetValueOrThrow();
-        }
-    }
-
-    /// <summary>Like <see cref="MapAsync"/>, but a failed input yields its exception instead of throwing (Modal's <c>return_exceptions=True</c>).</summary>
-    public IAsyncEnumerable<Outcome<TResult>> MapOutcomesAsync(IEnumerable<T1> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
-
-    /// <summary>Runs the function on every input and discards the results.</summary>
-    /// <param name="inputs">The inputs.</param>
-    /// <param name="ignoreExceptions">When false (the default) the first failure throws once every input has finished.</param>
-    /// <param name="cancellationToken">Stops waiting and cancels the remaining inputs.</param>
-    public Task ForEachAsync(IEnumerable<T1> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
-        Drain(MapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
-
-    /// <summary>Submits every input and returns once they are all durably queued, with a handle to follow the map by, without waiting for results.</summary>
-    public async Task<FunctionCallMap<TResult>> SpawnMapAsync(IEnumerable<T1> inputs, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnMapAsync(Client, Name, Pool, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false), Name, Client);
-
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
-    {
-        Arguments(args, 1, Name);
-        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), cancellationToken).ConfigureAwait(false));
-    }
-
-    private static JsonElement Pack(T1 arg) => Payload.Pack(w => Payload.Write(w, arg));
-
-    internal static async Task Drain(IAsyncEnumerable<Outcome<TResult>> outcomes, bool ignoreExceptions)
-    {
-        FerryException? first = null;
-        await foreach (var outcome in outcomes.ConfigureAwait(false))
-        {
-            first ??= outcome.Exception;
-        }
-        if (first is not null && !ignoreExceptions)
-        {
-            throw first;
-        }
-    }
-}
-
-/// <summary>A function of two arguments.</summary>
-public sealed class Function<T1, T2, TResult> : Function
-{
-    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
-    public Function<T1, T2, TResult> WithOptions(FunctionOptions options) => (Function<T1, T2, TResult>)Variant(options, null);
-
-    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
-    public Function<T1, T2, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
-        (Function<T1, T2, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
-
-    private readonly Func<T1, T2, CancellationToken, Task<TResult>> _fn;
-
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, CancellationToken, Task<TResult>> fn)
-        : base(name, options, implementation) => _fn = fn;
-
-    internal override Type[] ParameterTypes => [typeof(T1), typeof(T2)];
-
-    internal override Type ResultType => typeof(TResult);
-
-    /// <inheritdoc cref="Function{TResult}.RemoteAsync(CancellationToken)"/>
-    public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack((arg1, arg2)), cancellationToken);
-
-    /// <summary>Runs the function in this process.</summary>
-    /// <param name="arg1">The first argument.</param>
-    /// <param name="arg2">The second argument.</param>
-    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
-    public Task<TResult> LocalAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) => _fn(arg1, arg2, cancellationToken);
-
-    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
-    public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack((arg1, arg2)), cancellationToken).ConfigureAwait(false), Name, Client);
-
-    /// <summary>Runs the function on pairs taken from the two sequences in step, like Modal's <c>map</c> with two iterables.</summary>
-    public IAsyncEnumerable<TResult> MapAsync(IEnumerable<T1> first, IEnumerable<T2> second, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        StarMapAsync(first.Zip(second), orderOutputs, cancellationToken);
-
-    /// <summary>Runs the function on every tuple of arguments (Modal's <c>starmap</c>).</summary>
-    public async IAsyncEnumerable<TResult> StarMapAsync(IEnumerable<(T1, T2)> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await foreach (var outcome in StarMapOutcomesAsync(inputs, orderOutputs, cancellationToken).ConfigureAwait(false))
-        {
-            yield return outcome.GetValueOrThrow();
-        }
-    }
-
-    /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
-    public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
-
-    /// <summary>Runs the function on every tuple and discards the results.</summary>
-    public Task ForEachAsync(IEnumerable<(T1, T2)> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
-        Function<T1, TResult>.Drain(StarMapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
-
-    /// <summary>Submits every tuple and returns once they are all durably queued, with a handle to follow the map by, without waiting for results.</summary>
-    public async Task<FunctionCallMap<TResult>> SpawnMapAsync(IEnumerable<(T1, T2)> inputs, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnMapAsync(Client, Name, Pool, PackEach(inputs, Pack), cancellationToken).ConfigureAwait(false), Name, Client);
-
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
-    {
-        Arguments(args, 2, Name);
-        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1]), cancellationToken).ConfigureAwait(false));
-    }
-
-    private static JsonElement Pack((T1, T2) args) => Payload.Pack(w =>
-    {
-        Payload.Write(w, args.Item1);
-        Payload.Write(w, args.Item2);
-    });
-}
-
-/// <summary>A function of three arguments.</summary>
-public sealed class Function<T1, T2, T3, TResult> : Function
-{
-    /// <summary>A variant with other options, such as a different GPU or timeout. It runs in its own pool of containers.</summary>
-    public Function<T1, T2, T3, TResult> WithOptions(FunctionOptions options) => (Function<T1, T2, T3, TResult>)Variant(options, null);
-
-    /// <summary>A variant whose containers each run up to <paramref name="maxInputs"/> inputs at once, aiming for <paramref name="targetInputs"/>.</summary>
-    public Function<T1, T2, T3, TResult> WithConcurrency(int maxInputs, int? targetInputs = null) =>
-        (Function<T1, T2, T3, TResult>)Variant(new FunctionOptions { MaxInputs = maxInputs, TargetInputs = targetInputs }, null);
-
-    private readonly Func<T1, T2, T3, CancellationToken, Task<TResult>> _fn;
-
-    internal Function(string name, FunctionOptions options, Delegate implementation, Func<T1, T2, T3, CancellationToken, Task<TResult>> fn)
-        : base(name, options, implementation) => _fn = fn;
-
-    internal override Type[] ParameterTypes => [typeof(T1), typeof(T2), typeof(T3)];
-
-    internal override Type ResultType => typeof(TResult);
-
-    /// <inheritdoc cref="Function{TResult}.RemoteAsync(CancellationToken)"/>
-    public Task<TResult> RemoteAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
-        Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken);
-
-    /// <summary>Runs the function in this process.</summary>
-    /// <param name="arg1">The first argument.</param>
-    /// <param name="arg2">The second argument.</param>
-    /// <param name="arg3">The third argument.</param>
-    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
-    public Task<TResult> LocalAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) => _fn(arg1, arg2, arg3, cancellationToken);
-
-    /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
-    public async Task<FunctionCall<TResult>> SpawnAsync(T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
-        new(await Invocation.SpawnAsync(Client, Name, Pool, Pack((arg1, arg2, arg3)), cancellationToken).ConfigureAwait(false), Name, Client);
-
-    /// <summary>Runs the function on every tuple of arguments (Modal's <c>starmap</c>).</summary>
-    public async IAsyncEnumerable<TResult> StarMapAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        await foreach (var outcome in StarMapOutcomesAsync(inputs, orderOutputs, cancellationToken).ConfigureAwait(false))
-        {
-            yield return outcome.GetValueOrThrow();
-        }
-    }
-
-    /// <summary>Like <see cref="StarMapAsync"/>, but a failed input yields its exception instead of throwing.</summary>
-    public IAsyncEnumerable<Outcome<TResult>> StarMapOutcomesAsync(IEnumerable<(T1, T2, T3)> inputs, bool orderOutputs = true, CancellationToken cancellationToken = default) =>
-        Invocation.MapAsync<TResult>(Client, Name, Pool, PackEach(inputs, Pack), orderOutputs, CallKinds.Map, cancellationToken);
-
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
-    {
-        Arguments(args, 3, Name);
-        return Payload.ToElement(await _fn(Payload.Read<T1>(args[0]), Payload.Read<T2>(args[1]), Payload.Read<T3>(args[2]), cancellationToken).ConfigureAwait(false));
-    }
-
-    private static JsonElement Pack((T1, T2, T3) args) => Payload.Pack(w =>
-    {
-        Payload.Write(w, args.Item1);
-        Payload.Write(w, args.Item2);
-        Payload.Write(w, args.Item3);
-    });
 }
 
 /// <summary>A function a container can call with a whole batch of inputs at once.</summary>
