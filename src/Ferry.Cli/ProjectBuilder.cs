@@ -76,6 +76,7 @@ internal static class ProjectBuilder
                 <Using Include="Ferry" />
                 <Reference Include="Ferry"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.dll")}</HintPath></Reference>
                 <Reference Include="Ferry.Protocol"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll")}</HintPath></Reference>
+                <Analyzer Include="{System.IO.Path.Combine(sdkDir, "Ferry.Generators.dll")}" />
               </ItemGroup>
             </Project>
             """;
@@ -89,7 +90,8 @@ internal static class ProjectBuilder
             await File.WriteAllTextAsync(projectPath, project, cancellationToken).ConfigureAwait(false);
         }
         var inputs = Hash(project + "\n" + await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) + "\n"
-            + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.dll")) + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll")));
+            + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.dll")) + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll"))
+            + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Generators.dll")));
         var stamp = System.IO.Path.Combine(work, "inputs.sha256");
         var entry = name + ".dll";
         if (File.Exists(stamp) && await File.ReadAllTextAsync(stamp, cancellationToken).ConfigureAwait(false) == inputs

@@ -66,7 +66,39 @@ public sealed class TestFunctions
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
         WaitForCancel = App.Function<string, string, string>(WaitForCancelAsync, new FunctionOptions { MaxContainers = 1, MaxInputs = 1 }, name: "wait_for_cancel");
         Waiter = App.Cls<Waiter>(new FunctionOptions { MaxContainers = 1, MaxInputs = 1 });
+
+        // Registered without type arguments: Ferry.Generators writes the overloads these calls bind to.
+        ImageTool = App.Cls<ImageTool>();
+        Ten = App.Function(DescribeTen);
+        WriteText = App.Function(WriteTextTo);
+        AppendLine = App.Function(AppendLineAsync);
+        WriteRepeated = App.Function(WriteRepeatedAsync);
     }
+
+    /// <summary>A class with the seed's image methods: a five-argument crop and a save that returns nothing.</summary>
+    public Cls<ImageTool> ImageTool { get; }
+
+    /// <summary>A function of ten arguments of assorted types; it spells each one out, in order.</summary>
+    public Function<int, long, double, bool, string, char, byte[], List<int>, Point, string?, string> Ten { get; }
+
+    /// <summary>Writes text to a file; returns nothing (void).</summary>
+    public Function<string, string, None> WriteText { get; }
+
+    /// <summary>Appends a line to a file; returns a Task.</summary>
+    public Function<string, string, None> AppendLine { get; }
+
+    /// <summary>Writes a word <c>count</c> times to a file; returns a ValueTask and takes a cancellation token.</summary>
+    public Function<string, string, int, None> WriteRepeated { get; }
+
+    public static string DescribeTen(int a, long b, double c, bool d, string e, char f, byte[] g, List<int> h, Point i, string? j) =>
+        string.Join("|", a, b, c.ToString(System.Globalization.CultureInfo.InvariantCulture), d, e, f, Convert.ToHexString(g), string.Join(",", h), $"{i.X},{i.Y},{string.Join("+", i.Tags)}", j ?? "null");
+
+    public static void WriteTextTo(string path, string text) => File.WriteAllText(path, text);
+
+    public static async Task AppendLineAsync(string path, string line) => await File.AppendAllTextAsync(path, line + "\n");
+
+    public static async ValueTask WriteRepeatedAsync(string path, string word, int count, CancellationToken cancellationToken) =>
+        await File.WriteAllTextAsync(path, string.Concat(Enumerable.Repeat(word, count)), cancellationToken);
 
     /// <summary>
     /// With a tag, prints <c>waiting TAG</c>, waits for its cancellation token and prints <c>cancelled TAG</c>. With a
@@ -506,4 +538,38 @@ public sealed class ShortBatch
     [Method]
     [Batched(maxBatchSize: 8, waitMs: 200)]
     public List<int> Lengths(List<string> items) => [items.Count];
+}
+
+/// <summary>
+/// The seed's image processor. An image is its width, its height, then one byte per pixel, row by row.
+/// </summary>
+public sealed class ImageTool
+{
+    [Method]
+    public byte[] Crop(byte[] image, int x, int y, int w, int h)
+    {
+        int width = image[0], height = image[1];
+        if (x < 0 || y < 0 || w < 0 || h < 0 || x + w > width || y + h > height)
+        {
+            throw new ArgumentOutOfRangeException(nameof(w), $"A {w}x{h} crop at ({x},{y}) does not fit a {width}x{height} image.");
+        }
+        var cropped = new byte[2 + w * h];
+        cropped[0] = (byte)w;
+        cropped[1] = (byte)h;
+        for (var row = 0; row < h; row++)
+        {
+            Array.Copy(image, 2 + (y + row) * width + x, cropped, 2 + row * w, w);
+        }
+        return cropped;
+    }
+
+    [Method]
+    public void Save(string path, byte[] image) => File.WriteAllBytes(path, image);
+
+    [Method]
+    public async Task SaveAsync(string path, byte[] image, CancellationToken cancellationToken) =>
+        await File.WriteAllBytesAsync(path, image, cancellationToken);
+
+    [Method]
+    public ValueTask<int> PixelsAsync(byte[] image) => ValueTask.FromResult(image.Length - 2);
 }
