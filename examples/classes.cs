@@ -26,27 +26,27 @@ var embedder = app.Cls<Embedder>();
 app.LocalEntrypoint(async () =>
 {
     // Basic class: enter loads once, methods run on the loaded instance.
-    var predict = model.Method<string, string>(m => m.Predict);
+    var predict = model.Method(m => m.Predict);
     Console.WriteLine(await predict.RemoteAsync("hello"));
-    Console.WriteLine(await model.Method<string, int>(m => m.Tokens).RemoteAsync("several words here"));
+    Console.WriteLine(await model.Method(m => m.Tokens).RemoteAsync("several words here"));
 
     // Parameterized classes: each set of values has its own containers.
-    var gpt2 = parameterized.With(new { ModelName = "gpt2", BatchSize = 16 }).Method<string, string>(m => m.Predict);
-    var gpt4 = parameterized.With(new { ModelName = "gpt4" }).Method<string, string>(m => m.Predict);
+    var gpt2 = parameterized.With(new { ModelName = "gpt2", BatchSize = 16 }).Method(m => m.Predict);
+    var gpt4 = parameterized.With(new { ModelName = "gpt4" }).Method(m => m.Predict);
     Console.WriteLine(await gpt2.RemoteAsync("Hello"));
     Console.WriteLine(await gpt4.RemoteAsync("World"));
 
     // State lives in the instance, per container.
-    var increment = counter.Method<int>(c => c.Increment);
+    var increment = counter.Method(c => c.Increment);
     Console.WriteLine($"count: {await increment.RemoteAsync()}, {await increment.RemoteAsync()}, {await increment.RemoteAsync()}");
 
     // Runtime configuration: variants with other options, concurrency or batching run in their own pools.
     var custom = model.WithOptions(new FunctionOptions { Memory = 1024, Timeout = TimeSpan.FromMinutes(20) });
-    Console.WriteLine(await custom.Method<string, string>(m => m.Predict).RemoteAsync("with options"));
-    var concurrent = model.WithConcurrency(maxInputs: 100, targetInputs: 80).Method<string, string>(m => m.Predict);
+    Console.WriteLine(await custom.Method(m => m.Predict).RemoteAsync("with options"));
+    var concurrent = model.WithConcurrency(maxInputs: 100, targetInputs: 80).Method(m => m.Predict);
     var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => concurrent.RemoteAsync($"input {i}")));
     Console.WriteLine($"concurrent: {answers.Length} answers");
-    var embed = embedder.WithBatching(maxBatchSize: 32, wait: TimeSpan.FromMilliseconds(100)).BatchedMethod<string, int>(e => e.Embed);
+    var embed = embedder.WithBatching(maxBatchSize: 32, wait: TimeSpan.FromMilliseconds(100)).BatchedMethod(e => e.Embed);
     var lengths = await Task.WhenAll(new[] { "a", "bb", "ccc" }.Select(t => embed.RemoteAsync(t)));
     Console.WriteLine($"batched: {string.Join(", ", lengths)}");
 

@@ -4,7 +4,7 @@ using Ferry;
 
 var app = new App("entrypoint-args");
 
-var greet = app.Function<string, string>(Greet);
+var greet = app.Function(Greet);
 
 app.LocalEntrypoint(Main);
 

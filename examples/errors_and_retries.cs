@@ -4,16 +4,16 @@ using Ferry;
 
 var app = new App("errors-and-retries");
 
-var divide = app.Function<int, int, int>(Divide);
+var divide = app.Function(Divide);
 
 // Fails on its first two attempts, then succeeds. Attempts are counted in a file because each attempt may run in a
 // different container.
-var flaky = app.Function<string, string>(FlakyAsync, new FunctionOptions
+var flaky = app.Function(FlakyAsync, new FunctionOptions
 {
     Retries = new Retries(3) { InitialDelay = TimeSpan.FromMilliseconds(500), BackoffCoefficient = 2 },
 });
 
-var sleepy = app.Function<int, int>(SleepAsync, new FunctionOptions { Timeout = TimeSpan.FromSeconds(2) });
+var sleepy = app.Function(SleepAsync, new FunctionOptions { Timeout = TimeSpan.FromSeconds(2) });
 
 app.LocalEntrypoint(async () =>
 {

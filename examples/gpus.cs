@@ -8,7 +8,7 @@ using Ferry;
 
 var app = new App("gpus");
 
-var train = app.Function<int[], double>(TrainModel, new FunctionOptions
+var train = app.Function(TrainModel, new FunctionOptions
 {
     Gpu = "H100",                          // gpu="H100"; "A100:2" asks for two, "H100,A100" is a fallback list
     Memory = 32768,                        // memory=32768 (MiB)
@@ -27,7 +27,7 @@ app.LocalEntrypoint(async () =>
     try
     {
         Console.WriteLine($"trained: {await call.GetAsync(TimeSpan.FromSeconds(5))}");
-        Console.WriteLine(await llm.Method<string, string>(m => m.Generate).RemoteAsync("Hello"));
+        Console.WriteLine(await llm.Method(m => m.Generate).RemoteAsync("Hello"));
     }
     catch (TimeoutException)
     {

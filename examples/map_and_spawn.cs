@@ -4,9 +4,9 @@ using Ferry;
 
 var app = new App("map-and-spawn");
 
-var square = app.Function<int, int>(Square);
-var add = app.Function<int, int, int>(Add);
-var slowEcho = app.Function<string, string>(SlowEchoAsync, name: "slow_echo");
+var square = app.Function(Square);
+var add = app.Function(Add);
+var slowEcho = app.Function(SlowEchoAsync, name: "slow_echo");
 
 app.LocalEntrypoint(async () =>
 {

@@ -13,7 +13,7 @@ var model = app.Cls<FastStartModel>(new FunctionOptions { EnableMemorySnapshot =
 
 app.LocalEntrypoint(async () =>
 {
-    var predict = model.Method<string, string>(m => m.Predict);
+    var predict = model.Method(m => m.Predict);
     Console.WriteLine(await predict.RemoteAsync("snapshots"));
 });
 

@@ -17,9 +17,10 @@ namespace Ferry.Generators;
 /// SDK's generic overload with the type arguments spelled out.
 /// </summary>
 /// <remarks>
-/// Skipped, so the call keeps needing explicit type arguments: overloaded or generic methods, <c>ref</c>/<c>out</c>/<c>in</c>
-/// parameters, types the generated file cannot name (private or file-local types), and methods with no parameters
-/// (the SDK's overloads already infer those).
+/// Overloaded or generic methods, <c>ref</c>/<c>out</c>/<c>in</c>/<c>params</c> parameters and types the generated file
+/// cannot name (private or file-local types) are skipped: those calls keep their explicit type arguments. Functions of
+/// no parameters, and class methods of no parameters that return nothing, are skipped too, because the SDK's own
+/// overloads already bind them.
 /// </remarks>
 [Generator(LanguageNames.CSharp)]
 public sealed class SignatureGenerator : IIncrementalGenerator
@@ -131,11 +132,13 @@ public sealed class SignatureGenerator : IIncrementalGenerator
         var parameters = method.Parameters.Select(p => p.Type).ToList();
         var token = parameters.Count > 0 && IsToken(parameters[parameters.Count - 1]);
         var sent = token ? parameters.Take(parameters.Count - 1).ToList() : parameters;
-        if (sent.Count == 0 || parameters.Count > MaxParameters || sent.Any(IsToken))
+        var (shape, result) = ShapeOf(method);
+        // Without parameters the SDK's own overloads infer a function's result; a selector lambda's they cannot, unless
+        // the method returns nothing (those overloads are not generic).
+        if (sent.Count == 0 && (owner is null || result is null) || parameters.Count > MaxParameters || sent.Any(IsToken))
         {
             return null;
         }
-        var (shape, result) = ShapeOf(method);
         if (!sent.All(Nameable) || result is not null && !Nameable(result))
         {
             return null;
@@ -153,7 +156,7 @@ public sealed class SignatureGenerator : IIncrementalGenerator
             : $"global::System.Func<{string.Join(", ", inputs)}, {returns}>";
         var typeArguments = string.Join(", ", sent.Select(Name).Concat(resultName is null ? [] : [resultName]));
         return new Overload(owner is null ? "Function" : "Method", owner is null ? null : Name(owner), delegateType,
-            $"global::Ferry.Function<{string.Join(", ", sent.Select(Name))}, {resultName ?? "global::Ferry.None"}>", typeArguments);
+            $"global::Ferry.Function<{string.Join(", ", sent.Select(Name).Concat([resultName ?? "global::Ferry.None"]))}>", typeArguments);
     }
 
     private static Overload? ForBatched(IMethodSymbol method, ITypeSymbol? owner)
