@@ -153,7 +153,7 @@ public sealed class SignatureGenerator : IIncrementalGenerator
         };
         var delegateType = shape == "void"
             ? $"global::System.Action<{string.Join(", ", inputs)}>"
-            : $"global::System.Func<{string.Join(", ", inputs)}, {returns}>";
+            : $"global::System.Func<{string.Join(", ", inputs.Concat([returns]))}>";
         var typeArguments = string.Join(", ", sent.Select(Name).Concat(resultName is null ? [] : [resultName]));
         return new Overload(owner is null ? "Function" : "Method", owner is null ? null : Name(owner), delegateType,
             $"global::Ferry.Function<{string.Join(", ", sent.Select(Name).Concat([resultName ?? "global::Ferry.None"]))}>", typeArguments);

@@ -68,6 +68,8 @@ public sealed class SignatureGeneratorTests
             public sealed class Tool
             {
                 [Method] public ValueTask<int> CountAsync(List<string> items, bool distinct) => ValueTask.FromResult(items.Count);
+                [Method] public string Describe() => "tool";
+                [Method] public void Reset() { }
                 [Method, Batched(maxBatchSize: 4, waitMs: 10)] public List<int> Lengths(List<string> items) => items.ConvertAll(i => i.Length);
             }
 
@@ -76,6 +78,10 @@ public sealed class SignatureGeneratorTests
                 public static Function<List<string>, bool, int> Count(App app) => app.Cls<Tool>().Method(t => t.CountAsync);
 
                 public static Function<string, int> Lengths(App app) => app.Cls<Tool>().BatchedMethod(t => t.Lengths);
+
+                public static Function<string> Describe(App app) => app.Cls<Tool>().Method(t => t.Describe);
+
+                public static Function<None> Reset(App app) => app.Cls<Tool>().Method(t => t.Reset);
             }
             """);
 
@@ -83,6 +89,9 @@ public sealed class SignatureGeneratorTests
         generated.Should().Contain(
             "Method(this global::Ferry.Cls<global::Tool> cls, global::System.Func<global::Tool, global::System.Func<global::System.Collections.Generic.List<string>, bool, global::System.Threading.Tasks.ValueTask<int>>> method) =>");
         generated.Should().Contain("cls.BatchedMethod<string, int>(method);");
+        generated.Should().Contain("Method(this global::Ferry.Cls<global::Tool> cls, global::System.Func<global::Tool, global::System.Func<string>> method) =>",
+            "a selector's result cannot be inferred even without parameters");
+        generated.Should().NotContain("Action", "a method of no parameters that returns nothing binds to the SDK's own overload");
     }
 
     [Fact]
