@@ -126,8 +126,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                 /// Runs the function in a container and returns its result. Cancelling <paramref name="cancellationToken"/> cancels the call
                 /// (its token in the container is cancelled) and throws <see cref="OperationCanceledException"/>.
                 /// </summary>
-            {{ArgDocs(n)}}
-                /// <param name="cancellationToken">Cancels the call.</param>
+            {{ArgDocs(n)}}    /// <param name="cancellationToken">Cancels the call.</param>
                 /// <exception cref="RemoteException">The function threw.</exception>
                 /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
                 /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
@@ -135,13 +134,11 @@ public sealed class ArityGenerator : IIncrementalGenerator
                     Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack({{args.TrimEnd(',', ' ')}}), cancellationToken);
 
                 /// <summary>Runs the function in this process.</summary>
-            {{ArgDocs(n)}}
-                /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
+            {{ArgDocs(n)}}    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
                 public Task<TResult> LocalAsync({{declared}}CancellationToken cancellationToken = default) => _fn({{args}}cancellationToken);
 
                 /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
-            {{ArgDocs(n)}}
-                /// <param name="cancellationToken">Stops submitting; once submitted, the call goes on.</param>
+            {{ArgDocs(n)}}    /// <param name="cancellationToken">Stops submitting; once submitted, the call goes on.</param>
                 public async Task<FunctionCall<TResult>> SpawnAsync({{declared}}CancellationToken cancellationToken = default) =>
                     new(await Invocation.SpawnAsync(Client, Name, Pool, Pack({{args.TrimEnd(',', ' ')}}), cancellationToken).ConfigureAwait(false), Name, Client);
 
@@ -271,7 +268,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
     private static string Arg(int n, int i) => n == 1 ? "arg" : $"arg{i}";
 
     private static string ArgDocs(int n) =>
-        string.Join("\n", Range(n).Select(i => $"    /// <param name=\"{Arg(n, i)}\">The {Ordinals[i - 1]} argument.</param>"));
+        string.Concat(Range(n).Select(i => $"    /// <param name=\"{Arg(n, i)}\">The {Ordinals[i - 1]} argument.</param>\n"));
 
     private static string Registrations(bool forClass)
     {
@@ -331,6 +328,11 @@ public sealed class ArityGenerator : IIncrementalGenerator
             Shape.VoidTask => "returns a Task (its handle's result is <see cref=\"None\"/>)",
             _ => "returns a ValueTask (its handle's result is <see cref=\"None\"/>)",
         };
+        // An async lambda converts to Task and ValueTask delegates alike, which C# calls ambiguous; the Task overload
+        // is the one meant. A method group that returns a ValueTask converts only to its own overload, which still wins.
+        var priority = shape is Shape.ValueTask or Shape.VoidValueTask
+            ? "\n    [System.Runtime.CompilerServices.OverloadResolutionPriority(-1)]"
+            : "";
         var arguments = n switch { 0 => "no arguments", 1 => "one argument", _ => $"{n} arguments" };
         var tokenText = token
             ? " It takes a <see cref=\"CancellationToken\"/> last, which callers do not pass: the runtime supplies it, cancelled when the call is cancelled or the container is stopping."
@@ -342,7 +344,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                     /// A method of {{arguments}} that {{what}}, as a function handle: <c>cls.Method(m =&gt; m.Name)</c>.{{tokenText}}
                     /// </summary>
                     /// <param name="method">Picks the method off an instance, such as <c>m =&gt; m.Crop</c>; the method must be marked <see cref="MethodAttribute">[Method]</see>.</param>
-                    /// <exception cref="InvalidRequestException">The method is not marked [Method].</exception>
+                    /// <exception cref="InvalidRequestException">The method is not marked [Method].</exception>{{priority}}
                     public {{handle}} Method{{generic}}(Func<T, {{delegateType}}> method) =>
                         Bind(new {{handle}}(Resolve(method), _registration.Options, method, {{lambdaParameters}} => LocalAsync<{{result}}>(method, [{{string.Join(", ", Range(n).Select(i => $"a{i}"))}}], ct)));
 
@@ -358,7 +360,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                     /// <param name="options">Resources, limits, retries and scaling; default: the defaults of <see cref="FunctionOptions"/>.</param>
                     /// <param name="name">The function's name; default: the method's name.</param>
                     /// <param name="expression">Filled in by the compiler.</param>
-                    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, a type cannot be serialized, or the options are out of range.</exception>
+                    /// <exception cref="InvalidRequestException">The name is taken, missing for a lambda, a type cannot be serialized, or the options are out of range.</exception>{{priority}}
                     public {{handle}} Function{{generic}}({{delegateType}} fn, FunctionOptions? options = null, string? name = null, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(fn))] string expression = "") =>
                         Add(new {{handle}}(Named(name, expression), Checked(options, name, expression), fn, {{lambdaParameters}} => {{body}}));
 

@@ -54,7 +54,8 @@ internal static class Payload
         {
             return "it refers to local process state.";
         }
-        if (typeof(Task).IsAssignableFrom(type) || type == typeof(CancellationToken))
+        if (typeof(Task).IsAssignableFrom(type) || type == typeof(ValueTask) || type.IsGenericType && type.GetGenericTypeDefinition() == typeof(ValueTask<>)
+            || type == typeof(CancellationToken))
         {
             return "it is not data.";
         }
