@@ -55,7 +55,7 @@ public sealed partial class Cls<T>
 
     /// <summary>
     /// A <see cref="BatchedAttribute">[Batched]</see> method as a per-item function handle:
-    /// <c>model.BatchedMethod&lt;string, float[]&gt;(m =&gt; m.Embed)</c>. Each call sends one item.
+    /// <c>model.BatchedMethod(m =&gt; m.Embed)</c>. Each call sends one item.
     /// </summary>
     public Function<TItem, TResult> BatchedMethod<TItem, TResult>(Func<T, Func<List<TItem>, List<TResult>>> method) =>
         Bind(new Function<TItem, TResult>(Resolve(method), _registration.Options, method, (a, ct) => LocalBatchAsync<TItem, TResult>(method, a, ct)));
