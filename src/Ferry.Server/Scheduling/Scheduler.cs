@@ -55,6 +55,7 @@ public sealed record SchedulerOptions
 internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
+    private readonly FailurePolicy _failures = new(options);
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
     // Finished calls in the order they finished, to leave memory after the grace period.
@@ -903,19 +904,25 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Schedules a retry of a failed input if its policy allows; true if it will run again.</summary>
     private bool TryRetryLocked(InputState input, RemoteError? error, DateTimeOffset now)
     {
-        var policy = input.Call.Pool.Settings.Retries;
-        if (input.Call.Cancelled || policy is null || input.RetriesUsed >= policy.MaxRetries)
+        var decision = FailurePolicy.OnFailed(InputFailureFacts.Of(input));
+        if (decision.Action != FailureAction.Retry)
         {
             return false;
         }
+        RetryLocked(input, error, decision.Delay, now);
+        return true;
+    }
+
+    private void RetryLocked(InputState input, RemoteError? error, TimeSpan delay, DateTimeOffset now)
+    {
+        var policy = input.Call.Pool.Settings.Retries!;
         input.RetriesUsed++;
         input.Attempt++;
         input.Status = InputStatus.Delayed;
-        input.DueAt = now + policy.DelayFor(input.RetriesUsed);
+        input.DueAt = now + delay;
         input.Call.Pool.Delayed.Add(input);
         logs.System(input.Call.Pool.App.AppId, input.Call.Record.Function, null,
-            $"Input {input.Index} failed ({error?.Type ?? "error"}: {error?.Message}); retry {input.RetriesUsed} of {policy.MaxRetries} in {policy.DelayFor(input.RetriesUsed).TotalSeconds:0.###} s.");
-        return true;
+            $"Input {input.Index} failed ({error?.Type ?? "error"}: {error?.Message}); retry {input.RetriesUsed} of {policy.MaxRetries} in {delay.TotalSeconds:0.###} s.");
     }
 
     private void RequeueLocked(InputState input)
@@ -1109,49 +1116,45 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 // The build's output is already in the log, line by line.
                 ? "Container not started: its image could not be built."
                 : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
-        var error = reason switch
-        {
-            ErrorKinds.OutOfMemory => new RemoteError("OutOfMemory", $"The container ran out of memory{(pool.Settings.MemoryMiB is { } m ? $" (limit {m} MiB)" : "")} and was killed.", null, ErrorKinds.OutOfMemory),
-            ErrorKinds.Internal => new RemoteError("PlatformError", detail ?? "The container's worker went away.", null, ErrorKinds.Internal),
-            ErrorKinds.ImageBuild => new RemoteError("ImageBuildError", detail ?? "The function's image could not be built.", null, ErrorKinds.ImageBuild),
-            _ => new RemoteError("ContainerCrashed", $"The container exited unexpectedly{(detail is null ? "" : ": " + detail)}.", null, ErrorKinds.Crash),
-        };
+        var error = FailurePolicy.ExitError(reason, detail, pool.Settings.MemoryMiB);
         foreach (var input in container.Running.Values.Where(i => !IsCancelling(i)).ToList())
         {
             input.Container = null;
-            if (input.StartedAt == DateTimeOffset.MaxValue)
-            {
-                // Queued in the container but never started: whatever ended the container, it is not this input's doing.
-                RequeueLocked(input);
-            }
-            else if (reason == ErrorKinds.Internal && input.InternalFailures < options.PlatformRetryBudget)
+            var decision = _failures.OnContainerExited(reason, InputFailureFacts.Of(input));
+            if (decision.ChargesPlatformBudget)
             {
                 input.InternalFailures++;
-                RequeueLocked(input);
             }
-            else if (TryRetryLocked(input, error, now))
+            switch (decision.Action)
             {
-            }
-            else if (reason == ErrorKinds.Crash && input.InternalFailures < options.CrashRetryBudget)
-            {
-                input.InternalFailures++;
-                RequeueLocked(input);
-            }
-            else
-            {
-                Detach(input);
-                CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+                case FailureAction.Requeue:
+                    RequeueLocked(input);
+                    break;
+                case FailureAction.Retry:
+                    RetryLocked(input, error, decision.Delay, now);
+                    break;
+                default:
+                    Detach(input);
+                    CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+                    break;
             }
         }
         container.Running.Clear();
         PulseLocked();
-        if (container.Status == ContainerStatus.Starting && reason != "stopped" && reason != ErrorKinds.Internal)
+        switch (_failures.OnContainerExitedForPool(container.Status == ContainerStatus.Starting, reason, error.Kind, pool.StartupFailures))
         {
-            FailStartupLocked(pool, error);
-        }
-        else if (container.Status != ContainerStatus.Starting)
-        {
-            pool.StartupFailures = 0;
+            case StartupFailureAction.Count:
+                pool.StartupFailures++;
+                break;
+            case StartupFailureAction.FailQueued:
+                FailStartupLocked(pool, error);
+                break;
+            default:
+                if (container.Status != ContainerStatus.Starting)
+                {
+                    pool.StartupFailures = 0;
+                }
+                break;
         }
         if (!pool.App.Stopped)
         {
@@ -1171,19 +1174,15 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     }
 
     /// <summary>
-    /// Containers of a pool that die before they are ready will keep dying: after a few in a row, the queued inputs
-    /// fail with the reason instead of waiting forever, and the pool tries again on the next input. An image that
-    /// failed to build fails them at once: building it again would only repeat the failure.
+    /// Containers of a pool that die before they are ready will keep dying: after a few in a row (see
+    /// <see cref="FailurePolicy.OnContainerExitedForPool"/>), the queued inputs fail with the reason instead of waiting
+    /// forever, and the pool tries again on the next input.
     /// </summary>
     private void FailStartupLocked(PoolState pool, RemoteError error)
     {
         var immediate = error.Kind == ErrorKinds.ImageBuild;
-        if (!immediate && ++pool.StartupFailures < options.StartupFailureLimit)
-        {
-            return;
-        }
         pool.StartupFailures = 0;
-        var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {options.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
+        var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {_failures.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
         var queued = pool.Ready.Concat(pool.Delayed).ToList();
         pool.Ready.Clear();
         pool.Delayed.Clear();
