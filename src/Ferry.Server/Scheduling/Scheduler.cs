@@ -56,6 +56,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 {
     private readonly Lock _gate = new();
     private readonly FailurePolicy _failures = new(options);
+    private readonly PoolScaler _scaler = new(clock);
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
     // Finished calls in the order they finished, to leave memory after the grace period.
@@ -1448,11 +1449,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             return;
         }
-        var settings = pool.Settings;
-        var desired = Autoscaler.Desired(settings, pool.Ready.Count, pool.RunningInputs, pool.Delayed.Count);
-        var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
+        var plan = _scaler.Plan(pool);
         pool.WaitingForResources = false;
-        for (var i = live.Count; i < desired; i++)
+        for (var i = 0; i < plan.ToStart; i++)
         {
             if (!TryStartContainerLocked(pool, now))
             {
@@ -1465,26 +1464,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 break;
             }
         }
-        var surplus = live.Count - desired;
-        if (surplus <= 0)
+        foreach (var (container, reason) in plan.ToStop)
         {
-            return;
-        }
-        var window = TimeSpan.FromSeconds(settings.ScaledownWindowSeconds);
-        var overMax = settings.MaxContainers is { } max ? live.Count - max : 0;
-        foreach (var container in live.Where(c => c.Running.Count == 0).OrderBy(c => c.IdleSince))
-        {
-            if (surplus <= 0)
-            {
-                break;
-            }
-            // Above MaxContainers goes at once; otherwise a container must have been idle for the whole window.
-            if (overMax > 0 || (container.Status == ContainerStatus.Ready && now - container.IdleSince >= window))
-            {
-                StopContainerLocked(container, overMax > 0 ? "above max containers" : "scaled down");
-                overMax--;
-                surplus--;
-            }
+            StopContainerLocked(container, reason);
         }
     }
 
@@ -1510,16 +1492,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// </summary>
     private void EvictIdleLocked(PoolState requester)
     {
-        if (_containers.Values.Any(c => c.Evicted && c.Status == ContainerStatus.Stopping))
-        {
-            return;
-        }
-        var victim = _containers.Values
-            .Where(c => c.Pool != requester && c.Status == ContainerStatus.Ready && c.Running.Count == 0
-                && c.Pool.LiveContainers > c.Pool.Settings.MinContainers)
-            .OrderBy(c => c.IdleSince)
-            .FirstOrDefault();
-        if (victim is not null)
+        if (PoolScaler.ChooseToEvict(_containers.Values, requester) is { } victim)
         {
             victim.Evicted = true;
             StopContainerLocked(victim, $"making room for {requester.PoolId}");
@@ -1606,24 +1579,6 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A scheduler tick failed.")]
     private static partial void LogTickFailed(ILogger logger, Exception error);
-}
-
-/// <summary>The autoscaler's arithmetic, apart from its state so it can be tested alone.</summary>
-internal static class Autoscaler
-{
-    /// <summary>
-    /// Containers a pool should have: enough for the load at the target per container, plus the buffer while the
-    /// function is active, never below the minimum and never above the maximum.
-    /// </summary>
-    public static int Desired(FunctionSettings settings, int backlog, int running, int delayed)
-    {
-        var perContainer = Math.Max(1, (settings.TargetInputs ?? settings.MaxInputs) * Math.Max(1, settings.BatchMaxSize ?? 1));
-        var load = backlog + running;
-        var needed = (load + perContainer - 1) / perContainer;
-        var active = load + delayed > 0;
-        var desired = Math.Max(settings.MinContainers, needed + (active ? settings.BufferContainers : 0));
-        return settings.MaxContainers is { } max ? Math.Min(desired, max) : desired;
-    }
 }
 
 /// <summary>An id that names nothing known.</summary>
