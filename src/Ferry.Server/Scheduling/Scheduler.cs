@@ -70,12 +70,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Outputs released from memory after which the heap is compacted and returned to the system.</summary>
     private const long CollectAfterReleased = 200_000;
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
-    // Worker id -> the join token it first registered with, for this server's lifetime.
-    private readonly Dictionary<string, string> _workerIdentities = new(StringComparer.Ordinal);
+    private readonly WorkerRegistry _workers = new();
     private readonly Queue<PendingPublish> _unpublished = new();
     private readonly CancellationTokenSource _stopping = new();
-    private TaskCompletionSource _workersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextInputId;
     private long _nextOrder;
@@ -769,10 +766,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 throw new ConflictException("No worker is connected to run the shell.");
             }
-            var placed = Placement.TryPlace(_workers.Values.OrderByDescending(w => w.Runtime == "runc"), definition.Settings)
+            var placed = _workers.TryReserveForShell(definition.Settings)
                 ?? throw new ConflictException($"No worker has room for {definition.Name}'s resources right now{(definition.Settings.Gpu is { } gpu ? $" (GPU {string.Join(" or ", gpu)})" : "")}; try again when its containers are idle.");
             var (worker, reservation) = placed;
-            Placement.Reserve(worker, reservation);
             var id = Ids.New("sh");
             worker.Peer.Send(new OpenSessionCommand(sessionId, command, Container: new StartContainerCommand(
                 id, "", app.AppId, app.Record.BuildId ?? "", definition.ClassName ?? definition.Name, "", definition.Settings, reservation.GpuIndices)));
@@ -783,7 +779,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 {
                     lock (_gate)
                     {
-                        Placement.Release(worker, reservation);
+                        WorkerRegistry.Release(worker, reservation);
                         ScaleWaitingPoolsLocked(clock.GetUtcNow());
                     }
                 }
@@ -1108,7 +1104,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         var now = clock.GetUtcNow();
         pool.Containers.Remove(container.Id);
         _containers.Remove(container.Id);
-        Placement.Release(container.Worker, container.Reservation);
+        WorkerRegistry.Release(container.Worker, container.Reservation);
         container.Peer?.Close();
         var expected = container.Status == ContainerStatus.Stopping && container.Running.Values.All(IsCancelling);
         logs.System(pool.App.AppId, pool.PoolId, container.Id, expected
@@ -1227,37 +1223,18 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            var boundId = _workerIdentities.FirstOrDefault(p => p.Value == credentialId).Key;
-            string? refusal = null;
-            if (_workers.ContainsKey(hello.WorkerId))
+            var (worker, refusal) = _workers.Register(hello, credentialId, peer);
+            if (worker is null)
             {
-                refusal = "a worker with this id is connected already";
-            }
-            else if (_workerIdentities.TryGetValue(hello.WorkerId, out var owner) && owner != credentialId)
-            {
-                refusal = "this worker id belongs to another join token";
-            }
-            else if (boundId is not null && boundId != hello.WorkerId)
-            {
-                refusal = $"this join token belongs to the worker '{boundId}'";
-            }
-            if (refusal is not null)
-            {
-                LogWorkerRefused(logger, hello.WorkerId, credentialId, refusal);
+                LogWorkerRefused(logger, hello.WorkerId, credentialId, refusal!);
                 return null;
             }
-            _workerIdentities[hello.WorkerId] = credentialId;
-            var worker = new WorkerState(hello.WorkerId, hello.Name, hello.Runtime, hello.Resources, peer);
-            _workers[worker.WorkerId] = worker;
             // Containers a worker still runs from before a server restart are unknown here: stop them.
             foreach (var orphan in hello.RunningContainers.Where(id => !_containers.ContainsKey(id)))
             {
                 peer.Send(new StopContainerCommand(orphan, 0, "unknown to the control plane"));
             }
             LogWorker(logger, worker.Name, worker.Runtime, worker.Resources.MaxContainers);
-            var signal = _workersChanged;
-            _workersChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            signal.TrySetResult();
             var now = clock.GetUtcNow();
             foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values))
             {
@@ -1271,9 +1248,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            if (_workers.TryGetValue(worker.WorkerId, out var current) && ReferenceEquals(current, worker))
+            if (_workers.Unregister(worker))
             {
-                _workers.Remove(worker.WorkerId);
                 DropWorkerLocked(worker, "The worker disconnected.");
             }
         }
@@ -1335,7 +1311,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 {
                     return;
                 }
-                changed = _workersChanged.Task;
+                changed = _workers.Changed;
             }
             await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -1476,7 +1452,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// </summary>
     private void ExplainWaitLocked(PoolState pool)
     {
-        if (pool.Ready.Count == 0 || Placement.WhyNot(_workers.Values, pool.Settings) is not { } reason || pool.WaitReasonLogged == reason)
+        if (pool.Ready.Count == 0 || _workers.WhyNot(pool.Settings) is not { } reason || pool.WaitReasonLogged == reason)
         {
             return;
         }
@@ -1506,12 +1482,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             return false;
         }
-        var placed = Placement.TryPlace(_workers.Values, pool.Settings);
-        if (placed is not { } place)
+        if (_workers.TryReserve(pool.Settings) is not { } place)
         {
             return false;
         }
-        Placement.Reserve(place.Worker, place.Reservation);
         pool.WaitReasonLogged = null;
         var container = new ContainerState(Ids.New("ct"), Ids.Token(), pool, place.Worker, place.Reservation, now);
         _containers[container.Id] = container;
