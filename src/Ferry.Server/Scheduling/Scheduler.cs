@@ -57,6 +57,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private readonly Lock _gate = new();
     private readonly FailurePolicy _failures = new(options);
     private readonly PoolScaler _scaler = new(clock);
+    private readonly PoolDispatcher _dispatcher = new(clock);
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
     // Finished calls in the order they finished, to leave memory after the grace period.
@@ -76,7 +77,6 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextInputId;
     private long _nextOrder;
-    private long _dispatchSeq;
     private Task _ticker = Task.CompletedTask;
 
     private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
@@ -789,53 +789,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     // ---------------------------------------------------------------- dispatch
 
-    /// <summary>Hands queued inputs to ready containers with free slots, one message per container.</summary>
+    /// <summary>Hands queued inputs to ready containers with free slots (see <see cref="PoolDispatcher"/>).</summary>
     private void DispatchLocked(PoolState pool)
     {
-        if (pool.Ready.Count == 0)
+        if (_dispatcher.Dispatch(pool))
         {
-            return;
+            PulseLocked();
         }
-        var now = clock.GetUtcNow();
-        // Queueing inputs inside a container hides the round trip per input, but only once the pool has all the
-        // containers it will get: while one is still starting, its share of the work must wait for it.
-        var prefetch = !pool.Containers.Values.Any(c => c.Status == ContainerStatus.Starting);
-        int CapacityOf(ContainerState c) => prefetch ? c.Capacity : c.MaxInputs;
-        var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < CapacityOf(c)).ToList();
-        if (open.Count == 0)
-        {
-            return;
-        }
-        var batches = new Dictionary<ContainerState, List<ContainerInput>>();
-        while (pool.Ready.First is { } node)
-        {
-            // Least-loaded first spreads work; a container is filled up to its capacity only when all are busy.
-            ContainerState? target = null;
-            foreach (var candidate in open)
-            {
-                if (candidate.Running.Count < CapacityOf(candidate) && (target is null || candidate.Running.Count < target.Running.Count))
-                {
-                    target = candidate;
-                }
-            }
-            if (target is null)
-            {
-                break;
-            }
-            pool.Ready.RemoveFirst();
-            // Beyond its concurrency a container queues inputs locally and starts them in order as slots free up.
-            var assigned = AssignLocked(node.Value, target, target.StartedCount < target.MaxInputs ? now : DateTimeOffset.MaxValue);
-            if (!batches.TryGetValue(target, out var batch))
-            {
-                batches[target] = batch = [];
-            }
-            batch.Add(assigned);
-        }
-        foreach (var (container, batch) in batches)
-        {
-            container.Peer!.Send(new InputBatch(batch));
-        }
-        PulseLocked();
     }
 
     /// <summary>Outputs reported by a container.</summary>
@@ -861,27 +821,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 CompleteManyLocked(done);
             }
-            PromoteQueuedLocked(container, now);
+            PoolDispatcher.PromoteQueued(container, now);
             if (container.Running.Count == 0)
             {
                 container.IdleSince = now;
             }
             container.Pool.LastActive = now;
             DispatchLocked(container.Pool);
-        }
-    }
-
-    /// <summary>Marks the oldest locally queued inputs as started, as the container does when slots free up.</summary>
-    private static void PromoteQueuedLocked(ContainerState container, DateTimeOffset now)
-    {
-        var free = container.MaxInputs - container.StartedCount;
-        if (free <= 0)
-        {
-            return;
-        }
-        foreach (var input in container.Running.Values.Where(i => i.StartedAt == DateTimeOffset.MaxValue).OrderBy(i => i.DispatchSeq).Take(free))
-        {
-            input.StartedAt = now;
         }
     }
 
@@ -1065,7 +1011,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             container.MaxInputs = Math.Max(1, maxInputs);
             container.IdleSince = clock.GetUtcNow();
             // An input handed over with the start command starts now.
-            PromoteQueuedLocked(container, clock.GetUtcNow());
+            PoolDispatcher.PromoteQueued(container, clock.GetUtcNow());
             var startup = clock.GetUtcNow() - container.CreatedAt;
             logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container ready in {startup.TotalMilliseconds:0} ms.");
             PulseLocked();
@@ -1491,45 +1437,12 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         _containers[container.Id] = container;
         pool.Containers[container.Id] = container;
         pool.PeakContainers = Math.Max(pool.PeakContainers, pool.Containers.Count);
-        var first = TakeFirstInputLocked(pool, container);
+        var first = _dispatcher.TakeFirstInput(pool, container);
         PulseLocked();
         place.Worker.Peer.Send(new StartContainerCommand(
             container.Id, $"{container.Id}.{container.Token}", app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
             pool.Settings, place.Reservation.GpuIndices, pool.Parameters, first));
         return true;
-    }
-
-    /// <summary>
-    /// Hands a new container the next queued input with its start command, so the container runs it as soon as its
-    /// enter hooks are done instead of waiting to connect, report ready and be sent it. The input counts as started only
-    /// when the container reports ready, so its timeout does not include the cold start. Only a cold pool does this.
-    /// Batching pools gather batches in the container and are left out, as are inputs too large for an environment
-    /// variable.
-    /// </summary>
-    private ContainerInput? TakeFirstInputLocked(PoolState pool, ContainerState container)
-    {
-        const int MaxInlineArgs = 16 * 1024;
-        // Only on a cold pool: where a ready container exists, it may free a slot sooner than a new one starts.
-        if ((pool.Settings.BatchMaxSize ?? 1) > 1 || pool.Ready.First is not { } node
-            || pool.Containers.Values.Any(c => c.Status == ContainerStatus.Ready)
-            || (node.Value.Args is { } args && args.GetRawText().Length > MaxInlineArgs))
-        {
-            return null;
-        }
-        pool.Ready.RemoveFirst();
-        container.FirstInputId = node.Value.Id;
-        return AssignLocked(node.Value, container, DateTimeOffset.MaxValue);
-    }
-
-    /// <summary>Gives a queued input to a container; <paramref name="startedAt"/> is MaxValue while it waits there.</summary>
-    private ContainerInput AssignLocked(InputState input, ContainerState container, DateTimeOffset startedAt)
-    {
-        input.Status = InputStatus.Running;
-        input.Container = container;
-        input.StartedAt = startedAt;
-        input.DispatchSeq = ++_dispatchSeq;
-        container.Running[input.Id] = input;
-        return new ContainerInput(input.Id, input.Attempt, input.Call.Record.Function, input.Args, input.ArgsBlob);
     }
 
     public async ValueTask DisposeAsync()
