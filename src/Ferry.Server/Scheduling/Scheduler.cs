@@ -59,14 +59,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private readonly PoolScaler _scaler = new(clock);
     private readonly PoolDispatcher _dispatcher = new(clock);
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
-    // Finished calls in the order they finished, to leave memory after the grace period.
-    private readonly Queue<CallState> _finished = new();
-    // Calls that left memory, by id, in the order they left, for idempotent retries of their creation.
-    private readonly Dictionary<string, DateTimeOffset> _evicted = new(StringComparer.Ordinal);
-    private readonly Queue<(string CallId, DateTimeOffset At)> _evictedOrder = new();
-    // Outputs let go of since the last full collection; see TickLoopAsync.
-    private long _releasedSinceCollect;
+    private readonly CallTable _calls = new(options);
 
     /// <summary>Outputs released from memory after which the heap is compacted and returned to the system.</summary>
     private const long CollectAfterReleased = 200_000;
@@ -251,7 +244,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             // A retry of a request that created a call which has since finished and left memory: it was accepted whole.
-            if (_evicted.ContainsKey(request.CallId))
+            if (_calls.WasEvicted(request.CallId))
             {
                 return request.CallId;
             }
@@ -266,7 +259,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 var pool = GetOrCreatePool(app, function, request.Pool);
                 var record = new CallRecord(request.CallId, appId, function.Name, pool.PoolId, request.Kind, clock.GetUtcNow(), false, request.Pool);
                 existing = new CallState(record, pool) { Final = false };
-                _calls[request.CallId] = existing;
+                _calls.Add(existing);
             }
             else if (existing.Record.AppId != appId || existing.Record.Function != request.Function)
             {
@@ -391,8 +384,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, call.Outputs.Count + 1));
             }
-            _calls[record.CallId] = call;
-            _evicted.Remove(record.CallId);
+            _calls.Add(call);
             MarkIfDoneLocked(call);
             return call;
         }
@@ -529,43 +521,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         }
     }
 
-    private void MarkIfDoneLocked(CallState call)
-    {
-        if (call.IsDone && call.DoneAt is null)
-        {
-            call.DoneAt = clock.GetUtcNow();
-            _finished.Enqueue(call);
-        }
-    }
+    private void MarkIfDoneLocked(CallState call) => _calls.MarkIfDone(call, clock.GetUtcNow());
 
-    private void EvictLocked(CallState call)
-    {
-        if (_calls.Remove(call.CallId))
-        {
-            _releasedSinceCollect += call.Outputs.Count;
-            var now = clock.GetUtcNow();
-            _evicted[call.CallId] = now;
-            _evictedOrder.Enqueue((call.CallId, now));
-        }
-    }
-
-    /// <summary>Lets finished calls past their grace period leave memory, and forgets evictions past their memory.</summary>
-    private void SweepFinishedLocked(DateTimeOffset now)
-    {
-        while (_finished.TryPeek(out var call) && now - call.DoneAt >= options.FinishedCallGrace)
-        {
-            _finished.Dequeue();
-            EvictLocked(call);
-        }
-        while (_evictedOrder.TryPeek(out var gone) && now - gone.At >= options.EvictedCallMemory)
-        {
-            _evictedOrder.Dequeue();
-            if (_evicted.TryGetValue(gone.CallId, out var at) && at == gone.At)
-            {
-                _evicted.Remove(gone.CallId);
-            }
-        }
-    }
+    private void EvictLocked(CallState call) => _calls.Evict(call, clock.GetUtcNow());
 
     private static CallStatus StatusLocked(CallState call)
     {
@@ -1282,9 +1240,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 }
                 // An idle server allocates too little for the GC to run a full collection by itself, so the memory of
                 // large finished calls would stay committed indefinitely. After releasing many, give it back once.
-                if (Interlocked.Read(ref _releasedSinceCollect) >= CollectAfterReleased)
+                if (_calls.ReleasedOutputs >= CollectAfterReleased)
                 {
-                    Interlocked.Exchange(ref _releasedSinceCollect, 0);
+                    _calls.ResetReleasedOutputs();
                     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 }
             }
@@ -1300,7 +1258,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             var now = clock.GetUtcNow();
-            SweepFinishedLocked(now);
+            _calls.Sweep(now);
             foreach (var container in _containers.Values.ToList())
             {
                 CheckTimeoutsLocked(container, now);
