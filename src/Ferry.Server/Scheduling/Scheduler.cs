@@ -60,24 +60,24 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private readonly PoolDispatcher _dispatcher = new(clock);
     private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
     private readonly CallTable _calls = new(options);
+    private OutputPublisher? _outputs;
+
+    // Created on first use because a field initializer cannot pass it the lock; creating it has no side effects.
+    private OutputPublisher Outputs => LazyInitializer.EnsureInitialized(ref _outputs, () => new OutputPublisher(_gate, store, _calls, _changes, clock, logger));
 
     /// <summary>Outputs released from memory after which the heap is compacted and returned to the system.</summary>
     private const long CollectAfterReleased = 200_000;
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
     private readonly WorkerRegistry _workers = new();
-    private readonly Queue<PendingPublish> _unpublished = new();
     private readonly CancellationTokenSource _stopping = new();
-    private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ChangeSignal _changes = new();
     private long _nextInputId;
-    private long _nextOrder;
     private Task _ticker = Task.CompletedTask;
-
-    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _nextInputId = await store.MaxInputIdAsync(cancellationToken).ConfigureAwait(false);
-        _nextOrder = await store.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false);
+        Outputs.StartAfter(await store.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false));
         foreach (var app in await store.ListAppsAsync(cancellationToken).ConfigureAwait(false))
         {
             _apps[app.AppId] = new AppState(app);
@@ -405,36 +405,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             return new OutputBatch(items, start + items.Count, start + items.Count == finished.Total, finished.Total);
         }
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
-        // Long-poll deadlines run on real time even when tests drive the scheduler's clock by hand.
-        var deadline = TimeProvider.System.GetUtcNow() + wait;
-        while (true)
-        {
-            Task changed;
-            lock (_gate)
-            {
-                var start = (int)Math.Clamp(after, 0, call.Outputs.Count);
-                if (start < call.Outputs.Count || call.IsDone)
-                {
-                    var take = Math.Min(limit, call.Outputs.Count - start);
-                    var slice = call.Outputs.GetRange(start, take);
-                    var done = call.IsDone && start + take == call.Outputs.Count;
-                    if (done)
-                    {
-                        // Its caller has it all: later reads, if any, come from the store.
-                        EvictLocked(call);
-                    }
-                    return new OutputBatch(slice, start + take, done, call.Indices.Count);
-                }
-                changed = call.Changed.Task;
-            }
-            var remaining = deadline - TimeProvider.System.GetUtcNow();
-            if (remaining <= TimeSpan.Zero)
-            {
-                return new OutputBatch([], after, false, call.Indices.Count);
-            }
-            await Task.WhenAny(changed, Task.Delay(remaining, cancellationToken)).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-        }
+        return await Outputs.WaitForOutputsAsync(call, after, wait, limit, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken)
@@ -837,53 +808,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Records an input's final outcome. Outputs become visible in exactly the order they are committed.</summary>
     private void CompleteLocked(InputState input, ContainerOutput output) => CompleteManyLocked([(input, output)]);
 
-    private void CompleteManyLocked(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
-    {
-        var now = clock.GetUtcNow();
-        var records = new List<CompletionRecord>(done.Count);
-        var published = new List<(CallState, OutputItem)>(done.Count);
-        foreach (var (input, output) in done)
-        {
-            input.Call.Open.Remove(input.Index);
-            var order = ++_nextOrder;
-            var result = output.Result?.GetRawText();
-            records.Add(new CompletionRecord(input.Id, order, output.Success, result, output.ResultBlob, output.Error, now));
-            published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
-        }
-        var write = store.CompleteInputsAsync(records, CancellationToken.None);
-        _unpublished.Enqueue(new PendingPublish(write, published));
-        write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
+    private void CompleteManyLocked(IReadOnlyList<(InputState Input, ContainerOutput Output)> done) => Outputs.Complete(done);
 
-    private void PublishCommitted()
-    {
-        lock (_gate)
-        {
-            while (_unpublished.TryPeek(out var head) && head.Write.IsCompleted)
-            {
-                _unpublished.Dequeue();
-                if (head.Write.IsFaulted)
-                {
-                    LogCommitFailed(logger, head.Write.Exception!.GetBaseException());
-                    continue;
-                }
-                foreach (var (call, output) in head.Outputs)
-                {
-                    call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
-                    MarkIfDoneLocked(call);
-                    NotifyLocked(call);
-                }
-                PulseLocked();
-            }
-        }
-    }
-
-    private void PulseLocked()
-    {
-        var changed = _stateChanged;
-        _stateChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
-    }
+    private void PulseLocked() => _changes.Pulse();
 
     /// <summary>
     /// Resolves once <paramref name="condition"/>, evaluated under the scheduler's lock after each change of containers
@@ -900,7 +827,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 {
                     return;
                 }
-                changed = _stateChanged.Task;
+                changed = _changes.Next;
             }
             await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -909,12 +836,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>The pools of an app, for inspection under the lock by <see cref="WaitUntilAsync"/> conditions and tests.</summary>
     internal IReadOnlyCollection<PoolState> PoolsOfApp(string appId) => RequireApp(appId).Pools.Values;
 
-    private static void NotifyLocked(CallState call)
-    {
-        var changed = call.Changed;
-        call.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
-    }
+    private static void NotifyLocked(CallState call) => OutputPublisher.Notify(call);
 
     // ---------------------------------------------------------------- containers
 
@@ -1412,9 +1334,6 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} unfinished inputs from the store.")]
     private static partial void LogRecovered(ILogger logger, int count);
-
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Committing outputs failed; they will not be published.")]
-    private static partial void LogCommitFailed(ILogger logger, Exception error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {Name} connected: {Runtime} runtime, up to {Max} containers.")]
     private static partial void LogWorker(ILogger logger, string name, string runtime, int max);
