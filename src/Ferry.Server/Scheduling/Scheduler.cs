@@ -670,10 +670,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             var container = _containers.TryGetValue(containerId, out var c) ? c : throw new NotFoundException($"No running container has the id '{containerId}'. See `ferry container list`.");
-            if (!container.Worker.Peer.Send(new OpenSessionCommand(sessionId, command, ContainerId: containerId)))
-            {
-                throw new ConflictException($"The worker of {containerId} is not connected.");
-            }
+            SessionPlacement.OpenExec(container, sessionId, command);
         }
     }
 
@@ -686,21 +683,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            var app = RequireApp(appId);
-            var functions = app.Record.Definition?.Functions ?? [];
-            var definition = functions.FirstOrDefault(f => string.Equals(f.Name, function, StringComparison.OrdinalIgnoreCase))
-                ?? functions.FirstOrDefault(f => string.Equals(f.ClassName, function, StringComparison.OrdinalIgnoreCase))
-                ?? throw new NotFoundException($"The app has no function '{function}'. Functions: {(functions.Count == 0 ? "none" : string.Join(", ", functions.Select(f => f.Name)))}.");
-            if (_workers.Count == 0)
-            {
-                throw new ConflictException("No worker is connected to run the shell.");
-            }
-            var placed = _workers.TryReserveForShell(definition.Settings)
-                ?? throw new ConflictException($"No worker has room for {definition.Name}'s resources right now{(definition.Settings.Gpu is { } gpu ? $" (GPU {string.Join(" or ", gpu)})" : "")}; try again when its containers are idle.");
-            var (worker, reservation) = placed;
-            var id = Ids.New("sh");
-            worker.Peer.Send(new OpenSessionCommand(sessionId, command, Container: new StartContainerCommand(
-                id, "", app.AppId, app.Record.BuildId ?? "", definition.ClassName ?? definition.Name, "", definition.Settings, reservation.GpuIndices)));
+            var (worker, reservation) = SessionPlacement.OpenShell(_workers, RequireApp(appId), function, sessionId, command);
             var released = 0;
             return () =>
             {
