@@ -58,7 +58,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private readonly FailurePolicy _failures = new(options);
     private readonly PoolScaler _scaler = new(clock);
     private readonly PoolDispatcher _dispatcher = new(clock);
-    private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
+    private readonly AppRegistry _apps = new();
     private readonly CallTable _calls = new(options);
     private OutputPublisher? _outputs;
 
@@ -80,7 +80,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         Outputs.StartAfter(await store.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false));
         foreach (var app in await store.ListAppsAsync(cancellationToken).ConfigureAwait(false))
         {
-            _apps[app.AppId] = new AppState(app);
+            _apps.Add(new AppState(app));
             await logs.InitializeAppAsync(app.AppId, app.State == AppStates.Stopped, cancellationToken).ConfigureAwait(false);
         }
         var pending = await store.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);
@@ -121,7 +121,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         await store.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
-            _apps[record.AppId] = new AppState(record);
+            _apps.Add(new AppState(record));
         }
         await logs.InitializeAppAsync(record.AppId, stopped: false, cancellationToken).ConfigureAwait(false);
         return record;
@@ -132,14 +132,14 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         AppRecord updated;
         lock (_gate)
         {
-            var app = RequireApp(appId);
+            var app = _apps.Require(appId);
             updated = app.Record with { Definition = definition };
             app.Record = updated;
             // Default pools exist from the start, so MinContainers warms them before the first call.
             var now = clock.GetUtcNow();
             foreach (var function in definition.Functions)
             {
-                ScaleLocked(GetOrCreatePool(app, function, null), now);
+                ScaleLocked(AppRegistry.GetOrCreatePool(app, function, null), now);
             }
         }
         await store.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
@@ -161,7 +161,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            return RequireApp(appId).Record;
+            return _apps.Require(appId).Record;
         }
     }
 
@@ -184,7 +184,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         AppRecord updated;
         lock (_gate)
         {
-            var app = RequireApp(appId);
+            var app = _apps.Require(appId);
             if (app.Stopped)
             {
                 return;
@@ -232,9 +232,6 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         }
     }
 
-    private AppState RequireApp(string appId) =>
-        _apps.TryGetValue(appId, out var app) ? app : throw new NotFoundException($"No app has the id '{appId}'.");
-
     // ---------------------------------------------------------------- calls
 
     /// <summary>Creates a call, or adds to it if a retried request created it already; returns once inputs are durable.</summary>
@@ -248,15 +245,15 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 return request.CallId;
             }
-            var app = RequireApp(appId);
+            var app = _apps.Require(appId);
             if (app.Stopped)
             {
                 throw new ConflictException($"The app '{app.Record.Name}' ({appId}) is stopped.");
             }
             if (!_calls.TryGetValue(request.CallId, out var existing))
             {
-                var function = FindFunction(app, request.Function);
-                var pool = GetOrCreatePool(app, function, request.Pool);
+                var function = AppRegistry.FindFunction(app, request.Function);
+                var pool = AppRegistry.GetOrCreatePool(app, function, request.Pool);
                 var record = new CallRecord(request.CallId, appId, function.Name, pool.PoolId, request.Kind, clock.GetUtcNow(), false, request.Pool);
                 existing = new CallState(record, pool) { Final = false };
                 _calls.Add(existing);
@@ -378,7 +375,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 return null;
             }
-            var call = new CallState(record, GetOrCreatePool(app, function, record.Pool));
+            var call = new CallState(record, AppRegistry.GetOrCreatePool(app, function, record.Pool));
             call.Indices.UnionWith(indices);
             foreach (var output in outputs)
             {
@@ -547,49 +544,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     // ---------------------------------------------------------------- functions and pools
 
-    private static FunctionDefinition FindFunction(AppState app, string name)
-    {
-        var definition = app.Record.Definition
-            ?? throw new NotFoundException($"The app '{app.Record.Name}' has not published its functions yet.");
-        return definition.Functions.FirstOrDefault(f => f.Name == name)
-            ?? throw new NotFoundException($"The app '{app.Record.Name}' has no function '{name}'. It has: {string.Join(", ", definition.Functions.Select(f => f.Name))}.");
-    }
-
-    /// <summary>
-    /// A class's methods share one pool per set of parameter values and options; a plain function has one pool per
-    /// set of options.
-    /// </summary>
-    private PoolState GetOrCreatePool(AppState app, FunctionDefinition function, PoolSpec? spec)
-    {
-        var owner = function.ClassName ?? function.Name;
-        var poolId = owner;
-        if (spec is not null && (spec.Parameters is not null || spec.Overrides is not null))
-        {
-            var key = JsonSerializer.Serialize(spec, ProtocolJsonContext.Default.PoolSpec);
-            poolId += "@" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..12];
-        }
-        if (!app.Pools.TryGetValue(poolId, out var pool))
-        {
-            var settings = spec?.Overrides ?? function.Settings;
-            pool = new PoolState(poolId, app, function, settings, spec?.Parameters);
-            app.Pools[poolId] = pool;
-        }
-        return pool;
-    }
-
-    private IEnumerable<PoolState> PoolsOf(string appId, string function)
-    {
-        var app = RequireApp(appId);
-        var definition = FindFunction(app, function);
-        var owner = definition.ClassName ?? definition.Name;
-        return app.Pools.Values.Where(p => (p.Function.ClassName ?? p.Function.Name) == owner);
-    }
-
     public FunctionStats GetStats(string appId, string function, PoolSpec? spec)
     {
         lock (_gate)
         {
-            var pools = spec is null ? PoolsOf(appId, function).ToList() : [GetOrCreatePool(RequireApp(appId), FindFunction(RequireApp(appId), function), spec)];
+            var pools = spec is null ? _apps.PoolsOf(appId, function).ToList() : [AppRegistry.GetOrCreatePool(_apps.Require(appId), AppRegistry.FindFunction(_apps.Require(appId), function), spec)];
             var started = pools.Sum(p => p.Containers.Values.Sum(c => c.StartedCount));
             // Inputs queued in containers are backlog; those of cancelled calls are not, though they hold their slots.
             var queuedInContainers = pools.Sum(p => p.Containers.Values.Sum(c => c.Running.Values.Count(i => i.StartedAt == DateTimeOffset.MaxValue && !IsCancelling(i))));
@@ -605,11 +564,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            var app = RequireApp(appId);
-            var pools = spec is null ? PoolsOf(appId, function).ToList() : [];
+            var app = _apps.Require(appId);
+            var pools = spec is null ? _apps.PoolsOf(appId, function).ToList() : [];
             if (pools.Count == 0)
             {
-                pools.Add(GetOrCreatePool(app, FindFunction(app, function), spec));
+                pools.Add(AppRegistry.GetOrCreatePool(app, AppRegistry.FindFunction(app, function), spec));
             }
             var now = clock.GetUtcNow();
             var merged = pools.Select(pool => pool.Settings with
@@ -683,7 +642,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            var (worker, reservation) = SessionPlacement.OpenShell(_workers, RequireApp(appId), function, sessionId, command);
+            var (worker, reservation) = SessionPlacement.OpenShell(_workers, _apps.Require(appId), function, sessionId, command);
             var released = 0;
             return () =>
             {
@@ -817,7 +776,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     }
 
     /// <summary>The pools of an app, for inspection under the lock by <see cref="WaitUntilAsync"/> conditions and tests.</summary>
-    internal IReadOnlyCollection<PoolState> PoolsOfApp(string appId) => RequireApp(appId).Pools.Values;
+    internal IReadOnlyCollection<PoolState> PoolsOfApp(string appId) => _apps.Require(appId).Pools.Values;
 
     private static void NotifyLocked(CallState call) => OutputPublisher.Notify(call);
 
@@ -973,7 +932,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Freed resources may let a pool's waiting container start.</summary>
     private void ScaleWaitingPoolsLocked(DateTimeOffset now)
     {
-        foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).Where(p => p.WaitingForResources))
+        foreach (var pool in _apps.LivePools.Where(p => p.WaitingForResources))
         {
             ScaleLocked(pool, now);
         }
@@ -1045,7 +1004,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             }
             LogWorker(logger, worker.Name, worker.Runtime, worker.Resources.MaxContainers);
             var now = clock.GetUtcNow();
-            foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values))
+            foreach (var pool in _apps.LivePools)
             {
                 ScaleLocked(pool, now);
             }
@@ -1168,7 +1127,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 CheckTimeoutsLocked(container, now);
             }
-            foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).ToList())
+            foreach (var pool in _apps.LivePools.ToList())
             {
                 for (var i = pool.Delayed.Count - 1; i >= 0; i--)
                 {
