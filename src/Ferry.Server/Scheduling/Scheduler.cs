@@ -44,22 +44,29 @@ public sealed record SchedulerOptions
 }
 
 /// <summary>
-/// The heart of the control plane: it accepts inputs, keeps them durable, hands them to containers in batches,
-/// publishes outputs in completion order, retries failures and scales each pool of containers.
+/// The heart of the control plane, and the façade its routes and sockets call: it accepts inputs and keeps them
+/// durable, and orchestrates the parts that hand them to containers (<see cref="PoolDispatcher"/>), publish outputs in
+/// completion order (<see cref="OutputPublisher"/>), decide what a failure costs (<see cref="FailurePolicy"/>), scale
+/// each pool (<see cref="PoolScaler"/>) and place containers and sessions (<see cref="WorkerRegistry"/>,
+/// <see cref="SessionPlacement"/>). It also runs the containers' lifecycle and the periodic tick.
 /// </summary>
 /// <remarks>
-/// All in-memory state is guarded by one lock and no I/O happens under it, except queueing writes to the store's
-/// single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler decided,
-/// which is what makes an output cursor stable across a restart.
+/// The scheduler owns the one lock that guards all in-memory state. The parts hold their own state but are not
+/// thread-safe: the scheduler calls them under its lock, and only <see cref="OutputPublisher"/>, which publishes when a
+/// write commits and waits for long polls, takes the lock itself. No I/O happens under it, except queueing writes to
+/// the store's single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler
+/// decided, which is what makes an output cursor stable across a restart.
 /// </remarks>
 internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
-    private readonly FailurePolicy _failures = new(options);
-    private readonly PoolScaler _scaler = new(clock);
-    private readonly PoolDispatcher _dispatcher = new(clock);
     private readonly AppRegistry _apps = new();
     private readonly CallTable _calls = new(options);
+    private readonly WorkerRegistry _workers = new();
+    private readonly PoolDispatcher _dispatcher = new(clock);
+    private readonly PoolScaler _scaler = new(clock);
+    private readonly FailurePolicy _failures = new(options);
+    private readonly ChangeSignal _changes = new();
     private OutputPublisher? _outputs;
 
     // Created on first use because a field initializer cannot pass it the lock; creating it has no side effects.
@@ -68,9 +75,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Outputs released from memory after which the heap is compacted and returned to the system.</summary>
     private const long CollectAfterReleased = 200_000;
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
-    private readonly WorkerRegistry _workers = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly ChangeSignal _changes = new();
     private long _nextInputId;
     private Task _ticker = Task.CompletedTask;
 
