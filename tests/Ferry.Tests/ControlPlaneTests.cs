@@ -8,43 +8,6 @@ using Ferry.Worker;
 
 namespace Ferry.Tests;
 
-public sealed class AutoscalerTests
-{
-    private static readonly FunctionSettings Defaults = new();
-
-    [Theory]
-    [InlineData(0, 0, 0, 0)]
-    [InlineData(1, 0, 0, 1)]
-    [InlineData(5, 3, 0, 8)]
-    public void One_container_per_input_by_default(int backlog, int running, int delayed, int desired) =>
-        Autoscaler.Desired(Defaults, backlog, running, delayed).Should().Be(desired);
-
-    [Fact]
-    public void Never_above_max_never_below_min()
-    {
-        Autoscaler.Desired(Defaults with { MaxContainers = 2 }, 100, 0, 0).Should().Be(2);
-        Autoscaler.Desired(Defaults with { MinContainers = 3 }, 0, 0, 0).Should().Be(3);
-    }
-
-    [Fact]
-    public void Buffer_containers_are_added_only_while_active()
-    {
-        var settings = Defaults with { BufferContainers = 2 };
-
-        Autoscaler.Desired(settings, 0, 0, 0).Should().Be(0);
-        Autoscaler.Desired(settings, 1, 0, 0).Should().Be(3);
-        Autoscaler.Desired(settings, 0, 0, 1).Should().Be(2, "a delayed retry keeps the function active");
-    }
-
-    [Fact]
-    public void Concurrency_and_batching_divide_the_load()
-    {
-        Autoscaler.Desired(Defaults with { MaxInputs = 4 }, 5, 0, 0).Should().Be(2);
-        Autoscaler.Desired(Defaults with { MaxInputs = 10, TargetInputs = 2 }, 5, 0, 0).Should().Be(3);
-        Autoscaler.Desired(Defaults with { BatchMaxSize = 8 }, 9, 0, 0).Should().Be(2);
-    }
-}
-
 public sealed class PlacementTests
 {
     private sealed class NullPeer : IPeer<WorkerMessage>

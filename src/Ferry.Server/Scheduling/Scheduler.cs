@@ -44,51 +44,48 @@ public sealed record SchedulerOptions
 }
 
 /// <summary>
-/// The heart of the control plane: it accepts inputs, keeps them durable, hands them to containers in batches,
-/// publishes outputs in completion order, retries failures and scales each pool of containers.
+/// The heart of the control plane, and the façade its routes and sockets call: it accepts inputs and keeps them
+/// durable, and orchestrates the parts that hand them to containers (<see cref="PoolDispatcher"/>), publish outputs in
+/// completion order (<see cref="OutputPublisher"/>), decide what a failure costs (<see cref="FailurePolicy"/>), scale
+/// each pool (<see cref="PoolScaler"/>) and place containers and sessions (<see cref="WorkerRegistry"/>,
+/// <see cref="SessionPlacement"/>). It also runs the containers' lifecycle and the periodic tick.
 /// </summary>
 /// <remarks>
-/// All in-memory state is guarded by one lock and no I/O happens under it, except queueing writes to the store's
-/// single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler decided,
-/// which is what makes an output cursor stable across a restart.
+/// The scheduler owns the one lock that guards all in-memory state. The parts hold their own state but are not
+/// thread-safe: the scheduler calls them under its lock, and only <see cref="OutputPublisher"/>, which publishes when a
+/// write commits and waits for long polls, takes the lock itself. No I/O happens under it, except queueing writes to
+/// the store's single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler
+/// decided, which is what makes an output cursor stable across a restart.
 /// </remarks>
 internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, AppState> _apps = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, CallState> _calls = new(StringComparer.Ordinal);
-    // Finished calls in the order they finished, to leave memory after the grace period.
-    private readonly Queue<CallState> _finished = new();
-    // Calls that left memory, by id, in the order they left, for idempotent retries of their creation.
-    private readonly Dictionary<string, DateTimeOffset> _evicted = new(StringComparer.Ordinal);
-    private readonly Queue<(string CallId, DateTimeOffset At)> _evictedOrder = new();
-    // Outputs let go of since the last full collection; see TickLoopAsync.
-    private long _releasedSinceCollect;
+    private readonly AppRegistry _apps = new();
+    private readonly CallTable _calls = new(options);
+    private readonly WorkerRegistry _workers = new();
+    private readonly PoolDispatcher _dispatcher = new(clock);
+    private readonly PoolScaler _scaler = new(clock);
+    private readonly FailurePolicy _failures = new(options);
+    private readonly ChangeSignal _changes = new();
+    private OutputPublisher? _outputs;
+
+    // Created on first use because a field initializer cannot pass it the lock; creating it has no side effects.
+    private OutputPublisher Outputs => LazyInitializer.EnsureInitialized(ref _outputs, () => new OutputPublisher(_gate, store, _calls, _changes, clock, logger));
 
     /// <summary>Outputs released from memory after which the heap is compacted and returned to the system.</summary>
     private const long CollectAfterReleased = 200_000;
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, WorkerState> _workers = new(StringComparer.Ordinal);
-    // Worker id -> the join token it first registered with, for this server's lifetime.
-    private readonly Dictionary<string, string> _workerIdentities = new(StringComparer.Ordinal);
-    private readonly Queue<PendingPublish> _unpublished = new();
     private readonly CancellationTokenSource _stopping = new();
-    private TaskCompletionSource _workersChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _nextInputId;
-    private long _nextOrder;
-    private long _dispatchSeq;
     private Task _ticker = Task.CompletedTask;
-
-    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _nextInputId = await store.MaxInputIdAsync(cancellationToken).ConfigureAwait(false);
-        _nextOrder = await store.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false);
+        Outputs.StartAfter(await store.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false));
         foreach (var app in await store.ListAppsAsync(cancellationToken).ConfigureAwait(false))
         {
-            _apps[app.AppId] = new AppState(app);
+            _apps.Add(new AppState(app));
             await logs.InitializeAppAsync(app.AppId, app.State == AppStates.Stopped, cancellationToken).ConfigureAwait(false);
         }
         var pending = await store.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);
@@ -129,7 +126,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         await store.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
-            _apps[record.AppId] = new AppState(record);
+            _apps.Add(new AppState(record));
         }
         await logs.InitializeAppAsync(record.AppId, stopped: false, cancellationToken).ConfigureAwait(false);
         return record;
@@ -140,14 +137,14 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         AppRecord updated;
         lock (_gate)
         {
-            var app = RequireApp(appId);
+            var app = _apps.Require(appId);
             updated = app.Record with { Definition = definition };
             app.Record = updated;
             // Default pools exist from the start, so MinContainers warms them before the first call.
             var now = clock.GetUtcNow();
             foreach (var function in definition.Functions)
             {
-                ScaleLocked(GetOrCreatePool(app, function, null), now);
+                ScaleLocked(AppRegistry.GetOrCreatePool(app, function, null), now);
             }
         }
         await store.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
@@ -169,7 +166,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            return RequireApp(appId).Record;
+            return _apps.Require(appId).Record;
         }
     }
 
@@ -192,7 +189,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         AppRecord updated;
         lock (_gate)
         {
-            var app = RequireApp(appId);
+            var app = _apps.Require(appId);
             if (app.Stopped)
             {
                 return;
@@ -240,9 +237,6 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         }
     }
 
-    private AppState RequireApp(string appId) =>
-        _apps.TryGetValue(appId, out var app) ? app : throw new NotFoundException($"No app has the id '{appId}'.");
-
     // ---------------------------------------------------------------- calls
 
     /// <summary>Creates a call, or adds to it if a retried request created it already; returns once inputs are durable.</summary>
@@ -252,22 +246,22 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             // A retry of a request that created a call which has since finished and left memory: it was accepted whole.
-            if (_evicted.ContainsKey(request.CallId))
+            if (_calls.WasEvicted(request.CallId))
             {
                 return request.CallId;
             }
-            var app = RequireApp(appId);
+            var app = _apps.Require(appId);
             if (app.Stopped)
             {
                 throw new ConflictException($"The app '{app.Record.Name}' ({appId}) is stopped.");
             }
             if (!_calls.TryGetValue(request.CallId, out var existing))
             {
-                var function = FindFunction(app, request.Function);
-                var pool = GetOrCreatePool(app, function, request.Pool);
+                var function = AppRegistry.FindFunction(app, request.Function);
+                var pool = AppRegistry.GetOrCreatePool(app, function, request.Pool);
                 var record = new CallRecord(request.CallId, appId, function.Name, pool.PoolId, request.Kind, clock.GetUtcNow(), false, request.Pool);
                 existing = new CallState(record, pool) { Final = false };
-                _calls[request.CallId] = existing;
+                _calls.Add(existing);
             }
             else if (existing.Record.AppId != appId || existing.Record.Function != request.Function)
             {
@@ -386,14 +380,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 return null;
             }
-            var call = new CallState(record, GetOrCreatePool(app, function, record.Pool));
+            var call = new CallState(record, AppRegistry.GetOrCreatePool(app, function, record.Pool));
             call.Indices.UnionWith(indices);
             foreach (var output in outputs)
             {
                 call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, call.Outputs.Count + 1));
             }
-            _calls[record.CallId] = call;
-            _evicted.Remove(record.CallId);
+            _calls.Add(call);
             MarkIfDoneLocked(call);
             return call;
         }
@@ -414,36 +407,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             return new OutputBatch(items, start + items.Count, start + items.Count == finished.Total, finished.Total);
         }
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
-        // Long-poll deadlines run on real time even when tests drive the scheduler's clock by hand.
-        var deadline = TimeProvider.System.GetUtcNow() + wait;
-        while (true)
-        {
-            Task changed;
-            lock (_gate)
-            {
-                var start = (int)Math.Clamp(after, 0, call.Outputs.Count);
-                if (start < call.Outputs.Count || call.IsDone)
-                {
-                    var take = Math.Min(limit, call.Outputs.Count - start);
-                    var slice = call.Outputs.GetRange(start, take);
-                    var done = call.IsDone && start + take == call.Outputs.Count;
-                    if (done)
-                    {
-                        // Its caller has it all: later reads, if any, come from the store.
-                        EvictLocked(call);
-                    }
-                    return new OutputBatch(slice, start + take, done, call.Indices.Count);
-                }
-                changed = call.Changed.Task;
-            }
-            var remaining = deadline - TimeProvider.System.GetUtcNow();
-            if (remaining <= TimeSpan.Zero)
-            {
-                return new OutputBatch([], after, false, call.Indices.Count);
-            }
-            await Task.WhenAny(changed, Task.Delay(remaining, cancellationToken)).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-        }
+        return await Outputs.WaitForOutputsAsync(call, after, wait, limit, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken)
@@ -530,43 +494,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         }
     }
 
-    private void MarkIfDoneLocked(CallState call)
-    {
-        if (call.IsDone && call.DoneAt is null)
-        {
-            call.DoneAt = clock.GetUtcNow();
-            _finished.Enqueue(call);
-        }
-    }
+    private void MarkIfDoneLocked(CallState call) => _calls.MarkIfDone(call, clock.GetUtcNow());
 
-    private void EvictLocked(CallState call)
-    {
-        if (_calls.Remove(call.CallId))
-        {
-            _releasedSinceCollect += call.Outputs.Count;
-            var now = clock.GetUtcNow();
-            _evicted[call.CallId] = now;
-            _evictedOrder.Enqueue((call.CallId, now));
-        }
-    }
-
-    /// <summary>Lets finished calls past their grace period leave memory, and forgets evictions past their memory.</summary>
-    private void SweepFinishedLocked(DateTimeOffset now)
-    {
-        while (_finished.TryPeek(out var call) && now - call.DoneAt >= options.FinishedCallGrace)
-        {
-            _finished.Dequeue();
-            EvictLocked(call);
-        }
-        while (_evictedOrder.TryPeek(out var gone) && now - gone.At >= options.EvictedCallMemory)
-        {
-            _evictedOrder.Dequeue();
-            if (_evicted.TryGetValue(gone.CallId, out var at) && at == gone.At)
-            {
-                _evicted.Remove(gone.CallId);
-            }
-        }
-    }
+    private void EvictLocked(CallState call) => _calls.Evict(call, clock.GetUtcNow());
 
     private static CallStatus StatusLocked(CallState call)
     {
@@ -619,49 +549,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     // ---------------------------------------------------------------- functions and pools
 
-    private static FunctionDefinition FindFunction(AppState app, string name)
-    {
-        var definition = app.Record.Definition
-            ?? throw new NotFoundException($"The app '{app.Record.Name}' has not published its functions yet.");
-        return definition.Functions.FirstOrDefault(f => f.Name == name)
-            ?? throw new NotFoundException($"The app '{app.Record.Name}' has no function '{name}'. It has: {string.Join(", ", definition.Functions.Select(f => f.Name))}.");
-    }
-
-    /// <summary>
-    /// A class's methods share one pool per set of parameter values and options; a plain function has one pool per
-    /// set of options.
-    /// </summary>
-    private PoolState GetOrCreatePool(AppState app, FunctionDefinition function, PoolSpec? spec)
-    {
-        var owner = function.ClassName ?? function.Name;
-        var poolId = owner;
-        if (spec is not null && (spec.Parameters is not null || spec.Overrides is not null))
-        {
-            var key = JsonSerializer.Serialize(spec, ProtocolJsonContext.Default.PoolSpec);
-            poolId += "@" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)))[..12];
-        }
-        if (!app.Pools.TryGetValue(poolId, out var pool))
-        {
-            var settings = spec?.Overrides ?? function.Settings;
-            pool = new PoolState(poolId, app, function, settings, spec?.Parameters);
-            app.Pools[poolId] = pool;
-        }
-        return pool;
-    }
-
-    private IEnumerable<PoolState> PoolsOf(string appId, string function)
-    {
-        var app = RequireApp(appId);
-        var definition = FindFunction(app, function);
-        var owner = definition.ClassName ?? definition.Name;
-        return app.Pools.Values.Where(p => (p.Function.ClassName ?? p.Function.Name) == owner);
-    }
-
     public FunctionStats GetStats(string appId, string function, PoolSpec? spec)
     {
         lock (_gate)
         {
-            var pools = spec is null ? PoolsOf(appId, function).ToList() : [GetOrCreatePool(RequireApp(appId), FindFunction(RequireApp(appId), function), spec)];
+            var pools = spec is null ? _apps.PoolsOf(appId, function).ToList() : [AppRegistry.GetOrCreatePool(_apps.Require(appId), AppRegistry.FindFunction(_apps.Require(appId), function), spec)];
             var started = pools.Sum(p => p.Containers.Values.Sum(c => c.StartedCount));
             // Inputs queued in containers are backlog; those of cancelled calls are not, though they hold their slots.
             var queuedInContainers = pools.Sum(p => p.Containers.Values.Sum(c => c.Running.Values.Count(i => i.StartedAt == DateTimeOffset.MaxValue && !IsCancelling(i))));
@@ -677,11 +569,11 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            var app = RequireApp(appId);
-            var pools = spec is null ? PoolsOf(appId, function).ToList() : [];
+            var app = _apps.Require(appId);
+            var pools = spec is null ? _apps.PoolsOf(appId, function).ToList() : [];
             if (pools.Count == 0)
             {
-                pools.Add(GetOrCreatePool(app, FindFunction(app, function), spec));
+                pools.Add(AppRegistry.GetOrCreatePool(app, AppRegistry.FindFunction(app, function), spec));
             }
             var now = clock.GetUtcNow();
             var merged = pools.Select(pool => pool.Settings with
@@ -742,10 +634,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             var container = _containers.TryGetValue(containerId, out var c) ? c : throw new NotFoundException($"No running container has the id '{containerId}'. See `ferry container list`.");
-            if (!container.Worker.Peer.Send(new OpenSessionCommand(sessionId, command, ContainerId: containerId)))
-            {
-                throw new ConflictException($"The worker of {containerId} is not connected.");
-            }
+            SessionPlacement.OpenExec(container, sessionId, command);
         }
     }
 
@@ -758,22 +647,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            var app = RequireApp(appId);
-            var functions = app.Record.Definition?.Functions ?? [];
-            var definition = functions.FirstOrDefault(f => string.Equals(f.Name, function, StringComparison.OrdinalIgnoreCase))
-                ?? functions.FirstOrDefault(f => string.Equals(f.ClassName, function, StringComparison.OrdinalIgnoreCase))
-                ?? throw new NotFoundException($"The app has no function '{function}'. Functions: {(functions.Count == 0 ? "none" : string.Join(", ", functions.Select(f => f.Name)))}.");
-            if (_workers.Count == 0)
-            {
-                throw new ConflictException("No worker is connected to run the shell.");
-            }
-            var placed = Placement.TryPlace(_workers.Values.OrderByDescending(w => w.Runtime == "runc"), definition.Settings)
-                ?? throw new ConflictException($"No worker has room for {definition.Name}'s resources right now{(definition.Settings.Gpu is { } gpu ? $" (GPU {string.Join(" or ", gpu)})" : "")}; try again when its containers are idle.");
-            var (worker, reservation) = placed;
-            Placement.Reserve(worker, reservation);
-            var id = Ids.New("sh");
-            worker.Peer.Send(new OpenSessionCommand(sessionId, command, Container: new StartContainerCommand(
-                id, "", app.AppId, app.Record.BuildId ?? "", definition.ClassName ?? definition.Name, "", definition.Settings, reservation.GpuIndices)));
+            var (worker, reservation) = SessionPlacement.OpenShell(_workers, _apps.Require(appId), function, sessionId, command);
             var released = 0;
             return () =>
             {
@@ -781,7 +655,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 {
                     lock (_gate)
                     {
-                        Placement.Release(worker, reservation);
+                        WorkerRegistry.Release(worker, reservation);
                         ScaleWaitingPoolsLocked(clock.GetUtcNow());
                     }
                 }
@@ -791,53 +665,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     // ---------------------------------------------------------------- dispatch
 
-    /// <summary>Hands queued inputs to ready containers with free slots, one message per container.</summary>
+    /// <summary>Hands queued inputs to ready containers with free slots (see <see cref="PoolDispatcher"/>).</summary>
     private void DispatchLocked(PoolState pool)
     {
-        if (pool.Ready.Count == 0)
+        if (_dispatcher.Dispatch(pool))
         {
-            return;
+            PulseLocked();
         }
-        var now = clock.GetUtcNow();
-        // Queueing inputs inside a container hides the round trip per input, but only once the pool has all the
-        // containers it will get: while one is still starting, its share of the work must wait for it.
-        var prefetch = !pool.Containers.Values.Any(c => c.Status == ContainerStatus.Starting);
-        int CapacityOf(ContainerState c) => prefetch ? c.Capacity : c.MaxInputs;
-        var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < CapacityOf(c)).ToList();
-        if (open.Count == 0)
-        {
-            return;
-        }
-        var batches = new Dictionary<ContainerState, List<ContainerInput>>();
-        while (pool.Ready.First is { } node)
-        {
-            // Least-loaded first spreads work; a container is filled up to its capacity only when all are busy.
-            ContainerState? target = null;
-            foreach (var candidate in open)
-            {
-                if (candidate.Running.Count < CapacityOf(candidate) && (target is null || candidate.Running.Count < target.Running.Count))
-                {
-                    target = candidate;
-                }
-            }
-            if (target is null)
-            {
-                break;
-            }
-            pool.Ready.RemoveFirst();
-            // Beyond its concurrency a container queues inputs locally and starts them in order as slots free up.
-            var assigned = AssignLocked(node.Value, target, target.StartedCount < target.MaxInputs ? now : DateTimeOffset.MaxValue);
-            if (!batches.TryGetValue(target, out var batch))
-            {
-                batches[target] = batch = [];
-            }
-            batch.Add(assigned);
-        }
-        foreach (var (container, batch) in batches)
-        {
-            container.Peer!.Send(new InputBatch(batch));
-        }
-        PulseLocked();
     }
 
     /// <summary>Outputs reported by a container.</summary>
@@ -863,27 +697,13 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             {
                 CompleteManyLocked(done);
             }
-            PromoteQueuedLocked(container, now);
+            PoolDispatcher.PromoteQueued(container, now);
             if (container.Running.Count == 0)
             {
                 container.IdleSince = now;
             }
             container.Pool.LastActive = now;
             DispatchLocked(container.Pool);
-        }
-    }
-
-    /// <summary>Marks the oldest locally queued inputs as started, as the container does when slots free up.</summary>
-    private static void PromoteQueuedLocked(ContainerState container, DateTimeOffset now)
-    {
-        var free = container.MaxInputs - container.StartedCount;
-        if (free <= 0)
-        {
-            return;
-        }
-        foreach (var input in container.Running.Values.Where(i => i.StartedAt == DateTimeOffset.MaxValue).OrderBy(i => i.DispatchSeq).Take(free))
-        {
-            input.StartedAt = now;
         }
     }
 
@@ -903,19 +723,25 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Schedules a retry of a failed input if its policy allows; true if it will run again.</summary>
     private bool TryRetryLocked(InputState input, RemoteError? error, DateTimeOffset now)
     {
-        var policy = input.Call.Pool.Settings.Retries;
-        if (input.Call.Cancelled || policy is null || input.RetriesUsed >= policy.MaxRetries)
+        var decision = FailurePolicy.OnFailed(InputFailureFacts.Of(input));
+        if (decision.Action != FailureAction.Retry)
         {
             return false;
         }
+        RetryLocked(input, error, decision.Delay, now);
+        return true;
+    }
+
+    private void RetryLocked(InputState input, RemoteError? error, TimeSpan delay, DateTimeOffset now)
+    {
+        var policy = input.Call.Pool.Settings.Retries!;
         input.RetriesUsed++;
         input.Attempt++;
         input.Status = InputStatus.Delayed;
-        input.DueAt = now + policy.DelayFor(input.RetriesUsed);
+        input.DueAt = now + delay;
         input.Call.Pool.Delayed.Add(input);
         logs.System(input.Call.Pool.App.AppId, input.Call.Record.Function, null,
-            $"Input {input.Index} failed ({error?.Type ?? "error"}: {error?.Message}); retry {input.RetriesUsed} of {policy.MaxRetries} in {policy.DelayFor(input.RetriesUsed).TotalSeconds:0.###} s.");
-        return true;
+            $"Input {input.Index} failed ({error?.Type ?? "error"}: {error?.Message}); retry {input.RetriesUsed} of {policy.MaxRetries} in {delay.TotalSeconds:0.###} s.");
     }
 
     private void RequeueLocked(InputState input)
@@ -929,53 +755,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Records an input's final outcome. Outputs become visible in exactly the order they are committed.</summary>
     private void CompleteLocked(InputState input, ContainerOutput output) => CompleteManyLocked([(input, output)]);
 
-    private void CompleteManyLocked(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
-    {
-        var now = clock.GetUtcNow();
-        var records = new List<CompletionRecord>(done.Count);
-        var published = new List<(CallState, OutputItem)>(done.Count);
-        foreach (var (input, output) in done)
-        {
-            input.Call.Open.Remove(input.Index);
-            var order = ++_nextOrder;
-            var result = output.Result?.GetRawText();
-            records.Add(new CompletionRecord(input.Id, order, output.Success, result, output.ResultBlob, output.Error, now));
-            published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
-        }
-        var write = store.CompleteInputsAsync(records, CancellationToken.None);
-        _unpublished.Enqueue(new PendingPublish(write, published));
-        write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
+    private void CompleteManyLocked(IReadOnlyList<(InputState Input, ContainerOutput Output)> done) => Outputs.Complete(done);
 
-    private void PublishCommitted()
-    {
-        lock (_gate)
-        {
-            while (_unpublished.TryPeek(out var head) && head.Write.IsCompleted)
-            {
-                _unpublished.Dequeue();
-                if (head.Write.IsFaulted)
-                {
-                    LogCommitFailed(logger, head.Write.Exception!.GetBaseException());
-                    continue;
-                }
-                foreach (var (call, output) in head.Outputs)
-                {
-                    call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
-                    MarkIfDoneLocked(call);
-                    NotifyLocked(call);
-                }
-                PulseLocked();
-            }
-        }
-    }
-
-    private void PulseLocked()
-    {
-        var changed = _stateChanged;
-        _stateChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
-    }
+    private void PulseLocked() => _changes.Pulse();
 
     /// <summary>
     /// Resolves once <paramref name="condition"/>, evaluated under the scheduler's lock after each change of containers
@@ -992,21 +774,16 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 {
                     return;
                 }
-                changed = _stateChanged.Task;
+                changed = _changes.Next;
             }
             await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <summary>The pools of an app, for inspection under the lock by <see cref="WaitUntilAsync"/> conditions and tests.</summary>
-    internal IReadOnlyCollection<PoolState> PoolsOfApp(string appId) => RequireApp(appId).Pools.Values;
+    internal IReadOnlyCollection<PoolState> PoolsOfApp(string appId) => _apps.Require(appId).Pools.Values;
 
-    private static void NotifyLocked(CallState call)
-    {
-        var changed = call.Changed;
-        call.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
-    }
+    private static void NotifyLocked(CallState call) => OutputPublisher.Notify(call);
 
     // ---------------------------------------------------------------- containers
 
@@ -1061,7 +838,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
             container.MaxInputs = Math.Max(1, maxInputs);
             container.IdleSince = clock.GetUtcNow();
             // An input handed over with the start command starts now.
-            PromoteQueuedLocked(container, clock.GetUtcNow());
+            PoolDispatcher.PromoteQueued(container, clock.GetUtcNow());
             var startup = clock.GetUtcNow() - container.CreatedAt;
             logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container ready in {startup.TotalMilliseconds:0} ms.");
             PulseLocked();
@@ -1100,7 +877,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         var now = clock.GetUtcNow();
         pool.Containers.Remove(container.Id);
         _containers.Remove(container.Id);
-        Placement.Release(container.Worker, container.Reservation);
+        WorkerRegistry.Release(container.Worker, container.Reservation);
         container.Peer?.Close();
         var expected = container.Status == ContainerStatus.Stopping && container.Running.Values.All(IsCancelling);
         logs.System(pool.App.AppId, pool.PoolId, container.Id, expected
@@ -1109,49 +886,45 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 // The build's output is already in the log, line by line.
                 ? "Container not started: its image could not be built."
                 : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
-        var error = reason switch
-        {
-            ErrorKinds.OutOfMemory => new RemoteError("OutOfMemory", $"The container ran out of memory{(pool.Settings.MemoryMiB is { } m ? $" (limit {m} MiB)" : "")} and was killed.", null, ErrorKinds.OutOfMemory),
-            ErrorKinds.Internal => new RemoteError("PlatformError", detail ?? "The container's worker went away.", null, ErrorKinds.Internal),
-            ErrorKinds.ImageBuild => new RemoteError("ImageBuildError", detail ?? "The function's image could not be built.", null, ErrorKinds.ImageBuild),
-            _ => new RemoteError("ContainerCrashed", $"The container exited unexpectedly{(detail is null ? "" : ": " + detail)}.", null, ErrorKinds.Crash),
-        };
+        var error = FailurePolicy.ExitError(reason, detail, pool.Settings.MemoryMiB);
         foreach (var input in container.Running.Values.Where(i => !IsCancelling(i)).ToList())
         {
             input.Container = null;
-            if (input.StartedAt == DateTimeOffset.MaxValue)
-            {
-                // Queued in the container but never started: whatever ended the container, it is not this input's doing.
-                RequeueLocked(input);
-            }
-            else if (reason == ErrorKinds.Internal && input.InternalFailures < options.PlatformRetryBudget)
+            var decision = _failures.OnContainerExited(reason, InputFailureFacts.Of(input));
+            if (decision.ChargesPlatformBudget)
             {
                 input.InternalFailures++;
-                RequeueLocked(input);
             }
-            else if (TryRetryLocked(input, error, now))
+            switch (decision.Action)
             {
-            }
-            else if (reason == ErrorKinds.Crash && input.InternalFailures < options.CrashRetryBudget)
-            {
-                input.InternalFailures++;
-                RequeueLocked(input);
-            }
-            else
-            {
-                Detach(input);
-                CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+                case FailureAction.Requeue:
+                    RequeueLocked(input);
+                    break;
+                case FailureAction.Retry:
+                    RetryLocked(input, error, decision.Delay, now);
+                    break;
+                default:
+                    Detach(input);
+                    CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+                    break;
             }
         }
         container.Running.Clear();
         PulseLocked();
-        if (container.Status == ContainerStatus.Starting && reason != "stopped" && reason != ErrorKinds.Internal)
+        switch (_failures.OnContainerExitedForPool(container.Status == ContainerStatus.Starting, reason, error.Kind, pool.StartupFailures))
         {
-            FailStartupLocked(pool, error);
-        }
-        else if (container.Status != ContainerStatus.Starting)
-        {
-            pool.StartupFailures = 0;
+            case StartupFailureAction.Count:
+                pool.StartupFailures++;
+                break;
+            case StartupFailureAction.FailQueued:
+                FailStartupLocked(pool, error);
+                break;
+            default:
+                if (container.Status != ContainerStatus.Starting)
+                {
+                    pool.StartupFailures = 0;
+                }
+                break;
         }
         if (!pool.App.Stopped)
         {
@@ -1164,26 +937,22 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// <summary>Freed resources may let a pool's waiting container start.</summary>
     private void ScaleWaitingPoolsLocked(DateTimeOffset now)
     {
-        foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).Where(p => p.WaitingForResources))
+        foreach (var pool in _apps.LivePools.Where(p => p.WaitingForResources))
         {
             ScaleLocked(pool, now);
         }
     }
 
     /// <summary>
-    /// Containers of a pool that die before they are ready will keep dying: after a few in a row, the queued inputs
-    /// fail with the reason instead of waiting forever, and the pool tries again on the next input. An image that
-    /// failed to build fails them at once: building it again would only repeat the failure.
+    /// Containers of a pool that die before they are ready will keep dying: after a few in a row (see
+    /// <see cref="FailurePolicy.OnContainerExitedForPool"/>), the queued inputs fail with the reason instead of waiting
+    /// forever, and the pool tries again on the next input.
     /// </summary>
     private void FailStartupLocked(PoolState pool, RemoteError error)
     {
         var immediate = error.Kind == ErrorKinds.ImageBuild;
-        if (!immediate && ++pool.StartupFailures < options.StartupFailureLimit)
-        {
-            return;
-        }
         pool.StartupFailures = 0;
-        var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {options.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
+        var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {_failures.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
         var queued = pool.Ready.Concat(pool.Delayed).ToList();
         pool.Ready.Clear();
         pool.Delayed.Clear();
@@ -1227,39 +996,20 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            var boundId = _workerIdentities.FirstOrDefault(p => p.Value == credentialId).Key;
-            string? refusal = null;
-            if (_workers.ContainsKey(hello.WorkerId))
+            var (worker, refusal) = _workers.Register(hello, credentialId, peer);
+            if (worker is null)
             {
-                refusal = "a worker with this id is connected already";
-            }
-            else if (_workerIdentities.TryGetValue(hello.WorkerId, out var owner) && owner != credentialId)
-            {
-                refusal = "this worker id belongs to another join token";
-            }
-            else if (boundId is not null && boundId != hello.WorkerId)
-            {
-                refusal = $"this join token belongs to the worker '{boundId}'";
-            }
-            if (refusal is not null)
-            {
-                LogWorkerRefused(logger, hello.WorkerId, credentialId, refusal);
+                LogWorkerRefused(logger, hello.WorkerId, credentialId, refusal!);
                 return null;
             }
-            _workerIdentities[hello.WorkerId] = credentialId;
-            var worker = new WorkerState(hello.WorkerId, hello.Name, hello.Runtime, hello.Resources, peer);
-            _workers[worker.WorkerId] = worker;
             // Containers a worker still runs from before a server restart are unknown here: stop them.
             foreach (var orphan in hello.RunningContainers.Where(id => !_containers.ContainsKey(id)))
             {
                 peer.Send(new StopContainerCommand(orphan, 0, "unknown to the control plane"));
             }
             LogWorker(logger, worker.Name, worker.Runtime, worker.Resources.MaxContainers);
-            var signal = _workersChanged;
-            _workersChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            signal.TrySetResult();
             var now = clock.GetUtcNow();
-            foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values))
+            foreach (var pool in _apps.LivePools)
             {
                 ScaleLocked(pool, now);
             }
@@ -1271,9 +1021,8 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     {
         lock (_gate)
         {
-            if (_workers.TryGetValue(worker.WorkerId, out var current) && ReferenceEquals(current, worker))
+            if (_workers.Unregister(worker))
             {
-                _workers.Remove(worker.WorkerId);
                 DropWorkerLocked(worker, "The worker disconnected.");
             }
         }
@@ -1335,7 +1084,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 {
                     return;
                 }
-                changed = _workersChanged.Task;
+                changed = _workers.Changed;
             }
             await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -1360,9 +1109,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 }
                 // An idle server allocates too little for the GC to run a full collection by itself, so the memory of
                 // large finished calls would stay committed indefinitely. After releasing many, give it back once.
-                if (Interlocked.Read(ref _releasedSinceCollect) >= CollectAfterReleased)
+                if (_calls.ReleasedOutputs >= CollectAfterReleased)
                 {
-                    Interlocked.Exchange(ref _releasedSinceCollect, 0);
+                    _calls.ResetReleasedOutputs();
                     GC.Collect(GC.MaxGeneration, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 }
             }
@@ -1378,12 +1127,12 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         lock (_gate)
         {
             var now = clock.GetUtcNow();
-            SweepFinishedLocked(now);
+            _calls.Sweep(now);
             foreach (var container in _containers.Values.ToList())
             {
                 CheckTimeoutsLocked(container, now);
             }
-            foreach (var pool in _apps.Values.Where(a => !a.Stopped).SelectMany(a => a.Pools.Values).ToList())
+            foreach (var pool in _apps.LivePools.ToList())
             {
                 for (var i = pool.Delayed.Count - 1; i >= 0; i--)
                 {
@@ -1449,11 +1198,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             return;
         }
-        var settings = pool.Settings;
-        var desired = Autoscaler.Desired(settings, pool.Ready.Count, pool.RunningInputs, pool.Delayed.Count);
-        var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
+        var plan = _scaler.Plan(pool);
         pool.WaitingForResources = false;
-        for (var i = live.Count; i < desired; i++)
+        for (var i = 0; i < plan.ToStart; i++)
         {
             if (!TryStartContainerLocked(pool, now))
             {
@@ -1466,26 +1213,9 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 break;
             }
         }
-        var surplus = live.Count - desired;
-        if (surplus <= 0)
+        foreach (var (container, reason) in plan.ToStop)
         {
-            return;
-        }
-        var window = TimeSpan.FromSeconds(settings.ScaledownWindowSeconds);
-        var overMax = settings.MaxContainers is { } max ? live.Count - max : 0;
-        foreach (var container in live.Where(c => c.Running.Count == 0).OrderBy(c => c.IdleSince))
-        {
-            if (surplus <= 0)
-            {
-                break;
-            }
-            // Above MaxContainers goes at once; otherwise a container must have been idle for the whole window.
-            if (overMax > 0 || (container.Status == ContainerStatus.Ready && now - container.IdleSince >= window))
-            {
-                StopContainerLocked(container, overMax > 0 ? "above max containers" : "scaled down");
-                overMax--;
-                surplus--;
-            }
+            StopContainerLocked(container, reason);
         }
     }
 
@@ -1495,7 +1225,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// </summary>
     private void ExplainWaitLocked(PoolState pool)
     {
-        if (pool.Ready.Count == 0 || Placement.WhyNot(_workers.Values, pool.Settings) is not { } reason || pool.WaitReasonLogged == reason)
+        if (pool.Ready.Count == 0 || _workers.WhyNot(pool.Settings) is not { } reason || pool.WaitReasonLogged == reason)
         {
             return;
         }
@@ -1511,16 +1241,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     /// </summary>
     private void EvictIdleLocked(PoolState requester)
     {
-        if (_containers.Values.Any(c => c.Evicted && c.Status == ContainerStatus.Stopping))
-        {
-            return;
-        }
-        var victim = _containers.Values
-            .Where(c => c.Pool != requester && c.Status == ContainerStatus.Ready && c.Running.Count == 0
-                && c.Pool.LiveContainers > c.Pool.Settings.MinContainers)
-            .OrderBy(c => c.IdleSince)
-            .FirstOrDefault();
-        if (victim is not null)
+        if (PoolScaler.ChooseToEvict(_containers.Values, requester) is { } victim)
         {
             victim.Evicted = true;
             StopContainerLocked(victim, $"making room for {requester.PoolId}");
@@ -1534,56 +1255,21 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             return false;
         }
-        var placed = Placement.TryPlace(_workers.Values, pool.Settings);
-        if (placed is not { } place)
+        if (_workers.TryReserve(pool.Settings) is not { } place)
         {
             return false;
         }
-        Placement.Reserve(place.Worker, place.Reservation);
         pool.WaitReasonLogged = null;
         var container = new ContainerState(Ids.New("ct"), Ids.Token(), pool, place.Worker, place.Reservation, now);
         _containers[container.Id] = container;
         pool.Containers[container.Id] = container;
         pool.PeakContainers = Math.Max(pool.PeakContainers, pool.Containers.Count);
-        var first = TakeFirstInputLocked(pool, container);
+        var first = _dispatcher.TakeFirstInput(pool, container);
         PulseLocked();
         place.Worker.Peer.Send(new StartContainerCommand(
             container.Id, $"{container.Id}.{container.Token}", app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
             pool.Settings, place.Reservation.GpuIndices, pool.Parameters, first));
         return true;
-    }
-
-    /// <summary>
-    /// Hands a new container the next queued input with its start command, so the container runs it as soon as its
-    /// enter hooks are done instead of waiting to connect, report ready and be sent it. The input counts as started only
-    /// when the container reports ready, so its timeout does not include the cold start. Only a cold pool does this.
-    /// Batching pools gather batches in the container and are left out, as are inputs too large for an environment
-    /// variable.
-    /// </summary>
-    private ContainerInput? TakeFirstInputLocked(PoolState pool, ContainerState container)
-    {
-        const int MaxInlineArgs = 16 * 1024;
-        // Only on a cold pool: where a ready container exists, it may free a slot sooner than a new one starts.
-        if ((pool.Settings.BatchMaxSize ?? 1) > 1 || pool.Ready.First is not { } node
-            || pool.Containers.Values.Any(c => c.Status == ContainerStatus.Ready)
-            || (node.Value.Args is { } args && args.GetRawText().Length > MaxInlineArgs))
-        {
-            return null;
-        }
-        pool.Ready.RemoveFirst();
-        container.FirstInputId = node.Value.Id;
-        return AssignLocked(node.Value, container, DateTimeOffset.MaxValue);
-    }
-
-    /// <summary>Gives a queued input to a container; <paramref name="startedAt"/> is MaxValue while it waits there.</summary>
-    private ContainerInput AssignLocked(InputState input, ContainerState container, DateTimeOffset startedAt)
-    {
-        input.Status = InputStatus.Running;
-        input.Container = container;
-        input.StartedAt = startedAt;
-        input.DispatchSeq = ++_dispatchSeq;
-        container.Running[input.Id] = input;
-        return new ContainerInput(input.Id, input.Attempt, input.Call.Record.Function, input.Args, input.ArgsBlob);
     }
 
     public async ValueTask DisposeAsync()
@@ -1596,9 +1282,6 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     [LoggerMessage(Level = LogLevel.Information, Message = "Recovered {Count} unfinished inputs from the store.")]
     private static partial void LogRecovered(ILogger logger, int count);
 
-    [LoggerMessage(Level = LogLevel.Critical, Message = "Committing outputs failed; they will not be published.")]
-    private static partial void LogCommitFailed(ILogger logger, Exception error);
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {Name} connected: {Runtime} runtime, up to {Max} containers.")]
     private static partial void LogWorker(ILogger logger, string name, string runtime, int max);
 
@@ -1607,24 +1290,6 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A scheduler tick failed.")]
     private static partial void LogTickFailed(ILogger logger, Exception error);
-}
-
-/// <summary>The autoscaler's arithmetic, apart from its state so it can be tested alone.</summary>
-internal static class Autoscaler
-{
-    /// <summary>
-    /// Containers a pool should have: enough for the load at the target per container, plus the buffer while the
-    /// function is active, never below the minimum and never above the maximum.
-    /// </summary>
-    public static int Desired(FunctionSettings settings, int backlog, int running, int delayed)
-    {
-        var perContainer = Math.Max(1, (settings.TargetInputs ?? settings.MaxInputs) * Math.Max(1, settings.BatchMaxSize ?? 1));
-        var load = backlog + running;
-        var needed = (load + perContainer - 1) / perContainer;
-        var active = load + delayed > 0;
-        var desired = Math.Max(settings.MinContainers, needed + (active ? settings.BufferContainers : 0));
-        return settings.MaxContainers is { } max ? Math.Min(desired, max) : desired;
-    }
 }
 
 /// <summary>An id that names nothing known.</summary>

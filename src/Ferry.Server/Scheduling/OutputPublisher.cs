@@ -1,0 +1,116 @@
+using Ferry.Protocol;
+using Ferry.Server.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace Ferry.Server.Scheduling;
+
+/// <summary>
+/// Records inputs' final outcomes and makes them visible: each completion gets the next global order number and its
+/// write is queued under the scheduler's lock, so the store commits in that order; outputs are published to their
+/// calls in the same order once committed, and long polls waiting on a call are answered.
+/// </summary>
+/// <remarks>
+/// <see cref="Complete"/> runs under the scheduler's lock, taken by its caller. Publishing runs when a write commits,
+/// and long polls wait between looks, so both take <paramref name="gate"/> themselves.
+/// </remarks>
+internal sealed partial class OutputPublisher(Lock gate, IStore store, CallTable calls, ChangeSignal changes, TimeProvider clock, ILogger logger)
+{
+    private readonly Queue<PendingPublish> _unpublished = new();
+    private long _nextOrder;
+
+    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
+
+    /// <summary>Continues the order numbers after the last one the store holds; called once, at start.</summary>
+    public void StartAfter(long lastOrder) => _nextOrder = lastOrder;
+
+    /// <summary>Records inputs' final outcomes. Outputs become visible in exactly the order they are committed.</summary>
+    public void Complete(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
+    {
+        var now = clock.GetUtcNow();
+        var records = new List<CompletionRecord>(done.Count);
+        var published = new List<(CallState, OutputItem)>(done.Count);
+        foreach (var (input, output) in done)
+        {
+            input.Call.Open.Remove(input.Index);
+            var order = ++_nextOrder;
+            var result = output.Result?.GetRawText();
+            records.Add(new CompletionRecord(input.Id, order, output.Success, result, output.ResultBlob, output.Error, now));
+            published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
+        }
+        var write = store.CompleteInputsAsync(records, CancellationToken.None);
+        _unpublished.Enqueue(new PendingPublish(write, published));
+        write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private void PublishCommitted()
+    {
+        lock (gate)
+        {
+            while (_unpublished.TryPeek(out var head) && head.Write.IsCompleted)
+            {
+                _unpublished.Dequeue();
+                if (head.Write.IsFaulted)
+                {
+                    LogCommitFailed(logger, head.Write.Exception!.GetBaseException());
+                    continue;
+                }
+                foreach (var (call, output) in head.Outputs)
+                {
+                    call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
+                    calls.MarkIfDone(call, clock.GetUtcNow());
+                    Notify(call);
+                }
+                changes.Pulse();
+            }
+        }
+    }
+
+    /// <summary>Wakes the long polls waiting on a call. Under the scheduler's lock.</summary>
+    public static void Notify(CallState call)
+    {
+        var changed = call.Changed;
+        call.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
+    /// <summary>
+    /// A call's outputs after <paramref name="after"/>, waiting up to <paramref name="wait"/> for one to arrive. A call
+    /// read to its end leaves memory.
+    /// </summary>
+    public async Task<OutputBatch> WaitForOutputsAsync(CallState call, long after, TimeSpan wait, int limit, CancellationToken cancellationToken)
+    {
+        // Long-poll deadlines run on real time even when tests drive the scheduler's clock by hand.
+        var deadline = TimeProvider.System.GetUtcNow() + wait;
+        while (true)
+        {
+            Task changed;
+            lock (gate)
+            {
+                var start = (int)Math.Clamp(after, 0, call.Outputs.Count);
+                if (start < call.Outputs.Count || call.IsDone)
+                {
+                    var take = Math.Min(limit, call.Outputs.Count - start);
+                    var slice = call.Outputs.GetRange(start, take);
+                    var done = call.IsDone && start + take == call.Outputs.Count;
+                    if (done)
+                    {
+                        // Its caller has it all: later reads, if any, come from the store.
+                        calls.Evict(call, clock.GetUtcNow());
+                    }
+                    return new OutputBatch(slice, start + take, done, call.Indices.Count);
+                }
+                changed = call.Changed.Task;
+            }
+            var remaining = deadline - TimeProvider.System.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+            {
+                return new OutputBatch([], after, false, call.Indices.Count);
+            }
+            await Task.WhenAny(changed, Task.Delay(remaining, cancellationToken)).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Critical, Message = "Committing outputs failed; they will not be published.")]
+    private static partial void LogCommitFailed(ILogger logger, Exception error);
+}

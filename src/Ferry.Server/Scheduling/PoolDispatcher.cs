@@ -1,0 +1,136 @@
+using Ferry.Protocol;
+
+namespace Ferry.Server.Scheduling;
+
+/// <summary>How a pool's queued inputs are handed out, by the state of its containers.</summary>
+internal enum PoolPhase
+{
+    /// <summary>
+    /// No container is ready: a new container takes the next queued input with its start command ("first input at
+    /// start"), and runs it as soon as its enter hooks finish.
+    /// </summary>
+    Cold,
+
+    /// <summary>
+    /// Some containers are ready and some still starting: ready ones are given only their concurrency, so the starting
+    /// ones' share of the work waits for them.
+    /// </summary>
+    Warming,
+
+    /// <summary>No container is starting: each ready one may also hold a short local queue (its prefetch).</summary>
+    Warm,
+}
+
+/// <summary>
+/// Hands a pool's queued inputs to its containers: to ready containers with free slots, least-loaded first, one
+/// message per container, and to a new container of a cold pool with its start command. Not thread-safe: the
+/// scheduler calls it under its lock.
+/// </summary>
+internal sealed class PoolDispatcher(TimeProvider clock)
+{
+    private long _dispatchSeq;
+
+    public static PoolPhase PhaseOf(PoolState pool) =>
+        !pool.Containers.Values.Any(c => c.Status == ContainerStatus.Ready) ? PoolPhase.Cold
+        : pool.Containers.Values.Any(c => c.Status == ContainerStatus.Starting) ? PoolPhase.Warming
+        : PoolPhase.Warm;
+
+    /// <summary>
+    /// Hands queued inputs to ready containers with free slots, one message per container. True when some container
+    /// had room, so waiters on the scheduler's state should look again.
+    /// </summary>
+    public bool Dispatch(PoolState pool)
+    {
+        if (pool.Ready.Count == 0)
+        {
+            return false;
+        }
+        var now = clock.GetUtcNow();
+        // Queueing inputs inside a container hides the round trip per input, but only once the pool has all the
+        // containers it will get: while one is still starting, its share of the work must wait for it.
+        var prefetch = PhaseOf(pool) == PoolPhase.Warm;
+        int CapacityOf(ContainerState c) => prefetch ? c.Capacity : c.MaxInputs;
+        var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < CapacityOf(c)).ToList();
+        if (open.Count == 0)
+        {
+            return false;
+        }
+        var batches = new Dictionary<ContainerState, List<ContainerInput>>();
+        while (pool.Ready.First is { } node)
+        {
+            // Least-loaded first spreads work; a container is filled up to its capacity only when all are busy.
+            ContainerState? target = null;
+            foreach (var candidate in open)
+            {
+                if (candidate.Running.Count < CapacityOf(candidate) && (target is null || candidate.Running.Count < target.Running.Count))
+                {
+                    target = candidate;
+                }
+            }
+            if (target is null)
+            {
+                break;
+            }
+            pool.Ready.RemoveFirst();
+            // Beyond its concurrency a container queues inputs locally and starts them in order as slots free up.
+            var assigned = Assign(node.Value, target, target.StartedCount < target.MaxInputs ? now : DateTimeOffset.MaxValue);
+            if (!batches.TryGetValue(target, out var batch))
+            {
+                batches[target] = batch = [];
+            }
+            batch.Add(assigned);
+        }
+        foreach (var (container, batch) in batches)
+        {
+            container.Peer!.Send(new InputBatch(batch));
+        }
+        return true;
+    }
+
+    /// <summary>Marks the oldest locally queued inputs as started, as the container does when slots free up.</summary>
+    public static void PromoteQueued(ContainerState container, DateTimeOffset now)
+    {
+        var free = container.MaxInputs - container.StartedCount;
+        if (free <= 0)
+        {
+            return;
+        }
+        foreach (var input in container.Running.Values.Where(i => i.StartedAt == DateTimeOffset.MaxValue).OrderBy(i => i.DispatchSeq).Take(free))
+        {
+            input.StartedAt = now;
+        }
+    }
+
+    /// <summary>
+    /// Hands a new container of a <see cref="PoolPhase.Cold"/> pool the next queued input with its start command, so
+    /// the container runs it as soon as its enter hooks are done instead of waiting to connect, report ready and be
+    /// sent it. The input counts as started only when the container reports ready, so its timeout does not include the
+    /// cold start. Batching pools gather batches in the container and are left out, as are inputs too large for an
+    /// environment variable.
+    /// </summary>
+    public ContainerInput? TakeFirstInput(PoolState pool, ContainerState container)
+    {
+        const int MaxInlineArgs = 16 * 1024;
+        // Only on a cold pool: where a ready container exists, it may free a slot sooner than a new one starts.
+        if ((pool.Settings.BatchMaxSize ?? 1) > 1 || pool.Ready.First is not { } node
+            || PhaseOf(pool) != PoolPhase.Cold
+            || (node.Value.Args is { } args && args.GetRawText().Length > MaxInlineArgs))
+        {
+            return null;
+        }
+        pool.Ready.RemoveFirst();
+        container.FirstInputId = node.Value.Id;
+        return Assign(node.Value, container, DateTimeOffset.MaxValue);
+    }
+
+    /// <summary>Gives a queued input to a container; <paramref name="startedAt"/> is MaxValue while it waits there.</summary>
+    private ContainerInput Assign(InputState input, ContainerState container, DateTimeOffset startedAt)
+    {
+        input.Status = InputStatus.Running;
+        input.Container = container;
+        input.StartedAt = startedAt;
+        input.DispatchSeq = ++_dispatchSeq;
+        container.Running[input.Id] = input;
+        return new ContainerInput(input.Id, input.Attempt, input.Call.Record.Function, input.Args, input.ArgsBlob);
+    }
+}
