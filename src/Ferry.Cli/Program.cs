@@ -10,7 +10,7 @@ var target = new Argument<string>("target") { Description = "FILE.cs, FILE.cspro
 var programArgs = new Argument<string[]>("args") { Description = "Arguments for the entrypoint or function, after --.", Arity = ArgumentArity.ZeroOrMore };
 var detach = new Option<bool>("--detach", "-d") { Description = "Keep the app running after this command exits." };
 var run = new Command("run", "Build an app, run its local entrypoint, and run its functions in containers.") { target, programArgs, detach };
-run.SetAction((r, ct) => Guard(() => RunCommand.RunAsync(r.GetValue(target)!, r.GetValue(programArgs) ?? [], r.GetValue(detach), r.GetValue(server), ct)));
+run.SetAction((r, ct) => GuardAsync(() => RunCommand.RunAsync(r.GetValue(target)!, r.GetValue(programArgs) ?? [], r.GetValue(detach), r.GetValue(server), ct)));
 
 var dataDir = new Option<string>("--data-dir") { Description = "Where the database, blobs and builds live.", DefaultValueFactory = _ => FerryHome.DataDir };
 var bind = new Option<string>("--bind") { Description = "The address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
@@ -36,7 +36,7 @@ var memory = new Option<long?>("--memory") { Description = "Memory in MiB offere
 ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
 
 var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, runtime, aptMirror, maxContainers, gpus, cpu, memory };
-serve.SetAction((r, ct) => Guard(() => ServeCommands.ServerAsync(
+serve.SetAction((r, ct) => GuardAsync(() => ServeCommands.ServerAsync(
     r.GetValue(dataDir)!, r.GetValue(store), r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
     new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct)));
 
@@ -44,7 +44,7 @@ var workerServer = new Option<string>("--server-url") { Description = "The contr
 var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };
 var workerToken = new Option<string?>("--token") { Description = "The worker's join token (`ferry token create --kind worker NAME`). Default: $FERRY_TOKEN." };
 var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerToken, workerData, runtime, aptMirror, maxContainers, gpus, cpu, memory };
-worker.SetAction((r, ct) => Guard(() =>
+worker.SetAction((r, ct) => GuardAsync(() =>
 {
     var url = r.GetValue(workerServer)!;
     return Uri.TryCreate(url, UriKind.Absolute, out var uri)
@@ -55,45 +55,45 @@ worker.SetAction((r, ct) => Guard(() =>
 var appName = new Argument<string>("app") { Description = "An app id, or an app name (the newest app of that name)." };
 var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines until the app stops." };
 var appList = new Command("list", "List apps.");
-appList.SetAction((r, ct) => Guard(() => InspectCommands.AppListAsync(r.GetValue(server), ct)));
+appList.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppListAsync(r.GetValue(server), ct)));
 var appLogs = new Command("logs", "Print an app's logs.") { appName, follow };
-appLogs.SetAction((r, ct) => Guard(() => InspectCommands.AppLogsAsync(r.GetValue(appName)!, r.GetValue(follow), r.GetValue(server), ct)));
+appLogs.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppLogsAsync(r.GetValue(appName)!, r.GetValue(follow), r.GetValue(server), ct)));
 var appStop = new Command("stop", "Stop an app and its containers.") { appName };
-appStop.SetAction((r, ct) => Guard(() => InspectCommands.AppStopAsync(r.GetValue(appName)!, r.GetValue(server), ct)));
+appStop.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppStopAsync(r.GetValue(appName)!, r.GetValue(server), ct)));
 var app = new Command("app", "Manage apps.") { appList, appLogs, appStop };
 
 var containerId = new Argument<string>("container") { Description = "A container id." };
 var appFilter = new Option<string?>("--app") { Description = "Only this app's containers." };
 var containerList = new Command("list", "List running containers.") { appFilter };
-containerList.SetAction((r, ct) => Guard(() => InspectCommands.ContainerListAsync(r.GetValue(appFilter), r.GetValue(server), ct)));
+containerList.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerListAsync(r.GetValue(appFilter), r.GetValue(server), ct)));
 var containerStop = new Command("stop", "Stop a container.") { containerId };
-containerStop.SetAction((r, ct) => Guard(() => InspectCommands.ContainerStopAsync(r.GetValue(containerId)!, r.GetValue(server), ct)));
+containerStop.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerStopAsync(r.GetValue(containerId)!, r.GetValue(server), ct)));
 var containerLogs = new Command("logs", "Print a container's logs, including those of containers that have ended.") { containerId, follow };
-containerLogs.SetAction((r, ct) => Guard(() => InspectCommands.ContainerLogsAsync(r.GetValue(containerId)!, r.GetValue(follow), r.GetValue(server), ct)));
+containerLogs.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerLogsAsync(r.GetValue(containerId)!, r.GetValue(follow), r.GetValue(server), ct)));
 var execCommand = new Argument<string[]>("command") { Description = "The command and its arguments, after --.", Arity = ArgumentArity.ZeroOrMore };
 var containerExec = new Command("exec", "Run a command inside a running container, with this terminal's input and output.") { containerId, execCommand };
-containerExec.SetAction((r, ct) => Guard(() => SessionCommands.ExecAsync(r.GetValue(containerId)!, r.GetValue(execCommand) ?? [], r.GetValue(server), ct)));
+containerExec.SetAction((r, ct) => GuardAsync(() => SessionCommands.ExecAsync(r.GetValue(containerId)!, r.GetValue(execCommand) ?? [], r.GetValue(server), ct)));
 var container = new Command("container", "Inspect, enter and stop containers.") { containerList, containerLogs, containerExec, containerStop };
 
 var shellTarget = new Argument<string>("target") { Description = "FILE.cs::FUNCTION (or a project, ::FUNCTION): whose image, mounts and environment to use." };
 var shellCmd = new Option<string?>("--cmd") { Description = "Run this one command with /bin/sh -c instead of an interactive shell." };
 var shell = new Command("shell", "Open a shell (or run one command) in a new container with a function's image and mounts.") { shellTarget, shellCmd };
-shell.SetAction((r, ct) => Guard(() => SessionCommands.ShellAsync(r.GetValue(shellTarget)!, r.GetValue(shellCmd), r.GetValue(server), ct)));
+shell.SetAction((r, ct) => GuardAsync(() => SessionCommands.ShellAsync(r.GetValue(shellTarget)!, r.GetValue(shellCmd), r.GetValue(server), ct)));
 
 var imageList = new Command("list", "List the images workers have built, newest use first.");
-imageList.SetAction((r, ct) => Guard(() => InspectCommands.ImageListAsync(r.GetValue(server), ct)));
+imageList.SetAction((r, ct) => GuardAsync(() => InspectCommands.ImageListAsync(r.GetValue(server), ct)));
 var image = new Command("image", "Inspect built images.") { imageList };
 
 var tokenName = new Argument<string>("name") { Description = "What the token is for, such as ci or gpu-worker-1." };
 var tokenKind = new Option<string>("--kind") { Description = "client (people and programs) or worker (a worker's join token).", DefaultValueFactory = _ => Ferry.Protocol.TokenKinds.Client };
 tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker);
 var tokenCreate = new Command("create", "Create a token and print its secret, once.") { tokenName, tokenKind };
-tokenCreate.SetAction((r, ct) => Guard(() => TokenCommands.CreateAsync(r.GetValue(tokenName)!, r.GetValue(tokenKind)!, r.GetValue(server), ct)));
+tokenCreate.SetAction((r, ct) => GuardAsync(() => TokenCommands.CreateAsync(r.GetValue(tokenName)!, r.GetValue(tokenKind)!, r.GetValue(server), ct)));
 var tokenList = new Command("list", "List tokens (never their secrets).");
-tokenList.SetAction((r, ct) => Guard(() => TokenCommands.ListAsync(r.GetValue(server), ct)));
+tokenList.SetAction((r, ct) => GuardAsync(() => TokenCommands.ListAsync(r.GetValue(server), ct)));
 var tokenId = new Argument<string>("token-id") { Description = "The id of the token, as `ferry token list` shows it." };
 var tokenRevoke = new Command("revoke", "Revoke a token at once.") { tokenId };
-tokenRevoke.SetAction((r, ct) => Guard(() => TokenCommands.RevokeAsync(r.GetValue(tokenId)!, r.GetValue(server), ct)));
+tokenRevoke.SetAction((r, ct) => GuardAsync(() => TokenCommands.RevokeAsync(r.GetValue(tokenId)!, r.GetValue(server), ct)));
 var token = new Command("token", "Manage the tokens that clients and workers present.") { tokenCreate, tokenList, tokenRevoke };
 
 var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, shell, serve, worker, app, container, image, token };
@@ -101,7 +101,7 @@ root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
 
-static async Task<int> Guard(Func<Task<int>> action)
+static async Task<int> GuardAsync(Func<Task<int>> action)
 {
     try
     {

@@ -196,7 +196,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                     /// <param name="ignoreExceptions">When false (the default) the first failure throws once every input has finished.</param>
                     /// <param name="cancellationToken">Stops waiting and cancels the remaining inputs.</param>
                     public Task ForEachAsync(IEnumerable<T1> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
-                        Drain(MapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
+                        DrainAsync(MapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
 
                     /// <summary>Submits every input and returns once they are all durably queued, with a handle to follow the map by, without waiting for results.</summary>
                     /// <param name="inputs">The inputs.</param>
@@ -249,7 +249,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                     /// <param name="ignoreExceptions">When false (the default) the first failure throws once every input has finished.</param>
                     /// <param name="cancellationToken">Stops waiting and cancels the remaining inputs.</param>
                     public Task ForEachAsync(IEnumerable<{{tuple}}> inputs, bool ignoreExceptions = false, CancellationToken cancellationToken = default) =>
-                        Drain(StarMapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
+                        DrainAsync(StarMapOutcomesAsync(inputs, orderOutputs: false, cancellationToken), ignoreExceptions);
 
                     /// <summary>Submits every tuple and returns once they are all durably queued, with a handle to follow the map by, without waiting for results.</summary>
                     /// <param name="inputs">The argument tuples.</param>

@@ -154,12 +154,12 @@ public sealed partial class App
     {
         ArgumentNullException.ThrowIfNull(fn);
         var batched = (options ?? new FunctionOptions()).Merge(new FunctionOptions { BatchMaxSize = maxBatchSize, BatchWait = wait });
-        async Task<TResult> One(TItem item)
+        async Task<TResult> OneAsync(TItem item)
         {
             var results = await fn([item]).ConfigureAwait(false);
             return results.Count == 1 ? results[0] : throw new InvalidOperationException($"The batched function returned {results.Count} results for 1 input.");
         }
-        return Add(new Function<TItem, TResult>(Named(name, expression), Checked(batched, name, expression), fn, (item, _) => One(item)) { Batch = fn });
+        return Add(new Function<TItem, TResult>(Named(name, expression), Checked(batched, name, expression), fn, (item, _) => OneAsync(item)) { Batch = fn });
     }
 
     /// <inheritdoc cref="BatchedFunction{TItem, TResult}(Func{List{TItem}, Task{List{TResult}}}, int, TimeSpan, FunctionOptions?, string?, string)"/>

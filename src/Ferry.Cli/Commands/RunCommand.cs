@@ -32,7 +32,7 @@ internal static class RunCommand
             }
             await stopLogs.CancelAsync().ConfigureAwait(false);
             await following.ConfigureAwait(false);
-            await SwallowCancellation(supervising).ConfigureAwait(false);
+            await SwallowCancellationAsync(supervising).ConfigureAwait(false);
             // Interrupted, the command stops the app without waiting for its exit hooks' output.
             await FinishAsync(client, app.AppId, logs, detach, waitForExitHooks: !cancellationToken.IsCancellationRequested).ConfigureAwait(false);
         }
@@ -88,7 +88,7 @@ internal static class RunCommand
         }
     }
 
-    private static async Task SwallowCancellation(Task task)
+    private static async Task SwallowCancellationAsync(Task task)
     {
         try
         {

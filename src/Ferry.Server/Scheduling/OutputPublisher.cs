@@ -39,7 +39,7 @@ internal sealed partial class OutputPublisher(Lock gate, IStore store, CallTable
         }
         var write = store.CompleteInputsAsync(records, CancellationToken.None);
         _unpublished.Enqueue(new PendingPublish(write, published));
-        write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _ = write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void PublishCommitted()

@@ -123,7 +123,7 @@ public abstract class Function
     }
 
     /// <summary>Waits for every outcome; throws the first failure unless told to ignore failures.</summary>
-    private protected static async Task Drain<TResult>(IAsyncEnumerable<Outcome<TResult>> outcomes, bool ignoreExceptions)
+    private protected static async Task DrainAsync<TResult>(IAsyncEnumerable<Outcome<TResult>> outcomes, bool ignoreExceptions)
     {
         FerryException? first = null;
         await foreach (var outcome in outcomes.ConfigureAwait(false))

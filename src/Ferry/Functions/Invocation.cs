@@ -190,7 +190,7 @@ internal static class Invocation
                         yield return ready;
                     }
                 }
-                completed = total.Task.IsCompletedSuccessfully && received.Count == total.Task.Result;
+                completed = total.Task.IsCompletedSuccessfully && received.Count == await total.Task.ConfigureAwait(false);
             }
             await producer.ConfigureAwait(false);
         }
@@ -241,7 +241,9 @@ internal static class Invocation
 
             foreach (var args in inputs)
             {
+#pragma warning disable VSTHRD103 // Wait(0) takes a free slot or returns false at once; it never blocks.
                 if (window is not null && !window.Wait(0))
+#pragma warning restore VSTHRD103
                 {
                     if (chunk.Count > 0)
                     {

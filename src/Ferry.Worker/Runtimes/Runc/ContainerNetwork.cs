@@ -139,7 +139,9 @@ public sealed partial class ContainerNetwork : IAsyncDisposable
         }
         foreach (var relay in _relays.Values.Where(r => r.IsValueCreated && r.Value.IsCompletedSuccessfully))
         {
+#pragma warning disable VSTHRD002 // Only relays whose start has completed are read, so nothing waits.
             relay.Value.Result.CloseFrom(attachment.Address);
+#pragma warning restore VSTHRD002
         }
         // Only the namespace: the kernel destroys it, and the veth pair in it, in the background, where deleting the
         // veth here would wait about 25 ms for an RCU grace period. Allocate skips an index whose veth is still there.

@@ -393,22 +393,24 @@ public sealed class ImageBuilder
         }
         catch
         {
-            _network.Detach(attaching.IsCompletedSuccessfully ? attaching.Result : null);
-            if (mounting.IsCompletedSuccessfully && mounting.Result.Code == 0)
+            _network.Detach(attaching.IsCompletedSuccessfully ? await attaching.ConfigureAwait(false) : null);
+            if (mounting.IsCompletedSuccessfully && (await mounting.ConfigureAwait(false)).Code == 0)
             {
                 await Processes.RunAsync("umount", [rootfs], CancellationToken.None).ConfigureAwait(false);
             }
             throw;
         }
-        var (code, text) = mounting.Result;
+        // Both have finished: the awaits below only unwrap their results.
+        var network = await attaching.ConfigureAwait(false);
+        var (code, text) = await mounting.ConfigureAwait(false);
         if (code != 0)
         {
-            _network.Detach(attaching.Result);
+            _network.Detach(network);
             throw new ImageBuildException($"{context.Title} could not mount its root filesystem: {text.Trim()}");
         }
         try
         {
-            await File.WriteAllTextAsync(Path.Combine(staging, "config.json"), BuildConfig(context, name, attaching.Result).ToJsonString(), cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(staging, "config.json"), BuildConfig(context, name, network).ToJsonString(), cancellationToken).ConfigureAwait(false);
             var tail = new Queue<string>();
             var info = new ProcessStartInfo("runc")
             {
@@ -455,7 +457,6 @@ public sealed class ImageBuilder
                 await Processes.RunAsync("runc", ["--root", _state, "kill", name, "KILL"], CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
-            process.WaitForExit();
             if (process.ExitCode != 0)
             {
                 string output;
@@ -470,7 +471,7 @@ public sealed class ImageBuilder
         finally
         {
             await Processes.RunAsync("runc", ["--root", _state, "delete", "-f", name], CancellationToken.None).ConfigureAwait(false);
-            _network.Detach(attaching.Result);
+            _network.Detach(network);
             await Processes.RunAsync("umount", [rootfs], CancellationToken.None).ConfigureAwait(false);
             await RemoveAsync(work).ConfigureAwait(false);
             Directory.Delete(rootfs);

@@ -223,20 +223,20 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         try
         {
             await Task.WhenAll(attaching, mounting).ConfigureAwait(false);
-            var (code, text) = mounting.Result;
+            var (code, text) = await mounting.ConfigureAwait(false);
             if (code != 0)
             {
                 throw new InvalidOperationException($"Mounting the container's root filesystem failed: {text.Trim()}");
             }
             await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
-            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec, image, attaching.Result).ToJsonString(), cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Config(spec, image, await attaching.ConfigureAwait(false)).ToJsonString(), cancellationToken).ConfigureAwait(false);
         }
         catch
         {
-            await CleanUpAsync(spec.ContainerId, bundle, attaching.IsCompletedSuccessfully ? attaching.Result : null).ConfigureAwait(false);
+            await CleanUpAsync(spec.ContainerId, bundle, attaching.IsCompletedSuccessfully ? await attaching.ConfigureAwait(false) : null).ConfigureAwait(false);
             throw;
         }
-        return (bundle, attaching.Result);
+        return (bundle, await attaching.ConfigureAwait(false));
     }
 
     /// <summary>Deletes a container's runc state, removes its network, unmounts its root and removes its bundle.</summary>
