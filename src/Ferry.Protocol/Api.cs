@@ -71,8 +71,17 @@ public sealed record AddInputsRequest(IReadOnlyList<InputItem> Inputs, bool Fina
 
 public sealed record AddInputsResponse(int Accepted);
 
-/// <summary>A remote exception as the caller sees it, with the exception that caused it, if any, in <paramref name="Inner"/>.</summary>
-public sealed record RemoteError(string Type, string Message, string? StackTrace = null, string Kind = ErrorKinds.User, RemoteError? Inner = null);
+/// <summary>
+/// A remote exception as the caller sees it: the exception that caused it, if any, in <paramref name="Inner"/>, or, for
+/// an exception with several causes (an <see cref="AggregateException"/>), all of them in <paramref name="Children"/>.
+/// </summary>
+public sealed record RemoteError(
+    string Type,
+    string Message,
+    string? StackTrace = null,
+    string Kind = ErrorKinds.User,
+    RemoteError? Inner = null,
+    IReadOnlyList<RemoteError>? Children = null);
 
 /// <summary>Values of <see cref="RemoteError.Kind"/>.</summary>
 public static class ErrorKinds

@@ -40,6 +40,28 @@ public sealed class FailureTests(ServerFixture fixture) : IClassFixture<ServerFi
     }
 
     [Fact]
+    public async Task A_remote_aggregate_exception_reaches_the_caller_with_every_child_and_its_types_can_be_matched()
+    {
+        await fixture.NewAppAsync();
+
+        var act = () => _f.FailMany.RemoteAsync("a.txt");
+
+        var error = (await act.Should().ThrowAsync<RemoteException>()).Which;
+        error.RemoteType.Should().Be("System.AggregateException");
+        error.Is<AggregateException>().Should().BeTrue();
+        error.InnerExceptions.Select(e => (e.RemoteType, e.RemoteMessage)).Should().Equal(
+            ("System.IO.FileNotFoundException", "a.txt"),
+            ("System.TimeoutException", "too slow"));
+        error.InnerException.Should().BeSameAs(error.InnerExceptions[0]);
+        error.InnerExceptions[0].Is<IOException>().Should().BeTrue("a FileNotFoundException is an IOException");
+        error.InnerExceptions[0].Is<TimeoutException>().Should().BeFalse();
+        error.InnerExceptions[0].InnerExceptions.Should().ContainSingle().Which.RemoteMessage.Should().Be("disk gone");
+        error.Find<TimeoutException>()!.RemoteMessage.Should().Be("too slow");
+        error.Find<UnauthorizedAccessException>().Should().BeNull();
+        error.ToString().Should().Contain("--- caused by (2 of 2) ---").And.Contain("System.TimeoutException: too slow").And.Contain("System.IO.IOException: disk gone");
+    }
+
+    [Fact]
     public async Task An_input_no_worker_can_take_says_why_in_the_apps_log_once()
     {
         var appId = await fixture.NewAppAsync();

@@ -15,6 +15,7 @@ public sealed class TestFunctions
         Record = App.Function<Point, Point>(p => p with { X = p.X * 2, Tags = [.. p.Tags, "seen"] }, name: "record");
         Fail = App.Function<string, int>(Throw, name: "fail");
         FailNested = App.Function<string, int>(ThrowNested, name: "fail_nested");
+        FailMany = App.Function<string, int>(ThrowMany, name: "fail_many");
         Sleep = App.Function<int, string>(SleepAsync, name: "sleep");
         Slow = App.Function<int, string>(SleepAsync, new FunctionOptions { Timeout = TimeSpan.FromSeconds(1) }, name: "slow");
         Flaky = App.Function<string, int, int>(FlakyAsync, new FunctionOptions { Retries = new Retries(3) { InitialDelay = TimeSpan.FromMilliseconds(300), BackoffCoefficient = 2 } }, name: "flaky");
@@ -191,6 +192,9 @@ public sealed class TestFunctions
     /// <summary>Throws an exception wrapping an HttpRequestException wrapping an IOException with the given message.</summary>
     public Function<string, int> FailNested { get; }
 
+    /// <summary>Throws an AggregateException of a FileNotFoundException (wrapping an IOException) and a TimeoutException.</summary>
+    public Function<string, int> FailMany { get; }
+
     /// <summary>Sleeps the given milliseconds and returns its container id.</summary>
     public Function<int, string> Sleep { get; }
 
@@ -355,6 +359,9 @@ public sealed class TestFunctions
 
     private static int ThrowNested(string message) =>
         throw new InvalidOperationException("saving failed", new HttpRequestException("upload failed", new IOException(message)));
+
+    private static int ThrowMany(string message) =>
+        throw new AggregateException("several failed", new FileNotFoundException(message, new IOException("disk gone")), new TimeoutException("too slow"));
 
     internal static async Task<string> WaitForCancelAsync(string tag, string hold, CancellationToken cancellationToken)
     {

@@ -64,12 +64,76 @@ public sealed class RemoteException : FerryException
     /// <see cref="Exception.InnerException"/> (itself a <see cref="RemoteException"/>), so the whole remote chain is there.
     /// </summary>
     public RemoteException(string function, string remoteType, string remoteMessage, string? remoteStackTrace, RemoteException? innerException)
+        : this(function, remoteType, remoteMessage, remoteStackTrace, innerException, null)
+    {
+    }
+
+    /// <summary>
+    /// Creates the exception for a remote <see cref="AggregateException"/> (or any exception with several causes):
+    /// <paramref name="innerExceptions"/> are its children, and the first of them is <see cref="Exception.InnerException"/>.
+    /// </summary>
+    public RemoteException(
+        string function,
+        string remoteType,
+        string remoteMessage,
+        string? remoteStackTrace,
+        RemoteException? innerException,
+        IReadOnlyList<RemoteException>? innerExceptions)
         : base($"{function} raised {remoteType}: {remoteMessage}", innerException)
     {
         Function = function;
         RemoteType = remoteType;
         RemoteMessage = remoteMessage;
         RemoteStackTrace = remoteStackTrace;
+        InnerExceptions = innerExceptions ?? (innerException is null ? [] : [innerException]);
+    }
+
+    /// <summary>
+    /// The remote exception's causes: an <see cref="AggregateException"/>'s children, or its one inner exception, or
+    /// none. Each is a <see cref="RemoteException"/> with causes of its own.
+    /// </summary>
+    public IReadOnlyList<RemoteException> InnerExceptions { get; }
+
+    /// <summary>
+    /// True when the remote exception is a <typeparamref name="TException"/>: its type has that name, or a type of that
+    /// name is loaded in this process and derives from <typeparamref name="TException"/>. So
+    /// <c>catch (RemoteException e) when (e.Is&lt;IOException&gt;())</c> also catches a remote
+    /// <c>FileNotFoundException</c>. The remote exception is not rebuilt as a local one: its type may not exist here,
+    /// may have no usable constructor, and its state would not survive the trip.
+    /// </summary>
+    public bool Is<TException>()
+        where TException : Exception =>
+        RemoteType == typeof(TException).FullName
+        || (LocalType(RemoteType) is { } type && typeof(TException).IsAssignableFrom(type));
+
+    /// <summary>The first exception in the remote tree (this one, its causes, their causes) that <see cref="Is{TException}"/>, or null.</summary>
+    public RemoteException? Find<TException>()
+        where TException : Exception
+    {
+        if (Is<TException>())
+        {
+            return this;
+        }
+        foreach (var cause in InnerExceptions)
+        {
+            if (cause.Find<TException>() is { } found)
+            {
+                return found;
+            }
+        }
+        return null;
+    }
+
+    private static Type? LocalType(string fullName)
+    {
+        foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
+        {
+            if (assembly.GetType(fullName, throwOnError: false) is { } type)
+            {
+                return type;
+            }
+        }
+        return null;
     }
 
     /// <summary>The function that raised.</summary>
@@ -90,10 +154,18 @@ public sealed class RemoteException : FerryException
         var text = new System.Text.StringBuilder()
             .Append(GetType().FullName).Append(": ").Append(Message).AppendLine()
             .AppendLine("--- remote stack trace ---").Append(RemoteStackTrace);
-        for (var cause = InnerException as RemoteException; cause is not null; cause = cause.InnerException as RemoteException)
-        {
-            text.AppendLine().AppendLine("--- caused by ---").Append(cause.RemoteType).Append(": ").AppendLine(cause.RemoteMessage).Append(cause.RemoteStackTrace);
-        }
+        AppendCauses(text, this);
         return text.AppendLine().AppendLine("--- local stack trace ---").Append(StackTrace).ToString();
+    }
+
+    private static void AppendCauses(System.Text.StringBuilder text, RemoteException exception)
+    {
+        for (var i = 0; i < exception.InnerExceptions.Count; i++)
+        {
+            var cause = exception.InnerExceptions[i];
+            text.AppendLine().AppendLine(exception.InnerExceptions.Count == 1 ? "--- caused by ---" : $"--- caused by ({i + 1} of {exception.InnerExceptions.Count}) ---")
+                .Append(cause.RemoteType).Append(": ").AppendLine(cause.RemoteMessage).Append(cause.RemoteStackTrace);
+            AppendCauses(text, cause);
+        }
     }
 }

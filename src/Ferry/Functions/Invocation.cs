@@ -117,8 +117,12 @@ internal static class Invocation
         };
     }
 
-    private static RemoteException ToRemoteException(string function, RemoteError error) =>
-        new(function, error.Type, error.Message, error.StackTrace, error.Inner is { } inner ? ToRemoteException(function, inner) : null);
+    private static RemoteException ToRemoteException(string function, RemoteError error)
+    {
+        var children = error.Children?.Select(child => ToRemoteException(function, child)).ToList();
+        var inner = children is { Count: > 0 } ? children[0] : error.Inner is { } cause ? ToRemoteException(function, cause) : null;
+        return new RemoteException(function, error.Type, error.Message, error.StackTrace, inner, children);
+    }
 
     /// <summary>Cancels a call the caller gave up on: best effort, bounded, and silent if the server cannot be reached.</summary>
     private static async Task CancelQuietlyAsync(FerryClient client, string callId)

@@ -267,12 +267,42 @@ internal sealed class ContainerRunner(App app)
         ["   at Ferry.Hosting.", "   at Ferry.App.", "   at Ferry.Function", "   at Ferry.ClassMethod", "   at Ferry.ClassRegistration", "   at Ferry.Image.", "   at System.Runtime.CompilerServices.", "   at System.Reflection.", "--- End of stack trace"];
 
     /// <summary>
-    /// An exception and its chain of inner exceptions as the caller will see them: type, message and the user's frames,
-    /// at most eight deep so that a pathological chain cannot make an output unbounded.
+    /// An exception and its causes as the caller will see them: type, message and the user's frames, with the chain of
+    /// inner exceptions and an <see cref="AggregateException"/>'s children. At most eight levels deep and
+    /// <see cref="MaxErrorParts"/> exceptions in all, so that a pathological tree cannot make an output unbounded.
     /// </summary>
-    internal static RemoteError ToRemoteError(Exception error, int depth = 0) =>
-        new(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace),
-            Inner: error.InnerException is { } inner && depth < 7 ? ToRemoteError(inner, depth + 1) : null);
+    internal static RemoteError ToRemoteError(Exception error)
+    {
+        var budget = MaxErrorParts;
+        return ToRemoteError(error, 0, ref budget);
+    }
+
+    private const int MaxErrorParts = 32;
+
+    private static RemoteError ToRemoteError(Exception error, int depth, ref int budget)
+    {
+        budget--;
+        List<RemoteError>? children = null;
+        RemoteError? inner = null;
+        if (error is AggregateException { InnerExceptions.Count: > 0 } aggregate && depth < 7)
+        {
+            children = [];
+            foreach (var child in aggregate.InnerExceptions)
+            {
+                if (budget <= 0)
+                {
+                    break;
+                }
+                children.Add(ToRemoteError(child, depth + 1, ref budget));
+            }
+            // An aggregate's inner exception is its first child; the caller takes it from the children, so it is not sent twice.
+        }
+        else if (error.InnerException is { } cause && depth < 7 && budget > 0)
+        {
+            inner = ToRemoteError(cause, depth + 1, ref budget);
+        }
+        return new RemoteError(error.GetType().FullName ?? error.GetType().Name, error.Message, UserFrames(error.StackTrace), Inner: inner, Children: children);
+    }
 
     /// <summary>The remote stack trace without the SDK's own frames, which say nothing about the user's code.</summary>
     internal static string? UserFrames(string? stackTrace) =>
