@@ -462,7 +462,7 @@ internal sealed class PostgresStore : IStore
                 LIMIT @batch
                 """, c))
             {
-                select.Parameters.AddRange(new NpgsqlParameter[] { P("stopped", AppStates.Stopped), P("cutoff", at), P("batch", IStore.ExpiredCallsPerBatch) });
+                select.Parameters.AddRange(new NpgsqlParameter[] { P("stopped", AppStates.Stopped), P("cutoff", at), P("batch", IRetentionStore.ExpiredCallsPerBatch) });
                 await using var reader = await select.ExecuteReaderAsync().ConfigureAwait(false);
                 while (await reader.ReadAsync().ConfigureAwait(false))
                 {

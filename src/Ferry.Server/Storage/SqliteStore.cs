@@ -423,7 +423,7 @@ internal sealed class SqliteStore : IStore
                 -- An expired app goes with the batch that takes its last call, so no call outlives its app.
                 INSERT INTO expired_apps SELECT app_id FROM apps a WHERE state = 'stopped' AND stopped_at < $cutoff
                     AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.app_id = a.app_id);
-                """, ("$cutoff", Ms(cutoff)), ("$batch", IStore.ExpiredCallsPerBatch)))
+                """, ("$cutoff", Ms(cutoff)), ("$batch", IRetentionStore.ExpiredCallsPerBatch)))
             {
                 select.ExecuteNonQuery();
             }
