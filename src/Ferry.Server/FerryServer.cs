@@ -117,7 +117,15 @@ public sealed class FerryServer : IAsyncDisposable
             await store.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        // One store under each interface, registered as an instance so that the container never disposes it: the
+        // server closes it last, after the scheduler.
         builder.Services.AddSingleton<IStore>(store);
+        builder.Services.AddSingleton<IAppStore>(store);
+        builder.Services.AddSingleton<ICallStore>(store);
+        builder.Services.AddSingleton<ILogStore>(store);
+        builder.Services.AddSingleton<IImageStore>(store);
+        builder.Services.AddSingleton<ITokenStore>(store);
+        builder.Services.AddSingleton<IRetentionStore>(store);
         builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(options.Scheduler);

@@ -15,7 +15,7 @@ internal static class AppRoutes
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapPost(Routes.Templates.Apps, async (HttpContext http, Scheduler scheduler, IStore store) =>
+        v1.MapPost(Routes.Templates.Apps, async (HttpContext http, Scheduler scheduler, IAppStore store) =>
         {
             var request = await ReadAsync(http, Json.CreateAppRequest);
             ThrowIfInvalid(WireValidator.Check(request));

@@ -17,7 +17,7 @@ internal static class BuildRoutes
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapPost(Routes.Templates.Builds, async (HttpContext http, IBlobStore blobs, IStore store) =>
+        v1.MapPost(Routes.Templates.Builds, async (HttpContext http, IBlobStore blobs, IAppStore store) =>
         {
             var request = await ReadAsync(http, Json.CreateBuildRequest);
             ThrowIfInvalid(WireValidator.Check(request));
@@ -36,7 +36,7 @@ internal static class BuildRoutes
             return Ok(new CreateBuildResponse(buildId), Json.CreateBuildResponse);
         });
 
-        v1.MapGet(Routes.Templates.Build, async (string id, IStore store, HttpContext http) =>
+        v1.MapGet(Routes.Templates.Build, async (string id, IAppStore store, HttpContext http) =>
             await store.GetBuildAsync(id, http.RequestAborted) is { } build
                 ? Ok(build, Json.BuildManifest)
                 : throw new NotFoundException($"No build has the id '{id}'.")).RequireAuthorization(Policies.ClientOrWorker);

@@ -24,7 +24,7 @@ internal static class ContainerRoutes
             return Results.NoContent();
         });
 
-        v1.MapGet(Routes.Templates.ContainerLogs, async (string id, long? after, double? wait, HttpContext http, Scheduler scheduler, LogHub logs, IStore store) =>
+        v1.MapGet(Routes.Templates.ContainerLogs, async (string id, long? after, double? wait, HttpContext http, Scheduler scheduler, LogHub logs, ILogStore store) =>
         {
             var (cursor, patience) = (Cursor(after), Wait(wait, "wait"));
             var app = scheduler.AppOfContainer(id) ?? await store.FindAppOfContainerAsync(id, http.RequestAborted)

@@ -12,7 +12,7 @@ internal static class ImageRoutes
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapGet(Routes.Templates.Images, async (IStore store, HttpContext http) =>
+        v1.MapGet(Routes.Templates.Images, async (IImageStore store, HttpContext http) =>
             Ok(new ImageList(await store.ListImagesAsync(http.RequestAborted)), Json.ImageList));
     }
 }

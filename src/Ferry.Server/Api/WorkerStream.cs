@@ -55,7 +55,7 @@ internal static partial class WorkerStream
                         scheduler.OnContainerLogs(lines.Lines);
                         break;
                     case ImageBuilt image when worker is not null:
-                        await http.RequestServices.GetRequiredService<IStore>().RecordImageAsync(worker.WorkerId, image, http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), http.RequestAborted);
+                        await http.RequestServices.GetRequiredService<IImageStore>().RecordImageAsync(worker.WorkerId, image, http.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow(), http.RequestAborted);
                         break;
                 }
             }

@@ -8,7 +8,7 @@ namespace Ferry.Server.Logs;
 /// Container output and platform events per app: numbered, kept in memory for live readers, and written to the
 /// store in batches.
 /// </summary>
-internal sealed partial class LogHub(IStore store, TimeProvider time, ILogger<LogHub> logger)
+internal sealed partial class LogHub(ILogStore store, TimeProvider time, ILogger<LogHub> logger)
 {
     private const int Retained = 10_000;
     private readonly Dictionary<string, AppLog> _apps = new(StringComparer.Ordinal);

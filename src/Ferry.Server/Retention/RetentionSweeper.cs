@@ -10,7 +10,7 @@ namespace Ferry.Server.Retention;
 /// <see cref="ServerOptions.RetentionSweepInterval"/>, deletes calls, logs and stopped apps older than
 /// <see cref="ServerOptions.Retention"/>, and lets go of the in-memory logs of apps stopped a while ago.
 /// </summary>
-internal sealed partial class RetentionSweeper(IStore store, Scheduler scheduler, LogHub logs, TimeProvider clock, ServerOptions options, ILogger<RetentionSweeper> logger)
+internal sealed partial class RetentionSweeper(IRetentionStore store, Scheduler scheduler, LogHub logs, TimeProvider clock, ServerOptions options, ILogger<RetentionSweeper> logger)
     : IAsyncDisposable
 {
     /// <summary>How long a stopped app's recent log lines stay in memory for a late reader.</summary>

@@ -13,7 +13,7 @@ namespace Ferry.Server.Scheduling;
 /// <see cref="Complete"/> runs under the scheduler's lock, taken by its caller. Publishing runs when a write commits,
 /// and long polls wait between looks, so both take <paramref name="gate"/> themselves.
 /// </remarks>
-internal sealed partial class OutputPublisher(Lock gate, IStore store, CallTable calls, ChangeSignal changes, TimeProvider clock, ILogger logger)
+internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallTable calls, ChangeSignal changes, TimeProvider clock, ILogger logger)
 {
     private readonly Queue<PendingPublish> _unpublished = new();
     private long _nextOrder;

@@ -22,10 +22,10 @@ internal sealed partial class Scheduler
                 return new CallProgress(callId, call.Indices.Count, call.Outputs.Count - failed, failed, call.Final);
             }
         }
-        var record = await store.GetCallAsync(callId, cancellationToken).ConfigureAwait(false)
+        var record = await callStore.GetCallAsync(callId, cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException($"No call has the id '{callId}'.");
-        var (total, completed) = await store.CountInputsAsync(callId, cancellationToken).ConfigureAwait(false);
-        var failedInStore = await store.CountFailedAsync(callId, cancellationToken).ConfigureAwait(false);
+        var (total, completed) = await callStore.CountInputsAsync(callId, cancellationToken).ConfigureAwait(false);
+        var failedInStore = await callStore.CountFailedAsync(callId, cancellationToken).ConfigureAwait(false);
         return new CallProgress(callId, total, completed - failedInStore, failedInStore, record.Final);
     }
 }

@@ -57,7 +57,7 @@ public sealed record SchedulerOptions
 /// the store's single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler
 /// decided, which is what makes an output cursor stable across a restart.
 /// </remarks>
-internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
+internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly AppRegistry _apps = new();
@@ -70,7 +70,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     private OutputPublisher? _outputs;
 
     // Created on first use because a field initializer cannot pass it the lock; creating it has no side effects.
-    private OutputPublisher Outputs => LazyInitializer.EnsureInitialized(ref _outputs, () => new OutputPublisher(_gate, store, _calls, _changes, clock, logger));
+    private OutputPublisher Outputs => LazyInitializer.EnsureInitialized(ref _outputs, () => new OutputPublisher(_gate, callStore, _calls, _changes, clock, logger));
 
     /// <summary>Outputs released from memory after which the heap is compacted and returned to the system.</summary>
     private const long CollectAfterReleased = 200_000;
@@ -81,14 +81,14 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _nextInputId = await store.MaxInputIdAsync(cancellationToken).ConfigureAwait(false);
-        Outputs.StartAfter(await store.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false));
-        foreach (var app in await store.ListAppsAsync(cancellationToken).ConfigureAwait(false))
+        _nextInputId = await callStore.MaxInputIdAsync(cancellationToken).ConfigureAwait(false);
+        Outputs.StartAfter(await callStore.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false));
+        foreach (var app in await appStore.ListAppsAsync(cancellationToken).ConfigureAwait(false))
         {
             _apps.Add(new AppState(app));
             await logs.InitializeAppAsync(app.AppId, app.State == AppStates.Stopped, cancellationToken).ConfigureAwait(false);
         }
-        var pending = await store.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);
+        var pending = await callStore.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);
         foreach (var group in pending.GroupBy(p => p.Call.CallId))
         {
             var call = await LoadCallAsync(group.First().Call, cancellationToken).ConfigureAwait(false);
@@ -123,7 +123,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
     public async Task<AppRecord> CreateAppAsync(CreateAppRequest request, CancellationToken cancellationToken)
     {
         var record = new AppRecord(Ids.New("ap"), request.Name, request.BuildId, AppStates.Running, request.Detached, clock.GetUtcNow(), null, request.Definition);
-        await store.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
+        await appStore.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
             _apps.Add(new AppState(record));
@@ -147,7 +147,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 ScaleLocked(AppRegistry.GetOrCreatePool(app, function, null), now);
             }
         }
-        await store.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
+        await appStore.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
     }
 
     public IReadOnlyList<AppSummary> ListApps()
@@ -205,7 +205,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 StopContainerLocked(container, "app stopped");
             }
         }
-        await store.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
+        await appStore.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
         logs.System(appId, null, null, "App stopped.");
         logs.MarkStopped(appId);
     }
@@ -307,10 +307,10 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         try
         {
             var records = fresh.Select(i => new InputRecord(i.Id, call.CallId, i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
-            await store.AddInputsAsync(call.Record, records, cancellationToken).ConfigureAwait(false);
+            await callStore.AddInputsAsync(call.Record, records, cancellationToken).ConfigureAwait(false);
             if (final)
             {
-                await store.SetFinalAsync(call.CallId, cancellationToken).ConfigureAwait(false);
+                await callStore.SetFinalAsync(call.CallId, cancellationToken).ConfigureAwait(false);
             }
             // A retried request must not be acknowledged before the write that first accepted its inputs commits.
             await previous.ConfigureAwait(false);
@@ -356,7 +356,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 return known;
             }
         }
-        var record = await store.GetCallAsync(callId, cancellationToken).ConfigureAwait(false)
+        var record = await callStore.GetCallAsync(callId, cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException($"No call has the id '{callId}'.");
         return await LoadCallAsync(record, cancellationToken).ConfigureAwait(false)
             ?? throw new NotFoundException($"The call '{callId}' belongs to an app this server no longer knows.");
@@ -364,7 +364,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
 
     private async Task<CallState?> LoadCallAsync(CallRecord record, CancellationToken cancellationToken)
     {
-        var (outputs, indices) = await store.LoadCallAsync(record.CallId, cancellationToken).ConfigureAwait(false);
+        var (outputs, indices) = await callStore.LoadCallAsync(record.CallId, cancellationToken).ConfigureAwait(false);
         lock (_gate)
         {
             if (_calls.TryGetValue(record.CallId, out var raced))
@@ -402,7 +402,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
         {
             // A finished call that left memory is paged straight from the store, never loaded whole.
             var start = Math.Clamp(after, 0, finished.Total);
-            var page = await store.GetOutputsAsync(callId, start, limit, cancellationToken).ConfigureAwait(false);
+            var page = await callStore.GetOutputsAsync(callId, start, limit, cancellationToken).ConfigureAwait(false);
             var items = page.Select((o, i) => ToOutput(o.Index, o.Success, o.Result, o.ResultBlob, o.Error, start + i + 1)).ToList();
             return new OutputBatch(items, start + items.Count, start + items.Count == finished.Total, finished.Total);
         }
@@ -449,16 +449,16 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 return null;
             }
         }
-        if (await store.GetCallAsync(callId, cancellationToken).ConfigureAwait(false) is not { Final: true } record)
+        if (await callStore.GetCallAsync(callId, cancellationToken).ConfigureAwait(false) is not { Final: true } record)
         {
             return null;
         }
-        var (total, completed) = await store.CountInputsAsync(callId, cancellationToken).ConfigureAwait(false);
+        var (total, completed) = await callStore.CountInputsAsync(callId, cancellationToken).ConfigureAwait(false);
         if (completed < total)
         {
             return null;
         }
-        var cancelled = await store.WasCancelledAsync(callId, cancellationToken).ConfigureAwait(false);
+        var cancelled = await callStore.WasCancelledAsync(callId, cancellationToken).ConfigureAwait(false);
         return new FinishedCall(record, total, new CallStatus(callId, record.Function, cancelled ? "cancelled" : "done", total, completed, true));
     }
 
@@ -472,7 +472,7 @@ internal sealed partial class Scheduler(IStore store, LogHub logs, TimeProvider 
                 return known.Record.AppId;
             }
         }
-        return (await store.GetCallAsync(callId, cancellationToken).ConfigureAwait(false))?.AppId
+        return (await callStore.GetCallAsync(callId, cancellationToken).ConfigureAwait(false))?.AppId
             ?? throw new NotFoundException($"No call has the id '{callId}'.");
     }
 

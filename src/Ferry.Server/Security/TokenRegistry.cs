@@ -12,7 +12,7 @@ namespace Ferry.Server.Security;
 /// secret. The secrets are 256 random bits, so a fast hash is enough: there is nothing to brute-force the way a
 /// password would be. Every token is also held in memory, so checking one costs a dictionary lookup and a hash.
 /// </summary>
-internal sealed class TokenRegistry(IStore store, TimeProvider clock)
+internal sealed class TokenRegistry(ITokenStore store, TimeProvider clock)
 {
     private readonly ConcurrentDictionary<string, TokenRecord> _tokens = new(StringComparer.Ordinal);
 
