@@ -63,6 +63,12 @@ public static class CallKinds
     public const string Sync = "sync";
     public const string Spawn = "spawn";
     public const string Map = "map";
+
+    /// <summary>
+    /// One input of a generator function, whose items the caller reads from <see cref="Routes.StreamItems(string)"/>
+    /// while it runs. Such a call is never retried: its items would repeat.
+    /// </summary>
+    public const string Stream = "stream";
 }
 
 public sealed record CreateCallResponse(string CallId, OutputBatch? Outputs = null);
@@ -99,6 +105,15 @@ public static class ErrorKinds
 
 /// <summary>The outcome of one input.</summary>
 public sealed record OutputItem(int Index, bool Success, JsonElement? Result = null, string? ResultBlob = null, RemoteError? Error = null, long Cursor = 0);
+
+/// <summary>
+/// Items of a generator call after a cursor. Reading after <c>n</c> acknowledges the items before <c>n</c>, which frees
+/// their room in the stream's window.
+/// </summary>
+/// <param name="Items">The items, in the order the generator yielded them.</param>
+/// <param name="Next">The cursor to read after next: the number of items before it.</param>
+/// <param name="Ended">The generator has finished (returned or thrown) and every item is in this or an earlier batch; the call's outcome is its output. A batch that carries items never says so: the read after it, which acknowledges them, does.</param>
+public sealed record ItemBatch(IReadOnlyList<JsonElement> Items, long Next, bool Ended);
 
 /// <summary>Outputs after a cursor. <see cref="Done"/> is true once every input of a final call has an output.</summary>
 public sealed record OutputBatch(IReadOnlyList<OutputItem> Outputs, long Next, bool Done, int Total);

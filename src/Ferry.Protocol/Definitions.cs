@@ -14,12 +14,17 @@ public sealed record AppDefinition(
 /// <param name="ReturnType">The C# name of the declared result type.</param>
 /// <param name="Settings">How the function runs.</param>
 /// <param name="ClassName">The class a method belongs to, or null for a plain function.</param>
+/// <param name="Generator">
+/// True when the result is <c>IAsyncEnumerable&lt;T&gt;</c>: its items stream to the caller, and it is called only with
+/// <see cref="CallKinds.Stream"/> calls.
+/// </param>
 public sealed record FunctionDefinition(
     string Name,
     IReadOnlyList<ParameterDefinition> Parameters,
     string ReturnType,
     FunctionSettings Settings,
-    string? ClassName = null);
+    string? ClassName = null,
+    bool Generator = false);
 
 /// <summary>A parameter of a function, entrypoint or class.</summary>
 public sealed record ParameterDefinition(string Name, string Type, bool Required, JsonElement? Default = null);

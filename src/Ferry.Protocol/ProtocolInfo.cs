@@ -18,6 +18,21 @@ public static class ProtocolInfo
     /// <summary>The largest blob the control plane accepts in one upload.</summary>
     public const long MaxBlobBytes = 1024L * 1024 * 1024;
 
+    /// <summary>
+    /// The most items of one generator call that may be in flight: sent by the container and not yet acknowledged by
+    /// the caller. A container resumes the generator only while fewer are in flight.
+    /// </summary>
+    public const int StreamWindowItems = 1024;
+
+    /// <summary>
+    /// The most bytes of items of one generator call that may be in flight, as for <see cref="StreamWindowItems"/>; one
+    /// item may take it past this by at most its own size.
+    /// </summary>
+    public const int StreamWindowBytes = 4 * 1024 * 1024;
+
+    /// <summary>The largest single item a generator may yield, as JSON.</summary>
+    public const int MaxStreamItemBytes = InlinePayloadLimit;
+
     /// <summary>The most inputs one request may carry.</summary>
     public const int MaxInputsPerRequest = 10_000;
 

@@ -29,6 +29,7 @@ namespace Ferry.Protocol;
 [JsonSerializable(typeof(AddInputsRequest))]
 [JsonSerializable(typeof(AddInputsResponse))]
 [JsonSerializable(typeof(OutputBatch))]
+[JsonSerializable(typeof(ItemBatch))]
 [JsonSerializable(typeof(CallStatus))]
 [JsonSerializable(typeof(CallProgress))]
 [JsonSerializable(typeof(FunctionStats))]

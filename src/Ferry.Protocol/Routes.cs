@@ -38,6 +38,7 @@ public static class Routes
         public const string Outputs = "/calls/{id}/outputs";
         public const string CancelCall = "/calls/{id}/cancel";
         public const string CallStats = "/calls/{id}/stats";
+        public const string StreamItems = "/calls/{id}/items";
         public const string Stats = "/apps/{app}/functions/{function}/stats";
         public const string Autoscaler = "/apps/{app}/functions/{function}/autoscaler";
         public const string Containers = "/containers";
@@ -105,6 +106,16 @@ public static class Routes
     /// and answering at most <paramref name="limit"/> outputs (the server's defaults where null).
     /// </summary>
     public static string Outputs(string callId, long after, TimeSpan? wait = null, int? limit = null) => Outputs(callId) + Query(after, wait, limit);
+
+    /// <summary><c>GET</c>: the items of a generator call, a long poll.</summary>
+    public static string StreamItems(string callId) => Path(Templates.StreamItems, callId);
+
+    /// <summary>
+    /// <see cref="StreamItems(string)"/> after the cursor <paramref name="after"/> (acknowledging the items before it),
+    /// waiting up to <paramref name="wait"/> and answering at most <paramref name="limit"/> items (the server's defaults
+    /// where null).
+    /// </summary>
+    public static string StreamItems(string callId, long after, TimeSpan? wait = null, int? limit = null) => StreamItems(callId) + Query(after, wait, limit);
 
     /// <summary><c>POST</c>: cancels a call.</summary>
     public static string CancelCall(string callId) => Path(Templates.CancelCall, callId);

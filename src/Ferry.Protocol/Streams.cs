@@ -11,6 +11,8 @@ namespace Ferry.Protocol;
 [JsonDerivedType(typeof(CancelInputs), "cancel")]
 [JsonDerivedType(typeof(StopContainer), "stop")]
 [JsonDerivedType(typeof(Heartbeat), "heartbeat")]
+[JsonDerivedType(typeof(StreamItems), "items")]
+[JsonDerivedType(typeof(StreamCredit), "credit")]
 public abstract record ContainerMessage;
 
 /// <summary>The container has run its enter hooks and takes inputs.</summary>
@@ -32,6 +34,17 @@ public sealed record CancelInputs(IReadOnlyList<long> InputIds) : ContainerMessa
 public sealed record StopContainer(string Reason) : ContainerMessage;
 
 public sealed record Heartbeat : ContainerMessage;
+
+/// <summary>
+/// Items a generator input yielded, in order, from the container. <see cref="End"/> follows the last item, whether the
+/// generator returned or threw; the input's output comes after it. A container keeps at most
+/// <see cref="ProtocolInfo.StreamWindowItems"/> items (and <see cref="ProtocolInfo.StreamWindowBytes"/> bytes) of an
+/// input unacknowledged.
+/// </summary>
+public sealed record StreamItems(long InputId, int Attempt, IReadOnlyList<JsonElement> Items, bool End = false) : ContainerMessage;
+
+/// <summary>To the container: the caller has acknowledged the first <see cref="Acknowledged"/> items of an input's stream.</summary>
+public sealed record StreamCredit(long InputId, long Acknowledged) : ContainerMessage;
 
 /// <summary>A message on a worker's stream to the control plane.</summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "type")]

@@ -75,6 +75,8 @@ public sealed class FerryServer : IAsyncDisposable
 
     internal Scheduler Scheduler => _web.Services.GetRequiredService<Scheduler>();
 
+    internal Streaming.StreamRelay Streams => _web.Services.GetRequiredService<Streaming.StreamRelay>();
+
     /// <summary>The server's services, for benchmarks that time one of its parts alone.</summary>
     internal IServiceProvider Services => _web.Services;
 
@@ -132,6 +134,7 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<LogHub>();
         builder.Services.AddSingleton<Sessions.SessionBroker>();
         builder.Services.AddSingleton<Scheduler>();
+        builder.Services.AddSingleton<Streaming.StreamRelay>();
         builder.Services.AddSingleton<TokenRegistry>();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<Retention.RetentionSweeper>();

@@ -2,6 +2,7 @@ using Ferry.Protocol;
 using Ferry.Protocol.Validation;
 using Ferry.Server.Security;
 using Ferry.Server.Scheduling;
+using Ferry.Server.Streaming;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -20,10 +21,11 @@ internal static class CallRoutes
             var request = await ReadAsync(http, Json.CreateCallRequest);
             ThrowIfInvalid(WireValidator.Check(request));
             ValidateInputs(request.Inputs);
-            if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map))
+            if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map or CallKinds.Stream))
             {
-                throw new BadRequestException($"The field 'kind' must be one of: {CallKinds.Sync}, {CallKinds.Spawn}, {CallKinds.Map}.");
+                throw new BadRequestException($"The field 'kind' must be one of: {CallKinds.Sync}, {CallKinds.Spawn}, {CallKinds.Map}, {CallKinds.Stream}.");
             }
+            StreamRoutes.CheckKind(scheduler, app, request);
             if (string.IsNullOrEmpty(request.CallId) || request.CallId.Length > 128)
             {
                 throw new BadRequestException("The field 'callId' must be 1 to 128 characters.");
@@ -59,10 +61,15 @@ internal static class CallRoutes
             return Ok(await scheduler.GetStatusAsync(id, http.RequestAborted), Json.CallStatus);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
-        v1.MapPost(Routes.Templates.CancelCall, async (string id, HttpContext http, Scheduler scheduler) =>
+        v1.MapPost(Routes.Templates.CancelCall, async (string id, HttpContext http, Scheduler scheduler, StreamRelay streams) =>
         {
             await Access.RequireCallAsync(http, scheduler, id);
-            return Ok(await scheduler.CancelCallAsync(id, http.RequestAborted), Json.CallStatus);
+            var status = await scheduler.CancelCallAsync(id, http.RequestAborted);
+            if (status.State == "cancelled")
+            {
+                streams.OnCancelled(id);
+            }
+            return Ok(status, Json.CallStatus);
         }).RequireAuthorization(Policies.ClientOrContainer);
     }
 }

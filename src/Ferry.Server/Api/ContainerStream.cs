@@ -1,6 +1,7 @@
 using Ferry.Protocol;
 using Ferry.Server.Security;
 using Ferry.Server.Scheduling;
+using Ferry.Server.Streaming;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -16,7 +17,7 @@ internal static partial class ContainerStream
         v1.MapGet(Routes.Templates.ContainerStream, AcceptAsync).RequireAuthorization(Policies.Container);
     }
 
-    private static async Task AcceptAsync(string id, HttpContext http, Scheduler scheduler)
+    private static async Task AcceptAsync(string id, HttpContext http, Scheduler scheduler, StreamRelay streams)
     {
         // The token names one container; it opens that container's stream and no other.
         if (http.User.CredentialId() != id || scheduler.FindContainer(id) is not { } container)
@@ -40,6 +41,10 @@ internal static partial class ContainerStream
                 {
                     case ContainerReady ready:
                         scheduler.OnContainerReady(container, ready.MaxInputs);
+                        break;
+                    case StreamItems items:
+                        // Before the input's output, which comes later on this stream, so a caller has every item first.
+                        streams.OnItems(container, peer, items);
                         break;
                     case ContainerOutputBatch batch:
                         scheduler.OnOutputs(container, batch.Outputs);

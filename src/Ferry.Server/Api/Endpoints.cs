@@ -19,6 +19,7 @@ internal static class Endpoints
         AppRoutes.Map(v1);
         CallRoutes.Map(v1);
         CallStatsRoutes.Map(v1);
+        StreamRoutes.Map(v1);
         FunctionRoutes.Map(v1);
         ContainerRoutes.Map(v1);
         ContainerStream.Map(v1);

@@ -27,11 +27,15 @@ internal readonly record struct FailureDecision(FailureAction Action, bool Charg
     public static FailureDecision Fail => new(FailureAction.Fail);
 }
 
-/// <summary>What the policy needs to know about an input: whether it started, and the budgets it has used.</summary>
-internal readonly record struct InputFailureFacts(bool Started, bool CallCancelled, RetryPolicy? Retries, int RetriesUsed, int InternalFailures)
+/// <summary>
+/// What the policy needs to know about an input: whether it started, the budgets it has used, and whether it is a
+/// generator's, whose items would repeat if it ran again.
+/// </summary>
+internal readonly record struct InputFailureFacts(bool Started, bool CallCancelled, RetryPolicy? Retries, int RetriesUsed, int InternalFailures, bool Generator = false)
 {
     public static InputFailureFacts Of(InputState input) => new(
-        input.StartedAt != DateTimeOffset.MaxValue, input.Call.Cancelled, input.Call.Pool.Settings.Retries, input.RetriesUsed, input.InternalFailures);
+        input.StartedAt != DateTimeOffset.MaxValue, input.Call.Cancelled, input.Call.Pool.Settings.Retries, input.RetriesUsed, input.InternalFailures,
+        input.Call.Record.Kind == CallKinds.Stream);
 }
 
 /// <summary>What to do about a pool whose container failed before it became ready.</summary>
@@ -53,8 +57,9 @@ internal enum StartupFailureAction
 /// </summary>
 /// <remarks>
 /// The order of the rules matters. An input that never started was not the cause of anything, so it always runs again.
-/// A lost worker is the platform's fault and is retried from the platform budget first. Otherwise the function's own
-/// retries come first, and a crash gets a few immediate re-runs on top once they are spent.
+/// A generator's input that started never runs again. A lost worker is the platform's fault and is retried from the
+/// platform budget first. Otherwise the function's own retries come first, and a crash gets a few immediate re-runs on
+/// top once they are spent.
 /// </remarks>
 internal sealed class FailurePolicy(int crashRetryBudget, int platformRetryBudget, int startupFailureLimit)
 {
@@ -77,6 +82,12 @@ internal sealed class FailurePolicy(int crashRetryBudget, int platformRetryBudge
         {
             // Queued in the container but never started: whatever ended the container, it is not this input's doing.
             return FailureDecision.Requeue;
+        }
+        if (input.Generator)
+        {
+            // Its items have gone to the caller; running it again would send them again from the first (Modal does not
+            // retry generators either).
+            return FailureDecision.Fail;
         }
         if (reason == ErrorKinds.Internal && input.InternalFailures < platformRetryBudget)
         {
@@ -122,7 +133,7 @@ internal sealed class FailurePolicy(int crashRetryBudget, int platformRetryBudge
 
     private static bool CanRetry(InputFailureFacts input, out TimeSpan delay)
     {
-        if (input.CallCancelled || input.Retries is not { } policy || input.RetriesUsed >= policy.MaxRetries)
+        if (input.CallCancelled || input.Generator || input.Retries is not { } policy || input.RetriesUsed >= policy.MaxRetries)
         {
             delay = default;
             return false;

@@ -744,6 +744,30 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             $"Input {input.Index} failed ({error?.Type ?? "error"}: {error?.Message}); retry {input.RetriesUsed} of {policy.MaxRetries} in {delay.TotalSeconds:0.###} s.");
     }
 
+    /// <summary>
+    /// The call of a generator input the container runs at this attempt, for relaying its items; null if the container
+    /// does not run it (any more), or its call is not a generator call.
+    /// </summary>
+    public string? StreamCallOf(ContainerState container, long inputId, int attempt)
+    {
+        lock (_gate)
+        {
+            return container.Running.TryGetValue(inputId, out var input) && input.Attempt == attempt && !IsCancelling(input)
+                && input.Call.Record.Kind == CallKinds.Stream
+                ? input.Call.CallId
+                : null;
+        }
+    }
+
+    /// <summary>Whether a call is held in memory and has not finished.</summary>
+    public bool IsCallOpen(string callId)
+    {
+        lock (_gate)
+        {
+            return _calls.TryGetValue(callId, out var call) && !call.IsDone;
+        }
+    }
+
     private void RequeueLocked(InputState input)
     {
         input.Attempt++;
