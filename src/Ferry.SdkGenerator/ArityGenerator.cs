@@ -142,10 +142,10 @@ public sealed class ArityGenerator : IIncrementalGenerator
                 public async Task<FunctionCall<TResult>> SpawnAsync({{declared}}CancellationToken cancellationToken = default) =>
                     new(await Invocation.SpawnAsync(Client, Name, Pool, Pack({{args.TrimEnd(',', ' ')}}), cancellationToken).ConfigureAwait(false), Name, Client);
 
-                internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
+                internal override async Task<object?> InvokeAsync(JsonElement args, CancellationToken cancellationToken)
                 {
                     Arguments(args, {{n}}, Name);
-                    return Payload.ToElement(await _fn({{string.Join("", Range(n).Select(i => $"Payload.Read<T{i}>(args[{i - 1}]), "))}}cancellationToken).ConfigureAwait(false));
+                    return await _fn({{string.Join("", Range(n).Select(i => $"Payload.Read<T{i}>(args[{i - 1}]), "))}}cancellationToken).ConfigureAwait(false);
                 }
 
                 private static JsonElement Pack({{declared.TrimEnd(',', ' ')}}) => Payload.Pack({{(n == 0 ? "static _ => { }" : "w =>")}}

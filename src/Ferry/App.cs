@@ -259,7 +259,7 @@ public sealed partial class App
             }
             Payload.EnsureSerializable(type, $"Parameter {i + 1} of function '{function.Name}'");
         }
-        Payload.EnsureSerializable(function.ResultType, $"The result of function '{function.Name}'");
+        Payload.EnsureSerializable(ItemSequences.ItemType(function.ResultType) ?? function.ResultType, $"The result of function '{function.Name}'");
         function.AppImage = Image;
         function.App = this;
         if (!_functions.TryAdd(function.Name, function))

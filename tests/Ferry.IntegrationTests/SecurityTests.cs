@@ -86,6 +86,7 @@ public sealed class SecurityTests(ServerFixture fixture) : IClassFixture<ServerF
             $"GET {Routes.Outputs(victimCall.Id)}",
             $"POST {Routes.CancelCall(victimCall.Id)}",
             $"GET {Routes.CallStats(victimCall.Id)}",
+            $"GET {Routes.StreamItems(victimCall.Id)}",
             $"GET {Routes.Containers()}",
             $"GET {Routes.ContainerLogs(victimContainer)}",
             $"GET {Routes.Exec(victimContainer)}?arg=env",

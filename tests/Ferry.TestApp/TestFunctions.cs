@@ -74,6 +74,13 @@ public sealed class TestFunctions
         WriteText = App.Function(WriteTextTo);
         AppendLine = App.Function(AppendLineAsync);
         WriteRepeated = App.Function(WriteRepeatedAsync);
+
+        Ticks = App.Function<int, IAsyncEnumerable<int>>(GeneratorFunctions.Ticks, name: "ticks");
+        GatedTicks = App.Function<int, string, IAsyncEnumerable<int>>(GeneratorFunctions.GatedTicks, name: "gated_ticks");
+        TicksThenWait = App.Function<string, IAsyncEnumerable<int>>(GeneratorFunctions.TicksThenWait, name: "ticks_then_wait");
+        FailAfter = App.Function<string, int, string, IAsyncEnumerable<int>>(GeneratorFunctions.FailAfter, new FunctionOptions { Retries = new Retries(2) }, name: "fail_after");
+        CountedTicks = App.Function<string, int, IAsyncEnumerable<int>>(GeneratorFunctions.CountedTicks, name: "counted_ticks");
+        Streamer = App.Cls<Streamer>();
     }
 
     /// <summary>A class with the seed's image methods: a five-argument crop and a save that returns nothing.</summary>
@@ -100,6 +107,25 @@ public sealed class TestFunctions
 
     public static async ValueTask WriteRepeatedAsync(string path, string word, int count, CancellationToken cancellationToken) =>
         await File.WriteAllTextAsync(path, string.Concat(Enumerable.Repeat(word, count)), cancellationToken);
+
+
+    /// <summary>A generator of 0 to n - 1.</summary>
+    public Function<int, IAsyncEnumerable<int>> Ticks { get; }
+
+    /// <summary>A generator that yields its first item, then waits for a gate to close before the rest.</summary>
+    public Function<int, string, IAsyncEnumerable<int>> GatedTicks { get; }
+
+    /// <summary>A generator that yields three items, then waits for its token, printing when it is cancelled.</summary>
+    public Function<string, IAsyncEnumerable<int>> TicksThenWait { get; }
+
+    /// <summary>A generator that counts its execution and throws after n items; it has retries, which a generator never uses.</summary>
+    public Function<string, int, string, IAsyncEnumerable<int>> FailAfter { get; }
+
+    /// <summary>A generator that reports each item to a counter before yielding it.</summary>
+    public Function<string, int, IAsyncEnumerable<int>> CountedTicks { get; }
+
+    /// <summary>A class with a generator method.</summary>
+    public Cls<Streamer> Streamer { get; }
 
     /// <summary>
     /// With a tag, prints <c>waiting TAG</c>, waits for its cancellation token and prints <c>cancelled TAG</c>. With a

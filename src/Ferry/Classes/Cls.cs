@@ -490,7 +490,7 @@ internal sealed class ClassMethod : Function, IBatchable
         return [.. result.Cast<object?>().Select(r => Payload.ToElement(r, resultType))];
     }
 
-    internal override async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken)
+    internal override async Task<object?> InvokeAsync(JsonElement args, CancellationToken cancellationToken)
     {
         var types = ParameterTypes;
         Arguments(args, types.Length, Name);
@@ -505,6 +505,6 @@ internal sealed class ClassMethod : Function, IBatchable
         }
         var instance = _registration.Current ?? throw new InvalidOperationException($"This container serves no instance of '{_registration.Name}'.");
         var result = await ClassRegistration.InvokeAsync(_method, instance, values).ConfigureAwait(false);
-        return Payload.ToElement(ResultType == typeof(None) ? default(None) : result, ResultType);
+        return ResultType == typeof(None) ? default(None) : result;
     }
 }

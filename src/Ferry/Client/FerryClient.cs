@@ -81,6 +81,9 @@ internal sealed class FerryClient : IDisposable
     public Task<OutputBatch> GetOutputsAsync(string callId, long after, TimeSpan wait, CancellationToken cancellationToken) =>
         SendAsync<object, OutputBatch>(HttpMethod.Get, Routes.Outputs(callId, after, wait), null, null, Json.OutputBatch, cancellationToken);
 
+    public Task<ItemBatch> GetStreamItemsAsync(string callId, long after, TimeSpan wait, int limit, CancellationToken cancellationToken) =>
+        SendAsync<object, ItemBatch>(HttpMethod.Get, Routes.StreamItems(callId, after, wait, limit), null, null, Json.ItemBatch, cancellationToken);
+
     public Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken) =>
         SendAsync<object, CallStatus>(HttpMethod.Post, Routes.CancelCall(callId), null, null, Json.CallStatus, cancellationToken);
 

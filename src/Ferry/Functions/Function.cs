@@ -68,10 +68,17 @@ public abstract class Function
     internal abstract Type ResultType { get; }
 
     /// <summary>
-    /// Runs one input in this process: deserializes the arguments, calls the function with
-    /// <paramref name="cancellationToken"/> if it takes one, serializes the result.
+    /// Runs one input in this process: deserializes the arguments and calls the function with
+    /// <paramref name="cancellationToken"/> if it takes one. The result is not serialized: a generator's is a sequence.
     /// </summary>
-    internal abstract Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken);
+    internal abstract Task<object?> InvokeAsync(JsonElement args, CancellationToken cancellationToken);
+
+    /// <summary>Runs one input in this process, as <see cref="InvokeAsync"/> does, and serializes the result.</summary>
+    internal async Task<JsonElement> InvokeJsonAsync(JsonElement args, CancellationToken cancellationToken) =>
+        Payload.ToElement(await InvokeAsync(args, cancellationToken).ConfigureAwait(false), ResultType);
+
+    /// <summary>True when the result is <see cref="IAsyncEnumerable{T}"/>: the items stream to the caller as they come.</summary>
+    internal bool IsGenerator => ItemSequences.ItemType(ResultType) is not null;
 
     /// <summary>The backlog, containers and running inputs of this function right now.</summary>
     public async Task<FunctionStats> GetCurrentStatsAsync(CancellationToken cancellationToken = default)
@@ -110,7 +117,8 @@ public abstract class Function
                 Required: true)).ToList(),
             Payload.TypeName(ResultType),
             Options.ToSettings(appImage),
-            ClassName);
+            ClassName,
+            IsGenerator);
     }
 
     internal static JsonElement Arguments(JsonElement args, int count, string function)

@@ -10,6 +10,8 @@ namespace Ferry;
 /// <summary>The name-based core of every remote call: typed handles pack their arguments and call in here.</summary>
 internal static class Invocation
 {
+    private const int ItemsPerRead = 1000;
+
     public static string NewCallId() => "fc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
     public static async Task<InputItem> PrepareAsync(FerryClient client, int index, JsonElement args, CancellationToken cancellationToken)
@@ -25,6 +27,7 @@ internal static class Invocation
 
     public static async Task<TResult> RemoteAsync<TResult>(FerryClient client, string function, PoolSpec? pool, JsonElement args, CancellationToken cancellationToken)
     {
+        RefuseGenerator<TResult>(function, "RemoteAsync");
         var callId = NewCallId();
         var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
         try
@@ -137,6 +140,94 @@ internal static class Invocation
         }
     }
 
+    /// <summary>A generator's items come only through <see cref="StreamAsync"/>; other calls to one say so before sending anything.</summary>
+    private static void RefuseGenerator<TResult>(string function, string method)
+    {
+        if (ItemSequences.ItemType(typeof(TResult)) is { } item)
+        {
+            throw new InvalidRequestException(
+                $"'{function}' is a generator (it returns IAsyncEnumerable<{Payload.TypeName(item)}>), so {method} cannot return its items; stream them with `await foreach (var item in {function}.RemoteStreamAsync(...))`.");
+        }
+    }
+
+    /// <summary>
+    /// Runs a generator: one call of kind <see cref="CallKinds.Stream"/>, whose items are long-polled after a cursor
+    /// (each read acknowledges the items before it, giving the container room to go on) while its output is
+    /// long-polled beside them. The output says how the generator ended; the items it sent before are read first.
+    /// Stopping early cancels the call.
+    /// </summary>
+    public static async IAsyncEnumerable<TItem> StreamAsync<TItem>(
+        FerryClient client,
+        string function,
+        PoolSpec? pool,
+        JsonElement args,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var callId = NewCallId();
+        var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task<OutputItem?>? outcome = null;
+        var finished = false;
+        try
+        {
+            await client.CreateCallAsync(new CreateCallRequest(callId, function, CallKinds.Stream, [input], Final: true, Pool: pool), cts.Token).ConfigureAwait(false);
+            outcome = WaitForOutputAsync(client, callId, null, cts.Token);
+            long after = 0;
+            while (true)
+            {
+                var batch = await ReadItemsAsync(client, callId, after, outcome, cts.Token).ConfigureAwait(false);
+                foreach (var item in batch.Items)
+                {
+                    yield return Payload.Read<TItem>(item);
+                }
+                after = batch.Next;
+                // Once the output is in, every item sent before it is held: a read that brings none has them all.
+                if (batch.Ended || (outcome.IsCompleted && batch.Items.Count == 0))
+                {
+                    break;
+                }
+            }
+            var output = await outcome.ConfigureAwait(false);
+            finished = true;
+            if (output is { Success: false })
+            {
+                throw ToException(function, output.Error);
+            }
+        }
+        finally
+        {
+            if (!finished)
+            {
+                await cts.CancelAsync().ConfigureAwait(false);
+                await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+            }
+            if (outcome is not null)
+            {
+                // Observed here so that an abandoned long poll's cancellation is never an unobserved exception.
+                await ((Task)outcome).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    /// <summary>One long poll for items that ends early, with no items, when the call's output arrives.</summary>
+    private static async Task<ItemBatch> ReadItemsAsync(FerryClient client, string callId, long after, Task<OutputItem?> outcome, CancellationToken cancellationToken)
+    {
+        if (outcome.IsCompleted)
+        {
+            return await client.GetStreamItemsAsync(callId, after, TimeSpan.Zero, ItemsPerRead, cancellationToken).ConfigureAwait(false);
+        }
+        using var abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var read = client.GetStreamItemsAsync(callId, after, client.Options.PollWait, ItemsPerRead, abandon.Token);
+        if (await Task.WhenAny(read, outcome).ConfigureAwait(false) == read)
+        {
+            return await read.ConfigureAwait(false);
+        }
+        await abandon.CancelAsync().ConfigureAwait(false);
+        await ((Task)read).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Whatever the abandoned read brought is read again: nothing after the cursor was acknowledged.
+        return await client.GetStreamItemsAsync(callId, after, TimeSpan.Zero, ItemsPerRead, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>
     /// Runs a map: one producer sends inputs in chunks, keeping at most <see cref="ClientOptions.MapMaxPending"/> without a result,
     /// while this loop long-polls for outputs. Every request is idempotent, so a server restart in the middle is
@@ -151,6 +242,7 @@ internal static class Invocation
         string kind,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        RefuseGenerator<TResult>(function, "MapAsync");
         var callId = NewCallId();
         using var window = new SemaphoreSlim(client.Options.MapMaxPending);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -14,11 +14,12 @@ namespace Ferry.Hosting;
 /// </summary>
 internal sealed class ContainerRunner(App app)
 {
-    private readonly Channel<ContainerOutput> _outputs = Channel.CreateUnbounded<ContainerOutput>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<Outgoing> _outputs = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<ContainerInput> _inputs = Channel.CreateUnbounded<ContainerInput>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly Lock _gate = new();
     private readonly Dictionary<long, TrackedInput> _tracked = [];
+    private readonly Dictionary<long, ItemWindow> _windows = [];
     private bool _stopping;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
@@ -157,6 +158,9 @@ internal sealed class ContainerRunner(App app)
                     case CancelInputs cancel:
                         Cancel(cancel.InputIds);
                         break;
+                    case StreamCredit credit:
+                        WindowOf(credit.InputId)?.Acknowledge(credit.Acknowledged);
+                        break;
                     case StopContainer:
                         return ExitCodes.Success;
                 }
@@ -259,7 +263,7 @@ internal sealed class ContainerRunner(App app)
         foreach (var output in outputs)
         {
             Finish(output.InputId);
-            _outputs.Writer.TryWrite(output);
+            _outputs.Writer.TryWrite(new Outgoing(output));
         }
     }
 
@@ -342,11 +346,21 @@ internal sealed class ContainerRunner(App app)
             {
                 args = input.Args ?? default;
             }
-            var result = await function.InvokeJsonAsync(args, cancellation.Token).ConfigureAwait(false);
-            var raw = result.GetRawText();
-            output = raw.Length > ProtocolInfo.InlinePayloadLimit
-                ? new ContainerOutput(input.InputId, input.Attempt, true, ResultBlob: await FerryContext.Client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), CancellationToken.None).ConfigureAwait(false))
-                : new ContainerOutput(input.InputId, input.Attempt, true, result);
+            if (function.IsGenerator)
+            {
+                // A generator's items have gone to the caller by the time it ends; its output carries no result.
+                var generator = await function.InvokeAsync(args, cancellation.Token).ConfigureAwait(false);
+                await StreamItemsAsync(input, ItemSequences.AsElements(generator, function.ResultType, function.Name), cancellation.Token).ConfigureAwait(false);
+                output = new ContainerOutput(input.InputId, input.Attempt, true);
+            }
+            else
+            {
+                var result = await function.InvokeJsonAsync(args, cancellation.Token).ConfigureAwait(false);
+                var raw = result.GetRawText();
+                output = raw.Length > ProtocolInfo.InlinePayloadLimit
+                    ? new ContainerOutput(input.InputId, input.Attempt, true, ResultBlob: await FerryContext.Client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), CancellationToken.None).ConfigureAwait(false))
+                    : new ContainerOutput(input.InputId, input.Attempt, true, result);
+            }
         }
         catch (Exception e)
         {
@@ -364,9 +378,97 @@ internal sealed class ContainerRunner(App app)
         await Console.Out.FlushAsync().ConfigureAwait(false);
         if (output is not null)
         {
-            _outputs.Writer.TryWrite(output);
+            _outputs.Writer.TryWrite(new Outgoing(output));
         }
     }
+
+    private const int ItemsPerMessage = 256;
+    private const int BytesPerMessage = 256 * 1024;
+
+    /// <summary>
+    /// Sends a generator's items as it yields them, several to a message when they come faster than they are sent. The
+    /// generator is resumed only while the window has room, so a caller that does not read leaves it waiting at its
+    /// yield. The end of the items is sent whatever ends the generator, before its output.
+    /// </summary>
+    private async Task StreamItemsAsync(ContainerInput input, IAsyncEnumerable<JsonElement> items, CancellationToken cancellationToken)
+    {
+        var window = new ItemWindow();
+        lock (_gate)
+        {
+            _windows[input.InputId] = window;
+        }
+        var batch = new List<JsonElement>();
+        var batchBytes = 0;
+        var produced = 0;
+        void Flush(bool end)
+        {
+            if (batch.Count > 0 || end)
+            {
+                _outputs.Writer.TryWrite(new Outgoing(Items: new StreamItems(input.InputId, input.Attempt, batch.ToArray(), end)));
+                batch.Clear();
+                batchBytes = 0;
+            }
+        }
+        try
+        {
+            var enumerator = items.GetAsyncEnumerator(cancellationToken);
+            await using (enumerator.ConfigureAwait(false))
+            {
+                while (true)
+                {
+                    if (!window.HasRoom)
+                    {
+                        Flush(end: false);
+                        await window.WaitForRoomAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    var next = enumerator.MoveNextAsync();
+                    if (!next.IsCompleted)
+                    {
+                        // The generator is waiting for something: what it has yielded goes now, not with the next item.
+                        Flush(end: false);
+                    }
+                    if (!await next.ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                    var item = enumerator.Current;
+                    var bytes = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(item).Length;
+                    if (bytes > ProtocolInfo.MaxStreamItemBytes)
+                    {
+                        throw new InvalidRequestException(
+                            $"Item {produced} of generator '{input.Function}' is {bytes / (1024 * 1024.0):0.#} MiB of JSON; an item may be at most {ProtocolInfo.MaxStreamItemBytes / (1024 * 1024)} MiB. Yield smaller items, or put large data in a Volume and yield its path.");
+                    }
+                    batch.Add(item);
+                    batchBytes += bytes;
+                    produced++;
+                    window.Sent(bytes);
+                    if (batch.Count >= ItemsPerMessage || batchBytes >= BytesPerMessage)
+                    {
+                        Flush(end: false);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            Flush(end: true);
+            lock (_gate)
+            {
+                _windows.Remove(input.InputId);
+            }
+        }
+    }
+
+    private ItemWindow? WindowOf(long inputId)
+    {
+        lock (_gate)
+        {
+            return _windows.GetValueOrDefault(inputId);
+        }
+    }
+
+    /// <summary>A message for the control plane, sent in the order written: an input's output, or items of its stream.</summary>
+    private readonly record struct Outgoing(ContainerOutput? Output = null, StreamItems? Items = null);
 
     private static ContainerOutput Cancelled(ContainerInput input) =>
         new(input.InputId, input.Attempt, false, Error: new RemoteError("InputCancelled", "The input was cancelled.", null, ErrorKinds.Cancelled));
@@ -437,7 +539,7 @@ internal sealed class ContainerRunner(App app)
                 else
                 {
                     _tracked.Remove(id);
-                    _outputs.Writer.TryWrite(Cancelled(tracked.Input));
+                    _outputs.Writer.TryWrite(new Outgoing(Cancelled(tracked.Input)));
                 }
             }
         }
@@ -471,16 +573,32 @@ internal sealed class ContainerRunner(App app)
         var batch = new List<ContainerOutput>(256);
         while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            while (batch.Count < 256 && _outputs.Reader.TryRead(out var output))
+            // Outputs that follow one another go in one message; items go as they are, in their place among them.
+            StreamItems? items = null;
+            while (batch.Count < 256 && items is null && _outputs.Reader.TryRead(out var next))
             {
-                batch.Add(output);
+                if (next.Output is { } output)
+                {
+                    batch.Add(output);
+                }
+                else
+                {
+                    items = next.Items;
+                }
             }
             if (messages.State != WebSocketState.Open)
             {
                 return;
             }
-            await messages.SendAsync(new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
-            batch.Clear();
+            if (batch.Count > 0)
+            {
+                await messages.SendAsync(new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
+                batch.Clear();
+            }
+            if (items is not null)
+            {
+                await messages.SendAsync(items, CancellationToken.None).ConfigureAwait(false);
+            }
         }
     }
 

@@ -105,7 +105,17 @@ internal static class Payload
 
     public static object? Read(JsonElement element, Type type) => element.Deserialize(Options.GetTypeInfo(type));
 
-    public static JsonElement ToElement(object? value, Type type) => JsonSerializer.SerializeToElement(value, Options.GetTypeInfo(type));
+    public static JsonElement ToElement(object? value, Type type)
+    {
+        try
+        {
+            return JsonSerializer.SerializeToElement(value, Options.GetTypeInfo(type));
+        }
+        catch (Exception e) when (e is NotSupportedException or JsonException or InvalidOperationException)
+        {
+            throw new InvalidRequestException($"A value of type {TypeName(value?.GetType() ?? type)} cannot be serialized: {e.Message}");
+        }
+    }
 
     /// <summary>The C# spelling of a type, such as <c>List&lt;int&gt;</c>.</summary>
     public static string TypeName(Type type)
