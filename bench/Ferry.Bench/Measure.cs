@@ -153,6 +153,23 @@ internal static class Measure
         return received / watch.Elapsed.TotalSeconds;
     }
 
+    /// <summary>Items per second from a generator of small items (ints) in a warm container to the caller.</summary>
+    public static async Task<double> GeneratorThroughputAsync(Harness harness, int count)
+    {
+        await harness.NewAppAsync();
+        var ticks = harness.Functions.Ticks;
+        await foreach (var _ in ticks.RemoteStreamAsync(2_000))
+        {
+        }
+        var watch = Stopwatch.StartNew();
+        var received = 0;
+        await foreach (var _ in ticks.RemoteStreamAsync(count))
+        {
+            received++;
+        }
+        return received / watch.Elapsed.TotalSeconds;
+    }
+
     /// <summary>Starting the same program with no Ferry mode: it prints one line and exits.</summary>
     public static async Task<double> BareStartAsync(int samples)
     {

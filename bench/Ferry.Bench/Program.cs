@@ -9,6 +9,8 @@ var results = new List<(string Name, string Ferry, string Floor, string Ratio)>(
 var runcOnly = args.SequenceEqual(["--only", "runc"]);
 // `--only retention [MAPS] [SIZE]` measures a separate server's memory and disk over successive spawn maps.
 var retentionOnly = args.Length >= 2 && args[0] == "--only" && args[1] == "retention";
+// `--only generator` measures a map and a generator of 100,000 small items side by side.
+var generatorOnly = args.SequenceEqual(["--only", "generator"]);
 var runtimes = runcOnly ? "runc runtime only" : "process runtime";
 if (retentionOnly)
 {
@@ -19,6 +21,12 @@ if (retentionOnly)
     return Append();
 }
 await using var harness = await Harness.StartAsync();
+if (generatorOnly)
+{
+    await AddGeneratorAsync(await Measure.MapThroughputAsync(harness, 100_000));
+    runtimes = "process runtime, map and generator only";
+    return Append();
+}
 if (!runcOnly)
 {
     var echo = await Measure.EchoLatencyAsync(2_000);
@@ -30,11 +38,13 @@ if (!runcOnly)
     results.Add(("credential check, container token", Us(containerCheck), "", $"{containerCheck / 10 / warm.P50:0.00}% of a warm call p50"));
 
     var echoRate = await Measure.EchoThroughputAsync(20_000);
+    var mapRate = 0.0;
     foreach (var count in new[] { 10_000, 100_000 })
     {
-        var rate = await Measure.MapThroughputAsync(harness, count);
-        results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+        mapRate = await Measure.MapThroughputAsync(harness, count);
+        results.Add(($"map of {count:N0} inputs", $"{mapRate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(mapRate, echoRate)));
     }
+    await AddGeneratorAsync(mapRate);
 
     var floor = await Measure.BareStartAsync(5);
     var cold = await Measure.ColdStartAsync(harness, 5);
@@ -100,6 +110,18 @@ int Append()
     File.AppendAllText(path, section.ToString());
     Console.WriteLine($"Appended to {path}");
     return 0;
+}
+
+// A generator's items per second, container to caller, beside a map's results per second of the same count.
+async Task AddGeneratorAsync(double mapRate)
+{
+    const int count = 100_000;
+    if (generatorOnly)
+    {
+        results.Add(($"map of {count:N0} inputs", $"{mapRate:N0} inputs/s", "", ""));
+    }
+    var rate = await Measure.GeneratorThroughputAsync(harness, count);
+    results.Add(($"generator of {count:N0} items (ints)", $"{rate:N0} items/s", $"{mapRate:N0} results/s (map of {count:N0}, above)", Ratio(rate, mapRate)));
 }
 
 // A cold start's total beside its floor, then its phases.

@@ -10,7 +10,8 @@ namespace Ferry;
 /// <summary>The name-based core of every remote call: typed handles pack their arguments and call in here.</summary>
 internal static class Invocation
 {
-    private const int ItemsPerRead = 1000;
+    // Half the window: the container fills one half while the caller reads the other.
+    private const int ItemsPerRead = ProtocolInfo.StreamWindowItems / 2;
 
     public static string NewCallId() => "fc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
