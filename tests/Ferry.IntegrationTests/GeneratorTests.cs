@@ -171,3 +171,42 @@ public sealed class GeneratorTests(ServerFixture fixture) : IClassFixture<Server
         (await streamOfPlain.Should().ThrowAsync<FerryException>()).Which.Message.Should().Contain("is not a generator");
     }
 }
+
+/// <summary>Generators in runc containers, whose items reach the control plane through the worker's relay.</summary>
+public sealed class RuncGeneratorTests(RuncFixture fixture) : IClassFixture<RuncFixture>
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(120);
+    private readonly Ferry.TestApp.TestFunctions _f = fixture.Functions;
+
+    [RuncFact]
+    public async Task A_generator_in_runc_streams_its_first_item_while_it_runs_and_stops_when_the_caller_breaks()
+    {
+        var appId = await fixture.NewAppAsync().WaitAsync(Limit);
+        using var gate = new TcpListener(ExecutionCounter.PrimaryAddress(), 0);
+        gate.Start();
+        var endpoint = (System.Net.IPEndPoint)gate.LocalEndpoint;
+        using var timeout = new CancellationTokenSource(Limit);
+        var received = new List<int>();
+
+        await foreach (var item in _f.GatedTicks.RemoteStreamAsync(10_000, $"{endpoint.Address}:{endpoint.Port}", timeout.Token))
+        {
+            received.Add(item);
+            if (received.Count == 1)
+            {
+                using var held = await gate.AcceptTcpClientAsync(timeout.Token);
+                held.Close();
+            }
+        }
+        received.Should().Equal(Enumerable.Range(0, 10_000));
+
+        var tag = "t-" + Guid.NewGuid().ToString("N")[..12];
+        await foreach (var item in _f.TicksThenWait.RemoteStreamAsync(tag, timeout.Token))
+        {
+            if (item == 2)
+            {
+                break;
+            }
+        }
+        await fixture.WaitForLogAsync(appId, e => e.Text == $"cancelled {tag}").WaitAsync(Limit);
+    }
+}
