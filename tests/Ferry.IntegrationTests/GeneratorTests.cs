@@ -65,7 +65,8 @@ public sealed class GeneratorTests(ServerFixture fixture) : IClassFixture<Server
     {
         var appId = await fixture.NewAppAsync().WaitAsync(Limit);
         var tag = NewTag();
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(new CancellationTokenSource(Limit).Token);
+        using var timeout = new CancellationTokenSource(Limit);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
         var received = new List<int>();
 
         var reading = async () =>
