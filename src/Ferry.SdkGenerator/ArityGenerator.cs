@@ -39,6 +39,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
             output.AddSource("Function.Arities.g.cs", Handles());
             output.AddSource("App.Arities.g.cs", Registrations(forClass: false));
             output.AddSource("Cls.Arities.g.cs", Registrations(forClass: true));
+            output.AddSource("FunctionStreaming.Arities.g.cs", Streams());
         });
 
     private enum Shape
@@ -262,6 +263,37 @@ public sealed class ArityGenerator : IIncrementalGenerator
         }
         code.AppendLine("}");
         code.AppendLine();
+    }
+
+    /// <summary>
+    /// <c>RemoteStreamAsync</c> for the handle of every arity whose result is <c>IAsyncEnumerable&lt;TItem&gt;</c>: extension
+    /// methods, so that a handle of any other result has no such member.
+    /// </summary>
+    private static string Streams()
+    {
+        var code = new StringBuilder(Header());
+        code.AppendLine("public static partial class FunctionStreaming\n{");
+        for (var n = 0; n <= MaxParameters; n++)
+        {
+            var declared = string.Join("", Range(n).Select(i => $"T{i} {Arg(n, i)}, "));
+            var writes = string.Join(" ", Range(n).Select(i => $"Payload.Write(w, {Arg(n, i)});"));
+            var typeDocs = string.Concat(Range(n).Select(i => $"    /// <typeparam name=\"T{i}\">The type of the {Ordinals[i - 1]} argument.</typeparam>\n"));
+            code.AppendLine($$"""
+                    /// <summary>Runs the generator in a container and streams its items as it yields them (see <see cref="FunctionStreaming"/>).</summary>
+                {{typeDocs}}    /// <typeparam name="TItem">The type of the items.</typeparam>
+                    /// <param name="function">The generator function.</param>
+                {{ArgDocs(n)}}    /// <param name="cancellationToken">Stops reading and cancels the call.</param>
+                    /// <returns>The items, in the order the generator yielded them. The call starts when enumeration starts.</returns>
+                    /// <exception cref="RemoteException">The generator threw, after the items it had yielded; raised by the enumeration.</exception>
+                    /// <exception cref="FunctionTimeoutException">The generator ran past the function's timeout.</exception>
+                    /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
+                    public static IAsyncEnumerable<TItem> RemoteStreamAsync<{{TypeParameters(n, "TItem")}}>(this Function<{{TypeParameters(n, "IAsyncEnumerable<TItem>")}}> function, {{declared}}CancellationToken cancellationToken = default) =>
+                        Stream<TItem>(function, Payload.Pack({{(n == 0 ? "static _ => { }" : "w => { " + writes + " }")}}), cancellationToken);
+
+                """);
+        }
+        code.AppendLine("}");
+        return code.ToString();
     }
 
     /// <summary>The name of argument <paramref name="i"/> of <paramref name="n"/>: <c>arg</c> alone, else <c>arg1</c>, <c>arg2</c>, ...</summary>

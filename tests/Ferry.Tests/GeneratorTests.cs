@@ -100,6 +100,19 @@ public sealed class GeneratorDefinitionTests
     }
 
     [Fact]
+    public void RemoteStreamAsync_extends_the_generator_handle_of_every_arity()
+    {
+        var overloads = typeof(FunctionStreaming).GetMethods()
+            .Where(m => m.Name == nameof(FunctionStreaming.RemoteStreamAsync))
+            .ToDictionary(m => m.GetParameters().Length - 2);
+
+        overloads.Keys.Order().Should().Equal(Enumerable.Range(0, 17));
+        var sixteen = overloads[16].GetParameters()[0].ParameterType;
+        sixteen.GetGenericArguments().Should().HaveCount(17);
+        sixteen.GetGenericArguments()[^1].GetGenericTypeDefinition().Should().Be(typeof(IAsyncEnumerable<>));
+    }
+
+    [Fact]
     public void Streaming_routes_are_spelled_as_the_wire_has_them()
     {
         Routes.StreamItems("fc-1").Should().Be("v1/calls/fc-1/items");

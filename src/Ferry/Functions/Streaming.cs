@@ -1,6 +1,4 @@
 using System.Text.Json;
-using Ferry.Hosting;
-using Ferry.Serialization;
 
 namespace Ferry;
 
@@ -26,43 +24,11 @@ namespace Ferry;
 /// would repeat items the caller already has. If its container is lost, the caller gets the error.
 /// </para>
 /// </remarks>
-public static class FunctionStreaming
+public static partial class FunctionStreaming
 {
-    /// <summary>Runs the generator in a container and streams its items as it yields them.</summary>
-    /// <param name="function">The generator function.</param>
-    /// <param name="cancellationToken">Stops reading and cancels the call.</param>
-    /// <returns>The items, in the order the generator yielded them. The call starts when enumeration starts.</returns>
-    /// <exception cref="RemoteException">The generator threw, after the items it had yielded; raised by the enumeration.</exception>
-    /// <exception cref="FunctionTimeoutException">The generator ran past the function's timeout.</exception>
-    /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
-    public static IAsyncEnumerable<TItem> RemoteStreamAsync<TItem>(this Function<IAsyncEnumerable<TItem>> function, CancellationToken cancellationToken = default) =>
-        Stream<TItem>(function, Payload.Pack(static _ => { }), cancellationToken);
-
-    /// <inheritdoc cref="RemoteStreamAsync{TItem}(Function{IAsyncEnumerable{TItem}}, CancellationToken)"/>
-    /// <param name="function">The generator function.</param>
-    /// <param name="arg">The argument.</param>
-    /// <param name="cancellationToken">Stops reading and cancels the call.</param>
-    public static IAsyncEnumerable<TItem> RemoteStreamAsync<T1, TItem>(this Function<T1, IAsyncEnumerable<TItem>> function, T1 arg, CancellationToken cancellationToken = default) =>
-        Stream<TItem>(function, Payload.Pack(w => Payload.Write(w, arg)), cancellationToken);
-
-    /// <inheritdoc cref="RemoteStreamAsync{TItem}(Function{IAsyncEnumerable{TItem}}, CancellationToken)"/>
-    /// <param name="function">The generator function.</param>
-    /// <param name="arg1">The first argument.</param>
-    /// <param name="arg2">The second argument.</param>
-    /// <param name="cancellationToken">Stops reading and cancels the call.</param>
-    public static IAsyncEnumerable<TItem> RemoteStreamAsync<T1, T2, TItem>(this Function<T1, T2, IAsyncEnumerable<TItem>> function, T1 arg1, T2 arg2, CancellationToken cancellationToken = default) =>
-        Stream<TItem>(function, Payload.Pack(w => { Payload.Write(w, arg1); Payload.Write(w, arg2); }), cancellationToken);
-
-    /// <inheritdoc cref="RemoteStreamAsync{TItem}(Function{IAsyncEnumerable{TItem}}, CancellationToken)"/>
-    /// <param name="function">The generator function.</param>
-    /// <param name="arg1">The first argument.</param>
-    /// <param name="arg2">The second argument.</param>
-    /// <param name="arg3">The third argument.</param>
-    /// <param name="cancellationToken">Stops reading and cancels the call.</param>
-    public static IAsyncEnumerable<TItem> RemoteStreamAsync<T1, T2, T3, TItem>(this Function<T1, T2, T3, IAsyncEnumerable<TItem>> function, T1 arg1, T2 arg2, T3 arg3, CancellationToken cancellationToken = default) =>
-        Stream<TItem>(function, Payload.Pack(w => { Payload.Write(w, arg1); Payload.Write(w, arg2); Payload.Write(w, arg3); }), cancellationToken);
+    // The RemoteStreamAsync overloads, one per arity, are generated while the SDK builds (see src/Ferry.SdkGenerator).
 
     /// <summary>The one place the typed overloads reach the client.</summary>
     private static IAsyncEnumerable<TItem> Stream<TItem>(Function function, JsonElement args, CancellationToken cancellationToken) =>
-        Invocation.StreamAsync<TItem>(FerryContext.Client, function.Name, function.Pool, args, cancellationToken);
+        Invocation.StreamAsync<TItem>(function.Client, function.Name, function.Pool, args, cancellationToken);
 }
