@@ -288,7 +288,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                     /// <exception cref="FunctionTimeoutException">The generator ran past the function's timeout.</exception>
                     /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
                     public static IAsyncEnumerable<TItem> RemoteStreamAsync<{{TypeParameters(n, "TItem")}}>(this Function<{{TypeParameters(n, "IAsyncEnumerable<TItem>")}}> function, {{declared}}CancellationToken cancellationToken = default) =>
-                        Stream<TItem>(function, Payload.Pack({{(n == 0 ? "static _ => { }" : "w => { " + writes + " }")}}), cancellationToken);
+                        StreamAsync<TItem>(function, Payload.Pack({{(n == 0 ? "static _ => { }" : "w => { " + writes + " }")}}), cancellationToken);
 
                 """);
         }

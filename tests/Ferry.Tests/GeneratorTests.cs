@@ -86,7 +86,7 @@ public sealed class GeneratorDefinitionTests
     public async Task Items_are_serialized_by_their_declared_type_and_enumerated_with_the_token()
     {
         using var cancel = new CancellationTokenSource();
-        var elements = ItemSequences.AsElements(Words(3), typeof(IAsyncEnumerable<string>), "Words");
+        var elements = ItemSequences.AsElementsAsync(Words(3), typeof(IAsyncEnumerable<string>), "Words");
         var seen = new List<string>();
 
         await foreach (var element in elements.WithCancellation(cancel.Token))
@@ -95,7 +95,7 @@ public sealed class GeneratorDefinitionTests
         }
 
         seen.Should().Equal("\"w0\"", "\"w1\"", "\"w2\"");
-        var returnedNull = () => ItemSequences.AsElements(null, typeof(IAsyncEnumerable<string>), "Words");
+        var returnedNull = () => ItemSequences.AsElementsAsync(null, typeof(IAsyncEnumerable<string>), "Words");
         returnedNull.Should().Throw<InvalidOperationException>().WithMessage("*'Words' returned null*");
     }
 

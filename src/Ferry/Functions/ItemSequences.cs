@@ -14,7 +14,7 @@ internal static class ItemSequences
 
     /// <summary>The sequence a generator returned, as JSON items serialized by their declared type.</summary>
     /// <exception cref="InvalidOperationException">The function returned null instead of a sequence.</exception>
-    public static IAsyncEnumerable<JsonElement> AsElements(object? generator, Type resultType, string function)
+    public static IAsyncEnumerable<JsonElement> AsElementsAsync(object? generator, Type resultType, string function)
     {
         var itemType = ItemType(resultType) ?? throw new ArgumentException($"{resultType} is not IAsyncEnumerable<T>.", nameof(resultType));
         if (generator is null)

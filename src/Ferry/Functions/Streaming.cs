@@ -29,6 +29,6 @@ public static partial class FunctionStreaming
     // The RemoteStreamAsync overloads, one per arity, are generated while the SDK builds (see src/Ferry.SdkGenerator).
 
     /// <summary>The one place the typed overloads reach the client.</summary>
-    private static IAsyncEnumerable<TItem> Stream<TItem>(Function function, JsonElement args, CancellationToken cancellationToken) =>
+    private static IAsyncEnumerable<TItem> StreamAsync<TItem>(Function function, JsonElement args, CancellationToken cancellationToken) =>
         Invocation.StreamAsync<TItem>(function.Client, function.Name, function.Pool, args, cancellationToken);
 }

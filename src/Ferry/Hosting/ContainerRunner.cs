@@ -350,7 +350,7 @@ internal sealed class ContainerRunner(App app)
             {
                 // A generator's items have gone to the caller by the time it ends; its output carries no result.
                 var generator = await function.InvokeAsync(args, cancellation.Token).ConfigureAwait(false);
-                await StreamItemsAsync(input, ItemSequences.AsElements(generator, function.ResultType, function.Name), cancellation.Token).ConfigureAwait(false);
+                await StreamItemsAsync(input, ItemSequences.AsElementsAsync(generator, function.ResultType, function.Name), cancellation.Token).ConfigureAwait(false);
                 output = new ContainerOutput(input.InputId, input.Attempt, true);
             }
             else
