@@ -89,4 +89,19 @@ public sealed class FailurePolicyTests
     [InlineData("stopped", null, null, "ContainerCrashed", ErrorKinds.Crash, "The container exited unexpectedly.")]
     public void ExitError_Reason_NamesTheCause(string reason, string? detail, int? memoryMiB, string type, string kind, string message) =>
         FailurePolicy.ExitError(reason, detail, memoryMiB).Should().Be(new RemoteError(type, message, null, kind));
+
+    [Theory]
+    [InlineData(ErrorKinds.Crash)]
+    [InlineData(ErrorKinds.Internal)]
+    [InlineData(ErrorKinds.OutOfMemory)]
+    [InlineData(ErrorKinds.Timeout)]
+    public void OnContainerExited_StartedGeneratorInput_FailsWhateverItsBudgets(string reason)
+    {
+        var started = new InputFailureFacts(true, false, TwoRetries, 0, 0, Generator: true);
+        var queued = started with { Started = false };
+
+        Policy.OnContainerExited(reason, started).Should().Be(FailureDecision.Fail);
+        Policy.OnContainerExited(reason, queued).Should().Be(FailureDecision.Requeue, "an input that never started sent no items");
+        FailurePolicy.OnFailed(started).Should().Be(FailureDecision.Fail, "a generator is never retried");
+    }
 }
