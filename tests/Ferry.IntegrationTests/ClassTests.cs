@@ -50,14 +50,40 @@ public sealed class ClassTests(ServerFixture fixture) : IClassFixture<ServerFixt
     public async Task Four_slow_calls_overlap_in_one_container_and_a_fifth_starts_a_second()
     {
         var appId = await fixture.NewAppAsync();
-        var hold = fixture.Functions.Counter.WithConcurrency(maxInputs: 4).Method<int, string>(c => c.Hold);
+        var hold = fixture.Functions.Counter.WithConcurrency(maxInputs: 4).Method(c => c.HoldAtGate);
 
-        var first = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => hold.RemoteAsync(1_500)));
+        var first = await HeldTogetherAsync(hold, 4);
         first.Distinct().Should().ContainSingle("four inputs fit one container with MaxInputs 4");
 
-        var five = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => hold.RemoteAsync(1_500)));
+        var five = await HeldTogetherAsync(hold, 5);
         five.Distinct().Should().HaveCount(2, "the fifth concurrent input needs a second container");
         five.GroupBy(c => c).Select(g => g.Count()).Should().BeEquivalentTo([4, 1]);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="count"/> calls that each wait at one gate, lets them go only once all of them are running
+    /// at the same time, and returns their container ids.
+    /// </summary>
+    private static async Task<string[]> HeldTogetherAsync(Function<string, string> hold, int count)
+    {
+        using var gate = new System.Net.Sockets.TcpListener(ExecutionCounter.PrimaryAddress(), 0);
+        gate.Start();
+        var endpoint = (System.Net.IPEndPoint)gate.LocalEndpoint;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var calls = Enumerable.Range(0, count).Select(_ => hold.RemoteAsync($"{endpoint.Address}:{endpoint.Port}", timeout.Token)).ToList();
+        var held = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            while (held.Count < count)
+            {
+                held.Add(await gate.AcceptTcpClientAsync(timeout.Token));
+            }
+        }
+        finally
+        {
+            held.ForEach(c => c.Dispose());
+        }
+        return await Task.WhenAll(calls);
     }
 
     [Fact]

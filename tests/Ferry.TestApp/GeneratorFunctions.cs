@@ -28,15 +28,7 @@ public static class GeneratorFunctions
     public static async IAsyncEnumerable<int> GatedTicks(int count, string gate, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         yield return 0;
-        var (host, port) = Endpoint(gate);
-        using (var client = new TcpClient())
-        {
-            await client.ConnectAsync(host, port, cancellationToken);
-            var buffer = new byte[16];
-            while (await client.GetStream().ReadAsync(buffer, cancellationToken) > 0)
-            {
-            }
-        }
+        await WaitAtGateAsync(gate, cancellationToken);
         for (var i = 1; i < count; i++)
         {
             yield return i;
@@ -95,6 +87,21 @@ public static class GeneratorFunctions
                 response.EnsureSuccessStatusCode();
             }
             yield return i;
+        }
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="gate"/> (<c>host:port</c>, a listener in the test) and waits until the test closes
+    /// the connection: the test knows the function got this far when it accepts, and lets it go on when it closes.
+    /// </summary>
+    public static async Task WaitAtGateAsync(string gate, CancellationToken cancellationToken)
+    {
+        var (host, port) = Endpoint(gate);
+        using var client = new TcpClient();
+        await client.ConnectAsync(host, port, cancellationToken);
+        var buffer = new byte[16];
+        while (await client.GetStream().ReadAsync(buffer, cancellationToken) > 0)
+        {
         }
     }
 

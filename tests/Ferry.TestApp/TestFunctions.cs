@@ -527,6 +527,14 @@ public sealed class Counter
         return $"{Label}:{_calls}:{Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID")}";
     }
 
+    /// <summary>Waits at the test's gate (see <see cref="GeneratorFunctions.WaitAtGateAsync"/>), then returns its container id.</summary>
+    [Method]
+    public async Task<string> HoldAtGate(string gate)
+    {
+        await GeneratorFunctions.WaitAtGateAsync(gate, CancellationToken.None);
+        return Environment.GetEnvironmentVariable("FERRY_CONTAINER_ID") ?? "local";
+    }
+
     [Method]
     public async Task<string> Hold(int milliseconds)
     {
