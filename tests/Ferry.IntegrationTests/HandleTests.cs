@@ -47,6 +47,38 @@ public sealed class HandleTests(ServerFixture fixture) : IClassFixture<ServerFix
         outcomes.Select(o => o.Index).Should().Equal(inputs);
         outcomes.Select(o => o.GetValueOrThrow()).Should().Equal(squares);
         (await again.GetStatsAsync(timeout.Token)).IsComplete.Should().BeTrue();
+
+        // And a second program, in a process of its own, with the id on its command line and the server in its environment.
+        var (code, output) = await RunSecondProgramAsync(timeout.Token, "follow-map", map.Id);
+        code.Should().Be(0, output);
+        output.Trim().Should().Be($"100000 {squares.Sum(s => (long)s)}");
+    }
+
+    private async Task<(int Code, string Output)> RunSecondProgramAsync(CancellationToken cancellationToken, params string[] args)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll"));
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        info.Environment[FerryEnv.ServerUrl] = fixture.Url.ToString();
+        info.Environment[FerryEnv.Token] = fixture.AdminToken;
+        if (fixture.Fingerprint is { } fingerprint)
+        {
+            info.Environment[FerryEnv.ServerFingerprint] = fingerprint;
+        }
+        info.Environment.Remove(FerryEnv.Mode);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        return (process.ExitCode, await stdout + await stderr);
     }
 
     [Fact]
