@@ -102,6 +102,24 @@ public sealed class LayerIdTests
     private static readonly ImageStep Apt = new(ImageStepKinds.AptInstall, ["jq"]);
     private static readonly ImageStep Run = new(ImageStepKinds.RunCommands, ["echo hi"]);
 
+    // Pinned: a change to how ids are derived rebuilds every layer on every worker, so it must show up here.
+    [Theory]
+    [InlineData("base-bookworm-minbase-ssl", ImageStepKinds.AptInstall, "jq", "3d4f03086ea57941c9eed59a532c8387")]
+    [InlineData("3d4f03086ea57941c9eed59a532c8387", ImageStepKinds.RunCommands, "echo hi", "dc3c7ea5487daad4eff7ddeb34f034c8")]
+    [InlineData("base-bookworm-minbase-ssl", ImageStepKinds.Env, "A=1", "dcd1faf2463cf11246babc6c59b73b5e")]
+    public void LayerId_ParentAndStep_IsPinned(string parent, string kind, string arg, string expected)
+    {
+        ImageBuilder.LayerId(parent, new ImageStep(kind, [arg])).Should().Be(expected);
+    }
+
+    [Fact]
+    public void LayerId_CopiedFiles_IsPinned()
+    {
+        var step = new ImageStep(ImageStepKinds.AddLocal, ["/data", "dir", "copy"], Files: [new BuildFile("a.txt", "aaa", 5)]);
+
+        ImageBuilder.LayerId("base-bookworm-minbase-ssl", step).Should().Be("f6a6444a12f1ff8a2d6676dae0be6fb9");
+    }
+
     [Fact]
     public void The_same_parent_and_step_give_the_same_id()
     {
