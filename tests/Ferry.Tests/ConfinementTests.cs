@@ -4,8 +4,9 @@ using System.Security.Cryptography;
 using FluentAssertions;
 using Ferry.Protocol;
 using Ferry.Worker;
+using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes.Runc;
-using WorkerBuildException = Ferry.Worker.Runtimes.Runc.ImageBuildException;
+using WorkerBuildException = Ferry.Worker.Images.ImageBuildException;
 
 namespace Ferry.Tests;
 
@@ -136,13 +137,13 @@ public sealed class ImageBuilderConfinementTests : IDisposable
         Directory.CreateDirectory(fs);
         File.CreateSymbolicLink(Path.Combine(fs, "etc"), "/etc");
 
-        ImageBuilder.ConfineInImage(fs, "/srv").Should().Be(Path.Combine(fs, "srv"));
-        FluentActions.Invoking(() => ImageBuilder.ConfineInImage(fs, Climbing)).Should().Throw<WorkerBuildException>()
+        ImagePaths.ConfineInImage(fs, "/srv").Should().Be(Path.Combine(fs, "srv"));
+        FluentActions.Invoking(() => ImagePaths.ConfineInImage(fs, Climbing)).Should().Throw<WorkerBuildException>()
             .WithMessage($"The container path '{Climbing}' is not an absolute path inside the image; the step was refused.");
-        FluentActions.Invoking(() => ImageBuilder.ConfineInImage(fs, "/etc/cron.d")).Should().Throw<WorkerBuildException>();
-        FluentActions.Invoking(() => ImageBuilder.Confine(fs, "../x")).Should().Throw<WorkerBuildException>()
+        FluentActions.Invoking(() => ImagePaths.ConfineInImage(fs, "/etc/cron.d")).Should().Throw<WorkerBuildException>();
+        FluentActions.Invoking(() => ImagePaths.Confine(fs, "../x")).Should().Throw<WorkerBuildException>()
             .WithMessage("The file path '../x' leaves its directory; the step was refused.");
-        FluentActions.Invoking(() => ImageBuilder.Confine(fs, "")).Should().Throw<WorkerBuildException>();
+        FluentActions.Invoking(() => ImagePaths.Confine(fs, "")).Should().Throw<WorkerBuildException>();
     }
 
     private sealed class FakeBlobs : IBlobSource

@@ -1,5 +1,6 @@
 using FluentAssertions;
 using Ferry.Protocol;
+using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes.Runc;
 
 namespace Ferry.Tests;
@@ -109,7 +110,7 @@ public sealed class LayerIdTests
     [InlineData("base-bookworm-minbase-ssl", ImageStepKinds.Env, "A=1", "dcd1faf2463cf11246babc6c59b73b5e")]
     public void LayerId_ParentAndStep_IsPinned(string parent, string kind, string arg, string expected)
     {
-        ImageBuilder.LayerId(parent, new ImageStep(kind, [arg])).Should().Be(expected);
+        LayerIds.Of(parent, new ImageStep(kind, [arg])).Should().Be(expected);
     }
 
     [Fact]
@@ -117,13 +118,13 @@ public sealed class LayerIdTests
     {
         var step = new ImageStep(ImageStepKinds.AddLocal, ["/data", "dir", "copy"], Files: [new BuildFile("a.txt", "aaa", 5)]);
 
-        ImageBuilder.LayerId("base-bookworm-minbase-ssl", step).Should().Be("f6a6444a12f1ff8a2d6676dae0be6fb9");
+        LayerIds.Of("base-bookworm-minbase-ssl", step).Should().Be("f6a6444a12f1ff8a2d6676dae0be6fb9");
     }
 
     [Fact]
     public void The_same_parent_and_step_give_the_same_id()
     {
-        ImageBuilder.LayerId("base", Apt).Should().Be(ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.AptInstall, ["jq"])));
+        LayerIds.Of("base", Apt).Should().Be(LayerIds.Of("base", new ImageStep(ImageStepKinds.AptInstall, ["jq"])));
     }
 
     [Fact]
@@ -131,15 +132,15 @@ public sealed class LayerIdTests
     {
         var changed = new ImageStep(ImageStepKinds.AptInstall, ["jq", "curl"]);
 
-        ImageBuilder.LayerId("base", changed).Should().NotBe(ImageBuilder.LayerId("base", Apt));
-        ImageBuilder.LayerId(ImageBuilder.LayerId("base", changed), Run).Should().NotBe(ImageBuilder.LayerId(ImageBuilder.LayerId("base", Apt), Run));
+        LayerIds.Of("base", changed).Should().NotBe(LayerIds.Of("base", Apt));
+        LayerIds.Of(LayerIds.Of("base", changed), Run).Should().NotBe(LayerIds.Of(LayerIds.Of("base", Apt), Run));
     }
 
     [Fact]
     public void Arguments_cannot_run_together_into_the_same_id()
     {
-        ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.RunCommands, ["a", "b"]))
-            .Should().NotBe(ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.RunCommands, ["a\nb"])));
+        LayerIds.Of("base", new ImageStep(ImageStepKinds.RunCommands, ["a", "b"]))
+            .Should().NotBe(LayerIds.Of("base", new ImageStep(ImageStepKinds.RunCommands, ["a\nb"])));
     }
 
     [Fact]
@@ -147,13 +148,13 @@ public sealed class LayerIdTests
     {
         ImageStep Copy(string hash) => new(ImageStepKinds.AddLocal, ["/data", "dir", "copy"], Files: [new BuildFile("a.txt", hash, 5)]);
 
-        ImageBuilder.LayerId("base", Copy("aaa")).Should().NotBe(ImageBuilder.LayerId("base", Copy("bbb")));
+        LayerIds.Of("base", Copy("aaa")).Should().NotBe(LayerIds.Of("base", Copy("bbb")));
     }
 
     [Fact]
     public void Apt_steps_refresh_package_lists_only_when_a_download_fails_and_quote_their_packages()
     {
-        var script = ImageBuilder.Script(new ImageStep(ImageStepKinds.AptInstall, ["jq", "libc6=2.36"]));
+        var script = BuildContainer.Script(new ImageStep(ImageStepKinds.AptInstall, ["jq", "libc6=2.36"]));
 
         script.Should().Contain("apt-get install -y -q --no-install-recommends 'jq' 'libc6=2.36'")
             .And.Contain("grep -q -e 'Failed to fetch' -e 'Unable to fetch' /tmp/apt.log || exit 100");
@@ -162,7 +163,7 @@ public sealed class LayerIdTests
     [Fact]
     public void Each_command_is_echoed_before_it_runs_and_quotes_survive()
     {
-        var script = ImageBuilder.Script(new ImageStep(ImageStepKinds.RunCommands, ["echo 'it''s'"]));
+        var script = BuildContainer.Script(new ImageStep(ImageStepKinds.RunCommands, ["echo 'it''s'"]));
 
         script.Should().Be("set -e\nprintf '%s\\n' '$ echo '\\''it'\\'''\\''s'\\'''\necho 'it''s'\n");
     }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using FluentAssertions;
 using Ferry.Protocol;
+using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes.Runc;
 
 namespace Ferry.Tests.Images;
