@@ -1,6 +1,5 @@
 using FluentAssertions;
 using Ferry.Protocol;
-using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes.Runc;
 
 namespace Ferry.Tests;
@@ -96,77 +95,6 @@ public sealed class ImageDefinitionTests
     private static void BuildStepA() => File.WriteAllText("/tmp/a", "a");
 
     private static void BuildStepB() => File.WriteAllText("/tmp/b", "b");
-}
-
-public sealed class LayerIdTests
-{
-    private static readonly ImageStep Apt = new(ImageStepKinds.AptInstall, ["jq"]);
-    private static readonly ImageStep Run = new(ImageStepKinds.RunCommands, ["echo hi"]);
-
-    // Pinned: a change to how ids are derived rebuilds every layer on every worker, so it must show up here.
-    [Theory]
-    [InlineData("base-bookworm-minbase-ssl", ImageStepKinds.AptInstall, "jq", "3d4f03086ea57941c9eed59a532c8387")]
-    [InlineData("3d4f03086ea57941c9eed59a532c8387", ImageStepKinds.RunCommands, "echo hi", "dc3c7ea5487daad4eff7ddeb34f034c8")]
-    [InlineData("base-bookworm-minbase-ssl", ImageStepKinds.Env, "A=1", "dcd1faf2463cf11246babc6c59b73b5e")]
-    public void LayerId_ParentAndStep_IsPinned(string parent, string kind, string arg, string expected)
-    {
-        LayerIds.Of(parent, new ImageStep(kind, [arg])).Should().Be(expected);
-    }
-
-    [Fact]
-    public void LayerId_CopiedFiles_IsPinned()
-    {
-        var step = new ImageStep(ImageStepKinds.AddLocal, ["/data", "dir", "copy"], Files: [new BuildFile("a.txt", "aaa", 5)]);
-
-        LayerIds.Of("base-bookworm-minbase-ssl", step).Should().Be("f6a6444a12f1ff8a2d6676dae0be6fb9");
-    }
-
-    [Fact]
-    public void The_same_parent_and_step_give_the_same_id()
-    {
-        LayerIds.Of("base", Apt).Should().Be(LayerIds.Of("base", new ImageStep(ImageStepKinds.AptInstall, ["jq"])));
-    }
-
-    [Fact]
-    public void A_changed_step_changes_its_id_and_every_id_after_it()
-    {
-        var changed = new ImageStep(ImageStepKinds.AptInstall, ["jq", "curl"]);
-
-        LayerIds.Of("base", changed).Should().NotBe(LayerIds.Of("base", Apt));
-        LayerIds.Of(LayerIds.Of("base", changed), Run).Should().NotBe(LayerIds.Of(LayerIds.Of("base", Apt), Run));
-    }
-
-    [Fact]
-    public void Arguments_cannot_run_together_into_the_same_id()
-    {
-        LayerIds.Of("base", new ImageStep(ImageStepKinds.RunCommands, ["a", "b"]))
-            .Should().NotBe(LayerIds.Of("base", new ImageStep(ImageStepKinds.RunCommands, ["a\nb"])));
-    }
-
-    [Fact]
-    public void The_contents_of_added_files_are_part_of_the_id()
-    {
-        ImageStep Copy(string hash) => new(ImageStepKinds.AddLocal, ["/data", "dir", "copy"], Files: [new BuildFile("a.txt", hash, 5)]);
-
-        LayerIds.Of("base", Copy("aaa")).Should().NotBe(LayerIds.Of("base", Copy("bbb")));
-    }
-
-    [Fact]
-    public void Apt_steps_refresh_package_lists_only_when_a_download_fails_and_quote_their_packages()
-    {
-        var script = BuildContainer.Script(new ImageStep(ImageStepKinds.AptInstall, ["jq", "libc6=2.36"]));
-
-        script.Should().Contain("apt-get install -y -q --no-install-recommends 'jq' 'libc6=2.36'")
-            .And.Contain("grep -q -e 'Failed to fetch' -e 'Unable to fetch' /tmp/apt.log || exit 100");
-    }
-
-    [Fact]
-    public void Each_command_is_echoed_before_it_runs_and_quotes_survive()
-    {
-        var script = BuildContainer.Script(new ImageStep(ImageStepKinds.RunCommands, ["echo 'it''s'"]));
-
-        script.Should().Be("set -e\nprintf '%s\\n' '$ echo '\\''it'\\'''\\''s'\\'''\necho 'it''s'\n");
-    }
 }
 
 public sealed class SnapshotSupportTests

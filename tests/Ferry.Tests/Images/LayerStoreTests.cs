@@ -81,6 +81,33 @@ public sealed class LayerStoreTests : IDisposable
         _builder.BuildsRun.Should().Be(0);
     }
 
+    [Fact]
+    public async Task BuildAsync_ForcedForAnApp_SetsTheOldLayerAsideAndCountsOnlyForThatApp()
+    {
+        var store = new LayerStore(Path.Combine(_dir, "store"));
+        static Task Fill(string staging, CancellationToken cancellationToken) =>
+            File.WriteAllTextAsync(Path.Combine(staging, "fs", "x.txt"), "x", cancellationToken);
+
+        await store.BuildAsync("l1", "run_commands true", null, Fill, CancellationToken.None).WaitAsync(Timeout);
+        var before = (store.Has("l1", null), store.Has("l1", "ap-one"));
+        await store.BuildAsync("l1", "run_commands true", "ap-one", Fill, CancellationToken.None).WaitAsync(Timeout);
+
+        before.Should().Be((true, false));
+        store.Has("l1", "ap-one").Should().BeTrue();
+        store.Has("l1", "ap-two").Should().BeFalse();
+        store.FilesOf("l1").Should().Be(Path.Combine(_dir, "store", "layers", "l1", "fs"));
+        Directory.GetDirectories(Path.Combine(_dir, "store", "layers")).Select(Path.GetFileName)
+            .Should().ContainSingle(name => name!.StartsWith("l1.trash-", StringComparison.Ordinal));
+        store.BuildsRun.Should().Be(2);
+    }
+
+    [Fact]
+    public void BuildKey_ForcedBuild_IsSharedOnlyWithinItsApp()
+    {
+        LayerStore.BuildKey("l1", null).Should().Be("l1");
+        LayerStore.BuildKey("l1", "ap-one").Should().Be("l1|force|ap-one");
+    }
+
     private sealed class GatedBlobs : IBlobSource
     {
         private int _downloads;
