@@ -7,8 +7,8 @@ using Ferry.Worker.Runtimes.Runc;
 namespace Ferry.Tests.Images;
 
 /// <summary>
-/// The layer store driven through the image builder with file-copy steps, which need no runc: an existing base
-/// directory is taken as built.
+/// The layer store, on its own and driven through the image builder with file-copy steps, which need no runc: an
+/// existing base directory is taken as built.
 /// </summary>
 public sealed class LayerStoreTests : IDisposable
 {
