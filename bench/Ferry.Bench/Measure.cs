@@ -208,7 +208,7 @@ internal static class Measure
             await RunAsync("mount", "-t", "overlay", "overlay", "-o", $"lowerdir={baseImage},upperdir={bundle}/upper,workdir={bundle}/work", rootfs);
             await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), "127.0.0.1\tlocalhost\n");
             var spec = new Ferry.Worker.Runtimes.ContainerSpec(id, Harness.AppDir, "Ferry.TestApp.dll", new Dictionary<string, string>(), new Ferry.Protocol.FunctionSettings(), []);
-            var image = new Ferry.Worker.Runtimes.Runc.ResolvedImage("floor", [baseImage], [], null, [], 0, 0);
+            var image = new Ferry.Worker.Images.ResolvedImage("floor", [baseImage], [], null, [], 0, 0);
             await File.WriteAllTextAsync(Path.Combine(bundle, "config.json"), Ferry.Worker.Runtimes.Runc.RuncRuntime.Config(spec, image, null).ToJsonString());
             var info = new ProcessStartInfo("runc", ["--root", state, "run", "--bundle", bundle, id]) { RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
             var watch = Stopwatch.StartNew();
@@ -238,13 +238,13 @@ internal static class Measure
     {
         var dir = Path.Combine(Path.GetTempPath(), "ferry-bench-images-" + Guid.NewGuid().ToString("N")[..8]);
         await using var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir);
-        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null), network);
+        var builder = new Ferry.Worker.Images.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Images.BaseImage(Harness.ImagesDir, null), network);
         var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
             new(Ferry.Protocol.ImageStepKinds.AptInstall, ["jq"]),
             new(Ferry.Protocol.ImageStepKinds.Env, ["A=1"]),
             new(Ferry.Protocol.ImageStepKinds.RunCommands, ["echo hi > /hi"]),
         ]);
-        var request = new Ferry.Worker.Runtimes.Runc.ImageRequest("bench", Harness.AppDir, "Ferry.TestApp.dll", null!);
+        var request = new Ferry.Worker.Images.ImageRequest("bench", Harness.AppDir, "Ferry.TestApp.dll", null!);
         await builder.EnsureAsync(spec, request, _ => { }, CancellationToken.None);
         var times = new List<double>();
         for (var i = 0; i < 50; i++)

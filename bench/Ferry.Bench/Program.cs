@@ -55,16 +55,16 @@ if (Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var noRunc))
 {
     runtimes = runcOnly ? runtimes : "process and runc runtimes";
     await using var runc = await Harness.StartAsync(dir => new Ferry.Worker.Runtimes.Runc.RuncRuntime(
-        dir, new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null), _ => { }));
+        dir, new Ferry.Worker.Images.BaseImage(Harness.ImagesDir, null), _ => { }));
     // The first container builds or finds the base image; the samples then start with a cached image.
     await runc.NewAppAsync();
     await runc.Functions.Square.RemoteAsync(1);
     // The same runtime with containers in the host's network namespace, to show what isolation costs in this run.
     await using var shared = await Harness.StartAsync(dir => new Ferry.Worker.Runtimes.Runc.RuncRuntime(
-        dir, new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null), _ => { }, null, isolateNetwork: false));
+        dir, new Ferry.Worker.Images.BaseImage(Harness.ImagesDir, null), _ => { }, null, isolateNetwork: false));
     await shared.NewAppAsync();
     await shared.Functions.Square.RemoteAsync(1);
-    var runcFloor = await Measure.BareRuncStartAsync(new Ferry.Worker.Runtimes.Runc.BaseImage(Harness.ImagesDir, null).Path, 9);
+    var runcFloor = await Measure.BareRuncStartAsync(new Ferry.Worker.Images.BaseImage(Harness.ImagesDir, null).Path, 9);
     // Alternating samples, so a slow moment of the shared machine does not land on one side only.
     var (runcCold, sharedCold) = await Measure.ColdStartPairAsync(runc, shared, 9);
     AddColdStart("runc cold start, total", runcCold, runcFloor, "bare `runc run`, same program and rootfs", "container start (image check, bundle, network, runc)");

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Threading.Channels;
 using Ferry.Protocol;
 using Ferry.Protocol.Transport;
+using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes;
 using Microsoft.Extensions.Logging;
 
@@ -237,14 +238,14 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             if (!_runtime.Capabilities.Images && start.Settings.Image is { Steps.Count: > 0 } image && _warned.TryAdd("image:" + start.AppId, true))
             {
                 OnOutput(start.ContainerId, LogStreams.System,
-                    $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(Runtimes.Runc.ImageBuilder.Describe))}) are not applied. Run the worker as root with runc, debootstrap, iproute2 and nftables installed to build images.");
+                    $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(ImageSteps.Describe))}) are not applied. Run the worker as root with runc, debootstrap, iproute2 and nftables installed to build images.");
             }
             var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds,
                 (image, elapsed) => _outgoing.Writer.TryWrite(new ImageBuilt(image.Id, image.Layers, image.BuiltLayers, elapsed.TotalSeconds,
-                    [.. (start.Settings.Image?.Steps ?? []).Select(Runtimes.Runc.ImageBuilder.Describe)])));
+                    [.. (start.Settings.Image?.Steps ?? []).Select(ImageSteps.Describe)])));
             handle = await _runtime.StartAsync(spec, OnOutput, _stop.Token).ConfigureAwait(false);
         }
-        catch (Runtimes.Runc.ImageBuildException e)
+        catch (ImageBuildException e)
         {
             _events.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.ImageBuild, e.Message));
             return;

@@ -214,7 +214,7 @@ public sealed class OrphanTests
     public async Task A_restarted_worker_removes_the_containers_a_killed_one_left_running()
     {
         var dataDir = Path.Combine(Path.GetTempPath(), "ferry-orphans-" + Guid.NewGuid().ToString("N")[..8]);
-        var baseImage = new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null);
+        var baseImage = new Ferry.Worker.Images.BaseImage(RuncFixture.ImagesDir, null);
         var before = new Ferry.Worker.Runtimes.Runc.RuncRuntime(dataDir, baseImage, _ => { });
         var spec = new Ferry.Worker.Runtimes.ContainerSpec("ct-orphan", ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll",
             new Dictionary<string, string>(), new Ferry.Protocol.FunctionSettings(), [], Command: ["sh", "-c", "echo started; exec sleep 600"]);
@@ -255,12 +255,12 @@ public sealed class ImageBuilderTests
     {
         var dir = Path.Combine(Path.GetTempPath(), "ferry-builder-" + Guid.NewGuid().ToString("N")[..8]);
         await using var network = new Ferry.Worker.Runtimes.Runc.ContainerNetwork(dir);
-        var builder = new Ferry.Worker.Runtimes.Runc.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null), network);
+        var builder = new Ferry.Worker.Images.ImageBuilder(dir, Path.Combine(dir, "state"), new Ferry.Worker.Images.BaseImage(RuncFixture.ImagesDir, null), network);
         var spec = new Ferry.Protocol.ImageSpec("debian-bookworm-minbase", [
             new(Ferry.Protocol.ImageStepKinds.RunCommands, ["echo shared > /shared.txt"]),
             new(Ferry.Protocol.ImageStepKinds.Env, ["SHARED=1"]),
         ]);
-        Ferry.Worker.Runtimes.Runc.ImageRequest For(string app) => new(app, ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll", null!);
+        Ferry.Worker.Images.ImageRequest For(string app) => new(app, ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll", null!);
 
         var both = await Task.WhenAll(
             builder.EnsureAsync(spec, For("ap-one"), _ => { }, CancellationToken.None),

@@ -253,7 +253,7 @@ public sealed class RuncFixture : ServerFixture
     public static string ImagesDir => Environment.GetEnvironmentVariable("FERRY_TEST_IMAGES") is { Length: > 0 } dir ? dir : "/var/lib/ferry-test/images";
 
     protected override IContainerRuntime CreateRuntime(string workerDir) =>
-        new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(ImagesDir, null), _ => { });
+        new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Images.BaseImage(ImagesDir, null), _ => { });
 
     /// <summary>
     /// Points the base image of a worker data dir, for a worker this test run starts as a process, at the shared one
@@ -262,8 +262,8 @@ public sealed class RuncFixture : ServerFixture
     public static async Task SeedBaseImageAsync(string workerDir)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        var shared = await new Ferry.Worker.Runtimes.Runc.BaseImage(ImagesDir, null).EnsureAsync(_ => { }, timeout.Token);
-        var own = new Ferry.Worker.Runtimes.Runc.BaseImage(Path.Combine(workerDir, "images"), null).Path;
+        var shared = await new Ferry.Worker.Images.BaseImage(ImagesDir, null).EnsureAsync(_ => { }, timeout.Token);
+        var own = new Ferry.Worker.Images.BaseImage(Path.Combine(workerDir, "images"), null).Path;
         Directory.CreateDirectory(Path.GetDirectoryName(own)!);
         Directory.CreateSymbolicLink(own, shared);
     }
@@ -275,7 +275,7 @@ public sealed class RuncFixture : ServerFixture
         {
             return 0;
         }
-        await using var runtime = new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(Path.Combine(workerDir, "images"), null), _ => { });
+        await using var runtime = new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Images.BaseImage(Path.Combine(workerDir, "images"), null), _ => { });
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         return await runtime.RemoveOrphansAsync(timeout.Token);
     }
@@ -287,7 +287,7 @@ public sealed class RuncGpuFixture : ServerFixture
     protected override IReadOnlyList<Ferry.Protocol.GpuDevice> Gpus => GpuInventory.Parse("A10G:2");
 
     protected override IContainerRuntime CreateRuntime(string workerDir) =>
-        new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Runtimes.Runc.BaseImage(RuncFixture.ImagesDir, null), _ => { });
+        new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Images.BaseImage(RuncFixture.ImagesDir, null), _ => { });
 }
 
 /// <summary>

@@ -97,59 +97,6 @@ public sealed class ImageDefinitionTests
     private static void BuildStepB() => File.WriteAllText("/tmp/b", "b");
 }
 
-public sealed class LayerIdTests
-{
-    private static readonly ImageStep Apt = new(ImageStepKinds.AptInstall, ["jq"]);
-    private static readonly ImageStep Run = new(ImageStepKinds.RunCommands, ["echo hi"]);
-
-    [Fact]
-    public void The_same_parent_and_step_give_the_same_id()
-    {
-        ImageBuilder.LayerId("base", Apt).Should().Be(ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.AptInstall, ["jq"])));
-    }
-
-    [Fact]
-    public void A_changed_step_changes_its_id_and_every_id_after_it()
-    {
-        var changed = new ImageStep(ImageStepKinds.AptInstall, ["jq", "curl"]);
-
-        ImageBuilder.LayerId("base", changed).Should().NotBe(ImageBuilder.LayerId("base", Apt));
-        ImageBuilder.LayerId(ImageBuilder.LayerId("base", changed), Run).Should().NotBe(ImageBuilder.LayerId(ImageBuilder.LayerId("base", Apt), Run));
-    }
-
-    [Fact]
-    public void Arguments_cannot_run_together_into_the_same_id()
-    {
-        ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.RunCommands, ["a", "b"]))
-            .Should().NotBe(ImageBuilder.LayerId("base", new ImageStep(ImageStepKinds.RunCommands, ["a\nb"])));
-    }
-
-    [Fact]
-    public void The_contents_of_added_files_are_part_of_the_id()
-    {
-        ImageStep Copy(string hash) => new(ImageStepKinds.AddLocal, ["/data", "dir", "copy"], Files: [new BuildFile("a.txt", hash, 5)]);
-
-        ImageBuilder.LayerId("base", Copy("aaa")).Should().NotBe(ImageBuilder.LayerId("base", Copy("bbb")));
-    }
-
-    [Fact]
-    public void Apt_steps_refresh_package_lists_only_when_a_download_fails_and_quote_their_packages()
-    {
-        var script = ImageBuilder.Script(new ImageStep(ImageStepKinds.AptInstall, ["jq", "libc6=2.36"]));
-
-        script.Should().Contain("apt-get install -y -q --no-install-recommends 'jq' 'libc6=2.36'")
-            .And.Contain("grep -q -e 'Failed to fetch' -e 'Unable to fetch' /tmp/apt.log || exit 100");
-    }
-
-    [Fact]
-    public void Each_command_is_echoed_before_it_runs_and_quotes_survive()
-    {
-        var script = ImageBuilder.Script(new ImageStep(ImageStepKinds.RunCommands, ["echo 'it''s'"]));
-
-        script.Should().Be("set -e\nprintf '%s\\n' '$ echo '\\''it'\\'''\\''s'\\'''\necho 'it''s'\n");
-    }
-}
-
 public sealed class SnapshotSupportTests
 {
     [Fact]

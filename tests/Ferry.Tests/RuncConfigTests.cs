@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FluentAssertions;
 using Ferry.Protocol;
+using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes;
 using Ferry.Worker.Runtimes.Runc;
 
@@ -97,10 +98,10 @@ public sealed class RuncConfigTests
     public void A_build_container_has_the_same_seccomp_masks_and_network_namespace_and_no_raw_sockets()
     {
         var step = new ImageStep(ImageStepKinds.AptInstall, ["jq"]);
-        var context = new ImageBuilder.StepContext(step, "l1", 1, 1, ["/images/base"], [], null, false,
+        var context = new StepContext(step, "l1", 1, 1, ["/images/base"], [], null, false,
             new ImageRequest("ap-1", "/builds/b1", "App.dll", null!), _ => { });
 
-        var config = ImageBuilder.BuildConfig(context, "build-1", Net);
+        var config = BuildContainer.Config(context, "build-1", Net);
         var linux = config["linux"]!;
 
         linux["namespaces"]!.AsArray().Single(n => n!["type"]!.GetValue<string>() == "network")!["path"]!.GetValue<string>().Should().Be("/run/netns/fy2a-ct-1");
@@ -202,10 +203,10 @@ public sealed class RuncConfigTests
     {
         var many = Enumerable.Range(0, 80).Select(i => $"/var/lib/ferry/images/layers/{i:x32}/fs").ToList();
 
-        var act = () => ImageBuilder.OverlayOptions(many, "/u", "/w");
+        var act = () => OverlayMount.Options(many, "/u", "/w");
 
-        act.Should().Throw<Ferry.Worker.Runtimes.Runc.ImageBuildException>().WithMessage("The image has 79 layers, more than an overlay mount can stack here.*");
-        ImageBuilder.OverlayOptions(["/a", "/b"], "/u", "/w").Should().Be("lowerdir=/a:/b,upperdir=/u,workdir=/w");
+        act.Should().Throw<Ferry.Worker.Images.ImageBuildException>().WithMessage("The image has 79 layers, more than an overlay mount can stack here.*");
+        OverlayMount.Options(["/a", "/b"], "/u", "/w").Should().Be("lowerdir=/a:/b,upperdir=/u,workdir=/w");
     }
 
     // The whole OCI config of representative function and build containers, pinned in RuncConfigs/ so that a change to
@@ -218,7 +219,7 @@ public sealed class RuncConfigTests
     private static ContainerSpec PinnedSpec(FunctionSettings settings, IReadOnlyList<int> gpus, IReadOnlyList<string>? command = null) =>
         new("ct-1", "/builds/b1", "App.dll", new Dictionary<string, string> { [FerryEnv.ContainerId] = "ct-1", ["A"] = "b" }, settings, gpus, Command: command);
 
-    private static ImageBuilder.StepContext PinnedStep(ImageStep step, string? workdir) =>
+    private static StepContext PinnedStep(ImageStep step, string? workdir) =>
         new(step, "l1", 1, 1, ["/images/base"], ["MODEL=/models"], workdir, false, new ImageRequest("ap-1", "/builds/b1", "App.dll", null!), _ => { });
 
     [Fact]
@@ -244,7 +245,7 @@ public sealed class RuncConfigTests
     [Fact]
     public void BuildConfig_AptStep_MatchesPinnedJson()
     {
-        var config = ImageBuilder.BuildConfig(PinnedStep(new ImageStep(ImageStepKinds.AptInstall, ["jq", "curl"]), null), "build-1", PinnedNet);
+        var config = BuildContainer.Config(PinnedStep(new ImageStep(ImageStepKinds.AptInstall, ["jq", "curl"]), null), "build-1", PinnedNet);
 
         AssertPinned(config, "build-apt.json");
     }
@@ -252,7 +253,7 @@ public sealed class RuncConfigTests
     [Fact]
     public void BuildConfig_RunFunctionStepWithoutNetworkIsolation_MatchesPinnedJson()
     {
-        var config = ImageBuilder.BuildConfig(PinnedStep(new ImageStep(ImageStepKinds.RunFunction, ["Download"]), "/srv"), "build-2", null);
+        var config = BuildContainer.Config(PinnedStep(new ImageStep(ImageStepKinds.RunFunction, ["Download"]), "/srv"), "build-2", null);
 
         AssertPinned(config, "build-function.json");
     }

@@ -1,4 +1,5 @@
 using FluentAssertions;
+using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes;
 using Ferry.Worker.Runtimes.Runc;
 

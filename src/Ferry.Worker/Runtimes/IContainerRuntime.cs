@@ -21,8 +21,8 @@ public sealed record ContainerSpec(
     FunctionSettings Settings,
     IReadOnlyList<int> GpuIndices,
     string AppId = "",
-    Runc.IBlobSource? Blobs = null,
-    Action<Runc.ResolvedImage, TimeSpan>? ImageReady = null,
+    Images.IBlobSource? Blobs = null,
+    Action<Images.ResolvedImage, TimeSpan>? ImageReady = null,
     IReadOnlyList<string>? Command = null);
 
 /// <summary>Why and how a container ended.</summary>

@@ -1,3 +1,4 @@
+using Ferry.Worker.Images;
 using Ferry.Worker.Runtimes.Runc;
 using Microsoft.Extensions.Logging;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Ferry.Protocol;
+using Ferry.Worker.Images;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Worker.Runtimes.Runc;
@@ -219,7 +220,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         Directory.CreateDirectory(_state);
         var attaching = _network.AttachAsync(spec.ContainerId, cancellationToken);
         var mounting = Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
-            ImageBuilder.OverlayOptions(image.Lowers, Path.Combine(bundle, "upper"), Path.Combine(bundle, "work")), rootfs], cancellationToken);
+            OverlayMount.Options(image.Lowers, Path.Combine(bundle, "upper"), Path.Combine(bundle, "work")), rootfs], cancellationToken);
         try
         {
             await Task.WhenAll(attaching, mounting).ConfigureAwait(false);

@@ -1,4 +1,4 @@
-namespace Ferry.Worker.Runtimes.Runc;
+namespace Ferry.Worker.Images;
 
 /// <summary>Finds the Debian mirror the host's apt configuration names, so no mirror is ever hard-coded.</summary>
 public static class AptSources

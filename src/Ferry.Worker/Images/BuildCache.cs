@@ -3,14 +3,14 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using Ferry.Protocol;
 
-namespace Ferry.Worker;
+namespace Ferry.Worker.Images;
 
 /// <summary>
 /// User builds on this worker's disk, fetched from the control plane's blob store once and shared by every container
 /// of the build. A build directory is complete only once its marker file exists, so a crash mid-download is redone.
 /// Every path the manifest names is resolved under the cache's root and refused if it would leave it.
 /// </summary>
-internal sealed class BuildCache(HttpClient http, string root) : Runtimes.Runc.IBlobSource
+internal sealed class BuildCache(HttpClient http, string root) : IBlobSource
 {
     private const string Marker = ".ferry-complete";
     private readonly string _root = Path.GetFullPath(root);
