@@ -5,9 +5,9 @@ using Ferry;
 
 var app = new App("generators");
 
-var countdown = app.Function<int, IAsyncEnumerable<string>>(Countdown);
-var squares = app.Function<int, int, IAsyncEnumerable<long>>(Squares);
-var failing = app.Function<int, IAsyncEnumerable<int>>(FailAfter, name: "fail_after");
+var countdown = app.Function(Countdown);
+var squares = app.Function(Squares);
+var failing = app.Function(FailAfter, name: "fail_after");
 var tokenizer = app.Cls<Tokenizer>();
 
 app.LocalEntrypoint(async () =>
@@ -44,7 +44,7 @@ app.LocalEntrypoint(async () =>
     }
 
     // A class method can be a generator too.
-    var words = tokenizer.Method<string, IAsyncEnumerable<string>>(t => t.Split);
+    var words = tokenizer.Method(t => t.Split);
     await foreach (var word in words.RemoteStreamAsync("items stream while the method runs"))
     {
         Console.WriteLine($"word: {word}");

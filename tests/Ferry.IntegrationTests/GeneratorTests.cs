@@ -116,7 +116,7 @@ public sealed class GeneratorTests(ServerFixture fixture) : IClassFixture<Server
     public async Task A_class_method_generator_streams_from_the_instance_its_enter_hook_prepared()
     {
         await fixture.NewAppAsync().WaitAsync(Limit);
-        var words = _f.Streamer.Method<int, IAsyncEnumerable<string>>(s => s.Words);
+        var words = _f.Streamer.Method(s => s.Words);
         using var timeout = new CancellationTokenSource(Limit);
         var received = new List<string>();
 

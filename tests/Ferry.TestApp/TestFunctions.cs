@@ -75,11 +75,11 @@ public sealed class TestFunctions
         AppendLine = App.Function(AppendLineAsync);
         WriteRepeated = App.Function(WriteRepeatedAsync);
 
-        Ticks = App.Function<int, IAsyncEnumerable<int>>(GeneratorFunctions.Ticks, name: "ticks");
-        GatedTicks = App.Function<int, string, IAsyncEnumerable<int>>(GeneratorFunctions.GatedTicks, name: "gated_ticks");
-        TicksThenWait = App.Function<string, IAsyncEnumerable<int>>(GeneratorFunctions.TicksThenWait, name: "ticks_then_wait");
-        FailAfter = App.Function<string, int, string, IAsyncEnumerable<int>>(GeneratorFunctions.FailAfter, new FunctionOptions { Retries = new Retries(2) }, name: "fail_after");
-        CountedTicks = App.Function<string, int, IAsyncEnumerable<int>>(GeneratorFunctions.CountedTicks, name: "counted_ticks");
+        Ticks = App.Function(GeneratorFunctions.Ticks, name: "ticks");
+        GatedTicks = App.Function(GeneratorFunctions.GatedTicks, name: "gated_ticks");
+        TicksThenWait = App.Function(GeneratorFunctions.TicksThenWait, name: "ticks_then_wait");
+        FailAfter = App.Function(GeneratorFunctions.FailAfter, new FunctionOptions { Retries = new Retries(2) }, name: "fail_after");
+        CountedTicks = App.Function(GeneratorFunctions.CountedTicks, name: "counted_ticks");
         Streamer = App.Cls<Streamer>();
     }
 
