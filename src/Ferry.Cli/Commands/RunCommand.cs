@@ -60,31 +60,12 @@ internal static class RunCommand
         {
             return;
         }
+        // A stopped app's log ends once its last container is gone, after the lines its exit hooks printed.
         using var limit = new CancellationTokenSource(ExitHooksLimit);
-        try
-        {
-            while (true)
-            {
-                await logs.DrainAsync(limit.Token).ConfigureAwait(false);
-                var containers = await client.SendAsync<object, ContainerList>(HttpMethod.Get, Routes.Containers(appId), null, null,
-                    ProtocolJsonContext.Default.ContainerList, limit.Token).ConfigureAwait(false);
-                if (containers.Containers.Count == 0)
-                {
-                    // A container's last lines reach the server before its exit does, so they are in the log by now.
-                    await logs.DrainAsync(limit.Token).ConfigureAwait(false);
-                    return;
-                }
-                // Polling: the log of a stopped app does not wait for its containers' exits, so there is no event to await.
-                await Task.Delay(TimeSpan.FromMilliseconds(100), limit.Token).ConfigureAwait(false);
-            }
-        }
-        catch (OperationCanceledException)
+        await logs.FollowAsync(limit.Token).ConfigureAwait(false);
+        if (limit.IsCancellationRequested)
         {
             Output.Error($"The app's containers did not finish their exit hooks within {ExitHooksLimit.TotalSeconds:0} s; the rest of their output is in `ferry app logs {appId}`.");
-        }
-        catch (FerryException e)
-        {
-            Output.Error($"Could not wait for the app's containers to finish their exit hooks: {e.Message}");
         }
     }
 

@@ -200,14 +200,26 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             {
                 CancelLocked(call, "The app was stopped.");
             }
+            logs.System(appId, null, null, "App stopped.");
             foreach (var container in app.Pools.Values.SelectMany(p => p.Containers.Values).ToList())
             {
                 StopContainerLocked(container, "app stopped");
             }
+            EndLogIfGoneLocked(app);
         }
         await appStore.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
-        logs.System(appId, null, null, "App stopped.");
-        logs.MarkStopped(appId);
+    }
+
+    /// <summary>
+    /// A stopped app's log ends when its last container is gone, so that followers (<c>ferry run</c>, <c>ferry app logs
+    /// -f</c>) see what exit hooks print before the log says it is over.
+    /// </summary>
+    private void EndLogIfGoneLocked(AppState app)
+    {
+        if (app.Stopped && app.Pools.Values.All(p => p.Containers.Count == 0))
+        {
+            logs.MarkStopped(app.AppId);
+        }
     }
 
     /// <summary>
@@ -955,6 +967,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             ScaleLocked(pool, now);
             DispatchLocked(pool);
         }
+        EndLogIfGoneLocked(pool.App);
         ScaleWaitingPoolsLocked(now);
     }
 
