@@ -141,7 +141,7 @@ internal static class ControlPlane
         }
         var self = Environment.ProcessPath ?? "dotnet";
         var command = System.IO.Path.GetFileNameWithoutExtension(self) == "dotnet"
-            ? $"'{self}' '{typeof(ControlPlane).Assembly.Location}'"
+            ? $"'{self}' '{System.IO.Path.Combine(AppContext.BaseDirectory, typeof(ControlPlane).Assembly.GetName().Name + ".dll")}'"
             : $"'{self}'";
         var info = new ProcessStartInfo("/bin/sh")
         {

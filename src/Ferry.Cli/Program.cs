@@ -26,7 +26,11 @@ var tokenFile = new Option<string>("--token-file") { Description = "Where the se
 var tlsCert = new Option<string?>("--tls-cert") { Description = "Serve HTTPS with this certificate (PEM with --tls-key, or PKCS#12). Off loopback without it, a self-signed one is made." };
 var retention = new Option<string>("--retention") { Description = "How long finished calls, logs and stopped apps are kept, such as 7d, 12h or 30m.", DefaultValueFactory = _ => "7d" };
 var tlsKey = new Option<string?>("--tls-key") { Description = "The PEM private key of --tls-cert." };
-var runtime = new Option<string>("--runtime") { Description = "Container runtime: auto, runc or process.", DefaultValueFactory = _ => "auto" };
+var runtime = new Option<string>("--runtime")
+{
+    Description = "Container runtime: auto, runc or process. Default: $FERRY_RUNTIME, or auto.",
+    DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FERRY_RUNTIME") is { Length: > 0 } fromEnvironment ? fromEnvironment : "auto",
+};
 var aptMirror = new Option<string?>("--apt-mirror") { Description = "The Debian mirror images are built from. Default: the one the host's apt sources name." };
 var maxContainers = new Option<int>("--max-containers") { Description = "The most containers this worker runs at once.", DefaultValueFactory = _ => 16 };
 var gpus = new Option<string?>("--gpus") { Description = "A GPU inventory such as H100:2,A10G, instead of asking nvidia-smi." };

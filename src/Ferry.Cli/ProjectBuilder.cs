@@ -22,7 +22,8 @@ internal sealed record BuiltProgram(string OutputDir, string EntryAssembly, stri
 
 /// <summary>
 /// Builds a user's app with the .NET SDK. A single <c>.cs</c> file gets a generated project that references the
-/// Ferry SDK next to this CLI, so the file needs nothing but <c>using Ferry;</c>. An unchanged input skips the build.
+/// Ferry SDK next to this CLI, so the file needs nothing but <c>using Ferry;</c>, and takes in the file's
+/// <c>#:package</c>, <c>#:property</c>, <c>#:project</c> and <c>#:sdk</c> directives. An unchanged input skips the build.
 /// </summary>
 internal static class ProjectBuilder
 {
@@ -56,8 +57,10 @@ internal static class ProjectBuilder
     {
         var name = SafeName(System.IO.Path.GetFileNameWithoutExtension(file));
         var sdkDir = AppContext.BaseDirectory;
+        var source = await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false);
+        var directives = FileDirectives.Parse(file, source);
         var project = $"""
-            <Project Sdk="Microsoft.NET.Sdk">
+            <Project Sdk="{directives.SdkAttribute}">
               <PropertyGroup>
                 <OutputType>Exe</OutputType>
                 <TargetFramework>net{Environment.Version.Major}.0</TargetFramework>
@@ -70,7 +73,10 @@ internal static class ProjectBuilder
                 <TieredPGO>true</TieredPGO>
                 <EnableDefaultCompileItems>false</EnableDefaultCompileItems>
                 <GenerateDocumentationFile>false</GenerateDocumentationFile>
+                <!-- Lets the compiler accept the file's #: directives, which are read into this project. -->
+                <Features>$(Features);FileBasedProgram</Features>
               </PropertyGroup>
+            {directives.ToMsBuild()}
               <ItemGroup>
                 <Compile Include="{file}" />
                 <Using Include="Ferry" />
@@ -89,7 +95,7 @@ internal static class ProjectBuilder
         {
             await File.WriteAllTextAsync(projectPath, project, cancellationToken).ConfigureAwait(false);
         }
-        var inputs = Hash(project + "\n" + await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false) + "\n"
+        var inputs = Hash(project + "\n" + source + "\n"
             + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.dll")) + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll"))
             + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Generators.dll")));
         var stamp = System.IO.Path.Combine(work, "inputs.sha256");

@@ -85,7 +85,10 @@ public sealed class EphemeralApp : IAsyncDisposable
 
     private static string ProgramPath(AppRunOptions options)
     {
-        var path = options.Program ?? Assembly.GetEntryAssembly()?.Location;
+        // Not Assembly.Location: it is empty in a single-file program. The entry assembly's file sits in the base
+        // directory in every layout that has one on disk.
+        var path = options.Program
+            ?? (Assembly.GetEntryAssembly()?.GetName().Name is { } entry ? Path.Combine(AppContext.BaseDirectory, entry + ".dll") : null);
         if (string.IsNullOrEmpty(path))
         {
             throw new InvalidRequestException(
