@@ -114,14 +114,108 @@ internal static class ProjectBuilder
     private static async Task<BuiltProgram> BuildProjectAsync(string projectPath, CancellationToken cancellationToken)
     {
         var name = System.IO.Path.GetFileNameWithoutExtension(projectPath);
-        var output = System.IO.Path.Combine(FerryHome.Builds, $"{SafeName(name)}-{Hash(projectPath)[..12]}", "out");
-        await RunDotnetBuildAsync(projectPath, output, projectPath, cancellationToken).ConfigureAwait(false);
+        var work = System.IO.Path.Combine(FerryHome.Builds, $"{SafeName(name)}-{Hash(projectPath)[..12]}");
+        var output = System.IO.Path.Combine(work, "out");
         var entry = name + ".dll";
+        var stamp = System.IO.Path.Combine(work, "inputs.sha256");
+        var inputs = ProjectInputs(projectPath);
+        Directory.CreateDirectory(work);
+        if (File.Exists(stamp) && await File.ReadAllTextAsync(stamp, cancellationToken).ConfigureAwait(false) == inputs
+            && File.Exists(System.IO.Path.Combine(output, entry)))
+        {
+            return new BuiltProgram(output, entry, SafeName(name), Rebuilt: false);
+        }
+        File.Delete(stamp);
+        await RunDotnetBuildAsync(projectPath, output, projectPath, cancellationToken).ConfigureAwait(false);
         if (!File.Exists(System.IO.Path.Combine(output, entry)))
         {
             throw new CliException($"Building '{projectPath}' produced no {entry}. Is it an executable project (OutputType Exe)?");
         }
+        await File.WriteAllTextAsync(stamp, inputs, cancellationToken).ConfigureAwait(false);
         return new BuiltProgram(output, entry, SafeName(name), Rebuilt: true);
+    }
+
+    /// <summary>
+    /// A digest of everything a project's build reads that a user edits: every file under its directory and under the
+    /// directories of the projects it references (by path, size and time; <c>bin</c>, <c>obj</c> and hidden folders
+    /// aside), the MSBuild files above it, and the SDK this CLI ships. Asking MSBuild itself costs the 3 s the check is
+    /// there to save. Package versions that float are not seen: pin them, or change a file to rebuild.
+    /// </summary>
+    internal static string ProjectInputs(string projectPath)
+    {
+        var text = new StringBuilder();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Queue<string>([System.IO.Path.GetFullPath(projectPath)]);
+        while (pending.TryDequeue(out var project))
+        {
+            var directory = System.IO.Path.GetDirectoryName(project)!;
+            if (!seen.Add(directory))
+            {
+                continue;
+            }
+            foreach (var file in Directory.EnumerateFiles(directory, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden })
+                         .Where(f => !IsBuildOutput(directory, f))
+                         .Order(StringComparer.Ordinal))
+            {
+                text.Append(file).Append('|').Append(FileStamp(file)).Append('\n');
+                if (file.EndsWith("proj", StringComparison.OrdinalIgnoreCase))
+                {
+                    foreach (var reference in ProjectReferences(file))
+                    {
+                        pending.Enqueue(reference);
+                    }
+                }
+            }
+            for (var above = Directory.GetParent(directory); above is not null; above = above.Parent)
+            {
+                foreach (var name in (string[])["Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "nuget.config", "NuGet.Config", "global.json"])
+                {
+                    var file = System.IO.Path.Combine(above.FullName, name);
+                    if (File.Exists(file))
+                    {
+                        text.Append(file).Append('|').Append(FileStamp(file)).Append('\n');
+                    }
+                }
+            }
+        }
+        var sdkDir = AppContext.BaseDirectory;
+        foreach (var dll in (string[])["Ferry.dll", "Ferry.Protocol.dll", "Ferry.Generators.dll"])
+        {
+            text.Append(dll).Append('|').Append(FileStamp(System.IO.Path.Combine(sdkDir, dll))).Append('\n');
+        }
+        return Hash(text.ToString());
+    }
+
+    private static bool IsBuildOutput(string root, string file)
+    {
+        var relative = System.IO.Path.GetRelativePath(root, file).Split(System.IO.Path.DirectorySeparatorChar);
+        return relative.Length > 1 && relative[..^1].Any(part => part is "bin" or "obj" or "node_modules" || part.StartsWith('.'));
+    }
+
+    private static IEnumerable<string> ProjectReferences(string projectFile)
+    {
+        System.Xml.Linq.XDocument document;
+        try
+        {
+            document = System.Xml.Linq.XDocument.Load(projectFile);
+        }
+        catch (System.Xml.XmlException)
+        {
+            // The build that follows reports a broken project file far better than this check could.
+            yield break;
+        }
+        var directory = System.IO.Path.GetDirectoryName(projectFile)!;
+        foreach (var reference in document.Descendants().Where(e => e.Name.LocalName == "ProjectReference"))
+        {
+            if (reference.Attribute("Include")?.Value is { Length: > 0 } include && !include.Contains("$(", StringComparison.Ordinal))
+            {
+                var path = System.IO.Path.GetFullPath(System.IO.Path.Combine(directory, include.Replace('\\', System.IO.Path.DirectorySeparatorChar)));
+                if (File.Exists(path))
+                {
+                    yield return path;
+                }
+            }
+        }
     }
 
     private static async Task RunDotnetBuildAsync(string projectPath, string output, string userPath, CancellationToken cancellationToken)
