@@ -105,6 +105,23 @@ internal static class ControlPlane
         return null;
     }
 
+    /// <summary>The local server's record, when one is running: its address and process id.</summary>
+    public static async Task<(Uri Url, int Pid)?> FindLocalAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var state = JsonSerializer.Deserialize<ServerState>(await File.ReadAllTextAsync(FerryHome.ServerState, cancellationToken).ConfigureAwait(false));
+            return state is not null && IsRunning(state.Pid) && Uri.TryCreate(state.Url, UriKind.Absolute, out var url) ? (url, state.Pid) : null;
+        }
+        catch (Exception e) when (e is IOException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Stops the local server with SIGTERM, which stops its containers, and waits for it to exit.</summary>
+    public static Task StopLocalAsync(int pid, CancellationToken cancellationToken) => StopProcessAsync(pid, cancellationToken);
+
     private static bool IsRunning(int pid)
     {
         try

@@ -7,13 +7,24 @@ namespace Ferry.Cli;
 /// </summary>
 internal static class Output
 {
-    public static IAnsiConsole Err { get; } = AnsiConsole.Create(new AnsiConsoleSettings
+    public static IAnsiConsole Err { get; } = CreateErr();
+
+    private static IAnsiConsole CreateErr()
     {
-        Out = new AnsiConsoleOutput(Console.Error),
-        Ansi = Console.IsErrorRedirected ? AnsiSupport.No : AnsiSupport.Detect,
-        ColorSystem = Console.IsErrorRedirected ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
-        Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Detect,
-    });
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(Console.Error),
+            Ansi = Console.IsErrorRedirected ? AnsiSupport.No : AnsiSupport.Detect,
+            ColorSystem = Console.IsErrorRedirected ? ColorSystemSupport.NoColors : ColorSystemSupport.Detect,
+            Interactive = Console.IsErrorRedirected ? InteractionSupport.No : InteractionSupport.Detect,
+        });
+        if (Console.IsErrorRedirected)
+        {
+            // Without a terminal there is no width to fit: a line stays one line, so ids and messages stay whole in logs.
+            console.Profile.Width = 100_000;
+        }
+        return console;
+    }
 
     public static void Step(string message, TimeSpan elapsed) =>
         Err.MarkupLine($"[green]✓[/] {Markup.Escape(message)} [grey]({Format(elapsed)})[/]");
@@ -24,6 +35,39 @@ internal static class Output
 
     public static string Format(TimeSpan elapsed) =>
         elapsed.TotalSeconds >= 1 ? $"{elapsed.TotalSeconds:0.0} s" : $"{elapsed.TotalMilliseconds:0} ms";
+
+    /// <summary>
+    /// Prints a listing on stdout: with <paramref name="asJson"/> the records as the API returns them; on a terminal a
+    /// table; piped, plain columns aligned with spaces, one row per line, never wrapped, so ids stay whole for scripts.
+    /// </summary>
+    public static void Listing<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> json, bool asJson, string[] headers, IEnumerable<string[]> rows)
+    {
+        if (asJson)
+        {
+            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(value, json));
+            return;
+        }
+        var all = rows.ToList();
+        if (!Console.IsOutputRedirected)
+        {
+            var table = new Table().AddColumns(headers);
+            foreach (var row in all)
+            {
+                table.AddRow(row.Select(Markup.Escape).ToArray());
+            }
+            AnsiConsole.Write(table);
+            return;
+        }
+        var lines = all.Select(r => r.Select(c => c.ReplaceLineEndings(" ")).ToArray()).Prepend(headers).ToList();
+        var widths = headers.Select((_, i) => lines.Max(r => r[i].Length)).ToArray();
+        foreach (var line in lines)
+        {
+            Console.Out.WriteLine(string.Join("  ", line.Select((c, i) => i == line.Length - 1 ? c : c.PadRight(widths[i]))).TrimEnd());
+        }
+    }
+
+    /// <summary>A time as listings show it: local, to the second.</summary>
+    public static string Time(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Runs a step behind a spinner on a terminal, or with a plain line elsewhere.</summary>
     public static async Task<T> StatusAsync<T>(string message, Func<Task<T>> action)

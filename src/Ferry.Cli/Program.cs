@@ -12,6 +12,7 @@ var detach = new Option<bool>("--detach", "-d") { Description = "Keep the app ru
 var run = new Command("run", "Build an app, run its local entrypoint, and run its functions in containers.") { target, programArgs, detach };
 run.SetAction((r, ct) => GuardAsync(() => RunCommand.RunAsync(r.GetValue(target)!, r.GetValue(programArgs) ?? [], r.GetValue(detach), r.GetValue(server), ct)));
 
+var json = new Option<bool>("--json") { Description = "Print JSON for scripts: a listing as one document, logs as one object per line." };
 var dataDir = new Option<string>("--data-dir") { Description = "Where the database, blobs and builds live.", DefaultValueFactory = _ => FerryHome.DataDir };
 var bind = new Option<string>("--bind") { Description = "The address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
 var port = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one.", DefaultValueFactory = _ => 7325 };
@@ -44,6 +45,13 @@ serve.SetAction((r, ct) => GuardAsync(() => ServeCommands.ServerAsync(
     r.GetValue(dataDir)!, r.GetValue(store), r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
     new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct)));
 
+var serverStatus = new Command("status", "Show the server this CLI talks to: address, health, version, and the local server's process and files.") { json };
+serverStatus.SetAction((r, ct) => GuardAsync(() => ServerStatusCommands.StatusAsync(r.GetValue(json), r.GetValue(server), ct)));
+var serverStop = new Command("stop", "Stop the local server, and with it its apps and containers.");
+serverStop.SetAction((r, ct) => GuardAsync(() => ServerStatusCommands.StopAsync(r.GetValue(server), ct)));
+serve.Subcommands.Add(serverStatus);
+serve.Subcommands.Add(serverStop);
+
 var workerServer = new Option<string>("--server-url") { Description = "The control plane to serve.", Required = true };
 var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };
 var workerToken = new Option<string?>("--token") { Description = "The worker's join token (`ferry token create --kind worker NAME`). Default: $FERRY_TOKEN." };
@@ -58,22 +66,24 @@ worker.SetAction((r, ct) => GuardAsync(() =>
 
 var appName = new Argument<string>("app") { Description = "An app id, or an app name (the newest app of that name)." };
 var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines until the app stops." };
-var appList = new Command("list", "List apps.");
-appList.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppListAsync(r.GetValue(server), ct)));
-var appLogs = new Command("logs", "Print an app's logs.") { appName, follow };
-appLogs.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppLogsAsync(r.GetValue(appName)!, r.GetValue(follow), r.GetValue(server), ct)));
+var timestamps = new Option<bool>("--timestamps", "-t") { Description = "Start each log line with the time it was logged." };
+LogFormat LogFormatOf(ParseResult r) => new(r.GetValue(json), r.GetValue(timestamps));
+var appList = new Command("list", "List apps.") { json };
+appList.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppListAsync(r.GetValue(json), r.GetValue(server), ct)));
+var appLogs = new Command("logs", "Print an app's logs.") { appName, follow, json, timestamps };
+appLogs.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppLogsAsync(r.GetValue(appName)!, r.GetValue(follow), LogFormatOf(r), r.GetValue(server), ct)));
 var appStop = new Command("stop", "Stop an app and its containers.") { appName };
 appStop.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppStopAsync(r.GetValue(appName)!, r.GetValue(server), ct)));
 var app = new Command("app", "Manage apps.") { appList, appLogs, appStop };
 
 var containerId = new Argument<string>("container") { Description = "A container id." };
 var appFilter = new Option<string?>("--app") { Description = "Only this app's containers." };
-var containerList = new Command("list", "List running containers.") { appFilter };
-containerList.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerListAsync(r.GetValue(appFilter), r.GetValue(server), ct)));
+var containerList = new Command("list", "List running containers.") { appFilter, json };
+containerList.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerListAsync(r.GetValue(appFilter), r.GetValue(json), r.GetValue(server), ct)));
 var containerStop = new Command("stop", "Stop a container.") { containerId };
 containerStop.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerStopAsync(r.GetValue(containerId)!, r.GetValue(server), ct)));
-var containerLogs = new Command("logs", "Print a container's logs, including those of containers that have ended.") { containerId, follow };
-containerLogs.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerLogsAsync(r.GetValue(containerId)!, r.GetValue(follow), r.GetValue(server), ct)));
+var containerLogs = new Command("logs", "Print a container's logs, including those of containers that have ended.") { containerId, follow, json, timestamps };
+containerLogs.SetAction((r, ct) => GuardAsync(() => InspectCommands.ContainerLogsAsync(r.GetValue(containerId)!, r.GetValue(follow), LogFormatOf(r), r.GetValue(server), ct)));
 var execCommand = new Argument<string[]>("command") { Description = "The command and its arguments, after --.", Arity = ArgumentArity.ZeroOrMore };
 var containerExec = new Command("exec", "Run a command inside a running container, with this terminal's input and output.") { containerId, execCommand };
 containerExec.SetAction((r, ct) => GuardAsync(() => SessionCommands.ExecAsync(r.GetValue(containerId)!, r.GetValue(execCommand) ?? [], r.GetValue(server), ct)));
@@ -84,8 +94,8 @@ var shellCmd = new Option<string?>("--cmd") { Description = "Run this one comman
 var shell = new Command("shell", "Open a shell (or run one command) in a new container with a function's image and mounts.") { shellTarget, shellCmd };
 shell.SetAction((r, ct) => GuardAsync(() => SessionCommands.ShellAsync(r.GetValue(shellTarget)!, r.GetValue(shellCmd), r.GetValue(server), ct)));
 
-var imageList = new Command("list", "List the images workers have built, newest use first.");
-imageList.SetAction((r, ct) => GuardAsync(() => InspectCommands.ImageListAsync(r.GetValue(server), ct)));
+var imageList = new Command("list", "List the images workers have built, newest use first.") { json };
+imageList.SetAction((r, ct) => GuardAsync(() => InspectCommands.ImageListAsync(r.GetValue(json), r.GetValue(server), ct)));
 var image = new Command("image", "Inspect built images.") { imageList };
 
 var tokenName = new Argument<string>("name") { Description = "What the token is for, such as ci or gpu-worker-1." };
@@ -93,8 +103,8 @@ var tokenKind = new Option<string>("--kind") { Description = "client (people and
 tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker);
 var tokenCreate = new Command("create", "Create a token and print its secret, once.") { tokenName, tokenKind };
 tokenCreate.SetAction((r, ct) => GuardAsync(() => TokenCommands.CreateAsync(r.GetValue(tokenName)!, r.GetValue(tokenKind)!, r.GetValue(server), ct)));
-var tokenList = new Command("list", "List tokens (never their secrets).");
-tokenList.SetAction((r, ct) => GuardAsync(() => TokenCommands.ListAsync(r.GetValue(server), ct)));
+var tokenList = new Command("list", "List tokens (never their secrets).") { json };
+tokenList.SetAction((r, ct) => GuardAsync(() => TokenCommands.ListAsync(r.GetValue(json), r.GetValue(server), ct)));
 var tokenId = new Argument<string>("token-id") { Description = "The id of the token, as `ferry token list` shows it." };
 var tokenRevoke = new Command("revoke", "Revoke a token at once.") { tokenId };
 tokenRevoke.SetAction((r, ct) => GuardAsync(() => TokenCommands.RevokeAsync(r.GetValue(tokenId)!, r.GetValue(server), ct)));

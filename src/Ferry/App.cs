@@ -198,6 +198,7 @@ public sealed partial class App
     /// </summary>
     public Task<int> RunAsync(string[] args, CancellationToken cancellationToken = default)
     {
+        DefinitionErrors.RunCalled = true;
         Current = this;
         return ProgramHost.RunAsync(this, args, cancellationToken);
     }

@@ -9,24 +9,22 @@ internal static class InspectCommands
 {
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
 
-    public static async Task<int> AppListAsync(string? server, CancellationToken cancellationToken)
+    public static async Task<int> AppListAsync(bool json, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         var apps = await client.SendAsync<object, AppList>(HttpMethod.Get, Routes.Apps, null, null, Json.AppList, cancellationToken).ConfigureAwait(false);
-        var table = new Table().AddColumns("App id", "Name", "State", "Created", "Functions", "Containers");
-        foreach (var app in apps.Apps)
-        {
-            table.AddRow(app.AppId, Markup.Escape(app.Name), app.State, app.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), app.Functions.ToString(System.Globalization.CultureInfo.InvariantCulture), app.Containers.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-        AnsiConsole.Write(table);
+        Output.Listing(apps, Json.AppList, json, ["App id", "Name", "State", "Created", "Functions", "Containers"],
+            apps.Apps.Select(a => new[] { a.AppId, a.Name, a.State, Output.Time(a.CreatedAt), Number(a.Functions), Number(a.Containers) }));
         return 0;
     }
 
-    public static async Task<int> AppLogsAsync(string app, bool follow, string? server, CancellationToken cancellationToken)
+    private static string Number(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public static async Task<int> AppLogsAsync(string app, bool follow, LogFormat format, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Get, Routes.App(app), null, null, Json.AppSummary, cancellationToken).ConfigureAwait(false);
-        var logs = new LogFollower(client, summary.AppId);
+        var logs = new LogFollower(client, summary.AppId, format: format);
         if (follow)
         {
             await logs.FollowAsync(cancellationToken).ConfigureAwait(false);
@@ -46,25 +44,21 @@ internal static class InspectCommands
         return 0;
     }
 
-    public static async Task<int> ContainerListAsync(string? app, string? server, CancellationToken cancellationToken)
+    public static async Task<int> ContainerListAsync(string? app, bool json, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         var list = await client.SendAsync<object, ContainerList>(HttpMethod.Get, Routes.Containers(app), null, null, Json.ContainerList, cancellationToken).ConfigureAwait(false);
-        var table = new Table().AddColumns("Container id", "App id", "Function", "Worker", "State", "Started", "Running inputs");
-        foreach (var c in list.Containers)
-        {
-            table.AddRow(c.ContainerId, c.AppId, Markup.Escape(c.Function), c.WorkerId, c.State, c.StartedAt.ToLocalTime().ToString("HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture), c.RunningInputs.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        }
-        AnsiConsole.Write(table);
+        Output.Listing(list, Json.ContainerList, json, ["Container id", "App id", "Function", "Worker", "State", "Started", "Running inputs"],
+            list.Containers.Select(c => new[] { c.ContainerId, c.AppId, c.Function, c.WorkerId, c.State, Output.Time(c.StartedAt), Number(c.RunningInputs) }));
         return 0;
     }
 
-    public static async Task<int> ContainerLogsAsync(string id, bool follow, string? server, CancellationToken cancellationToken)
+    public static async Task<int> ContainerLogsAsync(string id, bool follow, LogFormat format, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         // An unknown id fails here with the control plane's message; the follower below tolerates outages instead.
         await client.SendAsync<object, LogBatch>(HttpMethod.Get, Routes.ContainerLogs(id, long.MaxValue), null, null, Json.LogBatch, cancellationToken).ConfigureAwait(false);
-        var logs = new LogFollower(client, "", id);
+        var logs = new LogFollower(client, "", id, format);
         if (follow)
         {
             await logs.FollowAsync(cancellationToken).ConfigureAwait(false);
@@ -84,18 +78,16 @@ internal static class InspectCommands
         return 0;
     }
 
-    public static async Task<int> ImageListAsync(string? server, CancellationToken cancellationToken)
+    public static async Task<int> ImageListAsync(bool json, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         var list = await client.SendAsync<object, ImageList>(HttpMethod.Get, Routes.Images, null, null, Json.ImageList, cancellationToken).ConfigureAwait(false);
-        var table = new Table().AddColumns("Image id", "Worker", "Steps", "Builds", "Last build", "Last used");
-        foreach (var i in list.Images)
-        {
-            table.AddRow(i.ImageId, i.WorkerId, Markup.Escape(i.Steps.Count == 0 ? "(base)" : string.Join(Environment.NewLine, i.Steps.Select(s => s.Length > 48 ? s[..47] + "…" : s))),
-                i.Builds.ToString(System.Globalization.CultureInfo.InvariantCulture), i.Builds == 0 ? "-" : $"{i.LastBuildSeconds:0.0} s",
-                i.LastUsedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture));
-        }
-        AnsiConsole.Write(table);
+        Output.Listing(list, Json.ImageList, json, ["Image id", "Worker", "Steps", "Builds", "Last build", "Last used"],
+            list.Images.Select(i => new[]
+            {
+                i.ImageId, i.WorkerId, i.Steps.Count == 0 ? "(base)" : string.Join(Environment.NewLine, i.Steps.Select(s => s.Length > 48 ? s[..47] + "…" : s)),
+                Number(i.Builds), i.Builds == 0 ? "-" : $"{i.LastBuildSeconds:0.0} s", Output.Time(i.LastUsedAt),
+            }));
         return 0;
     }
 }

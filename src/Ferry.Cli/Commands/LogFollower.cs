@@ -4,9 +4,22 @@ using Spectre.Console;
 
 namespace Ferry.Cli.Commands;
 
-/// <summary>Prints an app's logs as they arrive: container stdout to stdout, stderr and platform events to stderr.</summary>
-internal sealed class LogFollower(FerryClient client, string appId, string? containerId = null)
+/// <summary>How <see cref="LogFollower"/> prints.</summary>
+/// <param name="Json">Each entry as one JSON object per line on stdout, whatever its stream: for scripts.</param>
+/// <param name="Timestamps">Each line starts with the time it was logged.</param>
+internal sealed record LogFormat(bool Json = false, bool Timestamps = false)
 {
+    public static readonly LogFormat Plain = new();
+}
+
+/// <summary>
+/// Prints an app's logs as they arrive: container stdout to stdout, stderr and platform events to stderr; or, with
+/// <see cref="LogFormat.Json"/>, every entry as a JSON line on stdout.
+/// </summary>
+internal sealed class LogFollower(FerryClient client, string appId, string? containerId = null, LogFormat? format = null)
+{
+    private readonly LogFormat _format = format ?? LogFormat.Plain;
+
     private long _after;
 
     public async Task FollowAsync(CancellationToken cancellationToken)
@@ -58,7 +71,7 @@ internal sealed class LogFollower(FerryClient client, string appId, string? cont
         {
             foreach (var entry in batch.Entries.Where(e => e.Seq > _after))
             {
-                Print(entry);
+                Print(entry, _format);
             }
             _after = Math.Max(_after, batch.Next);
         }
@@ -69,18 +82,25 @@ internal sealed class LogFollower(FerryClient client, string appId, string? cont
         return batch;
     }
 
-    public static void Print(LogEntry entry)
+    public static void Print(LogEntry entry, LogFormat? format = null)
     {
+        format ??= LogFormat.Plain;
+        if (format.Json)
+        {
+            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(entry, ProtocolJsonContext.Default.LogEntry));
+            return;
+        }
+        var time = format.Timestamps ? entry.Time.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture) : "";
         switch (entry.Stream)
         {
             case LogStreams.Stdout:
-                Console.Out.WriteLine(entry.Text);
+                Console.Out.WriteLine(time + entry.Text);
                 break;
             case LogStreams.Stderr:
-                Console.Error.WriteLine(entry.Text);
+                Console.Error.WriteLine(time + entry.Text);
                 break;
             default:
-                Output.Err.MarkupLine($"[grey]{Markup.Escape($"[{entry.Function ?? "app"}{(entry.ContainerId is null ? "" : " " + entry.ContainerId)}] {entry.Text}")}[/]");
+                Output.Err.MarkupLine($"[grey]{Markup.Escape($"{time}[{entry.Function ?? "app"}{(entry.ContainerId is null ? "" : " " + entry.ContainerId)}] {entry.Text}")}[/]");
                 break;
         }
     }

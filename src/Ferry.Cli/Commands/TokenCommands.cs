@@ -20,16 +20,12 @@ internal static class TokenCommands
         return 0;
     }
 
-    public static async Task<int> ListAsync(string? server, CancellationToken cancellationToken)
+    public static async Task<int> ListAsync(bool json, string? server, CancellationToken cancellationToken)
     {
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         var tokens = await client.SendAsync<object, TokenList>(HttpMethod.Get, Routes.Tokens, null, null, Json.TokenList, cancellationToken).ConfigureAwait(false);
-        var table = new Table().AddColumns("Token id", "Name", "Kind", "Created", "Revoked");
-        foreach (var token in tokens.Tokens)
-        {
-            table.AddRow(token.TokenId, Markup.Escape(token.Name), token.Kind, Time(token.CreatedAt), token.RevokedAt is { } revoked ? Time(revoked) : "");
-        }
-        AnsiConsole.Write(table);
+        Output.Listing(tokens, Json.TokenList, json, ["Token id", "Name", "Kind", "Created", "Revoked"],
+            tokens.Tokens.Select(t => new[] { t.TokenId, t.Name, t.Kind, Time(t.CreatedAt), t.RevokedAt is { } revoked ? Time(revoked) : "" }));
         return 0;
     }
 

@@ -138,7 +138,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         lock (_gate)
         {
             var app = _apps.Require(appId);
-            updated = app.Record with { Definition = definition };
+            // The name the program gives its App is the app's name; the one it was created under (the file's) was a guess.
+            updated = app.Record with { Name = string.IsNullOrWhiteSpace(definition.Name) ? app.Record.Name : definition.Name, Definition = definition };
             app.Record = updated;
             // Default pools exist from the start, so MinContainers warms them before the first call.
             var now = clock.GetUtcNow();

@@ -12,12 +12,24 @@ namespace Ferry.Hosting;
 /// </summary>
 internal static class DefinitionErrors
 {
+    /// <summary>Set by <see cref="App.RunAsync"/>: a program Ferry started that ends without it has run nothing.</summary>
+    internal static volatile bool RunCalled;
+
     [ModuleInitializer]
     [SuppressMessage("Usage", "CA2255", Justification = "The handler must be in place before user code defines its app, and only under Ferry.")]
     internal static void Install()
     {
         if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable(FerryEnv.Mode)))
         {
+            AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+            {
+                if (!RunCalled && Environment.ExitCode == 0)
+                {
+                    Console.Error.WriteLine(MissingRunMessage);
+                    Console.Error.Flush();
+                    Environment.ExitCode = 1;
+                }
+            };
             AppDomain.CurrentDomain.UnhandledException += (_, e) =>
             {
                 if (e.ExceptionObject is Exception error && Describe(error) is { } message)
@@ -29,6 +41,10 @@ internal static class DefinitionErrors
             };
         }
     }
+
+    /// <summary>What a program that Ferry started and that never called <see cref="App.RunAsync"/> prints as it ends.</summary>
+    internal const string MissingRunMessage =
+        "Error: the program ended without calling app.RunAsync, so Ferry ran nothing. End the program with `return await app.RunAsync(args);` after the app's registrations.";
 
     /// <summary>The one-line report of a definition error, or null when the exception is not one the SDK raised.</summary>
     internal static string? Describe(Exception error)

@@ -84,6 +84,33 @@ internal static class ProgramHost
         {
             return Fail(e.Message);
         }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The user's own code threw: say so as a remote failure is said (type, message, the user's frames) rather
+            // than with the runtime's crash report.
+            await Console.Error.WriteLineAsync(DescribeLocalFailure(e)).ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>An exception of the local entrypoint, its causes, and only the frames of the user's code.</summary>
+    internal static string DescribeLocalFailure(Exception error)
+    {
+        var text = new System.Text.StringBuilder();
+        for (var (current, depth) = (error, 0); current is not null && depth < 8; (current, depth) = (current.InnerException, depth + 1))
+        {
+            if (current is AggregateException { InnerExceptions.Count: 1 } aggregate && current.InnerException is not null && depth == 0)
+            {
+                current = aggregate.InnerException!;
+            }
+            text.Append(depth == 0 ? "Error: the local entrypoint raised " : "Caused by ")
+                .Append(current.GetType().FullName).Append(": ").AppendLine(current.Message);
+            if (ContainerRunner.UserFrames(current.StackTrace) is { Length: > 0 } frames)
+            {
+                text.AppendLine(frames);
+            }
+        }
+        return text.ToString().TrimEnd();
     }
 
     /// <summary>Runs one <see cref="Image.RunFunction(Action, bool)"/> step; the build container keeps what it writes.</summary>
