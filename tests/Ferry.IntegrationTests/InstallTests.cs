@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using FluentAssertions;
 
 namespace Ferry.IntegrationTests;
@@ -113,42 +111,9 @@ public sealed class InstallTests : IAsyncLifetime
         throw new InvalidOperationException("The test runs outside a checkout of Ferry: no Ferry.slnx above " + AppContext.BaseDirectory);
     }
 
-    private async Task<(int ExitCode, string Output)> RunAsync(string command, IReadOnlyList<string> arguments, string directory, TimeSpan limit, bool isolatePackages = true)
-    {
-        var info = new ProcessStartInfo(command)
-        {
-            WorkingDirectory = directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        // Plain processes: the runc runtime would first build a base image for this fresh FERRY_HOME, which other
-        // tests cover; what is under test here is the install.
-        info.Environment["FERRY_RUNTIME"] = "process";
-        if (isolatePackages)
-        {
-            info.Environment["NUGET_PACKAGES"] = Path.Combine(_root, "packages");
-        }
-        using var process = Process.Start(info)!;
-        var output = new StringBuilder();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(limit);
-        }
-        catch (TimeoutException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        output.Append(await stdout).Append(await stderr);
-        return (process.ExitCode, $"{command} {string.Join(' ', arguments)}:\n{output}");
-    }
+    private Task<(int ExitCode, string Output)> RunAsync(string command, IReadOnlyList<string> arguments, string directory, TimeSpan limit, bool isolatePackages = true) =>
+        CliProcess.RunAsync(arguments, directory, limit,
+            // A package folder of the test's own: nothing comes from an earlier run's cache of the same version.
+            isolatePackages ? new Dictionary<string, string> { ["NUGET_PACKAGES"] = Path.Combine(_root, "packages") } : null,
+            command);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Ferry.Client;
 using Ferry.Protocol;
 
@@ -7,9 +8,27 @@ namespace Ferry.Cli.Commands;
 /// <summary><c>ferry run</c>: build, upload, create an app, run its entrypoint locally and its functions remotely.</summary>
 internal static class RunCommand
 {
+    /// <summary>The exit code after an interrupt (Ctrl-C or SIGTERM), as shells report a command ended by SIGINT.</summary>
+    internal const int InterruptedExitCode = 130;
+
     public static async Task<int> RunAsync(string target, string[] programArgs, bool detach, string? server, CancellationToken cancellationToken)
     {
-        var parsed = RunTarget.Parse(target);
+        // System.CommandLine 2.0.0 leaves SIGINT and SIGTERM to the runtime, which would end this process at once and
+        // leave the app, its containers and the local program running. The first one stops them; a second exits now.
+        using var interrupt = new Interrupt();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, interrupt.Token);
+        try
+        {
+            return await RunAsync(RunTarget.Parse(target), programArgs, detach, server, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
+        {
+            return InterruptedExitCode;
+        }
+    }
+
+    private static async Task<int> RunAsync(RunTarget parsed, string[] programArgs, bool detach, string? server, CancellationToken cancellationToken)
+    {
         var (client, program, app) = await CreateAppAsync(parsed, detach, server, cancellationToken).ConfigureAwait(false);
         using var owned = client;
         using var stopLogs = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -33,8 +52,17 @@ internal static class RunCommand
             await stopLogs.CancelAsync().ConfigureAwait(false);
             await following.ConfigureAwait(false);
             await SwallowCancellationAsync(supervising).ConfigureAwait(false);
-            // Interrupted, the command stops the app without waiting for its exit hooks' output.
-            await FinishAsync(client, app.AppId, logs, detach, waitForExitHooks: !cancellationToken.IsCancellationRequested).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                Output.Info(detach
+                    ? $"Interrupted: the local program is stopped; app {app.AppId} keeps running (detached)."
+                    : $"Interrupted: stopping app {app.AppId} and its containers. Press Ctrl-C again to exit at once.");
+            }
+            await FinishAsync(client, app.AppId, logs, detach).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested && !detach)
+            {
+                Output.Info($"Stopped app {app.AppId}.");
+            }
         }
         return exitCode;
     }
@@ -49,17 +77,13 @@ internal static class RunCommand
     /// Ends a run: unless detached, stops the app and waits (at most <see cref="ExitHooksLimit"/>) for its containers to
     /// run their exit hooks and end, printing what they print, so a run shows all of its output before it returns.
     /// </summary>
-    internal static async Task FinishAsync(FerryClient client, string appId, LogFollower logs, bool detach, bool waitForExitHooks = true)
+    internal static async Task FinishAsync(FerryClient client, string appId, LogFollower logs, bool detach)
     {
         if (detach)
         {
             return;
         }
         await StopAppAsync(client, appId).ConfigureAwait(false);
-        if (!waitForExitHooks)
-        {
-            return;
-        }
         // A stopped app's log ends once its last container is gone, after the lines its exit hooks printed.
         using var limit = new CancellationTokenSource(ExitHooksLimit);
         await logs.FollowAsync(limit.Token).ConfigureAwait(false);
@@ -146,5 +170,42 @@ internal static class RunCommand
             throw;
         }
         return process.ExitCode;
+    }
+}
+
+/// <summary>
+/// Takes SIGINT and SIGTERM for the length of a command: the first cancels <see cref="Token"/> so the command can stop
+/// what it started; the second ends the process at once with <see cref="RunCommand.InterruptedExitCode"/>.
+/// </summary>
+internal sealed class Interrupt : IDisposable
+{
+    private readonly CancellationTokenSource _source = new();
+    private readonly PosixSignalRegistration _sigint;
+    private readonly PosixSignalRegistration _sigterm;
+    private int _count;
+
+    public Interrupt()
+    {
+        _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+    }
+
+    public CancellationToken Token => _source.Token;
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        if (Interlocked.Increment(ref _count) > 1)
+        {
+            Environment.Exit(RunCommand.InterruptedExitCode);
+        }
+        _source.Cancel();
+    }
+
+    public void Dispose()
+    {
+        _sigint.Dispose();
+        _sigterm.Dispose();
+        _source.Dispose();
     }
 }

@@ -1,0 +1,151 @@
+using System.Text.Json;
+using FluentAssertions;
+using Ferry.Client;
+using Ferry.Protocol;
+
+namespace Ferry.IntegrationTests;
+
+/// <summary>
+/// The <c>ferry</c> command as a user meets it, run as a process with its own local server on a fresh FERRY_HOME:
+/// each mistake gets one clear message and exit code, and Ctrl-C leaves nothing running.
+/// </summary>
+public sealed class CliTests : IAsyncLifetime
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(3);
+    private readonly string _work = Path.Combine(Path.GetTempPath(), "ferry-cli-" + Guid.NewGuid().ToString("N")[..8]);
+    private LocalHome? _home;
+
+    public Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_work);
+        _home = LocalHome.Create();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_home is not null)
+        {
+            await _home.DisposeAsync();
+        }
+        Directory.Delete(_work, recursive: true);
+    }
+
+    private async Task<(int ExitCode, string Output)> RunFileAsync(string name, string source, params string[] extra)
+    {
+        await File.WriteAllTextAsync(Path.Combine(_work, name), source);
+        return await CliProcess.RunAsync(["run", name, .. extra], _work, Limit);
+    }
+
+    [Fact]
+    public async Task Run_ProgramWithoutRunAsync_SaysToAddItAndExits1()
+    {
+        var (exitCode, output) = await RunFileAsync("norun.cs", """
+            using Ferry;
+            var app = new App("norun");
+            var square = app.Function(Square);
+            static int Square(int x) => x * x;
+            """);
+
+        exitCode.Should().Be(1, output);
+        output.Should().Contain("Error: the program ended without calling app.RunAsync, so Ferry ran nothing. End the program with `return await app.RunAsync(args);` after the app's registrations.");
+    }
+
+    [Fact]
+    public async Task Run_LocalEntrypointThrows_PrintsTypeMessageAndUserFramesOnlyAndExits1()
+    {
+        var (exitCode, output) = await RunFileAsync("thrower.cs", """
+            using Ferry;
+            var app = new App("thrower");
+            var square = app.Function(Square);
+            app.LocalEntrypoint(async () => { await Task.Yield(); Helper.Boom(); });
+            return await app.RunAsync(args);
+            static int Square(int x) => x * x;
+            static class Helper
+            {
+                public static void Boom() => throw new InvalidOperationException("the local code failed", new FormatException("bad number"));
+            }
+            """);
+
+        exitCode.Should().Be(1, output);
+        output.Should().Contain("Error: the local entrypoint raised System.InvalidOperationException: the local code failed\n   at Helper.Boom() in ");
+        output.Should().Contain("thrower.cs:line 9").And.Contain("Caused by System.FormatException: bad number");
+        output.Should().NotContain("at Ferry.").And.NotContain("Unhandled exception");
+    }
+
+    [Fact]
+    public async Task AppList_Json_ParsesAndNamesTheAppByTheNameGivenToApp()
+    {
+        var (exitCode, output) = await RunFileAsync("named.cs", """
+            using Ferry;
+            var app = new App("my-shop");
+            var square = app.Function(Square);
+            app.LocalEntrypoint(async () => Console.WriteLine(await square.RemoteAsync(3)));
+            return await app.RunAsync(args);
+            static int Square(int x) => x * x;
+            """);
+        exitCode.Should().Be(0, output);
+
+        using var list = CliProcess.Start(["app", "list", "--json"], _work);
+        (await list.WaitForExitAsync(Limit)).Should().Be(0, list.Output);
+
+        var apps = JsonSerializer.Deserialize(list.Output, ProtocolJsonContext.Default.AppList)!.Apps;
+        apps.Should().ContainSingle().Which.Name.Should().Be("my-shop");
+        (await CliProcess.RunAsync(["app", "logs", "my-shop"], _work, Limit)).ExitCode.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Run_SigintDuringAMap_StopsTheAppItsContainersAndTheLocalProgram()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_work, "longmap.cs"), """
+            using Ferry;
+            var app = new App("longmap");
+            var slow = app.Function(Slow, new FunctionOptions { MaxContainers = 2 });
+            app.LocalEntrypoint(async () =>
+            {
+                Console.WriteLine($"local pid {Environment.ProcessId}");
+                var done = 0;
+                await foreach (var x in slow.MapAsync(Enumerable.Range(0, 10_000)))
+                {
+                    if (++done == 10)
+                    {
+                        Console.WriteLine("ten done");
+                    }
+                }
+                Console.WriteLine("map finished");
+            });
+            return await app.RunAsync(args);
+            static async Task<int> Slow(int x) { await Task.Delay(100); return x; }
+            """);
+        using var run = CliProcess.Start(["run", "longmap.cs"], _work);
+        await run.WaitForLineAsync(l => l == "ten done", Limit);
+        var localPid = int.Parse(run.Output.Split('\n').First(l => l.StartsWith("local pid ", StringComparison.Ordinal))["local pid ".Length..], System.Globalization.CultureInfo.InvariantCulture);
+
+        await run.SignalAsync("INT");
+        var exitCode = await run.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+        exitCode.Should().Be(130, run.Output);
+        run.Output.Should().Contain("Interrupted: stopping app ").And.Contain("Stopped app ").And.NotContain("map finished");
+        var (url, _) = _home!.ReadState();
+        using var client = new FerryClient(url, File.ReadAllText(Ferry.Cli.FerryHome.TokenFile).Trim());
+        var apps = await client.SendAsync<object, AppList>(HttpMethod.Get, Routes.Apps, null, null, ProtocolJsonContext.Default.AppList, CancellationToken.None);
+        apps.Apps.Should().ContainSingle().Which.State.Should().Be("stopped");
+        var containers = await client.SendAsync<object, ContainerList>(HttpMethod.Get, Routes.Containers(null), null, null, ProtocolJsonContext.Default.ContainerList, CancellationToken.None);
+        containers.Containers.Should().BeEmpty();
+        // The command killed the local program before it exited; the kernel may take a moment to reap it.
+        await ExitOfAsync(localPid).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    private static async Task ExitOfAsync(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            await process.WaitForExitAsync();
+        }
+        catch (ArgumentException)
+        {
+            // Already gone.
+        }
+    }
+}
