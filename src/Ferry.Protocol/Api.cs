@@ -101,6 +101,9 @@ public static class ErrorKinds
 
     /// <summary>The function's image could not be built; the message carries the failing step's output.</summary>
     public const string ImageBuild = "image_build";
+
+    /// <summary>A class's enter hook threw: its containers cannot serve, and the error is the user's.</summary>
+    public const string EnterFailed = "enter_failed";
 }
 
 /// <summary>The outcome of one input.</summary>

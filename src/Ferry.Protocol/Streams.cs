@@ -13,6 +13,7 @@ namespace Ferry.Protocol;
 [JsonDerivedType(typeof(Heartbeat), "heartbeat")]
 [JsonDerivedType(typeof(StreamItems), "items")]
 [JsonDerivedType(typeof(StreamCredit), "credit")]
+[JsonDerivedType(typeof(ContainerStartFailed), "start-failed")]
 public abstract record ContainerMessage;
 
 /// <summary>The container has run its enter hooks and takes inputs.</summary>
@@ -34,6 +35,12 @@ public sealed record CancelInputs(IReadOnlyList<long> InputIds) : ContainerMessa
 public sealed record StopContainer(string Reason) : ContainerMessage;
 
 public sealed record Heartbeat : ContainerMessage;
+
+/// <summary>
+/// Sent by a container whose start-up failed in the user's code (a class's enter hook threw), just before it exits:
+/// the error, with the user's frames, is what the pool's waiting inputs fail with.
+/// </summary>
+public sealed record ContainerStartFailed(RemoteError Error) : ContainerMessage;
 
 /// <summary>
 /// Items a generator input yielded, in order, from the container. <see cref="End"/> follows the last item, whether the

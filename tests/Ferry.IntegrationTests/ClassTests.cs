@@ -30,6 +30,25 @@ public sealed class ClassTests(ServerFixture fixture) : IClassFixture<ServerFixt
     }
 
     [Fact]
+    public async Task Enter_hook_that_throws_fails_the_call_once_with_its_error_and_the_users_frames()
+    {
+        var appId = await fixture.NewAppAsync();
+        var predict = fixture.Functions.BrokenModel.Method<string, string>(m => m.Predict);
+
+        var call = () => predict.RemoteAsync("text").WaitAsync(TimeSpan.FromSeconds(90));
+
+        var error = (await call.Should().ThrowAsync<RemoteException>()).Which;
+        error.RemoteType.Should().Be("System.IO.DirectoryNotFoundException");
+        error.Message.Should().Contain("The enter hook of 'BrokenModel' failed: Could not find a part of the path '/missing/weights.bin'.");
+        error.RemoteStackTrace.Should().Contain("at Ferry.TestApp.ModelFiles.Read(String path)").And.Contain("at Ferry.TestApp.BrokenModel.Load()");
+        error.RemoteStackTrace.Should().NotContain("at Ferry.ClassRegistration").And.NotContain("at Ferry.Hosting");
+        // One container tried, and its failure is told once: not retried into a wall of the same trace.
+        var logs = await fixture.LogsAsync(appId);
+        logs.Where(l => l.Text == "Container exited: its enter hook failed.").Should().ContainSingle();
+        logs.Should().NotContain(l => l.Text.Contains("DirectoryNotFoundException", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Two_parameter_sets_run_in_separate_containers_with_separate_state()
     {
         await fixture.NewAppAsync();

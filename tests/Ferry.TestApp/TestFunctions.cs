@@ -81,6 +81,7 @@ public sealed class TestFunctions
         FailAfter = App.Function(GeneratorFunctions.FailAfter, new FunctionOptions { Retries = new Retries(2) }, name: "fail_after");
         CountedTicks = App.Function(GeneratorFunctions.CountedTicks, name: "counted_ticks");
         Streamer = App.Cls<Streamer>();
+        BrokenModel = App.Cls<BrokenModel>();
     }
 
     /// <summary>A class with the seed's image methods: a five-argument crop and a save that returns nothing.</summary>
@@ -126,6 +127,9 @@ public sealed class TestFunctions
 
     /// <summary>A class with a generator method.</summary>
     public Cls<Streamer> Streamer { get; }
+
+    /// <summary>A class whose enter hook always throws, from a helper of its own.</summary>
+    public Cls<BrokenModel> BrokenModel { get; }
 
     /// <summary>
     /// With a tag, prints <c>waiting TAG</c>, waits for its cancellation token and prints <c>cancelled TAG</c>. With a
@@ -613,4 +617,19 @@ public sealed class ImageTool
 
     [Method]
     public ValueTask<int> PixelsAsync(byte[] image) => ValueTask.FromResult(image.Length - 2);
+}
+
+/// <summary>Its enter hook reads weights that are not there, so no container of it ever serves.</summary>
+public sealed class BrokenModel
+{
+    [Enter]
+    public void Load() => ModelFiles.Read("/missing/weights.bin");
+
+    [Method]
+    public string Predict(string text) => text;
+}
+
+internal static class ModelFiles
+{
+    public static byte[] Read(string path) => File.ReadAllBytes(path);
 }

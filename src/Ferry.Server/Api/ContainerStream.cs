@@ -49,6 +49,10 @@ internal static partial class ContainerStream
                     case ContainerOutputBatch batch:
                         scheduler.OnOutputs(container, batch.Outputs);
                         break;
+                    case ContainerStartFailed failed:
+                        scheduler.OnContainerStartFailed(container, failed.Error);
+                        // Closing tells the container its report is taken, so it can exit.
+                        return;
                 }
             }
         }

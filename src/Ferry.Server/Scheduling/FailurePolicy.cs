@@ -115,8 +115,9 @@ internal sealed class FailurePolicy(int crashRetryBudget, int platformRetryBudge
         {
             return StartupFailureAction.None;
         }
-        if (errorKind == ErrorKinds.ImageBuild)
+        if (errorKind is ErrorKinds.ImageBuild or ErrorKinds.EnterFailed)
         {
+            // Building the image again, or running the same enter hook again, would only repeat the failure.
             return StartupFailureAction.FailQueued;
         }
         return failuresInRow + 1 < startupFailureLimit ? StartupFailureAction.Count : StartupFailureAction.FailQueued;

@@ -896,6 +896,21 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     }
 
     /// <summary>A container is gone: every input it was running fails or is retried, according to why it went.</summary>
+    /// <summary>
+    /// A starting container's user code failed (its class's enter hook threw): once it exits, the pool's waiting inputs
+    /// fail with this error instead of the exit's.
+    /// </summary>
+    public void OnContainerStartFailed(ContainerState container, RemoteError error)
+    {
+        lock (_gate)
+        {
+            if (container.Status == ContainerStatus.Starting)
+            {
+                container.StartError = error with { Kind = ErrorKinds.EnterFailed };
+            }
+        }
+    }
+
     public void OnContainerExited(string containerId, string reason, string? detail)
     {
         lock (_gate)
@@ -910,6 +925,12 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
 
     private void RemoveContainerLocked(ContainerState container, string reason, string? detail)
     {
+        if (container.StartError is not null && reason != "stopped")
+        {
+            // Its own report says more than an exit code; the error itself reaches the callers, so it is not logged twice.
+            reason = ErrorKinds.EnterFailed;
+            detail = null;
+        }
         var pool = container.Pool;
         var now = clock.GetUtcNow();
         pool.Containers.Remove(container.Id);
@@ -922,8 +943,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             : reason == ErrorKinds.ImageBuild
                 // The build's output is already in the log, line by line.
                 ? "Container not started: its image could not be built."
-                : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
-        var error = FailurePolicy.ExitError(reason, detail, pool.Settings.MemoryMiB);
+                : reason == ErrorKinds.EnterFailed
+                    ? "Container exited: its enter hook failed."
+                    : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
+        var error = container.StartError ?? FailurePolicy.ExitError(reason, detail, pool.Settings.MemoryMiB);
         foreach (var input in container.Running.Values.Where(i => !IsCancelling(i)).ToList())
         {
             input.Container = null;
@@ -988,7 +1011,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// </summary>
     private void FailStartupLocked(PoolState pool, RemoteError error)
     {
-        var immediate = error.Kind == ErrorKinds.ImageBuild;
+        var immediate = error.Kind is ErrorKinds.ImageBuild or ErrorKinds.EnterFailed;
         pool.StartupFailures = 0;
         var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {_failures.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
         var queued = pool.Ready.Concat(pool.Delayed).ToList();
@@ -999,8 +1022,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             Detach(input);
             CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: failed));
         }
-        if (!immediate)
+        if (!immediate || (error.Kind == ErrorKinds.EnterFailed && queued.Count == 0))
         {
+            // With no caller waiting, the log is the only place the failure shows.
             logs.System(pool.App.AppId, pool.PoolId, null, failed.Message);
         }
     }

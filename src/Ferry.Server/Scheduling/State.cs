@@ -81,6 +81,9 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     public int StartedCount => Running.Values.Count(i => i.StartedAt != DateTimeOffset.MaxValue);
     public double ProcessStartMs { get; set; }
     public bool Evicted { get; set; }
+
+    /// <summary>Why the container could not start, as it reported before exiting (a class's enter hook threw).</summary>
+    public RemoteError? StartError { get; set; }
     public DateTimeOffset ReadyAt { get; set; }
 }
 

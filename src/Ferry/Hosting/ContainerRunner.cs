@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -67,7 +68,7 @@ internal sealed class ContainerRunner(App app)
             }
             catch (Exception e)
             {
-                await Console.Error.WriteLineAsync($"The enter hook of '{cls.Name}' failed: {e}").ConfigureAwait(false);
+                await ReportEnterFailureAsync(cls.Name, e, connecting).ConfigureAwait(false);
                 return ExitCodes.Failure;
             }
         }
@@ -275,6 +276,46 @@ internal sealed class ContainerRunner(App app)
     /// inner exceptions and an <see cref="AggregateException"/>'s children. At most eight levels deep and
     /// <see cref="MaxErrorParts"/> exceptions in all, so that a pathological tree cannot make an output unbounded.
     /// </summary>
+    /// <summary>
+    /// Hands an enter hook's exception to the control plane, which fails the waiting inputs with it: the caller sees it
+    /// once, with the user's frames. Only when the control plane cannot be told does it go to stderr instead.
+    /// </summary>
+    private static async Task ReportEnterFailureAsync(string className, Exception error, Task<WebSocket> connecting)
+    {
+        var failure = error is TargetInvocationException { InnerException: { } thrown } ? thrown : error;
+        var remote = ToRemoteError(failure);
+        remote = remote with { Message = $"The enter hook of '{className}' failed: {remote.Message}", Kind = ErrorKinds.EnterFailed };
+        try
+        {
+            using var socket = await connecting.WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            var messages = new MessageSocket<ContainerMessage, ContainerMessage>(socket, ProtocolJsonContext.Default.ContainerMessage, ProtocolJsonContext.Default.ContainerMessage);
+            await messages.SendAsync(new ContainerStartFailed(remote), CancellationToken.None).ConfigureAwait(false);
+            // The control plane closes the stream once it has taken the report; exiting before that could let the
+            // worker's news of the exit overtake it.
+            await AwaitCloseAsync(socket).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or TimeoutException or IOException or OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync($"{remote.Message}{Environment.NewLine}{remote.StackTrace}").ConfigureAwait(false);
+        }
+    }
+
+    private static async Task AwaitCloseAsync(WebSocket socket)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var buffer = new byte[1024];
+        try
+        {
+            while (socket.State == WebSocketState.Open && (await socket.ReceiveAsync(buffer, limit.Token).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+            // The report went out; however the stream ends now, there is nothing more to say on it.
+        }
+    }
+
     internal static RemoteError ToRemoteError(Exception error)
     {
         var budget = MaxErrorParts;

@@ -76,6 +76,7 @@ public sealed class FailurePolicyTests
     [InlineData(true, ErrorKinds.Crash, ErrorKinds.Crash, 2, nameof(StartupFailureAction.FailQueued))]
     [InlineData(true, ErrorKinds.OutOfMemory, ErrorKinds.OutOfMemory, 1, nameof(StartupFailureAction.Count))]
     [InlineData(true, ErrorKinds.ImageBuild, ErrorKinds.ImageBuild, 0, nameof(StartupFailureAction.FailQueued))]
+    [InlineData(true, ErrorKinds.EnterFailed, ErrorKinds.EnterFailed, 0, nameof(StartupFailureAction.FailQueued))]
     public void OnContainerExitedForPool_StartupFailures_FailTheQueueAtTheLimit(bool wasStarting, string reason, string errorKind, int failuresInRow, string action) =>
         Policy.OnContainerExitedForPool(wasStarting, reason, errorKind, failuresInRow).Should().Be(Enum.Parse<StartupFailureAction>(action));
 
