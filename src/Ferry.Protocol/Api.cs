@@ -104,6 +104,9 @@ public static class ErrorKinds
 
     /// <summary>A class's enter hook threw: its containers cannot serve, and the error is the user's.</summary>
     public const string EnterFailed = "enter_failed";
+
+    /// <summary>No connected worker could ever run the function: it asks for more CPU, memory or GPUs than any has.</summary>
+    public const string Unschedulable = "unschedulable";
 }
 
 /// <summary>The outcome of one input.</summary>

@@ -62,19 +62,16 @@ public sealed class FailureTests(ServerFixture fixture) : IClassFixture<ServerFi
     }
 
     [Fact]
-    public async Task An_input_no_worker_can_take_says_why_in_the_apps_log_once()
+    public async Task An_input_no_worker_can_ever_take_fails_naming_what_it_asked_and_what_the_workers_have()
     {
         var appId = await fixture.NewAppAsync();
 
-        var call = await _f.GpuHold.SpawnAsync(0);
-        var second = await _f.GpuHold.SpawnAsync(0);
+        var act = () => _f.GpuHold.RemoteAsync(0).WaitAsync(TimeSpan.FromSeconds(60));
 
-        var line = await fixture.WaitForLogAsync(appId, e => e.Text.Contains("are waiting", StringComparison.Ordinal));
-        line.Stream.Should().Be(Ferry.Protocol.LogStreams.System);
-        line.Text.Should().Contain("'gpu_hold'").And.Contain("no connected worker offers GPU A10G").And.Contain("no GPUs");
-        await call.CancelAsync();
-        await second.CancelAsync();
-        (await fixture.LogsAsync(appId)).Count(e => e.Text.Contains("are waiting", StringComparison.Ordinal)).Should().Be(1);
+        var error = (await act.Should().ThrowAsync<ResourcesUnavailableException>()).Which;
+        error.Message.Should().StartWith("gpu_hold: No worker can run 'gpu_hold': no connected worker offers GPU A10G")
+            .And.Contain(" cores, ").And.EndWith("no GPUs).");
+        fixture.Pool(appId, "gpu_hold").Containers.Should().BeEmpty();
     }
 
     [Fact]

@@ -1014,15 +1014,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         var immediate = error.Kind is ErrorKinds.ImageBuild or ErrorKinds.EnterFailed;
         pool.StartupFailures = 0;
         var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {_failures.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
-        var queued = pool.Ready.Concat(pool.Delayed).ToList();
-        pool.Ready.Clear();
-        pool.Delayed.Clear();
-        foreach (var input in queued)
-        {
-            Detach(input);
-            CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: failed));
-        }
-        if (!immediate || (error.Kind == ErrorKinds.EnterFailed && queued.Count == 0))
+        var queued = pool.Ready.Count + pool.Delayed.Count;
+        FailQueuedLocked(pool, failed);
+        if (!immediate || (error.Kind == ErrorKinds.EnterFailed && queued == 0))
         {
             // With no caller waiting, the log is the only place the failure shows.
             logs.System(pool.App.AppId, pool.PoolId, null, failed.Message);
@@ -1287,13 +1281,39 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// </summary>
     private void ExplainWaitLocked(PoolState pool)
     {
-        if (pool.Ready.Count == 0 || _workers.WhyNot(pool.Settings) is not { } reason || pool.WaitReasonLogged == reason)
+        if (pool.Ready.Count == 0)
+        {
+            return;
+        }
+        var never = _workers.WhyNot(pool.Settings);
+        if (never is not null && _workers.Count > 0)
+        {
+            // Waiting would be forever on these workers: say so to the callers now, as Modal does for a GPU it lacks.
+            FailQueuedLocked(pool, new RemoteError("ResourcesUnavailable", $"No worker can run '{pool.Function.Name}': {never}.", null, ErrorKinds.Unschedulable));
+            return;
+        }
+        var reason = never is null
+            ? "every worker that could take them is busy. They start as soon as one has room."
+            : $"{never}. They start when a worker that can take them connects.";
+        if (pool.WaitReasonLogged == reason)
         {
             return;
         }
         pool.WaitReasonLogged = reason;
-        logs.System(pool.App.AppId, pool.PoolId, null,
-            $"{pool.Ready.Count} input(s) of '{pool.Function.Name}' are waiting: {reason}. They start when a worker that can take them connects.");
+        logs.System(pool.App.AppId, pool.PoolId, null, $"{pool.Ready.Count} input(s) of '{pool.Function.Name}' are waiting: {reason}");
+    }
+
+    /// <summary>Fails every input queued in the pool with <paramref name="error"/>.</summary>
+    private void FailQueuedLocked(PoolState pool, RemoteError error)
+    {
+        var queued = pool.Ready.Concat(pool.Delayed).ToList();
+        pool.Ready.Clear();
+        pool.Delayed.Clear();
+        foreach (var input in queued)
+        {
+            Detach(input);
+            CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+        }
     }
 
     /// <summary>

@@ -48,6 +48,12 @@ public sealed class ContainerCrashedException(string message, bool outOfMemory) 
 public sealed class ImageBuildException(string message) : FerryException(message);
 
 /// <summary>
+/// No connected worker could ever run the function: it asks for a GPU type or count, CPU or memory beyond what every
+/// worker has. The message names what was asked and what each worker offers. A request that is only busy waits instead.
+/// </summary>
+public sealed class ResourcesUnavailableException(string message) : FerryException(message);
+
+/// <summary>
 /// User code threw inside a container. <see cref="RemoteType"/>, <see cref="RemoteMessage"/> and
 /// <see cref="RemoteStackTrace"/> describe the exception as it was thrown remotely.
 /// </summary>

@@ -115,6 +115,7 @@ internal static class Invocation
             ErrorKinds.Cancelled => new InputCancelledException($"{function}: {error.Message}"),
             ErrorKinds.OutOfMemory => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: true),
             ErrorKinds.ImageBuild => new ImageBuildException($"{function}: {error.Message}"),
+            ErrorKinds.Unschedulable => new ResourcesUnavailableException($"{function}: {error.Message}"),
             ErrorKinds.Crash => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: false),
             ErrorKinds.Internal => new FerryException($"{function}: {error.Message}"),
             _ => ToRemoteException(function, error),
