@@ -23,11 +23,16 @@ public sealed class SessionTests(RuncFixture fixture) : IClassFixture<RuncFixtur
 
         var pid1 = await SessionClient.RunAsync(fixture, $"{Routes.Exec(containerId)}?{Args("cat", "/proc/1/cmdline")}");
         var interactive = await SessionClient.RunAsync(fixture, $"{Routes.Exec(containerId)}?{Args("sh", "-c", "read name; echo hello $name; echo oops >&2; exit 7")}", "ferry\n");
+        var missing = await SessionClient.RunAsync(fixture, $"{Routes.Exec(containerId)}?{Args("nosuchtool", "--version")}");
+        var missingPath = await SessionClient.RunAsync(fixture, $"{Routes.Exec(containerId)}?{Args("/opt/tool/run")}");
         await call.CancelAsync();
 
         pid1.Stdout.Should().StartWith("dotnet\0/app/Ferry.TestApp.dll", "the command runs in the container's PID namespace, where the function is PID 1");
         pid1.ExitCode.Should().Be(0);
         interactive.Should().Be(new SessionClient.Result("hello ferry\n", "oops\n", 7));
+        missing.Should().Be(new SessionClient.Result("",
+            "The container has no command 'nosuchtool' in its PATH (/usr/share/dotnet:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin). Install it in the image, for example with .AptInstall(...), or give its full path.\n", 125));
+        missingPath.Should().Be(new SessionClient.Result("", "The container has no file '/opt/tool/run'.\n", 125));
     }
 
     [RuncFact]

@@ -162,6 +162,11 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
 
     public Task<ISessionProcess> ExecAsync(string containerId, IReadOnlyList<string> command, CancellationToken cancellationToken)
     {
+        // runc's own report of a missing program is a line of its internals; this says it in the user's terms.
+        if (command.Count > 0 && MissingCommand(Path.Combine(_bundles, containerId), command[0]) is { } missing)
+        {
+            throw new InvalidOperationException(missing);
+        }
         var process = Process.Start(RuncStart(["exec", containerId, .. command]))!;
         return Task.FromResult<ISessionProcess>(new RuncSession(process, async () =>
         {
@@ -171,6 +176,44 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             }
             await process.WaitForExitAsync().ConfigureAwait(false);
         }));
+    }
+
+    /// <summary>
+    /// Why <paramref name="program"/> cannot run in the container whose bundle is <paramref name="bundle"/>, or null
+    /// when it is there (or cannot be told from outside, such as through a link that points out of the root).
+    /// </summary>
+    internal static string? MissingCommand(string bundle, string program)
+    {
+        var rootfs = Path.Combine(bundle, "rootfs");
+        if (!Directory.Exists(rootfs))
+        {
+            return null;
+        }
+        static bool Exists(string path) => File.Exists(path) || new FileInfo(path).LinkTarget is not null;
+        if (program.Contains('/', StringComparison.Ordinal))
+        {
+            return program.StartsWith('/') && !Exists(rootfs + program) ? $"The container has no file '{program}'." : null;
+        }
+        var path = ContainerPath(bundle);
+        return path.Split(':', StringSplitOptions.RemoveEmptyEntries).Any(dir => Exists(Path.Combine(rootfs + dir, program)))
+            ? null
+            : $"The container has no command '{program}' in its PATH ({path}). Install it in the image, for example with .AptInstall(...), or give its full path.";
+    }
+
+    private static string ContainerPath(string bundle)
+    {
+        const string Default = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        try
+        {
+            using var config = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(bundle, "config.json")));
+            return config.RootElement.GetProperty("process").GetProperty("env").EnumerateArray()
+                .Select(e => e.GetString() ?? "")
+                .FirstOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?["PATH=".Length..] ?? Default;
+        }
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return Default;
+        }
     }
 
     private ProcessStartInfo RuncStart(params string[] args)
