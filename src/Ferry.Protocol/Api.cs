@@ -107,6 +107,9 @@ public static class ErrorKinds
 
     /// <summary>No connected worker could ever run the function: it asks for more CPU, memory or GPUs than any has.</summary>
     public const string Unschedulable = "unschedulable";
+
+    /// <summary>A secret the function attaches, or one of its required keys, is missing; the message names it, never a value.</summary>
+    public const string Secret = "secret";
 }
 
 /// <summary>The outcome of one input.</summary>

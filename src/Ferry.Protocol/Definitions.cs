@@ -50,6 +50,7 @@ public sealed record FunctionSettings
     public int? BatchMaxSize { get; init; }
     public int? BatchWaitMs { get; init; }
     public bool EnableMemorySnapshot { get; init; }
+    public IReadOnlyList<SecretRef>? Secrets { get; init; }
 }
 
 /// <summary>Retries of a failed input: <c>delay(k) = min(InitialDelay * BackoffCoefficient^(k-1), MaxDelay)</c>.</summary>

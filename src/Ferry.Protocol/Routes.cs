@@ -51,6 +51,24 @@ public static class Routes
         public const string Images = "/images";
         public const string Tokens = "/tokens";
         public const string RevokeToken = "/tokens/{id}/revoke";
+        public const string Secrets = "/secrets";
+        public const string Secret = "/secrets/{name}";
+        public const string Dicts = "/dicts";
+        public const string Dict = "/dicts/{name}";
+        public const string DictGet = "/dicts/{name}/get";
+        public const string DictContains = "/dicts/{name}/contains";
+        public const string DictPut = "/dicts/{name}/put";
+        public const string DictPop = "/dicts/{name}/pop";
+        public const string DictItems = "/dicts/{name}/items";
+        public const string DictCount = "/dicts/{name}/count";
+        public const string DictClear = "/dicts/{name}/clear";
+        public const string Queues = "/queues";
+        public const string Queue = "/queues/{name}";
+        public const string QueuePut = "/queues/{name}/put";
+        public const string QueueGet = "/queues/{name}/get";
+        public const string QueueItems = "/queues/{name}/items";
+        public const string QueueLen = "/queues/{name}/len";
+        public const string QueueClear = "/queues/{name}/clear";
     }
 
     /// <summary><c>GET</c>: whether the server is up, and its version; the one route that needs no token.</summary>
@@ -162,6 +180,65 @@ public static class Routes
 
     /// <summary><c>POST</c>: revokes a token.</summary>
     public static string RevokeToken(string tokenId) => Path(Templates.RevokeToken, tokenId);
+
+    /// <summary><c>POST</c> creates a secret, <c>GET</c> lists them (names and keys, never values).</summary>
+    public static string Secrets { get; } = Path(Templates.Secrets);
+
+    /// <summary><c>DELETE</c>: deletes a secret.</summary>
+    public static string Secret(string name) => Path(Templates.Secret, name);
+
+    /// <summary><c>POST</c> creates a dict, <c>GET</c> lists them.</summary>
+    public static string Dicts { get; } = Path(Templates.Dicts);
+
+    /// <summary><c>GET</c> a dict (404 if missing), <c>DELETE</c> deletes it.</summary>
+    public static string Dict(string name) => Path(Templates.Dict, name);
+
+    /// <summary><c>POST</c>: one key's value.</summary>
+    public static string DictGet(string name) => Path(Templates.DictGet, name);
+
+    /// <summary><c>POST</c>: whether a key is present.</summary>
+    public static string DictContains(string name) => Path(Templates.DictContains, name);
+
+    /// <summary><c>POST</c>: writes entries.</summary>
+    public static string DictPut(string name) => Path(Templates.DictPut, name);
+
+    /// <summary><c>POST</c>: removes a key and answers its value.</summary>
+    public static string DictPop(string name) => Path(Templates.DictPop, name);
+
+    /// <summary><c>GET</c>: a page of entries in key order after the cursor <paramref name="after"/>.</summary>
+    public static string DictItems(string name, string? after = null, int? limit = null) =>
+        Path(Templates.DictItems, name) + "?limit=" + (limit ?? 1000).ToString(CultureInfo.InvariantCulture) + (after is null ? "" : "&after=" + Uri.EscapeDataString(after));
+
+    /// <summary><c>GET</c>: how many entries a dict has.</summary>
+    public static string DictCount(string name) => Path(Templates.DictCount, name);
+
+    /// <summary><c>POST</c>: removes every entry.</summary>
+    public static string DictClear(string name) => Path(Templates.DictClear, name);
+
+    /// <summary><c>POST</c> creates a queue, <c>GET</c> lists them.</summary>
+    public static string Queues { get; } = Path(Templates.Queues);
+
+    /// <summary><c>GET</c> a queue (404 if missing), <c>DELETE</c> deletes it.</summary>
+    public static string Queue(string name) => Path(Templates.Queue, name);
+
+    /// <summary><c>POST</c>: puts values, waiting for room.</summary>
+    public static string QueuePut(string name) => Path(Templates.QueuePut, name);
+
+    /// <summary><c>POST</c>: takes values, waiting for one.</summary>
+    public static string QueueGet(string name) => Path(Templates.QueueGet, name);
+
+    /// <summary><c>GET</c>: a partition's items after a cursor, without taking them, waiting up to <paramref name="wait"/> for one.</summary>
+    public static string QueueItems(string name, long after, int limit, string? partition = null, TimeSpan? wait = null) =>
+        Path(Templates.QueueItems, name) + "?after=" + after.ToString(CultureInfo.InvariantCulture) + "&limit=" + limit.ToString(CultureInfo.InvariantCulture)
+        + (partition is null ? "" : "&partition=" + Uri.EscapeDataString(partition))
+        + (wait is { } seconds ? "&wait=" + seconds.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture) : "");
+
+    /// <summary><c>GET</c>: how many items a partition (or with <paramref name="total"/>, the whole queue) holds.</summary>
+    public static string QueueLen(string name, string? partition = null, bool total = false) =>
+        Path(Templates.QueueLen, name) + (total ? "?total=true" : partition is null ? "" : "?partition=" + Uri.EscapeDataString(partition));
+
+    /// <summary><c>POST</c>: clears a partition, or all of them.</summary>
+    public static string QueueClear(string name) => Path(Templates.QueueClear, name);
 
     /// <summary>Fills the template's parameters, in order, with <paramref name="values"/>, each escaped.</summary>
     private static string Path(string template, params ReadOnlySpan<string> values)

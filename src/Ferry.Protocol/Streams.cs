@@ -83,7 +83,8 @@ public sealed record StartContainerCommand(
     FunctionSettings Settings,
     IReadOnlyList<int> GpuIndices,
     JsonElement? Parameters = null,
-    ContainerInput? FirstInput = null) : WorkerMessage;
+    ContainerInput? FirstInput = null,
+    IReadOnlyDictionary<string, string>? SecretEnvironment = null) : WorkerMessage;
 
 public sealed record StopContainerCommand(string ContainerId, double GraceSeconds, string Reason) : WorkerMessage;
 

@@ -55,6 +55,9 @@ public sealed record ServerOptions
     /// <summary>How often expired data is deleted; also once at start.</summary>
     public TimeSpan RetentionSweepInterval { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>Secrets' key file, and Dicts' and Queues' expiry and limits.</summary>
+    public Objects.ObjectOptions Objects { get; init; } = new();
+
     /// <summary>The lowest level of the server's own log output.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
 }
@@ -128,6 +131,13 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<IImageStore>(store);
         builder.Services.AddSingleton<ITokenStore>(store);
         builder.Services.AddSingleton<IRetentionStore>(store);
+        builder.Services.AddSingleton<IObjectStore>(store);
+        options.Objects.Validate();
+        builder.Services.AddSingleton(Objects.SecretVault.Open(options.Objects.SecretKeyFile ?? Path.Combine(options.DataDir, "secrets.key")));
+        builder.Services.AddSingleton<Objects.SecretRegistry>();
+        builder.Services.AddSingleton<Objects.DictService>();
+        builder.Services.AddSingleton<Objects.QueueService>();
+        builder.Services.AddSingleton<Objects.ObjectSweeper>();
         builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(options.Scheduler);
@@ -154,9 +164,11 @@ public sealed class FerryServer : IAsyncDisposable
             ProtocolJsonContext.Default.ErrorResponse, statusCode: StatusCodes.Status404NotFound));
 
         await web.Services.GetRequiredService<TokenRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
+        await web.Services.GetRequiredService<Objects.SecretRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Scheduler>().StartAsync(cancellationToken).ConfigureAwait(false);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
+        web.Services.GetRequiredService<Objects.ObjectSweeper>().Start();
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
     }
@@ -182,6 +194,9 @@ public sealed class FerryServer : IAsyncDisposable
     /// <summary>Runs one retention pass now, at the configured clock's time.</summary>
     internal Task SweepRetentionAsync() => _web.Services.GetRequiredService<Retention.RetentionSweeper>().SweepAsync(CancellationToken.None);
 
+    /// <summary>Deletes expired dict entries and queue partitions now, at the configured clock's time.</summary>
+    internal Task<int> SweepObjectsAsync() => _web.Services.GetRequiredService<Objects.ObjectSweeper>().SweepAsync(CancellationToken.None);
+
     /// <summary>Runs one autoscaler and timer pass now, at the configured clock's time.</summary>
     public void Tick() => Scheduler.Tick();
 
@@ -190,6 +205,7 @@ public sealed class FerryServer : IAsyncDisposable
         var scheduler = _web.Services.GetRequiredService<Scheduler>();
         var store = _web.Services.GetRequiredService<IStore>();
         await _web.Services.GetRequiredService<Retention.RetentionSweeper>().DisposeAsync().ConfigureAwait(false);
+        await _web.Services.GetRequiredService<Objects.ObjectSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.StopAsync().ConfigureAwait(false);
         await scheduler.DisposeAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);

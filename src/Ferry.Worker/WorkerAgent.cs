@@ -223,6 +223,11 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 environment[FerryEnv.ServerFingerprint] = fingerprint;
             }
+            foreach (var (key, value) in start.SecretEnvironment ?? new Dictionary<string, string>())
+            {
+                // Ferry's own variables win: a secret cannot redirect a container to another server or token.
+                environment.TryAdd(key, value);
+            }
             if (start.Parameters is { } parameters)
             {
                 environment[FerryEnv.Parameters] = parameters.GetRawText();

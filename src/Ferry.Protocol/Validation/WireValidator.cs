@@ -192,6 +192,22 @@ public static class WireValidator
         {
             yield return Fail(Join(at, "batchWaitMs"), $"must be between 0 and {SettingsLimits.MaxBatchWaitMs} milliseconds, not {wait}");
         }
+        var secrets = settings.Secrets ?? [];
+        for (var i = 0; i < secrets.Count; i++)
+        {
+            if (!ObjectLimits.IsName(secrets[i].Name))
+            {
+                yield return Fail($"{Join(at, "secrets")}[{i}].name", $"is not a secret name ({Show(secrets[i].Name)}); use 1 to {ObjectLimits.MaxNameLength} letters, digits, '-', '_' or '.'");
+            }
+            var required = secrets[i].RequiredKeys ?? [];
+            for (var k = 0; k < required.Count; k++)
+            {
+                if (!ObjectLimits.IsEnvKey(required[k]))
+                {
+                    yield return Fail($"{Join(at, "secrets")}[{i}].requiredKeys[{k}]", $"is not an environment variable name ({Show(required[k])})");
+                }
+            }
+        }
     }
 
     private static IEnumerable<string> Retries(RetryPolicy retries, string at)

@@ -27,5 +27,8 @@ internal static class Endpoints
         WorkerStream.Map(v1);
         ImageRoutes.Map(v1);
         TokenRoutes.Map(v1);
+        SecretRoutes.Map(v1);
+        DictRoutes.Map(v1);
+        QueueRoutes.Map(v1);
     }
 }

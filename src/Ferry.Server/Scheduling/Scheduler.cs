@@ -57,7 +57,7 @@ public sealed record SchedulerOptions
 /// the store's single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler
 /// decided, which is what makes an output cursor stable across a restart.
 /// </remarks>
-internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
+internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger, Objects.SecretRegistry secrets) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly AppRegistry _apps = new();
@@ -1011,7 +1011,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// </summary>
     private void FailStartupLocked(PoolState pool, RemoteError error)
     {
-        var immediate = error.Kind is ErrorKinds.ImageBuild or ErrorKinds.EnterFailed;
+        var immediate = error.Kind is ErrorKinds.ImageBuild or ErrorKinds.EnterFailed or ErrorKinds.Secret;
         pool.StartupFailures = 0;
         var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {_failures.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
         var queued = pool.Ready.Count + pool.Delayed.Count;
@@ -1337,6 +1337,12 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             return false;
         }
+        var secretEnvironment = secrets.Resolve(pool.Settings.Secrets, out var secretProblem);
+        if (secretProblem is not null)
+        {
+            FailSecretLocked(pool, secretProblem);
+            return false;
+        }
         if (_workers.TryReserve(pool.Settings) is not { } place)
         {
             return false;
@@ -1350,8 +1356,19 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         PulseLocked();
         place.Worker.Peer.Send(new StartContainerCommand(
             container.Id, $"{container.Id}.{container.Token}", app.AppId, app.Record.BuildId, pool.Function.ClassName ?? pool.Function.Name, pool.PoolId,
-            pool.Settings, place.Reservation.GpuIndices, pool.Parameters, first));
+            pool.Settings, place.Reservation.GpuIndices, pool.Parameters, first, secretEnvironment));
         return true;
+    }
+
+    /// <summary>A container cannot start without its secrets: the queued inputs fail at once with the reason, which names no value.</summary>
+    private void FailSecretLocked(PoolState pool, string problem)
+    {
+        if (pool.WaitReasonLogged != problem)
+        {
+            pool.WaitReasonLogged = problem;
+            logs.System(pool.App.AppId, pool.PoolId, null, $"Container not started: {problem}");
+        }
+        FailStartupLocked(pool, new RemoteError("SecretError", problem, null, ErrorKinds.Secret));
     }
 
     public async ValueTask DisposeAsync()

@@ -116,6 +116,7 @@ internal static class Invocation
             ErrorKinds.OutOfMemory => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: true),
             ErrorKinds.ImageBuild => new ImageBuildException($"{function}: {error.Message}"),
             ErrorKinds.Unschedulable => new ResourcesUnavailableException($"{function}: {error.Message}"),
+            ErrorKinds.Secret => new NotFoundException($"{function}: {error.Message}"),
             ErrorKinds.Crash => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: false),
             ErrorKinds.Internal => new FerryException($"{function}: {error.Message}"),
             _ => ToRemoteException(function, error),
