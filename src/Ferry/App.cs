@@ -37,12 +37,17 @@ public sealed partial class App
     /// (<see cref="FerryConnection.FromEnvironment"/>). A program that Ferry started (<c>ferry run</c>, a container)
     /// always calls the app Ferry started it for.
     /// </param>
-    public App(string? name = null, Image? image = null, FerryConnection? connection = null)
+    /// <param name="secrets">Secrets attached to every function of the app, before each function's own (<see cref="FunctionOptions.Secrets"/>). Default: none.</param>
+    public App(string? name = null, Image? image = null, FerryConnection? connection = null, IReadOnlyList<Secret>? secrets = null)
     {
         Name = name ?? System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name ?? "app";
         Image = image;
         Connection = connection;
+        Secrets = secrets ?? [];
     }
+
+    /// <summary>The secrets every function of the app attaches.</summary>
+    public IReadOnlyList<Secret> Secrets { get; }
 
     /// <summary>
     /// The app this program is running: the one whose <see cref="RunAsync"/> or <see cref="RunEphemeralAsync"/> was
@@ -245,8 +250,13 @@ public sealed partial class App
     /// <summary>Describes the app as the control plane sees it.</summary>
     public AppDefinition ToDefinition() => new(
         Name,
-        _functions.Values.Select(f => f.ToDefinition(Image)).ToList(),
+        _functions.Values.Select(f => WithAppSecrets(f.ToDefinition(Image))).ToList(),
         _entrypoints.Values.Select(e => new EntrypointDefinition(e.Name, e.Parameters.Select(p => p.ToDefinition()).ToList())).ToList());
+
+    private FunctionDefinition WithAppSecrets(FunctionDefinition function) => Secrets.Count == 0 ? function : function with
+    {
+        Settings = function.Settings with { Secrets = [.. Secrets.Select(s => s.ToRef()), .. function.Settings.Secrets ?? []] },
+    };
 
     private TFunction Add<TFunction>(TFunction function)
         where TFunction : Function

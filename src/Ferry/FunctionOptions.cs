@@ -63,6 +63,12 @@ public sealed record FunctionOptions
     /// </summary>
     public bool? EnableMemorySnapshot { get; init; }
 
+    /// <summary>
+    /// Secrets whose keys become environment variables in the function's containers, later ones overriding earlier
+    /// ones and the app's (<see cref="App(string?, Image?, FerryConnection?, IReadOnlyList{Secret}?)"/>). Default: none.
+    /// </summary>
+    public IReadOnlyList<Secret>? Secrets { get; init; }
+
     internal FunctionSettings ToSettings(Image? appImage)
     {
         var gpus = Gpus ?? (Gpu is null ? null : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
@@ -83,6 +89,7 @@ public sealed record FunctionOptions
             BatchMaxSize = BatchMaxSize,
             BatchWaitMs = BatchWait is { } wait ? (int)wait.TotalMilliseconds : null,
             EnableMemorySnapshot = EnableMemorySnapshot ?? false,
+            Secrets = Secrets is { Count: > 0 } secrets ? [.. secrets.Select(s => s.ToRef())] : null,
         };
     }
 
@@ -105,6 +112,7 @@ public sealed record FunctionOptions
         BatchMaxSize = overrides.BatchMaxSize ?? BatchMaxSize,
         BatchWait = overrides.BatchWait ?? BatchWait,
         EnableMemorySnapshot = overrides.EnableMemorySnapshot ?? EnableMemorySnapshot,
+        Secrets = overrides.Secrets ?? Secrets,
     };
 
     internal void Validate(string function)

@@ -96,7 +96,7 @@ internal sealed class FerryClient : IDisposable
     public Task<Protocol.AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, Routes.Autoscaler(AppId, function), update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
 
-    /// <summary>Publishes the app's definition, after uploading the local files its images add.</summary>
+    /// <summary>Publishes the app's definition, after uploading the local files its images add and its local secrets' values.</summary>
     public async Task PublishDefinitionAsync(AppDefinition definition, CancellationToken cancellationToken)
     {
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -108,6 +108,7 @@ internal sealed class FerryClient : IDisposable
             }
         }
         await UploadFilesAsync(files, cancellationToken).ConfigureAwait(false);
+        definition = await Secret.UploadLocalAsync(definition, this, cancellationToken).ConfigureAwait(false);
         await SendAsync<AppDefinition, object>(HttpMethod.Put, Routes.Definition(AppId), definition, Json.AppDefinition, null, cancellationToken).ConfigureAwait(false);
     }
 

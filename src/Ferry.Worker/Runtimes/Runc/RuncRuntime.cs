@@ -275,10 +275,12 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
             // The config holds the container's token and its secrets' values: only root reads it.
             var config = Config(spec, image, await attaching.ConfigureAwait(false)).ToJsonString();
-            await using (var file = new FileStream(Path.Combine(bundle, "config.json"), new FileStreamOptions
+            var configOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
             {
-                Mode = FileMode.Create, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-            }))
+                configOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+            await using (var file = new FileStream(Path.Combine(bundle, "config.json"), configOptions))
             {
                 await file.WriteAsync(System.Text.Encoding.UTF8.GetBytes(config), cancellationToken).ConfigureAwait(false);
             }
