@@ -10,7 +10,7 @@ public sealed record SecretRef(string Name, IReadOnlyList<string>? RequiredKeys 
 /// <summary>
 /// Creates a secret. With <see cref="Ephemeral"/>, the server names it (<c>se-...</c>) and leaves it out of listings:
 /// the SDK sends <c>Secret.FromDictionary</c> and <c>Secret.FromDotenv</c> values this way, so they reach containers
-/// without being written into the app's definition.
+/// without being written into the app's definition; their <see cref="Name"/> is then empty.
 /// </summary>
 public sealed record CreateSecretRequest(string? Name, IReadOnlyDictionary<string, string> Values, bool Force = false, bool Ephemeral = false);
 
@@ -45,7 +45,7 @@ public sealed record DictPutRequest(IReadOnlyList<DictEntry> Entries, bool SkipI
 public sealed record DictPutResponse(int Written);
 
 /// <summary>A page of a Dict's entries in key order; <see cref="Next"/> is the cursor of the next page, or null at the end.</summary>
-public sealed record DictItems(IReadOnlyList<DictEntry> Items, string? Next);
+public sealed record DictItems(IReadOnlyList<DictEntry> Items, string? Next = null);
 
 public sealed record CountResponse(long Count);
 

@@ -37,6 +37,9 @@ public class ServerFixture : IAsyncLifetime
 
     protected virtual TimeProvider Clock => TimeProvider.System;
 
+    /// <summary>How many containers the fixture's worker runs at once.</summary>
+    protected virtual int WorkerSlots => 8;
+
     protected virtual IReadOnlyList<Ferry.Protocol.GpuDevice> Gpus => [];
 
     protected virtual IContainerRuntime CreateRuntime(string workerDir) => new ProcessRuntime();
@@ -51,6 +54,9 @@ public class ServerFixture : IAsyncLifetime
     public string WorkerId { get; } = "wk-test-" + Guid.NewGuid().ToString("N")[..8];
 
     protected string DataDir => _dataDir;
+
+    /// <summary>The server's data dir: its database, blobs and secrets key.</summary>
+    public string DataDirectory => _dataDir;
 
     /// <summary>The worker's data dir: its builds, and with runc its images, bundles and runc state.</summary>
     public string WorkerDataDir => Path.Combine(_dataDir, "worker");
@@ -86,7 +92,7 @@ public class ServerFixture : IAsyncLifetime
     private async Task StartWorkerAsync()
     {
         _worker = new WorkerAgent(
-            new WorkerOptions { ServerUrl = Server.Url, Token = WorkerToken, WorkerId = WorkerId, ServerFingerprint = Fingerprint, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = 8, Gpus = Gpus },
+            new WorkerOptions { ServerUrl = Server.Url, Token = WorkerToken, WorkerId = WorkerId, ServerFingerprint = Fingerprint, DataDir = Path.Combine(_dataDir, "worker"), MaxContainers = WorkerSlots, Gpus = Gpus },
             CreateRuntime(Path.Combine(_dataDir, "worker")),
             NullLogger.Instance);
         _worker.Start();
@@ -227,6 +233,12 @@ public sealed class ManualClockFixture : ServerFixture
     public ManualClock ManualClock { get; } = new();
 
     protected override TimeProvider Clock => ManualClock;
+}
+
+/// <summary>A worker with room for eight containers of one function beside the test app's always-warm one.</summary>
+public sealed class WideWorkerFixture : ServerFixture
+{
+    protected override int WorkerSlots => 10;
 }
 
 /// <summary>A server on HTTPS with a self-signed certificate that every client and container pins.</summary>

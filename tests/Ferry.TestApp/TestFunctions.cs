@@ -6,9 +6,13 @@ namespace Ferry.TestApp;
 public sealed class TestFunctions
 {
     /// <param name="connection">The server to run the app on from code; null for the environment's.</param>
+    /// <summary>The functions that use Secrets, Dicts and Queues.</summary>
+    public ObjectFunctions Objects { get; }
+
     public TestFunctions(FerryConnection? connection = null)
     {
         App = new App("ferry-tests", connection: connection);
+        Objects = new ObjectFunctions(App);
         Square = App.Function<int, int>(SquareOf, name: "square");
         Add = App.Function<int, int, int>((a, b) => a + b, name: "add");
         Echo = App.Function<byte[], byte[]>(data => data, name: "echo");

@@ -49,7 +49,7 @@ internal interface IObjectStore
     /// <summary>Deletes an object with its entries or items; false if there was none.</summary>
     Task<bool> DeleteObjectAsync(string kind, string name, CancellationToken cancellationToken);
 
-    /// <summary>An entry last touched at or after <paramref name="liveSince"/>, or null.</summary>
+    /// <summary>The entry if it was last touched after <paramref name="liveSince"/> (an entry expires exactly its TTL after its last touch), or null.</summary>
     Task<DictEntryRecord?> GetDictEntryAsync(string dict, string key, DateTimeOffset liveSince, CancellationToken cancellationToken);
 
     /// <summary>Moves an entry's last-touched time to <paramref name="now"/>, if it is still there.</summary>
@@ -57,7 +57,7 @@ internal interface IObjectStore
 
     /// <summary>
     /// Writes entries, touched at <paramref name="now"/>. With <paramref name="skipIfExists"/>, a key with an entry
-    /// touched at or after <paramref name="liveSince"/> keeps it. Returns how many entries were written.
+    /// touched after <paramref name="liveSince"/> keeps it. Returns how many entries were written.
     /// </summary>
     Task<int> PutDictEntriesAsync(string dict, IReadOnlyList<(string Key, string Value)> entries, bool skipIfExists, DateTimeOffset now, DateTimeOffset liveSince, CancellationToken cancellationToken);
 
@@ -72,7 +72,7 @@ internal interface IObjectStore
     Task ClearDictAsync(string dict, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Deletes Dict entries last touched before <paramref name="dictCutoff"/>, and queue partitions whose TTL ran out by
+    /// Deletes Dict entries last touched at or before <paramref name="dictCutoff"/>, and queue partitions whose TTL ran out by
     /// <paramref name="now"/> with their items; returns how many entries and partitions went.
     /// </summary>
     Task<int> SweepObjectsAsync(DateTimeOffset dictCutoff, DateTimeOffset now, CancellationToken cancellationToken);

@@ -21,7 +21,7 @@ internal sealed partial class PostgresStore
     private async Task<T> WriteAsync<T>(Func<NpgsqlConnection, Task<T>> apply, CancellationToken cancellationToken)
     {
         T result = default!;
-        await WriteAsync(async c => result = await apply(c).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        await WriteAsync(async c => { result = await apply(c).ConfigureAwait(false); }, cancellationToken).ConfigureAwait(false);
         return result;
     }
 
@@ -81,7 +81,7 @@ internal sealed partial class PostgresStore
     }, cancellationToken);
 
     public async Task<DictEntryRecord?> GetDictEntryAsync(string dict, string key, DateTimeOffset liveSince, CancellationToken cancellationToken) => (await QueryAsync(
-        "SELECT key, value, touched_at FROM dict_entries WHERE dict = @d AND key = @k AND touched_at >= @live",
+        "SELECT key, value, touched_at FROM dict_entries WHERE dict = @d AND key = @k AND touched_at > @live",
         [P("d", dict), P("k", key), P("live", Utc(liveSince))],
         r => new DictEntryRecord(r.GetString(0), r.GetString(1), Time(r, 2)), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
 
@@ -97,7 +97,7 @@ internal sealed partial class PostgresStore
                 written += await ExecuteAsync(c, """
                     INSERT INTO dict_entries(dict, key, value, touched_at) VALUES(@d, @k, @v, @now)
                     ON CONFLICT(dict, key) DO UPDATE SET value = excluded.value, touched_at = excluded.touched_at
-                    WHERE NOT @skip OR dict_entries.touched_at < @live
+                    WHERE NOT @skip OR dict_entries.touched_at <= @live
                     """, P("d", dict), P("k", key), P("v", value), P("now", Utc(now)), P("skip", skipIfExists), P("live", Utc(liveSince))).ConfigureAwait(false);
             }
             return written;
@@ -113,16 +113,16 @@ internal sealed partial class PostgresStore
             return null;
         }
         var entry = new DictEntryRecord(reader.GetString(0), reader.GetString(1), Time(reader, 2));
-        return entry.TouchedAt >= liveSince ? entry : null;
+        return entry.TouchedAt > liveSince ? entry : null;
     }, cancellationToken);
 
     public async Task<IReadOnlyList<DictEntryRecord>> ListDictEntriesAsync(string dict, string? afterKey, int limit, DateTimeOffset liveSince, CancellationToken cancellationToken) => await QueryAsync(
-        "SELECT key, value, touched_at FROM dict_entries WHERE dict = @d AND key > @after AND touched_at >= @live ORDER BY key LIMIT @limit",
+        "SELECT key, value, touched_at FROM dict_entries WHERE dict = @d AND key > @after AND touched_at > @live ORDER BY key LIMIT @limit",
         [P("d", dict), P("after", afterKey ?? ""), P("live", Utc(liveSince)), P("limit", limit)],
         r => new DictEntryRecord(r.GetString(0), r.GetString(1), Time(r, 2)), cancellationToken).ConfigureAwait(false);
 
     public async Task<long> CountDictEntriesAsync(string dict, DateTimeOffset liveSince, CancellationToken cancellationToken) => Convert.ToInt64(
-        await ScalarAsync("SELECT COUNT(*) FROM dict_entries WHERE dict = @d AND touched_at >= @live", [P("d", dict), P("live", Utc(liveSince))], cancellationToken).ConfigureAwait(false),
+        await ScalarAsync("SELECT COUNT(*) FROM dict_entries WHERE dict = @d AND touched_at > @live", [P("d", dict), P("live", Utc(liveSince))], cancellationToken).ConfigureAwait(false),
         System.Globalization.CultureInfo.InvariantCulture);
 
     public Task ClearDictAsync(string dict, CancellationToken cancellationToken) =>
@@ -130,7 +130,7 @@ internal sealed partial class PostgresStore
 
     public Task<int> SweepObjectsAsync(DateTimeOffset dictCutoff, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(async c =>
     {
-        var entries = await ExecuteAsync(c, "DELETE FROM dict_entries WHERE touched_at < @cut", P("cut", Utc(dictCutoff))).ConfigureAwait(false);
+        var entries = await ExecuteAsync(c, "DELETE FROM dict_entries WHERE touched_at <= @cut", P("cut", Utc(dictCutoff))).ConfigureAwait(false);
         await ExecuteAsync(c, """
             DELETE FROM queue_items i USING queue_partitions p
             WHERE p.queue = i.queue AND p.partition = i.partition AND p.expires_at <= @now

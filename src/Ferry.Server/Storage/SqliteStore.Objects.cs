@@ -22,7 +22,7 @@ internal sealed partial class SqliteStore
     private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> apply)
     {
         T result = default!;
-        await WriteAsync((c, t) => result = apply(c, t)).ConfigureAwait(false);
+        await WriteAsync((c, t) => { result = apply(c, t); }).ConfigureAwait(false);
         return result;
     }
 
@@ -107,7 +107,7 @@ internal sealed partial class SqliteStore
     });
 
     public async Task<DictEntryRecord?> GetDictEntryAsync(string dict, string key, DateTimeOffset liveSince, CancellationToken cancellationToken) => (await ReadAsync(
-        "SELECT key, value, touched_at FROM dict_entries WHERE dict = $d AND key = $k AND touched_at >= $live",
+        "SELECT key, value, touched_at FROM dict_entries WHERE dict = $d AND key = $k AND touched_at > $live",
         [("$d", dict), ("$k", key), ("$live", Ms(liveSince))],
         r => new DictEntryRecord(r.GetString(0), r.GetString(1), Time(r.GetInt64(2))), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
 
@@ -120,7 +120,7 @@ internal sealed partial class SqliteStore
             using var command = Command(c, t, """
                 INSERT INTO dict_entries(dict, key, value, touched_at) VALUES($d, $k, $v, $now)
                 ON CONFLICT(dict, key) DO UPDATE SET value = excluded.value, touched_at = excluded.touched_at
-                WHERE $skip = 0 OR dict_entries.touched_at < $live
+                WHERE $skip = 0 OR dict_entries.touched_at <= $live
                 """, ("$d", dict), ("$k", ""), ("$v", ""), ("$now", Ms(now)), ("$skip", skipIfExists ? 1 : 0), ("$live", Ms(liveSince)));
             var written = 0;
             foreach (var (key, value) in entries)
@@ -141,16 +141,16 @@ internal sealed partial class SqliteStore
             return null;
         }
         var entry = new DictEntryRecord(reader.GetString(0), reader.GetString(1), Time(reader.GetInt64(2)));
-        return entry.TouchedAt >= liveSince ? entry : null;
+        return entry.TouchedAt > liveSince ? entry : null;
     });
 
     public async Task<IReadOnlyList<DictEntryRecord>> ListDictEntriesAsync(string dict, string? afterKey, int limit, DateTimeOffset liveSince, CancellationToken cancellationToken) => await ReadAsync(
-        "SELECT key, value, touched_at FROM dict_entries WHERE dict = $d AND key > $after AND touched_at >= $live ORDER BY key LIMIT $limit",
+        "SELECT key, value, touched_at FROM dict_entries WHERE dict = $d AND key > $after AND touched_at > $live ORDER BY key LIMIT $limit",
         [("$d", dict), ("$after", afterKey ?? ""), ("$live", Ms(liveSince)), ("$limit", limit)],
         r => new DictEntryRecord(r.GetString(0), r.GetString(1), Time(r.GetInt64(2))), cancellationToken).ConfigureAwait(false);
 
     public async Task<long> CountDictEntriesAsync(string dict, DateTimeOffset liveSince, CancellationToken cancellationToken) => (await ReadAsync(
-        "SELECT COUNT(*) FROM dict_entries WHERE dict = $d AND touched_at >= $live", [("$d", dict), ("$live", Ms(liveSince))],
+        "SELECT COUNT(*) FROM dict_entries WHERE dict = $d AND touched_at > $live", [("$d", dict), ("$live", Ms(liveSince))],
         r => r.GetInt64(0), cancellationToken).ConfigureAwait(false))[0];
 
     public Task ClearDictAsync(string dict, CancellationToken cancellationToken) =>
@@ -158,7 +158,7 @@ internal sealed partial class SqliteStore
 
     public Task<int> SweepObjectsAsync(DateTimeOffset dictCutoff, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync((c, t) =>
     {
-        var entries = Execute(c, t, "DELETE FROM dict_entries WHERE touched_at < $cut", ("$cut", Ms(dictCutoff)));
+        var entries = Execute(c, t, "DELETE FROM dict_entries WHERE touched_at <= $cut", ("$cut", Ms(dictCutoff)));
         Execute(c, t, """
             DELETE FROM queue_items WHERE EXISTS (SELECT 1 FROM queue_partitions p WHERE p.queue = queue_items.queue
                 AND p.partition = queue_items.partition AND p.last_put_at + p.ttl_ms <= $now)

@@ -133,7 +133,7 @@ public sealed class Secret
     private async Task<string> UploadAsync(FerryClient client, CancellationToken cancellationToken)
     {
         var values = _localValues!();
-        var created = await client.SendAsync(HttpMethod.Post, Routes.Secrets, new CreateSecretRequest(null, values, Ephemeral: true),
+        var created = await client.SendAsync(HttpMethod.Post, Routes.Secrets, new CreateSecretRequest("", values, Ephemeral: true),
             ProtocolJsonContext.Default.CreateSecretRequest, ProtocolJsonContext.Default.CreateSecretResponse, cancellationToken).ConfigureAwait(false);
         return created.Name;
     }
