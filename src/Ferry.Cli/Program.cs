@@ -111,6 +111,20 @@ tokenRevoke.SetAction((r, ct) => GuardAsync(() => TokenCommands.RevokeAsync(r.Ge
 var token = new Command("token", "Manage the tokens that clients and workers present.") { tokenCreate, tokenList, tokenRevoke };
 
 var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, shell, serve, worker, app, container, image, token };
+root.Subcommands.Add(new Command("secret", "Manage secrets: encrypted keys and values that functions get as environment variables.")
+{
+    new Ferry.Cli.Commands.Objects.SecretCreateCommand(server), new Ferry.Cli.Commands.Objects.SecretListCommand(server), new Ferry.Cli.Commands.Objects.SecretDeleteCommand(server),
+});
+root.Subcommands.Add(new Command("dict", "Inspect and manage named dicts.")
+{
+    new Ferry.Cli.Commands.Objects.DictListCommand(server), new Ferry.Cli.Commands.Objects.DictGetCommand(server), new Ferry.Cli.Commands.Objects.DictItemsCommand(server),
+    new Ferry.Cli.Commands.Objects.DictClearCommand(server), new Ferry.Cli.Commands.Objects.DictDeleteCommand(server),
+});
+root.Subcommands.Add(new Command("queue", "Inspect and manage named queues.")
+{
+    new Ferry.Cli.Commands.Objects.QueueListCommand(server), new Ferry.Cli.Commands.Objects.QueuePeekCommand(server), new Ferry.Cli.Commands.Objects.QueueLenCommand(server),
+    new Ferry.Cli.Commands.Objects.QueueClearCommand(server), new Ferry.Cli.Commands.Objects.QueueDeleteCommand(server),
+});
 root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
