@@ -108,7 +108,7 @@ internal sealed class TokenAuthentication(
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         WriteAsync(StatusCodes.Status403Forbidden, ErrorCodes.Forbidden, Context.User.Kind() switch
         {
-            Principals.Container => "A container's token can only serve its own stream and call its own app's functions.",
+            Principals.Container => "A container's token can only serve its own stream, call its own app's functions and use dicts and queues.",
             Principals.Worker => "A worker's token can only serve the worker stream.",
             _ => "This token does not allow this request.",
         });
