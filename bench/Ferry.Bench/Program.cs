@@ -20,7 +20,19 @@ if (retentionOnly)
     runtimes = $"retention: {maps} spawn maps of {size:N0} on a separate server process";
     return Append();
 }
+// `--only objects` measures Dict and Queue operations from local code beside SQLite on its own.
+var objectsOnly = args.SequenceEqual(["--only", "objects"]);
 await using var harness = await Harness.StartAsync();
+if (objectsOnly)
+{
+    var objects = await ObjectBench.RunAsync(harness, 2_000, 20_000);
+    results.Add(("Dict put p50 (local code)", Ms(objects.DictPutP50Ms), Ms(objects.SqlitePutP50Ms) + " (SQLite upsert, own transaction)", Ratio(objects.DictPutP50Ms, objects.SqlitePutP50Ms)));
+    results.Add(("Dict get p50 (local code)", Ms(objects.DictGetP50Ms), Ms(objects.SqliteGetP50Ms) + " (SQLite select)", Ratio(objects.DictGetP50Ms, objects.SqliteGetP50Ms)));
+    results.Add(("Dict gets, sequential", $"{objects.DictGetsPerSecond:N0} ops/s", "", ""));
+    results.Add(("Queue put-then-get, batches of 100", $"{objects.QueueItemsPerSecond:N0} items/s", $"{objects.SqliteQueueItemsPerSecond:N0} items/s (SQLite insert and delete-returning)", Ratio(objects.QueueItemsPerSecond, objects.SqliteQueueItemsPerSecond)));
+    runtimes = "process runtime, dicts and queues only";
+    return Append();
+}
 if (generatorOnly)
 {
     await AddGeneratorAsync(await Measure.MapThroughputAsync(harness, 100_000));
