@@ -23,8 +23,9 @@ internal abstract class ObjectCommand : Command
 
     protected abstract Task<int> RunAsync(ParseResult result, CancellationToken cancellationToken);
 
-    protected Task<FerryClient> ConnectAsync(ParseResult result, CancellationToken cancellationToken) =>
-        ControlPlane.ConnectAsync(result.GetValue(Server), startLocal: false, cancellationToken);
+    /// <summary>The server to talk to; with <paramref name="startLocal"/>, the local one is started if none runs.</summary>
+    protected Task<FerryClient> ConnectAsync(ParseResult result, CancellationToken cancellationToken, bool startLocal = false) =>
+        ControlPlane.ConnectAsync(result.GetValue(Server), startLocal, cancellationToken);
 
     protected static Option<bool> JsonOption() => new("--json") { Description = "Print JSON to stdout instead of a table." };
 

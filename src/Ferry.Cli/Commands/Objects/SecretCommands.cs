@@ -47,7 +47,8 @@ internal sealed class SecretCreateCommand : ObjectCommand
         {
             throw new CliException("Give at least one KEY=VALUE, or --from-dotenv FILE.");
         }
-        using var client = await ConnectAsync(result, cancellationToken).ConfigureAwait(false);
+        // A secret is made before the first `ferry run` that needs it: start the local server if none runs.
+        using var client = await ConnectAsync(result, cancellationToken, startLocal: true).ConfigureAwait(false);
         await client.SendAsync(HttpMethod.Post, Routes.Secrets, new CreateSecretRequest(name, values, result.GetValue(_force)),
             Json.CreateSecretRequest, Json.CreateSecretResponse, cancellationToken).ConfigureAwait(false);
         Output.Info($"Created secret '{name}' with keys {string.Join(", ", values.Keys.Order(StringComparer.Ordinal))}.");
