@@ -50,6 +50,9 @@ public sealed record FunctionSettings
     public int? BatchMaxSize { get; init; }
     public int? BatchWaitMs { get; init; }
     public bool EnableMemorySnapshot { get; init; }
+
+    /// <summary>When the function runs on its own once its app is deployed; null for never.</summary>
+    public ScheduleSpec? Schedule { get; init; }
 }
 
 /// <summary>Retries of a failed input: <c>delay(k) = min(InitialDelay * BackoffCoefficient^(k-1), MaxDelay)</c>.</summary>

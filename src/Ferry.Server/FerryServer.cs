@@ -46,6 +46,9 @@ public sealed record ServerOptions
 
     public SchedulerOptions Scheduler { get; init; } = new();
 
+    /// <summary>Heartbeats of ephemeral apps, and how often drained versions stop and schedules fire.</summary>
+    public Deployments.DeploymentOptions Deployments { get; init; } = new();
+
     /// <summary>
     /// How long finished calls (their inputs and outputs), log lines and stopped apps are kept; 7 days by default, as
     /// Modal keeps results. Unfinished calls and running apps are kept whatever their age.
@@ -128,6 +131,9 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<IImageStore>(store);
         builder.Services.AddSingleton<ITokenStore>(store);
         builder.Services.AddSingleton<IRetentionStore>(store);
+        builder.Services.AddSingleton<IDeploymentStore>(store);
+        builder.Services.AddSingleton(options.Deployments);
+        builder.Services.AddSingleton<Deployments.DeploymentService>();
         builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(options.Scheduler);
@@ -155,6 +161,7 @@ public sealed class FerryServer : IAsyncDisposable
 
         await web.Services.GetRequiredService<TokenRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Scheduler>().StartAsync(cancellationToken).ConfigureAwait(false);
+        await web.Services.GetRequiredService<Deployments.DeploymentService>().StartAsync(cancellationToken).ConfigureAwait(false);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -182,6 +189,9 @@ public sealed class FerryServer : IAsyncDisposable
     /// <summary>Runs one retention pass now, at the configured clock's time.</summary>
     internal Task SweepRetentionAsync() => _web.Services.GetRequiredService<Retention.RetentionSweeper>().SweepAsync(CancellationToken.None);
 
+    /// <summary>Runs one pass of drains, heartbeat expiries and schedules now, at the configured clock's time.</summary>
+    internal Task RunDeploymentPassAsync() => _web.Services.GetRequiredService<Deployments.DeploymentService>().RunOnceAsync(CancellationToken.None);
+
     /// <summary>Runs one autoscaler and timer pass now, at the configured clock's time.</summary>
     public void Tick() => Scheduler.Tick();
 
@@ -191,6 +201,7 @@ public sealed class FerryServer : IAsyncDisposable
         var store = _web.Services.GetRequiredService<IStore>();
         await _web.Services.GetRequiredService<Retention.RetentionSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.StopAsync().ConfigureAwait(false);
+        await _web.Services.GetRequiredService<Deployments.DeploymentService>().DisposeAsync().ConfigureAwait(false);
         await scheduler.DisposeAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);

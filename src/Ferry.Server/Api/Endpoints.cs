@@ -27,5 +27,6 @@ internal static class Endpoints
         WorkerStream.Map(v1);
         ImageRoutes.Map(v1);
         TokenRoutes.Map(v1);
+        DeploymentRoutes.Map(v1);
     }
 }

@@ -15,7 +15,7 @@ namespace Ferry.Server.Storage;
 /// memory, so the store holds a session advisory lock while it is open and a second server on the same schema
 /// refuses to start. Times are kept to the millisecond, as in SQLite, so both stores read back the same values.
 /// </remarks>
-internal sealed class PostgresStore : IStore
+internal sealed partial class PostgresStore : IStore
 {
     private const int MaxBatch = 4096;
 
@@ -50,6 +50,7 @@ internal sealed class PostgresStore : IStore
         CREATE TABLE tokens(token_id text PRIMARY KEY, name text NOT NULL, kind text NOT NULL, secret_hash text NOT NULL,
             created_at timestamptz NOT NULL, revoked_at timestamptz);
         """,
+        DeploymentMigration,
     ];
 
     private readonly NpgsqlDataSource _dataSource;

@@ -10,7 +10,7 @@ namespace Ferry.Server.Storage;
 /// queued up in a single transaction (group commit), so a map of many inputs costs few commits and a lone call costs
 /// one. With <c>synchronous=NORMAL</c> in WAL mode a committed write survives the process being killed.
 /// </summary>
-internal sealed class SqliteStore : IStore
+internal sealed partial class SqliteStore : IStore
 {
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
     private readonly string _connectionString;
@@ -48,6 +48,7 @@ internal sealed class SqliteStore : IStore
             CREATE TABLE IF NOT EXISTS tokens(token_id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
                 secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
             """, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, DeploymentSchema, cancellationToken).ConfigureAwait(false);
         _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 
