@@ -18,20 +18,20 @@ public sealed record RollbackRequest(int? Version = null);
 /// <param name="AppId">The id the version runs under; <c>ferry app logs</c> takes it.</param>
 /// <param name="BuildId">The build it runs.</param>
 /// <param name="CreatedAt">When it was deployed.</param>
+/// <param name="State">The version's app state now: <c>deployed</c> for the current one, <c>draining</c> or <c>stopped</c>.</param>
 /// <param name="Tag">The deployer's label, or null.</param>
 /// <param name="Source">Who deployed it and from where, or null.</param>
 /// <param name="RollbackOf">For a rollback, the version it brought back; null otherwise.</param>
-/// <param name="State">The version's app state now: <c>deployed</c> for the current one, <c>draining</c> or <c>stopped</c>.</param>
 public sealed record AppVersion(
     string AppName,
     int Version,
     string AppId,
     string BuildId,
     DateTimeOffset CreatedAt,
-    string? Tag,
-    string? Source,
-    int? RollbackOf,
-    string State);
+    string State,
+    string? Tag = null,
+    string? Source = null,
+    int? RollbackOf = null);
 
 /// <summary>A deployed app's versions, oldest first.</summary>
 public sealed record AppHistory(string AppName, IReadOnlyList<AppVersion> Versions);
@@ -41,7 +41,7 @@ public sealed record AppHistory(string AppName, IReadOnlyList<AppVersion> Versio
 public sealed record HeartbeatResponse(double TimeoutSeconds);
 
 /// <summary>A scheduled function of a deployed app, with its last and next run.</summary>
-public sealed record ScheduleSummary(string AppName, string Function, string Schedule, DateTimeOffset? LastRun, DateTimeOffset? NextRun, string? LastCallId);
+public sealed record ScheduleSummary(string AppName, string Function, string Schedule, DateTimeOffset? LastRun = null, DateTimeOffset? NextRun = null, string? LastCallId = null);
 
 /// <summary>Every schedule of the deployed apps.</summary>
 public sealed record ScheduleList(IReadOnlyList<ScheduleSummary> Schedules);

@@ -63,6 +63,12 @@ public sealed record FunctionOptions
     /// </summary>
     public bool? EnableMemorySnapshot { get; init; }
 
+    /// <summary>
+    /// When the function runs on its own once the app is deployed: <c>new Period(TimeSpan.FromHours(1))</c> or
+    /// <c>new Cron("0 9 * * 1-5", "Europe/Berlin")</c>. Such a function takes no arguments. Default: never.
+    /// </summary>
+    public Schedule? Schedule { get; init; }
+
     internal FunctionSettings ToSettings(Image? appImage)
     {
         var gpus = Gpus ?? (Gpu is null ? null : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
@@ -83,6 +89,7 @@ public sealed record FunctionOptions
             BatchMaxSize = BatchMaxSize,
             BatchWaitMs = BatchWait is { } wait ? (int)wait.TotalMilliseconds : null,
             EnableMemorySnapshot = EnableMemorySnapshot ?? false,
+            Schedule = Schedule?.ToSpec(),
         };
     }
 
@@ -105,6 +112,7 @@ public sealed record FunctionOptions
         BatchMaxSize = overrides.BatchMaxSize ?? BatchMaxSize,
         BatchWait = overrides.BatchWait ?? BatchWait,
         EnableMemorySnapshot = overrides.EnableMemorySnapshot ?? EnableMemorySnapshot,
+        Schedule = overrides.Schedule ?? Schedule,
     };
 
     internal void Validate(string function)

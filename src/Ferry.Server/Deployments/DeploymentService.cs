@@ -145,7 +145,7 @@ internal sealed partial class DeploymentService(
                 state = AppStates.Stopped;
             }
         }
-        return new AppVersion(record.Name, record.Version, record.AppId, record.BuildId, record.CreatedAt, record.Tag, record.Source, record.RollbackOf, state);
+        return new AppVersion(record.Name, record.Version, record.AppId, record.BuildId, record.CreatedAt, state, record.Tag, record.Source, record.RollbackOf);
     }
 
     /// <summary>The schedules of the current deployed versions, with their last and next runs.</summary>
