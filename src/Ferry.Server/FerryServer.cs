@@ -78,6 +78,10 @@ public sealed class FerryServer : IAsyncDisposable
 
     internal Scheduler Scheduler => _web.Services.GetRequiredService<Scheduler>();
 
+    internal Deployments.DeploymentService Deployments => _web.Services.GetRequiredService<Deployments.DeploymentService>();
+
+    internal ICallStore CallStore => _web.Services.GetRequiredService<ICallStore>();
+
     internal Streaming.StreamRelay Streams => _web.Services.GetRequiredService<Streaming.StreamRelay>();
 
     /// <summary>The server's services, for benchmarks that time one of its parts alone.</summary>

@@ -47,6 +47,7 @@ internal sealed partial class DeploymentService(
     private readonly SemaphoreSlim _passing = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
+    private int _disposed;
 
     public DeploymentOptions Options => options;
 
@@ -316,8 +317,13 @@ internal sealed partial class DeploymentService(
     internal static string ScheduledCallId(string appName, string function, DateTimeOffset due) =>
         "cs-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{appName}\n{function}\n{due.ToUnixTimeMilliseconds()}")))[..24];
 
+    /// <summary>Stops the loop; the server calls it before it stops the scheduler, and the service container again.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         _stopping.Dispose();

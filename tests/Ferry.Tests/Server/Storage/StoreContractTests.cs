@@ -14,7 +14,7 @@ namespace Ferry.Tests.Storage;
 /// is about (<see cref="Apps"/>, <see cref="Calls"/>, ...), so it exercises only what that interface promises. An
 /// aggregate added to the store adds its interface and a region here.
 /// </remarks>
-public abstract class StoreContractTests : IAsyncLifetime
+public abstract partial class StoreContractTests : IAsyncLifetime
 {
     protected static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, 123, TimeSpan.Zero);
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
