@@ -123,6 +123,30 @@ public class ServerFixture : IAsyncLifetime
         return app.AppId;
     }
 
+    /// <summary>
+    /// Uploads the test app's build with a <c>deploy-version.txt</c> of <paramref name="version"/> beside it: a build of
+    /// its own, whose <c>deployed_version</c> function and <c>Greeter</c> class answer with that text.
+    /// </summary>
+    internal async Task<string> UploadVersionedBuildAsync(string version)
+    {
+        var dir = Path.Combine(_dataDir, "builds", version);
+        Directory.CreateDirectory(dir);
+        foreach (var file in Directory.EnumerateFiles(TestAppBuildDir, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(dir, Path.GetRelativePath(TestAppBuildDir, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+        }
+        await File.WriteAllTextAsync(Path.Combine(dir, "deploy-version.txt"), version);
+        var (buildId, _, _) = await ControlPlane.UploadAsync(_admin!, new BuiltProgram(dir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false), CancellationToken.None);
+        return buildId;
+    }
+
+    /// <summary>Deploys a build of the test app as the next version of <paramref name="name"/>, as <c>ferry deploy</c> does.</summary>
+    internal Task<AppVersion> DeployAsync(string name, string buildId, string? tag = null) =>
+        _admin!.SendAsync(HttpMethod.Post, Routes.Deployments, new DeployRequest(name, buildId, Functions.App.ToDefinition() with { Name = name }, tag, "tests"),
+            ProtocolJsonContext.Default.DeployRequest, ProtocolJsonContext.Default.AppVersion, CancellationToken.None);
+
     /// <summary>Creates another app of the test app's build beside the current one, and returns a client pointed at it.</summary>
     internal async Task<FerryClient> CreateAppAsync(string name)
     {

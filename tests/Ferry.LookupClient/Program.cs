@@ -12,7 +12,7 @@ switch (args)
         var version = await Function.FromNameAsync<Function<string>>(app, "deployed_version", connection);
         Console.WriteLine($"function: {await version.RemoteAsync()}");
         var greeter = await Cls.FromNameAsync<Greeter>(app, connection: connection);
-        Console.WriteLine($"method: {await greeter.Method(g => g.Greet).RemoteAsync(name)}");
+        Console.WriteLine($"method: {await greeter.Method<string, string>(g => g.Greet).RemoteAsync(name)}");
         var square = await Function.FromNameAsync(app, "square", connection);
         Console.WriteLine($"untyped: {await square.RemoteAsync([JsonSerializer.SerializeToElement(7)])} {square.Signature}");
         return 0;

@@ -64,7 +64,7 @@ public sealed class TestFunctions
         Snapshotted = App.Cls<Snapshotted>(new FunctionOptions { EnableMemorySnapshot = true });
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Greeter = App.Cls<Greeter>();
-        DeployedVersion = App.Function(Greeter.BuildVersion, name: "deployed_version");
+        DeployedVersion = App.Function(Ferry.TestApp.Greeter.BuildVersion, name: "deployed_version");
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
         WaitForCancel = App.Function<string, string, string>(WaitForCancelAsync, new FunctionOptions { MaxContainers = 1, MaxInputs = 1 }, name: "wait_for_cancel");
