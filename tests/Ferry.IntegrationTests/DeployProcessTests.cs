@@ -107,10 +107,11 @@ public sealed class DeployProcessTests : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         var token = (await File.ReadAllTextAsync(TokenFile)).Trim();
-        var name = "orphan-" + Guid.NewGuid().ToString("N")[..6];
+        // `ferry run` names the app after the file.
+        var name = "orphan" + Guid.NewGuid().ToString("N")[..6];
         var dir = Path.Combine(_dataDir, "program");
         Directory.CreateDirectory(dir);
-        var file = Path.Combine(dir, "orphan.cs");
+        var file = Path.Combine(dir, name + ".cs");
         // The entrypoint reports that a container answered, then waits; it ends on its own after 3 minutes at the latest.
         await File.WriteAllTextAsync(file, $$"""
             var app = new App("{{name}}");
