@@ -87,6 +87,10 @@ var deployTag = new Option<string?>("--tag") { Description = "A label for this v
 var deploy = new Command("deploy", "Deploy an app: it runs with no client, as the next version, until `ferry app stop`.") { deployTarget, deployName, deployTag };
 deploy.SetAction((r, ct) => GuardAsync(() => DeployCommand.RunAsync(r.GetValue(deployTarget)!, r.GetValue(deployName), r.GetValue(deployTag), r.GetValue(server), ct)));
 
+var serveTarget = new Argument<string>("target") { Description = "FILE.cs, FILE.csproj or a project directory to watch." };
+var serveApp = new Command("serve", "Run an app while this command runs, and swap in a new version on every change of its source.") { serveTarget };
+serveApp.SetAction((r, ct) => GuardAsync(() => ServeAppCommand.RunAsync(r.GetValue(serveTarget)!, r.GetValue(server), ct)));
+
 var scheduleList = new Command("list", "List the deployed apps' schedules with their last and next runs.") { json };
 scheduleList.SetAction((r, ct) => GuardAsync(() => ScheduleListCommand.RunAsync(r.GetValue(json), r.GetValue(server), ct)));
 var schedule = new Command("schedule", "Inspect schedules.") { scheduleList };
@@ -125,7 +129,7 @@ var tokenRevoke = new Command("revoke", "Revoke a token at once.") { tokenId };
 tokenRevoke.SetAction((r, ct) => GuardAsync(() => TokenCommands.RevokeAsync(r.GetValue(tokenId)!, r.GetValue(server), ct)));
 var token = new Command("token", "Manage the tokens that clients and workers present.") { tokenCreate, tokenList, tokenRevoke };
 
-var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, deploy, shell, serve, worker, app, container, image, token, schedule };
+var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, deploy, serveApp, shell, serve, worker, app, container, image, token, schedule };
 root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);

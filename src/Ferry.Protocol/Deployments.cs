@@ -6,7 +6,11 @@ namespace Ferry.Protocol;
 /// <param name="Definition">What the program declared, as its describe mode printed it.</param>
 /// <param name="Tag">A label of the caller's choosing, such as a commit hash; null for none.</param>
 /// <param name="Source">Who deployed and from where, such as <c>alice@build-7:/src/app.cs</c>.</param>
-public sealed record DeployRequest(string Name, string BuildId, AppDefinition Definition, string? Tag = null, string? Source = null);
+/// <param name="Ephemeral">
+/// For <c>ferry serve</c>: the version lives while its client sends heartbeats (as an ephemeral app does), and its
+/// schedules do not fire. False for a real deployment.
+/// </param>
+public sealed record DeployRequest(string Name, string BuildId, AppDefinition Definition, string? Tag = null, string? Source = null, bool Ephemeral = false);
 
 /// <summary>Makes an earlier version current again, as a new version.</summary>
 /// <param name="Version">The version to bring back; null for the one before the current one.</param>

@@ -156,6 +156,77 @@ public sealed class DeployProcessTests : IAsyncLifetime
         killed.Elapsed.Should().BeLessThan(OrphanBound);
     }
 
+    [Fact]
+    public async Task Ferry_serve_swaps_in_an_edit_and_a_broken_edit_leaves_the_previous_version_answering()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var token = (await File.ReadAllTextAsync(TokenFile)).Trim();
+        var name = "served" + Guid.NewGuid().ToString("N")[..6];
+        var dir = Path.Combine(_dataDir, "served");
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, name + ".cs");
+        string Source(string answer) => $$"""
+            var app = new App("{{name}}");
+            app.Function(Answer);
+            return await app.RunAsync(args);
+
+            static string Answer() => "{{answer}}";
+            """;
+        await File.WriteAllTextAsync(file, Source("one"), timeout.Token);
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { CliPath, "serve", file, "--server", Url.ToString() })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        info.Environment["FERRY_TOKEN"] = token;
+        info.Environment["FERRY_HOME"] = Path.Combine(_dataDir, "serve-home");
+        info.Environment.Remove(FerryEnv.Mode);
+        using var serve = Process.Start(info)!;
+        _ = serve.StandardOutput.ReadToEndAsync(timeout.Token);
+        var printed = new System.Text.StringBuilder();
+        async Task<string> LineStartingAsync(string prefix)
+        {
+            while (await serve.StandardError.ReadLineAsync(timeout.Token) is { } line)
+            {
+                printed.AppendLine(line);
+                if (line.StartsWith(prefix, StringComparison.Ordinal))
+                {
+                    return line;
+                }
+            }
+            throw new InvalidOperationException($"ferry serve ended before printing '{prefix}':{Environment.NewLine}{printed}");
+        }
+        try
+        {
+            await LineStartingAsync("Serving");
+            using var connection = new FerryConnection(Url, token);
+            var answer = await Function.FromNameAsync<Function<string>>(name + "-serve", "Answer", connection, timeout.Token);
+            var first = await answer.RemoteAsync(timeout.Token);
+
+            var edited = Stopwatch.StartNew();
+            await File.WriteAllTextAsync(file, Source("two"), timeout.Token);
+            var swapped = await LineStartingAsync("✓ Swapped");
+            var second = await answer.RemoteAsync(timeout.Token);
+            var editToLive = edited.Elapsed;
+            await File.WriteAllTextAsync(file, Source("three\" ;"), timeout.Token);
+            await LineStartingAsync("Kept v2 running.");
+            var third = await answer.RemoteAsync(timeout.Token);
+
+            first.Should().Be("one");
+            swapped.Should().StartWith($"✓ Swapped {name}-serve to v2 (");
+            second.Should().Be("two", "the edit is live once the swap is reported");
+            third.Should().Be("two", "a broken edit keeps the previous version answering");
+            printed.ToString().Should().Contain("error CS", "the compile error is shown");
+            editToLive.Should().BeLessThan(TimeSpan.FromMinutes(2));
+            Console.Error.WriteLine($"ferry serve: edit to live in {editToLive.TotalSeconds:0.0} s");
+        }
+        finally
+        {
+            serve.Kill(entireProcessTree: true);
+            await serve.WaitForExitAsync(CancellationToken.None);
+        }
+    }
+
     public async Task DisposeAsync()
     {
         if (_server is { HasExited: false })

@@ -14,7 +14,7 @@ internal static class DeployCommand
     public static async Task<int> RunAsync(string target, string? name, string? tag, string? server, CancellationToken cancellationToken)
     {
         var total = Stopwatch.StartNew();
-        var (client, version) = await DeployAsync(RunTarget.Parse(target).Path, name, tag, server, cancellationToken).ConfigureAwait(false);
+        var (client, version, _) = await DeployAsync(RunTarget.Parse(target).Path, name, "", tag, server, ephemeral: false, cancellationToken).ConfigureAwait(false);
         using (client)
         {
             Output.Step($"Deployed {version.AppName} v{version.Version} as {version.AppId}", total.Elapsed);
@@ -23,8 +23,12 @@ internal static class DeployCommand
         return 0;
     }
 
-    /// <summary>Builds, uploads and describes the program, then deploys it; returns the client and the new version.</summary>
-    public static async Task<(FerryClient Client, AppVersion Version)> DeployAsync(string path, string? name, string? tag, string? server, CancellationToken cancellationToken)
+    /// <summary>
+    /// Builds, uploads and describes the program, then deploys it (as a served, ephemeral version when
+    /// <paramref name="ephemeral"/>); returns the client, the new version and the definition it runs.
+    /// </summary>
+    public static async Task<(FerryClient Client, AppVersion Version, AppDefinition Definition)> DeployAsync(
+        string path, string? name, string nameSuffix, string? tag, string? server, bool ephemeral, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
         var connecting = ControlPlane.ConnectAsync(server, startLocal: true, cancellationToken);
@@ -42,9 +46,9 @@ internal static class DeployCommand
             var (buildId, uploaded, bytes) = await Output.StatusAsync("Uploading…", () => ControlPlane.UploadAsync(client, program, cancellationToken)).ConfigureAwait(false);
             Output.Step(uploaded == 0 ? "Upload skipped: the server has this build" : $"Uploaded {uploaded} files ({bytes / 1024.0:0} KiB)", clock.Elapsed);
             var source = $"{Environment.UserName}@{Environment.MachineName}:{Path.GetFullPath(path)}";
-            var version = await client.SendAsync(HttpMethod.Post, Routes.Deployments, new DeployRequest(name ?? definition.Name, buildId, definition, tag, source),
+            var version = await client.SendAsync(HttpMethod.Post, Routes.Deployments, new DeployRequest((name ?? definition.Name) + nameSuffix, buildId, definition, tag, source, ephemeral),
                 ProtocolJsonContext.Default.DeployRequest, ProtocolJsonContext.Default.AppVersion, cancellationToken).ConfigureAwait(false);
-            return (client, version);
+            return (client, version, definition);
         }
         catch
         {

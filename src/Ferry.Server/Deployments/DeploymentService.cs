@@ -76,7 +76,7 @@ internal sealed partial class DeploymentService(
 
     /// <summary>Deploys the next version of an app.</summary>
     public async Task<AppVersion> DeployAsync(DeployRequest request, CancellationToken cancellationToken) =>
-        await PublishAsync(request.Name, request.BuildId, request.Definition, request.Tag, request.Source, null, cancellationToken).ConfigureAwait(false);
+        await PublishAsync(request.Name, request.BuildId, request.Definition, request.Tag, request.Source, null, request.Ephemeral, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Makes an earlier version current again, as a new version that runs its build and definition.</summary>
     /// <exception cref="NotFoundException">The app was never deployed, or has no such version; the message lists those it has.</exception>
@@ -94,10 +94,10 @@ internal sealed partial class DeploymentService(
                 ?? throw new NotFoundException($"App '{name}' has no version {wanted}. Versions: {string.Join(", ", history.Select(v => "v" + v.Version))}.")
             : history.LastOrDefault(v => v.Version < currentVersion)
                 ?? throw new NotFoundException($"App '{name}' has no version before v{currentVersion} to roll back to.");
-        return await PublishAsync(name, target.BuildId, target.Definition, target.Tag, source, target.Version, cancellationToken).ConfigureAwait(false);
+        return await PublishAsync(name, target.BuildId, target.Definition, target.Tag, source, target.Version, current is { Detached: false }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<AppVersion> PublishAsync(string name, string buildId, AppDefinition definition, string? tag, string? source, int? rollbackOf, CancellationToken cancellationToken)
+    private async Task<AppVersion> PublishAsync(string name, string buildId, AppDefinition definition, string? tag, string? source, int? rollbackOf, bool ephemeral, CancellationToken cancellationToken)
     {
         await _deploying.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -111,7 +111,7 @@ internal sealed partial class DeploymentService(
                 _versions.Add(record);
             }
             scheduler.SetVersion(appId, number);
-            var (app, replaced) = await scheduler.DeployAsync(appId, name, buildId, record.Definition, cancellationToken).ConfigureAwait(false);
+            var (app, replaced) = await scheduler.DeployAsync(appId, name, buildId, record.Definition, ephemeral, cancellationToken).ConfigureAwait(false);
             logs.System(appId, null, null, rollbackOf is { } earlier
                 ? $"Deployed v{number}: a rollback to v{earlier}."
                 : $"Deployed v{number}{(tag is null ? "" : $" ({tag})")}.");

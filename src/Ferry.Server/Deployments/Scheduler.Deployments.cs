@@ -28,9 +28,13 @@ internal sealed partial class Scheduler
     /// Makes a new app the current version of <paramref name="name"/>; the version it replaces starts draining.
     /// Returns the new app and the replaced ones as they are now.
     /// </summary>
-    public async Task<(AppRecord App, IReadOnlyList<AppRecord> Replaced)> DeployAsync(string appId, string name, string buildId, AppDefinition definition, CancellationToken cancellationToken)
+    /// <remarks>
+    /// A served version (<c>ferry serve</c>) is saved with <see cref="AppRecord.Detached"/> false: it lives while its
+    /// client sends heartbeats, and its schedules do not fire.
+    /// </remarks>
+    public async Task<(AppRecord App, IReadOnlyList<AppRecord> Replaced)> DeployAsync(string appId, string name, string buildId, AppDefinition definition, bool ephemeral, CancellationToken cancellationToken)
     {
-        var record = new AppRecord(appId, name, buildId, AppStates.Deployed, true, clock.GetUtcNow(), null, definition);
+        var record = new AppRecord(appId, name, buildId, AppStates.Deployed, !ephemeral, clock.GetUtcNow(), null, definition);
         // The new version is durable before any older one is demoted: after a crash in between, the start-up pass
         // demotes the older one again.
         await appStore.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
@@ -140,12 +144,12 @@ internal sealed partial class Scheduler
         }
     }
 
-    /// <summary>The current version of every deployed app.</summary>
-    public IReadOnlyList<AppRecord> DeployedApps()
+    /// <summary>The current version of every deployed app, served ones (<c>ferry serve</c>) included when asked.</summary>
+    public IReadOnlyList<AppRecord> DeployedApps(bool includeServed = false)
     {
         lock (_gate)
         {
-            return [.. _apps.Values.Where(a => a.Record.State == AppStates.Deployed).Select(a => a.Record)];
+            return [.. _apps.Values.Where(a => a.Record.State == AppStates.Deployed && (includeServed || a.Record.Detached)).Select(a => a.Record)];
         }
     }
 
@@ -198,7 +202,7 @@ internal sealed partial class Scheduler
             var orphaned = new List<string>();
             foreach (var (appId, last) in _heartbeats.ToList())
             {
-                if (!_apps.TryGetValue(appId, out var app) || app.Record.State != AppStates.Running)
+                if (!_apps.TryGetValue(appId, out var app) || !(app.Record.State == AppStates.Running || app.Record.State == AppStates.Deployed && !app.Record.Detached))
                 {
                     _heartbeats.Remove(appId);
                 }
