@@ -60,6 +60,24 @@ public sealed class DeploymentTests(ServerFixture fixture) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task A_function_of_another_app_calls_a_deployed_app_by_name_with_its_container_token_but_not_an_ephemeral_one()
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        var name = Unique("callee");
+        await fixture.DeployAsync(name, await fixture.UploadVersionedBuildAsync("v1"));
+        var ephemeral = Unique("ephemeral");
+        using var other = await fixture.CreateAppAsync(ephemeral);
+        await fixture.NewAppAsync();
+
+        var answer = await fixture.Functions.LookupFromContainer.RemoteAsync(name, timeout.Token);
+        var refused = () => fixture.Functions.LookupFromContainer.RemoteAsync(ephemeral, timeout.Token);
+
+        answer.Should().Be("v1");
+        (await refused.Should().ThrowAsync<RemoteException>()).Which.Message.Should()
+            .Contain("A container's token can only call its own app's functions and those of deployed apps.");
+    }
+
+    [Fact]
     public async Task A_lookup_of_an_app_that_is_not_deployed_names_it_and_the_deployed_apps()
     {
         using var timeout = new CancellationTokenSource(Limit);

@@ -65,6 +65,7 @@ public sealed class TestFunctions
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
         Greeter = App.Cls<Greeter>();
         DeployedVersion = App.Function(Ferry.TestApp.Greeter.BuildVersion, name: "deployed_version");
+        LookupFromContainer = App.Function<string, string>(CallDeployedAsync, name: "lookup_from_container");
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
         WaitForCancel = App.Function<string, string, string>(WaitForCancelAsync, new FunctionOptions { MaxContainers = 1, MaxInputs = 1 }, name: "wait_for_cancel");
@@ -147,6 +148,15 @@ public sealed class TestFunctions
 
     /// <summary>A class the deployment tests call by name from another program.</summary>
     public Cls<Greeter> Greeter { get; }
+
+    /// <summary>Calls the <c>deployed_version</c> function of another app by name, from inside a container.</summary>
+    public Function<string, string> LookupFromContainer { get; }
+
+    private static async Task<string> CallDeployedAsync(string appName)
+    {
+        var version = await Function.FromNameAsync<Function<string>>(appName, "deployed_version");
+        return await version.RemoteAsync();
+    }
 
     /// <summary>The <c>deploy-version.txt</c> of the build the container runs: tells two deployed builds apart.</summary>
     public Function<string> DeployedVersion { get; }
