@@ -104,6 +104,8 @@ public sealed class DeploymentTests(ServerFixture fixture) : IClassFixture<Serve
         const int total = 2000;
         var next = -1;
         var results = new ConcurrentDictionary<int, (string Result, bool AfterDeploy)>();
+        var clock = Stopwatch.StartNew();
+        var timings = new ConcurrentBag<(TimeSpan Start, TimeSpan Latency, string Result)>();
         var failures = new ConcurrentBag<Exception>();
         var halfway = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var deployed = 0;
@@ -115,7 +117,10 @@ public sealed class DeploymentTests(ServerFixture fixture) : IClassFixture<Serve
                 var afterDeploy = Volatile.Read(ref deployed) == 1;
                 try
                 {
-                    results[index] = (await version.RemoteAsync(timeout.Token), afterDeploy);
+                    var start = clock.Elapsed;
+                    var result = await version.RemoteAsync(timeout.Token);
+                    timings.Add((start, clock.Elapsed - start, result));
+                    results[index] = (result, afterDeploy);
                 }
                 catch (Exception e) when (e is FerryException)
                 {
@@ -129,9 +134,20 @@ public sealed class DeploymentTests(ServerFixture fixture) : IClassFixture<Serve
         }
         var callers = Enumerable.Range(0, 16).Select(_ => Task.Run(CallerAsync)).ToList();
         await halfway.Task.WaitAsync(timeout.Token);
+        var deployStart = clock.Elapsed;
         var v2 = await fixture.DeployAsync(name, v2Build);
         Volatile.Write(ref deployed, 1);
         await Task.WhenAll(callers).WaitAsync(timeout.Token);
+        var firstV2 = timings.Where(t => t.Result == "v2").Min(t => t.Start + t.Latency);
+        static double P99(IEnumerable<TimeSpan> latencies)
+        {
+            var sorted = latencies.Order().ToList();
+            return sorted.Count == 0 ? double.NaN : sorted[(int)Math.Ceiling(sorted.Count * 0.99) - 1].TotalMilliseconds;
+        }
+        Console.Error.WriteLine(
+            $"redeploy: new version answering {(firstV2 - deployStart).TotalSeconds:0.00} s after the deploy request; " +
+            $"p99 {P99(timings.Where(t => t.Start + t.Latency < deployStart).Select(t => t.Latency)):0} ms before the swap, " +
+            $"{P99(timings.Where(t => t.Start + t.Latency >= deployStart && t.Start <= firstV2).Select(t => t.Latency)):0} ms during it");
 
         failures.Should().BeEmpty();
         results.Keys.Order().Should().Equal(Enumerable.Range(0, total), "every call returns exactly one result");
