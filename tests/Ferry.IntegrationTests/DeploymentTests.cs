@@ -8,8 +8,13 @@ using Ferry.Server.Storage;
 namespace Ferry.IntegrationTests;
 
 /// <summary>Deployed apps on a real server and worker: lookups by name from another process, redeploys that drain, rollbacks.</summary>
-public sealed class DeploymentTests(ServerFixture fixture) : IClassFixture<ServerFixture>
+public sealed class DeploymentTests(ServerFixture fixture) : IClassFixture<ServerFixture>, IAsyncLifetime
 {
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>A deployed app runs until stopped: each test stops its own, so their containers do not carry over.</summary>
+    public Task DisposeAsync() => fixture.StopDeploymentsAsync();
+
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(4);
 
     private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid().ToString("N")[..6]}";

@@ -142,8 +142,34 @@ public class ServerFixture : IAsyncLifetime
         return buildId;
     }
 
+    private readonly List<string> _deployed = [];
+
+    /// <summary>
+    /// Stops every version of the apps deployed through <see cref="DeployAsync"/> and waits for their containers to end,
+    /// so that a deployed app's min containers do not hold the worker's slots in the next test.
+    /// </summary>
+    internal async Task StopDeploymentsAsync()
+    {
+        foreach (var name in _deployed)
+        {
+            var versions = Scheduler.ListApps().Where(a => a.Name == name && a.State != "stopped").Select(a => a.AppId).ToList();
+            foreach (var appId in versions)
+            {
+                await _admin!.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(appId), null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
+            }
+            await WaitUntilAsync(() => versions.All(id => Scheduler.ListContainers(id).Count == 0));
+        }
+        _deployed.Clear();
+    }
+
     /// <summary>Deploys a build of the test app as the next version of <paramref name="name"/>, as <c>ferry deploy</c> does.</summary>
-    internal Task<AppVersion> DeployAsync(string name, string buildId, string? tag = null) =>
+    internal Task<AppVersion> DeployAsync(string name, string buildId, string? tag = null)
+    {
+        _deployed.Add(name);
+        return DeployNowAsync(name, buildId, tag);
+    }
+
+    private Task<AppVersion> DeployNowAsync(string name, string buildId, string? tag) =>
         _admin!.SendAsync(HttpMethod.Post, Routes.Deployments, new DeployRequest(name, buildId, Functions.App.ToDefinition() with { Name = name }, tag, "tests"),
             ProtocolJsonContext.Default.DeployRequest, ProtocolJsonContext.Default.AppVersion, CancellationToken.None);
 
