@@ -75,7 +75,7 @@ public sealed class DeploymentTests(ServerFixture fixture) : IClassFixture<Serve
         await fixture.NewAppAsync();
 
         var answer = await fixture.Functions.LookupFromContainer.RemoteAsync(name, timeout.Token);
-        var refused = () => fixture.Functions.LookupFromContainer.RemoteAsync(ephemeral, timeout.Token);
+        var refused = () => fixture.Functions.LookupFromContainer.RemoteAsync(other.AppId, timeout.Token);
 
         answer.Should().Be("v1");
         (await refused.Should().ThrowAsync<RemoteException>()).Which.Message.Should()
