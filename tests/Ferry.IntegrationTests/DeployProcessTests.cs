@@ -227,6 +227,62 @@ public sealed class DeployProcessTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Deploying_a_program_that_fails_to_describe_itself_keeps_the_current_version_and_says_why()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(4));
+        var token = (await File.ReadAllTextAsync(TokenFile)).Trim();
+        var name = "describe" + Guid.NewGuid().ToString("N")[..6];
+        var dir = Path.Combine(_dataDir, "describe");
+        Directory.CreateDirectory(dir);
+        var file = Path.Combine(dir, name + ".cs");
+        async Task<(int Code, string Stderr)> DeployAsync(string source)
+        {
+            await File.WriteAllTextAsync(file, source, timeout.Token);
+            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var arg in new[] { CliPath, "deploy", file, "--server", Url.ToString() })
+            {
+                info.ArgumentList.Add(arg);
+            }
+            info.Environment["FERRY_TOKEN"] = token;
+            info.Environment["FERRY_HOME"] = Path.Combine(_dataDir, "describe-home");
+            info.Environment.Remove(FerryEnv.Mode);
+            using var process = Process.Start(info)!;
+            var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
+            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+            await stdout;
+            return (process.ExitCode, await stderr);
+        }
+
+        var good = await DeployAsync($$"""
+            var app = new App("{{name}}");
+            app.Function(Answer);
+            return await app.RunAsync(args);
+
+            static string Answer() => "good";
+            """);
+        var bad = await DeployAsync($$"""
+            var app = new App("{{name}}");
+            app.Function(Answer);
+            throw new InvalidOperationException("the settings file is missing");
+
+            static string Answer() => "bad";
+            """);
+        using var connection = new FerryConnection(Url, token);
+        var answer = await Function.FromNameAsync<Function<string>>(name, "Answer", connection, timeout.Token);
+        using var admin = new FerryClient(Url, token);
+        var history = await SendAsync(admin, Routes.AppHistory(name), ProtocolJsonContext.Default.AppHistory, timeout.Token);
+
+        good.Code.Should().Be(0, good.Stderr);
+        bad.Code.Should().Be(1);
+        bad.Stderr.Should().Contain("The program failed to describe its app").And.Contain("nothing was deployed and the current version keeps running")
+            .And.Contain("the settings file is missing");
+        history.Versions.Should().ContainSingle().Which.State.Should().Be("deployed");
+        (await answer.RemoteAsync(timeout.Token)).Should().Be("good");
+        await admin.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(name), null, null, ProtocolJsonContext.Default.AppSummary, timeout.Token);
+    }
+
     public async Task DisposeAsync()
     {
         if (_server is { HasExited: false })
