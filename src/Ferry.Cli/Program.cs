@@ -74,7 +74,26 @@ var appLogs = new Command("logs", "Print an app's logs.") { appName, follow, jso
 appLogs.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppLogsAsync(r.GetValue(appName)!, r.GetValue(follow), LogFormatOf(r), r.GetValue(server), ct)));
 var appStop = new Command("stop", "Stop an app and its containers.") { appName };
 appStop.SetAction((r, ct) => GuardAsync(() => InspectCommands.AppStopAsync(r.GetValue(appName)!, r.GetValue(server), ct)));
-var app = new Command("app", "Manage apps.") { appList, appLogs, appStop };
+var appHistory = new Command("history", "List a deployed app's versions: number, time, tag, build and where from.") { appName, json };
+appHistory.SetAction((r, ct) => GuardAsync(() => AppHistoryCommand.RunAsync(r.GetValue(appName)!, r.GetValue(json), r.GetValue(server), ct)));
+var rollbackVersion = new Argument<int?>("version") { Description = "The version to make current again. Default: the one before the current one.", Arity = ArgumentArity.ZeroOrOne };
+var appRollback = new Command("rollback", "Make an earlier version of a deployed app current again, draining the current one.") { appName, rollbackVersion };
+appRollback.SetAction((r, ct) => GuardAsync(() => AppRollbackCommand.RunAsync(r.GetValue(appName)!, r.GetValue(rollbackVersion), r.GetValue(server), ct)));
+var app = new Command("app", "Manage apps.") { appList, appLogs, appStop, appHistory, appRollback };
+
+var deployTarget = new Argument<string>("target") { Description = "FILE.cs, FILE.csproj or a project directory." };
+var deployName = new Option<string?>("--name") { Description = "The deployed app's name. Default: the name the program gives its App." };
+var deployTag = new Option<string?>("--tag") { Description = "A label for this version, such as a commit hash." };
+var deploy = new Command("deploy", "Deploy an app: it runs with no client, as the next version, until `ferry app stop`.") { deployTarget, deployName, deployTag };
+deploy.SetAction((r, ct) => GuardAsync(() => DeployCommand.RunAsync(r.GetValue(deployTarget)!, r.GetValue(deployName), r.GetValue(deployTag), r.GetValue(server), ct)));
+
+var serveTarget = new Argument<string>("target") { Description = "FILE.cs, FILE.csproj or a project directory to watch." };
+var serveApp = new Command("serve", "Run an app while this command runs, and swap in a new version on every change of its source.") { serveTarget };
+serveApp.SetAction((r, ct) => GuardAsync(() => ServeAppCommand.RunAsync(r.GetValue(serveTarget)!, r.GetValue(server), ct)));
+
+var scheduleList = new Command("list", "List the deployed apps' schedules with their last and next runs.") { json };
+scheduleList.SetAction((r, ct) => GuardAsync(() => ScheduleListCommand.RunAsync(r.GetValue(json), r.GetValue(server), ct)));
+var schedule = new Command("schedule", "Inspect schedules.") { scheduleList };
 
 var containerId = new Argument<string>("container") { Description = "A container id." };
 var appFilter = new Option<string?>("--app") { Description = "Only this app's containers." };
@@ -110,7 +129,7 @@ var tokenRevoke = new Command("revoke", "Revoke a token at once.") { tokenId };
 tokenRevoke.SetAction((r, ct) => GuardAsync(() => TokenCommands.RevokeAsync(r.GetValue(tokenId)!, r.GetValue(server), ct)));
 var token = new Command("token", "Manage the tokens that clients and workers present.") { tokenCreate, tokenList, tokenRevoke };
 
-var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, shell, serve, worker, app, container, image, token };
+var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, deploy, serveApp, shell, serve, worker, app, container, image, token, schedule };
 root.Subcommands.Add(new Command("secret", "Manage secrets: encrypted keys and values that functions get as environment variables.")
 {
     new Ferry.Cli.Commands.Objects.SecretCreateCommand(server), new Ferry.Cli.Commands.Objects.SecretListCommand(server), new Ferry.Cli.Commands.Objects.SecretDeleteCommand(server),

@@ -82,6 +82,7 @@ internal static class ProjectBuilder
                 <Using Include="Ferry" />
                 <Reference Include="Ferry"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.dll")}</HintPath></Reference>
                 <Reference Include="Ferry.Protocol"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll")}</HintPath></Reference>
+                <Reference Include="Cronos"><HintPath>{System.IO.Path.Combine(sdkDir, "Cronos.dll")}</HintPath></Reference>
                 <Analyzer Include="{System.IO.Path.Combine(sdkDir, "Ferry.Generators.dll")}" />
               </ItemGroup>
             </Project>

@@ -37,7 +37,16 @@ public sealed record CreateAppRequest(string Name, string? BuildId = null, bool 
 
 public sealed record CreateAppResponse(string AppId);
 
-public sealed record AppSummary(string AppId, string Name, string State, DateTimeOffset CreatedAt, int Functions, int Containers, DateTimeOffset? StoppedAt = null);
+/// <summary>An app as listed.</summary>
+/// <param name="AppId">The app's id (one per version of a deployed app).</param>
+/// <param name="Name">The app's name.</param>
+/// <param name="CreatedAt">When it was created.</param>
+/// <param name="Functions">How many functions it defines.</param>
+/// <param name="Containers">How many containers it has now.</param>
+/// <param name="StoppedAt">When it stopped, or null.</param>
+/// <param name="State"><c>running</c> (ephemeral: it lives while its client does), <c>deployed</c>, <c>draining</c> (a replaced version finishing its inputs) or <c>stopped</c>.</param>
+/// <param name="Version">For a version of a deployed app, its number; null for an ephemeral app.</param>
+public sealed record AppSummary(string AppId, string Name, string State, DateTimeOffset CreatedAt, int Functions, int Containers, DateTimeOffset? StoppedAt = null, int? Version = null);
 
 public sealed record AppList(IReadOnlyList<AppSummary> Apps);
 

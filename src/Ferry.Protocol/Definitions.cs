@@ -51,6 +51,9 @@ public sealed record FunctionSettings
     public int? BatchWaitMs { get; init; }
     public bool EnableMemorySnapshot { get; init; }
     public IReadOnlyList<SecretRef>? Secrets { get; init; }
+
+    /// <summary>When the function runs on its own once its app is deployed; null for never.</summary>
+    public ScheduleSpec? Schedule { get; init; }
 }
 
 /// <summary>Retries of a failed input: <c>delay(k) = min(InitialDelay * BackoffCoefficient^(k-1), MaxDelay)</c>.</summary>

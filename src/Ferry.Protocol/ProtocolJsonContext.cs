@@ -9,6 +9,12 @@ namespace Ferry.Protocol;
     RespectRequiredConstructorParameters = true,
     RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(AppDefinition))]
+[JsonSerializable(typeof(DeployRequest))]
+[JsonSerializable(typeof(RollbackRequest))]
+[JsonSerializable(typeof(AppVersion))]
+[JsonSerializable(typeof(AppHistory))]
+[JsonSerializable(typeof(HeartbeatResponse))]
+[JsonSerializable(typeof(ScheduleList))]
 [JsonSerializable(typeof(ErrorResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(CreateTokenRequest))]

@@ -69,6 +69,11 @@ public static class Routes
         public const string QueueItems = "/queues/{name}/items";
         public const string QueueLen = "/queues/{name}/len";
         public const string QueueClear = "/queues/{name}/clear";
+        public const string Deployments = "/deployments";
+        public const string AppHistory = "/apps/{app}/history";
+        public const string Rollback = "/apps/{app}/rollback";
+        public const string Heartbeat = "/apps/{app}/heartbeat";
+        public const string Schedules = "/schedules";
     }
 
     /// <summary><c>GET</c>: whether the server is up, and its version; the one route that needs no token.</summary>
@@ -239,6 +244,21 @@ public static class Routes
 
     /// <summary><c>POST</c>: clears a partition, or all of them.</summary>
     public static string QueueClear(string name) => Path(Templates.QueueClear, name);
+
+    /// <summary><c>POST</c>: deploys the next version of an app.</summary>
+    public static string Deployments { get; } = Path(Templates.Deployments);
+
+    /// <summary><c>GET</c>: a deployed app's versions.</summary>
+    public static string AppHistory(string app) => Path(Templates.AppHistory, app);
+
+    /// <summary><c>POST</c>: makes an earlier version of a deployed app current.</summary>
+    public static string Rollback(string app) => Path(Templates.Rollback, app);
+
+    /// <summary><c>POST</c>: keeps an ephemeral app alive while its client runs.</summary>
+    public static string Heartbeat(string app) => Path(Templates.Heartbeat, app);
+
+    /// <summary><c>GET</c>: the schedules of the deployed apps.</summary>
+    public static string Schedules { get; } = Path(Templates.Schedules);
 
     /// <summary>Fills the template's parameters, in order, with <paramref name="values"/>, each escaped.</summary>
     private static string Path(string template, params ReadOnlySpan<string> values)

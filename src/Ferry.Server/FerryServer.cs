@@ -46,6 +46,9 @@ public sealed record ServerOptions
 
     public SchedulerOptions Scheduler { get; init; } = new();
 
+    /// <summary>Heartbeats of ephemeral apps, and how often drained versions stop and schedules fire.</summary>
+    public Deployments.DeploymentOptions Deployments { get; init; } = new();
+
     /// <summary>
     /// How long finished calls (their inputs and outputs), log lines and stopped apps are kept; 7 days by default, as
     /// Modal keeps results. Unfinished calls and running apps are kept whatever their age.
@@ -77,6 +80,10 @@ public sealed class FerryServer : IAsyncDisposable
     public Uri Url { get; }
 
     internal Scheduler Scheduler => _web.Services.GetRequiredService<Scheduler>();
+
+    internal Deployments.DeploymentService Deployments => _web.Services.GetRequiredService<Deployments.DeploymentService>();
+
+    internal ICallStore CallStore => _web.Services.GetRequiredService<ICallStore>();
 
     internal Streaming.StreamRelay Streams => _web.Services.GetRequiredService<Streaming.StreamRelay>();
 
@@ -138,6 +145,9 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<Objects.DictService>();
         builder.Services.AddSingleton<Objects.QueueService>();
         builder.Services.AddSingleton<Objects.ObjectSweeper>();
+        builder.Services.AddSingleton<IDeploymentStore>(store);
+        builder.Services.AddSingleton(options.Deployments);
+        builder.Services.AddSingleton<Deployments.DeploymentService>();
         builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(options.Scheduler);
@@ -166,6 +176,7 @@ public sealed class FerryServer : IAsyncDisposable
         await web.Services.GetRequiredService<TokenRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Objects.SecretRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Scheduler>().StartAsync(cancellationToken).ConfigureAwait(false);
+        await web.Services.GetRequiredService<Deployments.DeploymentService>().StartAsync(cancellationToken).ConfigureAwait(false);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
         web.Services.GetRequiredService<Objects.ObjectSweeper>().Start();
@@ -197,6 +208,9 @@ public sealed class FerryServer : IAsyncDisposable
     /// <summary>Deletes expired dict entries and queue partitions now, at the configured clock's time.</summary>
     internal Task<int> SweepObjectsAsync() => _web.Services.GetRequiredService<Objects.ObjectSweeper>().SweepAsync(CancellationToken.None);
 
+    /// <summary>Runs one pass of drains, heartbeat expiries and schedules now, at the configured clock's time.</summary>
+    internal Task RunDeploymentPassAsync() => _web.Services.GetRequiredService<Deployments.DeploymentService>().RunOnceAsync(CancellationToken.None);
+
     /// <summary>Runs one autoscaler and timer pass now, at the configured clock's time.</summary>
     public void Tick() => Scheduler.Tick();
 
@@ -207,6 +221,7 @@ public sealed class FerryServer : IAsyncDisposable
         await _web.Services.GetRequiredService<Retention.RetentionSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.Services.GetRequiredService<Objects.ObjectSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.StopAsync().ConfigureAwait(false);
+        await _web.Services.GetRequiredService<Deployments.DeploymentService>().DisposeAsync().ConfigureAwait(false);
         await scheduler.DisposeAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);

@@ -271,6 +271,10 @@ public sealed partial class App
             Payload.EnsureSerializable(type, $"Parameter {i + 1} of function '{function.Name}'");
         }
         Payload.EnsureSerializable(ItemSequences.ItemType(function.ResultType) ?? function.ResultType, $"The result of function '{function.Name}'");
+        if (function.Options.Schedule is { } schedule && function.ParameterTypes.Length > 0)
+        {
+            throw new InvalidRequestException($"Function '{function.Name}' has a schedule ({schedule}) but takes {function.ParameterTypes.Length} argument(s); a scheduled function takes none.");
+        }
         function.AppImage = Image;
         function.App = this;
         if (!_functions.TryAdd(function.Name, function))

@@ -69,6 +69,12 @@ public sealed record FunctionOptions
     /// </summary>
     public IReadOnlyList<Secret>? Secrets { get; init; }
 
+    /// <summary>
+    /// When the function runs on its own once the app is deployed: <c>new Period(TimeSpan.FromHours(1))</c> or
+    /// <c>new Cron("0 9 * * 1-5", "Europe/Berlin")</c>. Such a function takes no arguments. Default: never.
+    /// </summary>
+    public Schedule? Schedule { get; init; }
+
     internal FunctionSettings ToSettings(Image? appImage)
     {
         var gpus = Gpus ?? (Gpu is null ? null : Gpu.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
@@ -90,6 +96,7 @@ public sealed record FunctionOptions
             BatchWaitMs = BatchWait is { } wait ? (int)wait.TotalMilliseconds : null,
             EnableMemorySnapshot = EnableMemorySnapshot ?? false,
             Secrets = Secrets is { Count: > 0 } secrets ? [.. secrets.Select(s => s.ToRef())] : null,
+            Schedule = Schedule?.ToSpec(),
         };
     }
 
@@ -113,6 +120,7 @@ public sealed record FunctionOptions
         BatchWait = overrides.BatchWait ?? BatchWait,
         EnableMemorySnapshot = overrides.EnableMemorySnapshot ?? EnableMemorySnapshot,
         Secrets = overrides.Secrets ?? Secrets,
+        Schedule = overrides.Schedule ?? Schedule,
     };
 
     internal void Validate(string function)

@@ -129,6 +129,56 @@ public class ServerFixture : IAsyncLifetime
         return app.AppId;
     }
 
+    /// <summary>
+    /// Uploads the test app's build with a <c>deploy-version.txt</c> of <paramref name="version"/> beside it: a build of
+    /// its own, whose <c>deployed_version</c> function and <c>Greeter</c> class answer with that text.
+    /// </summary>
+    internal async Task<string> UploadVersionedBuildAsync(string version)
+    {
+        var dir = Path.Combine(_dataDir, "builds", version);
+        Directory.CreateDirectory(dir);
+        foreach (var file in Directory.EnumerateFiles(TestAppBuildDir, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(dir, Path.GetRelativePath(TestAppBuildDir, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target, overwrite: true);
+        }
+        await File.WriteAllTextAsync(Path.Combine(dir, "deploy-version.txt"), version);
+        var (buildId, _, _) = await ControlPlane.UploadAsync(_admin!, new BuiltProgram(dir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false), CancellationToken.None);
+        return buildId;
+    }
+
+    private readonly List<string> _deployed = [];
+
+    /// <summary>
+    /// Stops every version of the apps deployed through <see cref="DeployAsync"/> and waits for their containers to end,
+    /// so that a deployed app's min containers do not hold the worker's slots in the next test.
+    /// </summary>
+    internal async Task StopDeploymentsAsync()
+    {
+        foreach (var name in _deployed)
+        {
+            var versions = Scheduler.ListApps().Where(a => a.Name == name && a.State != "stopped").Select(a => a.AppId).ToList();
+            foreach (var appId in versions)
+            {
+                await _admin!.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(appId), null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
+            }
+            await WaitUntilAsync(() => versions.All(id => Scheduler.ListContainers(id).Count == 0));
+        }
+        _deployed.Clear();
+    }
+
+    /// <summary>Deploys a build of the test app as the next version of <paramref name="name"/>, as <c>ferry deploy</c> does.</summary>
+    internal Task<AppVersion> DeployAsync(string name, string buildId, string? tag = null)
+    {
+        _deployed.Add(name);
+        return DeployNowAsync(name, buildId, tag);
+    }
+
+    private Task<AppVersion> DeployNowAsync(string name, string buildId, string? tag) =>
+        _admin!.SendAsync(HttpMethod.Post, Routes.Deployments, new DeployRequest(name, buildId, Functions.App.ToDefinition() with { Name = name }, tag, "tests"),
+            ProtocolJsonContext.Default.DeployRequest, ProtocolJsonContext.Default.AppVersion, CancellationToken.None);
+
     /// <summary>Creates another app of the test app's build beside the current one, and returns a client pointed at it.</summary>
     internal async Task<FerryClient> CreateAppAsync(string name)
     {

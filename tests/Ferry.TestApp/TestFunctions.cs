@@ -67,6 +67,9 @@ public sealed class TestFunctions
         }, name: "build_sandbox");
         Snapshotted = App.Cls<Snapshotted>(new FunctionOptions { EnableMemorySnapshot = true });
         Counter = App.Cls<Counter>(new FunctionOptions { ScaledownWindow = TimeSpan.FromSeconds(2) });
+        Greeter = App.Cls<Greeter>();
+        DeployedVersion = App.Function(Ferry.TestApp.Greeter.BuildVersion, name: "deployed_version");
+        LookupFromContainer = App.Function<string, string>(CallDeployedAsync, name: "lookup_from_container");
         Embedder = App.Cls<Embedder>(new FunctionOptions { MaxContainers = 1 });
         ShortBatch = App.Cls<ShortBatch>(new FunctionOptions { MaxContainers = 1 });
         WaitForCancel = App.Function<string, string, string>(WaitForCancelAsync, new FunctionOptions { MaxContainers = 1, MaxInputs = 1 }, name: "wait_for_cancel");
@@ -146,6 +149,21 @@ public sealed class TestFunctions
     public Cls<Waiter> Waiter { get; }
 
     public Cls<Counter> Counter { get; }
+
+    /// <summary>A class the deployment tests call by name from another program.</summary>
+    public Cls<Greeter> Greeter { get; }
+
+    /// <summary>Calls the <c>deployed_version</c> function of another app by name, from inside a container.</summary>
+    public Function<string, string> LookupFromContainer { get; }
+
+    private static async Task<string> CallDeployedAsync(string appName)
+    {
+        var version = await Function.FromNameAsync<Function<string>>(appName, "deployed_version");
+        return await version.RemoteAsync();
+    }
+
+    /// <summary>The <c>deploy-version.txt</c> of the build the container runs: tells two deployed builds apart.</summary>
+    public Function<string> DeployedVersion { get; }
 
     /// <summary>Opens a TCP connection to <c>host:port</c>: <c>connected</c>, or <c>failed: </c> and the socket error.</summary>
     public Function<string, string> ConnectTo { get; }
@@ -636,4 +654,18 @@ public sealed class BrokenModel
 internal static class ModelFiles
 {
     public static byte[] Read(string path) => File.ReadAllBytes(path);
+}
+
+/// <summary>Greets from the build it runs in; the deployment tests deploy builds that differ in <c>deploy-version.txt</c>.</summary>
+public sealed class Greeter
+{
+    /// <summary>The text of <c>deploy-version.txt</c> next to the program, or <c>none</c>.</summary>
+    public static string BuildVersion()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "deploy-version.txt");
+        return File.Exists(path) ? File.ReadAllText(path).Trim() : "none";
+    }
+
+    [Method]
+    public string Greet(string name) => $"hello {name} from {BuildVersion()}";
 }

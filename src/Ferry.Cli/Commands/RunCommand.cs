@@ -34,6 +34,8 @@ internal static class RunCommand
         using var stopLogs = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var logs = new LogFollower(client, app.AppId);
         var following = logs.FollowAsync(stopLogs.Token);
+        // Unless detached, the app lives while this command does: killed, it stops sending heartbeats and the server stops the app.
+        await using var heartbeat = detach ? null : AppHeartbeat.Start(client, app.AppId);
         // An auto-started local server that crashes is started again at the same address; the program reconnects to it.
         var supervising = ControlPlane.IsLocal(server) ? ControlPlane.SuperviseLocalAsync(stopLogs.Token) : Task.CompletedTask;
         int exitCode;

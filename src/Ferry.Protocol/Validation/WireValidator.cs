@@ -169,6 +169,10 @@ public static class WireValidator
                     $"is not a GPU request ({Show(gpus[i])}); write TYPE or TYPE:COUNT (1 to {SettingsLimits.MaxGpuCount}), where TYPE is one of {string.Join(", ", SettingsLimits.GpuTypes)}");
             }
         }
+        if (settings.Schedule is { } schedule && ScheduleTimes.Problem(schedule) is { } badSchedule)
+        {
+            yield return Fail(Join(at, "schedule"), badSchedule);
+        }
         if (settings.Image is { } image)
         {
             foreach (var problem in Image(image, Join(at, "image")))

@@ -17,7 +17,9 @@ internal static class CallRoutes
     {
         v1.MapPost(Routes.Templates.Calls, async (string app, HttpContext http, Scheduler scheduler) =>
         {
-            Access.RequireApp(http, app);
+            // An app id, or a deployed app's name (a lookup): resolved to the current version now, at call time.
+            app = scheduler.ResolveCallTarget(app);
+            Access.RequireCallable(http, scheduler, app);
             var request = await ReadAsync(http, Json.CreateCallRequest);
             ThrowIfInvalid(WireValidator.Check(request));
             ValidateInputs(request.Inputs);

@@ -159,7 +159,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 .OrderByDescending(a => a.Record.CreatedAt)
                 .Select(a => new AppSummary(
                     a.AppId, a.Record.Name, a.Record.State, a.Record.CreatedAt,
-                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count), a.Record.StoppedAt))];
+                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count), a.Record.StoppedAt, VersionLocked(a.AppId)))];
         }
     }
 
@@ -276,7 +276,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 existing = new CallState(record, pool) { Final = false };
                 _calls.Add(existing);
             }
-            else if (existing.Record.AppId != appId || existing.Record.Function != request.Function)
+            // A retried request may reach the next version of a deployed app: the call stays with the version that took it.
+            else if (existing.Record.Function != request.Function || (existing.Record.AppId != appId && existing.Pool.App.Record.Name != app.Record.Name))
             {
                 throw new ConflictException($"The call id '{request.CallId}' is already used by another function.");
             }

@@ -120,9 +120,21 @@ internal sealed class TokenAuthentication(
     }
 }
 
-/// <summary>Checks that a container's request stays inside its own app. Client tokens pass; they may act on any app.</summary>
+/// <summary>
+/// Checks that a container's request stays inside its own app, or calls a deployed app (a lookup by name). Client
+/// tokens pass; they may act on any app.
+/// </summary>
 internal static class Access
 {
+    /// <summary>A new call: a container may call its own app, or any version of a deployed app.</summary>
+    public static void RequireCallable(HttpContext http, Scheduler scheduler, string appId)
+    {
+        if (http.User.ContainerApp() is { } own && own != appId && !scheduler.IsDeployedApp(appId))
+        {
+            throw new ForbiddenException("A container's token can only call its own app's functions and those of deployed apps.");
+        }
+    }
+
     public static void RequireApp(HttpContext http, string appId)
     {
         if (http.User.ContainerApp() is { } own && own != appId)
@@ -135,7 +147,7 @@ internal static class Access
     {
         if (http.User.ContainerApp() is not null)
         {
-            RequireApp(http, await scheduler.AppOfCallAsync(callId, http.RequestAborted).ConfigureAwait(false));
+            RequireCallable(http, scheduler, await scheduler.AppOfCallAsync(callId, http.RequestAborted).ConfigureAwait(false));
         }
     }
 }

@@ -16,7 +16,15 @@ internal sealed record AppRecord(
 /// <summary>Values of <see cref="AppRecord.State"/>.</summary>
 internal static class AppStates
 {
+    /// <summary>An ephemeral app, or one run detached: it lives while its client does (or until stopped).</summary>
     public const string Running = "running";
+
+    /// <summary>The current version of a deployed app: it runs with no client, and lookups by name reach it.</summary>
+    public const string Deployed = "deployed";
+
+    /// <summary>A replaced version of a deployed app: it finishes the inputs it has, takes no new calls, then stops.</summary>
+    public const string Draining = "draining";
+
     public const string Stopped = "stopped";
 }
 

@@ -51,6 +51,7 @@ internal sealed partial class PostgresStore : IStore
             created_at timestamptz NOT NULL, revoked_at timestamptz);
         """,
         ObjectsMigration,
+        DeploymentMigration,
     ];
 
     private readonly NpgsqlDataSource _dataSource;

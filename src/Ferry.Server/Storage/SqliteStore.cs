@@ -49,6 +49,7 @@ internal sealed partial class SqliteStore : IStore
                 secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
             """, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, ObjectsSchema, cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, DeploymentSchema, cancellationToken).ConfigureAwait(false);
         _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
 

@@ -1,3 +1,4 @@
+using Ferry.Client;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -78,6 +79,7 @@ public sealed partial class Cls<T>
     {
         function.AppImage = _registration.AppImage;
         function.App = _registration.App;
+        function.BoundClient = _registration.BoundClient;
         if (_parameters.ValueKind == JsonValueKind.Undefined)
         {
             // A required parameter was never given; this throws the message that names it.
@@ -186,6 +188,9 @@ internal sealed class ClassRegistration
 
     /// <summary>The app the class is registered on, whose client its methods' calls go through.</summary>
     public App? App { get; init; }
+
+    /// <summary>For a class looked up by name, the client of the deployed app that has it; null otherwise.</summary>
+    public FerryClient? BoundClient { get; init; }
 
     public IReadOnlyList<MethodInfo> Enter { get; }
 

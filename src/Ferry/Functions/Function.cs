@@ -10,7 +10,7 @@ namespace Ferry;
 /// A function registered on an <see cref="App"/>. The typed subclasses (<see cref="Function{TResult}"/>,
 /// <see cref="Function{T1, TResult}"/> and so on) carry the calls; this base carries what every function shares.
 /// </summary>
-public abstract class Function
+public abstract partial class Function
 {
     private protected Function(string name, FunctionOptions options, Delegate implementation)
     {
@@ -40,8 +40,11 @@ public abstract class Function
     /// <summary>The app the function is registered on, or null for a handle made outside one.</summary>
     internal App? App { get; set; }
 
-    /// <summary>The client every call of this handle goes through: its app's.</summary>
-    internal FerryClient Client => App?.Client ?? FerryContext.Client;
+    /// <summary>For a handle looked up by name, the client of the deployed app it names; null otherwise.</summary>
+    internal FerryClient? BoundClient { get; set; }
+
+    /// <summary>The client every call of this handle goes through: its deployed app's, for a lookup, else its app's.</summary>
+    internal FerryClient Client => BoundClient ?? App?.Client ?? FerryContext.Client;
 
     /// <summary>The class parameters of a class method's pool, or null.</summary>
     internal JsonElement? Parameters { get; set; }

@@ -25,7 +25,9 @@ public sealed record AppRunOptions
 /// <summary>
 /// An app running from this program (Modal's <c>with app.run():</c>), made by <see cref="App.RunEphemeralAsync"/>.
 /// While it lives, the app's function and class handles call this run; disposing it stops the app and its containers
-/// (unless <see cref="AppRunOptions.Detach"/>) and points the handles back at the environment.
+/// (unless <see cref="AppRunOptions.Detach"/>) and points the handles back at the environment. While it lives it sends
+/// the server heartbeats; if this process dies without disposing it, the server stops the app once they stop (20 s by
+/// default).
 /// </summary>
 public sealed class EphemeralApp : IAsyncDisposable
 {
@@ -33,10 +35,13 @@ public sealed class EphemeralApp : IAsyncDisposable
     private readonly FerryClient _client;
     private readonly FerryConnection? _ownedConnection;
     private readonly AppRunOptions _options;
+    private readonly AppHeartbeat? _heartbeat;
     private int _disposed;
 
     private EphemeralApp(App app, string appId, FerryClient client, FerryConnection? ownedConnection, AppRunOptions options)
     {
+        // A detached app outlives this run; any other stops on the server once heartbeats stop, even if this process is killed.
+        _heartbeat = options.Detach ? null : AppHeartbeat.Start(client, appId);
         _app = app;
         AppId = appId;
         _client = client;
@@ -110,6 +115,10 @@ public sealed class EphemeralApp : IAsyncDisposable
             return;
         }
         _app.SetRunning(null);
+        if (_heartbeat is not null)
+        {
+            await _heartbeat.DisposeAsync().ConfigureAwait(false);
+        }
         try
         {
             if (!_options.Detach)

@@ -49,6 +49,12 @@ internal static class ProgramHost
         try
         {
             await app.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
+            var scheduled = app.Functions.Values.Where(f => f.Options.Schedule is not null).Select(f => f.Name).ToList();
+            if (scheduled.Count > 0)
+            {
+                await Console.Error.WriteLineAsync(
+                    $"Schedules ({string.Join(", ", scheduled)}) fire only after `ferry deploy`; this run does not start them.").ConfigureAwait(false);
+            }
             var target = Environment.GetEnvironmentVariable(FerryEnv.Entrypoint);
             if (string.IsNullOrEmpty(target))
             {
