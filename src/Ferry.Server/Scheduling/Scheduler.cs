@@ -76,13 +76,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     private const long CollectAfterReleased = 200_000;
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
-    private long _nextInputId;
     private Task _ticker = Task.CompletedTask;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _nextInputId = await callStore.MaxInputIdAsync(cancellationToken).ConfigureAwait(false);
-        Outputs.StartAfter(await callStore.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false));
         foreach (var app in await appStore.ListAppsAsync(cancellationToken).ConfigureAwait(false))
         {
             _apps.Add(new AppState(app));
@@ -294,7 +291,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
 
     private async Task<int> AddInputsAsync(CallState call, IReadOnlyList<InputItem> items, bool final, CancellationToken cancellationToken)
     {
-        var fresh = new List<InputState>(items.Count);
+        var accepted = new List<InputItem>(items.Count);
         Task previous;
         TaskCompletionSource written = new(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -311,16 +308,25 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             {
                 if (call.Indices.Add(item.Index))
                 {
-                    fresh.Add(new InputState(++_nextInputId, call, item.Index, item.Args, item.ArgsBlob));
+                    accepted.Add(item);
                 }
             }
             previous = call.LastWrite;
             call.LastWrite = written.Task;
         }
+        var fresh = new List<InputState>(accepted.Count);
         try
         {
-            var records = fresh.Select(i => new InputRecord(i.Id, call.CallId, i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
-            await callStore.AddInputsAsync(call.Record, records, cancellationToken).ConfigureAwait(false);
+            var records = accepted.Select(i => new NewInput(i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
+            var ids = await callStore.AddInputsAsync(call.Record, records, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < accepted.Count; i++)
+            {
+                // An id of 0 is an index the store already had: another server accepted it first and dispatches it.
+                if (ids[i] != 0)
+                {
+                    fresh.Add(new InputState(ids[i], call, accepted[i].Index, accepted[i].Args, accepted[i].ArgsBlob));
+                }
+            }
             if (final)
             {
                 await callStore.SetFinalAsync(call.CallId, cancellationToken).ConfigureAwait(false);
@@ -332,7 +338,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             lock (_gate)
             {
-                call.Indices.ExceptWith(fresh.Select(i => i.Index));
+                call.Indices.ExceptWith(accepted.Select(i => i.Index));
             }
             written.TrySetResult();
             throw;
@@ -397,7 +403,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             call.Indices.UnionWith(indices);
             foreach (var output in outputs)
             {
-                call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, call.Outputs.Count + 1));
+                call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, output.Cursor));
             }
             _calls.Add(call);
             MarkIfDoneLocked(call);
@@ -416,8 +422,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             // A finished call that left memory is paged straight from the store, never loaded whole.
             var start = Math.Clamp(after, 0, finished.Total);
             var page = await callStore.GetOutputsAsync(callId, start, limit, cancellationToken).ConfigureAwait(false);
-            var items = page.Select((o, i) => ToOutput(o.Index, o.Success, o.Result, o.ResultBlob, o.Error, start + i + 1)).ToList();
-            return new OutputBatch(items, start + items.Count, start + items.Count == finished.Total, finished.Total);
+            var items = page.Select(o => ToOutput(o.Index, o.Success, o.Result, o.ResultBlob, o.Error, o.Cursor)).ToList();
+            var next = items.Count > 0 ? items[^1].Cursor : start;
+            return new OutputBatch(items, next, next == finished.Total, finished.Total);
         }
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
         return await Outputs.WaitForOutputsAsync(call, after, wait, limit, cancellationToken).ConfigureAwait(false);

@@ -12,7 +12,7 @@ namespace Ferry.Server.Storage;
 /// waits on a private fsync, and a write that fails fails alone while the others of its group commit; a read sees every
 /// write acknowledged before it started. Times are kept to the millisecond.
 /// </remarks>
-internal interface IStore : IAppStore, ICallStore, ILogStore, IImageStore, ITokenStore, IRetentionStore, IAsyncDisposable
+internal interface IStore : IAppStore, ICallStore, ILogStore, IImageStore, ITokenStore, IRetentionStore, ILeaseStore, IAsyncDisposable
 {
     /// <summary>Opens the store, creating its schema if missing and upgrading it if older; call it once, before anything else.</summary>
     /// <exception cref="StoreUnavailableException">The database cannot be reached, is held by another server, or has a newer schema.</exception>
