@@ -57,6 +57,12 @@ public sealed record ServerOptions
 
     /// <summary>The lowest level of the server's own log output.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+
+    /// <summary>
+    /// Leases and forwarding when several servers share one PostgreSQL database (see docs/architecture.md); a server on
+    /// SQLite is the only one on its file and takes no leases.
+    /// </summary>
+    public Replicas.ReplicaOptions Replicas { get; init; } = new();
 }
 
 /// <summary>A running control plane: HTTP API, store, scheduler and log hub.</summary>
@@ -109,6 +115,11 @@ public sealed class FerryServer : IAsyncDisposable
                 }
             });
         });
+        var replicated = StoreLocation.IsPostgres(options.Store);
+        if (replicated)
+        {
+            options.Replicas.Validate();
+        }
         var store = StoreLocation.Create(options.Store, options.DataDir);
         try
         {
@@ -133,7 +144,14 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton(options.Scheduler);
         builder.Services.AddSingleton<LogHub>();
         builder.Services.AddSingleton<Sessions.SessionBroker>();
-        builder.Services.AddSingleton<Scheduler>();
+        if (replicated)
+        {
+            Replicas.ReplicaServices.Add(builder.Services, options.Replicas);
+        }
+        else
+        {
+            builder.Services.AddSingleton<Scheduler>();
+        }
         builder.Services.AddSingleton<Streaming.StreamRelay>();
         builder.Services.AddSingleton<TokenRegistry>();
         builder.Services.AddSingleton(options);
@@ -148,6 +166,10 @@ public sealed class FerryServer : IAsyncDisposable
         web.Use(ErrorMapping.HandleAsync);
         web.UseAuthentication();
         web.UseAuthorization();
+        if (replicated)
+        {
+            web.Use(web.Services.GetRequiredService<Replicas.ReplicaRouting>().HandleAsync);
+        }
         Endpoints.Map(web);
         web.MapFallback((HttpContext http) => Results.Json(
             new ErrorResponse(ErrorCodes.NotFound, $"No endpoint answers {http.Request.Method} {http.Request.Path}."),
@@ -158,7 +180,12 @@ public sealed class FerryServer : IAsyncDisposable
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
+        var url = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+        if (replicated)
+        {
+            await web.Services.GetRequiredService<Replicas.ReplicaCoordinator>().StartAsync(url, cancellationToken).ConfigureAwait(false);
+        }
+        return new FerryServer(web, url);
     }
 
     /// <summary>
@@ -191,6 +218,10 @@ public sealed class FerryServer : IAsyncDisposable
         var store = _web.Services.GetRequiredService<IStore>();
         await _web.Services.GetRequiredService<Retention.RetentionSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.StopAsync().ConfigureAwait(false);
+        if (_web.Services.GetService<Replicas.ReplicaCoordinator>() is { } coordinator)
+        {
+            await coordinator.DisposeAsync().ConfigureAwait(false);
+        }
         await scheduler.DisposeAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);

@@ -57,7 +57,7 @@ public sealed record SchedulerOptions
 /// the store's single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler
 /// decided, which is what makes an output cursor stable across a restart.
 /// </remarks>
-internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger) : IAsyncDisposable
+internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger, bool ownsEveryApp = true) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly AppRegistry _apps = new();
@@ -80,12 +80,25 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        if (!ownsEveryApp)
+        {
+            // A replica among several owns no app until it takes its lease (see AdoptAppAsync).
+            _ticker = Task.Run(TickLoopAsync, CancellationToken.None);
+            return;
+        }
         foreach (var app in await appStore.ListAppsAsync(cancellationToken).ConfigureAwait(false))
         {
             _apps.Add(new AppState(app));
             await logs.InitializeAppAsync(app.AppId, app.State == AppStates.Stopped, cancellationToken).ConfigureAwait(false);
         }
         var pending = await callStore.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);
+        await QueuePendingAsync(pending, cancellationToken).ConfigureAwait(false);
+        _ticker = Task.Run(TickLoopAsync, CancellationToken.None);
+    }
+
+    /// <summary>Queues inputs reloaded from the store, each with its call.</summary>
+    private async Task QueuePendingAsync(IReadOnlyList<PendingInput> pending, CancellationToken cancellationToken)
+    {
         foreach (var group in pending.GroupBy(p => p.Call.CallId))
         {
             var call = await LoadCallAsync(group.First().Call, cancellationToken).ConfigureAwait(false);
@@ -97,6 +110,11 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             {
                 foreach (var item in group)
                 {
+                    // The call may have been in memory already, with some of these inputs queued.
+                    if (call.Open.ContainsKey(item.Input.Index))
+                    {
+                        continue;
+                    }
                     var input = new InputState(item.Input.InputId, call, item.Input.Index, ParseArgs(item.Input.Args), item.Input.ArgsBlob)
                     {
                         Attempt = item.Attempt,
@@ -110,7 +128,6 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             LogRecovered(logger, pending.Count);
         }
-        _ticker = Task.Run(TickLoopAsync, CancellationToken.None);
     }
 
     private static JsonElement? ParseArgs(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
@@ -121,6 +138,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     {
         var record = new AppRecord(Ids.New("ap"), request.Name, request.BuildId, AppStates.Running, request.Detached, clock.GetUtcNow(), null, request.Definition);
         await appStore.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
+        if (ClaimNewApp is { } claim)
+        {
+            await claim(record.AppId, cancellationToken).ConfigureAwait(false);
+        }
         lock (_gate)
         {
             _apps.Add(new AppState(record));
@@ -688,7 +709,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// <summary>Hands queued inputs to ready containers with free slots (see <see cref="PoolDispatcher"/>).</summary>
     private void DispatchLocked(PoolState pool)
     {
-        if (_dispatcher.Dispatch(pool))
+        if (!pool.App.Released && _dispatcher.Dispatch(pool))
         {
             PulseLocked();
         }
@@ -1257,7 +1278,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// <summary>Starts or stops containers so the pool has what its load and settings ask for.</summary>
     private void ScaleLocked(PoolState pool, DateTimeOffset now)
     {
-        if (pool.App.Stopped)
+        if (pool.App.Stopped || pool.App.Released)
         {
             return;
         }

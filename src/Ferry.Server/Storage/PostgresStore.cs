@@ -11,15 +11,16 @@ namespace Ferry.Server.Storage;
 /// they were issued: the scheduler publishes outputs in that order. Reads take pooled connections of their own.
 /// </summary>
 /// <remarks>
-/// One server per database (per schema, with <c>Search Path</c>): the scheduler keeps its queues and counters in
-/// memory, so the store holds a session advisory lock while it is open and a second server on the same schema
-/// refuses to start. Times are kept to the millisecond, as in SQLite, so both stores read back the same values.
+/// Several servers may share one database (per schema, with <c>Search Path</c>): the store, not a server, numbers
+/// inputs and outputs, and apps are shared out through leases (see <see cref="ILeaseStore"/>). Group commit orders
+/// one server's writes; two servers' writes meet only on rows both touch, where PostgreSQL's row locks order them.
+/// Times are kept to the millisecond, as in SQLite, so both stores read back the same values.
 /// </remarks>
 internal sealed partial class PostgresStore : IStore
 {
     private const int MaxBatch = 4096;
 
-    /// <summary>The first key of the advisory lock that marks a schema as in use; the second is the schema's hash.</summary>
+    /// <summary>The first key of the advisory lock that serializes schema migrations.</summary>
     private const int LockClass = 0x46727279;
 
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
@@ -70,7 +71,6 @@ internal sealed partial class PostgresStore : IStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _description;
     private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
-    private NpgsqlConnection? _lock;
     private Task? _writer;
 
     /// <param name="connectionString">An Npgsql connection string.</param>
@@ -101,22 +101,13 @@ internal sealed partial class PostgresStore : IStore
     /// <summary>The newest schema version this server knows.</summary>
     internal static int SchemaVersion => Migrations.Length;
 
-    /// <summary>Brings the schema up to date and takes the schema's lock.</summary>
-    /// <exception cref="StoreUnavailableException">The database cannot be reached, is in use by another server, or has a newer schema.</exception>
+    /// <summary>Brings the schema up to date.</summary>
+    /// <exception cref="StoreUnavailableException">The database cannot be reached or has a newer schema.</exception>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         try
         {
             await MigrateAsync(cancellationToken).ConfigureAwait(false);
-            _lock = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var claim = new NpgsqlCommand("SELECT pg_try_advisory_lock(@class, hashtext(current_schema()))", _lock);
-            claim.Parameters.Add(new NpgsqlParameter<int>("class", LockClass));
-            if (await claim.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
-            {
-                await _lock.DisposeAsync().ConfigureAwait(false);
-                _lock = null;
-                throw new StoreUnavailableException($"Another Ferry server is using the {_description}; several servers on one database are not supported yet.");
-            }
         }
         catch (NpgsqlException e)
         {
@@ -618,22 +609,6 @@ internal sealed partial class PostgresStore : IStore
         if (_writer is not null)
         {
             await _writer.ConfigureAwait(false);
-        }
-        if (_lock is not null)
-        {
-            // Closing returns the connection to the pool with its session, lock and all: let go of the lock first.
-            try
-            {
-                await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@class, hashtext(current_schema()))", _lock);
-                release.Parameters.Add(new NpgsqlParameter<int>("class", LockClass));
-                await release.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-            catch (NpgsqlException)
-            {
-                // A broken connection has lost its session, and the lock with it.
-            }
-            await _lock.DisposeAsync().ConfigureAwait(false);
-            _lock = null;
         }
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }
