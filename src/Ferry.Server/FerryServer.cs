@@ -139,6 +139,7 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<IImageStore>(store);
         builder.Services.AddSingleton<ITokenStore>(store);
         builder.Services.AddSingleton<IRetentionStore>(store);
+        builder.Services.AddSingleton<ILeaseStore>(store);
         builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(options.Scheduler);
@@ -245,6 +246,7 @@ internal static partial class ErrorMapping
                 NotFoundException => (StatusCodes.Status404NotFound, ErrorCodes.NotFound),
                 ConflictException => (StatusCodes.Status409Conflict, ErrorCodes.Conflict),
                 ForbiddenException => (StatusCodes.Status403Forbidden, ErrorCodes.Forbidden),
+                LeaseLostException => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.Unavailable),
                 PayloadTooLargeException => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
                 BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
                 BadHttpRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),

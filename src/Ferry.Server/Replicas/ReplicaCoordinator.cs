@@ -56,17 +56,19 @@ internal sealed partial class ReplicaCoordinator(ILeaseStore leases, IAppStore a
     }
 
     /// <summary>Takes the lease of an app this replica just created.</summary>
-    public async Task ClaimNewAppAsync(string appId, CancellationToken cancellationToken)
+    public async Task<LeaseFence?> ClaimNewAppAsync(string appId, CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
         var lease = await leases.TryAcquireLeaseAsync(appId, ReplicaId, now, now + options.LeaseDuration, cancellationToken).ConfigureAwait(false);
-        if (lease.ReplicaId == ReplicaId)
+        if (lease.ReplicaId != ReplicaId)
         {
-            lock (_gate)
-            {
-                _owned[appId] = lease;
-            }
+            return null;
         }
+        lock (_gate)
+        {
+            _owned[appId] = lease;
+        }
+        return new LeaseFence(appId, ReplicaId, lease.Epoch);
     }
 
     /// <summary>
@@ -114,7 +116,7 @@ internal sealed partial class ReplicaCoordinator(ILeaseStore leases, IAppStore a
             {
                 _owned[appId] = lease;
             }
-            await scheduler.AdoptAppAsync(record, cancellationToken).ConfigureAwait(false);
+            await scheduler.AdoptAppAsync(record, new LeaseFence(appId, ReplicaId, lease.Epoch), cancellationToken).ConfigureAwait(false);
             return true;
         }
         finally

@@ -33,7 +33,8 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
             records.Add(new CompletionRecord(input.Id, input.Call.CallId, output.Success, result, output.ResultBlob, output.Error, now));
             published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
         }
-        var write = store.CompleteInputsAsync(records, CancellationToken.None);
+        // One container's outputs, so one app's: its lease fences the write on a replica among several.
+        var write = store.CompleteInputsAsync(records, done.Count > 0 ? done[0].Input.Call.Pool.App.Fence : null, CancellationToken.None);
         _unpublished.Enqueue(new PendingPublish(write, published));
         _ = write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }

@@ -11,7 +11,7 @@ namespace Ferry.Server.Scheduling;
 internal sealed partial class Scheduler
 {
     /// <summary>Takes the lease of an app created here, before it is held in memory; null on a single server.</summary>
-    public Func<string, CancellationToken, Task>? ClaimNewApp { get; set; }
+    public Func<string, CancellationToken, Task<LeaseFence?>>? ClaimNewApp { get; set; }
 
     /// <summary>The newest app held here with that name, not released; null if none.</summary>
     public string? TryResolveHeldApp(string name)
@@ -36,7 +36,7 @@ internal sealed partial class Scheduler
     /// be dispatched here. Inputs another replica had handed to containers run again; the store keeps the first
     /// outcome of each, so every result counts once.
     /// </summary>
-    public async Task AdoptAppAsync(AppRecord record, CancellationToken cancellationToken)
+    public async Task AdoptAppAsync(AppRecord record, LeaseFence fence, CancellationToken cancellationToken)
     {
         lock (_gate)
         {
@@ -50,7 +50,7 @@ internal sealed partial class Scheduler
             {
                 _calls.Forget(stale);
             }
-            _apps.Add(new AppState(record));
+            _apps.Add(new AppState(record) { Fence = fence });
         }
         await logs.InitializeAppAsync(record.AppId, record.State == AppStates.Stopped, cancellationToken).ConfigureAwait(false);
         var pending = await callStore.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);

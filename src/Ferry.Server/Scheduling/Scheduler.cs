@@ -138,13 +138,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     {
         var record = new AppRecord(Ids.New("ap"), request.Name, request.BuildId, AppStates.Running, request.Detached, clock.GetUtcNow(), null, request.Definition);
         await appStore.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
-        if (ClaimNewApp is { } claim)
-        {
-            await claim(record.AppId, cancellationToken).ConfigureAwait(false);
-        }
+        var fence = ClaimNewApp is { } claim ? await claim(record.AppId, cancellationToken).ConfigureAwait(false) : null;
         lock (_gate)
         {
-            _apps.Add(new AppState(record));
+            _apps.Add(new AppState(record) { Fence = fence });
         }
         await logs.InitializeAppAsync(record.AppId, stopped: false, cancellationToken).ConfigureAwait(false);
         return record;
@@ -339,7 +336,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         try
         {
             var records = accepted.Select(i => new NewInput(i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
-            var ids = await callStore.AddInputsAsync(call.Record, records, cancellationToken).ConfigureAwait(false);
+            var ids = await callStore.AddInputsAsync(call.Record, records, call.Pool.App.Fence, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < accepted.Count; i++)
             {
                 // An id of 0 is an index the store already had: another server accepted it first and dispatches it.

@@ -121,4 +121,7 @@ internal sealed class AppState(AppRecord record)
 
     /// <summary>Set when this replica lost the app's lease: nothing of it is dispatched or started here any more.</summary>
     public bool Released { get; set; }
+
+    /// <summary>The lease this replica holds on the app, which its writes about the app carry; null on a single server.</summary>
+    public Storage.LeaseFence? Fence { get; init; }
 }

@@ -40,7 +40,15 @@ internal interface ICallStore
     /// Idempotent: a call already stored is not rewritten, and an input whose index the call already has is ignored,
     /// whatever its arguments, and its id is returned as 0.
     /// </summary>
-    Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken);
+    Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken) =>
+        AddInputsAsync(call, inputs, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="AddInputsAsync(CallRecord, IReadOnlyList{NewInput}, CancellationToken)"/>, committed only while
+    /// <paramref name="fence"/> holds (when not null).
+    /// </summary>
+    /// <exception cref="LeaseLostException">The fence's lease has changed hands; nothing was written.</exception>
+    Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, LeaseFence? fence, CancellationToken cancellationToken);
 
     /// <summary>Marks a call final: no more inputs will come.</summary>
     Task SetFinalAsync(string callId, CancellationToken cancellationToken);
@@ -49,7 +57,15 @@ internal interface ICallStore
     /// Records inputs' outcomes, giving each its call's next output cursor in the order listed. An input's first outcome
     /// is its final one: a later completion of it is ignored and takes no cursor.
     /// </summary>
-    Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken);
+    Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) =>
+        CompleteInputsAsync(completions, null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="CompleteInputsAsync(IReadOnlyList{CompletionRecord}, CancellationToken)"/>, committed only while
+    /// <paramref name="fence"/> holds (when not null).
+    /// </summary>
+    /// <exception cref="LeaseLostException">The fence's lease has changed hands; nothing was written.</exception>
+    Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, LeaseFence? fence, CancellationToken cancellationToken);
 
     /// <summary>Records which attempt an input is on; <see cref="LoadPendingInputsAsync"/> returns it.</summary>
     Task SetAttemptAsync(long inputId, int attempt, CancellationToken cancellationToken);

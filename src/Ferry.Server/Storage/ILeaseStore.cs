@@ -6,6 +6,16 @@ namespace Ferry.Server.Storage;
 /// </summary>
 internal sealed record PoolLease(string PoolId, string ReplicaId, long Epoch, DateTimeOffset ExpiresAt);
 
+/// <summary>
+/// A write's proof that its server still holds the lease it names: a fenced write commits only if the lease is still
+/// the replica's with that epoch, and holds the lease row so the next owner's acquisition waits for it. So once a
+/// replica has taken a lease, nothing its predecessor writes under the old epoch lands.
+/// </summary>
+internal sealed record LeaseFence(string PoolId, string ReplicaId, long Epoch);
+
+/// <summary>A fenced write was refused: its server no longer holds the lease it named.</summary>
+internal sealed class LeaseLostException(string message) : Exception(message);
+
 /// <summary>A server replica as registered: where other replicas reach it, and when it last said it was alive.</summary>
 internal sealed record ReplicaRecord(string ReplicaId, string Url, DateTimeOffset HeartbeatAt);
 

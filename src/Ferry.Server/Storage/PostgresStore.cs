@@ -65,6 +65,16 @@ internal sealed partial class PostgresStore : IStore
         UPDATE calls c SET outputs = x.n FROM (SELECT call_id, count(*) AS n FROM inputs WHERE done GROUP BY call_id) x WHERE c.call_id = x.call_id;
         CREATE TABLE leases(pool_id text PRIMARY KEY, replica_id text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL);
         CREATE TABLE replicas(replica_id text PRIMARY KEY, url text NOT NULL, heartbeat_at timestamptz NOT NULL);
+        -- The epoch is part of a key, so that changing hands is a key update: it waits for fenced writes (FOR KEY
+        -- SHARE) to commit, and then sees them; a renewal changes no key and never waits for them.
+        CREATE UNIQUE INDEX leases_epoch ON leases(pool_id, epoch);
+        CREATE FUNCTION ferry_fence(lease text, replica text, lease_epoch bigint) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM 1 FROM leases WHERE pool_id = lease AND replica_id = replica AND epoch = lease_epoch FOR KEY SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'FL001', MESSAGE = 'ferry: lease lost';
+            END IF;
+        END $$;
         """,
     ];
 
@@ -186,7 +196,9 @@ internal sealed partial class PostgresStore : IStore
                     {
                         if (failures.TryGetValue(op, out var error))
                         {
-                            op.Done.TrySetException(error);
+                            op.Done.TrySetException(error is PostgresException { SqlState: FenceFailed }
+                                ? new LeaseLostException("The lease this write was fenced by has changed hands.")
+                                : error);
                         }
                         else
                         {
@@ -332,11 +344,15 @@ internal sealed partial class PostgresStore : IStore
             r.IsDBNull(7) ? null : JsonSerializer.Deserialize(r.GetString(7), Json.AppDefinition)),
         cancellationToken).ConfigureAwait(false);
 
-    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken) =>
+        AddInputsAsync(call, inputs, null, cancellationToken);
+
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, LeaseFence? fence, CancellationToken cancellationToken)
     {
         var ids = new long[inputs.Count];
         return WriteAsync(async c =>
         {
+            await CheckFenceAsync(c, fence).ConfigureAwait(false);
             await ExecuteAsync(c, """
                 INSERT INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
                 VALUES(@id, @app, @function, @pool_id, @kind, @created, @final, @pool) ON CONFLICT DO NOTHING
@@ -384,8 +400,12 @@ internal sealed partial class PostgresStore : IStore
     public Task SetFinalAsync(string callId, CancellationToken cancellationToken) => WriteAsync(c => ExecuteAsync(c,
         "UPDATE calls SET final = true WHERE call_id = @id", P("id", callId)), cancellationToken);
 
-    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) => WriteAsync(async c =>
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) =>
+        CompleteInputsAsync(completions, null, cancellationToken);
+
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, LeaseFence? fence, CancellationToken cancellationToken) => WriteAsync(async c =>
     {
+        await CheckFenceAsync(c, fence).ConfigureAwait(false);
         if (completions.Count == 0)
         {
             return;

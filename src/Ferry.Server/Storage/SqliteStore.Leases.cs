@@ -13,6 +13,21 @@ internal sealed partial class SqliteStore
         WHERE leases.replica_id = excluded.replica_id OR leases.expires_at <= $now
         """;
 
+    /// <summary>Throws <see cref="LeaseLostException"/> unless the fence's lease is still its replica's with its epoch.</summary>
+    private static void CheckFence(SqliteConnection connection, SqliteTransaction transaction, LeaseFence? fence)
+    {
+        if (fence is null)
+        {
+            return;
+        }
+        using var check = Command(connection, transaction, "SELECT 1 FROM leases WHERE pool_id = $pool AND replica_id = $replica AND epoch = $epoch",
+            ("$pool", fence.PoolId), ("$replica", fence.ReplicaId), ("$epoch", fence.Epoch));
+        if (check.ExecuteScalar() is null)
+        {
+            throw new LeaseLostException($"The lease of '{fence.PoolId}' is no longer held by {fence.ReplicaId} with epoch {fence.Epoch}.");
+        }
+    }
+
     public Task<PoolLease> TryAcquireLeaseAsync(string poolId, string replicaId, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         PoolLease? lease = null;

@@ -146,7 +146,7 @@ internal sealed partial class SqliteStore : IStore
                         op.Apply(connection, transaction);
                         savepoint.Release();
                     }
-                    catch (SqliteException e)
+                    catch (Exception e) when (e is SqliteException or LeaseLostException)
                     {
                         failed.Add((op, e));
                     }
@@ -269,11 +269,15 @@ internal sealed partial class SqliteStore : IStore
         return apps;
     }
 
-    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken)
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken) =>
+        AddInputsAsync(call, inputs, null, cancellationToken);
+
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, LeaseFence? fence, CancellationToken cancellationToken)
     {
         var ids = new long[inputs.Count];
         return WriteAsync((c, t) =>
         {
+            CheckFence(c, t, fence);
             using (var command = Command(c, t, """
                 INSERT OR IGNORE INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
                 VALUES($id, $app, $fn, $pool_id, $kind, $created, $final, $pool)
@@ -311,8 +315,12 @@ internal sealed partial class SqliteStore : IStore
         command.ExecuteNonQuery();
     });
 
-    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) =>
+        CompleteInputsAsync(completions, null, cancellationToken);
+
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, LeaseFence? fence, CancellationToken cancellationToken) => WriteAsync((c, t) =>
     {
+        CheckFence(c, t, fence);
         // Each call's last cursor, read once per write: the single writer is the only one that moves it.
         var cursors = new Dictionary<string, long>(StringComparer.Ordinal);
         using var read = Command(c, t, "SELECT outputs FROM calls WHERE call_id = $call", ("$call", ""));

@@ -499,6 +499,27 @@ public abstract class StoreContractTests : IAsyncLifetime
     }
 
     [StoreFact]
+    public async Task FencedWrites_CommitWhileTheLeaseHoldsAndAreRefusedWholeOnceItChangesHands()
+    {
+        var a = await Leases.TryAcquireLeaseAsync("ap-1", "rp-a", T0, T0 + LeaseFor, default);
+        var fenceA = new LeaseFence("ap-1", "rp-a", a.Epoch);
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(2), fenceA, default);
+        await Calls.CompleteInputsAsync([Done(ids[0], "fc-1", 0)], fenceA, default);
+        var b = await Leases.TryAcquireLeaseAsync("ap-1", "rp-b", T0 + LeaseFor, T0 + (2 * LeaseFor), default);
+
+        var lateAdd = () => Calls.AddInputsAsync(Call("fc-1"), [Input(2)], fenceA, default);
+        var lateCompletion = () => Calls.CompleteInputsAsync([Done(ids[1], "fc-1", 1)], fenceA, default);
+        var wrongReplica = () => Calls.AddInputsAsync(Call("fc-1"), [Input(3)], fenceA with { Epoch = b.Epoch }, default);
+
+        await lateAdd.Should().ThrowAsync<LeaseLostException>();
+        await lateCompletion.Should().ThrowAsync<LeaseLostException>();
+        await wrongReplica.Should().ThrowAsync<LeaseLostException>();
+        (await Calls.CountInputsAsync("fc-1", default)).Should().Be((2, 1), "nothing written under the old epoch lands");
+        await Calls.CompleteInputsAsync([Done(ids[1], "fc-1", 1)], new LeaseFence("ap-1", "rp-b", b.Epoch), default);
+        (await Calls.GetOutputsAsync("fc-1", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((0, 1L), (1, 2L));
+    }
+
+    [StoreFact]
     public async Task ListReplicas_ReturnsThoseHeardFromSinceACutoffWithTheirLatestUrl()
     {
         await Leases.HeartbeatReplicaAsync(new ReplicaRecord("rp-b", "http://10.0.0.2:7080", T0), default);
