@@ -124,9 +124,41 @@ internal sealed partial class SqliteStore : IStore
         return op.Done.Task;
     }
 
+    /// <summary>
+    /// The writer's hot statements, prepared once on its connection: preparing costs more than running them, and a map
+    /// runs them once per input. Only the writer loop touches them.
+    /// </summary>
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+
+    /// <summary>The last input id assigned; only the writer moves it, inside its transaction.</summary>
+    private long _lastInputId;
+
+    private SqliteCommand Prepared(SqliteConnection connection, SqliteTransaction transaction, string sql, params string[] names)
+    {
+        if (!_prepared.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var name in names)
+            {
+                command.Parameters.Add(new SqliteParameter(name, null));
+            }
+            command.Transaction = transaction;
+            command.Prepare();
+            _prepared[sql] = command;
+        }
+        command.Transaction = transaction;
+        return command;
+    }
+
     private async Task WriteLoopAsync()
     {
         await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        await using (var max = connection.CreateCommand())
+        {
+            max.CommandText = "SELECT COALESCE(MAX(input_id), 0) FROM inputs";
+            _lastInputId = (long)(await max.ExecuteScalarAsync().ConfigureAwait(false))!;
+        }
         var batch = new List<WriteOp>();
         while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -288,19 +320,29 @@ internal sealed partial class SqliteStore : IStore
             {
                 command.ExecuteNonQuery();
             }
-            // The single writer assigns ids inside its transaction: the rowid after the largest stored.
-            using var insert = Command(c, t, """
-                INSERT INTO inputs(call_id, idx, args, args_blob) VALUES($call, $idx, $args, $blob)
-                ON CONFLICT(call_id, idx) DO NOTHING RETURNING input_id
-                """,
-                ("$call", call.CallId), ("$idx", 0), ("$args", null), ("$blob", null));
-            insert.Prepare();
+            // The single writer assigns ids inside its transaction, after the largest it has seen; one rolled back
+            // leaves a gap, never a repeat.
+            var insert = Prepared(c, t, """
+                INSERT INTO inputs(input_id, call_id, idx, args, args_blob) VALUES($id, $call, $idx, $args, $blob)
+                ON CONFLICT(call_id, idx) DO NOTHING
+                """, "$id", "$call", "$idx", "$args", "$blob");
+            insert.Parameters["$call"].Value = call.CallId;
             for (var i = 0; i < inputs.Count; i++)
             {
+                var id = _lastInputId + 1;
+                insert.Parameters["$id"].Value = id;
                 insert.Parameters["$idx"].Value = inputs[i].Index;
                 insert.Parameters["$args"].Value = (object?)inputs[i].Args ?? DBNull.Value;
                 insert.Parameters["$blob"].Value = (object?)inputs[i].ArgsBlob ?? DBNull.Value;
-                ids[i] = insert.ExecuteScalar() is long id ? id : 0;
+                if (insert.ExecuteNonQuery() == 1)
+                {
+                    _lastInputId = id;
+                    ids[i] = id;
+                }
+                else
+                {
+                    ids[i] = 0;
+                }
             }
         }).ContinueWith<IReadOnlyList<long>>(task =>
         {
@@ -323,14 +365,12 @@ internal sealed partial class SqliteStore : IStore
         CheckFence(c, t, fence);
         // Each call's last cursor, read once per write: the single writer is the only one that moves it.
         var cursors = new Dictionary<string, long>(StringComparer.Ordinal);
-        using var read = Command(c, t, "SELECT outputs FROM calls WHERE call_id = $call", ("$call", ""));
-        using var update = Command(c, t, """
+        var read = Prepared(c, t, "SELECT outputs FROM calls WHERE call_id = $call", "$call");
+        var update = Prepared(c, t, """
             UPDATE inputs SET done = 1, completion_order = $cursor, success = $success, result = $result, result_blob = $blob,
                 error = $error, completed_at = $at, args = NULL
             WHERE input_id = $id AND call_id = $call AND done = 0
-            """,
-            ("$id", 0L), ("$call", ""), ("$cursor", 0L), ("$success", 0), ("$result", null), ("$blob", null), ("$error", null), ("$at", 0L));
-        update.Prepare();
+            """, "$id", "$call", "$cursor", "$success", "$result", "$blob", "$error", "$at");
         foreach (var done in completions)
         {
             if (!cursors.TryGetValue(done.CallId, out var cursor))
@@ -348,7 +388,7 @@ internal sealed partial class SqliteStore : IStore
             update.Parameters["$at"].Value = Ms(done.CompletedAt);
             cursors[done.CallId] = update.ExecuteNonQuery() == 1 ? cursor + 1 : cursor;
         }
-        using var count = Command(c, t, "UPDATE calls SET outputs = $n WHERE call_id = $call", ("$n", 0L), ("$call", ""));
+        var count = Prepared(c, t, "UPDATE calls SET outputs = $n WHERE call_id = $call", "$n", "$call");
         foreach (var (callId, cursor) in cursors)
         {
             count.Parameters["$n"].Value = cursor;
@@ -652,6 +692,11 @@ internal sealed partial class SqliteStore : IStore
         {
             await _writer.ConfigureAwait(false);
         }
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+        _prepared.Clear();
         SqliteConnection.ClearAllPools();
     }
 }
