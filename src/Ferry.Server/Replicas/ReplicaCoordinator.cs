@@ -32,6 +32,7 @@ internal sealed partial class ReplicaCoordinator(ILeaseStore leases, IAppStore a
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
     private Uri? _url;
+    private int _disposed;
 
     /// <summary>This replica's id in the registry and on its leases.</summary>
     public string ReplicaId { get; } = Ids.New("rp");
@@ -214,6 +215,11 @@ internal sealed partial class ReplicaCoordinator(ILeaseStore leases, IAppStore a
 
     public async ValueTask DisposeAsync()
     {
+        // The server disposes it before the scheduler, and the service container again at the end.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _loop.ConfigureAwait(false);
         List<PoolLease> held;
