@@ -38,12 +38,20 @@ var gpus = new Option<string?>("--gpus") { Description = "A GPU inventory such a
 var cpu = new Option<double?>("--cpu") { Description = "CPU cores offered to containers. Default: all." };
 var memory = new Option<long?>("--memory") { Description = "Memory in MiB offered to containers. Default: all." };
 
+var leaseDuration = new Option<string>("--lease-duration")
+{
+    Description = "With a PostgreSQL --store, several servers share the database: how long one's lease of an app lasts unrenewed, which bounds how long an app waits for another server after its owner dies.",
+    DefaultValueFactory = _ => "10s",
+};
+var advertiseUrl = new Option<string?>("--advertise-url") { Description = "With a PostgreSQL --store, the URL other servers forward requests to. Default: the address this server listens on." };
+
 ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
 
-var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, leaseDuration, advertiseUrl, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 serve.SetAction((r, ct) => GuardAsync(() => ServeCommands.ServerAsync(
     r.GetValue(dataDir)!, r.GetValue(store), r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
-    new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct)));
+    new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct,
+    ServeCommands.ParseReplicas(r.GetValue(leaseDuration)!, r.GetValue(advertiseUrl)))));
 
 var serverStatus = new Command("status", "Show the server this CLI talks to: address, health, version, and the local server's process and files.") { json };
 serverStatus.SetAction((r, ct) => GuardAsync(() => ServerStatusCommands.StatusAsync(r.GetValue(json), r.GetValue(server), ct)));
@@ -52,16 +60,16 @@ serverStop.SetAction((r, ct) => GuardAsync(() => ServerStatusCommands.StopAsync(
 serve.Subcommands.Add(serverStatus);
 serve.Subcommands.Add(serverStop);
 
-var workerServer = new Option<string>("--server-url") { Description = "The control plane to serve.", Required = true };
+var workerServer = new Option<string[]>("--server-url") { Description = "The control plane to serve; repeat it for each server replica that shares one PostgreSQL database.", Required = true };
 var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };
 var workerToken = new Option<string?>("--token") { Description = "The worker's join token (`ferry token create --kind worker NAME`). Default: $FERRY_TOKEN." };
 var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerToken, workerData, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 worker.SetAction((r, ct) => GuardAsync(() =>
 {
-    var url = r.GetValue(workerServer)!;
-    return Uri.TryCreate(url, UriKind.Absolute, out var uri)
-        ? ServeCommands.WorkerAsync(uri, r.GetValue(workerToken), r.GetValue(workerData)!, Worker(r), r.GetValue(verbose), ct)
-        : throw new CliException($"'{url}' is not a server URL; write it like http://10.0.0.5:7325.");
+    var urls = r.GetValue(workerServer)!.Select(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+        ? uri
+        : throw new CliException($"'{url}' is not a server URL; write it like http://10.0.5.1:7325.")).ToList();
+    return ServeCommands.WorkerAsync(urls, r.GetValue(workerToken), r.GetValue(workerData)!, Worker(r), r.GetValue(verbose), ct);
 }));
 
 var appName = new Argument<string>("app") { Description = "An app id, or an app name (the newest app of that name)." };

@@ -19,6 +19,9 @@ public static class ErrorCodes
 
     /// <summary>The token is valid but does not allow this request.</summary>
     public const string Forbidden = "forbidden";
+
+    /// <summary>What the request is about is moving between server replicas; retry shortly.</summary>
+    public const string Unavailable = "unavailable";
 }
 
 public sealed record BuildFile(string Path, string Hash, long Size);

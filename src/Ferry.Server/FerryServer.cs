@@ -63,6 +63,12 @@ public sealed record ServerOptions
 
     /// <summary>The lowest level of the server's own log output.</summary>
     public LogLevel LogLevel { get; init; } = LogLevel.Warning;
+
+    /// <summary>
+    /// Leases and forwarding when several servers share one PostgreSQL database (see docs/architecture.md); a server on
+    /// SQLite is the only one on its file and takes no leases.
+    /// </summary>
+    public Replicas.ReplicaOptions Replicas { get; init; } = new();
 }
 
 /// <summary>A running control plane: HTTP API, store, scheduler and log hub.</summary>
@@ -119,6 +125,11 @@ public sealed class FerryServer : IAsyncDisposable
                 }
             });
         });
+        var replicated = StoreLocation.IsPostgres(options.Store);
+        if (replicated)
+        {
+            options.Replicas.Validate();
+        }
         var store = StoreLocation.Create(options.Store, options.DataDir);
         try
         {
@@ -148,12 +159,20 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<IDeploymentStore>(store);
         builder.Services.AddSingleton(options.Deployments);
         builder.Services.AddSingleton<Deployments.DeploymentService>();
+        builder.Services.AddSingleton<ILeaseStore>(store);
         builder.Services.AddSingleton<IBlobStore>(new FileBlobStore(Path.Combine(options.DataDir, "blobs")));
         builder.Services.AddSingleton(options.Clock);
         builder.Services.AddSingleton(options.Scheduler);
         builder.Services.AddSingleton<LogHub>();
         builder.Services.AddSingleton<Sessions.SessionBroker>();
-        builder.Services.AddSingleton<Scheduler>();
+        if (replicated)
+        {
+            Replicas.ReplicaServices.Add(builder.Services, options.Replicas);
+        }
+        else
+        {
+            builder.Services.AddSingleton<Scheduler>();
+        }
         builder.Services.AddSingleton<Streaming.StreamRelay>();
         builder.Services.AddSingleton<TokenRegistry>();
         builder.Services.AddSingleton(options);
@@ -168,6 +187,10 @@ public sealed class FerryServer : IAsyncDisposable
         web.Use(ErrorMapping.HandleAsync);
         web.UseAuthentication();
         web.UseAuthorization();
+        if (replicated)
+        {
+            web.Use(web.Services.GetRequiredService<Replicas.ReplicaRouting>().HandleAsync);
+        }
         Endpoints.Map(web);
         web.MapFallback((HttpContext http) => Results.Json(
             new ErrorResponse(ErrorCodes.NotFound, $"No endpoint answers {http.Request.Method} {http.Request.Path}."),
@@ -181,7 +204,12 @@ public sealed class FerryServer : IAsyncDisposable
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
         web.Services.GetRequiredService<Objects.ObjectSweeper>().Start();
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new FerryServer(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
+        var url = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));
+        if (replicated)
+        {
+            await web.Services.GetRequiredService<Replicas.ReplicaCoordinator>().StartAsync(url, cancellationToken).ConfigureAwait(false);
+        }
+        return new FerryServer(web, url);
     }
 
     /// <summary>
@@ -222,6 +250,10 @@ public sealed class FerryServer : IAsyncDisposable
         await _web.Services.GetRequiredService<Objects.ObjectSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.StopAsync().ConfigureAwait(false);
         await _web.Services.GetRequiredService<Deployments.DeploymentService>().DisposeAsync().ConfigureAwait(false);
+        if (_web.Services.GetService<Replicas.ReplicaCoordinator>() is { } coordinator)
+        {
+            await coordinator.DisposeAsync().ConfigureAwait(false);
+        }
         await scheduler.DisposeAsync().ConfigureAwait(false);
         await _web.DisposeAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);
@@ -245,6 +277,7 @@ internal static partial class ErrorMapping
                 NotFoundException => (StatusCodes.Status404NotFound, ErrorCodes.NotFound),
                 ConflictException => (StatusCodes.Status409Conflict, ErrorCodes.Conflict),
                 ForbiddenException => (StatusCodes.Status403Forbidden, ErrorCodes.Forbidden),
+                LeaseLostException => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.Unavailable),
                 PayloadTooLargeException => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
                 BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
                 BadHttpRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),

@@ -29,7 +29,23 @@ internal static class ServeCommands
         throw new CliException($"{option} takes a positive duration of at most 10 years, such as 7d, 12h, 30m or 90s; not '{text}'.");
     }
 
-    public static async Task<int> ServerAsync(string dataDir, string? store, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken)
+    /// <summary>Reads <c>--lease-duration</c> and <c>--advertise-url</c>.</summary>
+    public static Server.Replicas.ReplicaOptions ParseReplicas(string leaseDuration, string? advertiseUrl)
+    {
+        var lease = ParseDuration(leaseDuration, "--lease-duration");
+        if (lease < TimeSpan.FromSeconds(1) || lease > TimeSpan.FromMinutes(10))
+        {
+            throw new CliException($"--lease-duration takes a duration from 1s to 10m; not '{leaseDuration}'.");
+        }
+        Uri? url = null;
+        if (advertiseUrl is not null && (!Uri.TryCreate(advertiseUrl, UriKind.Absolute, out url) || url.Scheme is not ("http" or "https")))
+        {
+            throw new CliException($"--advertise-url takes an http or https URL such as https://10.0.5.1:7325; not '{advertiseUrl}'.");
+        }
+        return new Server.Replicas.ReplicaOptions { LeaseDuration = lease, AdvertisedUrl = url };
+    }
+
+    public static async Task<int> ServerAsync(string dataDir, string? store, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken, Server.Replicas.ReplicaOptions? replicas = null)
     {
         var level = verbose ? LogLevel.Information : LogLevel.Warning;
         if (!System.Net.IPAddress.TryParse(bind, out var address))
@@ -49,6 +65,7 @@ internal static class ServeCommands
             server = await FerryServer.StartAsync(new ServerOptions
             {
                 DataDir = dataDir, Store = store, Bind = bind, Port = port, LogLevel = level, Certificate = certificate, Retention = retention,
+                Replicas = replicas ?? new(),
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (StoreUnavailableException e)
@@ -92,7 +109,7 @@ internal static class ServeCommands
         return 0;
     }
 
-    public static async Task<int> WorkerAsync(Uri serverUrl, string? token, string dataDir, WorkerSettings worker, bool verbose, CancellationToken cancellationToken)
+    public static async Task<int> WorkerAsync(IReadOnlyList<Uri> serverUrls, string? token, string dataDir, WorkerSettings worker, bool verbose, CancellationToken cancellationToken)
     {
         token ??= Environment.GetEnvironmentVariable(FerryEnv.Token);
         if (string.IsNullOrWhiteSpace(token))
@@ -100,8 +117,15 @@ internal static class ServeCommands
             throw new CliException("A worker joins with a join token: make one with `ferry token create --kind worker NAME` and pass it with --token or $FERRY_TOKEN.");
         }
         var fingerprint = Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } pinned ? pinned : null;
-        await using var agent = await StartWorkerAsync(serverUrl, token.Trim(), fingerprint, dataDir, worker, verbose ? LogLevel.Information : LogLevel.Warning, cancellationToken).ConfigureAwait(false);
-        Console.Error.WriteLine($"Ferry worker serving {serverUrl} with the {agent.RuntimeName} runtime, up to {agent.Resources.MaxContainers} containers.");
+        // One agent, with its own stream and build cache, per server replica: each replica starts its own containers here.
+        var agents = new List<WorkerAgent>();
+        await using var stopAgents = new AgentsScope(agents);
+        for (var i = 0; i < serverUrls.Count; i++)
+        {
+            var agentDir = serverUrls.Count == 1 ? dataDir : Path.Combine(dataDir, $"server-{i + 1}");
+            agents.Add(await StartWorkerAsync(serverUrls[i], token.Trim(), fingerprint, agentDir, worker, verbose ? LogLevel.Information : LogLevel.Warning, cancellationToken).ConfigureAwait(false));
+            Console.Error.WriteLine($"Ferry worker serving {serverUrls[i]} with the {agents[^1].RuntimeName} runtime, up to {agents[^1].Resources.MaxContainers} containers.");
+        }
         // System.CommandLine 2.0.0 leaves SIGTERM and SIGINT unhandled, so the process would end at once and leave its
         // containers behind. Taken here, as the web host takes them for `ferry server`, they stop the containers first.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -121,6 +145,18 @@ internal static class ServeCommands
         }
         Console.Error.WriteLine("Shutting down: stopping containers.");
         return 0;
+    }
+
+    /// <summary>Stops every agent started, the last first, however the command ends.</summary>
+    private sealed class AgentsScope(List<WorkerAgent> agents) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            for (var i = agents.Count - 1; i >= 0; i--)
+            {
+                await agents[i].DisposeAsync().ConfigureAwait(false);
+            }
+        }
     }
 
     private static async Task<WorkerAgent> StartWorkerAsync(Uri serverUrl, string token, string? fingerprint, string dataDir, WorkerSettings settings, LogLevel level, CancellationToken cancellationToken)

@@ -59,6 +59,13 @@ internal sealed class CallTable(SchedulerOptions options)
         }
     }
 
+    /// <summary>Drops a call from memory without remembering it, as when its app moves to another replica.</summary>
+    public void Forget(CallState call)
+    {
+        _calls.Remove(call.CallId);
+        _evicted.Remove(call.CallId);
+    }
+
     /// <summary>Lets finished calls past their grace period leave memory, and forgets evictions past their memory.</summary>
     public void Sweep(DateTimeOffset now)
     {

@@ -5,9 +5,10 @@ using Microsoft.Extensions.Logging;
 namespace Ferry.Server.Scheduling;
 
 /// <summary>
-/// Records inputs' final outcomes and makes them visible: each completion gets the next global order number and its
-/// write is queued under the scheduler's lock, so the store commits in that order; outputs are published to their
-/// calls in the same order once committed, and long polls waiting on a call are answered.
+/// Records inputs' final outcomes and makes them visible: the write is queued under the scheduler's lock, so the store
+/// commits completions in the order decided here and gives each its call's next cursor; outputs are published to their
+/// calls in the same order once committed, so an output's place in memory is its cursor in the store, and long polls
+/// waiting on a call are answered.
 /// </summary>
 /// <remarks>
 /// <see cref="Complete"/> runs under the scheduler's lock, taken by its caller. Publishing runs when a write commits,
@@ -16,12 +17,8 @@ namespace Ferry.Server.Scheduling;
 internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallTable calls, ChangeSignal changes, TimeProvider clock, ILogger logger)
 {
     private readonly Queue<PendingPublish> _unpublished = new();
-    private long _nextOrder;
 
     private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
-
-    /// <summary>Continues the order numbers after the last one the store holds; called once, at start.</summary>
-    public void StartAfter(long lastOrder) => _nextOrder = lastOrder;
 
     /// <summary>Records inputs' final outcomes. Outputs become visible in exactly the order they are committed.</summary>
     public void Complete(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
@@ -32,12 +29,12 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
         foreach (var (input, output) in done)
         {
             input.Call.Open.Remove(input.Index);
-            var order = ++_nextOrder;
             var result = output.Result?.GetRawText();
-            records.Add(new CompletionRecord(input.Id, order, output.Success, result, output.ResultBlob, output.Error, now));
+            records.Add(new CompletionRecord(input.Id, input.Call.CallId, output.Success, result, output.ResultBlob, output.Error, now));
             published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
         }
-        var write = store.CompleteInputsAsync(records, CancellationToken.None);
+        // One container's outputs, so one app's: its lease fences the write on a replica among several.
+        var write = store.CompleteInputsAsync(records, done.Count > 0 ? done[0].Input.Call.Pool.App.Fence : null, CancellationToken.None);
         _unpublished.Enqueue(new PendingPublish(write, published));
         _ = write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }

@@ -57,7 +57,7 @@ public sealed record SchedulerOptions
 /// the store's single writer. Queueing under the lock keeps the store's commit order equal to the order the scheduler
 /// decided, which is what makes an output cursor stable across a restart.
 /// </remarks>
-internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger, Objects.SecretRegistry secrets) : IAsyncDisposable
+internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore, LogHub logs, TimeProvider clock, SchedulerOptions options, ILogger<Scheduler> logger, Objects.SecretRegistry secrets, bool ownsEveryApp = true) : IAsyncDisposable
 {
     private readonly Lock _gate = new();
     private readonly AppRegistry _apps = new();
@@ -76,19 +76,29 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     private const long CollectAfterReleased = 200_000;
     private readonly Dictionary<string, ContainerState> _containers = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
-    private long _nextInputId;
     private Task _ticker = Task.CompletedTask;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _nextInputId = await callStore.MaxInputIdAsync(cancellationToken).ConfigureAwait(false);
-        Outputs.StartAfter(await callStore.MaxCompletionOrderAsync(cancellationToken).ConfigureAwait(false));
+        if (!ownsEveryApp)
+        {
+            // A replica among several owns no app until it takes its lease (see AdoptAppAsync).
+            _ticker = Task.Run(TickLoopAsync, CancellationToken.None);
+            return;
+        }
         foreach (var app in await appStore.ListAppsAsync(cancellationToken).ConfigureAwait(false))
         {
             _apps.Add(new AppState(app));
             await logs.InitializeAppAsync(app.AppId, app.State == AppStates.Stopped, cancellationToken).ConfigureAwait(false);
         }
         var pending = await callStore.LoadPendingInputsAsync(cancellationToken).ConfigureAwait(false);
+        await QueuePendingAsync(pending, cancellationToken).ConfigureAwait(false);
+        _ticker = Task.Run(TickLoopAsync, CancellationToken.None);
+    }
+
+    /// <summary>Queues inputs reloaded from the store, each with its call.</summary>
+    private async Task QueuePendingAsync(IReadOnlyList<PendingInput> pending, CancellationToken cancellationToken)
+    {
         foreach (var group in pending.GroupBy(p => p.Call.CallId))
         {
             var call = await LoadCallAsync(group.First().Call, cancellationToken).ConfigureAwait(false);
@@ -100,6 +110,11 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             {
                 foreach (var item in group)
                 {
+                    // The call may have been in memory already, with some of these inputs queued.
+                    if (call.Open.ContainsKey(item.Input.Index))
+                    {
+                        continue;
+                    }
                     var input = new InputState(item.Input.InputId, call, item.Input.Index, ParseArgs(item.Input.Args), item.Input.ArgsBlob)
                     {
                         Attempt = item.Attempt,
@@ -113,7 +128,6 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             LogRecovered(logger, pending.Count);
         }
-        _ticker = Task.Run(TickLoopAsync, CancellationToken.None);
     }
 
     private static JsonElement? ParseArgs(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
@@ -124,9 +138,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     {
         var record = new AppRecord(Ids.New("ap"), request.Name, request.BuildId, AppStates.Running, request.Detached, clock.GetUtcNow(), null, request.Definition);
         await appStore.SaveAppAsync(record, cancellationToken).ConfigureAwait(false);
+        var fence = ClaimNewApp is { } claim ? await claim(record.AppId, cancellationToken).ConfigureAwait(false) : null;
         lock (_gate)
         {
-            _apps.Add(new AppState(record));
+            _apps.Add(new AppState(record) { Fence = fence });
         }
         await logs.InitializeAppAsync(record.AppId, stopped: false, cancellationToken).ConfigureAwait(false);
         return record;
@@ -295,7 +310,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
 
     private async Task<int> AddInputsAsync(CallState call, IReadOnlyList<InputItem> items, bool final, CancellationToken cancellationToken)
     {
-        var fresh = new List<InputState>(items.Count);
+        var accepted = new List<InputItem>(items.Count);
         Task previous;
         TaskCompletionSource written = new(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -312,16 +327,25 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             {
                 if (call.Indices.Add(item.Index))
                 {
-                    fresh.Add(new InputState(++_nextInputId, call, item.Index, item.Args, item.ArgsBlob));
+                    accepted.Add(item);
                 }
             }
             previous = call.LastWrite;
             call.LastWrite = written.Task;
         }
+        var fresh = new List<InputState>(accepted.Count);
         try
         {
-            var records = fresh.Select(i => new InputRecord(i.Id, call.CallId, i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
-            await callStore.AddInputsAsync(call.Record, records, cancellationToken).ConfigureAwait(false);
+            var records = accepted.Select(i => new NewInput(i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
+            var ids = await callStore.AddInputsAsync(call.Record, records, call.Pool.App.Fence, cancellationToken).ConfigureAwait(false);
+            for (var i = 0; i < accepted.Count; i++)
+            {
+                // An id of 0 is an index the store already had: another server accepted it first and dispatches it.
+                if (ids[i] != 0)
+                {
+                    fresh.Add(new InputState(ids[i], call, accepted[i].Index, accepted[i].Args, accepted[i].ArgsBlob));
+                }
+            }
             if (final)
             {
                 await callStore.SetFinalAsync(call.CallId, cancellationToken).ConfigureAwait(false);
@@ -333,7 +357,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             lock (_gate)
             {
-                call.Indices.ExceptWith(fresh.Select(i => i.Index));
+                call.Indices.ExceptWith(accepted.Select(i => i.Index));
             }
             written.TrySetResult();
             throw;
@@ -398,7 +422,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             call.Indices.UnionWith(indices);
             foreach (var output in outputs)
             {
-                call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, call.Outputs.Count + 1));
+                call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, output.Cursor));
             }
             _calls.Add(call);
             MarkIfDoneLocked(call);
@@ -417,8 +441,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             // A finished call that left memory is paged straight from the store, never loaded whole.
             var start = Math.Clamp(after, 0, finished.Total);
             var page = await callStore.GetOutputsAsync(callId, start, limit, cancellationToken).ConfigureAwait(false);
-            var items = page.Select((o, i) => ToOutput(o.Index, o.Success, o.Result, o.ResultBlob, o.Error, start + i + 1)).ToList();
-            return new OutputBatch(items, start + items.Count, start + items.Count == finished.Total, finished.Total);
+            var items = page.Select(o => ToOutput(o.Index, o.Success, o.Result, o.ResultBlob, o.Error, o.Cursor)).ToList();
+            var next = items.Count > 0 ? items[^1].Cursor : start;
+            return new OutputBatch(items, next, next == finished.Total, finished.Total);
         }
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
         return await Outputs.WaitForOutputsAsync(call, after, wait, limit, cancellationToken).ConfigureAwait(false);
@@ -682,7 +707,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// <summary>Hands queued inputs to ready containers with free slots (see <see cref="PoolDispatcher"/>).</summary>
     private void DispatchLocked(PoolState pool)
     {
-        if (_dispatcher.Dispatch(pool))
+        if (!pool.App.Released && _dispatcher.Dispatch(pool))
         {
             PulseLocked();
         }
@@ -1251,7 +1276,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// <summary>Starts or stops containers so the pool has what its load and settings ask for.</summary>
     private void ScaleLocked(PoolState pool, DateTimeOffset now)
     {
-        if (pool.App.Stopped)
+        if (pool.App.Stopped || pool.App.Released)
         {
             return;
         }

@@ -118,4 +118,10 @@ internal sealed class AppState(AppRecord record)
     public string AppId => Record.AppId;
     public Dictionary<string, PoolState> Pools { get; } = new(StringComparer.Ordinal);
     public bool Stopped => Record.State == AppStates.Stopped;
+
+    /// <summary>Set when this replica lost the app's lease: nothing of it is dispatched or started here any more.</summary>
+    public bool Released { get; set; }
+
+    /// <summary>The lease this replica holds on the app, which its writes about the app carry; null on a single server.</summary>
+    public Storage.LeaseFence? Fence { get; init; }
 }

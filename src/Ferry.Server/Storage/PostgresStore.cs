@@ -11,15 +11,16 @@ namespace Ferry.Server.Storage;
 /// they were issued: the scheduler publishes outputs in that order. Reads take pooled connections of their own.
 /// </summary>
 /// <remarks>
-/// One server per database (per schema, with <c>Search Path</c>): the scheduler keeps its queues and counters in
-/// memory, so the store holds a session advisory lock while it is open and a second server on the same schema
-/// refuses to start. Times are kept to the millisecond, as in SQLite, so both stores read back the same values.
+/// Several servers may share one database (per schema, with <c>Search Path</c>): the store, not a server, numbers
+/// inputs and outputs, and apps are shared out through leases (see <see cref="ILeaseStore"/>). Group commit orders
+/// one server's writes; two servers' writes meet only on rows both touch, where PostgreSQL's row locks order them.
+/// Times are kept to the millisecond, as in SQLite, so both stores read back the same values.
 /// </remarks>
 internal sealed partial class PostgresStore : IStore
 {
     private const int MaxBatch = 4096;
 
-    /// <summary>The first key of the advisory lock that marks a schema as in use; the second is the schema's hash.</summary>
+    /// <summary>The first key of the advisory lock that serializes schema migrations.</summary>
     private const int LockClass = 0x46727279;
 
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
@@ -50,6 +51,31 @@ internal sealed partial class PostgresStore : IStore
         CREATE TABLE tokens(token_id text PRIMARY KEY, name text NOT NULL, kind text NOT NULL, secret_hash text NOT NULL,
             created_at timestamptz NOT NULL, revoked_at timestamptz);
         """,
+        // The store numbers things so that several servers never collide: input ids from a sequence, and each call's
+        // output cursors from a counter on the call (its row lock serializes two servers completing one call's inputs);
+        // an input's completion order becomes its cursor within its call. Leases and the replica registry.
+        """
+        CREATE SEQUENCE inputs_input_id_seq OWNED BY inputs.input_id;
+        SELECT setval('inputs_input_id_seq', COALESCE((SELECT MAX(input_id) FROM inputs), 0) + 1, false);
+        ALTER TABLE inputs ALTER COLUMN input_id SET DEFAULT nextval('inputs_input_id_seq');
+        ALTER TABLE calls ADD COLUMN outputs bigint NOT NULL DEFAULT 0;
+        UPDATE inputs i SET completion_order = r.position
+            FROM (SELECT input_id, row_number() OVER (PARTITION BY call_id ORDER BY completion_order) AS position FROM inputs WHERE done) r
+            WHERE i.input_id = r.input_id;
+        UPDATE calls c SET outputs = x.n FROM (SELECT call_id, count(*) AS n FROM inputs WHERE done GROUP BY call_id) x WHERE c.call_id = x.call_id;
+        CREATE TABLE leases(pool_id text PRIMARY KEY, replica_id text NOT NULL, epoch bigint NOT NULL, expires_at timestamptz NOT NULL);
+        CREATE TABLE replicas(replica_id text PRIMARY KEY, url text NOT NULL, heartbeat_at timestamptz NOT NULL);
+        -- The epoch is part of a key, so that changing hands is a key update: it waits for fenced writes (FOR KEY
+        -- SHARE) to commit, and then sees them; a renewal changes no key and never waits for them.
+        CREATE UNIQUE INDEX leases_epoch ON leases(pool_id, epoch);
+        CREATE FUNCTION ferry_fence(lease text, replica text, lease_epoch bigint) RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM 1 FROM leases WHERE pool_id = lease AND replica_id = replica AND epoch = lease_epoch FOR KEY SHARE;
+            IF NOT FOUND THEN
+                RAISE EXCEPTION USING ERRCODE = 'FL001', MESSAGE = 'ferry: lease lost';
+            END IF;
+        END $$;
+        """,
         ObjectsMigration,
         DeploymentMigration,
     ];
@@ -57,7 +83,6 @@ internal sealed partial class PostgresStore : IStore
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _description;
     private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
-    private NpgsqlConnection? _lock;
     private Task? _writer;
 
     /// <param name="connectionString">An Npgsql connection string.</param>
@@ -88,22 +113,13 @@ internal sealed partial class PostgresStore : IStore
     /// <summary>The newest schema version this server knows.</summary>
     internal static int SchemaVersion => Migrations.Length;
 
-    /// <summary>Brings the schema up to date and takes the schema's lock.</summary>
-    /// <exception cref="StoreUnavailableException">The database cannot be reached, is in use by another server, or has a newer schema.</exception>
+    /// <summary>Brings the schema up to date.</summary>
+    /// <exception cref="StoreUnavailableException">The database cannot be reached or has a newer schema.</exception>
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
         try
         {
             await MigrateAsync(cancellationToken).ConfigureAwait(false);
-            _lock = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var claim = new NpgsqlCommand("SELECT pg_try_advisory_lock(@class, hashtext(current_schema()))", _lock);
-            claim.Parameters.Add(new NpgsqlParameter<int>("class", LockClass));
-            if (await claim.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not true)
-            {
-                await _lock.DisposeAsync().ConfigureAwait(false);
-                _lock = null;
-                throw new StoreUnavailableException($"Another Ferry server is using the {_description}; several servers on one database are not supported yet.");
-            }
         }
         catch (NpgsqlException e)
         {
@@ -182,7 +198,9 @@ internal sealed partial class PostgresStore : IStore
                     {
                         if (failures.TryGetValue(op, out var error))
                         {
-                            op.Done.TrySetException(error);
+                            op.Done.TrySetException(error is PostgresException { SqlState: FenceFailed }
+                                ? new LeaseLostException("The lease this write was fenced by has changed hands.")
+                                : error);
                         }
                         else
                         {
@@ -328,46 +346,100 @@ internal sealed partial class PostgresStore : IStore
             r.IsDBNull(7) ? null : JsonSerializer.Deserialize(r.GetString(7), Json.AppDefinition)),
         cancellationToken).ConfigureAwait(false);
 
-    public Task AddInputsAsync(CallRecord call, IReadOnlyList<InputRecord> inputs, CancellationToken cancellationToken) => WriteAsync(async c =>
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken) =>
+        AddInputsAsync(call, inputs, null, cancellationToken);
+
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, LeaseFence? fence, CancellationToken cancellationToken)
     {
-        await ExecuteAsync(c, """
-            INSERT INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
-            VALUES(@id, @app, @function, @pool_id, @kind, @created, @final, @pool) ON CONFLICT DO NOTHING
-            """,
-            P("id", call.CallId), P("app", call.AppId), P("function", call.Function), P("pool_id", call.PoolId), P("kind", call.Kind),
-            P("created", Utc(call.CreatedAt)), P("final", call.Final),
-            P("pool", call.Pool is null ? null : JsonSerializer.Serialize(call.Pool, Json.PoolSpec))).ConfigureAwait(false);
-        if (inputs.Count == 0)
+        var ids = new long[inputs.Count];
+        return WriteAsync(async c =>
         {
-            return;
-        }
-        // One statement for the whole list; a row whose index (or id) is already there is skipped, as in SQLite.
-        await ExecuteAsync(c, """
-            INSERT INTO inputs(input_id, call_id, idx, args, args_blob)
-            SELECT id, @call, idx, args, blob FROM unnest(@ids, @indices, @args, @blobs) AS t(id, idx, args, blob)
-            ON CONFLICT DO NOTHING
-            """,
-            P("call", call.CallId), P("ids", inputs.Select(i => i.InputId).ToArray()), P("indices", inputs.Select(i => i.Index).ToArray()),
-            P("args", inputs.Select(i => i.Args).ToArray()), P("blobs", inputs.Select(i => i.ArgsBlob).ToArray())).ConfigureAwait(false);
-    }, cancellationToken);
+            await CheckFenceAsync(c, fence).ConfigureAwait(false);
+            await ExecuteAsync(c, """
+                INSERT INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
+                VALUES(@id, @app, @function, @pool_id, @kind, @created, @final, @pool) ON CONFLICT DO NOTHING
+                """,
+                P("id", call.CallId), P("app", call.AppId), P("function", call.Function), P("pool_id", call.PoolId), P("kind", call.Kind),
+                P("created", Utc(call.CreatedAt)), P("final", call.Final),
+                P("pool", call.Pool is null ? null : JsonSerializer.Serialize(call.Pool, Json.PoolSpec))).ConfigureAwait(false);
+            Array.Clear(ids);
+            if (inputs.Count == 0)
+            {
+                return;
+            }
+            // One statement for the whole list, ids from the sequence in list order; an index already there is skipped.
+            var inserted = new Dictionary<int, long>();
+            await using (var insert = new NpgsqlCommand("""
+                INSERT INTO inputs(call_id, idx, args, args_blob)
+                SELECT @call, idx, args, blob FROM unnest(@indices, @args, @blobs) WITH ORDINALITY AS t(idx, args, blob, position)
+                ORDER BY position
+                ON CONFLICT DO NOTHING RETURNING idx, input_id
+                """, c))
+            {
+                insert.Parameters.AddRange(new NpgsqlParameter[]
+                {
+                    P("call", call.CallId), P("indices", inputs.Select(i => i.Index).ToArray()),
+                    P("args", inputs.Select(i => i.Args).ToArray()), P("blobs", inputs.Select(i => i.ArgsBlob).ToArray()),
+                });
+                await using var reader = await insert.ExecuteReaderAsync().ConfigureAwait(false);
+                while (await reader.ReadAsync().ConfigureAwait(false))
+                {
+                    inserted[reader.GetInt32(0)] = reader.GetInt64(1);
+                }
+            }
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                // Remove, so a repeated index in the list gets its id once, at its first place, as in SQLite.
+                ids[i] = inserted.Remove(inputs[i].Index, out var id) ? id : 0;
+            }
+        }, cancellationToken).ContinueWith<IReadOnlyList<long>>(task =>
+        {
+            task.GetAwaiter().GetResult();
+            return ids;
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
 
     public Task SetFinalAsync(string callId, CancellationToken cancellationToken) => WriteAsync(c => ExecuteAsync(c,
         "UPDATE calls SET final = true WHERE call_id = @id", P("id", callId)), cancellationToken);
 
-    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) => WriteAsync(c => completions.Count == 0
-        ? Task.CompletedTask
-        : ExecuteAsync(c, """
-            UPDATE inputs i SET done = true, completion_order = d.completion_order, success = d.success, result = d.result,
-                result_blob = d.result_blob, error = d.error, completed_at = d.completed_at, args = NULL
-            FROM unnest(@ids, @orders, @successes, @results, @blobs, @errors, @times)
-                AS d(input_id, completion_order, success, result, result_blob, error, completed_at)
-            WHERE i.input_id = d.input_id AND NOT i.done
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) =>
+        CompleteInputsAsync(completions, null, cancellationToken);
+
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, LeaseFence? fence, CancellationToken cancellationToken) => WriteAsync(async c =>
+    {
+        await CheckFenceAsync(c, fence).ConfigureAwait(false);
+        if (completions.Count == 0)
+        {
+            return;
+        }
+        var calls = completions.Select(d => d.CallId).Distinct(StringComparer.Ordinal).ToArray();
+        // Lock the calls first (in one order, so two servers cannot deadlock on them): the next statement then starts
+        // after any other server's completion of these calls has committed, and sees it.
+        await ExecuteAsync(c, "SELECT 1 FROM calls WHERE call_id = ANY(@calls) ORDER BY call_id FOR UPDATE", P("calls", calls)).ConfigureAwait(false);
+        await ExecuteAsync(c, """
+            WITH d AS (
+                SELECT DISTINCT ON (input_id) *
+                FROM unnest(@ids, @calls, @successes, @results, @blobs, @errors, @times) WITH ORDINALITY
+                    AS d(input_id, call_id, success, result, result_blob, error, completed_at, position)
+                ORDER BY input_id, position),
+            todo AS (
+                SELECT d.*, c.outputs + row_number() OVER (PARTITION BY d.call_id ORDER BY d.position) AS next_cursor
+                FROM d JOIN inputs i ON i.input_id = d.input_id AND i.call_id = d.call_id AND NOT i.done
+                JOIN calls c ON c.call_id = d.call_id),
+            updated AS (
+                UPDATE inputs i SET done = true, completion_order = t.next_cursor, success = t.success, result = t.result,
+                    result_blob = t.result_blob, error = t.error, completed_at = t.completed_at, args = NULL
+                FROM todo t WHERE i.input_id = t.input_id
+                RETURNING i.call_id)
+            UPDATE calls c SET outputs = c.outputs + u.n
+            FROM (SELECT call_id, count(*) AS n FROM updated GROUP BY call_id) u WHERE c.call_id = u.call_id
             """,
-            P("ids", completions.Select(d => d.InputId).ToArray()), P("orders", completions.Select(d => d.Order).ToArray()),
+            P("ids", completions.Select(d => d.InputId).ToArray()), P("calls", completions.Select(d => d.CallId).ToArray()),
             P("successes", completions.Select(d => d.Success).ToArray()), P("results", completions.Select(d => d.Result).ToArray()),
             P("blobs", completions.Select(d => d.ResultBlob).ToArray()),
             P("errors", completions.Select(d => d.Error is null ? null : JsonSerializer.Serialize(d.Error, Json.RemoteError)).ToArray()),
-            P("times", completions.Select(d => Utc(d.CompletedAt)).ToArray())), cancellationToken);
+            P("times", completions.Select(d => Utc(d.CompletedAt)).ToArray())).ConfigureAwait(false);
+    }, cancellationToken);
 
     public Task SetAttemptAsync(long inputId, int attempt, CancellationToken cancellationToken) => WriteAsync(c => ExecuteAsync(c,
         "UPDATE inputs SET attempt = @attempt WHERE input_id = @id", P("attempt", attempt), P("id", inputId)), cancellationToken);
@@ -446,7 +518,7 @@ internal sealed partial class PostgresStore : IStore
 
     public async Task<IReadOnlyList<StoredOutput>> GetOutputsAsync(string callId, long after, int limit, CancellationToken cancellationToken) => await QueryAsync("""
         SELECT idx, completion_order, success, result, result_blob, error FROM inputs
-        WHERE call_id = @id AND done ORDER BY completion_order LIMIT @limit OFFSET @after
+        WHERE call_id = @id AND done AND completion_order > @after ORDER BY completion_order LIMIT @limit
         """, [P("id", callId), P("limit", (long)limit), P("after", after)], r => ReadOutput(r, 0), cancellationToken).ConfigureAwait(false);
 
     public Task<(int Calls, int Apps)> DeleteExpiredAsync(DateTimeOffset cutoff, CancellationToken cancellationToken)
@@ -498,12 +570,6 @@ internal sealed partial class PostgresStore : IStore
             return deleted;
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
-
-    public async Task<long> MaxInputIdAsync(CancellationToken cancellationToken) =>
-        (long)(await ScalarAsync("SELECT COALESCE(MAX(input_id), 0) FROM inputs", [], cancellationToken).ConfigureAwait(false))!;
-
-    public async Task<long> MaxCompletionOrderAsync(CancellationToken cancellationToken) =>
-        (long)(await ScalarAsync("SELECT COALESCE(MAX(completion_order), 0) FROM inputs", [], cancellationToken).ConfigureAwait(false))!;
 
     public async Task<long> MaxLogSeqAsync(string appId, CancellationToken cancellationToken) =>
         (long)(await ScalarAsync("SELECT COALESCE(MAX(seq), 0) FROM logs WHERE app_id = @app", [P("app", appId)], cancellationToken).ConfigureAwait(false))!;
@@ -565,22 +631,6 @@ internal sealed partial class PostgresStore : IStore
         if (_writer is not null)
         {
             await _writer.ConfigureAwait(false);
-        }
-        if (_lock is not null)
-        {
-            // Closing returns the connection to the pool with its session, lock and all: let go of the lock first.
-            try
-            {
-                await using var release = new NpgsqlCommand("SELECT pg_advisory_unlock(@class, hashtext(current_schema()))", _lock);
-                release.Parameters.Add(new NpgsqlParameter<int>("class", LockClass));
-                await release.ExecuteNonQueryAsync().ConfigureAwait(false);
-            }
-            catch (NpgsqlException)
-            {
-                // A broken connection has lost its session, and the lock with it.
-            }
-            await _lock.DisposeAsync().ConfigureAwait(false);
-            _lock = null;
         }
         await _dataSource.DisposeAsync().ConfigureAwait(false);
     }

@@ -48,9 +48,55 @@ internal sealed partial class SqliteStore : IStore
             CREATE TABLE IF NOT EXISTS tokens(token_id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL,
                 secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
             """, cancellationToken).ConfigureAwait(false);
+        await MigrateAsync(connection, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, ObjectsSchema, cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, DeploymentSchema, cancellationToken).ConfigureAwait(false);
         _writer = Task.Factory.StartNew(WriteLoopAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    /// <summary>
+    /// The steps after the base schema above, one per version, recorded in <c>PRAGMA user_version</c>. Step 1: each
+    /// call counts its outputs, and an input's completion order becomes its cursor within its call (it was a global
+    /// counter the server kept), so the store assigns cursors; leases and the replica registry.
+    /// </summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        ALTER TABLE calls ADD COLUMN outputs INTEGER NOT NULL DEFAULT 0;
+        UPDATE inputs SET completion_order = r.position
+            FROM (SELECT input_id, ROW_NUMBER() OVER (PARTITION BY call_id ORDER BY completion_order) AS position FROM inputs WHERE done = 1) AS r
+            WHERE inputs.input_id = r.input_id;
+        UPDATE calls SET outputs = (SELECT COUNT(*) FROM inputs i WHERE i.call_id = calls.call_id AND i.done = 1);
+        CREATE TABLE leases(pool_id TEXT PRIMARY KEY, replica_id TEXT NOT NULL, epoch INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+        CREATE TABLE replicas(replica_id TEXT PRIMARY KEY, url TEXT NOT NULL, heartbeat_at INTEGER NOT NULL);
+        """,
+    ];
+
+    /// <summary>The newest schema version this server knows.</summary>
+    internal static int SchemaVersion => Migrations.Length;
+
+    private static async Task MigrateAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long current;
+        await using (var read = connection.CreateCommand())
+        {
+            read.Transaction = transaction;
+            read.CommandText = "PRAGMA user_version";
+            current = (long)(await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        }
+        if (current > Migrations.Length)
+        {
+            throw new StoreUnavailableException($"The SQLite store has schema version {current}, newer than this server's {Migrations.Length}: run a newer Ferry server.");
+        }
+        for (var version = (int)current + 1; version <= Migrations.Length; version++)
+        {
+            await using var migrate = connection.CreateCommand();
+            migrate.Transaction = transaction;
+            migrate.CommandText = Migrations[version - 1] + $"\nPRAGMA user_version = {version};";
+            await migrate.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken)
@@ -80,9 +126,41 @@ internal sealed partial class SqliteStore : IStore
         return op.Done.Task;
     }
 
+    /// <summary>
+    /// The writer's hot statements, prepared once on its connection: preparing costs more than running them, and a map
+    /// runs them once per input. Only the writer loop touches them.
+    /// </summary>
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
+
+    /// <summary>The last input id assigned; only the writer moves it, inside its transaction.</summary>
+    private long _lastInputId;
+
+    private SqliteCommand Prepared(SqliteConnection connection, SqliteTransaction transaction, string sql, params string[] names)
+    {
+        if (!_prepared.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            foreach (var name in names)
+            {
+                command.Parameters.Add(new SqliteParameter(name, null));
+            }
+            command.Transaction = transaction;
+            command.Prepare();
+            _prepared[sql] = command;
+        }
+        command.Transaction = transaction;
+        return command;
+    }
+
     private async Task WriteLoopAsync()
     {
         await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        await using (var max = connection.CreateCommand())
+        {
+            max.CommandText = "SELECT COALESCE(MAX(input_id), 0) FROM inputs";
+            _lastInputId = (long)(await max.ExecuteScalarAsync().ConfigureAwait(false))!;
+        }
         var batch = new List<WriteOp>();
         while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -102,7 +180,7 @@ internal sealed partial class SqliteStore : IStore
                         op.Apply(connection, transaction);
                         savepoint.Release();
                     }
-                    catch (SqliteException e)
+                    catch (Exception e) when (e is SqliteException or LeaseLostException)
                     {
                         failed.Add((op, e));
                     }
@@ -225,30 +303,55 @@ internal sealed partial class SqliteStore : IStore
         return apps;
     }
 
-    public Task AddInputsAsync(CallRecord call, IReadOnlyList<InputRecord> inputs, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken) =>
+        AddInputsAsync(call, inputs, null, cancellationToken);
+
+    public Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, LeaseFence? fence, CancellationToken cancellationToken)
     {
-        using (var command = Command(c, t, """
-            INSERT OR IGNORE INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
-            VALUES($id, $app, $fn, $pool_id, $kind, $created, $final, $pool)
-            """,
-            ("$id", call.CallId), ("$app", call.AppId), ("$fn", call.Function), ("$pool_id", call.PoolId), ("$kind", call.Kind),
-            ("$created", Ms(call.CreatedAt)), ("$final", call.Final ? 1 : 0),
-            ("$pool", call.Pool is null ? null : JsonSerializer.Serialize(call.Pool, Json.PoolSpec))))
+        var ids = new long[inputs.Count];
+        return WriteAsync((c, t) =>
         {
-            command.ExecuteNonQuery();
-        }
-        using var insert = Command(c, t, "INSERT OR IGNORE INTO inputs(input_id, call_id, idx, args, args_blob) VALUES($id, $call, $idx, $args, $blob)",
-            ("$id", 0L), ("$call", call.CallId), ("$idx", 0), ("$args", null), ("$blob", null));
-        insert.Prepare();
-        foreach (var input in inputs)
+            CheckFence(c, t, fence);
+            using (var command = Command(c, t, """
+                INSERT OR IGNORE INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
+                VALUES($id, $app, $fn, $pool_id, $kind, $created, $final, $pool)
+                """,
+                ("$id", call.CallId), ("$app", call.AppId), ("$fn", call.Function), ("$pool_id", call.PoolId), ("$kind", call.Kind),
+                ("$created", Ms(call.CreatedAt)), ("$final", call.Final ? 1 : 0),
+                ("$pool", call.Pool is null ? null : JsonSerializer.Serialize(call.Pool, Json.PoolSpec))))
+            {
+                command.ExecuteNonQuery();
+            }
+            // The single writer assigns ids inside its transaction, after the largest it has seen; one rolled back
+            // leaves a gap, never a repeat.
+            var insert = Prepared(c, t, """
+                INSERT INTO inputs(input_id, call_id, idx, args, args_blob) VALUES($id, $call, $idx, $args, $blob)
+                ON CONFLICT(call_id, idx) DO NOTHING
+                """, "$id", "$call", "$idx", "$args", "$blob");
+            insert.Parameters["$call"].Value = call.CallId;
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                var id = _lastInputId + 1;
+                insert.Parameters["$id"].Value = id;
+                insert.Parameters["$idx"].Value = inputs[i].Index;
+                insert.Parameters["$args"].Value = (object?)inputs[i].Args ?? DBNull.Value;
+                insert.Parameters["$blob"].Value = (object?)inputs[i].ArgsBlob ?? DBNull.Value;
+                if (insert.ExecuteNonQuery() == 1)
+                {
+                    _lastInputId = id;
+                    ids[i] = id;
+                }
+                else
+                {
+                    ids[i] = 0;
+                }
+            }
+        }).ContinueWith<IReadOnlyList<long>>(task =>
         {
-            insert.Parameters["$id"].Value = input.InputId;
-            insert.Parameters["$idx"].Value = input.Index;
-            insert.Parameters["$args"].Value = (object?)input.Args ?? DBNull.Value;
-            insert.Parameters["$blob"].Value = (object?)input.ArgsBlob ?? DBNull.Value;
-            insert.ExecuteNonQuery();
-        }
-    });
+            task.GetAwaiter().GetResult();
+            return ids;
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
 
     public Task SetFinalAsync(string callId, CancellationToken cancellationToken) => WriteAsync((c, t) =>
     {
@@ -256,25 +359,43 @@ internal sealed partial class SqliteStore : IStore
         command.ExecuteNonQuery();
     });
 
-    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, CancellationToken cancellationToken) =>
+        CompleteInputsAsync(completions, null, cancellationToken);
+
+    public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, LeaseFence? fence, CancellationToken cancellationToken) => WriteAsync((c, t) =>
     {
-        using var update = Command(c, t, """
-            UPDATE inputs SET done = 1, completion_order = $order, success = $success, result = $result, result_blob = $blob,
+        CheckFence(c, t, fence);
+        // Each call's last cursor, read once per write: the single writer is the only one that moves it.
+        var cursors = new Dictionary<string, long>(StringComparer.Ordinal);
+        var read = Prepared(c, t, "SELECT outputs FROM calls WHERE call_id = $call", "$call");
+        var update = Prepared(c, t, """
+            UPDATE inputs SET done = 1, completion_order = $cursor, success = $success, result = $result, result_blob = $blob,
                 error = $error, completed_at = $at, args = NULL
-            WHERE input_id = $id AND done = 0
-            """,
-            ("$id", 0L), ("$order", 0L), ("$success", 0), ("$result", null), ("$blob", null), ("$error", null), ("$at", 0L));
-        update.Prepare();
+            WHERE input_id = $id AND call_id = $call AND done = 0
+            """, "$id", "$call", "$cursor", "$success", "$result", "$blob", "$error", "$at");
         foreach (var done in completions)
         {
+            if (!cursors.TryGetValue(done.CallId, out var cursor))
+            {
+                read.Parameters["$call"].Value = done.CallId;
+                cursor = read.ExecuteScalar() is long stored ? stored : 0;
+            }
             update.Parameters["$id"].Value = done.InputId;
-            update.Parameters["$order"].Value = done.Order;
+            update.Parameters["$call"].Value = done.CallId;
+            update.Parameters["$cursor"].Value = cursor + 1;
             update.Parameters["$success"].Value = done.Success ? 1 : 0;
             update.Parameters["$result"].Value = (object?)done.Result ?? DBNull.Value;
             update.Parameters["$blob"].Value = (object?)done.ResultBlob ?? DBNull.Value;
             update.Parameters["$error"].Value = done.Error is null ? DBNull.Value : JsonSerializer.Serialize(done.Error, Json.RemoteError);
             update.Parameters["$at"].Value = Ms(done.CompletedAt);
-            update.ExecuteNonQuery();
+            cursors[done.CallId] = update.ExecuteNonQuery() == 1 ? cursor + 1 : cursor;
+        }
+        var count = Prepared(c, t, "UPDATE calls SET outputs = $n WHERE call_id = $call", "$n", "$call");
+        foreach (var (callId, cursor) in cursors)
+        {
+            count.Parameters["$n"].Value = cursor;
+            count.Parameters["$call"].Value = callId;
+            count.ExecuteNonQuery();
         }
     });
 
@@ -382,10 +503,10 @@ internal sealed partial class SqliteStore : IStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        // Positions are completion order within the call; the (call_id, completion_order) index serves the skip.
+        // The cursor is the completion order within the call; the (call_id, completion_order) index serves the range.
         command.CommandText = """
             SELECT idx, completion_order, success, result, result_blob, error FROM inputs
-            WHERE call_id = $id AND done = 1 ORDER BY completion_order LIMIT $limit OFFSET $after
+            WHERE call_id = $id AND done = 1 AND completion_order > $after ORDER BY completion_order LIMIT $limit
             """;
         command.Parameters.AddWithValue("$id", callId);
         command.Parameters.AddWithValue("$limit", limit);
@@ -450,10 +571,6 @@ internal sealed partial class SqliteStore : IStore
             return deleted;
         }, cancellationToken, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
-
-    public Task<long> MaxInputIdAsync(CancellationToken cancellationToken) => ScalarAsync("SELECT COALESCE(MAX(input_id), 0) FROM inputs", null, cancellationToken);
-
-    public Task<long> MaxCompletionOrderAsync(CancellationToken cancellationToken) => ScalarAsync("SELECT COALESCE(MAX(completion_order), 0) FROM inputs", null, cancellationToken);
 
     public Task<long> MaxLogSeqAsync(string appId, CancellationToken cancellationToken) => ScalarAsync("SELECT COALESCE(MAX(seq), 0) FROM logs WHERE app_id = $id", appId, cancellationToken);
 
@@ -577,6 +694,11 @@ internal sealed partial class SqliteStore : IStore
         {
             await _writer.ConfigureAwait(false);
         }
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+        _prepared.Clear();
         SqliteConnection.ClearAllPools();
     }
 }

@@ -117,11 +117,11 @@ public sealed class SqliteStoreTests : IAsyncLifetime
     [Fact]
     public async Task Inputs_are_deduplicated_by_index_and_outputs_reload_in_completion_order()
     {
-        await _store.AddInputsAsync(Call("c1"), [new InputRecord(1, "c1", 0, "[1]", null), new InputRecord(2, "c1", 1, "[2]", null)], CancellationToken.None);
-        await _store.AddInputsAsync(Call("c1"), [new InputRecord(3, "c1", 1, "[2]", null), new InputRecord(4, "c1", 2, "[3]", null)], CancellationToken.None);
-        await _store.CompleteInputsAsync([new CompletionRecord(4, 10, true, "9", null, null, DateTimeOffset.UnixEpoch)], CancellationToken.None);
-        await _store.CompleteInputsAsync([new CompletionRecord(1, 11, false, null, null, new RemoteError("E", "m"), DateTimeOffset.UnixEpoch)], CancellationToken.None);
-        await _store.CompleteInputsAsync([new CompletionRecord(1, 12, true, "1", null, null, DateTimeOffset.UnixEpoch)], CancellationToken.None);
+        var first = await _store.AddInputsAsync(Call("c1"), [new NewInput(0, "[1]", null), new NewInput(1, "[2]", null)], CancellationToken.None);
+        var second = await _store.AddInputsAsync(Call("c1"), [new NewInput(1, "[2]", null), new NewInput(2, "[3]", null)], CancellationToken.None);
+        await _store.CompleteInputsAsync([new CompletionRecord(second[1], "c1", true, "9", null, null, DateTimeOffset.UnixEpoch)], CancellationToken.None);
+        await _store.CompleteInputsAsync([new CompletionRecord(first[0], "c1", false, null, null, new RemoteError("E", "m"), DateTimeOffset.UnixEpoch)], CancellationToken.None);
+        await _store.CompleteInputsAsync([new CompletionRecord(first[0], "c1", true, "1", null, null, DateTimeOffset.UnixEpoch)], CancellationToken.None);
 
         await _store.DisposeAsync();
         _store = new SqliteStore(_path);
@@ -130,7 +130,9 @@ public sealed class SqliteStoreTests : IAsyncLifetime
         var pending = await _store.LoadPendingInputsAsync(CancellationToken.None);
 
         indices.Should().BeEquivalentTo([0, 1, 2]);
-        outputs.Select(o => (o.Index, o.Order, o.Success)).Should().Equal((2, 10L, true), (0, 11L, false));
+        first.Should().Equal(1L, 2L);
+        second.Should().Equal(0L, 3L);
+        outputs.Select(o => (o.Index, o.Cursor, o.Success)).Should().Equal((2, 1L, true), (0, 2L, false));
         pending.Select(p => p.Input.InputId).Should().Equal(2L);
     }
 

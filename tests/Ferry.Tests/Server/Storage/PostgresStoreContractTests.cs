@@ -21,13 +21,24 @@ public sealed class PostgresStoreContractTests(PostgresDatabaseFixture fixture) 
         PostgresTestDatabase.ExecuteAsync(_connectionString, $"ALTER TABLE tokens ADD CONSTRAINT refuse_token CHECK (name <> '{name.Replace("'", "''", StringComparison.Ordinal)}')");
 
     [StoreFact]
-    public async Task InitializeAsync_SecondStoreOnTheSameSchema_RefusesToOpen()
+    public async Task TwoStoresOnOneSchema_AddingAndCompletingConcurrently_NeverCollide()
     {
-        await using var second = CreateStore();
+        await using var second = await OpenAsync();
+        var call = new CallRecord("fc-1", "ap-1", "square", "square", "map", T0, false, null);
+        var firstIds = Store.AddInputsAsync(call, [.. Enumerable.Range(0, 300).Select(i => new NewInput(i, $"[{i}]", null))], default);
+        var secondIds = second.AddInputsAsync(call, [.. Enumerable.Range(150, 300).Select(i => new NewInput(i, $"[{i}]", null))], default);
+        var ids = (await Task.WhenAll(firstIds, secondIds).WaitAsync(TimeSpan.FromSeconds(30))).SelectMany(i => i).Where(id => id != 0).ToList();
 
-        var opening = () => second.InitializeAsync(CancellationToken.None);
+        var pending = await Store.LoadPendingInputsAsync(default);
+        var stores = new[] { Store, second };
+        await Task.WhenAll(pending.Select((p, n) => stores[n % 2].CompleteInputsAsync(
+            [new CompletionRecord(p.Input.InputId, "fc-1", true, $"{p.Input.Index}", null, null, T0)], default))).WaitAsync(TimeSpan.FromSeconds(60));
+        var outputs = await second.GetOutputsAsync("fc-1", 0, 1000, default);
 
-        (await opening.Should().ThrowAsync<StoreUnavailableException>()).Which.Message.Should().Contain("Another Ferry server is using the test database");
+        ids.Should().OnlyHaveUniqueItems().And.HaveCount(450, "each index is taken once, by whichever store added it first");
+        pending.Select(p => p.Input.Index).Should().BeEquivalentTo(Enumerable.Range(0, 450));
+        outputs.Select(o => o.Cursor).Should().Equal(Enumerable.Range(1, 450).Select(i => (long)i), "cursors stay dense when two servers complete one call");
+        outputs.Select(o => o.Index).Should().BeEquivalentTo(Enumerable.Range(0, 450));
     }
 
     [StoreFact]

@@ -1,3 +1,4 @@
+using FluentAssertions;
 using Ferry.Server.Storage;
 using Microsoft.Data.Sqlite;
 
@@ -26,6 +27,40 @@ public sealed class SqliteStoreContractTests : StoreContractTests
         // SQLite takes no parameters in a trigger's definition; the name is the test's own constant.
         command.CommandText = $"CREATE TRIGGER refuse_token BEFORE INSERT ON tokens WHEN NEW.name = '{name.Replace("'", "''", StringComparison.Ordinal)}' BEGIN SELECT RAISE(ABORT, 'refused'); END";
         await command.ExecuteNonQueryAsync();
+    }
+
+    [StoreFact]
+    public async Task InitializeAsync_DatabaseOfTheFirstSchema_NumbersEachCallsOutputsFromOneInTheirOldOrder()
+    {
+        await Store.DisposeAsync();
+        File.Delete(DatabasePath);
+        await using (var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False"))
+        {
+            await connection.OpenAsync();
+            await using var command = connection.CreateCommand();
+            // The tables as the first schema had them: completion order was one counter across all calls.
+            command.CommandText = """
+                CREATE TABLE calls(call_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, function TEXT NOT NULL, pool_id TEXT NOT NULL,
+                    kind TEXT NOT NULL, created_at INTEGER NOT NULL, final INTEGER NOT NULL, pool TEXT);
+                CREATE TABLE inputs(input_id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, idx INTEGER NOT NULL,
+                    args TEXT, args_blob TEXT, attempt INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+                    completion_order INTEGER, success INTEGER, result TEXT, result_blob TEXT, error TEXT, completed_at INTEGER,
+                    UNIQUE(call_id, idx));
+                INSERT INTO calls VALUES('fc-a', 'ap-1', 'f', 'f', 'map', 0, 1, NULL), ('fc-b', 'ap-1', 'f', 'f', 'map', 0, 0, NULL);
+                INSERT INTO inputs(input_id, call_id, idx, done, completion_order, success, result, completed_at) VALUES
+                    (1, 'fc-a', 0, 1, 7, 1, '"a0"', 0), (2, 'fc-a', 1, 1, 3, 1, '"a1"', 0), (3, 'fc-b', 0, 1, 5, 1, '"b0"', 0),
+                    (4, 'fc-b', 1, 0, NULL, NULL, NULL, NULL);
+                """;
+            await command.ExecuteNonQueryAsync();
+        }
+
+        await using var store = await OpenAsync();
+        await store.CompleteInputsAsync([new CompletionRecord(4, "fc-b", true, "\"b1\"", null, null, T0)], default);
+        var added = await store.AddInputsAsync(new CallRecord("fc-c", "ap-1", "f", "f", "map", T0, false, null), [new NewInput(0, "[0]", null)], default);
+
+        (await store.GetOutputsAsync("fc-a", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((1, 1L), (0, 2L));
+        (await store.GetOutputsAsync("fc-b", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((0, 1L), (1, 2L));
+        added.Should().Equal(5L);
     }
 
     public override async Task DisposeAsync()

@@ -35,6 +35,8 @@ public abstract partial class StoreContractTests : IAsyncLifetime
 
     private IRetentionStore Retention => Store;
 
+    private ILeaseStore Leases => Store;
+
     /// <summary>A new store object on this test's location; not yet initialized.</summary>
     private protected abstract IStore CreateStore();
 
@@ -75,20 +77,22 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     private static CallRecord Call(string callId, string appId = "ap-1", bool final = false, DateTimeOffset? createdAt = null, PoolSpec? pool = null) =>
         new(callId, appId, "square", "square", "map", createdAt ?? T0, final, pool);
 
-    private static InputRecord Input(long id, string callId, int index, string? args = null, string? blob = null) =>
-        new(id, callId, index, args ?? $"[{index}]", blob);
+    private static NewInput Input(int index, string? args = null, string? blob = null) => new(index, args ?? $"[{index}]", blob);
 
-    private static CompletionRecord Done(long inputId, long order, DateTimeOffset? at = null, RemoteError? error = null) =>
-        new(inputId, order, error is null, error is null ? $"{order * 10}" : null, null, error, at ?? T0);
+    private static NewInput[] Inputs(int count) => [.. Enumerable.Range(0, count).Select(i => Input(i))];
+
+    /// <summary>A completion whose result is <c>value</c>, or a failure with <paramref name="error"/>.</summary>
+    private static CompletionRecord Done(long inputId, string callId, long value, DateTimeOffset? at = null, RemoteError? error = null) =>
+        new(inputId, callId, error is null, error is null ? $"{value}" : null, null, error, at ?? T0);
 
     private static AppRecord App(string appId, DateTimeOffset createdAt, string state = AppStates.Running, DateTimeOffset? stoppedAt = null) =>
         new(appId, "app-" + appId, "bd-1", state, false, createdAt, stoppedAt, null);
 
-    /// <summary>Saves a call with inputs of indices 0..count-1 and ids firstId.., completes all of them at <paramref name="at"/>.</summary>
-    private async Task AddFinishedCallAsync(string callId, string appId, long firstId, int count, DateTimeOffset at)
+    /// <summary>Saves a call with inputs of indices 0..count-1 and completes all of them at <paramref name="at"/>.</summary>
+    private async Task AddFinishedCallAsync(string callId, string appId, int count, DateTimeOffset at)
     {
-        await Calls.AddInputsAsync(Call(callId, appId, final: true, createdAt: at), [.. Enumerable.Range(0, count).Select(i => Input(firstId + i, callId, i))], default);
-        await Calls.CompleteInputsAsync([.. Enumerable.Range(0, count).Select(i => Done(firstId + i, firstId + i, at))], default);
+        var ids = await Calls.AddInputsAsync(Call(callId, appId, final: true, createdAt: at), Inputs(count), default);
+        await Calls.CompleteInputsAsync([.. ids.Select(id => Done(id, callId, id, at))], default);
     }
 
     #region IAppStore: builds and apps
@@ -129,39 +133,69 @@ public abstract partial class StoreContractTests : IAsyncLifetime
 
     #region ICallStore: calls, inputs and outputs
 
-    // Adds are idempotent by (call, index), an input's first outcome is final, outputs come back in completion order, and the sequence seeds are the largest stored values.
+    // Adds are idempotent by (call, index), the store assigns input ids and output cursors, an input's first outcome is
+    // final, and outputs come back by cursor.
 
     [StoreFact]
-    public async Task AddInputs_NewCall_SavesTheCallAndItsInputsAsPending()
+    public async Task AddInputs_NewCall_SavesTheCallAndItsInputsAsPendingWithIdsTheStoreAssigned()
     {
         var pool = new PoolSpec(Overrides: new FunctionSettings { TimeoutSeconds = 5 });
         var call = Call("fc-1", pool: pool);
 
-        await Calls.AddInputsAsync(call, [Input(1, "fc-1", 0), Input(2, "fc-1", 1, args: null, blob: "blob-1")], default);
+        var ids = await Calls.AddInputsAsync(call, [Input(0), new NewInput(1, null, "blob-1")], default);
         var pending = await Calls.LoadPendingInputsAsync(default);
 
+        ids.Should().HaveCount(2).And.OnlyContain(id => id > 0);
+        ids[1].Should().BeGreaterThan(ids[0], "ids are assigned in the order the inputs are listed");
         (await Calls.GetCallAsync("fc-1", default)).Should().BeEquivalentTo(call);
         (await Calls.GetCallAsync("fc-none", default)).Should().BeNull();
-        pending.Select(p => (p.Input, p.Attempt)).Should().Equal((Input(1, "fc-1", 0), 0), (Input(2, "fc-1", 1, args: null, blob: "blob-1"), 0));
+        pending.Select(p => (p.Input, p.Attempt)).Should().Equal(
+            (new InputRecord(ids[0], "fc-1", 0, "[0]", null), 0), (new InputRecord(ids[1], "fc-1", 1, null, "blob-1"), 0));
         pending.Select(p => p.Call).Should().AllBeEquivalentTo(call);
     }
 
     [StoreFact]
-    public async Task AddInputs_IndicesAlreadyPresent_AreIgnoredAndTheCallIsNotRewritten()
+    public async Task AddInputs_IndicesAlreadyPresent_AreIgnoredWithIdZeroAndTheCallIsNotRewritten()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [Input(1, "fc-1", 0), Input(2, "fc-1", 1)], default);
+        var first = await Calls.AddInputsAsync(Call("fc-1"), [Input(0), Input(1)], default);
 
-        await Calls.AddInputsAsync(Call("fc-1", final: true, createdAt: T0.AddDays(1)), [Input(3, "fc-1", 1, args: "[\"again\"]"), Input(4, "fc-1", 2)], default);
+        var second = await Calls.AddInputsAsync(Call("fc-1", final: true, createdAt: T0.AddDays(1)), [Input(1, args: "[\"again\"]"), Input(2), Input(2)], default);
 
-        (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input).Should().Equal(Input(1, "fc-1", 0), Input(2, "fc-1", 1), Input(4, "fc-1", 2));
+        second[0].Should().Be(0);
+        second[2].Should().Be(0, "an index repeated within one list is taken once, at its first place");
+        second[1].Should().BeGreaterThan(first.Max());
+        (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input).Should().Equal(
+            new InputRecord(first[0], "fc-1", 0, "[0]", null), new InputRecord(first[1], "fc-1", 1, "[1]", null), new InputRecord(second[1], "fc-1", 2, "[2]", null));
         (await Calls.GetCallAsync("fc-1", default)).Should().BeEquivalentTo(Call("fc-1"));
         (await Calls.CountInputsAsync("fc-1", default)).Should().Be((3, 0));
     }
 
     [StoreFact]
+    public async Task AddInputs_ConcurrentAddsToManyCalls_GetDistinctIncreasingIds()
+    {
+        var adds = Enumerable.Range(0, 40).Select(c => Calls.AddInputsAsync(Call($"fc-{c}"), Inputs(25), default)).ToList();
+        var ids = await Task.WhenAll(adds).WaitAsync(Limit);
+
+        ids.SelectMany(i => i).Should().OnlyHaveUniqueItems().And.HaveCount(1000).And.OnlyContain(id => id > 0);
+        ids.Should().AllSatisfy(list => list.Should().BeInAscendingOrder());
+        (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input.InputId).Should().Equal(ids.SelectMany(i => i).Order());
+    }
+
+    [StoreFact]
+    public async Task AddInputs_AfterReopen_ContinuesIdsAfterTheLargestStored()
+    {
+        var before = await Calls.AddInputsAsync(Call("fc-1"), Inputs(3), default);
+
+        await ReopenAsync();
+        var after = await Calls.AddInputsAsync(Call("fc-2"), Inputs(2), default);
+
+        after.Should().OnlyContain(id => id > before.Max());
+    }
+
+    [StoreFact]
     public async Task SetFinal_MarksTheCallFinal()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [Input(1, "fc-1", 0)], default);
+        await Calls.AddInputsAsync(Call("fc-1"), [Input(0)], default);
 
         await Calls.SetFinalAsync("fc-1", default);
 
@@ -169,55 +203,83 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [StoreFact]
-    public async Task CompleteInputs_RecordsOutcomesOnceAndLeavesTheRestPending()
+    public async Task CompleteInputs_RecordsOutcomesOnceWithTheCallsNextCursorAndLeavesTheRestPending()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [Input(1, "fc-1", 0), Input(2, "fc-1", 1), Input(3, "fc-1", 2)], default);
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(3), default);
         var error = new RemoteError("System.InvalidOperationException", "no", "at X()", ErrorKinds.User);
 
-        await Calls.CompleteInputsAsync([Done(3, 1, T0.AddSeconds(1)), Done(1, 2, T0.AddSeconds(2), error)], default);
-        await Calls.CompleteInputsAsync([Done(3, 7, T0.AddSeconds(9), error)], default);
+        await Calls.CompleteInputsAsync([Done(ids[2], "fc-1", 20, T0.AddSeconds(1)), Done(ids[0], "fc-1", 0, T0.AddSeconds(2), error)], default);
+        await Calls.CompleteInputsAsync([Done(ids[2], "fc-1", 99, T0.AddSeconds(9), error), Done(ids[0], "fc-1", 98)], default);
 
-        (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input.InputId).Should().Equal(2);
+        (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input.InputId).Should().Equal(ids[1]);
         (await Calls.GetOutputsAsync("fc-1", 0, 10, default)).Should().BeEquivalentTo(
-            new[] { new StoredOutput(2, 1, true, "10", null, null), new StoredOutput(0, 2, false, null, null, error) },
-            o => o.WithStrictOrdering(), "an input's first outcome is final");
+            new[] { new StoredOutput(2, 1, true, "20", null, null), new StoredOutput(0, 2, false, null, null, error) },
+            o => o.WithStrictOrdering(), "an input's first outcome is final, and a later one takes no cursor");
         (await Calls.CountInputsAsync("fc-1", default)).Should().Be((3, 2));
-        (await Calls.CountFailedAsync("fc-1", default)).Should().Be(1, "the later failure of input 3 does not replace its success");
+        (await Calls.CountFailedAsync("fc-1", default)).Should().Be(1, "the later failure of index 2 does not replace its success");
+
+        await Calls.CompleteInputsAsync([Done(ids[1], "fc-1", 10)], default);
+        (await Calls.GetOutputsAsync("fc-1", 2, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((1, 3L));
+    }
+
+    [StoreFact]
+    public async Task CompleteInputs_ManyCallsInOneWrite_NumbersEachCallsOutputsFromOne()
+    {
+        var a = await Calls.AddInputsAsync(Call("fc-a"), Inputs(3), default);
+        var b = await Calls.AddInputsAsync(Call("fc-b"), Inputs(2), default);
+
+        await Calls.CompleteInputsAsync([Done(b[1], "fc-b", 1), Done(a[2], "fc-a", 2), Done(b[0], "fc-b", 0), Done(a[0], "fc-a", 0)], default);
+        await Calls.CompleteInputsAsync([Done(a[1], "fc-a", 1)], default);
+
+        (await Calls.GetOutputsAsync("fc-a", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((2, 1L), (0, 2L), (1, 3L));
+        (await Calls.GetOutputsAsync("fc-b", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((1, 1L), (0, 2L));
+    }
+
+    [StoreFact]
+    public async Task CompleteInputs_AnInputOfAnotherCall_IsIgnored()
+    {
+        var a = await Calls.AddInputsAsync(Call("fc-a"), Inputs(1), default);
+        await Calls.AddInputsAsync(Call("fc-b"), Inputs(1), default);
+
+        await Calls.CompleteInputsAsync([Done(a[0], "fc-b", 1)], default);
+
+        (await Calls.CountInputsAsync("fc-a", default)).Should().Be((1, 0));
+        (await Calls.GetOutputsAsync("fc-b", 0, 10, default)).Should().BeEmpty();
     }
 
     [StoreFact]
     public async Task LoadPendingInputs_AfterSetAttempt_ReturnsTheAttempt()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [Input(1, "fc-1", 0), Input(2, "fc-1", 1)], default);
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(2), default);
 
-        await Calls.SetAttemptAsync(2, 3, default);
+        await Calls.SetAttemptAsync(ids[1], 3, default);
 
-        (await Calls.LoadPendingInputsAsync(default)).Select(p => (p.Input.InputId, p.Attempt)).Should().Equal((1, 0), (2, 3));
+        (await Calls.LoadPendingInputsAsync(default)).Select(p => (p.Input.InputId, p.Attempt)).Should().Equal((ids[0], 0), (ids[1], 3));
     }
 
     [StoreFact]
     public async Task LoadPendingInputs_ManyCalls_ReturnsUnfinishedInputsInIdOrderWithTheirCalls()
     {
-        await Calls.AddInputsAsync(Call("fc-b", appId: "ap-2"), [Input(2, "fc-b", 0), Input(5, "fc-b", 1)], default);
-        await Calls.AddInputsAsync(Call("fc-a"), [Input(1, "fc-a", 0), Input(4, "fc-a", 1), Input(3, "fc-a", 2)], default);
-        await Calls.CompleteInputsAsync([Done(4, 1), Done(2, 2)], default);
+        var b = await Calls.AddInputsAsync(Call("fc-b", appId: "ap-2"), Inputs(2), default);
+        var a = await Calls.AddInputsAsync(Call("fc-a"), Inputs(3), default);
+        await Calls.CompleteInputsAsync([Done(a[1], "fc-a", 1), Done(b[0], "fc-b", 0)], default);
 
         var pending = await Calls.LoadPendingInputsAsync(default);
 
         pending.Select(p => (p.Input.InputId, p.Input.CallId, p.Call.CallId, p.Call.AppId)).Should().Equal(
-            (1, "fc-a", "fc-a", "ap-1"), (3, "fc-a", "fc-a", "ap-1"), (5, "fc-b", "fc-b", "ap-2"));
+            (b[1], "fc-b", "fc-b", "ap-2"), (a[0], "fc-a", "fc-a", "ap-1"), (a[2], "fc-a", "fc-a", "ap-1"));
     }
 
     [StoreFact]
-    public async Task LoadCall_ReturnsOutputsInCompletionOrderAndEveryIndexUnfinishedFirst()
+    public async Task LoadCall_ReturnsOutputsByCursorAndEveryIndexUnfinishedFirst()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [.. Enumerable.Range(0, 5).Select(i => Input(i + 1, "fc-1", i))], default);
-        await Calls.CompleteInputsAsync([Done(4, 10), Done(2, 11)], default);
-        await Calls.CompleteInputsAsync([Done(5, 12)], default);
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(5), default);
+        await Calls.CompleteInputsAsync([Done(ids[3], "fc-1", 30), Done(ids[1], "fc-1", 10)], default);
+        await Calls.CompleteInputsAsync([Done(ids[4], "fc-1", 40)], default);
 
         var (outputs, indices) = await Calls.LoadCallAsync("fc-1", default);
 
-        outputs.Select(o => (o.Index, o.Order, o.Result)).Should().Equal((3, 10, "100"), (1, 11, "110"), (4, 12, "120"));
+        outputs.Select(o => (o.Index, o.Cursor, o.Result)).Should().Equal((3, 1, "30"), (1, 2, "10"), (4, 3, "40"));
         indices.Should().Equal(0, 2, 3, 1, 4);
         var (none, noIndices) = await Calls.LoadCallAsync("fc-none", default);
         none.Should().BeEmpty();
@@ -227,9 +289,9 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     [StoreFact]
     public async Task CountInputs_CountsAllAndFinishedInputs()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [Input(1, "fc-1", 0), Input(2, "fc-1", 1), Input(3, "fc-1", 2)], default);
-        await Calls.AddInputsAsync(Call("fc-2"), [Input(4, "fc-2", 0)], default);
-        await Calls.CompleteInputsAsync([Done(1, 1), Done(4, 2)], default);
+        var one = await Calls.AddInputsAsync(Call("fc-1"), Inputs(3), default);
+        var two = await Calls.AddInputsAsync(Call("fc-2"), Inputs(1), default);
+        await Calls.CompleteInputsAsync([Done(one[0], "fc-1", 0), Done(two[0], "fc-2", 0)], default);
 
         (await Calls.CountInputsAsync("fc-1", default)).Should().Be((3, 1));
         (await Calls.CountInputsAsync("fc-2", default)).Should().Be((1, 1));
@@ -239,10 +301,10 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     [StoreFact]
     public async Task WasCancelled_IsTrueOnlyWhenAnInputEndedCancelled()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [Input(1, "fc-1", 0), Input(2, "fc-1", 1)], default);
-        await Calls.AddInputsAsync(Call("fc-2"), [Input(3, "fc-2", 0), Input(4, "fc-2", 1)], default);
-        await Calls.CompleteInputsAsync([Done(1, 1), Done(2, 2, error: new RemoteError("Timeout", "took too long", Kind: ErrorKinds.Timeout))], default);
-        await Calls.CompleteInputsAsync([Done(3, 3), Done(4, 4, error: new RemoteError("Cancelled", "The call was cancelled.", Kind: ErrorKinds.Cancelled))], default);
+        var one = await Calls.AddInputsAsync(Call("fc-1"), Inputs(2), default);
+        var two = await Calls.AddInputsAsync(Call("fc-2"), Inputs(2), default);
+        await Calls.CompleteInputsAsync([Done(one[0], "fc-1", 0), Done(one[1], "fc-1", 1, error: new RemoteError("Timeout", "took too long", Kind: ErrorKinds.Timeout))], default);
+        await Calls.CompleteInputsAsync([Done(two[0], "fc-2", 0), Done(two[1], "fc-2", 1, error: new RemoteError("Cancelled", "The call was cancelled.", Kind: ErrorKinds.Cancelled))], default);
 
         (await Calls.WasCancelledAsync("fc-1", default)).Should().BeFalse();
         (await Calls.WasCancelledAsync("fc-2", default)).Should().BeTrue();
@@ -250,12 +312,12 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [StoreFact]
-    public async Task GetOutputs_PagesAfterAPositionInCompletionOrder()
+    public async Task GetOutputs_PagesAfterACursor()
     {
-        await Calls.AddInputsAsync(Call("fc-1"), [.. Enumerable.Range(0, 5).Select(i => Input(i + 1, "fc-1", i))], default);
-        await Calls.AddInputsAsync(Call("fc-2"), [Input(6, "fc-2", 0)], default);
-        await Calls.CompleteInputsAsync([Done(3, 1), Done(6, 2), Done(5, 3)], default);
-        await Calls.CompleteInputsAsync([Done(1, 4), Done(2, 5), Done(4, 6)], default);
+        var one = await Calls.AddInputsAsync(Call("fc-1"), Inputs(5), default);
+        var two = await Calls.AddInputsAsync(Call("fc-2"), Inputs(1), default);
+        await Calls.CompleteInputsAsync([Done(one[2], "fc-1", 2), Done(two[0], "fc-2", 0), Done(one[4], "fc-1", 4)], default);
+        await Calls.CompleteInputsAsync([Done(one[0], "fc-1", 0), Done(one[1], "fc-1", 1), Done(one[3], "fc-1", 3)], default);
 
         var pages = new List<IReadOnlyList<StoredOutput>>();
         for (var after = 0; after <= 6; after += 2)
@@ -263,23 +325,34 @@ public abstract partial class StoreContractTests : IAsyncLifetime
             pages.Add(await Calls.GetOutputsAsync("fc-1", after, 2, default));
         }
 
-        pages.Select(p => p.Select(o => (o.Index, o.Order)).ToList()).Should().BeEquivalentTo(
-            new[] { new[] { (2, 1L), (4, 3L) }, [(0, 4L), (1, 5L)], [(3, 6L)], [] }, o => o.WithStrictOrdering());
+        pages.Select(p => p.Select(o => (o.Index, o.Cursor)).ToList()).Should().BeEquivalentTo(
+            new[] { new[] { (2, 1L), (4, 2L) }, [(0, 3L), (1, 4L)], [(3, 5L)], [] }, o => o.WithStrictOrdering());
         (await Calls.GetOutputsAsync("fc-1", 1, 100, default)).Select(o => o.Index).Should().Equal(4, 0, 1, 3);
     }
 
     [StoreFact]
-    public async Task MaxInputIdAndMaxCompletionOrder_AreZeroWhenEmptyThenTheLargestStored()
+    public async Task CompleteInputs_ConcurrentWritesToOneCall_GiveDenseCursorsInCommitOrder()
     {
-        (await Calls.MaxInputIdAsync(default)).Should().Be(0);
-        (await Calls.MaxCompletionOrderAsync(default)).Should().Be(0);
+        const int count = 200;
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(count), default);
 
-        await Calls.AddInputsAsync(Call("fc-1"), [Input(41, "fc-1", 0), Input(7, "fc-1", 1)], default);
-        await Calls.AddInputsAsync(Call("fc-2"), [Input(12, "fc-2", 0)], default);
-        await Calls.CompleteInputsAsync([Done(7, 9), Done(12, 3)], default);
+        await Task.WhenAll(ids.Select((id, i) => Calls.CompleteInputsAsync([Done(id, "fc-1", i)], default))).WaitAsync(Limit);
+        var outputs = await Calls.GetOutputsAsync("fc-1", 0, count, default);
 
-        (await Calls.MaxInputIdAsync(default)).Should().Be(41);
-        (await Calls.MaxCompletionOrderAsync(default)).Should().Be(9);
+        outputs.Select(o => o.Cursor).Should().Equal(Enumerable.Range(1, count).Select(i => (long)i));
+        outputs.Select(o => o.Index).Should().BeEquivalentTo(Enumerable.Range(0, count));
+    }
+
+    [StoreFact]
+    public async Task GetOutputs_AfterReopen_ContinuesTheCursorsOfACall()
+    {
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(3), default);
+        await Calls.CompleteInputsAsync([Done(ids[1], "fc-1", 1)], default);
+
+        await ReopenAsync();
+        await Calls.CompleteInputsAsync([Done(ids[0], "fc-1", 0), Done(ids[2], "fc-1", 2)], default);
+
+        (await Calls.GetOutputsAsync("fc-1", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((1, 1L), (0, 2L), (2, 3L));
     }
 
     #endregion
@@ -351,6 +424,121 @@ public abstract partial class StoreContractTests : IAsyncLifetime
 
     #endregion
 
+    #region ILeaseStore: pool leases and the replica registry
+
+    // One holder per pool until its lease expires; the epoch grows with every change of hands; a stale holder can
+    // neither renew nor release. Times are explicit, as a replica's clock gives them.
+
+    private static readonly TimeSpan LeaseFor = TimeSpan.FromSeconds(10);
+
+    [StoreFact]
+    public async Task TryAcquireLease_FreePool_GivesItWithEpochOneAndRefusesAnotherUntilItExpires()
+    {
+        var first = await Leases.TryAcquireLeaseAsync("pl-1", "rp-a", T0, T0 + LeaseFor, default);
+        var refused = await Leases.TryAcquireLeaseAsync("pl-1", "rp-b", T0 + LeaseFor - TimeSpan.FromMilliseconds(1), T0 + (2 * LeaseFor), default);
+        var taken = await Leases.TryAcquireLeaseAsync("pl-1", "rp-b", T0 + LeaseFor, T0 + (2 * LeaseFor), default);
+
+        first.Should().Be(new PoolLease("pl-1", "rp-a", 1, T0 + LeaseFor));
+        refused.Should().Be(first, "a lease is held until the instant it expires");
+        taken.Should().Be(new PoolLease("pl-1", "rp-b", 2, T0 + (2 * LeaseFor)));
+        (await Leases.GetLeaseAsync("pl-1", default)).Should().Be(taken);
+        (await Leases.GetLeaseAsync("pl-none", default)).Should().BeNull();
+    }
+
+    [StoreFact]
+    public async Task TryAcquireLease_ByItsHolder_ExtendsItWithTheSameEpoch()
+    {
+        await Leases.TryAcquireLeaseAsync("pl-1", "rp-a", T0, T0 + LeaseFor, default);
+
+        var again = await Leases.TryAcquireLeaseAsync("pl-1", "rp-a", T0.AddSeconds(3), T0.AddSeconds(3) + LeaseFor, default);
+
+        again.Should().Be(new PoolLease("pl-1", "rp-a", 1, T0.AddSeconds(3) + LeaseFor));
+    }
+
+    [StoreFact]
+    public async Task RenewLease_ByAStaleHolder_FailsAndChangesNothing()
+    {
+        var a = await Leases.TryAcquireLeaseAsync("pl-1", "rp-a", T0, T0 + LeaseFor, default);
+        (await Leases.RenewLeaseAsync("pl-1", "rp-a", a.Epoch, T0.AddSeconds(5) + LeaseFor, default)).Should().BeTrue();
+        var b = await Leases.TryAcquireLeaseAsync("pl-1", "rp-b", T0.AddSeconds(5) + LeaseFor, T0.AddSeconds(30), default);
+
+        var renewed = await Leases.RenewLeaseAsync("pl-1", "rp-a", a.Epoch, T0.AddMinutes(5), default);
+        await Leases.ReleaseLeaseAsync("pl-1", "rp-a", a.Epoch, T0.AddSeconds(20), default);
+
+        renewed.Should().BeFalse("the pool changed hands");
+        (await Leases.GetLeaseAsync("pl-1", default)).Should().Be(new PoolLease("pl-1", "rp-b", 2, T0.AddSeconds(30)));
+        b.Epoch.Should().Be(2);
+    }
+
+    [StoreFact]
+    public async Task ReleaseLease_LetsAnotherReplicaTakeThePoolAtOnceWithTheNextEpoch()
+    {
+        var a = await Leases.TryAcquireLeaseAsync("pl-1", "rp-a", T0, T0 + LeaseFor, default);
+
+        await Leases.ReleaseLeaseAsync("pl-1", "rp-a", a.Epoch, T0.AddSeconds(1), default);
+        var b = await Leases.TryAcquireLeaseAsync("pl-1", "rp-b", T0.AddSeconds(1), T0.AddSeconds(1) + LeaseFor, default);
+        var backToA = await Leases.TryAcquireLeaseAsync("pl-1", "rp-a", T0.AddSeconds(1) + LeaseFor, T0.AddMinutes(1), default);
+
+        b.Should().Be(new PoolLease("pl-1", "rp-b", 2, T0.AddSeconds(1) + LeaseFor));
+        backToA.Should().Be(new PoolLease("pl-1", "rp-a", 3, T0.AddMinutes(1)), "the epoch never goes back");
+    }
+
+    [StoreFact]
+    public async Task TryAcquireLease_ManyReplicasRacingForAnExpiredLease_ExactlyOneWins()
+    {
+        await Leases.TryAcquireLeaseAsync("pl-1", "rp-old", T0, T0 + LeaseFor, default);
+        var now = T0 + LeaseFor;
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            Leases.TryAcquireLeaseAsync("pl-1", $"rp-{i}", now, now + LeaseFor, default))).WaitAsync(Limit);
+
+        var winner = (await Leases.GetLeaseAsync("pl-1", default))!;
+        winner.Epoch.Should().Be(2);
+        results.Should().AllBeEquivalentTo(winner, "every racer is told of the one winner");
+        winner.ReplicaId.Should().BeOneOf(Enumerable.Range(0, 8).Select(i => $"rp-{i}"));
+    }
+
+    [StoreFact]
+    public async Task FencedWrites_CommitWhileTheLeaseHoldsAndAreRefusedWholeOnceItChangesHands()
+    {
+        var a = await Leases.TryAcquireLeaseAsync("ap-1", "rp-a", T0, T0 + LeaseFor, default);
+        var fenceA = new LeaseFence("ap-1", "rp-a", a.Epoch);
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(2), fenceA, default);
+        await Calls.CompleteInputsAsync([Done(ids[0], "fc-1", 0)], fenceA, default);
+        var b = await Leases.TryAcquireLeaseAsync("ap-1", "rp-b", T0 + LeaseFor, T0 + (2 * LeaseFor), default);
+
+        var lateAdd = () => Calls.AddInputsAsync(Call("fc-1"), [Input(2)], fenceA, default);
+        var lateCompletion = () => Calls.CompleteInputsAsync([Done(ids[1], "fc-1", 1)], fenceA, default);
+        var wrongReplica = () => Calls.AddInputsAsync(Call("fc-1"), [Input(3)], fenceA with { Epoch = b.Epoch }, default);
+
+        await lateAdd.Should().ThrowAsync<LeaseLostException>();
+        await lateCompletion.Should().ThrowAsync<LeaseLostException>();
+        await wrongReplica.Should().ThrowAsync<LeaseLostException>();
+        (await Calls.CountInputsAsync("fc-1", default)).Should().Be((2, 1), "nothing written under the old epoch lands");
+        await Calls.CompleteInputsAsync([Done(ids[1], "fc-1", 1)], new LeaseFence("ap-1", "rp-b", b.Epoch), default);
+        (await Calls.GetOutputsAsync("fc-1", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((0, 1L), (1, 2L));
+    }
+
+    [StoreFact]
+    public async Task ListReplicas_ReturnsThoseHeardFromSinceACutoffWithTheirLatestUrl()
+    {
+        await Leases.HeartbeatReplicaAsync(new ReplicaRecord("rp-b", "http://10.0.0.2:7080", T0), default);
+        await Leases.HeartbeatReplicaAsync(new ReplicaRecord("rp-a", "http://10.0.0.1:7080", T0.AddSeconds(1)), default);
+        await Leases.HeartbeatReplicaAsync(new ReplicaRecord("rp-c", "http://10.0.0.3:7080", T0.AddSeconds(-30)), default);
+        await Leases.HeartbeatReplicaAsync(new ReplicaRecord("rp-b", "http://10.0.0.9:7080", T0.AddSeconds(2)), default);
+        await Leases.HeartbeatReplicaAsync(new ReplicaRecord("rp-d", "http://10.0.0.4:7080", T0.AddSeconds(3)), default);
+
+        await Leases.RemoveReplicaAsync("rp-d", default);
+        var live = await Leases.ListReplicasAsync(T0, default);
+
+        live.Should().Equal(
+            new ReplicaRecord("rp-a", "http://10.0.0.1:7080", T0.AddSeconds(1)),
+            new ReplicaRecord("rp-b", "http://10.0.0.9:7080", T0.AddSeconds(2)));
+        (await Leases.ListReplicasAsync(T0.AddSeconds(-60), default)).Select(r => r.ReplicaId).Should().Equal("rp-a", "rp-b", "rp-c");
+    }
+
+    #endregion
+
     #region IRetentionStore: deleting what expired
 
     // What finished before the cutoff goes, across calls, logs and apps, in bounded batches.
@@ -359,13 +547,13 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     public async Task DeleteExpired_DeletesCallsWhoseInputsAllCompletedBeforeTheCutoff()
     {
         var cutoff = T0.AddDays(7);
-        await AddFinishedCallAsync("fc-old", "ap-1", 1, 3, T0);
-        await Calls.AddInputsAsync(Call("fc-straddles", final: true), [Input(10, "fc-straddles", 0), Input(11, "fc-straddles", 1)], default);
-        await Calls.CompleteInputsAsync([Done(10, 10, T0), Done(11, 11, cutoff)], default);
-        await Calls.AddInputsAsync(Call("fc-unfinished", final: true), [Input(20, "fc-unfinished", 0), Input(21, "fc-unfinished", 1)], default);
-        await Calls.CompleteInputsAsync([Done(20, 20, T0)], default);
-        await Calls.AddInputsAsync(Call("fc-open"), [Input(30, "fc-open", 0)], default);
-        await Calls.CompleteInputsAsync([Done(30, 30, T0)], default);
+        await AddFinishedCallAsync("fc-old", "ap-1", 3, T0);
+        var straddles = await Calls.AddInputsAsync(Call("fc-straddles", final: true), Inputs(2), default);
+        await Calls.CompleteInputsAsync([Done(straddles[0], "fc-straddles", 0, T0), Done(straddles[1], "fc-straddles", 1, cutoff)], default);
+        var unfinished = await Calls.AddInputsAsync(Call("fc-unfinished", final: true), Inputs(2), default);
+        await Calls.CompleteInputsAsync([Done(unfinished[0], "fc-unfinished", 0, T0)], default);
+        var open = await Calls.AddInputsAsync(Call("fc-open"), Inputs(1), default);
+        await Calls.CompleteInputsAsync([Done(open[0], "fc-open", 0, T0)], default);
         await Calls.AddInputsAsync(Call("fc-empty-new", final: true, createdAt: cutoff.AddSeconds(1)), [], default);
         await Calls.AddInputsAsync(Call("fc-empty-old", final: true), [], default);
 
@@ -392,8 +580,8 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         await Apps.SaveAppAsync(App("ap-stopped", T0, AppStates.Stopped, stoppedAt: cutoff.AddSeconds(-1)), default);
         await Apps.SaveAppAsync(App("ap-stopped-late", T0.AddSeconds(1), AppStates.Stopped, stoppedAt: cutoff), default);
         await Apps.SaveAppAsync(App("ap-running", T0.AddSeconds(2)), default);
-        await Calls.AddInputsAsync(Call("fc-of-stopped", appId: "ap-stopped"), [Input(1, "fc-of-stopped", 0)], default);
-        await Calls.AddInputsAsync(Call("fc-of-running", appId: "ap-running"), [Input(2, "fc-of-running", 0)], default);
+        await Calls.AddInputsAsync(Call("fc-of-stopped", appId: "ap-stopped"), Inputs(1), default);
+        var running = await Calls.AddInputsAsync(Call("fc-of-running", appId: "ap-running"), Inputs(1), default);
         await Logs.AppendLogsAsync("ap-stopped", [Line(1, cutoff.AddDays(1))], default);
         await Logs.AppendLogsAsync("ap-running", [Line(1, T0), Line(2, cutoff.AddSeconds(-1)), Line(3, cutoff)], default);
 
@@ -402,7 +590,7 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         deleted.Should().Be((1, 1));
         (await Apps.ListAppsAsync(default)).Select(a => a.AppId).Should().Equal("ap-stopped-late", "ap-running");
         (await Calls.GetCallAsync("fc-of-stopped", default)).Should().BeNull("a stopped app's calls go with it, finished or not");
-        (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input.InputId).Should().Equal(2);
+        (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input.InputId).Should().Equal(running[0]);
         (await Logs.GetLogsAsync("ap-stopped", 0, 100, default)).Should().BeEmpty();
         (await Logs.GetLogsAsync("ap-running", 0, 100, default)).Select(l => l.Seq).Should().Equal(3);
         (await Retention.DeleteExpiredAsync(cutoff, default)).Should().Be((0, 0));
@@ -415,7 +603,7 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         const int calls = (2 * IRetentionStore.ExpiredCallsPerBatch) + 50;
         await Apps.SaveAppAsync(App("ap-1", T0, AppStates.Stopped, stoppedAt: T0), default);
         await Task.WhenAll(Enumerable.Range(0, calls).Select(i =>
-            Calls.AddInputsAsync(Call($"fc-{i}", appId: "ap-1", final: true), [Input(i + 1, $"fc-{i}", 0)], default))).WaitAsync(Limit);
+            Calls.AddInputsAsync(Call($"fc-{i}", appId: "ap-1", final: true), Inputs(1), default))).WaitAsync(Limit);
 
         var batches = new List<(int Calls, int Apps)>();
         do
@@ -426,7 +614,7 @@ public abstract partial class StoreContractTests : IAsyncLifetime
 
         batches.Should().Equal((IRetentionStore.ExpiredCallsPerBatch, 0), (IRetentionStore.ExpiredCallsPerBatch, 0), (50, 1), (0, 0));
         (await Apps.ListAppsAsync(default)).Should().BeEmpty();
-        (await Calls.MaxInputIdAsync(default)).Should().Be(0);
+        (await Calls.LoadPendingInputsAsync(default)).Should().BeEmpty();
     }
 
     #endregion
@@ -440,29 +628,28 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     {
         await Store.SaveTokenAsync(new TokenRecord("tk-1", "laptop", TokenKinds.Client, "hash", T0, null), default);
         await Store.SaveAppAsync(App("ap-1", T0), default);
-        await Store.AddInputsAsync(Call("fc-1"), [Input(1, "fc-1", 0), Input(2, "fc-1", 1)], default);
-        await Store.CompleteInputsAsync([Done(2, 5)], default);
+        var ids = await Store.AddInputsAsync(Call("fc-1"), Inputs(2), default);
+        await Store.CompleteInputsAsync([Done(ids[1], "fc-1", 5)], default);
 
         await ReopenAsync();
 
         (await Store.ListTokensAsync(default)).Select(t => t.TokenId).Should().Equal("tk-1");
         (await Store.ListAppsAsync(default)).Select(a => a.AppId).Should().Equal("ap-1");
-        (await Store.LoadPendingInputsAsync(default)).Select(p => p.Input.InputId).Should().Equal(1);
-        (await Store.MaxInputIdAsync(default)).Should().Be(2);
-        (await Store.MaxCompletionOrderAsync(default)).Should().Be(5);
+        (await Store.LoadPendingInputsAsync(default)).Select(p => p.Input.InputId).Should().Equal(ids[0]);
+        (await Store.GetOutputsAsync("fc-1", 0, 10, default)).Should().Equal(new StoredOutput(1, 1, true, "5", null, null));
     }
 
     [StoreFact]
     public async Task CompleteInputs_IssuedInOrderWithoutWaiting_CommitInThatOrder()
     {
         const int count = 300;
-        await Store.AddInputsAsync(Call("fc-1"), [.. Enumerable.Range(0, count).Select(i => Input(i + 1, "fc-1", i))], default);
+        var ids = await Store.AddInputsAsync(Call("fc-1"), Inputs(count), default);
         var writes = new Task[count];
         var checks = new Task<string?>[count];
 
         for (var i = 0; i < count; i++)
         {
-            writes[i] = Store.CompleteInputsAsync([Done(i + 1, i + 1)], default);
+            writes[i] = Store.CompleteInputsAsync([Done(ids[i], "fc-1", i)], default);
             var position = i;
             // Once a write is acknowledged, every write issued before it must be acknowledged and committed too.
             checks[i] = writes[i].ContinueWith(async _ =>
