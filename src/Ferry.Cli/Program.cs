@@ -127,7 +127,7 @@ var image = new Command("image", "Inspect built images.") { imageList };
 
 var tokenName = new Argument<string>("name") { Description = "What the token is for, such as ci or gpu-worker-1." };
 var tokenKind = new Option<string>("--kind") { Description = "client (people and programs) or worker (a worker's join token).", DefaultValueFactory = _ => Ferry.Protocol.TokenKinds.Client };
-tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker);
+tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker, Ferry.Protocol.TokenKinds.Proxy);
 var tokenCreate = new Command("create", "Create a token and print its secret, once.") { tokenName, tokenKind };
 tokenCreate.SetAction((r, ct) => GuardAsync(() => TokenCommands.CreateAsync(r.GetValue(tokenName)!, r.GetValue(tokenKind)!, r.GetValue(server), ct)));
 var tokenList = new Command("list", "List tokens (never their secrets).") { json };

@@ -191,6 +191,9 @@ public static class TokenKinds
 
     /// <summary>A worker agent: joins the cluster as one worker, whose identity is bound to this token.</summary>
     public const string Worker = "worker";
+
+    /// <summary>A caller of web endpoints that require auth: no route of the API.</summary>
+    public const string Proxy = "proxy";
 }
 
 /// <summary>Creates a token; its secret is shown once, in the response.</summary>

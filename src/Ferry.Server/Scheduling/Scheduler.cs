@@ -160,7 +160,12 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             var now = clock.GetUtcNow();
             foreach (var function in definition.Functions)
             {
-                ScaleLocked(AppRegistry.GetOrCreatePool(app, function, null), now);
+                var pool = AppRegistry.GetOrCreatePool(app, function, null);
+                if (function.Settings.Web is { } web)
+                {
+                    RouteWebLocked(web.Label, pool);
+                }
+                ScaleLocked(pool, now);
             }
         }
         await appStore.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
@@ -174,7 +179,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 .OrderByDescending(a => a.Record.CreatedAt)
                 .Select(a => new AppSummary(
                     a.AppId, a.Record.Name, a.Record.State, a.Record.CreatedAt,
-                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count), a.Record.StoppedAt, VersionLocked(a.AppId)))];
+                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count), a.Record.StoppedAt, VersionLocked(a.AppId), WebUrlsLocked(a)))];
         }
     }
 
@@ -973,6 +978,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                     ? "Container exited: its enter hook failed."
                     : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
         var error = container.StartError ?? FailurePolicy.ExitError(reason, detail, pool.Settings.MemoryMiB);
+        if (!expected)
+        {
+            pool.LastExit = error.Message;
+        }
         foreach (var input in container.Running.Values.Where(i => !IsCancelling(i)).ToList())
         {
             input.Container = null;
@@ -1118,13 +1127,18 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         }
     }
 
-    public void OnContainerStarted(string containerId, double startMs)
+    public void OnContainerStarted(string containerId, double startMs, string? webAddress = null)
     {
         lock (_gate)
         {
             if (_containers.TryGetValue(containerId, out var container))
             {
                 container.ProcessStartMs = startMs;
+                container.WebAddress = webAddress;
+                if (webAddress is not null)
+                {
+                    PulseLocked();
+                }
             }
         }
     }
