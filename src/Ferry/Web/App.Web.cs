@@ -78,7 +78,7 @@ public sealed partial class App
         {
             await start(listen.Port, cancellationToken).ConfigureAwait(false);
             await WaitForPortAsync(listen.Port, timeout, cancellationToken).ConfigureAwait(false);
-            return NothingToStop.Instance;
+            return ChildProcesses.Instance;
         }, web, options, name, expression, port, timeout);
     }
 
@@ -113,10 +113,55 @@ public sealed partial class App
         }
     }
 
-    private sealed class NothingToStop : IAsyncDisposable
+    /// <summary>
+    /// Ends the processes the web server's start function began. Under runc the container's pid namespace ends them
+    /// anyway; a process container shares the host's, where they would outlive it and keep its output pipes open.
+    /// </summary>
+    private sealed class ChildProcesses : IAsyncDisposable
     {
-        public static readonly NothingToStop Instance = new();
+        public static readonly ChildProcesses Instance = new();
 
-        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        public ValueTask DisposeAsync()
+        {
+            foreach (var pid in ChildrenOf(Environment.ProcessId))
+            {
+                try
+                {
+                    using var child = System.Diagnostics.Process.GetProcessById(pid);
+                    child.Kill(entireProcessTree: true);
+                }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+                {
+                    // Gone already.
+                }
+            }
+            return ValueTask.CompletedTask;
+        }
+
+        private static List<int> ChildrenOf(int parent)
+        {
+            var children = new List<int>();
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+            {
+                if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                {
+                    continue;
+                }
+                try
+                {
+                    // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
+                    var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    if (fields.Length > 1 && int.TryParse(fields[1], out var ppid) && ppid == parent)
+                    {
+                        children.Add(pid);
+                    }
+                }
+                catch (IOException)
+                {
+                }
+            }
+            return children;
+        }
     }
 }
