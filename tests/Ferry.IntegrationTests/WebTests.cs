@@ -63,7 +63,8 @@ public sealed class WebTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         var failingBody = await failing.Content.ReadAsStringAsync();
 
         missing.StatusCode.Should().Be(HttpStatusCode.BadRequest);
-        missingBody.Should().Contain("\\u0022int b\\u0022").And.Contain("query string");
+        JsonDocument.Parse(missingBody).RootElement.GetProperty("error").GetString()
+            .Should().Be("Required parameter \"int b\" was not provided from query string.");
         failing.StatusCode.Should().Be(HttpStatusCode.InternalServerError);
         var requestId = failing.Headers.GetValues("Ferry-Request-Id").Single();
         requestId.Should().StartWith("rq-");
@@ -178,7 +179,8 @@ public sealed class WebTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         new[] { none.StatusCode, wrongKind.StatusCode, bearer.StatusCode, keyAndSecret.StatusCode, revoked.StatusCode }.Should().Equal(
             HttpStatusCode.Unauthorized, HttpStatusCode.Unauthorized, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.Unauthorized);
         (await bearer.Content.ReadAsStringAsync()).Should().Be("secret");
-        (await none.Content.ReadAsStringAsync()).Should().Contain("'it-auth' requires a proxy token");
+        JsonDocument.Parse(await none.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()
+            .Should().StartWith("The endpoint 'it-auth' requires a proxy token");
     }
 
     [Fact]
@@ -193,7 +195,8 @@ public sealed class WebTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         JsonDocument.Parse(await byPath.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()
             .Should().StartWith("No web endpoint has the label 'no-such-endpoint'.");
         byHost.StatusCode.Should().Be(HttpStatusCode.NotFound);
-        (await byHost.Content.ReadAsStringAsync()).Should().Contain("No web endpoint has the label 'nope'.");
+        JsonDocument.Parse(await byHost.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString()
+            .Should().StartWith("No web endpoint has the label 'nope'.");
     }
 
     [Fact]
