@@ -14,6 +14,13 @@ internal static partial class ContainerWebHost
     /// <summary>The header the gateway puts on every forwarded request; error responses and log lines carry it.</summary>
     public const string RequestIdHeader = "Ferry-Request-Id";
 
+    /// <summary>Error bodies are read by people with curl: quotes and apostrophes stay as they are.</summary>
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<WebError> Readable =
+        new WebJsonContext(new System.Text.Json.JsonSerializerOptions(WebJsonContext.Default.Options)
+        {
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }).WebError;
+
     public static async Task<IAsyncDisposable> StartAsync(
         WebListen listen, Action<WebApplicationBuilder>? services, Action<WebApplication> configure, CancellationToken cancellationToken)
     {
@@ -46,13 +53,13 @@ internal static partial class ContainerWebHost
                 if (e is BadHttpRequestException bad)
                 {
                     http.Response.StatusCode = bad.StatusCode;
-                    await http.Response.WriteAsJsonAsync(new WebError(bad.Message, id), WebJsonContext.Default.WebError).ConfigureAwait(false);
+                    await http.Response.WriteAsJsonAsync(new WebError(bad.Message, id), Readable).ConfigureAwait(false);
                     return;
                 }
                 LogHandlerFailed(logger, http.Request.Method, http.Request.Path, id, e);
                 http.Response.StatusCode = StatusCodes.Status500InternalServerError;
                 await http.Response.WriteAsJsonAsync(
-                    new WebError($"The handler failed. Its details are in the app's logs under request id {id}.", id), WebJsonContext.Default.WebError).ConfigureAwait(false);
+                    new WebError($"The handler failed. Its details are in the app's logs under request id {id}.", id), Readable).ConfigureAwait(false);
             }
         });
         configure(web);

@@ -246,4 +246,72 @@ public sealed class WebTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         response.StatusCode.Should().Be(HttpStatusCode.OK, body);
         body.Should().Contain("Directory listing for /");
     }
+
+    [Fact]
+    public async Task A_body_over_the_limit_gets_413_naming_the_limit_before_any_container_starts()
+    {
+        var appId = await fixture.NewAppAsync().WaitAsync(Limit);
+
+        var (status, body) = await RawAsync($"POST /it-post/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {1L << 40}\r\nConnection: close\r\n\r\n");
+
+        status.Should().Be(413);
+        body.Should().Contain("A request body may be at most 67108864 bytes (64 MiB) through the gateway.");
+        Containers(appId, "Buy").Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Hostile_requests_get_4xx_from_the_gateway_and_do_not_disturb_an_endpoint()
+    {
+        await fixture.NewAppAsync().WaitAsync(Limit);
+        var hostile = new[]
+        {
+            "GET /it-get/?a=1&b=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Name: x\r\n\r\n",
+            $"GET /it-get/?a=1&b=2 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {new string('a', 100_000)}\r\n\r\n",
+            $"GET /{new string('x', 20_000)} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            "GET /it-ws/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 99\r\n\r\n",
+            "POST /it-post/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            "GET /../../etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+            "GARBAGE\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: evil..localhost\r\n\r\n",
+        };
+        var statuses = new List<int>();
+        for (var round = 0; round < 25; round++)
+        {
+            foreach (var request in hostile)
+            {
+                statuses.Add((await RawAsync(request)).Status);
+            }
+        }
+        using var after = await _http.GetAsync(At("/it-get/?a=1&b=2"));
+
+        statuses.Should().OnlyContain(s => s >= 400 && s < 500, "no hostile request makes the gateway fail");
+        after.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    /// <summary>Sends raw bytes to the gateway and reads its answer's status line, or all of it with Connection: close.</summary>
+    private async Task<(int Status, string Body)> RawAsync(string request)
+    {
+        using var timeout = new CancellationTokenSource(Limit);
+        using var client = new TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, Gateway.Port, timeout.Token);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request), timeout.Token);
+        var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        // A request that keeps its connection open is done once the status line is in; one with Connection: close
+        // is read to its end.
+        var whole = request.Contains("Connection: close", StringComparison.Ordinal);
+        while (buffer.Length < 65536 && (read = await stream.ReadAsync(chunk, timeout.Token)) > 0)
+        {
+            buffer.Write(chunk, 0, read);
+            if (!whole && Encoding.ASCII.GetString(buffer.ToArray()).Contains("\r\n", StringComparison.Ordinal))
+            {
+                break;
+            }
+        }
+        var text = Encoding.UTF8.GetString(buffer.ToArray());
+        var status = text.StartsWith("HTTP/1.1 ", StringComparison.Ordinal) ? int.Parse(text.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture) : 0;
+        return (status, text);
+    }
 }

@@ -19,6 +19,13 @@ internal sealed partial class GatewayHandler(
     IHttpForwarder forwarder, Scheduler scheduler, TokenRegistry tokens, LogHub logs, GatewayOptions options, ILogger<GatewayHandler> logger) : IAsyncDisposable
 {
     private const string KeyHeader = "Ferry-Key";
+
+    /// <summary>Error bodies are read by people with curl: quotes and apostrophes stay as they are.</summary>
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<GatewayError> Readable =
+        new GatewayJsonContext(new System.Text.Json.JsonSerializerOptions(GatewayJsonContext.Default.Options)
+        {
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }).GatewayError;
     private const string SecretHeader = "Ferry-Secret";
 
     private readonly HttpMessageInvoker _client = new(new SocketsHttpHandler
@@ -195,7 +202,7 @@ internal sealed partial class GatewayHandler(
         {
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"ferry\"";
         }
-        await http.Response.WriteAsJsonAsync(new GatewayError(message, requestId), GatewayJsonContext.Default.GatewayError, cancellationToken: http.RequestAborted).ConfigureAwait(false);
+        await http.Response.WriteAsJsonAsync(new GatewayError(message, requestId), Readable, cancellationToken: http.RequestAborted).ConfigureAwait(false);
     }
 
     public ValueTask DisposeAsync()
