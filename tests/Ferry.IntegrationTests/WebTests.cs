@@ -288,6 +288,38 @@ public sealed class WebTests(ServerFixture fixture) : IClassFixture<ServerFixtur
         after.StatusCode.Should().Be(HttpStatusCode.OK);
     }
 
+    [Fact]
+    public async Task A_request_without_progress_past_its_timeout_gets_504_naming_the_timeout()
+    {
+        await fixture.NewAppAsync().WaitAsync(Limit);
+        using var gate = new TcpListener(ExecutionCounter.PrimaryAddress(), 0);
+        gate.Start();
+        var endpoint = (IPEndPoint)gate.LocalEndpoint;
+        using var timeout = new CancellationTokenSource(Limit);
+
+        var call = _http.GetAsync(At($"/it-slow/?gate={endpoint.Address}:{endpoint.Port}"), timeout.Token);
+        // The handler is at the gate, so no byte moves until the gateway gives up after 1 s.
+        using var held = await gate.AcceptTcpClientAsync(timeout.Token);
+        using var response = await call;
+        var body = await response.Content.ReadAsStringAsync(timeout.Token);
+
+        response.StatusCode.Should().Be(HttpStatusCode.GatewayTimeout);
+        JsonDocument.Parse(body).RootElement.GetProperty("error").GetString()
+            .Should().Be("The endpoint 'it-slow' did not answer within its request timeout of 1 s.");
+    }
+
+    [Fact]
+    public async Task Containers_that_never_start_give_503_with_the_reason_instead_of_a_hang()
+    {
+        await fixture.NewAppAsync().WaitAsync(Limit);
+
+        using var response = await _http.GetAsync(At("/it-broken/"));
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString();
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        error.Should().StartWith("Containers of 'NeverListens' failed to start 3 times in a row.");
+    }
+
     /// <summary>Sends raw bytes to the gateway and reads its answer's status line, or all of it with Connection: close.</summary>
     private async Task<(int Status, string Body)> RawAsync(string request)
     {

@@ -27,6 +27,8 @@ public static class WebFunctions
         app.AspNetApp(Shop, new WebEndpointOptions { Label = "it-app" });
         app.AspNetApp(Echo, new WebEndpointOptions { Label = "it-ws" });
         app.WebServer(StartPythonAsync, 8080, new WebEndpointOptions { Label = "it-py" }, startupTimeout: TimeSpan.FromSeconds(20));
+        app.WebEndpoint(Slow, new WebEndpointOptions { Label = "it-slow", RequestTimeout = TimeSpan.FromSeconds(1) });
+        app.WebServer(NeverListens, 8081, new WebEndpointOptions { Label = "it-broken" }, startupTimeout: TimeSpan.FromMilliseconds(200));
     }
 
     /// <summary>GET: query values bind to the parameters; the result is JSON.</summary>
@@ -58,6 +60,16 @@ public static class WebFunctions
         await GeneratorFunctions.WaitAtGateAsync(gate, cancellationToken);
         return Environment.ProcessId;
     }
+
+    /// <summary>Writes nothing until the test's gate closes: longer than its request timeout.</summary>
+    public static async Task<string> Slow(string gate, CancellationToken cancellationToken)
+    {
+        await GeneratorFunctions.WaitAtGateAsync(gate, cancellationToken);
+        return "late";
+    }
+
+    /// <summary>Starts nothing, so its port never accepts connections and every container fails its startup timeout.</summary>
+    public static Task NeverListens(int port, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>The seed's ASP.NET Core app: /health and two more routes.</summary>
     public static void Shop(WebApplication web)

@@ -63,8 +63,10 @@ internal sealed partial class Scheduler
     /// </summary>
     public async Task<WebLease> AcquireWebAsync(PoolState pool, TimeSpan wait, CancellationToken cancellationToken)
     {
+        int startFailures;
         lock (_gate)
         {
+            startFailures = pool.StartFailed.Count;
             if (TryLeaseLocked(pool) is { } lease)
             {
                 return lease;
@@ -89,6 +91,10 @@ internal sealed partial class Scheduler
                     if (TryLeaseLocked(pool) is { } lease)
                     {
                         return lease;
+                    }
+                    if (pool.StartFailed.Count != startFailures)
+                    {
+                        return new WebLease(null, null, pool.StartFailed.Message);
                     }
                     changed = _changes.Next;
                 }

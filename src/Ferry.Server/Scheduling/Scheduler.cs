@@ -1049,6 +1049,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         var immediate = error.Kind is ErrorKinds.ImageBuild or ErrorKinds.EnterFailed or ErrorKinds.Secret;
         pool.StartupFailures = 0;
         var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {_failures.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
+        pool.StartFailed = (pool.StartFailed.Count + 1, failed.Message);
         var queued = pool.Ready.Count + pool.Delayed.Count;
         FailQueuedLocked(pool, failed);
         if (!immediate || (error.Kind == ErrorKinds.EnterFailed && queued == 0))

@@ -126,6 +126,9 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     /// <summary>Requests being forwarded to this pool's containers.</summary>
     public int WebInFlight => Containers.Values.Sum(c => c.WebInFlight);
 
+    /// <summary>How many times the pool gave up starting containers, and why last: requests waiting then fail at once.</summary>
+    public (int Count, string? Message) StartFailed { get; set; }
+
     /// <summary>Why the pool's last container exited, for the gateway's answer when none becomes ready.</summary>
     public string? LastExit { get; set; }
 }
