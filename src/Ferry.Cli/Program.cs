@@ -21,6 +21,7 @@ var store = new Option<string?>("--store")
     Description = "Keep the server's state in PostgreSQL: a postgres://USER:PASSWORD@HOST:PORT/DATABASE URL or an Npgsql connection string. Default: $FERRY_STORE, or SQLite in --data-dir.",
     DefaultValueFactory = _ => Environment.GetEnvironmentVariable("FERRY_STORE") is { Length: > 0 } fromEnvironment ? fromEnvironment : null,
 };
+var gatewayPort = new Option<int?>("--gateway-port") { Description = "The web gateway's port; 0 picks a free one. Default: --port plus one (7326)." };
 var noWorker = new Option<bool>("--no-worker") { Description = "Run only the control plane; workers join with `ferry worker`." };
 var stateFile = new Option<string?>("--state-file") { Hidden = true };
 var tokenFile = new Option<string>("--token-file") { Description = "Where the server keeps a client token for this machine's CLI, readable by its owner only.", DefaultValueFactory = _ => FerryHome.TokenFile };
@@ -47,11 +48,11 @@ var advertiseUrl = new Option<string?>("--advertise-url") { Description = "With 
 
 ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
 
-var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, leaseDuration, advertiseUrl, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, gatewayPort, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, leaseDuration, advertiseUrl, runtime, aptMirror, maxContainers, gpus, cpu, memory };
 serve.SetAction((r, ct) => GuardAsync(() => ServeCommands.ServerAsync(
     r.GetValue(dataDir)!, r.GetValue(store), r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
     new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct,
-    ServeCommands.ParseReplicas(r.GetValue(leaseDuration)!, r.GetValue(advertiseUrl)))));
+    ServeCommands.ParseReplicas(r.GetValue(leaseDuration)!, r.GetValue(advertiseUrl)), r.GetValue(gatewayPort))));
 
 var serverStatus = new Command("status", "Show the server this CLI talks to: address, health, version, and the local server's process and files.") { json };
 serverStatus.SetAction((r, ct) => GuardAsync(() => ServerStatusCommands.StatusAsync(r.GetValue(json), r.GetValue(server), ct)));
@@ -127,7 +128,7 @@ var image = new Command("image", "Inspect built images.") { imageList };
 
 var tokenName = new Argument<string>("name") { Description = "What the token is for, such as ci or gpu-worker-1." };
 var tokenKind = new Option<string>("--kind") { Description = "client (people and programs) or worker (a worker's join token).", DefaultValueFactory = _ => Ferry.Protocol.TokenKinds.Client };
-tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker);
+tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker, Ferry.Protocol.TokenKinds.Proxy);
 var tokenCreate = new Command("create", "Create a token and print its secret, once.") { tokenName, tokenKind };
 tokenCreate.SetAction((r, ct) => GuardAsync(() => TokenCommands.CreateAsync(r.GetValue(tokenName)!, r.GetValue(tokenKind)!, r.GetValue(server), ct)));
 var tokenList = new Command("list", "List tokens (never their secrets).") { json };

@@ -59,6 +59,14 @@ internal static class ProjectBuilder
         var sdkDir = AppContext.BaseDirectory;
         var source = await File.ReadAllTextAsync(file, cancellationToken).ConfigureAwait(false);
         var directives = FileDirectives.Parse(file, source);
+        // Only a file with web endpoints pays for ASP.NET Core: the SDK core does not depend on it.
+        var web = UsesWeb(source);
+        var webReference = web
+            ? $"""
+                <FrameworkReference Include="Microsoft.AspNetCore.App" />
+                <Reference Include="Ferry.Web"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.Web.dll")}</HintPath></Reference>
+            """
+            : "";
         var project = $"""
             <Project Sdk="{directives.SdkAttribute}">
               <PropertyGroup>
@@ -84,6 +92,7 @@ internal static class ProjectBuilder
                 <Reference Include="Ferry.Protocol"><HintPath>{System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll")}</HintPath></Reference>
                 <Reference Include="Cronos"><HintPath>{System.IO.Path.Combine(sdkDir, "Cronos.dll")}</HintPath></Reference>
                 <Analyzer Include="{System.IO.Path.Combine(sdkDir, "Ferry.Generators.dll")}" />
+            {webReference}
               </ItemGroup>
             </Project>
             """;
@@ -98,7 +107,8 @@ internal static class ProjectBuilder
         }
         var inputs = Hash(project + "\n" + source + "\n"
             + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.dll")) + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Protocol.dll"))
-            + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Generators.dll")));
+            + FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Generators.dll"))
+            + (web ? FileStamp(System.IO.Path.Combine(sdkDir, "Ferry.Web.dll")) : ""));
         var stamp = System.IO.Path.Combine(work, "inputs.sha256");
         var entry = name + ".dll";
         if (File.Exists(stamp) && await File.ReadAllTextAsync(stamp, cancellationToken).ConfigureAwait(false) == inputs
@@ -180,7 +190,7 @@ internal static class ProjectBuilder
             }
         }
         var sdkDir = AppContext.BaseDirectory;
-        foreach (var dll in (string[])["Ferry.dll", "Ferry.Protocol.dll", "Ferry.Generators.dll"])
+        foreach (var dll in (string[])["Ferry.dll", "Ferry.Protocol.dll", "Ferry.Generators.dll", "Ferry.Web.dll"])
         {
             text.Append(dll).Append('|').Append(FileStamp(System.IO.Path.Combine(sdkDir, dll))).Append('\n');
         }
@@ -249,6 +259,10 @@ internal static class ProjectBuilder
             throw new CliException($"The build of {userPath} failed:{Environment.NewLine}{detail}");
         }
     }
+
+    /// <summary>Whether a single-file app uses the web package: it says <c>using Ferry.Web;</c>.</summary>
+    internal static bool UsesWeb(string source) =>
+        System.Text.RegularExpressions.Regex.IsMatch(source, @"^\s*(global\s+)?using\s+Ferry\.Web\s*;", System.Text.RegularExpressions.RegexOptions.Multiline);
 
     private static string SafeName(string name)
     {

@@ -49,7 +49,8 @@ public sealed record CreateAppResponse(string AppId);
 /// <param name="StoppedAt">When it stopped, or null.</param>
 /// <param name="State"><c>running</c> (ephemeral: it lives while its client does), <c>deployed</c>, <c>draining</c> (a replaced version finishing its inputs) or <c>stopped</c>.</param>
 /// <param name="Version">For a version of a deployed app, its number; null for an ephemeral app.</param>
-public sealed record AppSummary(string AppId, string Name, string State, DateTimeOffset CreatedAt, int Functions, int Containers, DateTimeOffset? StoppedAt = null, int? Version = null);
+/// <param name="WebUrls">The URLs of its web endpoints at the gateway, or null.</param>
+public sealed record AppSummary(string AppId, string Name, string State, DateTimeOffset CreatedAt, int Functions, int Containers, DateTimeOffset? StoppedAt = null, int? Version = null, IReadOnlyList<string>? WebUrls = null);
 
 public sealed record AppList(IReadOnlyList<AppSummary> Apps);
 
@@ -190,6 +191,9 @@ public static class TokenKinds
 
     /// <summary>A worker agent: joins the cluster as one worker, whose identity is bound to this token.</summary>
     public const string Worker = "worker";
+
+    /// <summary>A caller of web endpoints that require auth: no route of the API.</summary>
+    public const string Proxy = "proxy";
 }
 
 /// <summary>Creates a token; its secret is shown once, in the response.</summary>

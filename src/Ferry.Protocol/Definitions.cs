@@ -54,6 +54,39 @@ public sealed record FunctionSettings
 
     /// <summary>When the function runs on its own once its app is deployed; null for never.</summary>
     public ScheduleSpec? Schedule { get; init; }
+
+    /// <summary>Set when the function serves HTTP through the gateway instead of taking inputs.</summary>
+    public WebEndpointSpec? Web { get; init; }
+}
+
+/// <summary>How a web function is reached through the gateway.</summary>
+/// <param name="Kind">One of <see cref="WebEndpointKinds"/>.</param>
+/// <param name="Label">The name in the endpoint's URLs: <c>&lt;label&gt;.&lt;gateway host&gt;</c> and <c>&lt;gateway&gt;/&lt;label&gt;/</c>.</param>
+/// <param name="Method">For <see cref="WebEndpointKinds.Function"/>: the HTTP method it answers.</param>
+/// <param name="RequiresAuth">Requests need a proxy token.</param>
+/// <param name="Port">For <see cref="WebEndpointKinds.Server"/>: the port the user's server listens on in its container.</param>
+/// <param name="StartupTimeoutSeconds">For <see cref="WebEndpointKinds.Server"/>: how long the port may take to accept connections.</param>
+/// <param name="RequestTimeoutSeconds">How long a request may go without progress before the gateway answers 504.</param>
+public sealed record WebEndpointSpec(
+    string Kind,
+    string Label,
+    string? Method = null,
+    bool RequiresAuth = false,
+    int? Port = null,
+    double StartupTimeoutSeconds = 5,
+    double RequestTimeoutSeconds = 150);
+
+/// <summary>Values of <see cref="WebEndpointSpec.Kind"/>.</summary>
+public static class WebEndpointKinds
+{
+    /// <summary>One handler bound like a minimal API (Modal's <c>fastapi_endpoint</c>).</summary>
+    public const string Function = "function";
+
+    /// <summary>A whole ASP.NET Core application (Modal's <c>asgi_app</c>).</summary>
+    public const string AspNet = "aspnet";
+
+    /// <summary>Any process listening on a port (Modal's <c>web_server</c>).</summary>
+    public const string Server = "server";
 }
 
 /// <summary>Retries of a failed input: <c>delay(k) = min(InitialDelay * BackoffCoefficient^(k-1), MaxDelay)</c>.</summary>

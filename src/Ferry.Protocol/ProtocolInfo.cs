@@ -65,6 +65,12 @@ public static class FerryEnv
     public const string BatchMaxSize = "FERRY_BATCH_MAX_SIZE";
     public const string BatchWaitMs = "FERRY_BATCH_WAIT_MS";
     public const string DescribeOutput = "FERRY_DESCRIBE_OUTPUT";
+
+    /// <summary>For a web function: the port its server listens on in the container, chosen by the worker.</summary>
+    public const string WebPort = "FERRY_WEB_PORT";
+
+    /// <summary>For a web function: the address its server listens on (all interfaces with a network of its own, else loopback).</summary>
+    public const string WebBind = "FERRY_WEB_BIND";
 }
 
 /// <summary>Values of <see cref="FerryEnv.Mode"/>.</summary>

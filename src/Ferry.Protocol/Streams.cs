@@ -88,7 +88,11 @@ public sealed record StartContainerCommand(
 
 public sealed record StopContainerCommand(string ContainerId, double GraceSeconds, string Reason) : WorkerMessage;
 
-public sealed record ContainerStarted(string ContainerId, double StartMs) : WorkerMessage;
+/// <summary>A container's process started.</summary>
+/// <param name="ContainerId">The container.</param>
+/// <param name="StartMs">How long starting it took on the worker.</param>
+/// <param name="WebAddress">For a web function: <c>host:port</c> where the gateway reaches the container's server once it is ready.</param>
+public sealed record ContainerStarted(string ContainerId, double StartMs, string? WebAddress = null) : WorkerMessage;
 
 /// <summary>A container's process ended. <see cref="Reason"/> is one of <see cref="ErrorKinds"/> or "stopped".</summary>
 public sealed record ContainerExited(string ContainerId, int ExitCode, string Reason, string? Detail = null) : WorkerMessage;

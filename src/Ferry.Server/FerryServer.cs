@@ -69,21 +69,29 @@ public sealed record ServerOptions
     /// SQLite is the only one on its file and takes no leases.
     /// </summary>
     public Replicas.ReplicaOptions Replicas { get; init; } = new();
+
+    /// <summary>The web gateway that serves web endpoints, on its own port; null runs none. Default: on, see <see cref="GatewayOptions"/>.</summary>
+    public Gateway.GatewayOptions? Gateway { get; init; } = new();
 }
 
 /// <summary>A running control plane: HTTP API, store, scheduler and log hub.</summary>
 public sealed class FerryServer : IAsyncDisposable
 {
     private readonly WebApplication _web;
+    private readonly Gateway.WebGateway? _gateway;
 
-    private FerryServer(WebApplication web, Uri url)
+    private FerryServer(WebApplication web, Uri url, Gateway.WebGateway? gateway)
     {
         _web = web;
         Url = url;
+        _gateway = gateway;
     }
 
     /// <summary>The base address the server listens on.</summary>
     public Uri Url { get; }
+
+    /// <summary>The web gateway's base URL, or null when the server runs none.</summary>
+    public Uri? GatewayUrl => _gateway?.Url;
 
     internal Scheduler Scheduler => _web.Services.GetRequiredService<Scheduler>();
 
@@ -209,7 +217,16 @@ public sealed class FerryServer : IAsyncDisposable
         {
             await web.Services.GetRequiredService<Replicas.ReplicaCoordinator>().StartAsync(url, cancellationToken).ConfigureAwait(false);
         }
-        return new FerryServer(web, url);
+        Gateway.WebGateway? gateway = null;
+        if (options.Gateway is { } gatewayOptions)
+        {
+            var scheduler = web.Services.GetRequiredService<Scheduler>();
+            var gatewayPort = gatewayOptions.Port ?? (options.Port == 0 ? 0 : options.Port + 1);
+            gateway = await Gateway.WebGateway.StartAsync(gatewayOptions, System.Net.IPAddress.Parse(gatewayOptions.Bind ?? options.Bind), gatewayPort, options.Certificate,
+                scheduler, web.Services.GetRequiredService<TokenRegistry>(), web.Services.GetRequiredService<LogHub>(), options.LogLevel, cancellationToken).ConfigureAwait(false);
+            scheduler.GatewayUrl = gateway.Url;
+        }
+        return new FerryServer(web, url, gateway);
     }
 
     /// <summary>
@@ -248,6 +265,10 @@ public sealed class FerryServer : IAsyncDisposable
         var store = _web.Services.GetRequiredService<IStore>();
         await _web.Services.GetRequiredService<Retention.RetentionSweeper>().DisposeAsync().ConfigureAwait(false);
         await _web.Services.GetRequiredService<Objects.ObjectSweeper>().DisposeAsync().ConfigureAwait(false);
+        if (_gateway is not null)
+        {
+            await _gateway.DisposeAsync().ConfigureAwait(false);
+        }
         await _web.StopAsync().ConfigureAwait(false);
         await _web.Services.GetRequiredService<Deployments.DeploymentService>().DisposeAsync().ConfigureAwait(false);
         if (_web.Services.GetService<Replicas.ReplicaCoordinator>() is { } coordinator)

@@ -203,6 +203,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     {
         var clock = Stopwatch.StartNew();
         IContainerHandle handle;
+        var webPort = 0;
         try
         {
             var (dir, entry) = await _builds.GetAsync(start.BuildId, _stop.Token).ConfigureAwait(false);
@@ -236,6 +237,14 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             {
                 environment[FerryEnv.FirstInput] = JsonSerializer.Serialize(first, ProtocolJsonContext.Default.ContainerInput);
             }
+            if (start.Settings.Web is { } web)
+            {
+                // A container with its own network listens on all its interfaces at any port; one that shares the
+                // host's network gets a free loopback port, so two containers never collide.
+                webPort = _runtime.OwnNetwork ? web.Port ?? WebPorts.Default : WebPorts.FreeLoopbackPort();
+                environment[FerryEnv.WebPort] = webPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                environment[FerryEnv.WebBind] = _runtime.OwnNetwork ? "0.0.0.0" : "127.0.0.1";
+            }
             if (start.Settings.EnableMemorySnapshot)
             {
                 await WarnWithoutSnapshotsAsync(start).ConfigureAwait(false);
@@ -262,7 +271,8 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             return;
         }
         _containers[start.ContainerId] = handle;
-        _outgoing.Writer.TryWrite(new ContainerStarted(start.ContainerId, clock.Elapsed.TotalMilliseconds));
+        var webAddress = start.Settings.Web is null ? null : $"{handle.Address ?? System.Net.IPAddress.Loopback}:{webPort}";
+        _outgoing.Writer.TryWrite(new ContainerStarted(start.ContainerId, clock.Elapsed.TotalMilliseconds, webAddress));
         var exit = await handle.Exited.ConfigureAwait(false);
         _containers.TryRemove(start.ContainerId, out _);
         await handle.DisposeAsync().ConfigureAwait(false);

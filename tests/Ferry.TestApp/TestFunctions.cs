@@ -89,6 +89,7 @@ public sealed class TestFunctions
         CountedTicks = App.Function(GeneratorFunctions.CountedTicks, name: "counted_ticks");
         Streamer = App.Cls<Streamer>();
         BrokenModel = App.Cls<BrokenModel>();
+        WebFunctions.Register(App);
     }
 
     /// <summary>A class with the seed's image methods: a five-argument crop and a save that returns nothing.</summary>

@@ -14,8 +14,8 @@ internal static class InspectCommands
         using var client = await ControlPlane.ConnectAsync(server, startLocal: false, cancellationToken).ConfigureAwait(false);
         var apps = await client.SendAsync<object, AppList>(HttpMethod.Get, Routes.Apps, null, null, Json.AppList, cancellationToken).ConfigureAwait(false);
         // A running app that is not deployed lives while its client does: people know it as ephemeral.
-        Output.Listing(apps, Json.AppList, json, ["App id", "Name", "State", "Version", "Created", "Functions", "Containers"],
-            apps.Apps.Select(a => new[] { a.AppId, a.Name, a.State == "running" ? "ephemeral" : a.State, a.Version is { } v ? $"v{v}" : "", Output.Time(a.CreatedAt), Number(a.Functions), Number(a.Containers) }));
+        Output.Listing(apps, Json.AppList, json, ["App id", "Name", "State", "Version", "Created", "Functions", "Containers", "Web endpoints"],
+            apps.Apps.Select(a => new[] { a.AppId, a.Name, a.State == "running" ? "ephemeral" : a.State, a.Version is { } v ? $"v{v}" : "", Output.Time(a.CreatedAt), Number(a.Functions), Number(a.Containers), string.Join(Environment.NewLine, a.WebUrls ?? []) }));
         return 0;
     }
 

@@ -45,7 +45,7 @@ internal static class ServeCommands
         return new Server.Replicas.ReplicaOptions { LeaseDuration = lease, AdvertisedUrl = url };
     }
 
-    public static async Task<int> ServerAsync(string dataDir, string? store, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken, Server.Replicas.ReplicaOptions? replicas = null)
+    public static async Task<int> ServerAsync(string dataDir, string? store, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken, Server.Replicas.ReplicaOptions? replicas = null, int? gatewayPort = null)
     {
         var level = verbose ? LogLevel.Information : LogLevel.Warning;
         if (!System.Net.IPAddress.TryParse(bind, out var address))
@@ -66,6 +66,7 @@ internal static class ServeCommands
             {
                 DataDir = dataDir, Store = store, Bind = bind, Port = port, LogLevel = level, Certificate = certificate, Retention = retention,
                 Replicas = replicas ?? new(),
+                Gateway = new Ferry.Server.Gateway.GatewayOptions { Port = gatewayPort },
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (StoreUnavailableException e)
@@ -83,6 +84,10 @@ internal static class ServeCommands
             await ControlPlane.WriteLocalStateAsync(stateFile, server.Url, cancellationToken).ConfigureAwait(false);
         }
         Console.Error.WriteLine($"Ferry {ProtocolInfo.Version} control plane listening on {server.Url} ({(StoreLocation.IsPostgres(store) ? $"state in {storeName}, blobs in {dataDir}" : $"data in {dataDir}")}){(agent is null ? "" : $", with a {agent.RuntimeName} worker")}.");
+        if (server.GatewayUrl is { } gateway)
+        {
+            Console.Error.WriteLine($"Web gateway on {gateway}: endpoints at http://<label>.localhost:{gateway.Port}/ or {gateway}<label>/.");
+        }
         Console.Error.WriteLine($"Every request needs a token; the client token is in {tokenFile}. Workers join with `ferry token create --kind worker`.");
         if (fingerprint is not null)
         {

@@ -31,6 +31,12 @@ public static partial class WireRules
     public static bool IsEnvName(string name) => EnvName().IsMatch(name);
 
     /// <summary>
+    /// Whether <paramref name="label"/> is a web endpoint label: one DNS label of 1 to 63 lowercase letters, digits and
+    /// '-', starting with a letter and not ending with '-'.
+    /// </summary>
+    public static bool IsWebLabel(string label) => label.Length <= 63 && WebLabel().IsMatch(label);
+
+    /// <summary>
     /// Whether <paramref name="request"/> is one GPU request: <c>TYPE</c> or <c>TYPE:COUNT</c>, where TYPE is one of
     /// <see cref="SettingsLimits.GpuTypes"/> and COUNT is 1 to <see cref="SettingsLimits.MaxGpuCount"/>.
     /// </summary>
@@ -71,4 +77,7 @@ public static partial class WireRules
 
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*\z")]
     private static partial Regex EnvName();
+
+    [GeneratedRegex(@"^[a-z]([a-z0-9\-]*[a-z0-9])?\z")]
+    private static partial Regex WebLabel();
 }

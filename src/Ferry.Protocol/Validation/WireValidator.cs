@@ -212,6 +212,37 @@ public static class WireValidator
                 }
             }
         }
+        if (settings.Web is { } web)
+        {
+            foreach (var problem in Web(web, Join(at, "web")))
+            {
+                yield return problem;
+            }
+        }
+    }
+
+    private static IEnumerable<string> Web(WebEndpointSpec web, string at)
+    {
+        if (web.Kind is not (WebEndpointKinds.Function or WebEndpointKinds.AspNet or WebEndpointKinds.Server))
+        {
+            yield return Fail(Join(at, "kind"), $"must be one of {WebEndpointKinds.Function}, {WebEndpointKinds.AspNet}, {WebEndpointKinds.Server}, not {Show(web.Kind)}");
+        }
+        if (!WireRules.IsWebLabel(web.Label))
+        {
+            yield return Fail(Join(at, "label"), $"must be 1 to 63 lowercase letters, digits and '-', starting with a letter and not ending with '-', not {Show(web.Label)}");
+        }
+        if (web.Port is { } port && port is not (>= 1 and <= 65535))
+        {
+            yield return Fail(Join(at, "port"), $"must be between 1 and 65535, not {port}");
+        }
+        if (web.StartupTimeoutSeconds is not (> 0 and <= SettingsLimits.MaxTimeoutSeconds))
+        {
+            yield return Fail(Join(at, "startupTimeoutSeconds"), $"must be above 0 and at most {Show(SettingsLimits.MaxTimeoutSeconds)} seconds, not {Show(web.StartupTimeoutSeconds)}");
+        }
+        if (web.RequestTimeoutSeconds is not (> 0 and <= SettingsLimits.MaxTimeoutSeconds))
+        {
+            yield return Fail(Join(at, "requestTimeoutSeconds"), $"must be above 0 and at most {Show(SettingsLimits.MaxTimeoutSeconds)} seconds, not {Show(web.RequestTimeoutSeconds)}");
+        }
     }
 
     private static IEnumerable<string> Retries(RetryPolicy retries, string at)

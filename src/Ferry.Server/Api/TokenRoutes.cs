@@ -19,9 +19,9 @@ internal static class TokenRoutes
             {
                 throw new BadRequestException("The field 'name' must be 1 to 100 characters.");
             }
-            if (request.Kind is not (TokenKinds.Client or TokenKinds.Worker))
+            if (request.Kind is not (TokenKinds.Client or TokenKinds.Worker or TokenKinds.Proxy))
             {
-                throw new BadRequestException($"The field 'kind' must be one of: {TokenKinds.Client}, {TokenKinds.Worker}.");
+                throw new BadRequestException($"The field 'kind' must be one of: {TokenKinds.Client}, {TokenKinds.Worker}, {TokenKinds.Proxy}.");
             }
             return Ok(await tokens.CreateAsync(request.Name, request.Kind, ephemeral: false, http.RequestAborted), Json.CreateTokenResponse);
         });

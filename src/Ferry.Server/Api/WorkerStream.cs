@@ -46,7 +46,7 @@ internal static partial class WorkerStream
                         }
                         break;
                     case ContainerStarted started:
-                        scheduler.OnContainerStarted(started.ContainerId, started.StartMs);
+                        scheduler.OnContainerStarted(started.ContainerId, started.StartMs, started.WebAddress);
                         break;
                     case ContainerExited exited:
                         scheduler.OnContainerExited(exited.ContainerId, exited.Reason, exited.Detail);

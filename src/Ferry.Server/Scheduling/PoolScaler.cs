@@ -37,7 +37,8 @@ internal sealed class PoolScaler(TimeProvider clock)
     public ScalePlan Plan(PoolState pool)
     {
         var settings = pool.Settings;
-        var desired = Desired(settings, pool.Ready.Count, pool.RunningInputs, pool.Delayed.Count);
+        // Requests at the gateway are load like inputs: those waiting are backlog, those being forwarded are running.
+        var desired = Desired(settings, pool.Ready.Count + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count);
         var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
         var surplus = live.Count - desired;
         if (surplus <= 0)
@@ -48,7 +49,7 @@ internal sealed class PoolScaler(TimeProvider clock)
         var window = TimeSpan.FromSeconds(settings.ScaledownWindowSeconds);
         var overMax = settings.MaxContainers is { } max ? live.Count - max : 0;
         var stop = new List<(ContainerState, string)>();
-        foreach (var container in live.Where(c => c.Running.Count == 0).OrderBy(c => c.IdleSince))
+        foreach (var container in live.Where(c => c.IsIdle).OrderBy(c => c.IdleSince))
         {
             if (surplus <= 0)
             {
@@ -76,7 +77,7 @@ internal sealed class PoolScaler(TimeProvider clock)
             return null;
         }
         return containers
-            .Where(c => c.Pool != requester && c.Status == ContainerStatus.Ready && c.Running.Count == 0
+            .Where(c => c.Pool != requester && c.Status == ContainerStatus.Ready && c.IsIdle
                 && c.Pool.LiveContainers > c.Pool.Settings.MinContainers)
             .OrderBy(c => c.IdleSince)
             .FirstOrDefault();

@@ -160,7 +160,12 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             var now = clock.GetUtcNow();
             foreach (var function in definition.Functions)
             {
-                ScaleLocked(AppRegistry.GetOrCreatePool(app, function, null), now);
+                var pool = AppRegistry.GetOrCreatePool(app, function, null);
+                if (function.Settings.Web is { } web)
+                {
+                    RouteWebLocked(web.Label, pool);
+                }
+                ScaleLocked(pool, now);
             }
         }
         await appStore.SaveAppAsync(updated, cancellationToken).ConfigureAwait(false);
@@ -174,7 +179,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 .OrderByDescending(a => a.Record.CreatedAt)
                 .Select(a => new AppSummary(
                     a.AppId, a.Record.Name, a.Record.State, a.Record.CreatedAt,
-                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count), a.Record.StoppedAt, VersionLocked(a.AppId)))];
+                    a.Record.Definition?.Functions.Count ?? 0, a.Pools.Values.Sum(p => p.Containers.Count), a.Record.StoppedAt, VersionLocked(a.AppId), WebUrlsLocked(a)))];
         }
     }
 
@@ -973,6 +978,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                     ? "Container exited: its enter hook failed."
                     : $"Container exited ({reason}){(detail is null ? "" : ": " + detail)}.");
         var error = container.StartError ?? FailurePolicy.ExitError(reason, detail, pool.Settings.MemoryMiB);
+        if (!expected)
+        {
+            pool.LastExit = error.Message;
+        }
         foreach (var input in container.Running.Values.Where(i => !IsCancelling(i)).ToList())
         {
             input.Container = null;
@@ -1040,6 +1049,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         var immediate = error.Kind is ErrorKinds.ImageBuild or ErrorKinds.EnterFailed or ErrorKinds.Secret;
         pool.StartupFailures = 0;
         var failed = immediate ? error : new RemoteError("ContainerStartFailed", $"Containers of '{pool.PoolId}' failed to start {_failures.StartupFailureLimit} times in a row. Last: {error.Message}", null, ErrorKinds.Crash);
+        pool.StartFailed = (pool.StartFailed.Count + 1, failed.Message);
         var queued = pool.Ready.Count + pool.Delayed.Count;
         FailQueuedLocked(pool, failed);
         if (!immediate || (error.Kind == ErrorKinds.EnterFailed && queued == 0))
@@ -1118,13 +1128,18 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         }
     }
 
-    public void OnContainerStarted(string containerId, double startMs)
+    public void OnContainerStarted(string containerId, double startMs, string? webAddress = null)
     {
         lock (_gate)
         {
             if (_containers.TryGetValue(containerId, out var container))
             {
                 container.ProcessStartMs = startMs;
+                container.WebAddress = webAddress;
+                if (webAddress is not null)
+                {
+                    PulseLocked();
+                }
             }
         }
     }

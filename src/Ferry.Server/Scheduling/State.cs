@@ -85,6 +85,15 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     /// <summary>Why the container could not start, as it reported before exiting (a class's enter hook threw).</summary>
     public RemoteError? StartError { get; set; }
     public DateTimeOffset ReadyAt { get; set; }
+
+    /// <summary>For a web function: <c>host:port</c> where the gateway reaches the container's server.</summary>
+    public string? WebAddress { get; set; }
+
+    /// <summary>Requests the gateway is forwarding to this container now; each holds one of its MaxInputs slots.</summary>
+    public int WebInFlight { get; set; }
+
+    /// <summary>Whether the container holds no work: no inputs and no requests.</summary>
+    public bool IsIdle => Running.Count == 0 && WebInFlight == 0;
 }
 
 /// <summary>
@@ -110,6 +119,18 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public DateTimeOffset LastActive { get; set; }
     public int PeakContainers { get; set; }
     public int StartupFailures { get; set; }
+
+    /// <summary>Requests at the gateway waiting for a container of this pool with a free slot.</summary>
+    public int WebWaiting { get; set; }
+
+    /// <summary>Requests being forwarded to this pool's containers.</summary>
+    public int WebInFlight => Containers.Values.Sum(c => c.WebInFlight);
+
+    /// <summary>How many times the pool gave up starting containers, and why last: requests waiting then fail at once.</summary>
+    public (int Count, string? Message) StartFailed { get; set; }
+
+    /// <summary>Why the pool's last container exited, for the gateway's answer when none becomes ready.</summary>
+    public string? LastExit { get; set; }
 }
 
 internal sealed class AppState(AppRecord record)

@@ -41,6 +41,12 @@ public interface IContainerHandle : IAsyncDisposable
 
     /// <summary>Asks the container to stop (SIGTERM), and kills it after <paramref name="grace"/>.</summary>
     Task StopAsync(TimeSpan grace);
+
+    /// <summary>
+    /// The container's own address, reachable from this host, when it has a network namespace of its own; null when it
+    /// shares the host's network (then its servers listen on host loopback ports the worker chose).
+    /// </summary>
+    System.Net.IPAddress? Address => null;
 }
 
 /// <summary>A line a container wrote.</summary>
@@ -65,6 +71,9 @@ public interface IContainerRuntime : IAsyncDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">The runtime could not provide the endpoint.</exception>
     Task<Uri> GetContainerServerUrlAsync(Uri serverUrl, CancellationToken cancellationToken);
+
+    /// <summary>Whether each container gets a network namespace of its own, so its servers may use any port.</summary>
+    bool OwnNetwork => false;
 
     Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken);
 }

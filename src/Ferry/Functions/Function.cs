@@ -34,6 +34,9 @@ public abstract partial class Function
     /// <summary>The class a method belongs to, or null for a plain function.</summary>
     internal string? ClassName { get; init; }
 
+    /// <summary>How the gateway reaches a web function; null for a function called with inputs.</summary>
+    internal WebEndpointSpec? Web { get; init; }
+
     /// <summary>The app's default image, for option overrides of variants.</summary>
     internal Image? AppImage { get; set; }
 
@@ -119,7 +122,7 @@ public abstract partial class Function
                 Payload.TypeName(type),
                 Required: true)).ToList(),
             Payload.TypeName(ResultType),
-            Options.ToSettings(appImage),
+            Options.ToSettings(appImage) with { Web = Web },
             ClassName,
             IsGenerator);
     }

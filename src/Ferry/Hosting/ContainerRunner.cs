@@ -72,6 +72,25 @@ internal sealed class ContainerRunner(App app)
                 return ExitCodes.Failure;
             }
         }
+        // A web function's server listens before the container reports ready: the gateway forwards from then on.
+        IAsyncDisposable? webServer = null;
+        if (app.Functions.TryGetValue(function, out var declared) && declared is Web.WebFunction web)
+        {
+            var listen = new Web.WebListen(
+                Environment.GetEnvironmentVariable(FerryEnv.WebBind) is { Length: > 0 } bind ? bind : "127.0.0.1",
+                int.TryParse(Environment.GetEnvironmentVariable(FerryEnv.WebPort), out var port) ? port : 8000,
+                null);
+            try
+            {
+                webServer = await web.StartAsync(listen, linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                await Console.Error.WriteLineAsync($"The web server of '{web.Name}' did not start on port {listen.Port}: {e}").ConfigureAwait(false);
+                return ExitCodes.Failure;
+            }
+        }
+        await using var stopWeb = webServer;
         // The control plane may send more inputs than the container runs at once; they wait here and start in order.
         var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
         // An input handed over at start runs now; its output waits for the connection.

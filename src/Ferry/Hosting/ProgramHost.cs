@@ -56,10 +56,17 @@ internal static class ProgramHost
                     $"Schedules ({string.Join(", ", scheduled)}) fire only after `ferry deploy`; this run does not start them.").ConfigureAwait(false);
             }
             var target = Environment.GetEnvironmentVariable(FerryEnv.Entrypoint);
+            var web = app.Functions.Values.Any(f => f.Web is not null);
+            if (web)
+            {
+                await Web.WebUrls.PrintAsync(app.Client, cancellationToken).ConfigureAwait(false);
+            }
             if (string.IsNullOrEmpty(target))
             {
                 return app.Entrypoints.Count switch
                 {
+                    // An app of web endpoints alone serves them until interrupted, as `modal serve` does.
+                    0 when web => await Web.WebUrls.ServeAsync(cancellationToken).ConfigureAwait(false),
                     1 => await app.Entrypoints.Values.Single().InvokeAsync(args, cancellationToken).ConfigureAwait(false),
                     0 when app.Functions.Count == 1 => await RunFunctionAsync(app.Functions.Values.Single(), args, cancellationToken).ConfigureAwait(false),
                     0 => Fail($"'{app.Name}' has no local entrypoint. Add one with app.LocalEntrypoint(...), or name a function: ferry run <file>::<function>. Functions: {string.Join(", ", app.Functions.Keys)}."),

@@ -62,6 +62,9 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     /// </summary>
     public RuntimeCapabilities Capabilities { get; } = new(Isolation: true, Images: true, ResourceLimits: true, Gpus: true, Checkpoint: false, Sessions: true);
 
+    /// <summary>Containers have a namespace and address of their own unless network isolation is off (benchmarks only).</summary>
+    public bool OwnNetwork => _network.Isolated;
+
     /// <summary>
     /// Removes what a worker that was killed left behind in this data dir: containers still running under runc, their
     /// overlay mounts and bundles. Their control plane has already given their inputs to other containers.
@@ -122,7 +125,10 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     {
         var (bundle, network) = await PrepareAsync(spec, message => output(spec.ContainerId, LogStreams.System, message), cancellationToken).ConfigureAwait(false);
         var process = new Process { StartInfo = RuncStart("run", "--keep", "--bundle", bundle, spec.ContainerId), EnableRaisingEvents = true };
-        var handle = new RuncHandle(spec.ContainerId, process, _state, spec.Settings.MemoryMiB, output, () => CleanUpAsync(spec.ContainerId, bundle, network));
+        var handle = new RuncHandle(spec.ContainerId, process, _state, spec.Settings.MemoryMiB, output, () => CleanUpAsync(spec.ContainerId, bundle, network))
+        {
+            Address = network?.Address,
+        };
         try
         {
             process.Start();
@@ -395,8 +401,10 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     }
 
     private sealed class RuncHandle(string containerId, Process process, string state, int? memoryMiB, ContainerOutputHandler output, Func<Task> cleanUp)
-        : ProcessContainerHandle(containerId, process, output)
+        : ProcessContainerHandle(containerId, process, output), IContainerHandle
     {
+        public System.Net.IPAddress? Address { get; init; }
+
         protected override async Task<ContainerExit> DescribeExitAsync(int exitCode, string? stderrTail)
         {
             // Read before the cgroup goes with the container.

@@ -1,0 +1,239 @@
+using System.Net;
+using Ferry.Protocol;
+using Ferry.Server.Logs;
+using Ferry.Server.Scheduling;
+using Ferry.Server.Security;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
+using BadHttpRequestException = Microsoft.AspNetCore.Http.BadHttpRequestException;
+
+namespace Ferry.Server.Gateway;
+
+/// <summary>
+/// One request through the gateway: route, authenticate, lease a container slot, forward with YARP, release. Expected
+/// failures (unknown label, no token, no container in time, a container that fails mid-request) are answered here
+/// with a status, a message naming the cause and a correlation id; none surfaces as an unhandled 500.
+/// </summary>
+internal sealed partial class GatewayHandler(
+    IHttpForwarder forwarder, Scheduler scheduler, TokenRegistry tokens, LogHub logs, GatewayOptions options, ILogger<GatewayHandler> logger) : IAsyncDisposable
+{
+    private const string KeyHeader = "Ferry-Key";
+
+    /// <summary>Error bodies are read by people with curl: quotes and apostrophes stay as they are.</summary>
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<GatewayError> Readable =
+        new GatewayJsonContext(new System.Text.Json.JsonSerializerOptions(GatewayJsonContext.Default.Options)
+        {
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        }).GatewayError;
+    private const string SecretHeader = "Ferry-Secret";
+
+    private readonly HttpMessageInvoker _client = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ConnectTimeout = TimeSpan.FromSeconds(15),
+        // Containers come and go; a pooled connection to one that stopped must not linger.
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+        ActivityHeadersPropagator = null,
+    });
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        var requestId = Ids.New("rq");
+        http.Response.OnStarting(() =>
+        {
+            http.Response.Headers[WebGateway.RequestIdHeader] = requestId;
+            return Task.CompletedTask;
+        });
+        var (route, pathLabel) = Resolve(http);
+        if (route is null)
+        {
+            var label = pathLabel ?? HostLabel(http.Request.Host);
+            await FailAsync(http, StatusCodes.Status404NotFound, label is null
+                ? $"Name a web endpoint: http://<label>.{http.Request.Host}/ or http://{http.Request.Host}/<label>/."
+                : $"No web endpoint has the label '{label}'. `ferry app list` shows the running apps' endpoints.", requestId).ConfigureAwait(false);
+            return;
+        }
+        if (pathLabel is not null)
+        {
+            var rest = http.Request.Path.Value!.AsSpan(1 + pathLabel.Length);
+            http.Request.PathBase = "/" + pathLabel;
+            http.Request.Path = rest.Length == 0 ? "/" : new PathString(rest.ToString());
+        }
+        if (route.Spec.RequiresAuth && !Authenticate(http.Request))
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"ferry\"";
+            await FailAsync(http, StatusCodes.Status401Unauthorized,
+                $"The endpoint '{route.Spec.Label}' requires a proxy token: send the headers {KeyHeader} and {SecretHeader}, or Authorization: Bearer <token>. Create one with `ferry token create NAME --kind proxy`.", requestId).ConfigureAwait(false);
+            return;
+        }
+        if (http.Request.ContentLength > options.MaxRequestBodyBytes)
+        {
+            await FailAsync(http, StatusCodes.Status413PayloadTooLarge, TooLarge(), requestId).ConfigureAwait(false);
+            return;
+        }
+        var lease = await scheduler.AcquireWebAsync(route.Pool, options.ColdStartTimeout, http.RequestAborted).ConfigureAwait(false);
+        if (!lease.Acquired)
+        {
+            logs.System(route.AppId, route.Pool.PoolId, null, $"Request {requestId} to '{route.Spec.Label}' got no container: {lease.Failure}");
+            await FailAsync(http, StatusCodes.Status503ServiceUnavailable, lease.Failure!, requestId).ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            http.Items[WebGateway.RequestIdHeader] = requestId;
+            var config = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(route.Spec.RequestTimeoutSeconds) };
+            var error = await forwarder.SendAsync(http, "http://" + lease.Address, _client, config, Transformer.Instance).ConfigureAwait(false);
+            if (error != ForwarderError.None)
+            {
+                await OnForwardErrorAsync(http, route, lease.Container!, error, requestId).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            scheduler.ReleaseWeb(lease.Container!);
+        }
+    }
+
+    private (WebRoute? Route, string? PathLabel) Resolve(HttpContext http)
+    {
+        if (HostLabel(http.Request.Host) is { } hostLabel && scheduler.FindWebRoute(hostLabel) is { } byHost)
+        {
+            return (byHost, null);
+        }
+        var path = http.Request.Path.Value ?? "/";
+        if (path.Length > 1)
+        {
+            var end = path.IndexOf('/', 1);
+            var label = end < 0 ? path[1..] : path[1..end];
+            if (label.Length > 0)
+            {
+                return (WireLabel(label) ? scheduler.FindWebRoute(label) : null, label);
+            }
+        }
+        return (null, null);
+    }
+
+    private static bool WireLabel(string label) => Ferry.Protocol.Validation.WireRules.IsWebLabel(label);
+
+    /// <summary>The first DNS label of a host name (not of an IP address), lowercased.</summary>
+    internal static string? HostLabel(HostString host)
+    {
+        var name = host.Host;
+        if (name.Length == 0 || IPAddress.TryParse(name, out _))
+        {
+            return null;
+        }
+        var dot = name.IndexOf('.', StringComparison.Ordinal);
+        return dot <= 0 ? null : name[..dot].ToLowerInvariant();
+    }
+
+    private bool Authenticate(HttpRequest request)
+    {
+        string? id = null, secret = null;
+        var headers = request.Headers;
+        if (headers.TryGetValue(KeyHeader, out var key) && headers.TryGetValue(SecretHeader, out var value))
+        {
+            (id, secret) = (key.ToString(), value.ToString());
+        }
+        else if (headers.Authorization.ToString() is { } authorization
+            && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            && authorization[7..].Trim().Split('.', 2) is [var tokenId, var tokenSecret])
+        {
+            (id, secret) = (tokenId, tokenSecret);
+            headers.Authorization = default;
+        }
+        // The token is for the gateway: the container never sees it.
+        headers.Remove(KeyHeader);
+        headers.Remove(SecretHeader);
+        return id is not null && secret is not null && tokens.Authenticate(id, secret) is { Kind: TokenKinds.Proxy };
+    }
+
+    private async Task OnForwardErrorAsync(HttpContext http, WebRoute route, ContainerState container, ForwarderError error, string requestId)
+    {
+        var exception = http.Features.Get<IForwarderErrorFeature>()?.Exception;
+        if (error is ForwarderError.RequestCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.UpgradeRequestCanceled)
+        {
+            return;
+        }
+        var tooLarge = Unwrap(exception).OfType<BadHttpRequestException>().Any(e => e.StatusCode == StatusCodes.Status413PayloadTooLarge);
+        var clientFault = tooLarge || error is ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient or ForwarderError.UpgradeRequestClient or ForwarderError.UpgradeResponseClient;
+        if (!clientFault)
+        {
+            LogForwardFailed(logger, requestId, route.Spec.Label, error, exception?.Message);
+            logs.System(route.AppId, route.Pool.PoolId, container.Id,
+                $"Request {requestId} ({http.Request.Method} {http.Request.PathBase}{http.Request.Path}) failed at the gateway: {error}{(exception is null ? "" : ": " + exception.Message)}");
+        }
+        if (http.Response.HasStarted)
+        {
+            return;
+        }
+        var (status, message) = tooLarge
+            ? (StatusCodes.Status413PayloadTooLarge, TooLarge())
+            : error switch
+            {
+                ForwarderError.RequestTimedOut => (StatusCodes.Status504GatewayTimeout,
+                    $"The endpoint '{route.Spec.Label}' did not answer within its request timeout of {route.Spec.RequestTimeoutSeconds:0.###} s."),
+                _ when clientFault => (StatusCodes.Status400BadRequest, "The request could not be read whole from the client."),
+                _ => (StatusCodes.Status502BadGateway,
+                    $"The container serving '{route.Spec.Label}' failed to answer ({error}). Details are in the app's logs under request id {requestId}."),
+            };
+        await FailAsync(http, status, message, requestId).ConfigureAwait(false);
+    }
+
+    private string TooLarge() => $"A request body may be at most {options.MaxRequestBodyBytes} bytes ({options.MaxRequestBodyBytes / (1024.0 * 1024):0.#} MiB) through the gateway.";
+
+    private static IEnumerable<Exception> Unwrap(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            yield return e;
+        }
+    }
+
+    private static async Task FailAsync(HttpContext http, int status, string message, string requestId)
+    {
+        http.Response.Clear();
+        http.Response.StatusCode = status;
+        if (status == StatusCodes.Status401Unauthorized)
+        {
+            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"ferry\"";
+        }
+        await http.Response.WriteAsJsonAsync(new GatewayError(message, requestId), Readable, cancellationToken: http.RequestAborted).ConfigureAwait(false);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>YARP's default transform, plus the correlation id and the X-Forwarded-* headers an app needs to build its own URLs.</summary>
+    private sealed class Transformer : HttpTransformer
+    {
+        public static readonly Transformer Instance = new();
+
+        public override async ValueTask TransformRequestAsync(HttpContext httpContext, HttpRequestMessage proxyRequest, string destinationPrefix, CancellationToken cancellationToken)
+        {
+            await base.TransformRequestAsync(httpContext, proxyRequest, destinationPrefix, cancellationToken).ConfigureAwait(false);
+            var request = httpContext.Request;
+            proxyRequest.Headers.TryAddWithoutValidation(WebGateway.RequestIdHeader, (string)httpContext.Items[WebGateway.RequestIdHeader]!);
+            proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Host", request.Host.Value);
+            proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Proto", request.Scheme);
+            if (httpContext.Connection.RemoteIpAddress is { } remote)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-For", remote.ToString());
+            }
+            if (request.PathBase.HasValue)
+            {
+                proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", request.PathBase.Value);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} to {Label} failed: {Error} {Detail}")]
+    private static partial void LogForwardFailed(ILogger logger, string requestId, string label, ForwarderError error, string? detail);
+}
