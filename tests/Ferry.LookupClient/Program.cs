@@ -36,7 +36,7 @@ switch (args)
         }
         catch (NotFoundException e)
         {
-            Console.WriteLine(e.Message.Length > 120 ? e.Message[..120] : e.Message);
+            Console.WriteLine(e.Message);
         }
         return 0;
     }
