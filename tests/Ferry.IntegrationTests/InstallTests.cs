@@ -51,7 +51,7 @@ public sealed class InstallTests : IAsyncLifetime
         var pack = await RunAsync(Path.Combine(repo, "eng", "pack"), [Feed], repo, PackLimit, isolatePackages: false);
         pack.ExitCode.Should().Be(0, pack.Output);
         Directory.GetFiles(Feed, "*.nupkg").Select(Path.GetFileName).Should().BeEquivalentTo(
-            "Ferry.0.1.0.nupkg", "Ferry.Protocol.0.1.0.nupkg", "Ferry.Cli.0.1.0.nupkg", "Ferry.Templates.0.1.0.nupkg");
+            "Ferry.0.1.0.nupkg", "Ferry.Protocol.0.1.0.nupkg", "Ferry.Web.0.1.0.nupkg", "Ferry.Cli.0.1.0.nupkg", "Ferry.Templates.0.1.0.nupkg");
 
         var install = await RunAsync("dotnet", ["tool", "install", "--tool-path", Tools, "Ferry.Cli", "--add-source", Feed], Work, RunLimit);
         install.ExitCode.Should().Be(0, install.Output);
