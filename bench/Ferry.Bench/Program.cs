@@ -33,6 +33,19 @@ if (objectsOnly)
     runtimes = "process runtime, dicts and queues only";
     return Append();
 }
+// `--only deploy` measures a redeploy and `ferry serve`'s edit-to-live, with the CLI as a process, beside a plain build.
+if (args.SequenceEqual(["--only", "deploy"]))
+{
+    var deploy = await DeployBench.RunAsync(harness);
+    var seconds = (double s) => $"{s:0.0} s";
+    results.Add(("redeploy: `ferry deploy` of an edit until the new version answers", seconds(deploy.RedeploySeconds), seconds(deploy.BuildFloorSeconds) + " (dotnet build of the edit)", Ratio(deploy.RedeploySeconds, deploy.BuildFloorSeconds)));
+    results.Add(("redeploy: the `ferry deploy` command itself", seconds(deploy.DeployCommandSeconds), seconds(deploy.BuildFloorSeconds), Ratio(deploy.DeployCommandSeconds, deploy.BuildFloorSeconds)));
+    results.Add(("calls during the swap, p99", Ms(deploy.P99DuringMs), Ms(deploy.P99BeforeMs) + " (same callers before the deploy)", Ratio(deploy.P99DuringMs, deploy.P99BeforeMs)));
+    results.Add(("calls across the redeploy", $"{deploy.Calls:N0} answered, {deploy.Failures} failed", "", ""));
+    results.Add(("`ferry serve`: saved edit until it answers", seconds(deploy.ServeEditSeconds), seconds(deploy.BuildFloorSeconds) + " (dotnet build of the edit)", Ratio(deploy.ServeEditSeconds, deploy.BuildFloorSeconds)));
+    runtimes = "process runtime, redeploy and serve only";
+    return Append();
+}
 if (generatorOnly)
 {
     await AddGeneratorAsync(await Measure.MapThroughputAsync(harness, 100_000));
