@@ -19,8 +19,19 @@ internal static class DeployCommand
         {
             Output.Step($"Deployed {version.AppName} v{version.Version} as {version.AppId}", total.Elapsed);
             Output.Info($"Call it from any program: await Function.FromNameAsync<...>(\"{version.AppName}\", \"FUNCTION\"). History: ferry app history {version.AppName}.");
+            await PrintWebUrlsAsync(client, version.AppId, cancellationToken).ConfigureAwait(false);
         }
         return 0;
+    }
+
+    /// <summary>Prints the URLs the gateway serves the app's web endpoints at, if it has any.</summary>
+    internal static async Task PrintWebUrlsAsync(FerryClient client, string appId, CancellationToken cancellationToken)
+    {
+        var summary = await client.SendAsync<object, AppSummary>(HttpMethod.Get, Routes.App(appId), null, null, ProtocolJsonContext.Default.AppSummary, cancellationToken).ConfigureAwait(false);
+        foreach (var url in summary.WebUrls ?? [])
+        {
+            Output.Info($"Web endpoint: {url} (or {Ferry.Web.WebUrls.PathForm(url)})");
+        }
     }
 
     /// <summary>

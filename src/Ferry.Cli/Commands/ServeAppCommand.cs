@@ -24,6 +24,7 @@ internal static class ServeAppCommand
         var appId = version.AppId;
         var heartbeat = AppHeartbeat.Start(client, appId);
         Output.Info($"Serving {version.AppName} v{version.Version} ({appId}); call it by name as '{version.AppName}'. Watching {path}; Ctrl+C stops it.");
+        await DeployCommand.PrintWebUrlsAsync(client, appId, cancellationToken).ConfigureAwait(false);
         try
         {
             while (!cancellationToken.IsCancellationRequested)
