@@ -47,6 +47,12 @@ internal static class Output
             Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(value, json));
             return;
         }
+        Table(headers, rows);
+    }
+
+    /// <summary>Rows on stdout: a table on a terminal; piped, plain columns aligned with spaces, never wrapped.</summary>
+    public static void Table(string[] headers, IEnumerable<string[]> rows)
+    {
         var all = rows.ToList();
         if (!Console.IsOutputRedirected)
         {
@@ -84,4 +90,31 @@ internal static class Output
 internal sealed class CliException(string message, int exitCode = 1) : Exception(message)
 {
     public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>How every command ends on an error: the message as one line and an exit code, never a stack trace.</summary>
+internal static class CommandErrors
+{
+    /// <summary>Runs a command's action; a <see cref="CliException"/> or a server's refusal becomes one line, an interrupt 130.</summary>
+    public static async Task<int> GuardAsync(Func<Task<int>> action)
+    {
+        try
+        {
+            return await action().ConfigureAwait(false);
+        }
+        catch (CliException e)
+        {
+            Output.Error(e.Message);
+            return e.ExitCode;
+        }
+        catch (FerryException e)
+        {
+            Output.Error(e.Message);
+            return 1;
+        }
+        catch (OperationCanceledException)
+        {
+            return 130;
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using static Ferry.Cli.CommandErrors;
 using System.CommandLine;
 using Ferry;
 using Ferry.Cli;
@@ -156,25 +157,3 @@ root.Subcommands.Add(new Command("queue", "Inspect and manage named queues.")
 root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
-
-static async Task<int> GuardAsync(Func<Task<int>> action)
-{
-    try
-    {
-        return await action().ConfigureAwait(false);
-    }
-    catch (CliException e)
-    {
-        Output.Error(e.Message);
-        return e.ExitCode;
-    }
-    catch (FerryException e)
-    {
-        Output.Error(e.Message);
-        return 1;
-    }
-    catch (OperationCanceledException)
-    {
-        return 130;
-    }
-}

@@ -37,5 +37,5 @@ internal static class TokenCommands
         return 0;
     }
 
-    private static string Time(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    private static string Time(DateTimeOffset time) => Output.Time(time);
 }

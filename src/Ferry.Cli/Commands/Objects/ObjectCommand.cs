@@ -16,7 +16,7 @@ internal abstract class ObjectCommand : Command
     protected ObjectCommand(string name, string description, Option<string?> server) : base(name, description)
     {
         Server = server;
-        SetAction((result, cancellationToken) => GuardAsync(() => RunAsync(result, cancellationToken)));
+        SetAction((result, cancellationToken) => CommandErrors.GuardAsync(() => RunAsync(result, cancellationToken)));
     }
 
     protected Option<string?> Server { get; }
@@ -31,7 +31,7 @@ internal abstract class ObjectCommand : Command
 
     protected static void WriteJson<T>(T value, JsonTypeInfo<T> type) => Console.WriteLine(JsonSerializer.Serialize(value, type));
 
-    protected static string Time(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+    protected static string Time(DateTimeOffset time) => Output.Time(time);
 
     /// <summary>A key as typed: JSON if it parses as JSON (<c>42</c>, <c>"a b"</c>, <c>[1,2]</c>), else the text as a string.</summary>
     protected static JsonElement ParseKey(string text)
@@ -47,35 +47,5 @@ internal abstract class ObjectCommand : Command
         }
     }
 
-    protected static void Table(string[] columns, IEnumerable<string[]> rows)
-    {
-        var table = new Table().AddColumns(columns);
-        foreach (var row in rows)
-        {
-            table.AddRow([.. row.Select(Markup.Escape)]);
-        }
-        AnsiConsole.Write(table);
-    }
-
-    private static async Task<int> GuardAsync(Func<Task<int>> action)
-    {
-        try
-        {
-            return await action().ConfigureAwait(false);
-        }
-        catch (CliException e)
-        {
-            Output.Error(e.Message);
-            return e.ExitCode;
-        }
-        catch (FerryException e)
-        {
-            Output.Error(e.Message);
-            return 1;
-        }
-        catch (OperationCanceledException)
-        {
-            return 130;
-        }
-    }
+    protected static void Table(string[] columns, IEnumerable<string[]> rows) => Output.Table(columns, rows);
 }
