@@ -46,6 +46,27 @@ if (args.SequenceEqual(["--only", "deploy"]))
     runtimes = "process runtime, redeploy and serve only";
     return Append();
 }
+// `--only web` measures a trivial GET endpoint under wrk through the gateway and straight to its container's Kestrel.
+if (args.Length >= 2 && args[0] == "--only" && args[1] == "web")
+{
+    var seconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 8;
+    var (runs, coldMs, coldCallMs) = await WebBench.RunAsync(harness, [1, 16], TimeSpan.FromSeconds(seconds), 3);
+    foreach (var run in runs)
+    {
+        var (g, k) = (run.Gateway, run.Kestrel);
+        var kestrel = $" (the container's Kestrel, {run.Connections} connection{(run.Connections == 1 ? "" : "s")})";
+        results.Add(($"web GET through the gateway, wrk -c{run.Connections}: requests/s", $"{g.RequestsPerSecond:N0}", $"{k.RequestsPerSecond:N0}{kestrel}", Ratio(g.RequestsPerSecond, k.RequestsPerSecond)));
+        results.Add(($"  p50", Ms(g.P50Ms), Ms(k.P50Ms), $"+{g.P50Ms - k.P50Ms:0.00} ms"));
+        results.Add(($"  p99", Ms(g.P99Ms), Ms(k.P99Ms), Ratio(g.P99Ms, k.P99Ms)));
+        results.Add(("  failed requests (non-2xx or socket errors)", $"{g.Errors:N0}", $"{k.Errors:N0}", ""));
+        var y = run.BareYarp;
+        results.Add(($"  a bare YARP forwarder to the same container, wrk -c{run.Connections}: requests/s", $"{g.RequestsPerSecond:N0} (gateway)", $"{y.RequestsPerSecond:N0}", Ratio(g.RequestsPerSecond, y.RequestsPerSecond)));
+        results.Add(("    p50", Ms(g.P50Ms), Ms(y.P50Ms), $"+{g.P50Ms - y.P50Ms:0.00} ms"));
+    }
+    results.Add(("web GET, first request from zero containers", Ms(coldMs), Ms(coldCallMs) + " (cold call of a plain function)", Ratio(coldMs, coldCallMs)));
+    runtimes = $"process runtime, web endpoints only (wrk, medians of 3 alternating runs of {seconds} s)";
+    return Append();
+}
 if (generatorOnly)
 {
     await AddGeneratorAsync(await Measure.MapThroughputAsync(harness, 100_000));

@@ -29,7 +29,11 @@ public static class WebFunctions
         app.WebServer(StartPythonAsync, 8080, new WebEndpointOptions { Label = "it-py" }, startupTimeout: TimeSpan.FromSeconds(20));
         app.WebEndpoint(Slow, new WebEndpointOptions { Label = "it-slow", RequestTimeout = TimeSpan.FromSeconds(1) });
         app.WebServer(NeverListens, 8081, new WebEndpointOptions { Label = "it-broken" }, startupTimeout: TimeSpan.FromMilliseconds(200));
+        app.WebEndpoint(Hello, new WebEndpointOptions { Label = "bench-hello" }, new FunctionOptions { MaxInputs = 256 });
     }
+
+    /// <summary>The benchmark's trivial GET: one small constant JSON body, so the figures measure the path, not the handler.</summary>
+    public static object Hello() => new { hello = "world" };
 
     /// <summary>GET: query values bind to the parameters; the result is JSON.</summary>
     public static object Add(int a, int b, string? name) => new { sum = a + b, name };

@@ -42,12 +42,7 @@ internal sealed partial class GatewayHandler(
 
     public async Task HandleAsync(HttpContext http)
     {
-        var requestId = Ids.New("rq");
-        http.Response.OnStarting(() =>
-        {
-            http.Response.Headers[WebGateway.RequestIdHeader] = requestId;
-            return Task.CompletedTask;
-        });
+        var requestId = RequestIds.Next();
         var (route, pathLabel) = Resolve(http);
         if (route is null)
         {
@@ -85,8 +80,7 @@ internal sealed partial class GatewayHandler(
         try
         {
             http.Items[WebGateway.RequestIdHeader] = requestId;
-            var config = new ForwarderRequestConfig { ActivityTimeout = TimeSpan.FromSeconds(route.Spec.RequestTimeoutSeconds) };
-            var error = await forwarder.SendAsync(http, "http://" + lease.Address, _client, config, Transformer.Instance).ConfigureAwait(false);
+            var error = await forwarder.SendAsync(http, lease.Destination!, _client, route.Forwarding, Transformer.Instance).ConfigureAwait(false);
             if (error != ForwarderError.None)
             {
                 await OnForwardErrorAsync(http, route, lease.Container!, error, requestId).ConfigureAwait(false);
@@ -198,6 +192,7 @@ internal sealed partial class GatewayHandler(
     {
         http.Response.Clear();
         http.Response.StatusCode = status;
+        http.Response.Headers[WebGateway.RequestIdHeader] = requestId;
         if (status == StatusCodes.Status401Unauthorized)
         {
             http.Response.Headers.WWWAuthenticate = "Bearer realm=\"ferry\"";
@@ -232,6 +227,26 @@ internal sealed partial class GatewayHandler(
                 proxyRequest.Headers.TryAddWithoutValidation("X-Forwarded-Prefix", request.PathBase.Value);
             }
         }
+
+        public override async ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
+        {
+            var copy = await base.TransformResponseAsync(httpContext, proxyResponse, cancellationToken).ConfigureAwait(false);
+            // After the container's headers, so the gateway's id is the one the client sees (a container's error echoes it).
+            httpContext.Response.Headers[WebGateway.RequestIdHeader] = (string)httpContext.Items[WebGateway.RequestIdHeader]!;
+            return copy;
+        }
+    }
+
+    /// <summary>
+    /// Correlation ids that are unique across the gateway's restarts (a random prefix per process) and cost a counter
+    /// increment per request rather than a call into the system's random source.
+    /// </summary>
+    private static class RequestIds
+    {
+        private static readonly string Prefix = "rq-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4));
+        private static long _next;
+
+        public static string Next() => string.Create(null, stackalloc char[32], $"{Prefix}{Interlocked.Increment(ref _next):x8}");
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} to {Label} failed: {Error} {Detail}")]

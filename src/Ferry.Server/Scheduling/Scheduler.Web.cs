@@ -3,10 +3,14 @@ using Ferry.Protocol;
 namespace Ferry.Server.Scheduling;
 
 /// <summary>A web endpoint the gateway found by label: the pool whose containers serve it, and how.</summary>
-internal sealed record WebRoute(PoolState Pool, WebEndpointSpec Spec, string AppId);
+internal sealed record WebRoute(PoolState Pool, WebEndpointSpec Spec, string AppId)
+{
+    /// <summary>The endpoint's request timeout as YARP takes it, built once per route rather than once per request.</summary>
+    public Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig Forwarding { get; } = new() { ActivityTimeout = TimeSpan.FromSeconds(Spec.RequestTimeoutSeconds) };
+}
 
 /// <summary>What the gateway gets when it asks for a container: one with a free slot, or why there is none.</summary>
-internal readonly record struct WebLease(ContainerState? Container, string? Address, string? Failure)
+internal readonly record struct WebLease(ContainerState? Container, string? Destination, string? Failure)
 {
     public bool Acquired => Container is not null;
 }
@@ -14,13 +18,13 @@ internal readonly record struct WebLease(ContainerState? Container, string? Addr
 // The web gateway's side of the scheduler: labels, leases of container slots, and the load they put on the autoscaler.
 internal sealed partial class Scheduler
 {
-    private readonly Dictionary<string, PoolState> _webLabels = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, WebRoute> _webLabels = new(StringComparer.Ordinal);
 
     /// <summary>The gateway's base URL, for the URLs apps list; null when no gateway runs in this server.</summary>
     public Uri? GatewayUrl { get; set; }
 
     /// <summary>The newest app to declare a label takes it; a stopped app's label answers 404.</summary>
-    private void RouteWebLocked(string label, PoolState pool) => _webLabels[label] = pool;
+    private void RouteWebLocked(string label, PoolState pool) => _webLabels[label] = new WebRoute(pool, pool.Settings.Web!, pool.App.AppId);
 
     private List<string>? WebUrlsLocked(AppState app)
     {
@@ -43,25 +47,25 @@ internal sealed partial class Scheduler
     {
         lock (_gate)
         {
-            if (!_webLabels.TryGetValue(label, out var pool))
+            if (!_webLabels.TryGetValue(label, out var route))
             {
                 return null;
             }
-            if (pool.App.Stopped || !_apps.ContainsKey(pool.App.AppId))
+            if (route.Pool.App.Stopped || !_apps.ContainsKey(route.AppId))
             {
                 _webLabels.Remove(label);
                 return null;
             }
-            return pool.Settings.Web is { } spec ? new WebRoute(pool, spec, pool.App.AppId) : null;
+            return route;
         }
     }
 
     /// <summary>
     /// A slot in a ready container of the pool: the one with the fewest requests in flight below its MaxInputs. With
     /// none free, the request counts as waiting load (so the autoscaler starts containers) until one frees up, the
-    /// wait ends, or the app stops.
+    /// wait ends, or the app stops. A free slot is taken without allocating: this is every warm request's path.
     /// </summary>
-    public async Task<WebLease> AcquireWebAsync(PoolState pool, TimeSpan wait, CancellationToken cancellationToken)
+    public ValueTask<WebLease> AcquireWebAsync(PoolState pool, TimeSpan wait, CancellationToken cancellationToken)
     {
         int startFailures;
         lock (_gate)
@@ -69,12 +73,17 @@ internal sealed partial class Scheduler
             startFailures = pool.StartFailed.Count;
             if (TryLeaseLocked(pool) is { } lease)
             {
-                return lease;
+                return new ValueTask<WebLease>(lease);
             }
             pool.WebWaiting++;
             pool.LastActive = clock.GetUtcNow();
             ScaleLocked(pool, clock.GetUtcNow());
         }
+        return new ValueTask<WebLease>(WaitForWebSlotAsync(pool, startFailures, wait, cancellationToken));
+    }
+
+    private async Task<WebLease> WaitForWebSlotAsync(PoolState pool, int startFailures, TimeSpan wait, CancellationToken cancellationToken)
+    {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(wait);
         try
@@ -140,7 +149,7 @@ internal sealed partial class Scheduler
         }
         best.WebInFlight++;
         pool.LastActive = clock.GetUtcNow();
-        return new WebLease(best, best.WebAddress, null);
+        return new WebLease(best, best.WebDestination, null);
     }
 
     /// <summary>A forwarded request ended: its slot frees, and a waiting request may take it.</summary>

@@ -87,7 +87,18 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     public DateTimeOffset ReadyAt { get; set; }
 
     /// <summary>For a web function: <c>host:port</c> where the gateway reaches the container's server.</summary>
-    public string? WebAddress { get; set; }
+    public string? WebAddress
+    {
+        get;
+        set
+        {
+            field = value;
+            WebDestination = value is null ? null : "http://" + value;
+        }
+    }
+
+    /// <summary>The gateway's destination prefix for <see cref="WebAddress"/>, built once rather than per request.</summary>
+    public string? WebDestination { get; private set; }
 
     /// <summary>Requests the gateway is forwarding to this container now; each holds one of its MaxInputs slots.</summary>
     public int WebInFlight { get; set; }
