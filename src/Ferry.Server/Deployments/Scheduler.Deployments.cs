@@ -47,7 +47,13 @@ internal sealed partial class Scheduler
             var now = clock.GetUtcNow();
             foreach (var function in definition.Functions)
             {
-                ScaleLocked(AppRegistry.GetOrCreatePool(app, function, null), now);
+                var pool = AppRegistry.GetOrCreatePool(app, function, null);
+                // The new version takes its labels at once: the replaced one drains its requests in flight.
+                if (function.Settings.Web is { } web)
+                {
+                    RouteWebLocked(web.Label, pool);
+                }
+                ScaleLocked(pool, now);
             }
             foreach (var old in _apps.Values.Where(a => a != app && a.Record.Name == name && a.Record.State == AppStates.Deployed).ToList())
             {
@@ -82,11 +88,16 @@ internal sealed partial class Scheduler
                 }
             }
             var now = clock.GetUtcNow();
-            foreach (var app in _apps.Values.Where(a => a.Record.State is AppStates.Deployed or AppStates.Draining && a.Record.Definition is not null))
+            foreach (var app in _apps.Values.Where(a => a.Record.State is AppStates.Deployed or AppStates.Draining && a.Record.Definition is not null).OrderBy(a => a.Record.CreatedAt))
             {
                 foreach (var function in app.Record.Definition!.Functions)
                 {
-                    ScaleLocked(AppRegistry.GetOrCreatePool(app, function, null), now);
+                    var pool = AppRegistry.GetOrCreatePool(app, function, null);
+                    if (app.Record.State == AppStates.Deployed && function.Settings.Web is { } web)
+                    {
+                        RouteWebLocked(web.Label, pool);
+                    }
+                    ScaleLocked(pool, now);
                 }
             }
             return demoted;
