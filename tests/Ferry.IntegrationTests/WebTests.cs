@@ -53,6 +53,67 @@ public sealed class WebTests(ServerFixture fixture) : IClassFixture<ServerFixtur
     }
 
     [Fact]
+    public async Task A_class_method_endpoint_keeps_the_state_its_enter_hook_built_across_requests()
+    {
+        var appId = await fixture.NewAppAsync().WaitAsync(Limit);
+
+        var answers = new List<JsonElement>();
+        foreach (var text in new[] { "tea", "milk", "sugar" })
+        {
+            using var response = await _http.GetAsync(At($"/it-model/?text={text}"));
+            var body = await response.Content.ReadAsStringAsync();
+            response.StatusCode.Should().Be(HttpStatusCode.OK, body);
+            answers.Add(JsonDocument.Parse(body).RootElement.Clone());
+        }
+
+        Containers(appId, "WebModel.Predict").Should().Be(1);
+        var weights = answers[0].GetProperty("prediction").GetString()!.Split(':')[0];
+        weights.Should().MatchRegex("^weights-[0-9]+$");
+        answers.Select(a => a.GetProperty("prediction").GetString()).Should().Equal($"{weights}:TEA", $"{weights}:MILK", $"{weights}:SUGAR");
+        answers.Select(a => a.GetProperty("served").GetInt32()).Should().Equal([1, 2, 3], "one instance served every request");
+        answers.Select(a => a.GetProperty("enters").GetInt32()).Should().Equal([1, 1, 1], "the enter hook ran once in the container");
+    }
+
+    [Fact]
+    public async Task Attribute_endpoints_serve_an_instance_method_with_its_state_and_a_static_method()
+    {
+        await fixture.NewAppAsync().WaitAsync(Limit);
+
+        using var score = await _http.PostAsJsonAsync(At("/it-model-score"), new { item = "tea", quantity = 4, price = 1.25m });
+        var scoreBody = await score.Content.ReadAsStringAsync();
+        using var wrongMethod = await _http.GetAsync(At("/it-model-score"));
+        using var version = await _http.GetAsync(At("/it-model-version/"));
+
+        score.StatusCode.Should().Be(HttpStatusCode.OK, scoreBody);
+        var answer = JsonDocument.Parse(scoreBody).RootElement;
+        answer.GetProperty("weights").GetString().Should().MatchRegex("^weights-[0-9]+$", "the enter hook ran before the request");
+        answer.GetProperty("total").GetDecimal().Should().Be(5m);
+        wrongMethod.StatusCode.Should().Be(HttpStatusCode.MethodNotAllowed, "the attribute made it a POST endpoint");
+        version.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await version.Content.ReadAsStringAsync()).Should().Be("model-v1");
+    }
+
+    [Fact]
+    public async Task A_deployed_app_serves_its_endpoints_through_the_gateway()
+    {
+        try
+        {
+            var name = "web-deploy-" + Guid.NewGuid().ToString("N")[..6];
+            await fixture.DeployAsync(name, await fixture.UploadVersionedBuildAsync("web-v1")).WaitAsync(Limit);
+
+            using var response = await _http.GetAsync(At("/it-get/?a=40&b=2&name=deployed"));
+            var body = await response.Content.ReadAsStringAsync();
+
+            response.StatusCode.Should().Be(HttpStatusCode.OK, body);
+            body.Should().Be("""{"sum":42,"name":"deployed"}""");
+        }
+        finally
+        {
+            await fixture.StopDeploymentsAsync().WaitAsync(Limit);
+        }
+    }
+
+    [Fact]
     public async Task Values_that_do_not_bind_get_400_naming_the_parameter_and_a_throwing_handler_gets_500_with_a_request_id()
     {
         await fixture.NewAppAsync().WaitAsync(Limit);

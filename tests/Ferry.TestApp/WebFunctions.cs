@@ -30,6 +30,16 @@ public static class WebFunctions
         app.WebEndpoint(Slow, new WebEndpointOptions { Label = "it-slow", RequestTimeout = TimeSpan.FromSeconds(1) });
         app.WebServer(NeverListens, 8081, new WebEndpointOptions { Label = "it-broken" }, startupTimeout: TimeSpan.FromMilliseconds(200));
         app.WebEndpoint(Hello, new WebEndpointOptions { Label = "bench-hello" }, new FunctionOptions { MaxInputs = 256 });
+        app.WebEndpoint<WebModel>(m => m.Predict, new WebEndpointOptions { Label = "it-model" }, new FunctionOptions { MaxInputs = 4 });
+        app.WebEndpointsOf<WebModel>();
+        app.WebEndpoint(Crowd, new WebEndpointOptions { Label = "it-crowd" }, new FunctionOptions { MaxInputs = 8, MaxContainers = 40, ScaledownWindow = TimeSpan.FromSeconds(2) });
+    }
+
+    /// <summary>Holds its slot at the test's gate, then answers its container's process id: the load test's endpoint.</summary>
+    public static async Task<int> Crowd(string gate, CancellationToken cancellationToken)
+    {
+        await GeneratorFunctions.WaitAtGateAsync(gate, cancellationToken);
+        return Environment.ProcessId;
     }
 
     /// <summary>The benchmark's trivial GET: one small constant JSON body, so the figures measure the path, not the handler.</summary>
@@ -123,4 +133,33 @@ public static class WebFunctions
         Process.Start(info);
         return Task.CompletedTask;
     }
+}
+
+/// <summary>
+/// A model served over HTTP: its [Enter] hook loads state once per container, and its web endpoints (one registered
+/// with a selector, two by attribute) read it on every request.
+/// </summary>
+public sealed class WebModel
+{
+    private static int _enters;
+    private string _weights = "";
+    private int _served;
+
+    [Enter]
+    public void Load()
+    {
+        _weights = "weights-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Interlocked.Increment(ref _enters);
+    }
+
+    /// <summary>GET: answers from the loaded state, with how many requests this instance has served and how many times the hook ran.</summary>
+    public object Predict(string text) => new { prediction = $"{_weights}:{text.ToUpperInvariant()}", served = Interlocked.Increment(ref _served), enters = _enters };
+
+    /// <summary>POST by attribute: the JSON body binds to a record; the answer uses the loaded state.</summary>
+    [WebEndpoint(Method = "POST", Label = "it-model-score")]
+    public object Score(Order order) => new { weights = _weights, total = order.Quantity * order.Price };
+
+    /// <summary>A static method by attribute: a plain function endpoint.</summary>
+    [WebEndpoint(Label = "it-model-version")]
+    public static string Version() => "model-v1";
 }

@@ -114,7 +114,11 @@ internal sealed class ClassRegistration
     private static readonly Type[] ParameterTypes = [typeof(string), typeof(int), typeof(bool), typeof(byte[])];
     private readonly Dictionary<MethodInfo, string> _methods = [];
 
-    public ClassRegistration(Type type, FunctionOptions options, Image? appImage)
+    /// <param name="type">The class.</param>
+    /// <param name="options">Its options.</param>
+    /// <param name="appImage">The app's image.</param>
+    /// <param name="requireMethods">False for a class whose only remote members are web endpoints, which are not [Method]s.</param>
+    public ClassRegistration(Type type, FunctionOptions options, Image? appImage, bool requireMethods = true)
     {
         Type = type;
         Name = type.Name;
@@ -168,7 +172,7 @@ internal sealed class ClassRegistration
                 Options = Options.Merge(new FunctionOptions { BatchMaxSize = batched.MaxBatchSize, BatchWait = TimeSpan.FromMilliseconds(batched.WaitMs) });
             }
         }
-        if (_methods.Count == 0)
+        if (_methods.Count == 0 && requireMethods)
         {
             throw new InvalidRequestException($"Class '{Name}' has no [Method]; mark the methods callers may call.");
         }
