@@ -420,3 +420,9 @@ public sealed class RuncFactAttribute : FactAttribute
         }
     }
 }
+
+/// <summary>A worker with room for the web load test's 25 containers beside the test app's always-warm one and a few more.</summary>
+public sealed class CrowdWorkerFixture : ServerFixture
+{
+    protected override int WorkerSlots => 32;
+}
