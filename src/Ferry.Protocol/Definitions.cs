@@ -52,6 +52,9 @@ public sealed record FunctionSettings
     public bool EnableMemorySnapshot { get; init; }
     public IReadOnlyList<SecretRef>? Secrets { get; init; }
 
+    /// <summary>Volumes mounted in the function's containers, each at its own path.</summary>
+    public IReadOnlyList<VolumeMount>? Volumes { get; init; }
+
     /// <summary>When the function runs on its own once its app is deployed; null for never.</summary>
     public ScheduleSpec? Schedule { get; init; }
 

@@ -71,6 +71,9 @@ public static class FerryEnv
 
     /// <summary>For a web function: the address its server listens on (all interfaces with a network of its own, else loopback).</summary>
     public const string WebBind = "FERRY_WEB_BIND";
+
+    /// <summary>The volumes a container mounts: a JSON array of <see cref="VolumeMountState"/>.</summary>
+    public const string Volumes = "FERRY_VOLUMES";
 }
 
 /// <summary>Values of <see cref="FerryEnv.Mode"/>.</summary>

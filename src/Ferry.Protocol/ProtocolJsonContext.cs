@@ -72,4 +72,13 @@ namespace Ferry.Protocol;
 [JsonSerializable(typeof(QueueItems))]
 [JsonSerializable(typeof(QueueClearRequest))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(VolumeSummary))]
+[JsonSerializable(typeof(VolumeList))]
+[JsonSerializable(typeof(VolumeManifest))]
+[JsonSerializable(typeof(VolumeCommitRequest))]
+[JsonSerializable(typeof(VolumeCommitResponse))]
+[JsonSerializable(typeof(VolumeListing))]
+[JsonSerializable(typeof(List<VolumeMountState>))]
+[JsonSerializable(typeof(VolumeMountState))]
+[JsonSerializable(typeof(VolumeBase))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;

@@ -62,6 +62,12 @@ public static class Routes
         public const string DictItems = "/dicts/{name}/items";
         public const string DictCount = "/dicts/{name}/count";
         public const string DictClear = "/dicts/{name}/clear";
+        public const string Volumes = "/volumes";
+        public const string Volume = "/volumes/{name}";
+        public const string VolumeManifest = "/volumes/{name}/manifest";
+        public const string VolumeCommit = "/volumes/{name}/commit";
+        public const string VolumeFiles = "/volumes/{name}/files";
+        public const string VolumeFile = "/volumes/{name}/file";
         public const string Queues = "/queues";
         public const string Queue = "/queues/{name}";
         public const string QueuePut = "/queues/{name}/put";
@@ -219,6 +225,25 @@ public static class Routes
 
     /// <summary><c>POST</c>: removes every entry.</summary>
     public static string DictClear(string name) => Path(Templates.DictClear, name);
+
+    /// <summary><c>POST</c> creates a volume, <c>GET</c> lists them.</summary>
+    public static string Volumes { get; } = Path(Templates.Volumes);
+
+    /// <summary><c>GET</c> a volume (404 if missing), <c>DELETE</c> deletes it.</summary>
+    public static string Volume(string name) => Path(Templates.Volume, name);
+
+    /// <summary><c>GET</c>: a volume's whole manifest at its current version.</summary>
+    public static string VolumeManifest(string name) => Path(Templates.VolumeManifest, name);
+
+    /// <summary><c>POST</c>: publishes changed and removed files as a new version.</summary>
+    public static string VolumeCommit(string name) => Path(Templates.VolumeCommit, name);
+
+    /// <summary><c>GET</c> lists the entries under <paramref name="path"/>; <c>DELETE</c> removes them (a directory only with <paramref name="recursive"/>).</summary>
+    public static string VolumeFiles(string name, string path, bool recursive = false) =>
+        Path(Templates.VolumeFiles, name) + "?path=" + Uri.EscapeDataString(path) + (recursive ? "&recursive=true" : "");
+
+    /// <summary><c>GET</c>: one file's content.</summary>
+    public static string VolumeFile(string name, string path) => Path(Templates.VolumeFile, name) + "?path=" + Uri.EscapeDataString(path);
 
     /// <summary><c>POST</c> creates a queue, <c>GET</c> lists them.</summary>
     public static string Queues { get; } = Path(Templates.Queues);

@@ -158,11 +158,13 @@ public sealed class FerryServer : IAsyncDisposable
         builder.Services.AddSingleton<ITokenStore>(store);
         builder.Services.AddSingleton<IRetentionStore>(store);
         builder.Services.AddSingleton<IObjectStore>(store);
+        builder.Services.AddSingleton<IVolumeStore>(store);
         options.Objects.Validate();
         builder.Services.AddSingleton(Objects.SecretVault.Open(options.Objects.SecretKeyFile ?? Path.Combine(options.DataDir, "secrets.key")));
         builder.Services.AddSingleton<Objects.SecretRegistry>();
         builder.Services.AddSingleton<Objects.DictService>();
         builder.Services.AddSingleton<Objects.QueueService>();
+        builder.Services.AddSingleton<Objects.VolumeService>();
         builder.Services.AddSingleton<Objects.ObjectSweeper>();
         builder.Services.AddSingleton<IDeploymentStore>(store);
         builder.Services.AddSingleton(options.Deployments);

@@ -212,6 +212,29 @@ public static class WireValidator
                 }
             }
         }
+        var volumes = settings.Volumes ?? [];
+        var mountedAt = new HashSet<string>(StringComparer.Ordinal);
+        var mountedVolumes = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < volumes.Count; i++)
+        {
+            var where = $"{Join(at, "volumes")}[{i}]";
+            if (!ObjectLimits.IsName(volumes[i].Volume))
+            {
+                yield return Fail(where + ".volume", $"is not a volume name ({Show(volumes[i].Volume)}); use 1 to {ObjectLimits.MaxNameLength} letters, digits, '-', '_' or '.'");
+            }
+            else if (!mountedVolumes.Add(volumes[i].Volume))
+            {
+                yield return Fail(where + ".volume", $"mounts the volume '{volumes[i].Volume}' a second time; a volume is mounted at one path");
+            }
+            if (VolumePaths.MountProblem(volumes[i].Path) is { } problem)
+            {
+                yield return Fail(where + ".path", problem);
+            }
+            else if (!mountedAt.Add(volumes[i].Path))
+            {
+                yield return Fail(where + ".path", $"is already a mount path ({Show(volumes[i].Path)})");
+            }
+        }
         if (settings.Web is { } web)
         {
             foreach (var problem in Web(web, Join(at, "web")))

@@ -30,6 +30,7 @@ internal static class Endpoints
         SecretRoutes.Map(v1);
         DictRoutes.Map(v1);
         QueueRoutes.Map(v1);
+        VolumeRoutes.Map(v1);
         DeploymentRoutes.Map(v1);
     }
 }

@@ -1,6 +1,6 @@
 namespace Ferry.Server.Objects;
 
-/// <summary>Expiry and limits of Secrets, Dicts and Queues. Every default is Modal's where Modal publishes one.</summary>
+/// <summary>Expiry and limits of Secrets, Dicts, Queues and Volumes. Every default is Modal's where Modal publishes one.</summary>
 public sealed record ObjectOptions
 {
     /// <summary>
@@ -41,6 +41,9 @@ public sealed record ObjectOptions
     /// <summary>A partition is cleared this long after its last put unless the put names another TTL. Default 24 hours (Modal's).</summary>
     public TimeSpan DefaultPartitionTtl { get; init; } = TimeSpan.FromDays(1);
 
+    /// <summary>The most files one volume holds; a commit beyond it is refused with 413. Default 500,000 (Modal's inode limit of v1 volumes).</summary>
+    public int MaxVolumeFiles { get; init; } = 500_000;
+
     /// <summary>Checks the options, naming the first one out of range.</summary>
     public void Validate()
     {
@@ -48,7 +51,7 @@ public sealed record ObjectOptions
         {
             throw new ArgumentException($"DictEntryTtl ({DictEntryTtl}) must be positive and larger than DictTouchGranularity ({DictTouchGranularity}).");
         }
-        if (MaxDictKeyBytes < 1 || MaxDictValueBytes < 1 || MaxDictEntriesPerUpdate < 1 || MaxQueueItemBytes < 1 || MaxQueueItemsPerPartition < 1 || MaxQueuePartitions < 1)
+        if (MaxDictKeyBytes < 1 || MaxDictValueBytes < 1 || MaxDictEntriesPerUpdate < 1 || MaxQueueItemBytes < 1 || MaxQueueItemsPerPartition < 1 || MaxQueuePartitions < 1 || MaxVolumeFiles < 1)
         {
             throw new ArgumentException("Every object size and count limit must be at least 1.");
         }

@@ -11,6 +11,9 @@ internal interface IBlobStore
     Task<bool> PutAsync(string hash, Stream content, CancellationToken cancellationToken);
 
     Stream? OpenRead(string hash);
+
+    /// <summary>The blob's size in bytes, or null if the store does not have it.</summary>
+    long? Length(string hash);
 }
 
 /// <summary>Blobs as files under the data dir, written to a temp file and renamed into place.</summary>
@@ -54,4 +57,6 @@ internal sealed class FileBlobStore(string root) : IBlobStore
     }
 
     public Stream? OpenRead(string hash) => Exists(hash) ? File.OpenRead(PathOf(hash)) : null;
+
+    public long? Length(string hash) => IsHash(hash) && new FileInfo(PathOf(hash)) is { Exists: true } file ? file.Length : null;
 }

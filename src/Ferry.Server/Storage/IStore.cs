@@ -14,7 +14,7 @@ namespace Ferry.Server.Storage;
 /// one server; where several servers share a PostgreSQL database, the store numbers inputs and outputs itself
 /// (<see cref="ICallStore"/>) and leases decide which server dispatches which app (<see cref="ILeaseStore"/>).
 /// </remarks>
-internal interface IStore : IAppStore, ICallStore, ILogStore, IImageStore, ITokenStore, IRetentionStore, IObjectStore, IDeploymentStore, ILeaseStore, IAsyncDisposable
+internal interface IStore : IAppStore, ICallStore, ILogStore, IImageStore, ITokenStore, IRetentionStore, IObjectStore, IVolumeStore, IDeploymentStore, ILeaseStore, IAsyncDisposable
 {
     /// <summary>Opens the store, creating its schema if missing and upgrading it if older; call it once, before anything else.</summary>
     /// <exception cref="StoreUnavailableException">The database cannot be reached or has a newer schema.</exception>

@@ -78,6 +78,7 @@ internal sealed partial class PostgresStore : IStore
         """,
         ObjectsMigration,
         DeploymentMigration,
+        VolumesMigration,
     ];
 
     private readonly NpgsqlDataSource _dataSource;

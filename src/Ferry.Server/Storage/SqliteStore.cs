@@ -57,7 +57,7 @@ internal sealed partial class SqliteStore : IStore
     /// <summary>
     /// The steps after the base schema above, one per version, recorded in <c>PRAGMA user_version</c>. Step 1: each
     /// call counts its outputs, and an input's completion order becomes its cursor within its call (it was a global
-    /// counter the server kept), so the store assigns cursors; leases and the replica registry.
+    /// counter the server kept), so the store assigns cursors; leases and the replica registry. Step 2: volumes.
     /// </summary>
     private static readonly string[] Migrations =
     [
@@ -70,6 +70,7 @@ internal sealed partial class SqliteStore : IStore
         CREATE TABLE leases(pool_id TEXT PRIMARY KEY, replica_id TEXT NOT NULL, epoch INTEGER NOT NULL, expires_at INTEGER NOT NULL);
         CREATE TABLE replicas(replica_id TEXT PRIMARY KEY, url TEXT NOT NULL, heartbeat_at INTEGER NOT NULL);
         """,
+        VolumesMigration,
     ];
 
     /// <summary>The newest schema version this server knows.</summary>
