@@ -70,6 +70,14 @@ public sealed record FunctionOptions
     public IReadOnlyList<Secret>? Secrets { get; init; }
 
     /// <summary>
+    /// Volumes mounted in the function's containers, by the absolute path each is mounted at:
+    /// <c>Volumes = new Dictionary&lt;string, Volume&gt; { ["/data"] = volume }</c>. In a container, find the files
+    /// at <see cref="Volume.Path"/>: the mount path itself on the runc runtime, a worker directory on the process
+    /// runtime. A volume is mounted at one path. Default: none.
+    /// </summary>
+    public IReadOnlyDictionary<string, Volume>? Volumes { get; init; }
+
+    /// <summary>
     /// When the function runs on its own once the app is deployed: <c>new Period(TimeSpan.FromHours(1))</c> or
     /// <c>new Cron("0 9 * * 1-5", "Europe/Berlin")</c>. Such a function takes no arguments. Default: never.
     /// </summary>
@@ -96,6 +104,7 @@ public sealed record FunctionOptions
             BatchWaitMs = BatchWait is { } wait ? (int)wait.TotalMilliseconds : null,
             EnableMemorySnapshot = EnableMemorySnapshot ?? false,
             Secrets = Secrets is { Count: > 0 } secrets ? [.. secrets.Select(s => s.ToRef())] : null,
+            Volumes = Volumes is { Count: > 0 } volumes ? [.. volumes.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => new VolumeMount(v.Key, v.Value.Name))] : null,
             Schedule = Schedule?.ToSpec(),
         };
     }
@@ -120,6 +129,7 @@ public sealed record FunctionOptions
         BatchWait = overrides.BatchWait ?? BatchWait,
         EnableMemorySnapshot = overrides.EnableMemorySnapshot ?? EnableMemorySnapshot,
         Secrets = overrides.Secrets ?? Secrets,
+        Volumes = overrides.Volumes ?? Volumes,
         Schedule = overrides.Schedule ?? Schedule,
     };
 
@@ -176,6 +186,22 @@ public sealed record FunctionOptions
             {
                 throw new InvalidRequestException(
                     $"{function}: '{gpu}' is not a GPU request. Write TYPE or TYPE:COUNT (1 to {SettingsLimits.MaxGpuCount}), where TYPE is one of {string.Join(", ", SettingsLimits.GpuTypes)}; for example \"H100\", \"A100-80GB:2\" or a list of them tried in order.");
+            }
+        }
+        var mounted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (path, volume) in Volumes ?? new Dictionary<string, Volume>())
+        {
+            if (volume is null)
+            {
+                throw new InvalidRequestException($"{function}: the volume mounted at '{path}' is null.");
+            }
+            if (VolumePaths.MountProblem(path) is { } problem)
+            {
+                throw new InvalidRequestException($"{function}: the mount path of volume '{volume.Name}' {problem}.");
+            }
+            if (!mounted.Add(volume.Name))
+            {
+                throw new InvalidRequestException($"{function}: volume '{volume.Name}' is mounted at two paths; mount it at one.");
             }
         }
         Retries?.Validate(function);

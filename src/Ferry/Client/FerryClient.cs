@@ -96,7 +96,7 @@ internal sealed class FerryClient : IDisposable
     public Task<Protocol.AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, Routes.Autoscaler(AppId, function), update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
 
-    /// <summary>Publishes the app's definition, after uploading the local files its images add and its local secrets' values.</summary>
+    /// <summary>Publishes the app's definition, after uploading the local files its images add and its local secrets' values, and creating the volumes it mounts that were asked for with createIfMissing.</summary>
     public async Task PublishDefinitionAsync(AppDefinition definition, CancellationToken cancellationToken)
     {
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -109,6 +109,10 @@ internal sealed class FerryClient : IDisposable
         }
         await UploadFilesAsync(files, cancellationToken).ConfigureAwait(false);
         definition = await Secret.UploadLocalAsync(definition, this, cancellationToken).ConfigureAwait(false);
+        foreach (var volume in Volume.ToCreate(definition))
+        {
+            await SendAsync(HttpMethod.Post, Routes.Volumes, new CreateObjectRequest(volume), Json.CreateObjectRequest, Json.VolumeSummary, cancellationToken).ConfigureAwait(false);
+        }
         await SendAsync<AppDefinition, object>(HttpMethod.Put, Routes.Definition(AppId), definition, Json.AppDefinition, null, cancellationToken).ConfigureAwait(false);
     }
 
@@ -180,6 +184,37 @@ internal sealed class FerryClient : IDisposable
             Json.CreateBuildRequest, Json.CreateBuildResponse, cancellationToken).ConfigureAwait(false);
         return (build.BuildId, uploads.Count, uploads.Sum(u => u.File.Size));
     }
+
+    /// <summary>Uploads one file as the blob <paramref name="hash"/>, streamed from disk, reporting bytes sent to <paramref name="progress"/>.</summary>
+    public Task UploadFileBlobAsync(string hash, string path, IProgress<long>? progress, CancellationToken cancellationToken) =>
+        RetryAsync(async ct =>
+        {
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await using var counted = new ProgressStream(file, progress);
+            using var body = new StreamContent(counted, 1 << 20);
+            body.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+            body.Headers.ContentLength = file.Length;
+            using var response = await _http.PutAsync(Routes.Blob(hash), body, ct).ConfigureAwait(false);
+            await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>Sends a GET whose answer is a byte stream; the caller disposes the response, which closes the stream.</summary>
+    public Task<HttpResponseMessage> GetStreamAsync(string path, CancellationToken cancellationToken) =>
+        RetryAsync(async ct =>
+        {
+            var response = await _http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+            try
+            {
+                await EnsureSuccessAsync(response, ct).ConfigureAwait(false);
+                return response;
+            }
+            catch
+            {
+                response.Dispose();
+                throw;
+            }
+        }, cancellationToken);
 
     public Task<byte[]> GetBlobAsync(string hash, CancellationToken cancellationToken) =>
         RetryAsync(async ct =>

@@ -135,6 +135,8 @@ internal sealed class ContainerRunner(App app)
                 await Console.Error.WriteLineAsync($"The exit hook of '{cls.Name}' failed: {e}").ConfigureAwait(false);
             }
         }
+        // Volumes commit after the exit hooks, so what those write is kept too.
+        await VolumeMounts.CommitAllAsync(FerryContext.Client, Console.Error, CancellationToken.None).ConfigureAwait(false);
         try
         {
             await sender.ConfigureAwait(false);
