@@ -22,6 +22,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly HttpClient _http;
     private readonly BuildCache _builds;
+    private readonly Volumes.VolumeCache _volumes;
     private readonly ConcurrentDictionary<string, IContainerHandle> _containers = new(StringComparer.Ordinal);
     private readonly Channel<WorkerMessage> _outgoing = Channel.CreateUnbounded<WorkerMessage>();
     // Container output and exits share one ordered channel, so a container's last lines always precede its exit.
@@ -44,6 +45,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         _http = new HttpClient(Credentials.Handler(options.ServerFingerprint)) { BaseAddress = options.ServerUrl, Timeout = TimeSpan.FromMinutes(10) };
         _http.DefaultRequestHeaders.Authorization = Credentials.Header(options.Token);
         _builds = new BuildCache(_http, Path.Combine(options.DataDir, "builds"));
+        _volumes = new Volumes.VolumeCache(_http, Path.Combine(options.DataDir, "volumes"));
         _snapshots = new(() => Runtimes.Runc.SnapshotSupport.ProbeAsync(runtime.Name, _stop.Token));
         _resources = new WorkerResources(
             options.Cpu ?? Environment.ProcessorCount,
@@ -254,18 +256,26 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 OnOutput(start.ContainerId, LogStreams.System,
                     $"This worker runs containers as plain processes, so the image's steps ({string.Join("; ", image.Steps.Select(ImageSteps.Describe))}) are not applied. Run the worker as root with runc, debootstrap, iproute2 and nftables installed to build images.");
             }
+            var volumes = await _volumes.PrepareAsync(start.ContainerId, start.Settings.Volumes ?? [], _stop.Token).ConfigureAwait(false);
+            if (volumes.Count > 0)
+            {
+                environment[FerryEnv.Volumes] = DescribeVolumes(start, volumes);
+            }
             var spec = new ContainerSpec(start.ContainerId, dir, entry, environment, start.Settings, start.GpuIndices, start.AppId, _builds,
                 (image, elapsed) => _outgoing.Writer.TryWrite(new ImageBuilt(image.Id, image.Layers, image.BuiltLayers, elapsed.TotalSeconds,
-                    [.. (start.Settings.Image?.Steps ?? []).Select(ImageSteps.Describe)])));
+                    [.. (start.Settings.Image?.Steps ?? []).Select(ImageSteps.Describe)])),
+                Volumes: _runtime.MountsVolumes ? volumes : null, VolumeStateDir: _volumes.ContainerDir(start.ContainerId));
             handle = await _runtime.StartAsync(spec, OnOutput, _stop.Token).ConfigureAwait(false);
         }
         catch (ImageBuildException e)
         {
+            _volumes.Release(start.ContainerId);
             _events.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.ImageBuild, e.Message));
             return;
         }
         catch (Exception e)
         {
+            _volumes.Release(start.ContainerId);
             LogStartFailed(_logger, start.ContainerId, e);
             _events.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.Crash, $"The worker could not start the container: {e.Message}"));
             return;
@@ -276,7 +286,26 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         var exit = await handle.Exited.ConfigureAwait(false);
         _containers.TryRemove(start.ContainerId, out _);
         await handle.DisposeAsync().ConfigureAwait(false);
+        _volumes.Release(start.ContainerId);
         _events.Writer.TryWrite(new ContainerExited(start.ContainerId, exit.ExitCode, exit.Reason, exit.Detail));
+    }
+
+    /// <summary>
+    /// The container's <see cref="FerryEnv.Volumes"/>: where it finds each copy. A runtime that mounts volumes shows
+    /// them at their paths; the process runtime cannot, so the container is given the host directories, and its app is
+    /// told so once.
+    /// </summary>
+    private string DescribeVolumes(StartContainerCommand start, IReadOnlyList<Volumes.PreparedVolume> volumes)
+    {
+        List<VolumeMountState> states = _runtime.MountsVolumes
+            ? [.. volumes.Select(v => new VolumeMountState(v.Mount.Volume, v.Mount.Path, v.Mount.Path, VolumeMountPaths.StateDir + "/" + Path.GetFileName(v.StateFile)))]
+            : [.. volumes.Select(v => new VolumeMountState(v.Mount.Volume, v.Mount.Path, v.HostDir, v.StateFile))];
+        if (!_runtime.MountsVolumes && _warned.TryAdd("volumes:" + start.AppId, true))
+        {
+            OnOutput(start.ContainerId, LogStreams.System,
+                $"This worker runs containers as plain processes, which cannot mount volumes: {string.Join(", ", volumes.Select(v => $"'{v.Mount.Volume}' is not at {v.Mount.Path} but at {v.HostDir}"))}. Find the files through Volume.Path, which is right on every runtime.");
+        }
+        return JsonSerializer.Serialize(states, ProtocolJsonContext.Default.ListVolumeMountState);
     }
 
     /// <summary>Says once per worker, and once per app, that a function asked for memory snapshots this worker cannot take.</summary>

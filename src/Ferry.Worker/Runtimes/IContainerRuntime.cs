@@ -13,6 +13,8 @@ namespace Ferry.Worker.Runtimes;
 /// <param name="Blobs">Where the files that images add come from.</param>
 /// <param name="ImageReady">Told when the container's image is ready, and whether it was built or cached.</param>
 /// <param name="Command">Runs this instead of the program, as <c>ferry shell</c> does.</param>
+/// <param name="Volumes">The container's copies of the volumes it mounts, for a runtime that mounts them (<see cref="IContainerRuntime.MountsVolumes"/>).</param>
+/// <param name="VolumeStateDir">The host directory that holds the copies' state files, which such a runtime shows the container at <see cref="VolumeMountPaths.StateDir"/>.</param>
 public sealed record ContainerSpec(
     string ContainerId,
     string BuildDir,
@@ -23,7 +25,16 @@ public sealed record ContainerSpec(
     string AppId = "",
     Images.IBlobSource? Blobs = null,
     Action<Images.ResolvedImage, TimeSpan>? ImageReady = null,
-    IReadOnlyList<string>? Command = null);
+    IReadOnlyList<string>? Command = null,
+    IReadOnlyList<Volumes.PreparedVolume>? Volumes = null,
+    string? VolumeStateDir = null);
+
+/// <summary>Where a runtime that mounts volumes shows a container the state of its copies.</summary>
+public static class VolumeMountPaths
+{
+    /// <summary>The container path of the copies' state files; under a path no volume may be mounted at.</summary>
+    public const string StateDir = "/run/ferry/volumes";
+}
 
 /// <summary>Why and how a container ended.</summary>
 /// <param name="ExitCode">The process's exit code, or 128 + signal.</param>
@@ -74,6 +85,12 @@ public interface IContainerRuntime : IAsyncDisposable
 
     /// <summary>Whether each container gets a network namespace of its own, so its servers may use any port.</summary>
     bool OwnNetwork => false;
+
+    /// <summary>
+    /// Whether the runtime mounts a function's volumes at the paths it asked for (<see cref="ContainerSpec.Volumes"/>);
+    /// where it cannot, the container is told the copies' host directories instead.
+    /// </summary>
+    bool MountsVolumes => false;
 
     Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken);
 }

@@ -65,6 +65,9 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     /// <summary>Containers have a namespace and address of their own unless network isolation is off (benchmarks only).</summary>
     public bool OwnNetwork => _network.Isolated;
 
+    /// <summary>Volumes are bind-mounted, read-write, at the paths their functions chose.</summary>
+    public bool MountsVolumes => true;
+
     /// <summary>
     /// Removes what a worker that was killed left behind in this data dir: containers still running under runc, their
     /// overlay mounts and bundles. Their control plane has already given their inputs to other containers.
@@ -363,6 +366,14 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             OciMount.ReadOnlyFile("/etc/hosts", "hosts"),
         };
         mounts.AddRange(image.Mounts.Select(m => OciMount.ReadOnlyTree(m.Destination, m.Source)));
+        foreach (var volume in spec.Volumes ?? [])
+        {
+            mounts.Add(new OciMount(volume.Mount.Path, "bind", volume.HostDir, ["rbind", "rw", "nosuid", "nodev"]));
+        }
+        if (spec.VolumeStateDir is { } volumeState && spec.Volumes is { Count: > 0 })
+        {
+            mounts.Add(new OciMount(VolumeMountPaths.StateDir, "bind", volumeState, ["rbind", "rw", "nosuid", "nodev", "noexec"]));
+        }
         return new OciSpec
         {
             Hostname = spec.ContainerId,
