@@ -9,10 +9,14 @@ public sealed class TestFunctions
     /// <summary>The functions that use Secrets, Dicts and Queues.</summary>
     public ObjectFunctions Objects { get; }
 
+    /// <summary>The functions that mount a volume.</summary>
+    public VolumeFunctions Volumes { get; }
+
     public TestFunctions(FerryConnection? connection = null)
     {
         App = new App("ferry-tests", connection: connection);
         Objects = new ObjectFunctions(App);
+        Volumes = new VolumeFunctions(App);
         Square = App.Function<int, int>(SquareOf, name: "square");
         Add = App.Function<int, int, int>((a, b) => a + b, name: "add");
         Echo = App.Function<byte[], byte[]>(data => data, name: "echo");
