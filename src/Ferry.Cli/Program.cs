@@ -154,6 +154,12 @@ root.Subcommands.Add(new Command("queue", "Inspect and manage named queues.")
     new Ferry.Cli.Commands.Objects.QueueListCommand(server), new Ferry.Cli.Commands.Objects.QueuePeekCommand(server), new Ferry.Cli.Commands.Objects.QueueLenCommand(server),
     new Ferry.Cli.Commands.Objects.QueueClearCommand(server), new Ferry.Cli.Commands.Objects.QueueDeleteCommand(server),
 });
+root.Subcommands.Add(new Command("volume", "Manage volumes: named, versioned file trees that functions mount.")
+{
+    new Ferry.Cli.Commands.Objects.VolumeCreateCommand(server), new Ferry.Cli.Commands.Objects.VolumeListCommand(server), new Ferry.Cli.Commands.Objects.VolumeLsCommand(server),
+    new Ferry.Cli.Commands.Objects.VolumePutCommand(server), new Ferry.Cli.Commands.Objects.VolumeGetCommand(server), new Ferry.Cli.Commands.Objects.VolumeRmCommand(server),
+    new Ferry.Cli.Commands.Objects.VolumeDeleteCommand(server),
+});
 root.Options.Add(server);
 root.Options.Add(verbose);
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
