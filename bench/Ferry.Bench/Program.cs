@@ -33,6 +33,29 @@ if (objectsOnly)
     runtimes = "process runtime, dicts and queues only";
     return Append();
 }
+// `--only volumes` measures a 1 GiB volume file through two containers beside the disk, and Dict and Queue operations
+// from inside a container.
+if (args.SequenceEqual(["--only", "volumes"]))
+{
+    var volume = await VolumeBench.RunAsync(harness, 1L << 30);
+    var gib = volume.Bytes / (1024.0 * 1024 * 1024);
+    var rate = (double seconds) => $"{volume.Bytes / seconds / (1024 * 1024):N0} MiB/s";
+    var endToEnd = volume.WriterCallSeconds + volume.ReaderCallSeconds;
+    var disk = volume.DiskWriteSeconds + volume.DiskReadSeconds;
+    results.Add(($"volume: {gib:0.#} GiB written, committed, read in another container (end to end)", rate(endToEnd) + $" ({endToEnd:0.0} s)",
+        rate(disk) + $" ({disk:0.0} s: dd write with fdatasync, then an uncached dd read)", Ratio(disk, endToEnd)));
+    results.Add(("  write in the container (with fsync)", rate(volume.WriteSeconds), rate(volume.DiskWriteSeconds) + " (dd write, fdatasync)", Ratio(volume.DiskWriteSeconds, volume.WriteSeconds)));
+    results.Add(("  CommitAsync (hash, upload, publish)", rate(volume.CommitSeconds), "", ""));
+    results.Add(("  reader call: container start with its copy, reload, read", rate(volume.ReaderCallSeconds) + $" ({volume.ReaderCallSeconds:0.0} s)", rate(volume.DiskReadSeconds) + " (dd read, O_DIRECT)", Ratio(volume.DiskReadSeconds, volume.ReaderCallSeconds)));
+    results.Add(("  read in the container", rate(volume.ReadSeconds), rate(volume.DiskReadSeconds) + " (dd read, O_DIRECT)", Ratio(volume.DiskReadSeconds, volume.ReadSeconds)));
+    await harness.NewAppAsync();
+    var inside = await harness.Functions.Objects.Measure.RemoteAsync("bench-" + Guid.NewGuid().ToString("N")[..8], 2_000, 20_000);
+    results.Add(("Dict put p50 (from a container)", Ms(inside[0]), "", ""));
+    results.Add(("Dict get p50 (from a container)", Ms(inside[1]), "1.000 ms (target)", Ratio(inside[1], 1.0)));
+    results.Add(("Queue put-then-get from a container, batches of 100", $"{inside[2]:N0} items/s", "20,000 items/s (target)", Ratio(inside[2], 20_000)));
+    runtimes = "process runtime, volumes and objects from a container only";
+    return Append();
+}
 // `--only deploy` measures a redeploy and `ferry serve`'s edit-to-live, with the CLI as a process, beside a plain build.
 if (args.SequenceEqual(["--only", "deploy"]))
 {

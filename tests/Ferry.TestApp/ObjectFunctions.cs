@@ -18,6 +18,7 @@ public sealed class ObjectFunctions
         Produce = app.Function<string, int, int, int>(ProduceAsync, new FunctionOptions { MaxInputs = 1, MaxContainers = 2 }, name: "produce");
         Claim = app.Function<string, bool>(ClaimAsync, new FunctionOptions { MaxInputs = 1, MaxContainers = 8 }, name: "claim");
         DictRoundTrip = app.Function<string, string, string>(DictRoundTripAsync, name: "dict_round_trip");
+        Measure = app.Function<string, int, int, double[]>(MeasureAsync, new FunctionOptions { Timeout = TimeSpan.FromMinutes(10) }, name: "object_measure");
     }
 
     public Function<string, string> SecretEnv { get; }
@@ -35,6 +36,13 @@ public sealed class ObjectFunctions
 
     /// <summary>Writes a value under a key of a dict and reads it back, from a container.</summary>
     public Function<string, string, string> DictRoundTrip { get; }
+
+    /// <summary>
+    /// Times Dict and Queue operations from inside a container: <c>operations</c> puts then gets of one dict, and
+    /// <c>items</c> queue items put then taken in batches of 100. Returns the put p50 and get p50 in milliseconds
+    /// and the queue's items per second.
+    /// </summary>
+    public Function<string, int, int, double[]> Measure { get; }
 
     private static async Task<int[]> ConsumeAsync(string queueName)
     {
@@ -73,5 +81,39 @@ public sealed class ObjectFunctions
         var dict = Dict.FromName(dictName, createIfMissing: true);
         await dict.PutAsync("from-container", value);
         return await dict.GetAsync<string>("from-container") ?? "<missing>";
+    }
+
+    private static async Task<double[]> MeasureAsync(string name, int operations, int items)
+    {
+        var dict = Dict.FromName(name, createIfMissing: true);
+        await dict.PutAsync("warm", 0);
+        var puts = new List<double>(operations);
+        var gets = new List<double>(operations);
+        var clock = new System.Diagnostics.Stopwatch();
+        for (var i = 0; i < operations; i++)
+        {
+            clock.Restart();
+            await dict.PutAsync($"k{i}", i);
+            puts.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        for (var i = 0; i < operations; i++)
+        {
+            clock.Restart();
+            await dict.GetAsync<int>($"k{i}");
+            gets.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        var queue = Queue.FromName(name, createIfMissing: true);
+        await queue.CountAsync();
+        var taken = 0;
+        clock.Restart();
+        for (var start = 0; start < items; start += 100)
+        {
+            await queue.PutManyAsync(Enumerable.Range(start, 100));
+            taken += (await queue.GetManyAsync<int>(100, TimeSpan.FromSeconds(10))).Count;
+        }
+        var rate = taken / clock.Elapsed.TotalSeconds;
+        puts.Sort();
+        gets.Sort();
+        return [puts[puts.Count / 2], gets[gets.Count / 2], rate];
     }
 }
