@@ -94,7 +94,9 @@ public static class ObjectLimits
 /// <summary>A volume a function mounts, and where its containers see it.</summary>
 /// <param name="Path">The absolute path the volume is mounted at in the container, such as <c>/data</c>.</param>
 /// <param name="Volume">The volume's name.</param>
-public sealed record VolumeMount(string Path, string Volume);
+/// <param name="CreateIfMissing">The server creates the volume when the app's definition arrives if it does not
+/// exist; without it, a definition that mounts a missing volume is refused with a 404 that names it.</param>
+public sealed record VolumeMount(string Path, string Volume, bool CreateIfMissing = false);
 
 /// <summary>A named volume: its current version, and how many files and bytes that version holds.</summary>
 public sealed record VolumeSummary(string Name, long Version, long Files, long Bytes, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);

@@ -104,7 +104,7 @@ public sealed record FunctionOptions
             BatchWaitMs = BatchWait is { } wait ? (int)wait.TotalMilliseconds : null,
             EnableMemorySnapshot = EnableMemorySnapshot ?? false,
             Secrets = Secrets is { Count: > 0 } secrets ? [.. secrets.Select(s => s.ToRef())] : null,
-            Volumes = Volumes is { Count: > 0 } volumes ? [.. volumes.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => new VolumeMount(v.Key, v.Value.Name))] : null,
+            Volumes = Volumes is { Count: > 0 } volumes ? [.. volumes.OrderBy(v => v.Key, StringComparer.Ordinal).Select(v => new VolumeMount(v.Key, v.Value.Name, v.Value.CreatesIfMissing))] : null,
             Schedule = Schedule?.ToSpec(),
         };
     }

@@ -35,10 +35,11 @@ internal static class AppRoutes
             return Ok(scheduler.ListApps().First(a => a.AppId == id), Json.AppSummary);
         });
 
-        v1.MapPut(Routes.Templates.Definition, async (string app, HttpContext http, Scheduler scheduler) =>
+        v1.MapPut(Routes.Templates.Definition, async (string app, HttpContext http, Scheduler scheduler, Objects.VolumeService volumes) =>
         {
             var definition = await ReadAsync(http, Json.AppDefinition);
             ThrowIfInvalid(WireValidator.Check(definition));
+            await volumes.PrepareMountsAsync(definition, http.RequestAborted);
             await scheduler.SetDefinitionAsync(app, definition, http.RequestAborted);
             return Results.NoContent();
         });

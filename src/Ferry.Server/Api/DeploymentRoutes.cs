@@ -16,7 +16,7 @@ internal static class DeploymentRoutes
 {
     public static void Map(RouteGroupBuilder v1)
     {
-        v1.MapPost(Routes.Templates.Deployments, async (HttpContext http, DeploymentService deployments, IAppStore store) =>
+        v1.MapPost(Routes.Templates.Deployments, async (HttpContext http, DeploymentService deployments, IAppStore store, Objects.VolumeService volumes) =>
         {
             var request = await ReadAsync(http, Json.DeployRequest);
             if (string.IsNullOrWhiteSpace(request.Name) || request.Name.Length > 128)
@@ -32,6 +32,7 @@ internal static class DeploymentRoutes
             {
                 throw new NotFoundException($"No build has the id '{request.BuildId}'.");
             }
+            await volumes.PrepareMountsAsync(request.Definition, http.RequestAborted);
             return Ok(await deployments.DeployAsync(request, http.RequestAborted), Json.AppVersion);
         });
 

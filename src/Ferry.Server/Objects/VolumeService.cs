@@ -143,6 +143,29 @@ internal sealed class VolumeService(IVolumeStore store, IBlobStore blobs, TimePr
         return await ApplyAsync(name, [], [.. files.Select(f => f.Path)], cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Makes ready the volumes an app's functions mount, before the app's definition is taken: those asked for with
+    /// createIfMissing are created; any other that does not exist refuses the definition with a 404 that names it.
+    /// </summary>
+    public async Task PrepareMountsAsync(AppDefinition definition, CancellationToken cancellationToken)
+    {
+        foreach (var function in definition.Functions)
+        {
+            foreach (var mount in function.Settings.Volumes ?? [])
+            {
+                if (mount.CreateIfMissing)
+                {
+                    await store.CreateVolumeAsync(mount.Volume, clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                }
+                else if (await store.GetVolumeAsync(mount.Volume, cancellationToken).ConfigureAwait(false) is null)
+                {
+                    throw new NotFoundException(
+                        $"Function '{function.Name}' mounts volume '{mount.Volume}' at {mount.Path}, and it does not exist; create it with Volume.FromName(\"{mount.Volume}\", createIfMissing: true) or `ferry volume create {mount.Volume}`.");
+                }
+            }
+        }
+    }
+
     private async Task<VolumeCommitResponse> ApplyAsync(string name, IReadOnlyList<VolumeFileRecord> put, IReadOnlyList<string> removed, CancellationToken cancellationToken)
     {
         var (outcome, version) = await store.CommitVolumeAsync(name, put, removed, MaxFiles, clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);

@@ -96,7 +96,7 @@ internal sealed class FerryClient : IDisposable
     public Task<Protocol.AutoscalerSettings> UpdateAutoscalerAsync(string function, AutoscalerUpdate update, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, Routes.Autoscaler(AppId, function), update, Json.AutoscalerUpdate, Json.AutoscalerSettings, cancellationToken);
 
-    /// <summary>Publishes the app's definition, after uploading the local files its images add and its local secrets' values, and creating the volumes it mounts that were asked for with createIfMissing.</summary>
+    /// <summary>Publishes the app's definition, after uploading the local files its images add and its local secrets' values.</summary>
     public async Task PublishDefinitionAsync(AppDefinition definition, CancellationToken cancellationToken)
     {
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -109,10 +109,6 @@ internal sealed class FerryClient : IDisposable
         }
         await UploadFilesAsync(files, cancellationToken).ConfigureAwait(false);
         definition = await Secret.UploadLocalAsync(definition, this, cancellationToken).ConfigureAwait(false);
-        foreach (var volume in Volume.ToCreate(definition))
-        {
-            await SendAsync(HttpMethod.Post, Routes.Volumes, new CreateObjectRequest(volume), Json.CreateObjectRequest, Json.VolumeSummary, cancellationToken).ConfigureAwait(false);
-        }
         await SendAsync<AppDefinition, object>(HttpMethod.Put, Routes.Definition(AppId), definition, Json.AppDefinition, null, cancellationToken).ConfigureAwait(false);
     }
 

@@ -27,6 +27,9 @@ public abstract class ObjectHandle
     /// <summary>The object's name, shared by every app and container of the server.</summary>
     public string Name { get; }
 
+    /// <summary>Whether the handle was asked for with <c>createIfMissing</c>.</summary>
+    internal bool CreatesIfMissing => _createIfMissing;
+
     private protected FerryClient Client => _connection?.Client ?? FerryContext.Client;
 
     private protected abstract string CreateRoute { get; }

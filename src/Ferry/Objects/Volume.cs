@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Ferry.Client;
 using Ferry.Protocol;
@@ -29,15 +28,8 @@ namespace Ferry;
 /// </example>
 public sealed class Volume : ObjectHandle
 {
-    // Volumes asked for with createIfMissing, by name: an app that mounts one creates it before its containers start.
-    private static readonly ConcurrentDictionary<string, bool> CreateOnMount = new(StringComparer.Ordinal);
-
     private Volume(string name, bool createIfMissing, FerryConnection? connection) : base(name, createIfMissing, connection, "volume")
     {
-        if (createIfMissing)
-        {
-            CreateOnMount[name] = true;
-        }
     }
 
     private protected override string CreateRoute => Routes.Volumes;
@@ -46,7 +38,7 @@ public sealed class Volume : ObjectHandle
     /// <param name="name">1 to 64 letters, digits, '-', '_' or '.'.</param>
     /// <param name="createIfMissing">Create the volume on first use, or when an app that mounts it starts, if it
     /// does not exist. Default false: operations on a missing volume throw a <see cref="NotFoundException"/> that
-    /// names it, and a function that mounts it does not start.</param>
+    /// names it, and an app whose function mounts it is refused at start (or deploy) with one.</param>
     /// <param name="connection">The server; default the environment's (in a container, the container's own).</param>
     /// <exception cref="ArgumentException">The name is not valid.</exception>
     public static Volume FromName(string name, bool createIfMissing = false, FerryConnection? connection = null) => new(name, createIfMissing, connection);
@@ -253,10 +245,6 @@ public sealed class Volume : ObjectHandle
 
     private InvalidOperationException NotMounted(string what) => new(
         $"Volume '{Name}' is not mounted in this process, so it has no {what}: mount it with FunctionOptions.Volumes (Volumes = new Dictionary<string, Volume> {{ [\"/data\"] = volume }}) and use it in that function's containers, or use the file API (ReadFileAsync, WriteFileAsync, ListAsync, RemoveAsync) from anywhere.");
-
-    /// <summary>The names of the volumes of <paramref name="definition"/> that were asked for with createIfMissing.</summary>
-    internal static IEnumerable<string> ToCreate(AppDefinition definition) =>
-        definition.Functions.SelectMany(f => f.Settings.Volumes ?? []).Select(m => m.Volume).Distinct(StringComparer.Ordinal).Where(CreateOnMount.ContainsKey);
 
     /// <summary>A response's content stream that disposes the response with it.</summary>
     private sealed class ResponseStream(HttpResponseMessage response, Stream inner) : Stream
