@@ -1,5 +1,8 @@
+using System.Net;
+using System.Net.Http.Json;
 using System.Text;
 using FluentAssertions;
+using Ferry.Protocol;
 using Ferry.TestApp;
 
 namespace Ferry.IntegrationTests;
@@ -85,7 +88,7 @@ public sealed class VolumeTests(ServerFixture fixture) : IClassFixture<ServerFix
     [Fact]
     public async Task BadInput_UnknownVolumeEscapingPathsAndNoMount_GetClearErrors()
     {
-        await fixture.NewAppAsync();
+        var appId = await fixture.NewAppAsync();
         using var timeout = new CancellationTokenSource(Limit);
         var missing = Unique("nowhere");
 
@@ -100,6 +103,12 @@ public sealed class VolumeTests(ServerFixture fixture) : IClassFixture<ServerFix
         FluentActions.Invoking(() => fixture.Functions.App.Function<int, int>(x => x,
                 new FunctionOptions { Volumes = new Dictionary<string, Volume> { ["/data/../etc"] = Data } }, name: Unique("bad_mount")))
             .Should().Throw<InvalidRequestException>().WithMessage("*'..' part*");
+
+        using var http = fixture.NewHttpClient();
+        var mountsMissing = new AppDefinition("missing-mount", [new FunctionDefinition("f", [], "Int32", new FunctionSettings { Volumes = [new VolumeMount("/data", missing)] })], []);
+        using var refused = await http.PutAsJsonAsync(Routes.Definition(appId), mountsMissing, ProtocolJsonContext.Default.AppDefinition, timeout.Token);
+        refused.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        (await refused.Content.ReadAsStringAsync(timeout.Token)).Should().Contain($"Function 'f' mounts volume '{missing}' at /data, and it does not exist");
     }
 
     [Fact]
