@@ -108,7 +108,7 @@ public sealed class VolumeTests(ServerFixture fixture) : IClassFixture<ServerFix
         var mountsMissing = new AppDefinition("missing-mount", [new FunctionDefinition("f", [], "Int32", new FunctionSettings { Volumes = [new VolumeMount("/data", missing)] })], []);
         using var refused = await http.PutAsJsonAsync(Routes.Definition(appId), mountsMissing, ProtocolJsonContext.Default.AppDefinition, timeout.Token);
         refused.StatusCode.Should().Be(HttpStatusCode.NotFound);
-        (await refused.Content.ReadAsStringAsync(timeout.Token)).Should().Contain($"Function 'f' mounts volume '{missing}' at /data, and it does not exist");
+        (await refused.Content.ReadFromJsonAsync(ProtocolJsonContext.Default.ErrorResponse, timeout.Token))!.Message.Should().Contain($"Function 'f' mounts volume '{missing}' at /data, and it does not exist");
     }
 
     [Fact]
