@@ -42,8 +42,10 @@ internal static class BlobRoutes
         }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapGet(Routes.Templates.Blob, (string hash, IBlobStore blobs) =>
-            blobs.OpenRead(hash) is { } stream
-                ? Results.Stream(stream, "application/octet-stream")
-                : throw new NotFoundException($"No blob has the hash '{hash}'.")).RequireAuthorization(Policies.Any);
+            blobs.LocalPath(hash) is { } path
+                ? Results.File(path, "application/octet-stream")
+                : blobs.OpenRead(hash) is { } stream
+                    ? Results.Stream(stream, "application/octet-stream")
+                    : throw new NotFoundException($"No blob has the hash '{hash}'.")).RequireAuthorization(Policies.Any);
     }
 }

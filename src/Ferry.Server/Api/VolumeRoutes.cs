@@ -49,9 +49,13 @@ internal static class VolumeRoutes
 
         v1.MapGet(Routes.Templates.VolumeFile, async (string name, string? path, HttpContext http, VolumeService volumes) =>
         {
-            var (content, length) = await volumes.OpenFileAsync(name, path, http.RequestAborted);
+            var (local, content, length) = await volumes.OpenFileAsync(name, path, http.RequestAborted);
+            if (local is not null)
+            {
+                return Results.File(local, "application/octet-stream");
+            }
             http.Response.ContentLength = length;
-            return Results.Stream(content, "application/octet-stream");
+            return Results.Stream(content!, "application/octet-stream");
         }).RequireAuthorization(Policies.ClientOrContainer);
     }
 }

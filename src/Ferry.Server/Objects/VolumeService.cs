@@ -112,8 +112,8 @@ internal sealed class VolumeService(IVolumeStore store, IBlobStore blobs, TimePr
         return new VolumeListing(name, version, entries);
     }
 
-    /// <summary>The blob of one file, opened, or a 404 naming the path.</summary>
-    public async Task<(Stream Content, long Length)> OpenFileAsync(string name, string? path, CancellationToken cancellationToken)
+    /// <summary>The blob of one file, as a file on this machine's disk or else opened, or a 404 naming the path.</summary>
+    public async Task<(string? LocalPath, Stream? Content, long Length)> OpenFileAsync(string name, string? path, CancellationToken cancellationToken)
     {
         CheckName(name);
         var file = FilePath(path, "path", rootedOk: true);
@@ -122,8 +122,12 @@ internal sealed class VolumeService(IVolumeStore store, IBlobStore blobs, TimePr
             ?? throw (files.Count > 0
                 ? new BadRequestException($"'{file}' is a directory of volume '{name}', not a file.")
                 : new NotFoundException($"Volume '{name}' has no file '{file}'."));
+        if (blobs.LocalPath(found.Hash) is { } local)
+        {
+            return (local, null, found.Size);
+        }
         var stream = blobs.OpenRead(found.Hash) ?? throw new NotFoundException($"The content of '{file}' in volume '{name}' (blob {found.Hash}) is missing from the blob store.");
-        return (stream, found.Size);
+        return (null, stream, found.Size);
     }
 
     /// <summary>Removes a file, or a directory's files when <paramref name="recursive"/>; a 404 when there is nothing at the path.</summary>

@@ -14,6 +14,9 @@ internal interface IBlobStore
 
     /// <summary>The blob's size in bytes, or null if the store does not have it.</summary>
     long? Length(string hash);
+
+    /// <summary>The blob's file on this machine's disk, when the store keeps it in one, so it can be sent without copying through the process; else null.</summary>
+    string? LocalPath(string hash) => null;
 }
 
 /// <summary>Blobs as files under the data dir, written to a temp file and renamed into place.</summary>
@@ -33,9 +36,10 @@ internal sealed class FileBlobStore(string root) : IBlobStore
         try
         {
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var file = File.Create(temp))
+            // Large reads and unbuffered writes: volume files of a GiB pass through here.
+            await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
             {
-                var buffer = new byte[81920];
+                var buffer = new byte[1 << 20];
                 int read;
                 while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
@@ -57,6 +61,8 @@ internal sealed class FileBlobStore(string root) : IBlobStore
     }
 
     public Stream? OpenRead(string hash) => Exists(hash) ? File.OpenRead(PathOf(hash)) : null;
+
+    public string? LocalPath(string hash) => Exists(hash) ? PathOf(hash) : null;
 
     public long? Length(string hash) => IsHash(hash) && new FileInfo(PathOf(hash)) is { Exists: true } file ? file.Length : null;
 }
