@@ -128,8 +128,8 @@ imageList.SetAction((r, ct) => GuardAsync(() => InspectCommands.ImageListAsync(r
 var image = new Command("image", "Inspect built images.") { imageList };
 
 var tokenName = new Argument<string>("name") { Description = "What the token is for, such as ci or gpu-worker-1." };
-var tokenKind = new Option<string>("--kind") { Description = "client (people and programs) or worker (a worker's join token).", DefaultValueFactory = _ => Ferry.Protocol.TokenKinds.Client };
-tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker, Ferry.Protocol.TokenKinds.Proxy);
+var tokenKind = new Option<string>("--kind") { Description = "client (people and programs), worker (a worker's join token), proxy (a caller of endpoints that require auth) or gateway (a `ferry gateway`).", DefaultValueFactory = _ => Ferry.Protocol.TokenKinds.Client };
+tokenKind.AcceptOnlyFromAmong(Ferry.Protocol.TokenKinds.Client, Ferry.Protocol.TokenKinds.Worker, Ferry.Protocol.TokenKinds.Proxy, Ferry.Protocol.TokenKinds.Gateway);
 var tokenCreate = new Command("create", "Create a token and print its secret, once.") { tokenName, tokenKind };
 tokenCreate.SetAction((r, ct) => GuardAsync(() => TokenCommands.CreateAsync(r.GetValue(tokenName)!, r.GetValue(tokenKind)!, r.GetValue(server), ct)));
 var tokenList = new Command("list", "List tokens (never their secrets).") { json };

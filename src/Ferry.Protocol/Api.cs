@@ -194,6 +194,12 @@ public static class TokenKinds
 
     /// <summary>A caller of web endpoints that require auth: no route of the API.</summary>
     public const string Proxy = "proxy";
+
+    /// <summary>
+    /// A standalone web gateway (<c>ferry gateway</c>): resolves labels, leases container slots and checks proxy
+    /// tokens, and no other route of the API.
+    /// </summary>
+    public const string Gateway = "gateway";
 }
 
 /// <summary>Creates a token; its secret is shown once, in the response.</summary>

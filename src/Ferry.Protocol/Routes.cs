@@ -51,6 +51,10 @@ public static class Routes
         public const string Images = "/images";
         public const string Tokens = "/tokens";
         public const string RevokeToken = "/tokens/{id}/revoke";
+        public const string GatewayRoute = "/gateway/routes/{label}";
+        public const string GatewaySlots = "/gateway/slots";
+        public const string GatewaySync = "/gateway/sync";
+        public const string GatewayProxyToken = "/gateway/proxy-token";
         public const string Secrets = "/secrets";
         public const string Secret = "/secrets/{name}";
         public const string Dicts = "/dicts";
@@ -191,6 +195,18 @@ public static class Routes
 
     /// <summary><c>POST</c>: revokes a token.</summary>
     public static string RevokeToken(string tokenId) => Path(Templates.RevokeToken, tokenId);
+
+    /// <summary>A web endpoint's route, by label, for a standalone gateway.</summary>
+    public static string GatewayRoute(string label) => Path(Templates.GatewayRoute, label);
+
+    /// <summary>Where a standalone gateway leases container slots.</summary>
+    public static string GatewaySlots { get; } = Path(Templates.GatewaySlots);
+
+    /// <summary>Where a standalone gateway renews and releases its leases.</summary>
+    public static string GatewaySync { get; } = Path(Templates.GatewaySync);
+
+    /// <summary>Where a standalone gateway checks a caller's proxy token.</summary>
+    public static string GatewayProxyToken { get; } = Path(Templates.GatewayProxyToken);
 
     /// <summary><c>POST</c> creates a secret, <c>GET</c> lists them (names and keys, never values).</summary>
     public static string Secrets { get; } = Path(Templates.Secrets);

@@ -225,7 +225,8 @@ public sealed class FerryServer : IAsyncDisposable
             var scheduler = web.Services.GetRequiredService<Scheduler>();
             var gatewayPort = gatewayOptions.Port ?? (options.Port == 0 ? 0 : options.Port + 1);
             gateway = await Gateway.WebGateway.StartAsync(gatewayOptions, System.Net.IPAddress.Parse(gatewayOptions.Bind ?? options.Bind), gatewayPort, options.Certificate,
-                scheduler, web.Services.GetRequiredService<TokenRegistry>(), web.Services.GetRequiredService<LogHub>(), options.LogLevel, cancellationToken).ConfigureAwait(false);
+                new Gateway.InProcessGatewayBackend(scheduler, web.Services.GetRequiredService<TokenRegistry>(), web.Services.GetRequiredService<LogHub>()),
+                options.LogLevel, cancellationToken).ConfigureAwait(false);
             scheduler.GatewayUrl = gateway.Url;
         }
         return new FerryServer(web, url, gateway);

@@ -7,7 +7,7 @@ using static Ferry.Server.Api.Requests;
 
 namespace Ferry.Server.Api;
 
-/// <summary>Client and worker tokens: issuing, listing and revoking them.</summary>
+/// <summary>Client, worker, proxy and gateway tokens: issuing, listing and revoking them.</summary>
 internal static class TokenRoutes
 {
     public static void Map(RouteGroupBuilder v1)
@@ -19,9 +19,9 @@ internal static class TokenRoutes
             {
                 throw new BadRequestException("The field 'name' must be 1 to 100 characters.");
             }
-            if (request.Kind is not (TokenKinds.Client or TokenKinds.Worker or TokenKinds.Proxy))
+            if (request.Kind is not (TokenKinds.Client or TokenKinds.Worker or TokenKinds.Proxy or TokenKinds.Gateway))
             {
-                throw new BadRequestException($"The field 'kind' must be one of: {TokenKinds.Client}, {TokenKinds.Worker}, {TokenKinds.Proxy}.");
+                throw new BadRequestException($"The field 'kind' must be one of: {TokenKinds.Client}, {TokenKinds.Worker}, {TokenKinds.Proxy}, {TokenKinds.Gateway}.");
             }
             return Ok(await tokens.CreateAsync(request.Name, request.Kind, ephemeral: false, http.RequestAborted), Json.CreateTokenResponse);
         });

@@ -1,8 +1,5 @@
 using System.Net;
 using Ferry.Protocol;
-using Ferry.Server.Logs;
-using Ferry.Server.Scheduling;
-using Ferry.Server.Security;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Yarp.ReverseProxy.Forwarder;
@@ -16,7 +13,7 @@ namespace Ferry.Server.Gateway;
 /// with a status, a message naming the cause and a correlation id; none surfaces as an unhandled 500.
 /// </summary>
 internal sealed partial class GatewayHandler(
-    IHttpForwarder forwarder, Scheduler scheduler, TokenRegistry tokens, LogHub logs, GatewayOptions options, ILogger<GatewayHandler> logger) : IAsyncDisposable
+    IHttpForwarder forwarder, IGatewayBackend backend, GatewayOptions options, ILogger<GatewayHandler> logger) : IAsyncDisposable
 {
     private const string KeyHeader = "Ferry-Key";
 
@@ -43,60 +40,83 @@ internal sealed partial class GatewayHandler(
     public async Task HandleAsync(HttpContext http)
     {
         var requestId = RequestIds.Next();
-        var (route, pathLabel) = Resolve(http);
+        var (route, label, byPath) = await ResolveAsync(http).ConfigureAwait(false);
         if (route is null)
         {
-            var label = pathLabel ?? HostLabel(http.Request.Host);
-            await FailAsync(http, StatusCodes.Status404NotFound, label is null
-                ? $"Name a web endpoint: http://<label>.{http.Request.Host}/ or http://{http.Request.Host}/<label>/."
-                : $"No web endpoint has the label '{label}'. `ferry app list` shows the running apps' endpoints.", requestId).ConfigureAwait(false);
+            await NotFoundAsync(http, label, requestId).ConfigureAwait(false);
             return;
         }
-        if (pathLabel is not null)
+        if (byPath)
         {
-            var rest = http.Request.Path.Value!.AsSpan(1 + pathLabel.Length);
-            http.Request.PathBase = "/" + pathLabel;
+            var rest = http.Request.Path.Value!.AsSpan(1 + label!.Length);
+            http.Request.PathBase = "/" + label;
             http.Request.Path = rest.Length == 0 ? "/" : new PathString(rest.ToString());
         }
-        if (route.Spec.RequiresAuth && !Authenticate(http.Request))
+        // The token is for the gateway: the container never sees it.
+        var credential = TakeCredential(http.Request);
+        GatewaySlot slot;
+        // A standalone gateway resolves a label from a short-lived cache; when the label has moved to another app in
+        // the meantime, the server refuses the slot and the request is routed (and authenticated) once more.
+        for (var attempt = 0; ; attempt++)
         {
-            http.Response.Headers.WWWAuthenticate = "Bearer realm=\"ferry\"";
-            await FailAsync(http, StatusCodes.Status401Unauthorized,
-                $"The endpoint '{route.Spec.Label}' requires a proxy token: send the headers {KeyHeader} and {SecretHeader}, or Authorization: Bearer <token>. Create one with `ferry token create NAME --kind proxy`.", requestId).ConfigureAwait(false);
-            return;
+            if (route.Spec.RequiresAuth && !await AuthenticateAsync(credential, http.RequestAborted).ConfigureAwait(false))
+            {
+                await FailAsync(http, StatusCodes.Status401Unauthorized,
+                    $"The endpoint '{route.Spec.Label}' requires a proxy token: send the headers {KeyHeader} and {SecretHeader}, or Authorization: Bearer <token>. Create one with `ferry token create NAME --kind proxy`.", requestId).ConfigureAwait(false);
+                return;
+            }
+            if (http.Request.ContentLength > options.MaxRequestBodyBytes)
+            {
+                await FailAsync(http, StatusCodes.Status413PayloadTooLarge, TooLarge(), requestId).ConfigureAwait(false);
+                return;
+            }
+            slot = await backend.AcquireAsync(route, options.ColdStartTimeout, http.RequestAborted).ConfigureAwait(false);
+            if (!slot.RouteChanged || attempt > 0)
+            {
+                break;
+            }
+            route = await backend.FindRouteAsync(route.Spec.Label, http.RequestAborted).ConfigureAwait(false);
+            if (route is null)
+            {
+                await NotFoundAsync(http, label, requestId).ConfigureAwait(false);
+                return;
+            }
         }
-        if (http.Request.ContentLength > options.MaxRequestBodyBytes)
+        if (!slot.Acquired)
         {
-            await FailAsync(http, StatusCodes.Status413PayloadTooLarge, TooLarge(), requestId).ConfigureAwait(false);
-            return;
-        }
-        var lease = await scheduler.AcquireWebAsync(route.Pool, options.ColdStartTimeout, http.RequestAborted).ConfigureAwait(false);
-        if (!lease.Acquired)
-        {
-            logs.System(route.AppId, route.Pool.PoolId, null, $"Request {requestId} to '{route.Spec.Label}' got no container: {lease.Failure}");
-            await FailAsync(http, StatusCodes.Status503ServiceUnavailable, lease.Failure!, requestId).ConfigureAwait(false);
+            var failure = slot.Failure ?? $"The endpoint '{route.Spec.Label}' moved to another app while the request was routed; retry it.";
+            backend.Log(route, null, $"Request {requestId} to '{route.Spec.Label}' got no container: {failure}");
+            await FailAsync(http, StatusCodes.Status503ServiceUnavailable, failure, requestId).ConfigureAwait(false);
             return;
         }
         try
         {
             http.Items[WebGateway.RequestIdHeader] = requestId;
-            var error = await forwarder.SendAsync(http, lease.Destination!, _client, route.Forwarding, Transformer.Instance).ConfigureAwait(false);
+            var error = await forwarder.SendAsync(http, slot.Destination!, _client, route.Forwarding, Transformer.Instance).ConfigureAwait(false);
             if (error != ForwarderError.None)
             {
-                await OnForwardErrorAsync(http, route, lease.Container!, error, requestId).ConfigureAwait(false);
+                await OnForwardErrorAsync(http, route, slot.ContainerId, error, requestId).ConfigureAwait(false);
             }
         }
         finally
         {
-            scheduler.ReleaseWeb(lease.Container!);
+            backend.Release(slot);
         }
     }
 
-    private (WebRoute? Route, string? PathLabel) Resolve(HttpContext http)
+    private static Task NotFoundAsync(HttpContext http, string? label, string requestId) =>
+        FailAsync(http, StatusCodes.Status404NotFound, label is null
+            ? $"Name a web endpoint: http://<label>.{http.Request.Host}/ or http://{http.Request.Host}/<label>/."
+            : $"No web endpoint has the label '{label}'. `ferry app list` shows the running apps' endpoints.", requestId);
+
+    /// <summary>The route by host label, else by first path segment; the label that was looked for; whether it came from the path.</summary>
+    private async ValueTask<(GatewayRoute? Route, string? Label, bool ByPath)> ResolveAsync(HttpContext http)
     {
-        if (HostLabel(http.Request.Host) is { } hostLabel && scheduler.FindWebRoute(hostLabel) is { } byHost)
+        var hostLabel = HostLabel(http.Request.Host);
+        if (hostLabel is not null && WireLabel(hostLabel)
+            && await backend.FindRouteAsync(hostLabel, http.RequestAborted).ConfigureAwait(false) is { } byHost)
         {
-            return (byHost, null);
+            return (byHost, hostLabel, false);
         }
         var path = http.Request.Path.Value ?? "/";
         if (path.Length > 1)
@@ -105,10 +125,10 @@ internal sealed partial class GatewayHandler(
             var label = end < 0 ? path[1..] : path[1..end];
             if (label.Length > 0)
             {
-                return (WireLabel(label) ? scheduler.FindWebRoute(label) : null, label);
+                return (WireLabel(label) ? await backend.FindRouteAsync(label, http.RequestAborted).ConfigureAwait(false) : null, label, true);
             }
         }
-        return (null, null);
+        return (null, hostLabel, false);
     }
 
     private static bool WireLabel(string label) => Ferry.Protocol.Validation.WireRules.IsWebLabel(label);
@@ -125,28 +145,31 @@ internal sealed partial class GatewayHandler(
         return dot <= 0 ? null : name[..dot].ToLowerInvariant();
     }
 
-    private bool Authenticate(HttpRequest request)
+    /// <summary>The caller's token id and secret, if it sent one, removed from the request.</summary>
+    private static (string Id, string Secret)? TakeCredential(HttpRequest request)
     {
-        string? id = null, secret = null;
+        (string, string)? credential = null;
         var headers = request.Headers;
         if (headers.TryGetValue(KeyHeader, out var key) && headers.TryGetValue(SecretHeader, out var value))
         {
-            (id, secret) = (key.ToString(), value.ToString());
+            credential = (key.ToString(), value.ToString());
         }
         else if (headers.Authorization.ToString() is { } authorization
             && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             && authorization[7..].Trim().Split('.', 2) is [var tokenId, var tokenSecret])
         {
-            (id, secret) = (tokenId, tokenSecret);
+            credential = (tokenId, tokenSecret);
             headers.Authorization = default;
         }
-        // The token is for the gateway: the container never sees it.
         headers.Remove(KeyHeader);
         headers.Remove(SecretHeader);
-        return id is not null && secret is not null && tokens.Authenticate(id, secret) is { Kind: TokenKinds.Proxy };
+        return credential;
     }
 
-    private async Task OnForwardErrorAsync(HttpContext http, WebRoute route, ContainerState container, ForwarderError error, string requestId)
+    private ValueTask<bool> AuthenticateAsync((string Id, string Secret)? credential, CancellationToken cancellationToken) =>
+        credential is { } c && c.Id.Length > 0 && c.Secret.Length > 0 ? backend.IsProxyTokenAsync(c.Id, c.Secret, cancellationToken) : new(false);
+
+    private async Task OnForwardErrorAsync(HttpContext http, GatewayRoute route, string? containerId, ForwarderError error, string requestId)
     {
         var exception = http.Features.Get<IForwarderErrorFeature>()?.Exception;
         if (error is ForwarderError.RequestCanceled or ForwarderError.ResponseBodyCanceled or ForwarderError.UpgradeRequestCanceled)
@@ -158,7 +181,7 @@ internal sealed partial class GatewayHandler(
         if (!clientFault)
         {
             LogForwardFailed(logger, requestId, route.Spec.Label, error, exception?.Message);
-            logs.System(route.AppId, route.Pool.PoolId, container.Id,
+            backend.Log(route, containerId,
                 $"Request {requestId} ({http.Request.Method} {http.Request.PathBase}{http.Request.Path}) failed at the gateway: {error}{(exception is null ? "" : ": " + exception.Message)}");
         }
         if (http.Response.HasStarted)

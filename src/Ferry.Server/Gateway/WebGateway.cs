@@ -1,9 +1,6 @@
 using System.Net;
 using System.Text.Json.Serialization;
 using Ferry.Protocol;
-using Ferry.Server.Logs;
-using Ferry.Server.Scheduling;
-using Ferry.Server.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -40,7 +37,7 @@ internal sealed partial class WebGateway : IAsyncDisposable
 
     public static async Task<WebGateway> StartAsync(
         GatewayOptions options, IPAddress bind, int port, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate,
-        Scheduler scheduler, TokenRegistry tokens, LogHub logs, LogLevel logLevel, CancellationToken cancellationToken)
+        IGatewayBackend backend, LogLevel logLevel, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -62,9 +59,7 @@ internal sealed partial class WebGateway : IAsyncDisposable
         });
         builder.Services.AddHttpForwarder();
         builder.Services.AddSingleton(options);
-        builder.Services.AddSingleton(scheduler);
-        builder.Services.AddSingleton(tokens);
-        builder.Services.AddSingleton(logs);
+        builder.Services.AddSingleton(backend);
         builder.Services.AddSingleton<GatewayHandler>();
         var web = builder.Build();
         var handler = web.Services.GetRequiredService<GatewayHandler>();

@@ -3,11 +3,7 @@ using Ferry.Protocol;
 namespace Ferry.Server.Scheduling;
 
 /// <summary>A web endpoint the gateway found by label: the pool whose containers serve it, and how.</summary>
-internal sealed record WebRoute(PoolState Pool, WebEndpointSpec Spec, string AppId)
-{
-    /// <summary>The endpoint's request timeout as YARP takes it, built once per route rather than once per request.</summary>
-    public Yarp.ReverseProxy.Forwarder.ForwarderRequestConfig Forwarding { get; } = new() { ActivityTimeout = TimeSpan.FromSeconds(Spec.RequestTimeoutSeconds) };
-}
+internal sealed record WebRoute(PoolState Pool, WebEndpointSpec Spec, string AppId) : Gateway.GatewayRoute(Spec, AppId, Pool.PoolId);
 
 /// <summary>What the gateway gets when it asks for a container: one with a free slot, or why there is none.</summary>
 internal readonly record struct WebLease(ContainerState? Container, string? Destination, string? Failure)

@@ -16,6 +16,7 @@ internal static class Principals
     public const string Client = TokenKinds.Client;
     public const string Worker = TokenKinds.Worker;
     public const string Container = "container";
+    public const string Gateway = TokenKinds.Gateway;
 
     public const string KindClaim = "ferry/kind";
     public const string IdClaim = "ferry/id";
@@ -38,6 +39,7 @@ internal static class Policies
     public const string ClientOrContainer = "client-or-container";
     public const string ClientOrWorker = "client-or-worker";
     public const string Any = "any-credential";
+    public const string Gateway = "gateway";
 
     public static void Add(AuthorizationOptions options)
     {
@@ -47,6 +49,7 @@ internal static class Policies
         options.AddPolicy(ClientOrContainer, Require(Principals.Client, Principals.Container));
         options.AddPolicy(ClientOrWorker, Require(Principals.Client, Principals.Worker));
         options.AddPolicy(Any, Require(Principals.Client, Principals.Worker, Principals.Container));
+        options.AddPolicy(Gateway, Require(Principals.Gateway));
     }
 
     private static AuthorizationPolicy Require(params string[] kinds) =>
@@ -110,6 +113,7 @@ internal sealed class TokenAuthentication(
         {
             Principals.Container => "A container's token can only serve its own stream, call its own app's functions and use dicts and queues.",
             Principals.Worker => "A worker's token can only serve the worker stream.",
+            Principals.Gateway => "A gateway's token can only resolve web endpoints, lease their container slots and check proxy tokens.",
             _ => "This token does not allow this request.",
         });
 
