@@ -74,6 +74,21 @@ worker.SetAction((r, ct) => GuardAsync(() =>
     return ServeCommands.WorkerAsync(urls, r.GetValue(workerToken), r.GetValue(workerData)!, Worker(r), r.GetValue(verbose), ct);
 }));
 
+var gatewayServer = new Option<string>("--server-url") { Description = "The control plane whose web endpoints this gateway serves.", Required = true };
+var gatewayToken = new Option<string?>("--token") { Description = "The gateway's token (`ferry token create --kind gateway NAME`). Default: $FERRY_TOKEN." };
+var gatewayListenPort = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one.", DefaultValueFactory = _ => 7326 };
+var gatewayColdStart = new Option<string>("--cold-start-timeout") { Description = "How long a request waits for a container with a free slot before a 503, such as 120s or 2m.", DefaultValueFactory = _ => "120s" };
+var gatewayCommand = new Command("gateway", "Run a web gateway of its own, serving a control plane's web endpoints; a cluster may run several.") { gatewayServer, gatewayToken, bind, gatewayListenPort, gatewayColdStart, tlsCert, tlsKey };
+gatewayCommand.SetAction((r, ct) => GuardAsync(() =>
+{
+    var url = r.GetValue(gatewayServer)!;
+    var serverUrl = Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
+        ? uri
+        : throw new CliException($"'{url}' is not a server URL; write it like http://10.0.5.1:7325.");
+    return GatewayCommand.RunAsync(new GatewayCommand.Settings(serverUrl, r.GetValue(gatewayToken), r.GetValue(bind)!, r.GetValue(gatewayListenPort),
+        ServeCommands.ParseDuration(r.GetValue(gatewayColdStart)!, "--cold-start-timeout"), r.GetValue(tlsCert), r.GetValue(tlsKey), r.GetValue(verbose)), ct);
+}));
+
 var appName = new Argument<string>("app") { Description = "An app id, or an app name (the newest app of that name)." };
 var follow = new Option<bool>("--follow", "-f") { Description = "Keep printing new lines until the app stops." };
 var timestamps = new Option<bool>("--timestamps", "-t") { Description = "Start each log line with the time it was logged." };
@@ -139,7 +154,7 @@ var tokenRevoke = new Command("revoke", "Revoke a token at once.") { tokenId };
 tokenRevoke.SetAction((r, ct) => GuardAsync(() => TokenCommands.RevokeAsync(r.GetValue(tokenId)!, r.GetValue(server), ct)));
 var token = new Command("token", "Manage the tokens that clients and workers present.") { tokenCreate, tokenList, tokenRevoke };
 
-var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, deploy, serveApp, shell, serve, worker, app, container, image, token, schedule };
+var root = new RootCommand("Ferry runs C# functions in containers that scale with the load.") { run, deploy, serveApp, shell, serve, worker, gatewayCommand, app, container, image, token, schedule };
 root.Subcommands.Add(new Command("secret", "Manage secrets: encrypted keys and values that functions get as environment variables.")
 {
     new Ferry.Cli.Commands.Objects.SecretCreateCommand(server), new Ferry.Cli.Commands.Objects.SecretListCommand(server), new Ferry.Cli.Commands.Objects.SecretDeleteCommand(server),

@@ -70,6 +70,13 @@ public sealed record ServerOptions
     /// </summary>
     public Replicas.ReplicaOptions Replicas { get; init; } = new();
 
+    /// <summary>
+    /// How long a container slot a standalone gateway (<c>ferry gateway</c>) leased stays taken without a renewal: a
+    /// gateway that dies mid-request frees its slots this long (plus at most a second) after its last renewal. A live
+    /// gateway renews every third of it. Default 10 seconds.
+    /// </summary>
+    public TimeSpan GatewayLeaseDuration { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The web gateway that serves web endpoints, on its own port; null runs none. Default: on, see <see cref="GatewayOptions"/>.</summary>
     public Gateway.GatewayOptions? Gateway { get; init; } = new();
 }
@@ -185,6 +192,7 @@ public sealed class FerryServer : IAsyncDisposable
         }
         builder.Services.AddSingleton<Streaming.StreamRelay>();
         builder.Services.AddSingleton<TokenRegistry>();
+        builder.Services.AddSingleton<Gateway.GatewayLeases>();
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<Retention.RetentionSweeper>();
         builder.Services.AddAuthentication(TokenAuthentication.SchemeName)
@@ -212,6 +220,7 @@ public sealed class FerryServer : IAsyncDisposable
         await web.Services.GetRequiredService<Deployments.DeploymentService>().StartAsync(cancellationToken).ConfigureAwait(false);
         await web.StartAsync(cancellationToken).ConfigureAwait(false);
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
+        web.Services.GetRequiredService<Gateway.GatewayLeases>();
         web.Services.GetRequiredService<Objects.ObjectSweeper>().Start();
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var url = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal));

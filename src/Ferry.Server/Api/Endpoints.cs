@@ -32,5 +32,6 @@ internal static class Endpoints
         QueueRoutes.Map(v1);
         VolumeRoutes.Map(v1);
         DeploymentRoutes.Map(v1);
+        GatewayRoutes.Map(v1);
     }
 }

@@ -40,6 +40,19 @@ internal sealed partial class GatewayHandler(
     public async Task HandleAsync(HttpContext http)
     {
         var requestId = RequestIds.Next();
+        try
+        {
+            await RouteAndForwardAsync(http, requestId).ConfigureAwait(false);
+        }
+        catch (GatewayUnavailableException e) when (!http.Response.HasStarted)
+        {
+            LogBackendUnavailable(logger, requestId, e.Message);
+            await FailAsync(http, StatusCodes.Status503ServiceUnavailable, e.Message, requestId).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RouteAndForwardAsync(HttpContext http, string requestId)
+    {
         var (route, label, byPath) = await ResolveAsync(http).ConfigureAwait(false);
         if (route is null)
         {
@@ -271,6 +284,9 @@ internal sealed partial class GatewayHandler(
 
         public static string Next() => string.Create(null, stackalloc char[32], $"{Prefix}{Interlocked.Increment(ref _next):x8}");
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} got no route or slot: {Detail}")]
+    private static partial void LogBackendUnavailable(ILogger logger, string requestId, string detail);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} to {Label} failed: {Error} {Detail}")]
     private static partial void LogForwardFailed(ILogger logger, string requestId, string label, ForwarderError error, string? detail);
