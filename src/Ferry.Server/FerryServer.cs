@@ -192,7 +192,8 @@ public sealed class FerryServer : IAsyncDisposable
         }
         builder.Services.AddSingleton<Streaming.StreamRelay>();
         builder.Services.AddSingleton<TokenRegistry>();
-        builder.Services.AddSingleton<Gateway.GatewayLeases>();
+        builder.Services.AddSingleton(services => new Gateway.GatewayLeases(
+            services.GetRequiredService<Scheduler>().ReleaseWeb, options.GatewayLeaseDuration, options.Clock));
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton<Retention.RetentionSweeper>();
         builder.Services.AddAuthentication(TokenAuthentication.SchemeName)

@@ -11,19 +11,22 @@ namespace Ferry.Server.Gateway;
 internal sealed class GatewayLeases : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lease> _leases = new(StringComparer.Ordinal);
-    private readonly Scheduler _scheduler;
+    private readonly Action<ContainerState> _free;
     private readonly TimeProvider _clock;
     private readonly ITimer _sweeper;
 
-    public GatewayLeases(Scheduler scheduler, ServerOptions options, TimeProvider clock)
+    /// <param name="free">Frees a container slot: the scheduler's <see cref="Scheduler.ReleaseWeb"/>.</param>
+    /// <param name="duration">How long a lease lasts unrenewed.</param>
+    /// <param name="clock">The clock leases lapse by, and the sweep's timer.</param>
+    public GatewayLeases(Action<ContainerState> free, TimeSpan duration, TimeProvider clock)
     {
-        if (options.GatewayLeaseDuration <= TimeSpan.Zero)
+        if (duration <= TimeSpan.Zero)
         {
-            throw new ArgumentException($"ServerOptions.GatewayLeaseDuration must be positive; it was {options.GatewayLeaseDuration}.", nameof(options));
+            throw new ArgumentException($"ServerOptions.GatewayLeaseDuration must be positive; it was {duration}.", nameof(duration));
         }
-        _scheduler = scheduler;
+        _free = free;
         _clock = clock;
-        Duration = options.GatewayLeaseDuration;
+        Duration = duration;
         // A lapsed slot frees at most a quarter of the lease (and at most a second) after it lapsed.
         var sweep = TimeSpan.FromTicks(Math.Min(Duration.Ticks / 4, TimeSpan.TicksPerSecond));
         _sweeper = clock.CreateTimer(_ => Sweep(), null, sweep, sweep);
@@ -62,7 +65,7 @@ internal sealed class GatewayLeases : IDisposable
         if (_leases.TryGetValue(leaseId, out var lease) && lease.GatewayId == gatewayId
             && _leases.TryRemove(new KeyValuePair<string, Lease>(leaseId, lease)))
         {
-            _scheduler.ReleaseWeb(lease.Container);
+            _free(lease.Container);
         }
     }
 
@@ -76,7 +79,7 @@ internal sealed class GatewayLeases : IDisposable
             // Removed only as it was seen lapsed: a renewal in between replaced the value, and the removal fails.
             if (entry.Value.Expires <= now && _leases.TryRemove(entry))
             {
-                _scheduler.ReleaseWeb(entry.Value.Container);
+                _free(entry.Value.Container);
                 freed++;
             }
         }
