@@ -76,16 +76,17 @@ worker.SetAction((r, ct) => GuardAsync(() =>
 
 var gatewayServer = new Option<string>("--server-url") { Description = "The control plane whose web endpoints this gateway serves.", Required = true };
 var gatewayToken = new Option<string?>("--token") { Description = "The gateway's token (`ferry token create --kind gateway NAME`). Default: $FERRY_TOKEN." };
+var gatewayBind = new Option<string>("--bind", "--host") { Description = "The address to listen on.", DefaultValueFactory = _ => "127.0.0.1" };
 var gatewayListenPort = new Option<int>("--port") { Description = "The port to listen on; 0 picks a free one.", DefaultValueFactory = _ => 7326 };
 var gatewayColdStart = new Option<string>("--cold-start-timeout") { Description = "How long a request waits for a container with a free slot before a 503, such as 120s or 2m.", DefaultValueFactory = _ => "120s" };
-var gatewayCommand = new Command("gateway", "Run a web gateway of its own, serving a control plane's web endpoints; a cluster may run several.") { gatewayServer, gatewayToken, bind, gatewayListenPort, gatewayColdStart, tlsCert, tlsKey };
+var gatewayCommand = new Command("gateway", "Run a web gateway of its own, serving a control plane's web endpoints; a cluster may run several.") { gatewayServer, gatewayToken, gatewayBind, gatewayListenPort, gatewayColdStart, tlsCert, tlsKey };
 gatewayCommand.SetAction((r, ct) => GuardAsync(() =>
 {
     var url = r.GetValue(gatewayServer)!;
     var serverUrl = Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"
         ? uri
         : throw new CliException($"'{url}' is not a server URL; write it like http://10.0.5.1:7325.");
-    return GatewayCommand.RunAsync(new GatewayCommand.Settings(serverUrl, r.GetValue(gatewayToken), r.GetValue(bind)!, r.GetValue(gatewayListenPort),
+    return GatewayCommand.RunAsync(new GatewayCommand.Settings(serverUrl, r.GetValue(gatewayToken), r.GetValue(gatewayBind)!, r.GetValue(gatewayListenPort),
         ServeCommands.ParseDuration(r.GetValue(gatewayColdStart)!, "--cold-start-timeout"), r.GetValue(tlsCert), r.GetValue(tlsKey), r.GetValue(verbose)), ct);
 }));
 
