@@ -65,13 +65,20 @@ internal sealed partial class GatewayHandler(
             http.Request.PathBase = "/" + label;
             http.Request.Path = rest.Length == 0 ? "/" : new PathString(rest.ToString());
         }
-        // The token is for the gateway: the container never sees it.
-        var credential = TakeCredential(http.Request);
+        (string Id, string Secret)? credential = null;
+        var credentialTaken = false;
         GatewaySlot slot;
         // A standalone gateway resolves a label from a short-lived cache; when the label has moved to another app in
         // the meantime, the server refuses the slot and the request is routed (and authenticated) once more.
         for (var attempt = 0; ; attempt++)
         {
+            if (route.Spec.RequiresAuth && !credentialTaken)
+            {
+                // The token is for the gateway: the container never sees it. A public endpoint gets the headers as
+                // they came, since its app may use Authorization for its own purposes.
+                credential = TakeCredential(http.Request);
+                credentialTaken = true;
+            }
             if (route.Spec.RequiresAuth && !await AuthenticateAsync(credential, http.RequestAborted).ConfigureAwait(false))
             {
                 await FailAsync(http, StatusCodes.Status401Unauthorized,
