@@ -10,8 +10,9 @@ var verbose = new Option<bool>("--verbose") { Description = "Log the server's an
 var target = new Argument<string>("target") { Description = "FILE.cs, FILE.csproj or a project directory, optionally followed by ::ENTRYPOINT or ::FUNCTION." };
 var programArgs = new Argument<string[]>("args") { Description = "Arguments for the entrypoint or function, after --.", Arity = ArgumentArity.ZeroOrMore };
 var detach = new Option<bool>("--detach", "-d") { Description = "Keep the app running after this command exits." };
-var run = new Command("run", "Build an app, run its local entrypoint, and run its functions in containers.") { target, programArgs, detach };
-run.SetAction((r, ct) => GuardAsync(() => RunCommand.RunAsync(r.GetValue(target)!, r.GetValue(programArgs) ?? [], r.GetValue(detach), r.GetValue(server), ct)));
+var noProgress = new Option<bool>("--no-progress") { Description = "Draw no progress bars for maps (also: FERRY_PROGRESS=0). They are drawn only on a terminal." };
+var run = new Command("run", "Build an app, run its local entrypoint, and run its functions in containers.") { target, programArgs, detach, noProgress };
+run.SetAction((r, ct) => GuardAsync(() => RunCommand.RunAsync(r.GetValue(target)!, r.GetValue(programArgs) ?? [], r.GetValue(detach), r.GetValue(noProgress), r.GetValue(server), ct)));
 
 var json = new Option<bool>("--json") { Description = "Print JSON for scripts: a listing as one document, logs as one object per line." };
 var dataDir = new Option<string>("--data-dir") { Description = "Where the database, blobs and builds live.", DefaultValueFactory = _ => FerryHome.DataDir };

@@ -145,6 +145,12 @@ public sealed record CallStatus(string CallId, string Function, string State, in
 /// <summary>The outcomes of a call's inputs so far. <see cref="Final"/> is true once the caller has sent every input.</summary>
 public sealed record CallProgress(string CallId, int Total, int Succeeded, int Failed, bool Final);
 
+/// <summary>
+/// What a local program sends on <see cref="FerryEnv.ProgressSocket"/> when it starts a map: the call whose
+/// <see cref="CallProgress"/> the CLI then follows. <paramref name="Kind"/> is a <see cref="CallKinds"/> value.
+/// </summary>
+public sealed record MapStarted(string CallId, string Function, string Kind);
+
 public sealed record FunctionStats(int Backlog, int Containers, int RunningInputs, int IdleContainers);
 
 public sealed record AutoscalerUpdate(int? MinContainers = null, int? MaxContainers = null, int? BufferContainers = null, double? ScaledownWindowSeconds = null, PoolSpec? Pool = null);

@@ -74,6 +74,12 @@ public static class FerryEnv
 
     /// <summary>The volumes a container mounts: a JSON array of <see cref="VolumeMountState"/>.</summary>
     public const string Volumes = "FERRY_VOLUMES";
+
+    /// <summary>
+    /// For a local program under <c>ferry run</c> on a terminal: the Unix socket on which it announces each map's call
+    /// id, one JSON line per map, so the CLI can draw the map's progress. Unset, nothing is announced.
+    /// </summary>
+    public const string ProgressSocket = "FERRY_PROGRESS_SOCKET";
 }
 
 /// <summary>Values of <see cref="FerryEnv.Mode"/>.</summary>

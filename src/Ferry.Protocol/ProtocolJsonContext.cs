@@ -45,6 +45,7 @@ namespace Ferry.Protocol;
 [JsonSerializable(typeof(ItemBatch))]
 [JsonSerializable(typeof(CallStatus))]
 [JsonSerializable(typeof(CallProgress))]
+[JsonSerializable(typeof(MapStarted))]
 [JsonSerializable(typeof(FunctionStats))]
 [JsonSerializable(typeof(AutoscalerUpdate))]
 [JsonSerializable(typeof(AutoscalerSettings))]

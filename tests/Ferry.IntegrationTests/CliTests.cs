@@ -136,6 +136,44 @@ public sealed class CliTests : IAsyncLifetime
         await ExitOfAsync(localPid).WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    private const string FiveItemMap = """
+        using Ferry;
+        var app = new App("progress");
+        var square = app.Function(Square);
+        app.LocalEntrypoint(async () =>
+        {
+            var sum = 0;
+            await foreach (var x in square.MapAsync(Enumerable.Range(1, 5))) { sum += x; }
+            Console.WriteLine($"sum {sum}");
+        });
+        return await app.RunAsync(args);
+        static int Square(int x) => x * x;
+        """;
+
+    [Fact]
+    public async Task Run_MapWithOutputPiped_PrintsNoProgress()
+    {
+        var (exitCode, output) = await RunFileAsync("progress.cs", FiveItemMap);
+
+        exitCode.Should().Be(0, output);
+        output.Should().Contain("sum 55");
+        output.Should().NotContain("\u001b[").And.NotContain("5/5");
+    }
+
+    [Fact]
+    public async Task Run_MapOnATerminal_DrawsTheBarWithTheCounts()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_work, "progress.cs"), FiveItemMap);
+        // `script` gives the command a pseudo-terminal, as a person's shell would.
+        var cli = $"dotnet {Path.Combine(AppContext.BaseDirectory, "Ferry.Cli.dll")} run progress.cs";
+        var (exitCode, output) = await CliProcess.RunAsync(["-qec", cli, "/dev/null"], _work, Limit, command: "script");
+
+        exitCode.Should().Be(0, output);
+        var plain = System.Text.RegularExpressions.Regex.Replace(output, "\u001b\\[[0-9;?]*[A-Za-z]", "");
+        plain.Should().Contain("sum 55").And.MatchRegex("Square .* 5/5 [0-9.]+/s");
+        output.Should().Contain("\u001b[", "a terminal gets the live display");
+    }
+
     private static async Task ExitOfAsync(int pid)
     {
         try

@@ -91,6 +91,12 @@ internal sealed class LogFollower(FerryClient client, string appId, string? cont
             return;
         }
         var time = format.Timestamps ? entry.Time.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss.fff ", System.Globalization.CultureInfo.InvariantCulture) : "";
+        if (Progress.MapProgress.Drawing && entry.Stream is LogStreams.Stdout or LogStreams.Stderr)
+        {
+            // Through the console that draws the bar, which keeps the bar below the lines: both are one terminal.
+            Output.Err.WriteLine(time + entry.Text);
+            return;
+        }
         switch (entry.Stream)
         {
             case LogStreams.Stdout:

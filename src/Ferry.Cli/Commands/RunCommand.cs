@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Ferry.Cli.Progress;
 using Ferry.Client;
 using Ferry.Protocol;
 
@@ -11,7 +12,7 @@ internal static class RunCommand
     /// <summary>The exit code after an interrupt (Ctrl-C or SIGTERM), as shells report a command ended by SIGINT.</summary>
     internal const int InterruptedExitCode = 130;
 
-    public static async Task<int> RunAsync(string target, string[] programArgs, bool detach, string? server, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string target, string[] programArgs, bool detach, bool noProgress, string? server, CancellationToken cancellationToken)
     {
         // System.CommandLine 2.0.0 leaves SIGINT and SIGTERM to the runtime, which would end this process at once and
         // leave the app, its containers and the local program running. The first one stops them; a second exits now.
@@ -19,7 +20,7 @@ internal static class RunCommand
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, interrupt.Token);
         try
         {
-            return await RunAsync(RunTarget.Parse(target), programArgs, detach, server, linked.Token).ConfigureAwait(false);
+            return await RunAsync(RunTarget.Parse(target), programArgs, detach, ProgressEnvironment.Current(noProgress), server, linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (interrupt.Token.IsCancellationRequested)
         {
@@ -27,7 +28,7 @@ internal static class RunCommand
         }
     }
 
-    private static async Task<int> RunAsync(RunTarget parsed, string[] programArgs, bool detach, string? server, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(RunTarget parsed, string[] programArgs, bool detach, ProgressEnvironment progressEnvironment, string? server, CancellationToken cancellationToken)
     {
         var (client, program, app) = await CreateAppAsync(parsed, detach, server, cancellationToken).ConfigureAwait(false);
         using var owned = client;
@@ -39,12 +40,17 @@ internal static class RunCommand
         // An auto-started local server that crashes is started again at the same address; the program reconnects to it.
         var supervising = ControlPlane.IsLocal(server) ? ControlPlane.SuperviseLocalAsync(stopLogs.Token) : Task.CompletedTask;
         int exitCode;
+        var progress = MapProgress.Start(client, progressEnvironment);
         try
         {
-            exitCode = await RunLocalAsync(program, client, app.AppId, FerryModes.Local, parsed.Name, programArgs, cancellationToken).ConfigureAwait(false);
+            exitCode = await RunLocalAsync(program, client, app.AppId, FerryModes.Local, parsed.Name, programArgs, cancellationToken, progress?.SocketPath).ConfigureAwait(false);
         }
         finally
         {
+            if (progress is not null)
+            {
+                await progress.DisposeAsync().ConfigureAwait(false);
+            }
             // Show what the containers printed up to now before stopping the app or returning; a server that is gone
             // gets a few seconds, not another reconnect window, so the command ends within its stated bound.
             using (var drain = new CancellationTokenSource(FinalRequestsLimit))
@@ -144,7 +150,7 @@ internal static class RunCommand
     }
 
     /// <summary>Runs the user's program on this machine in <paramref name="mode"/>, pointed at the app.</summary>
-    public static async Task<int> RunLocalAsync(BuiltProgram program, FerryClient client, string appId, string mode, string? name, string[] args, CancellationToken cancellationToken)
+    public static async Task<int> RunLocalAsync(BuiltProgram program, FerryClient client, string appId, string mode, string? name, string[] args, CancellationToken cancellationToken, string? progressSocket = null)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(program.OutputDir, program.EntryAssembly));
@@ -160,6 +166,10 @@ internal static class RunCommand
         if (name is not null)
         {
             info.Environment[FerryEnv.Entrypoint] = name;
+        }
+        if (progressSocket is not null)
+        {
+            info.Environment[FerryEnv.ProgressSocket] = progressSocket;
         }
         using var process = Process.Start(info) ?? throw new CliException("Could not start the program with `dotnet`.");
         try

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Ferry.Client;
+using Ferry.Hosting;
 using Ferry.Protocol;
 using Ferry.Serialization;
 
@@ -261,6 +262,7 @@ internal static class Invocation
         try
         {
             await created.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            MapAnnouncer.Announce(callId, function, kind);
             while (!completed)
             {
                 if (producer.IsFaulted)
@@ -387,6 +389,8 @@ internal static class Invocation
         var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
+            _ = created.Task.ContinueWith(_ => MapAnnouncer.Announce(callId, function, CallKinds.Spawn), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             await ProduceAsync(client, callId, function, pool, CallKinds.Spawn, inputs, window: null, created, total, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
