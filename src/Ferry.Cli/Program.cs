@@ -4,6 +4,8 @@ using Ferry;
 using Ferry.Cli;
 using Ferry.Cli.Commands;
 
+Timings.MainEntered();
+
 var server = new Option<string?>("--server") { Description = "The control plane's URL. Default: $FERRY_SERVER_URL, or a local server started on demand.", Recursive = true };
 var verbose = new Option<bool>("--verbose") { Description = "Log the server's and worker's own activity.", Recursive = true };
 

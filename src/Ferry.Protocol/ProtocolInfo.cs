@@ -80,6 +80,13 @@ public static class FerryEnv
     /// id, one JSON line per map, so the CLI can draw the map's progress. Unset, nothing is announced.
     /// </summary>
     public const string ProgressSocket = "FERRY_PROGRESS_SOCKET";
+
+    /// <summary>
+    /// For a local program under <c>ferry run</c>: the Unix socket on which, once it has checked its target and
+    /// arguments, it writes <c>ready</c> and reads back the id of the app the CLI then creates for it. A program that
+    /// exits first leaves no app behind.
+    /// </summary>
+    public const string RunSocket = "FERRY_RUN_SOCKET";
 }
 
 /// <summary>Values of <see cref="FerryEnv.Mode"/>.</summary>

@@ -136,6 +136,50 @@ public sealed class CliTests : IAsyncLifetime
         await ExitOfAsync(localPid).WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    private const string CountApp = """
+        using Ferry;
+        var app = new App("counter");
+        var square = app.Function(Square);
+        app.LocalEntrypoint(async (int count) => Console.WriteLine(await square.RemoteAsync(count)));
+        return await app.RunAsync(args);
+        static int Square(int x) => x * x;
+        """;
+
+    private async Task<IReadOnlyList<AppSummary>> AppsAsync()
+    {
+        using var list = CliProcess.Start(["app", "list", "--json"], _work);
+        (await list.WaitForExitAsync(Limit)).Should().Be(0, list.Output);
+        return JsonSerializer.Deserialize(list.Output, ProtocolJsonContext.Default.AppList)!.Apps;
+    }
+
+    [Fact]
+    public async Task Run_UnknownName_FailsBeforeAnyAppIsCreatedListingWhatExists()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_work, "counter.cs"), CountApp);
+        var (exitCode, output) = await CliProcess.RunAsync(["run", "counter.cs::nope"], _work, Limit);
+
+        exitCode.Should().Be(1, output);
+        output.Should().Contain("Error: 'counter' has no entrypoint or function named 'nope'. Entrypoints: main. Functions: Square.\n");
+        output.Should().NotContain("App ap-");
+        (await AppsAsync()).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Run_ArgumentOfTheWrongType_FailsBeforeAnyAppIsCreated()
+    {
+        var (exitCode, output) = await RunFileAsync("counter.cs", CountApp, "--", "--count", "many");
+
+        exitCode.Should().Be(2, output);
+        output.Should().Contain("Error: Option --count expects a Int32, not 'many'.");
+        output.Should().NotContain("App ap-");
+        (await AppsAsync()).Should().BeEmpty();
+
+        var (goodExit, good) = await CliProcess.RunAsync(["run", "counter.cs", "--", "--count", "7"], _work, Limit);
+        goodExit.Should().Be(0, good);
+        good.Should().Contain("\n49\n");
+        (await AppsAsync()).Should().ContainSingle().Which.Name.Should().Be("counter");
+    }
+
     private const string FiveItemMap = """
         using Ferry;
         var app = new App("progress");

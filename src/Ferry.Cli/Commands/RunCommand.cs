@@ -30,20 +30,89 @@ internal static class RunCommand
 
     private static async Task<int> RunAsync(RunTarget parsed, string[] programArgs, bool detach, ProgressEnvironment progressEnvironment, string? server, CancellationToken cancellationToken)
     {
-        var (client, program, app) = await CreateAppAsync(parsed, detach, server, cancellationToken).ConfigureAwait(false);
-        using var owned = client;
-        using var stopLogs = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var logs = new LogFollower(client, app.AppId);
-        var following = logs.FollowAsync(stopLogs.Token);
-        // Unless detached, the app lives while this command does: killed, it stops sending heartbeats and the server stops the app.
-        await using var heartbeat = detach ? null : AppHeartbeat.Start(client, app.AppId);
-        // An auto-started local server that crashes is started again at the same address; the program reconnects to it.
-        var supervising = ControlPlane.IsLocal(server) ? ControlPlane.SuperviseLocalAsync(stopLogs.Token) : Task.CompletedTask;
-        int exitCode;
+        var clock = Stopwatch.StartNew();
+        var connecting = ControlPlane.ConnectAsync(server, startLocal: true, cancellationToken);
+        var program = await Output.StatusAsync("Building…", () => ProjectBuilder.BuildAsync(parsed.Path, cancellationToken)).ConfigureAwait(false);
+        Output.Step(program.Rebuilt ? $"Built {parsed.Path}" : $"Build of {parsed.Path} is up to date", clock.Elapsed);
+        Timings.Mark("build");
+        using var client = await Output.StatusAsync("Connecting to the server…", () => connecting).ConfigureAwait(false);
+        Timings.Mark("connect");
+
+        // The program starts while the build uploads, checks its target and arguments, and says it is ready; only
+        // then is the app created. A program that stops first (a mistake it has printed) leaves no app behind.
+        await using var handshake = RunHandshakeListener.Create();
         var progress = MapProgress.Start(client, progressEnvironment);
+        using var process = StartLocal(program, client, null, FerryModes.Local, parsed.Name, programArgs, progress?.SocketPath, handshake.SocketPath);
         try
         {
-            exitCode = await RunLocalAsync(program, client, app.AppId, FerryModes.Local, parsed.Name, programArgs, cancellationToken, progress?.SocketPath).ConfigureAwait(false);
+            var exited = process.WaitForExitAsync(cancellationToken);
+            using var uploadCancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            clock.Restart();
+            var uploading = ControlPlane.UploadAsync(client, program, uploadCancel.Token);
+            var ready = handshake.WaitForReadyAsync(cancellationToken);
+            if (await Task.WhenAny(ready, exited).ConfigureAwait(false) == exited && !ready.IsCompletedSuccessfully)
+            {
+                await uploadCancel.CancelAsync().ConfigureAwait(false);
+                await ((Task)uploading).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await exited.ConfigureAwait(false);
+                return process.ExitCode;
+            }
+            Timings.Mark("program ready");
+            var (buildId, uploaded, bytes) = await Output.StatusAsync("Uploading…", () => uploading).ConfigureAwait(false);
+            Output.Step(uploaded == 0 ? "Upload skipped: the server has this build" : $"Uploaded {uploaded} files ({bytes / 1024.0:0} KiB)", clock.Elapsed);
+            Timings.Mark("upload");
+            var app = await client.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest(program.AppName, buildId, detach),
+                ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, cancellationToken).ConfigureAwait(false);
+            Output.Info($"App {app.AppId} on {client.ServerUrl}{(detach ? " (detached: it keeps running after this command)" : "")}");
+            Timings.Mark("app created");
+            await handshake.SendAppAsync(app.AppId, cancellationToken).ConfigureAwait(false);
+            return await FollowAsync(client, app.AppId, process, progress, detach, server, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        catch
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            throw;
+        }
+        finally
+        {
+            if (progress is not null)
+            {
+                await progress.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Prints the app's logs and keeps it alive while the local program runs, then ends the run.</summary>
+    private static async Task<int> FollowAsync(FerryClient client, string appId, Process process, MapProgress? progress, bool detach, string? server, CancellationToken cancellationToken)
+    {
+        using var stopLogs = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var logs = new LogFollower(client, appId);
+        var following = logs.FollowAsync(stopLogs.Token);
+        // Unless detached, the app lives while this command does: killed, it stops sending heartbeats and the server stops the app.
+        await using var heartbeat = detach ? null : AppHeartbeat.Start(client, appId);
+        // An auto-started local server that crashes is started again at the same address; the program reconnects to it.
+        var supervising = ControlPlane.IsLocal(server) ? ControlPlane.SuperviseLocalAsync(stopLogs.Token) : Task.CompletedTask;
+        try
+        {
+            try
+            {
+                await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw;
+            }
+            Timings.Mark("program exit");
+            return process.ExitCode;
         }
         finally
         {
@@ -63,16 +132,17 @@ internal static class RunCommand
             if (cancellationToken.IsCancellationRequested)
             {
                 Output.Info(detach
-                    ? $"Interrupted: the local program is stopped; app {app.AppId} keeps running (detached)."
-                    : $"Interrupted: stopping app {app.AppId} and its containers. Press Ctrl-C again to exit at once.");
+                    ? $"Interrupted: the local program is stopped; app {appId} keeps running (detached)."
+                    : $"Interrupted: stopping app {appId} and its containers. Press Ctrl-C again to exit at once.");
             }
-            await FinishAsync(client, app.AppId, logs, detach).ConfigureAwait(false);
+            await FinishAsync(client, appId, logs, detach).ConfigureAwait(false);
             if (cancellationToken.IsCancellationRequested && !detach)
             {
-                Output.Info($"Stopped app {app.AppId}.");
+                Output.Info($"Stopped app {appId}.");
             }
+            Timings.Mark("app stopped");
+            Timings.Print();
         }
-        return exitCode;
     }
 
     /// <summary>How long the requests after the program ends (draining logs, stopping the app) may take in all.</summary>
@@ -150,7 +220,23 @@ internal static class RunCommand
     }
 
     /// <summary>Runs the user's program on this machine in <paramref name="mode"/>, pointed at the app.</summary>
-    public static async Task<int> RunLocalAsync(BuiltProgram program, FerryClient client, string appId, string mode, string? name, string[] args, CancellationToken cancellationToken, string? progressSocket = null)
+    public static async Task<int> RunLocalAsync(BuiltProgram program, FerryClient client, string appId, string mode, string? name, string[] args, CancellationToken cancellationToken)
+    {
+        using var process = StartLocal(program, client, appId, mode, name, args, null, null);
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw;
+        }
+        return process.ExitCode;
+    }
+
+    /// <summary>Starts the user's program in <paramref name="mode"/>; without <paramref name="appId"/>, it learns it on <paramref name="runSocket"/>.</summary>
+    private static Process StartLocal(BuiltProgram program, FerryClient client, string? appId, string mode, string? name, string[] args, string? progressSocket, string? runSocket)
     {
         var info = new ProcessStartInfo("dotnet") { UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(program.OutputDir, program.EntryAssembly));
@@ -162,7 +248,10 @@ internal static class RunCommand
         info.Environment[FerryEnv.ServerUrl] = client.ServerUrl.ToString();
         info.Environment[FerryEnv.Token] = client.Token;
         info.Environment[FerryEnv.ServerFingerprint] = client.Fingerprint;
-        info.Environment[FerryEnv.AppId] = appId;
+        if (appId is not null)
+        {
+            info.Environment[FerryEnv.AppId] = appId;
+        }
         if (name is not null)
         {
             info.Environment[FerryEnv.Entrypoint] = name;
@@ -171,17 +260,11 @@ internal static class RunCommand
         {
             info.Environment[FerryEnv.ProgressSocket] = progressSocket;
         }
-        using var process = Process.Start(info) ?? throw new CliException("Could not start the program with `dotnet`.");
-        try
+        if (runSocket is not null)
         {
-            await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            info.Environment[FerryEnv.RunSocket] = runSocket;
         }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-        return process.ExitCode;
+        return Process.Start(info) ?? throw new CliException("Could not start the program with `dotnet`.");
     }
 }
 

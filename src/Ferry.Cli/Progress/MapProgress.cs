@@ -78,6 +78,7 @@ internal sealed class MapProgress : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private readonly Task _drawingLoop;
+    private int _disposed;
 
     private MapProgress(FerryClient client, string directory, Socket listener)
     {
@@ -217,28 +218,7 @@ internal sealed class MapProgress : IAsyncDisposable
                 {
                     return;
                 }
-                foreach (var (map, task, start) in active)
-                {
-                    CallProgress progress;
-                    try
-                    {
-                        progress = await _client.GetCallProgressAsync(map.CallId, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (FerryException)
-                    {
-                        // The call is gone (the app stopped): its bar stays as it was last seen.
-                        task.StopTask();
-                        continue;
-                    }
-                    var now = MapCounts.From(progress, time.GetUtcNow() - start);
-                    counts[task.Id] = now;
-                    task.MaxValue = Math.Max(1, now.Total);
-                    task.Value = now.Done;
-                    if (now.IsComplete)
-                    {
-                        task.StopTask();
-                    }
-                }
+                await UpdateAsync(active, counts, cancellationToken).ConfigureAwait(false);
                 context.Refresh();
                 if (shown.All(s => s.Task.IsFinished) && _started.Reader.Count == 0)
                 {
@@ -249,7 +229,43 @@ internal sealed class MapProgress : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
+            // The program ended: each bar shows the counts as they are now, not as the last poll saw them.
+            using var last = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                await UpdateAsync(shown.Where(s => !s.Task.IsFinished).ToList(), counts, last.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
             foreach (var (_, task, _) in shown)
+            {
+                task.StopTask();
+            }
+            context.Refresh();
+        }
+    }
+
+    private async Task UpdateAsync(List<(MapStarted Map, ProgressTask Task, DateTimeOffset Start)> active, ConcurrentDictionary<int, MapCounts> counts, CancellationToken cancellationToken)
+    {
+        foreach (var (map, task, start) in active)
+        {
+            CallProgress progress;
+            try
+            {
+                progress = await _client.GetCallProgressAsync(map.CallId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (FerryException)
+            {
+                // The call is gone (the app stopped): its bar stays as it was last seen.
+                task.StopTask();
+                continue;
+            }
+            var now = MapCounts.From(progress, TimeProvider.System.GetUtcNow() - start);
+            counts[task.Id] = now;
+            task.MaxValue = Math.Max(1, now.Total);
+            task.Value = now.Done;
+            if (now.IsComplete)
             {
                 task.StopTask();
             }
@@ -258,6 +274,10 @@ internal sealed class MapProgress : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         await _accepting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

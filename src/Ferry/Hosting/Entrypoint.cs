@@ -17,9 +17,18 @@ internal sealed class Entrypoint(string name, Delegate fn)
         .Where(p => !string.IsNullOrEmpty(p.Name) && p.ParameterType != typeof(CancellationToken))
         .Select(CliParameter.From).ToList();
 
-    public async Task<int> InvokeAsync(string[] args, CancellationToken cancellationToken)
+    /// <summary>Parses <paramref name="args"/> into the entrypoint's parameters, ready to run.</summary>
+    /// <exception cref="UsageException">The arguments do not fit the parameters.</exception>
+    public Func<CancellationToken, Task<int>> Bind(string[] args)
     {
         var values = CommandLine.Parse(Name, Parameters, args);
+        return cancellationToken => InvokeAsync(values, cancellationToken);
+    }
+
+    public Task<int> InvokeAsync(string[] args, CancellationToken cancellationToken) => Bind(args)(cancellationToken);
+
+    private async Task<int> InvokeAsync(object?[] values, CancellationToken cancellationToken)
+    {
         var all = Fn.Method.GetParameters().Select(p => p.ParameterType == typeof(CancellationToken) ? (object?)cancellationToken : null).ToArray();
         var next = 0;
         for (var i = 0; i < all.Length; i++)

@@ -48,6 +48,17 @@ internal static class ProgramHost
     {
         try
         {
+            // The target and its arguments are checked before anything reaches the server: under `ferry run` the app
+            // is created only once the program says it is ready, so a mistake here leaves nothing behind.
+            var run = Resolve(app, Environment.GetEnvironmentVariable(FerryEnv.Entrypoint), args);
+            if (run is null)
+            {
+                return ExitCodes.Failure;
+            }
+            if (Environment.GetEnvironmentVariable(FerryEnv.RunSocket) is { Length: > 0 } socket)
+            {
+                await RunHandshake.ReadyAsync(socket, cancellationToken).ConfigureAwait(false);
+            }
             await app.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
             var scheduled = app.Functions.Values.Where(f => f.Options.Schedule is not null).Select(f => f.Name).ToList();
             if (scheduled.Count > 0)
@@ -55,34 +66,11 @@ internal static class ProgramHost
                 await Console.Error.WriteLineAsync(
                     $"Schedules ({string.Join(", ", scheduled)}) fire only after `ferry deploy`; this run does not start them.").ConfigureAwait(false);
             }
-            var target = Environment.GetEnvironmentVariable(FerryEnv.Entrypoint);
-            var web = app.Functions.Values.Any(f => f.Web is not null);
-            if (web)
+            if (app.Functions.Values.Any(f => f.Web is not null))
             {
                 await Web.WebUrls.PrintAsync(app.Client, cancellationToken).ConfigureAwait(false);
             }
-            if (string.IsNullOrEmpty(target))
-            {
-                return app.Entrypoints.Count switch
-                {
-                    // An app of web endpoints alone serves them until interrupted, as `modal serve` does.
-                    0 when web => await Web.WebUrls.ServeAsync(cancellationToken).ConfigureAwait(false),
-                    1 => await app.Entrypoints.Values.Single().InvokeAsync(args, cancellationToken).ConfigureAwait(false),
-                    0 when app.Functions.Count == 1 => await RunFunctionAsync(app.Functions.Values.Single(), args, cancellationToken).ConfigureAwait(false),
-                    0 => Fail($"'{app.Name}' has no local entrypoint. Add one with app.LocalEntrypoint(...), or name a function: ferry run <file>::<function>. Functions: {string.Join(", ", app.Functions.Keys)}."),
-                    _ => Fail($"'{app.Name}' has several local entrypoints; name one: ferry run <file>::<name>. Entrypoints: {string.Join(", ", app.Entrypoints.Keys)}."),
-                };
-            }
-            if (app.Entrypoints.TryGetValue(target, out var entrypoint))
-            {
-                return await entrypoint.InvokeAsync(args, cancellationToken).ConfigureAwait(false);
-            }
-            var function = app.Functions.Values.FirstOrDefault(f => string.Equals(f.Name, target, StringComparison.OrdinalIgnoreCase));
-            if (function is not null)
-            {
-                return await RunFunctionAsync(function, args, cancellationToken).ConfigureAwait(false);
-            }
-            return Fail($"'{app.Name}' has no entrypoint or function named '{target}'. Entrypoints: {List(app.Entrypoints.Keys)}. Functions: {List(app.Functions.Keys)}.");
+            return await run(cancellationToken).ConfigureAwait(false);
         }
         catch (UsageException e)
         {
@@ -104,6 +92,46 @@ internal static class ProgramHost
             await Console.Error.WriteLineAsync(DescribeLocalFailure(e)).ConfigureAwait(false);
             return ExitCodes.Failure;
         }
+    }
+
+    /// <summary>
+    /// What <c>ferry run</c> runs for <paramref name="target"/> (an entrypoint or a function, or the app's only one),
+    /// with <paramref name="args"/> already parsed; or null, having said why, when there is nothing to run.
+    /// </summary>
+    /// <exception cref="UsageException">The arguments do not fit the entrypoint's or function's parameters.</exception>
+    internal static Func<CancellationToken, Task<int>>? Resolve(App app, string? target, string[] args)
+    {
+        var web = app.Functions.Values.Any(f => f.Web is not null);
+        if (string.IsNullOrEmpty(target))
+        {
+            switch (app.Entrypoints.Count)
+            {
+                // An app of web endpoints alone serves them until interrupted, as `modal serve` does.
+                case 0 when web:
+                    return Web.WebUrls.ServeAsync;
+                case 1:
+                    return app.Entrypoints.Values.Single().Bind(args);
+                case 0 when app.Functions.Count == 1:
+                    return BindFunction(app.Functions.Values.Single(), args);
+                case 0:
+                    Fail($"'{app.Name}' has no local entrypoint. Add one with app.LocalEntrypoint(...), or name a function: ferry run <file>::<function>. Functions: {string.Join(", ", app.Functions.Keys)}.");
+                    return null;
+                default:
+                    Fail($"'{app.Name}' has several local entrypoints; name one: ferry run <file>::<name>. Entrypoints: {string.Join(", ", app.Entrypoints.Keys)}.");
+                    return null;
+            }
+        }
+        if (app.Entrypoints.TryGetValue(target, out var entrypoint))
+        {
+            return entrypoint.Bind(args);
+        }
+        var function = app.Functions.Values.FirstOrDefault(f => string.Equals(f.Name, target, StringComparison.OrdinalIgnoreCase));
+        if (function is not null)
+        {
+            return BindFunction(function, args);
+        }
+        Fail($"'{app.Name}' has no entrypoint or function named '{target}'. Entrypoints: {List(app.Entrypoints.Keys)}. Functions: {List(app.Functions.Keys)}.");
+        return null;
     }
 
     /// <summary>An exception of the local entrypoint, its causes, and only the frames of the user's code.</summary>
@@ -149,7 +177,7 @@ internal static class ProgramHost
 
     private static string List(IEnumerable<string> names) => names.Any() ? string.Join(", ", names) : "none";
 
-    private static async Task<int> RunFunctionAsync(Function function, string[] args, CancellationToken cancellationToken)
+    private static Func<CancellationToken, Task<int>> BindFunction(Function function, string[] args)
     {
         var names = function.ToDefinition(null).Parameters;
         var parameters = function.ParameterTypes.Select((t, i) => new CliParameter(names[i].Name, t, false, null)).ToList();
@@ -161,9 +189,12 @@ internal static class ProgramHost
                 JsonSerializer.Serialize(w, values[i], Payload.Options.GetTypeInfo(function.ParameterTypes[i]));
             }
         });
-        var result = await Invocation.RemoteAsync<JsonElement>(function.Client, function.Name, null, packed, cancellationToken).ConfigureAwait(false);
-        await Console.Out.WriteLineAsync(result.ValueKind == JsonValueKind.String ? result.GetString() : result.GetRawText()).ConfigureAwait(false);
-        return ExitCodes.Success;
+        return async cancellationToken =>
+        {
+            var result = await Invocation.RemoteAsync<JsonElement>(function.Client, function.Name, null, packed, cancellationToken).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync(result.ValueKind == JsonValueKind.String ? result.GetString() : result.GetRawText()).ConfigureAwait(false);
+            return ExitCodes.Success;
+        };
     }
 
     private static int Fail(string message, int code = ExitCodes.Failure)
