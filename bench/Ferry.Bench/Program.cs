@@ -90,6 +90,31 @@ if (args.Length >= 2 && args[0] == "--only" && args[1] == "web")
     runtimes = $"process runtime, web endpoints only (wrk, medians of 3 alternating runs of {seconds} s)";
     return Append();
 }
+// `--only innerloop` measures `ferry run` of a small app on a warm server, unchanged and after an edit, by its parts,
+// beside `dotnet run app.cs` of the same file.
+if (args.SequenceEqual(["--only", "innerloop"]))
+{
+    var inner = await InnerLoopBench.RunAsync(harness);
+    var seconds = (double s) => $"{s:0.00} s";
+    foreach (var (label, run, floor) in new[] { ("unchanged", inner.Unchanged, inner.DotnetRunUnchangedSeconds), ("after a one-line edit", inner.Edited, inner.DotnetRunEditedSeconds) })
+    {
+        results.Add(($"`ferry run` {label}: to the first remote result", seconds(run.FirstResultMs / 1000), seconds(floor) + $" (`dotnet run app.cs` {label}, to its end)", Ratio(run.FirstResultMs / 1000, floor)));
+        var previous = 0.0;
+        foreach (var part in (string[])["cli-start", "build", "connect", "program-ready", "upload", "app-created"])
+        {
+            if (run.Parts.TryGetValue(part, out var end))
+            {
+                results.Add(($"  {part.Replace('-', ' ')} (ends at {Ms(end)})", Ms(Math.Max(0, end - previous)), "", ""));
+                previous = Math.Max(previous, end);
+            }
+        }
+        results.Add(($"  first container ready (at {Ms(run.FirstContainerReadyMs)})", Ms(Math.Max(0, run.FirstContainerReadyMs - previous)), "", ""));
+        results.Add(($"  first result (at {Ms(run.FirstResultMs)})", Ms(run.FirstResultMs - Math.Max(previous, run.FirstContainerReadyMs)), "", ""));
+        results.Add(($"  the rest: class call, map of 5, stopping the app (exit at {Ms(run.ExitMs)})", Ms(run.ExitMs - run.FirstResultMs), "", ""));
+    }
+    runtimes = "process runtime, inner loop only";
+    return Append();
+}
 if (generatorOnly)
 {
     await AddGeneratorAsync(await Measure.MapThroughputAsync(harness, 100_000));

@@ -26,12 +26,35 @@ internal static class Output
         return console;
     }
 
+    // The common lines are written as text with at most a colour code: the console above costs a cold CLI about
+    // 0.2 s to set up, which a `ferry run` would otherwise pay before its first line. While a bar is drawn, lines go
+    // through that console, which keeps them above the bar.
+    private static readonly bool Colour = !Console.IsErrorRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
+        && !string.Equals(Environment.GetEnvironmentVariable("TERM"), "dumb", StringComparison.Ordinal);
+
+    private static readonly Lock WriteGate = new();
+
+    private static void Line(string text, string markup)
+    {
+        if (Progress.MapProgress.Drawing)
+        {
+            Err.MarkupLine(markup);
+            return;
+        }
+        lock (WriteGate)
+        {
+            Console.Error.WriteLine(text);
+        }
+    }
+
+    private static string Paint(string code, string text) => Colour ? $"\u001b[{code}m{text}\u001b[0m" : text;
+
     public static void Step(string message, TimeSpan elapsed) =>
-        Err.MarkupLine($"[green]✓[/] {Markup.Escape(message)} [grey]({Format(elapsed)})[/]");
+        Line($"{Paint("32", "✓")} {message} {Paint("38;5;8", $"({Format(elapsed)})")}", $"[green]✓[/] {Markup.Escape(message)} [grey]({Format(elapsed)})[/]");
 
-    public static void Info(string message) => Err.MarkupLine($"[grey]{Markup.Escape(message)}[/]");
+    public static void Info(string message) => Line(Paint("38;5;8", message), $"[grey]{Markup.Escape(message)}[/]");
 
-    public static void Error(string message) => Err.MarkupLine($"[red]Error:[/] {Markup.Escape(message)}");
+    public static void Error(string message) => Line($"{Paint("31", "Error:")} {message}", $"[red]Error:[/] {Markup.Escape(message)}");
 
     public static string Format(TimeSpan elapsed) =>
         elapsed.TotalSeconds >= 1 ? $"{elapsed.TotalSeconds:0.0} s" : $"{elapsed.TotalMilliseconds:0} ms";
@@ -75,14 +98,23 @@ internal static class Output
     /// <summary>A time as listings show it: local, to the second.</summary>
     public static string Time(DateTimeOffset time) => time.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>Runs a step behind a spinner on a terminal, or with a plain line elsewhere.</summary>
+    /// <summary>How long a step runs before a spinner shows: a quick one finishes without drawing anything.</summary>
+    private static readonly TimeSpan SpinnerDelay = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Runs a step behind a spinner on a terminal (once it has taken a moment), or with no output elsewhere.</summary>
     public static async Task<T> StatusAsync<T>(string message, Func<Task<T>> action)
     {
-        if (Console.IsErrorRedirected)
+        var step = action();
+        if (Console.IsErrorRedirected || step.IsCompleted)
         {
-            return await action().ConfigureAwait(false);
+            return await step.ConfigureAwait(false);
         }
-        return await Err.Status().Spinner(Spinner.Known.Dots).StartAsync(Markup.Escape(message), _ => action()).ConfigureAwait(false);
+        await Task.WhenAny(step, Task.Delay(SpinnerDelay)).ConfigureAwait(false);
+        if (step.IsCompleted)
+        {
+            return await step.ConfigureAwait(false);
+        }
+        return await Err.Status().Spinner(Spinner.Known.Dots).StartAsync(Markup.Escape(message), _ => step).ConfigureAwait(false);
     }
 }
 

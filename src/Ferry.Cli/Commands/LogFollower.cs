@@ -106,7 +106,7 @@ internal sealed class LogFollower(FerryClient client, string appId, string? cont
                 Console.Error.WriteLine(time + entry.Text);
                 break;
             default:
-                Output.Err.MarkupLine($"[grey]{Markup.Escape($"{time}[{entry.Function ?? "app"}{(entry.ContainerId is null ? "" : " " + entry.ContainerId)}] {entry.Text}")}[/]");
+                Output.Info($"{time}[{entry.Function ?? "app"}{(entry.ContainerId is null ? "" : " " + entry.ContainerId)}] {entry.Text}");
                 break;
         }
     }

@@ -30,11 +30,13 @@ internal static class RunCommand
 
     private static async Task<int> RunAsync(RunTarget parsed, string[] programArgs, bool detach, ProgressEnvironment progressEnvironment, string? server, CancellationToken cancellationToken)
     {
+        Timings.Mark("command parsed");
         var clock = Stopwatch.StartNew();
         var connecting = ControlPlane.ConnectAsync(server, startLocal: true, cancellationToken);
         var program = await Output.StatusAsync("Building…", () => ProjectBuilder.BuildAsync(parsed.Path, cancellationToken)).ConfigureAwait(false);
-        Output.Step(program.Rebuilt ? $"Built {parsed.Path}" : $"Build of {parsed.Path} is up to date", clock.Elapsed);
         Timings.Mark("build");
+        Output.Step(program.Rebuilt ? $"Built {parsed.Path}" : $"Build of {parsed.Path} is up to date", clock.Elapsed);
+        Timings.Mark("first output");
         using var client = await Output.StatusAsync("Connecting to the server…", () => connecting).ConfigureAwait(false);
         Timings.Mark("connect");
 
