@@ -732,10 +732,6 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                     continue; // timed out, retried elsewhere, or cancelled: its outcome is recorded, and now its slot is free
                 }
                 Detach(input);
-                if (input.StartedAt != DateTimeOffset.MaxValue && input.StartedAt <= now)
-                {
-                    _scaler.TimingsOf(container.Pool).ObserveRun(now - input.StartedAt);
-                }
                 if (output.Success || !TryRetryLocked(input, output.Error, now))
                 {
                     done.Add((input, output));
@@ -912,7 +908,6 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             // An input handed over with the start command starts now.
             PoolDispatcher.PromoteQueued(container, clock.GetUtcNow());
             var startup = clock.GetUtcNow() - container.CreatedAt;
-            _scaler.TimingsOf(container.Pool).ObserveColdStart(startup);
             logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container ready in {startup.TotalMilliseconds:0} ms.");
             PulseLocked();
             DispatchLocked(container.Pool);
