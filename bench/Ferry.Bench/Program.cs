@@ -115,6 +115,36 @@ if (args.SequenceEqual(["--only", "innerloop"]))
     runtimes = "process runtime, inner loop only";
     return Append();
 }
+// `--profile warm|map` runs only 20,000 warm calls or one map of 100,000, appending nothing, for a profiler to watch.
+if (args.Length == 2 && args[0] == "--profile")
+{
+    if (args[1] == "warm")
+    {
+        var warm = await Measure.WarmLatencyAsync(harness, 20_000);
+        Console.WriteLine($"warm call p50 {Ms(warm.P50)}, p99 {Ms(warm.P99)}");
+    }
+    else
+    {
+        Console.WriteLine($"map of 100,000: {await Measure.MapThroughputAsync(harness, 100_000):N0} inputs/s");
+    }
+    return 0;
+}
+// `--only calls` measures the warm call and the maps of 10,000 and 100,000 beside their floors, for quick iterations.
+if (args.SequenceEqual(["--only", "calls"]))
+{
+    var echo = await Measure.EchoLatencyAsync(2_000);
+    var warm = await Measure.WarmLatencyAsync(harness, 2_000);
+    results.Add(("warm call p50", Ms(warm.P50), Ms(echo.P50) + " (loopback HTTP echo)", Ratio(warm.P50, echo.P50)));
+    results.Add(("warm call p99", Ms(warm.P99), Ms(echo.P99), Ratio(warm.P99, echo.P99)));
+    var echoRate = await Measure.EchoThroughputAsync(20_000);
+    foreach (var count in new[] { 10_000, 100_000 })
+    {
+        var rate = await Measure.MapThroughputAsync(harness, count);
+        results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+    }
+    runtimes = "process runtime, calls and maps only";
+    return Append();
+}
 if (generatorOnly)
 {
     await AddGeneratorAsync(await Measure.MapThroughputAsync(harness, 100_000));

@@ -27,18 +27,21 @@ internal static class CallRoutes
             {
                 throw new BadRequestException($"The field 'kind' must be one of: {CallKinds.Sync}, {CallKinds.Spawn}, {CallKinds.Map}, {CallKinds.Stream}.");
             }
-            StreamRoutes.CheckKind(scheduler, app, request);
             if (string.IsNullOrEmpty(request.CallId) || request.CallId.Length > 128)
             {
                 throw new BadRequestException("The field 'callId' must be 1 to 128 characters.");
             }
-            var callId = await scheduler.CreateCallAsync(app, request, http.RequestAborted);
+            var wait = Wait(request.WaitSeconds, "waitSeconds");
+            var call = await scheduler.CreateCallAsync(app, request, http.RequestAborted);
             OutputBatch? outputs = null;
             if (request.WaitSeconds > 0)
             {
-                outputs = await scheduler.GetOutputsAsync(callId, 0, Wait(request.WaitSeconds, "waitSeconds"), 1000, http.RequestAborted);
+                // The call just created is waited on as it is; one that finished and left memory is read from the store.
+                outputs = call is null
+                    ? await scheduler.GetOutputsAsync(request.CallId, 0, wait, 1000, http.RequestAborted)
+                    : await scheduler.WaitForOutputsAsync(call, wait, 1000, http.RequestAborted);
             }
-            return Ok(new CreateCallResponse(callId, outputs), Json.CreateCallResponse);
+            return Ok(new CreateCallResponse(request.CallId, outputs), Json.CreateCallResponse);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
         v1.MapPost(Routes.Templates.Inputs, async (string id, HttpContext http, Scheduler scheduler) =>

@@ -35,25 +35,4 @@ internal static class StreamRoutes
             return Ok(batch, Json.ItemBatch);
         }).RequireAuthorization(Policies.ClientOrContainer);
     }
-
-    /// <summary>
-    /// Refuses a call whose kind does not fit its function: a generator is called only as a stream, and only a
-    /// generator is. Unknown apps and functions are left to the scheduler to name.
-    /// </summary>
-    public static void CheckKind(Scheduler scheduler, string app, CreateCallRequest request)
-    {
-        var function = scheduler.GetApp(app).Definition?.Functions.FirstOrDefault(f => f.Name == request.Function);
-        if (function is null)
-        {
-            return;
-        }
-        if (function.Generator && request.Kind != CallKinds.Stream)
-        {
-            throw new BadRequestException($"The function '{function.Name}' is a generator: call it with kind '{CallKinds.Stream}' and read its items (RemoteStreamAsync in the SDK).");
-        }
-        if (!function.Generator && request.Kind == CallKinds.Stream)
-        {
-            throw new BadRequestException($"The function '{function.Name}' is not a generator (its result is {function.ReturnType}); only a function whose result is IAsyncEnumerable<T> takes kind '{CallKinds.Stream}'.");
-        }
-    }
 }

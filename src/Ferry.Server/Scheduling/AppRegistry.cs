@@ -38,6 +38,22 @@ internal sealed class AppRegistry
     }
 
     /// <summary>
+    /// Refuses a call whose kind does not fit its function: a generator is called only as a stream, and only a
+    /// generator is.
+    /// </summary>
+    public static void RequireKindFits(FunctionDefinition function, string kind)
+    {
+        if (function.Generator && kind != CallKinds.Stream)
+        {
+            throw new Api.BadRequestException($"The function '{function.Name}' is a generator: call it with kind '{CallKinds.Stream}' and read its items (RemoteStreamAsync in the SDK).");
+        }
+        if (!function.Generator && kind == CallKinds.Stream)
+        {
+            throw new Api.BadRequestException($"The function '{function.Name}' is not a generator (its result is {function.ReturnType}); only a function whose result is IAsyncEnumerable<T> takes kind '{CallKinds.Stream}'.");
+        }
+    }
+
+    /// <summary>
     /// A class's methods share one pool per set of parameter values and options; a plain function has one pool per
     /// set of options.
     /// </summary>

@@ -41,6 +41,7 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
 
     private void PublishCommitted()
     {
+        var signals = new List<TaskCompletionSource>();
         lock (gate)
         {
             while (_unpublished.TryPeek(out var head) && head.Write.IsCompleted)
@@ -55,19 +56,33 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
                 {
                     call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
                     calls.MarkIfDone(call, clock.GetUtcNow());
-                    Notify(call);
+                    signals.Add(TakeSignal(call));
                 }
                 changes.Pulse();
             }
         }
+        Wake(signals);
     }
 
-    /// <summary>Wakes the long polls waiting on a call. Under the scheduler's lock.</summary>
-    public static void Notify(CallState call)
+    /// <summary>
+    /// Replaces a call's change signal, under the scheduler's lock, and returns the old one for the caller to complete
+    /// with <see cref="Wake"/> once the lock is released. The waiting requests then resume on that thread and answer
+    /// at once, instead of after another hand-off to the thread pool; they must not resume under the lock.
+    /// </summary>
+    public static TaskCompletionSource TakeSignal(CallState call)
     {
         var changed = call.Changed;
-        call.Changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
+        call.Changed = new TaskCompletionSource();
+        return changed;
+    }
+
+    /// <summary>Completes signals taken with <see cref="TakeSignal"/>. Never under the scheduler's lock.</summary>
+    public static void Wake(List<TaskCompletionSource> signals)
+    {
+        foreach (var signal in signals)
+        {
+            signal.TrySetResult();
+        }
     }
 
     /// <summary>
@@ -103,8 +118,14 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
             {
                 return new OutputBatch([], after, false, call.Indices.Count);
             }
-            await Task.WhenAny(changed, Task.Delay(remaining, cancellationToken)).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                // WaitAsync drops its timer as soon as the signal comes; a Task.Delay would stay queued for the whole wait.
+                await changed.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
         }
     }
 

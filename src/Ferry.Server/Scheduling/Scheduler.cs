@@ -272,8 +272,11 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
 
     // ---------------------------------------------------------------- calls
 
-    /// <summary>Creates a call, or adds to it if a retried request created it already; returns once inputs are durable.</summary>
-    public async Task<string> CreateCallAsync(string appId, CreateCallRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a call, or adds to it if a retried request created it already; returns once inputs are durable. Returns
+    /// the call as held in memory, or null for a retry of a call that has finished and left memory already.
+    /// </summary>
+    public async Task<CallState?> CreateCallAsync(string appId, CreateCallRequest request, CancellationToken cancellationToken)
     {
         CallState call;
         lock (_gate)
@@ -281,7 +284,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             // A retry of a request that created a call which has since finished and left memory: it was accepted whole.
             if (_calls.WasEvicted(request.CallId))
             {
-                return request.CallId;
+                return null;
             }
             var app = _apps.Require(appId);
             if (app.Stopped)
@@ -291,6 +294,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             if (!_calls.TryGetValue(request.CallId, out var existing))
             {
                 var function = AppRegistry.FindFunction(app, request.Function);
+                AppRegistry.RequireKindFits(function, request.Kind);
                 var pool = AppRegistry.GetOrCreatePool(app, function, request.Pool);
                 var record = new CallRecord(request.CallId, appId, function.Name, pool.PoolId, request.Kind, clock.GetUtcNow(), false, request.Pool);
                 existing = new CallState(record, pool) { Final = false };
@@ -304,7 +308,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             call = existing;
         }
         await AddInputsAsync(call, request.Inputs, request.Final, cancellationToken).ConfigureAwait(false);
-        return call.CallId;
+        return call;
     }
 
     public async Task<int> AddInputsAsync(string callId, AddInputsRequest request, CancellationToken cancellationToken)
@@ -342,7 +346,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         try
         {
             var records = accepted.Select(i => new NewInput(i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
-            var ids = await callStore.AddInputsAsync(call.Record, records, call.Pool.App.Fence, cancellationToken).ConfigureAwait(false);
+            // The final mark commits with the inputs: one write, so a call of one input is acknowledged after one commit.
+            var record = final ? call.Record with { Final = true } : call.Record;
+            var ids = await callStore.AddInputsAsync(record, records, call.Pool.App.Fence, cancellationToken).ConfigureAwait(false);
             for (var i = 0; i < accepted.Count; i++)
             {
                 // An id of 0 is an index the store already had: another server accepted it first and dispatches it.
@@ -350,10 +356,6 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 {
                     fresh.Add(new InputState(ids[i], call, accepted[i].Index, accepted[i].Args, accepted[i].ArgsBlob));
                 }
-            }
-            if (final)
-            {
-                await callStore.SetFinalAsync(call.CallId, cancellationToken).ConfigureAwait(false);
             }
             // A retried request must not be acknowledged before the write that first accepted its inputs commits.
             await previous.ConfigureAwait(false);
@@ -367,6 +369,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             written.TrySetResult();
             throw;
         }
+        TaskCompletionSource signal;
         lock (_gate)
         {
             written.TrySetResult();
@@ -385,8 +388,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 DispatchLocked(call.Pool);
                 PulseLocked();
             }
-            NotifyLocked(call);
+            signal = OutputPublisher.TakeSignal(call);
         }
+        OutputPublisher.Wake([signal]);
         return fresh.Count;
     }
 
@@ -453,6 +457,13 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         var call = await GetCallAsync(callId, cancellationToken).ConfigureAwait(false);
         return await Outputs.WaitForOutputsAsync(call, after, wait, limit, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Outputs of a call just created by this request, as <see cref="GetOutputsAsync"/> gives them, without looking the
+    /// call up again: it is in memory until its outputs are read to the end.
+    /// </summary>
+    public Task<OutputBatch> WaitForOutputsAsync(CallState call, TimeSpan wait, int limit, CancellationToken cancellationToken) =>
+        Outputs.WaitForOutputsAsync(call, 0, wait, limit, cancellationToken);
 
     public async Task<CallStatus> CancelCallAsync(string callId, CancellationToken cancellationToken)
     {
@@ -850,8 +861,6 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
 
     /// <summary>The pools of an app, for inspection under the lock by <see cref="WaitUntilAsync"/> conditions and tests.</summary>
     internal IReadOnlyCollection<PoolState> PoolsOfApp(string appId) => _apps.Require(appId).Pools.Values;
-
-    private static void NotifyLocked(CallState call) => OutputPublisher.Notify(call);
 
     // ---------------------------------------------------------------- containers
 

@@ -39,7 +39,8 @@ internal sealed class CallState(CallRecord record, PoolState pool)
     public bool Final { get; set; } = record.Final;
     public List<OutputItem> Outputs { get; } = [];
     public Dictionary<int, InputState> Open { get; } = [];
-    public TaskCompletionSource Changed { get; set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Completed outside the scheduler's lock only (see <see cref="OutputPublisher.TakeSignal"/>).</summary>
+    public TaskCompletionSource Changed { get; set; } = new();
     public bool Cancelled { get; set; }
     public bool IsDone => Final && Outputs.Count == Indices.Count;
 

@@ -37,8 +37,9 @@ internal interface ICallStore
 {
     /// <summary>
     /// Saves a call (if new) and its inputs, and returns the id the store assigned to each input, in the order given.
-    /// Idempotent: a call already stored is not rewritten, and an input whose index the call already has is ignored,
-    /// whatever its arguments, and its id is returned as 0.
+    /// Idempotent: a call already stored is not rewritten, except that a <paramref name="call"/> whose
+    /// <see cref="CallRecord.Final"/> is true marks it final, in the same commit as the inputs; an input whose index the
+    /// call already has is ignored, whatever its arguments, and its id is returned as 0.
     /// </summary>
     Task<IReadOnlyList<long>> AddInputsAsync(CallRecord call, IReadOnlyList<NewInput> inputs, CancellationToken cancellationToken) =>
         AddInputsAsync(call, inputs, null, cancellationToken);

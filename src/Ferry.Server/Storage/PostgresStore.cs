@@ -358,7 +358,8 @@ internal sealed partial class PostgresStore : IStore
             await CheckFenceAsync(c, fence).ConfigureAwait(false);
             await ExecuteAsync(c, """
                 INSERT INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
-                VALUES(@id, @app, @function, @pool_id, @kind, @created, @final, @pool) ON CONFLICT DO NOTHING
+                VALUES(@id, @app, @function, @pool_id, @kind, @created, @final, @pool)
+                ON CONFLICT (call_id) DO UPDATE SET final = true WHERE excluded.final AND NOT calls.final
                 """,
                 P("id", call.CallId), P("app", call.AppId), P("function", call.Function), P("pool_id", call.PoolId), P("kind", call.Kind),
                 P("created", Utc(call.CreatedAt)), P("final", call.Final),

@@ -172,6 +172,15 @@ internal sealed partial class SqliteStore : IStore
             try
             {
                 using var transaction = connection.BeginTransaction();
+                if (batch.Count == 1)
+                {
+                    // Alone in its transaction, an operation needs no savepoint: if it fails, nothing is committed.
+                    batch[0].Apply(connection, transaction);
+                    transaction.Commit();
+                    batch[0].Done.TrySetResult();
+                    batch.Clear();
+                    continue;
+                }
                 var failed = new List<(WriteOp Op, Exception Error)>();
                 foreach (var op in batch)
                 {
@@ -313,16 +322,20 @@ internal sealed partial class SqliteStore : IStore
         return WriteAsync((c, t) =>
         {
             CheckFence(c, t, fence);
-            using (var command = Command(c, t, """
-                INSERT OR IGNORE INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
+            var upsert = Prepared(c, t, """
+                INSERT INTO calls(call_id, app_id, function, pool_id, kind, created_at, final, pool)
                 VALUES($id, $app, $fn, $pool_id, $kind, $created, $final, $pool)
-                """,
-                ("$id", call.CallId), ("$app", call.AppId), ("$fn", call.Function), ("$pool_id", call.PoolId), ("$kind", call.Kind),
-                ("$created", Ms(call.CreatedAt)), ("$final", call.Final ? 1 : 0),
-                ("$pool", call.Pool is null ? null : JsonSerializer.Serialize(call.Pool, Json.PoolSpec))))
-            {
-                command.ExecuteNonQuery();
-            }
+                ON CONFLICT(call_id) DO UPDATE SET final = 1 WHERE excluded.final = 1 AND final = 0
+                """, "$id", "$app", "$fn", "$pool_id", "$kind", "$created", "$final", "$pool");
+            upsert.Parameters["$id"].Value = call.CallId;
+            upsert.Parameters["$app"].Value = call.AppId;
+            upsert.Parameters["$fn"].Value = call.Function;
+            upsert.Parameters["$pool_id"].Value = call.PoolId;
+            upsert.Parameters["$kind"].Value = call.Kind;
+            upsert.Parameters["$created"].Value = Ms(call.CreatedAt);
+            upsert.Parameters["$final"].Value = call.Final ? 1 : 0;
+            upsert.Parameters["$pool"].Value = call.Pool is null ? DBNull.Value : JsonSerializer.Serialize(call.Pool, Json.PoolSpec);
+            upsert.ExecuteNonQuery();
             // The single writer assigns ids inside its transaction, after the largest it has seen; one rolled back
             // leaves a gap, never a repeat.
             var insert = Prepared(c, t, """

@@ -155,7 +155,7 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [StoreFact]
-    public async Task AddInputs_IndicesAlreadyPresent_AreIgnoredWithIdZeroAndTheCallIsNotRewritten()
+    public async Task AddInputs_IndicesAlreadyPresent_AreIgnoredWithIdZeroAndTheCallIsOnlyMarkedFinal()
     {
         var first = await Calls.AddInputsAsync(Call("fc-1"), [Input(0), Input(1)], default);
 
@@ -166,7 +166,7 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         second[1].Should().BeGreaterThan(first.Max());
         (await Calls.LoadPendingInputsAsync(default)).Select(p => p.Input).Should().Equal(
             new InputRecord(first[0], "fc-1", 0, "[0]", null), new InputRecord(first[1], "fc-1", 1, "[1]", null), new InputRecord(second[1], "fc-1", 2, "[2]", null));
-        (await Calls.GetCallAsync("fc-1", default)).Should().BeEquivalentTo(Call("fc-1"));
+        (await Calls.GetCallAsync("fc-1", default)).Should().BeEquivalentTo(Call("fc-1", final: true), "only the final mark of a later write is taken");
         (await Calls.CountInputsAsync("fc-1", default)).Should().Be((3, 0));
     }
 
@@ -190,6 +190,16 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         var after = await Calls.AddInputsAsync(Call("fc-2"), Inputs(2), default);
 
         after.Should().OnlyContain(id => id > before.Max());
+    }
+
+    [StoreFact]
+    public async Task AddInputs_NotFinalAfterFinal_LeavesTheCallFinal()
+    {
+        await Calls.AddInputsAsync(Call("fc-1", final: true), [Input(0)], default);
+
+        await Calls.AddInputsAsync(Call("fc-1"), [Input(0)], default);
+
+        (await Calls.GetCallAsync("fc-1", default))!.Final.Should().BeTrue();
     }
 
     [StoreFact]
