@@ -61,6 +61,12 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
                 changes.Pulse();
             }
         }
+        if (gate.IsHeldByCurrentThread)
+        {
+            // A write that committed before Complete returned publishes under its caller's lock: wake the waiters elsewhere.
+            ThreadPool.UnsafeQueueUserWorkItem(Wake, signals, preferLocal: false);
+            return;
+        }
         Wake(signals);
     }
 
