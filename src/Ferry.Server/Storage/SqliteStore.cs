@@ -142,9 +142,9 @@ internal sealed partial class SqliteStore : IStore
     }
 
     /// <summary>
-    /// Tells the writers of a committed batch. A lone write with nothing queued behind it (a warm call's) resumes its
-    /// writer on this thread, which saves a hand-off to the thread pool on the call's path; otherwise each resumes on
-    /// the thread pool, so the next batch does not wait for them.
+    /// Tells the writers of a committed batch, in commit order. A lone write with nothing queued behind it (a warm
+    /// call's) resumes its writer on this thread, which saves a hand-off to the thread pool on the call's path;
+    /// otherwise the batch is acknowledged on the thread pool, so the next batch does not wait for its writers.
     /// </summary>
     private void Finish(List<WriteOp> batch)
     {
@@ -153,9 +153,14 @@ internal sealed partial class SqliteStore : IStore
             Complete(batch[0]);
             return;
         }
+        ThreadPool.UnsafeQueueUserWorkItem(CompleteAll, batch.ToArray(), preferLocal: false);
+    }
+
+    private static void CompleteAll(WriteOp[] batch)
+    {
         foreach (var op in batch)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(Complete, op, preferLocal: false);
+            Complete(op);
         }
     }
 
