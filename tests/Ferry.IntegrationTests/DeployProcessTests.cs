@@ -39,13 +39,15 @@ public sealed class DeployProcessTests : IAsyncLifetime
     private async Task StartServerAsync()
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { CliPath, "server", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--token-file", TokenFile, "--runtime", "process" })
+        foreach (var arg in new[] { CliPath, "server", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--token-file", TokenFile, "--runtime", "process", "--gateway-port", "0" })
         {
             info.ArgumentList.Add(arg);
         }
         _server = Process.Start(info)!;
+        var seen = new List<string>();
         while (await _server.StandardError.ReadLineAsync() is { } line)
         {
+            seen.Add(line);
             if (line.Contains("listening on", StringComparison.Ordinal))
             {
                 _ = _server.StandardError.ReadToEndAsync();
@@ -53,7 +55,7 @@ public sealed class DeployProcessTests : IAsyncLifetime
                 return;
             }
         }
-        throw new InvalidOperationException("The server exited before it listened.");
+        throw new InvalidOperationException($"The server exited before it listened:\n{string.Join('\n', seen)}");
     }
 
     public Task InitializeAsync() => StartServerAsync();

@@ -77,7 +77,7 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
 
     private Task<Process> StartReplicaAsync(int port) => StartAsync("listening on",
         "server", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--token-file", TokenFile,
-        "--no-worker", "--store", _database!.ConnectionString, "--lease-duration", $"{Lease.TotalSeconds}s", "--verbose");
+        "--no-worker", "--store", _database!.ConnectionString, "--lease-duration", $"{Lease.TotalSeconds}s", "--gateway-port", "0", "--verbose");
 
     [PostgresFact]
     public async Task Killing_the_replica_that_owns_the_app_mid_map_moves_it_and_every_result_arrives_exactly_once()

@@ -35,14 +35,16 @@ public sealed class RestartTests : IAsyncLifetime
     private async Task StartServerAsync()
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { CliPath, "server", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--token-file", TokenFile, "--runtime", "process" })
+        foreach (var arg in new[] { CliPath, "server", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--token-file", TokenFile, "--runtime", "process", "--gateway-port", "0" })
         {
             info.ArgumentList.Add(arg);
         }
         _server = Process.Start(info)!;
         // The server prints its address once it listens; reading that line is the readiness signal.
+        var seen = new List<string>();
         while (await _server.StandardError.ReadLineAsync() is { } line)
         {
+            seen.Add(line);
             if (line.Contains("listening on", StringComparison.Ordinal))
             {
                 _ = _server.StandardError.ReadToEndAsync();
@@ -50,7 +52,7 @@ public sealed class RestartTests : IAsyncLifetime
                 return;
             }
         }
-        throw new InvalidOperationException("The server exited before it listened.");
+        throw new InvalidOperationException($"The server exited before it listened:\n{string.Join('\n', seen)}");
     }
 
     public Task InitializeAsync() => StartServerAsync();

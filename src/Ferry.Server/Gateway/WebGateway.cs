@@ -43,6 +43,10 @@ internal sealed partial class WebGateway : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(logLevel);
+        // GatewayHandler.OnForwardErrorAsync answers and logs every failed forward in one line (to the app's logs when
+        // the container is at fault); the forwarder's own warning repeats it with a stack trace, and a client that
+        // sends a broken body would fill the server's log with them.
+        builder.Logging.AddFilter("Yarp.ReverseProxy.Forwarder", LogLevel.Error);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
