@@ -14,7 +14,11 @@ public sealed record GatewayRouteInfo(string AppId, string PoolId, WebEndpointSp
 /// <param name="Label">The endpoint's label.</param>
 /// <param name="AppId">The app the gateway resolved the label to; the server refuses a slot of another app (the label moved).</param>
 /// <param name="WaitSeconds">How long to wait for a cold start or a free slot; the wait counts as backlog for the autoscaler.</param>
-public sealed record AcquireSlotRequest(string GatewayId, string Label, string AppId, double WaitSeconds);
+/// <param name="Release">
+/// Leases the gateway has finished with and not yet released: freed before the slot is sought, so a request that follows
+/// another at once reuses its container instead of waiting for the release to travel on its own and a second cold start.
+/// </param>
+public sealed record AcquireSlotRequest(string GatewayId, string Label, string AppId, double WaitSeconds, IReadOnlyList<string>? Release = null);
 
 /// <summary>
 /// A leased slot (<paramref name="LeaseId"/> and <paramref name="Destination"/>), or why there is none. A lease lapses

@@ -82,7 +82,7 @@ public sealed record ServerOptions
 }
 
 /// <summary>A running control plane: HTTP API, store, scheduler and log hub.</summary>
-public sealed class FerryServer : IAsyncDisposable
+public sealed partial class FerryServer : IAsyncDisposable
 {
     private readonly WebApplication _web;
     private readonly Gateway.WebGateway? _gateway;
@@ -234,9 +234,20 @@ public sealed class FerryServer : IAsyncDisposable
         {
             var scheduler = web.Services.GetRequiredService<Scheduler>();
             var gatewayPort = gatewayOptions.Port ?? (options.Port == 0 ? 0 : options.Port + 1);
-            gateway = await Gateway.WebGateway.StartAsync(gatewayOptions, System.Net.IPAddress.Parse(gatewayOptions.Bind ?? options.Bind), gatewayPort, options.Certificate,
+            Task<Gateway.WebGateway> StartGatewayAsync(int port) => Gateway.WebGateway.StartAsync(gatewayOptions,
+                System.Net.IPAddress.Parse(gatewayOptions.Bind ?? options.Bind), port, options.Certificate,
                 new Gateway.InProcessGatewayBackend(scheduler, web.Services.GetRequiredService<TokenRegistry>(), web.Services.GetRequiredService<LogHub>()),
-                options.LogLevel, cancellationToken).ConfigureAwait(false);
+                options.LogLevel, cancellationToken);
+            try
+            {
+                gateway = await StartGatewayAsync(gatewayPort).ConfigureAwait(false);
+            }
+            catch (IOException e) when (gatewayOptions.Port is null && gatewayPort != 0 && e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            {
+                // Only the default port (the server's plus one) gives way: a port the operator chose fails the start.
+                LogGatewayPortTaken(web.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Gateway"), gatewayPort);
+                gateway = await StartGatewayAsync(0).ConfigureAwait(false);
+            }
             scheduler.GatewayUrl = gateway.Url;
         }
         return new FerryServer(web, url, gateway);
@@ -292,6 +303,9 @@ public sealed class FerryServer : IAsyncDisposable
         await _web.DisposeAsync().ConfigureAwait(false);
         await store.DisposeAsync().ConfigureAwait(false);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The web gateway's default port {Port} is taken; it listens on a free port instead (set --gateway-port to choose one).")]
+    private static partial void LogGatewayPortTaken(ILogger logger, int port);
 }
 
 /// <summary>Turns exceptions into the API's error bodies, so no caller ever sees a server stack trace.</summary>

@@ -49,6 +49,8 @@ public sealed partial class GatewayProcessTests(ServerFixture fixture) : IClassF
 
         using var byPath = await _http.GetAsync(new Uri(url, "/it-get/?a=2&b=40&name=tea"));
         var byPathBody = await byPath.Content.ReadAsStringAsync();
+        // The client can read the whole response before the gateway's release of its slot reaches the server.
+        await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(appId).Single(p => p.PoolId == "Add").Containers.Values.All(c => c.IsIdle));
         using var byHost = await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, new Uri(url, "/?a=1&b=1&name=host"))
         {
             Headers = { Host = $"it-get.localhost:{url.Port}" },

@@ -44,6 +44,14 @@ internal static class GatewayRoutes
             {
                 throw new BadRequestException($"The field 'waitSeconds' must be a finite number of seconds, 0 or more (at most {MaxWait.TotalSeconds} are waited), not {request.WaitSeconds.ToString(CultureInfo.InvariantCulture)}.");
             }
+            if (request.Release is { Count: > MaxLeasesPerSync })
+            {
+                throw new BadRequestException($"A slot request may release at most {MaxLeasesPerSync} leases; it named {request.Release.Count}.");
+            }
+            foreach (var released in request.Release ?? [])
+            {
+                leases.Release(released ?? throw new BadRequestException("The field 'release' may not hold null."), request.GatewayId);
+            }
             var seconds = leases.Duration.TotalSeconds;
             if (scheduler.FindWebRoute(request.Label) is not { } route || route.AppId != request.AppId)
             {
@@ -74,12 +82,12 @@ internal static class GatewayRoutes
             }
             foreach (var leaseId in request.Release)
             {
-                leases.Release(leaseId, request.GatewayId);
+                leases.Release(leaseId ?? throw new BadRequestException("The field 'release' may not hold null."), request.GatewayId);
             }
             var unknown = new List<string>();
             foreach (var leaseId in request.Renew)
             {
-                if (!leases.Renew(leaseId, request.GatewayId))
+                if (!leases.Renew(leaseId ?? throw new BadRequestException("The field 'renew' may not hold null."), request.GatewayId))
                 {
                     unknown.Add(leaseId);
                 }

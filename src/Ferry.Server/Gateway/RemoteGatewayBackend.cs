@@ -117,8 +117,28 @@ internal sealed partial class RemoteGatewayBackend : IGatewayBackend, IAsyncDisp
 
     public async ValueTask<GatewaySlot> AcquireAsync(GatewayRoute route, TimeSpan wait, CancellationToken cancellationToken)
     {
-        var answer = await SendAsync(Routes.GatewaySlots, new AcquireSlotRequest(GatewayId, route.Spec.Label, route.AppId, wait.TotalSeconds),
-            ProtocolJsonContext.Default.AcquireSlotRequest, ProtocolJsonContext.Default.AcquireSlotResponse, cancellationToken).ConfigureAwait(false);
+        // Releases still queued ride with the request, so the server frees them before it looks for a slot.
+        var release = new List<string>();
+        while (release.Count < MaxPerSync && _released.TryDequeue(out var released))
+        {
+            release.Add(released);
+        }
+        AcquireSlotResponse answer;
+        try
+        {
+            answer = await SendAsync(Routes.GatewaySlots, new AcquireSlotRequest(GatewayId, route.Spec.Label, route.AppId, wait.TotalSeconds, release),
+                ProtocolJsonContext.Default.AcquireSlotRequest, ProtocolJsonContext.Default.AcquireSlotResponse, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The server may not have seen them: the lease loop sends them again (releasing twice is harmless).
+            foreach (var unsent in release)
+            {
+                _released.Enqueue(unsent);
+            }
+            _wake.Writer.TryWrite(true);
+            throw;
+        }
         if (answer.RouteChanged)
         {
             _routes.TryRemove(route.Spec.Label, out _);
@@ -269,9 +289,9 @@ internal sealed partial class RemoteGatewayBackend : IGatewayBackend, IAsyncDisp
             || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             LogSyncFailed(_logger, _server, e.Message);
-            foreach (var leaseId in release)
+            foreach (var unsent in release)
             {
-                _released.Enqueue(leaseId);
+                _released.Enqueue(unsent);
             }
             return false;
         }

@@ -68,7 +68,15 @@ internal sealed partial class WebGateway : IAsyncDisposable
         var web = builder.Build();
         var handler = web.Services.GetRequiredService<GatewayHandler>();
         web.Run(handler.HandleAsync);
-        await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await web.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new WebGateway(web, new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal).Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)));
     }

@@ -154,11 +154,13 @@ internal sealed partial class Scheduler
         lock (_gate)
         {
             container.WebInFlight--;
-            if (container.IsIdle)
+            var idle = container.IsIdle;
+            if (idle)
             {
                 container.IdleSince = clock.GetUtcNow();
             }
-            if (container.Pool.WebWaiting > 0)
+            // A waiting request may take the slot; a container that fell idle is a change its observers wait for.
+            if (container.Pool.WebWaiting > 0 || idle)
             {
                 PulseLocked();
             }
