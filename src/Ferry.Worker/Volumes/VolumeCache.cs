@@ -15,7 +15,7 @@ public sealed record PreparedVolume(VolumeMount Mount, string HostDir, string St
 /// <summary>
 /// Gives each container its own copy of the volumes it mounts, at the version that is latest when it starts: the
 /// manifest is read from the control plane, missing contents are fetched over its blob API into a cache on this
-/// worker's disk (by hash, each fetched once and checked), and copied into the container's directory. The cache is
+/// worker's disk (by hash, each fetched once and checked), and reflinked or copied into the container's directory (see <see cref="FileClone"/>). The cache is
 /// kept: a volume's files that several containers use travel once. Every path is resolved inside the container's
 /// directory and refused if it would leave it.
 /// </summary>
@@ -59,7 +59,7 @@ internal sealed class VolumeCache(HttpClient http, string root)
                 }
                 var cached = await BlobAsync(file.Hash, ct).ConfigureAwait(false);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.Copy(cached, target, overwrite: true);
+                FileClone.CloneOrCopy(cached, target);
                 if (!OperatingSystem.IsWindows())
                 {
                     File.SetUnixFileMode(target, (UnixFileMode)file.Mode);
