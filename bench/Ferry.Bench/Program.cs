@@ -30,6 +30,18 @@ if (objectsOnly)
     results.Add(("Dict get p50 (local code)", Ms(objects.DictGetP50Ms), Ms(objects.SqliteGetP50Ms) + " (SQLite select)", Ratio(objects.DictGetP50Ms, objects.SqliteGetP50Ms)));
     results.Add(("Dict gets, sequential", $"{objects.DictGetsPerSecond:N0} ops/s", "", ""));
     results.Add(("Queue put-then-get, batches of 100", $"{objects.QueueItemsPerSecond:N0} items/s", $"{objects.SqliteQueueItemsPerSecond:N0} items/s (SQLite insert and delete-returning)", Ratio(objects.QueueItemsPerSecond, objects.SqliteQueueItemsPerSecond)));
+    var redis = await RedisFloor.RunAsync(2_000, 20_000);
+    if (redis.SkippedBecause is { } why)
+    {
+        results.Add(("redis column skipped", why, "", ""));
+    }
+    else
+    {
+        results.Add(("Dict put p50, beside redis SET (one client, loopback, no persistence)", Ms(objects.DictPutP50Ms), Ms(redis.SetP50Ms) + $" (redis SET; {redis.SetRps:N0} ops/s)", Ratio(objects.DictPutP50Ms, redis.SetP50Ms)));
+        results.Add(("Dict get p50, beside redis GET", Ms(objects.DictGetP50Ms), Ms(redis.GetP50Ms) + $" (redis GET; {redis.GetRps:N0} ops/s)", Ratio(objects.DictGetP50Ms, redis.GetP50Ms)));
+        results.Add(("Dict gets, sequential, beside redis GET", $"{objects.DictGetsPerSecond:N0} ops/s", $"{redis.GetRps:N0} ops/s (redis GET)", Ratio(objects.DictGetsPerSecond, redis.GetRps)));
+        results.Add(("Queue put-then-get, beside redis LPUSH then LPOP pipelined 100 deep", $"{objects.QueueItemsPerSecond:N0} items/s", $"{redis.PushPopItemsPerSecond:N0} items/s (redis)", Ratio(objects.QueueItemsPerSecond, redis.PushPopItemsPerSecond)));
+    }
     runtimes = "process runtime, dicts and queues only";
     return Append();
 }
