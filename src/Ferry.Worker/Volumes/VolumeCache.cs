@@ -24,7 +24,7 @@ internal sealed class VolumeCache(HttpClient http, string root)
     private const int BufferSize = 1 << 20;
     private readonly string _blobs = Path.Combine(Path.GetFullPath(root), "blobs");
     private readonly string _containers = Path.Combine(Path.GetFullPath(root), "containers");
-    private readonly ConcurrentDictionary<string, Lazy<Task<string>>> _fetching = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<(string Cached, string? Written)>>> _fetching = new(StringComparer.Ordinal);
 
     /// <summary>The directory that holds one container's copies and their state files.</summary>
     public string ContainerDir(string containerId) => Path.Combine(_containers, containerId);
@@ -57,9 +57,12 @@ internal sealed class VolumeCache(HttpClient http, string root)
                 {
                     throw new InvalidOperationException($"Volume '{mount.Volume}' has a path that leaves the volume: '{file.Path}'.");
                 }
-                var cached = await BlobAsync(file.Hash, ct).ConfigureAwait(false);
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                FileClone.CloneOrCopy(cached, target);
+                var (cached, written) = await BlobAsync(file.Hash, target, ct).ConfigureAwait(false);
+                if (written != target)
+                {
+                    FileClone.CloneOrCopy(cached, target);
+                }
                 if (!OperatingSystem.IsWindows())
                 {
                     File.SetUnixFileMode(target, (UnixFileMode)file.Mode);
@@ -101,8 +104,12 @@ internal sealed class VolumeCache(HttpClient http, string root)
             ?? throw new InvalidOperationException($"The control plane sent no manifest for volume '{volume}'.");
     }
 
-    /// <summary>The cached file of a blob, fetched first if this worker lacks it; concurrent askers share one fetch.</summary>
-    private Task<string> BlobAsync(string hash, CancellationToken cancellationToken)
+    /// <summary>
+    /// The cached file of a blob, fetched first if this worker lacks it; concurrent askers share one fetch. The asker
+    /// that starts a fetch has its own copy written from the same stream, and gets back its <paramref name="target"/>
+    /// as the second item; the others get null there and make their copies from the cache.
+    /// </summary>
+    private Task<(string Cached, string? Written)> BlobAsync(string hash, string target, CancellationToken cancellationToken)
     {
         if (hash.Length != 64 || !hash.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
         {
@@ -111,35 +118,43 @@ internal sealed class VolumeCache(HttpClient http, string root)
         var path = Path.Combine(_blobs, hash[..2], hash);
         if (File.Exists(path))
         {
-            return Task.FromResult(path);
+            return Task.FromResult<(string, string?)>((path, null));
         }
-        var lazy = _fetching.GetOrAdd(hash, h => new Lazy<Task<string>>(() => FetchAsync(h, path)));
+        var lazy = _fetching.GetOrAdd(hash, h => new Lazy<Task<(string, string?)>>(() => FetchAsync(h, path, target)));
         var task = lazy.Value;
         if (task.IsFaulted)
         {
-            _fetching.TryRemove(new KeyValuePair<string, Lazy<Task<string>>>(hash, lazy));
+            _fetching.TryRemove(new KeyValuePair<string, Lazy<Task<(string Cached, string? Written)>>>(hash, lazy));
         }
         return task.WaitAsync(cancellationToken);
     }
 
-    private async Task<string> FetchAsync(string hash, string path)
+    /// <summary>
+    /// Downloads a blob into the cache and, from the same bytes, into <paramref name="copy"/>: two files, so the
+    /// container's writes never reach the cache, without reading the cached file back to copy it. Both are written
+    /// beside their places and renamed into them only once the hash checks.
+    /// </summary>
+    private async Task<(string Cached, string? Written)> FetchAsync(string hash, string path, string copy)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        var copyTemp = Path.Combine(Path.GetDirectoryName(copy)!, $".{Path.GetFileName(copy)}.ferry-{Guid.NewGuid():N}");
         try
         {
             using (var response = await http.GetAsync("/" + Routes.Blob(hash), HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false))
             {
                 response.EnsureSuccessStatusCode();
                 await using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
-                await using var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous);
+                await using var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                await using var second = new FileStream(copyTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
                 using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 var buffer = new byte[BufferSize];
                 int read;
                 while ((read = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
                 {
                     sha.AppendData(buffer, 0, read);
-                    await target.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
+                    var chunk = buffer.AsMemory(0, read);
+                    await Task.WhenAll(target.WriteAsync(chunk).AsTask(), second.WriteAsync(chunk).AsTask()).ConfigureAwait(false);
                 }
                 if (Convert.ToHexStringLower(sha.GetHashAndReset()) != hash)
                 {
@@ -147,11 +162,13 @@ internal sealed class VolumeCache(HttpClient http, string root)
                 }
             }
             File.Move(temp, path, overwrite: true);
-            return path;
+            File.Move(copyTemp, copy, overwrite: true);
+            return (path, copy);
         }
         finally
         {
             File.Delete(temp);
+            File.Delete(copyTemp);
             _fetching.TryRemove(hash, out _);
         }
     }
