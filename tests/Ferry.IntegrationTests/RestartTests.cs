@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using FluentAssertions;
 using Ferry.Cli;
 using Ferry.Client;
@@ -13,47 +11,14 @@ namespace Ferry.IntegrationTests;
 public sealed class RestartTests : IAsyncLifetime
 {
     private readonly string _dataDir = Path.Combine(Path.GetTempPath(), "ferry-restart-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly int _port = FreePort();
+    private readonly int _port = ServerProcess.FreePort();
     private Process? _server;
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string CliPath => Path.Combine(
-        AppContext.BaseDirectory.Replace("Ferry.IntegrationTests", "Ferry.Cli", StringComparison.Ordinal)
-            .Replace(Path.Combine("tests", "Ferry.Cli"), Path.Combine("src", "Ferry.Cli"), StringComparison.Ordinal),
-        "Ferry.Cli.dll");
 
     private Uri Url => new($"http://127.0.0.1:{_port}/");
 
     private string TokenFile => Path.Combine(_dataDir, "token");
 
-    private async Task StartServerAsync()
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { CliPath, "server", "--port", _port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", _dataDir, "--token-file", TokenFile, "--runtime", "process", "--gateway-port", "0" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-        _server = Process.Start(info)!;
-        // The server prints its address once it listens; reading that line is the readiness signal.
-        var seen = new List<string>();
-        while (await _server.StandardError.ReadLineAsync() is { } line)
-        {
-            seen.Add(line);
-            if (line.Contains("listening on", StringComparison.Ordinal))
-            {
-                _ = _server.StandardError.ReadToEndAsync();
-                _ = _server.StandardOutput.ReadToEndAsync();
-                return;
-            }
-        }
-        throw new InvalidOperationException($"The server exited before it listened:\n{string.Join('\n', seen)}");
-    }
+    private async Task StartServerAsync() => _server = await ServerProcess.StartAsync(_port, _dataDir, TokenFile);
 
     public Task InitializeAsync() => StartServerAsync();
 
