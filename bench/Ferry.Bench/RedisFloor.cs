@@ -19,7 +19,7 @@ internal static class RedisFloor
         {
             return new Result("redis-server and redis-benchmark are not on PATH (apt-get install -y redis-server)", 0, 0, 0, 0, 0);
         }
-        var port = FreePort();
+        var port = Ferry.Cli.ListenPort.Pick();
         var info = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var argument in (string[])["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"])
         {
@@ -77,13 +77,6 @@ internal static class RedisFloor
             results[name] = (double.Parse(cells[1], CultureInfo.InvariantCulture), double.Parse(cells[4], CultureInfo.InvariantCulture));
         }
         return results;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static string? Which(string program) =>

@@ -22,7 +22,7 @@ internal static class RetentionBench
         var rows = new List<(string, string, string, string)>();
         var dataDir = Path.Combine(Path.GetTempPath(), "ferry-retention-" + Guid.NewGuid().ToString("N")[..8]);
         var tokenFile = Path.Combine(dataDir, "token");
-        var port = FreePort();
+        var port = Ferry.Cli.ListenPort.Pick();
         var cli = Path.Combine(Harness.RepositoryRoot, "src", "Ferry.Cli", "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "Ferry.Cli.dll");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var arg in new[] { cli, "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", dataDir, "--token-file", tokenFile, "--runtime", "process" })
@@ -89,12 +89,6 @@ internal static class RetentionBench
     private static long DatabaseBytes(string dataDir) =>
         Directory.EnumerateFiles(dataDir, "ferry.db*").Sum(f => new FileInfo(f).Length);
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string Mib(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture) + " MiB";
 

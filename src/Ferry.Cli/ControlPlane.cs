@@ -194,29 +194,13 @@ internal static class ControlPlane
     {
         if (File.Exists(FerryHome.PortFile)
             && int.TryParse(File.ReadAllText(FerryHome.PortFile).Trim(), System.Globalization.CultureInfo.InvariantCulture, out var recorded)
-            && IsFree(recorded))
+            && ListenPort.IsFree(recorded))
         {
             return recorded;
         }
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var port = ListenPort.Pick();
         File.WriteAllText(FerryHome.PortFile, port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return port;
-    }
-
-    private static bool IsFree(int port)
-    {
-        try
-        {
-            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
-            listener.Start();
-            return true;
-        }
-        catch (System.Net.Sockets.SocketException)
-        {
-            return false;
-        }
     }
 
     /// <summary>

@@ -232,6 +232,7 @@ public sealed class DeployProcessTests : IAsyncLifetime
 
             static string Answer() => "good";
             """);
+        good.Code.Should().Be(0, good.Stderr);
         var bad = await DeployAsync($$"""
             var app = new App("{{name}}");
             app.Function(Answer);
@@ -244,7 +245,6 @@ public sealed class DeployProcessTests : IAsyncLifetime
         using var admin = new FerryClient(Url, token);
         var history = await SendAsync(admin, Routes.AppHistory(name), ProtocolJsonContext.Default.AppHistory, timeout.Token);
 
-        good.Code.Should().Be(0, good.Stderr);
         bad.Code.Should().Be(1);
         bad.Stderr.Should().Contain("The program failed to describe its app").And.Contain("nothing was deployed and the current version keeps running")
             .And.Contain("the settings file is missing");

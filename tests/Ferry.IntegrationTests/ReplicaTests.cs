@@ -27,13 +27,6 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
     private readonly List<(string Name, Task<string> Output)> _outputs = [];
     private PostgresTestDatabase? _database;
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     private static string CliPath => Path.Combine(
         AppContext.BaseDirectory.Replace("Ferry.IntegrationTests", "Ferry.Cli", StringComparison.Ordinal)
             .Replace(Path.Combine("tests", "Ferry.Cli"), Path.Combine("src", "Ferry.Cli"), StringComparison.Ordinal),
@@ -82,7 +75,7 @@ public sealed class ReplicaTests(ITestOutputHelper output) : IAsyncLifetime
     [PostgresFact]
     public async Task Killing_the_replica_that_owns_the_app_mid_map_moves_it_and_every_result_arrives_exactly_once()
     {
-        var (portA, portB) = (FreePort(), FreePort());
+        var (portA, portB) = (ServerProcess.FreePort(), ServerProcess.FreePort());
         var urlA = new Uri($"http://127.0.0.1:{portA}/");
         var urlB = new Uri($"http://127.0.0.1:{portB}/");
         var replicaA = await StartReplicaAsync(portA);

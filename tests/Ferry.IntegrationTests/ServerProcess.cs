@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using Ferry.Cli;
 
 namespace Ferry.IntegrationTests;
 
@@ -14,13 +13,8 @@ internal static class ServerProcess
             .Replace(Path.Combine("tests", "Ferry.Cli"), Path.Combine("src", "Ferry.Cli"), StringComparison.Ordinal),
         "Ferry.Cli.dll");
 
-    /// <summary>A loopback port free at the time of asking.</summary>
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>A loopback port free at the time of asking, outside the range the kernel gives outgoing connections.</summary>
+    public static int FreePort() => ListenPort.Pick();
 
     /// <summary>
     /// Starts the server on <paramref name="port"/> with process containers and its gateway on a free port, and returns
@@ -46,6 +40,7 @@ internal static class ServerProcess
                 return server;
             }
         }
+        seen.Add(await server.StandardOutput.ReadToEndAsync());
         server.Dispose();
         throw new InvalidOperationException($"The server exited before it listened:\n{string.Join('\n', seen)}");
     }
