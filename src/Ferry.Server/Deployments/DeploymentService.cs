@@ -45,9 +45,7 @@ internal sealed partial class DeploymentService(
     private readonly List<DeploymentRecord> _versions = [];
     private readonly Dictionary<(string App, string Function), ScheduleFireRecord> _fires = [];
     private readonly SemaphoreSlim _passing = new(1, 1);
-    private readonly CancellationTokenSource _stopping = new();
-    private Task _loop = Task.CompletedTask;
-    private int _disposed;
+    private PeriodicPass? _loop;
 
     public DeploymentOptions Options => options;
 
@@ -71,7 +69,8 @@ internal sealed partial class DeploymentService(
         {
             await appStore.SaveAppAsync(demoted, cancellationToken).ConfigureAwait(false);
         }
-        _loop = Task.Run(LoopAsync, CancellationToken.None);
+        _loop = new PeriodicPass(options.Interval, clock, RunOnceAsync, e => LogPassFailed(logger, e));
+        _loop.Start(passNow: false);
     }
 
     /// <summary>Deploys the next version of an app.</summary>
@@ -177,28 +176,6 @@ internal sealed partial class DeploymentService(
 
     /// <summary>A schedule counts its due times from its last fire, or from the deployment of the version that has it.</summary>
     private static DateTimeOffset Anchor(AppRecord app, ScheduleFireRecord? fire) => fire?.LastDue ?? app.CreatedAt;
-
-    private async Task LoopAsync()
-    {
-        using var timer = new PeriodicTimer(options.Interval, clock);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                try
-                {
-                    await RunOnceAsync(_stopping.Token).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogPassFailed(logger, e);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
 
     /// <summary>
     /// One pass at the clock's time: stops drained versions and the ephemeral apps whose client went quiet, and fires
@@ -318,16 +295,7 @@ internal sealed partial class DeploymentService(
         "cs-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{appName}\n{function}\n{due.ToUnixTimeMilliseconds()}")))[..24];
 
     /// <summary>Stops the loop; the server calls it before it stops the scheduler, and the service container again.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-        _stopping.Dispose();
-    }
+    public ValueTask DisposeAsync() => _loop?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deployed {AppName} v{Version} as {AppId}; {Replaced} version(s) draining.")]
     private static partial void LogDeployed(ILogger logger, string appName, int version, string appId, int replaced);

@@ -9,42 +9,12 @@ namespace Ferry.Server.Objects;
 /// </summary>
 internal sealed partial class ObjectSweeper(IObjectStore store, TimeProvider clock, ServerOptions options, ILogger<ObjectSweeper> logger) : IAsyncDisposable
 {
-    private readonly CancellationTokenSource _stop = new();
-    private Task _loop = Task.CompletedTask;
+    private PeriodicPass? _loop;
 
-    public void Start() => _loop = Task.Run(LoopAsync);
-
-    private async Task LoopAsync()
+    public void Start()
     {
-        using var timer = new PeriodicTimer(options.RetentionSweepInterval, clock);
-        do
-        {
-            try
-            {
-                await SweepAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                LogSweepFailed(logger, e);
-            }
-        }
-        while (await NextAsync(timer).ConfigureAwait(false));
-    }
-
-    private async Task<bool> NextAsync(PeriodicTimer timer)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        _loop = new PeriodicPass(options.RetentionSweepInterval, clock, SweepAsync, e => LogSweepFailed(logger, e));
+        _loop.Start(passNow: true);
     }
 
     /// <summary>One pass; returns how many entries and partitions went.</summary>
@@ -54,16 +24,7 @@ internal sealed partial class ObjectSweeper(IObjectStore store, TimeProvider clo
         return store.SweepObjectsAsync(now - options.Objects.DictEntryTtl, now, cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_stop.IsCancellationRequested)
-        {
-            return;
-        }
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-        _stop.Dispose();
-    }
+    public ValueTask DisposeAsync() => _loop?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Sweeping expired dict entries and queue partitions failed.")]
     private static partial void LogSweepFailed(ILogger logger, Exception error);

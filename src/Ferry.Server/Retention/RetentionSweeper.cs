@@ -16,42 +16,12 @@ internal sealed partial class RetentionSweeper(IRetentionStore store, Scheduler 
     /// <summary>How long a stopped app's recent log lines stay in memory for a late reader.</summary>
     private static readonly TimeSpan StoppedLogsInMemory = TimeSpan.FromMinutes(10);
 
-    private readonly CancellationTokenSource _stop = new();
-    private Task _loop = Task.CompletedTask;
+    private PeriodicPass? _loop;
 
-    public void Start() => _loop = Task.Run(LoopAsync);
-
-    private async Task LoopAsync()
+    public void Start()
     {
-        using var timer = new PeriodicTimer(options.RetentionSweepInterval, clock);
-        do
-        {
-            try
-            {
-                await SweepAsync(_stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                LogSweepFailed(logger, e);
-            }
-        }
-        while (await WaitAsync(timer).ConfigureAwait(false));
-    }
-
-    private async Task<bool> WaitAsync(PeriodicTimer timer)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        _loop = new PeriodicPass(options.RetentionSweepInterval, clock, SweepAsync, e => LogSweepFailed(logger, e));
+        _loop.Start(passNow: true);
     }
 
     /// <summary>One pass: what expired leaves the store, then memory.</summary>
@@ -78,16 +48,8 @@ internal sealed partial class RetentionSweeper(IRetentionStore store, Scheduler 
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        // The server stops it before the store closes; the service container disposes it again afterwards.
-        if (_stop.IsCancellationRequested)
-        {
-            return;
-        }
-        await _stop.CancelAsync().ConfigureAwait(false);
-        await _loop.ConfigureAwait(false);
-    }
+    /// <summary>The server stops it before the store closes; the service container disposes it again afterwards.</summary>
+    public ValueTask DisposeAsync() => _loop?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention: deleted {Calls} calls and {Apps} stopped apps older than {Days} days.")]
     private static partial void LogSwept(ILogger logger, int calls, int apps, double days);
