@@ -38,8 +38,8 @@ public sealed class RuncTests(RuncFixture fixture) : IClassFixture<RuncFixture>
 
         var ratio = await _f.Burn.RemoteAsync(2_000);
 
+        // No lower bound: on an oversubscribed machine a busy loop can get less than its quota, which says nothing of Ferry.
         ratio.Should().BeLessThan(0.7, "a quota of 50 ms per 100 ms period throttles a busy loop");
-        ratio.Should().BeGreaterThan(0.2);
     }
 }
 
