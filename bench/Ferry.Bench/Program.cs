@@ -20,6 +20,19 @@ if (retentionOnly)
     runtimes = $"retention: {maps} spawn maps of {size:N0} on a separate server process";
     return Append();
 }
+// `--only spawn [SIZE] [RUNS]` measures a spawn map of 1,000,000 inputs on a separate server process: acceptance, the
+// health route's latency and the server's memory throughout, and the store's size per input.
+if (args.Length >= 2 && args[0] == "--only" && args[1] == "spawn")
+{
+    var size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1_000_000;
+    var runs = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 1;
+    for (var run = 0; run < runs; run++)
+    {
+        results.AddRange(SpawnBench.Rows(await SpawnBench.RunAsync(size)));
+    }
+    runtimes = $"spawn map of {size:N0} on a separate server process (process runtime), {runs} run{(runs == 1 ? "" : "s")}";
+    return Append();
+}
 // `--only objects` measures Dict and Queue operations from local code beside SQLite on its own.
 var objectsOnly = args.SequenceEqual(["--only", "objects"]);
 await using var harness = await Harness.StartAsync();

@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Ferry.Cli;
+using Ferry.Client;
+using Ferry.Hosting;
+using Ferry.Protocol;
+using Ferry.TestApp;
+
+namespace Ferry.Bench;
+
+/// <summary>
+/// One spawn map of many inputs of a trivial function against a separate <c>ferry server</c> process: the time until
+/// <c>SpawnMapAsync</c> returns (every input durable), the time until every input is done, the health route's latency
+/// sampled from its own client throughout, the server's resident memory sampled throughout, and the store's growth per
+/// input.
+/// </summary>
+internal static class SpawnBench
+{
+    public sealed record Result(
+        int Inputs, double AcceptedSeconds, double DoneSeconds,
+        double HealthP50Ms, double HealthP99Ms, double HealthMaxMs, int HealthSamples, int HealthFailures,
+        double AcceptHealthP99Ms, double AcceptHealthMaxMs,
+        long IdleRss, long PeakRss, long PeakRssAccepting, long StoreBefore, long StoreAccepted, long StoreDone);
+
+    public static async Task<Result> RunAsync(int size)
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "ferry-spawn-" + Guid.NewGuid().ToString("N")[..8]);
+        var tokenFile = Path.Combine(dataDir, "token");
+        var port = FreePort();
+        var cli = Path.Combine(Harness.RepositoryRoot, "src", "Ferry.Cli", "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "Ferry.Cli.dll");
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { cli, "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", dataDir, "--token-file", tokenFile, "--runtime", "process" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var server = Process.Start(info)!;
+        try
+        {
+            while (await server.StandardError.ReadLineAsync() is { } line && !line.Contains("listening on", StringComparison.Ordinal))
+            {
+            }
+            _ = server.StandardError.ReadToEndAsync();
+            _ = server.StandardOutput.ReadToEndAsync();
+            var url = new Uri($"http://127.0.0.1:{port}/");
+            var token = (await File.ReadAllTextAsync(tokenFile)).Trim();
+            using var admin = new FerryClient(url, token);
+            var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(Harness.AppDir, "Ferry.TestApp.dll", "bench", false), CancellationToken.None);
+            var app = await admin.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("spawn", buildId), ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
+            using var client = new FerryClient(url, token) { AppId = app.AppId };
+            var functions = new TestFunctions();
+            await client.PublishDefinitionAsync(functions.App.ToDefinition(), CancellationToken.None);
+            FerryContext.Override = client;
+            await functions.Square.RemoteAsync(1);
+
+            var idle = Rss(server.Id);
+            var storeBefore = StoreBytes(dataDir);
+            using var stop = new CancellationTokenSource();
+            var accepting = 1;
+            var health = new List<(double Ms, bool Accepting)>();
+            var failures = 0;
+            var healthUrl = new Uri(url, Routes.Health.TrimStart('/'));
+            var prober = Task.Run(async () =>
+            {
+                // Its own connection pool, so a probe never queues behind the map's uploads.
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+                using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(15));
+                while (await tick.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
+                {
+                    var watch = Stopwatch.StartNew();
+                    try
+                    {
+                        using var response = await http.GetAsync(healthUrl, CancellationToken.None);
+                        response.EnsureSuccessStatusCode();
+                        health.Add((watch.Elapsed.TotalMilliseconds, Volatile.Read(ref accepting) == 1));
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                    {
+                        failures++;
+                        health.Add((watch.Elapsed.TotalMilliseconds, Volatile.Read(ref accepting) == 1));
+                    }
+                }
+            });
+            long peak = idle, peakAccepting = idle;
+            var sampler = Task.Run(async () =>
+            {
+                using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+                while (await tick.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
+                {
+                    var rss = Rss(server.Id);
+                    peak = Math.Max(peak, rss);
+                    if (Volatile.Read(ref accepting) == 1)
+                    {
+                        peakAccepting = Math.Max(peakAccepting, rss);
+                    }
+                }
+            });
+
+            var total = Stopwatch.StartNew();
+            var call = await functions.Square.SpawnMapAsync(Enumerable.Range(0, size));
+            var acceptedSeconds = total.Elapsed.TotalSeconds;
+            Volatile.Write(ref accepting, 0);
+            var storeAccepted = StoreBytes(dataDir);
+            Console.WriteLine($"spawn map of {size:N0} accepted after {acceptedSeconds:0.0} s; RSS peak so far {Mib(peakAccepting)}, store {Mib(storeAccepted)}");
+            CallStatus status;
+            while ((status = await client.SendAsync<object, CallStatus>(HttpMethod.Get, Routes.Call(call.Id), null, null, ProtocolJsonContext.Default.CallStatus, CancellationToken.None)).State != "done")
+            {
+                Console.WriteLine($"  {total.Elapsed.TotalSeconds:0} s: {status.Completed:N0} of {status.Total:N0} done, RSS {Mib(Rss(server.Id))}");
+                // A benchmark polling a status every two seconds; tests wait on events instead.
+                await Task.Delay(2000);
+            }
+            var doneSeconds = total.Elapsed.TotalSeconds;
+            await stop.CancelAsync();
+            await prober;
+            await sampler;
+            peak = Math.Max(peak, Hwm(server.Id));
+            var storeDone = StoreBytes(dataDir);
+            FerryContext.Override = null;
+            var all = health.Select(h => h.Ms).Order().ToArray();
+            var during = health.Where(h => h.Accepting).Select(h => h.Ms).Order().ToArray();
+            return new Result(size, acceptedSeconds, doneSeconds,
+                Percentile(all, 0.50), Percentile(all, 0.99), all.Length == 0 ? 0 : all[^1], all.Length, failures,
+                Percentile(during, 0.99), during.Length == 0 ? 0 : during[^1],
+                idle, peak, peakAccepting, storeBefore, storeAccepted, storeDone);
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+            Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    public static IEnumerable<(string Name, string Ferry, string Floor, string Ratio)> Rows(Result r)
+    {
+        var n = $"{r.Inputs:N0}";
+        yield return ($"spawn map of {n}: SpawnMapAsync returns (every input durable)", $"{r.AcceptedSeconds:0.0} s", "60 s (target)", Ratio(r.AcceptedSeconds, 60));
+        yield return ($"  every input done", $"{r.DoneSeconds:0.0} s", $"{r.Inputs / r.DoneSeconds:N0} inputs/s", "");
+        yield return ($"  health probe p50 / p99 / max, every 15 ms, whole run ({r.HealthSamples:N0} probes, {r.HealthFailures} failed)", $"{r.HealthP50Ms:0.0} / {r.HealthP99Ms:0.0} / {r.HealthMaxMs:0.0} ms", "50 ms p99 (target)", Ratio(r.HealthP99Ms, 50));
+        yield return ($"  health probe p99 / max while accepting", $"{r.AcceptHealthP99Ms:0.0} / {r.AcceptHealthMaxMs:0.0} ms", "50 ms p99 (target)", Ratio(r.AcceptHealthP99Ms, 50));
+        yield return ($"  server RSS peak (idle {Mib(r.IdleRss)})", Mib(r.PeakRss), "1024 MiB (target)", Ratio(r.PeakRss / 1048576.0, 1024));
+        yield return ($"  server RSS peak while accepting", Mib(r.PeakRssAccepting), "1024 MiB (target)", Ratio(r.PeakRssAccepting / 1048576.0, 1024));
+        yield return ($"  store growth per input, inputs only (database and WAL files)", $"{(r.StoreAccepted - r.StoreBefore) / (double)r.Inputs:0} bytes", Mib(r.StoreAccepted - r.StoreBefore) + " in all", "");
+        yield return ($"  store growth per input, with outcomes", $"{(r.StoreDone - r.StoreBefore) / (double)r.Inputs:0} bytes", Mib(r.StoreDone - r.StoreBefore) + " in all", "");
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static long Rss(int pid) => StatusKb(pid, "VmRSS:");
+
+    private static long Hwm(int pid) => StatusKb(pid, "VmHWM:");
+
+    private static long StatusKb(int pid, string field) =>
+        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+
+    private static long StoreBytes(string dataDir) =>
+        Directory.EnumerateFiles(dataDir, "ferry.db*").Sum(f => new FileInfo(f).Length);
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static string Mib(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture) + " MiB";
+
+    private static string Ratio(double a, double b) => b <= 0 ? "" : (a / b).ToString("0.00", CultureInfo.InvariantCulture) + "x";
+}
