@@ -65,6 +65,75 @@ public sealed class RestartTests : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// The size of the spawn map killed in the middle. A map of 1,000,000 takes several minutes on two busy cores (see
+    /// bench/RESULTS.md, where the benchmark runs the full size), so this test uses a size that keeps it near a minute.
+    /// </summary>
+    private const int SpawnSize = 200_000;
+
+    [Fact]
+    public async Task Killing_the_server_during_a_spawn_map_of_200000_loses_no_acknowledged_input_and_duplicates_no_result()
+    {
+        var functions = new Ferry.TestApp.TestFunctions();
+        var token = (await File.ReadAllTextAsync(TokenFile)).Trim();
+        using var admin = new FerryClient(Url, token);
+        var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(ServerFixture.TestAppBuildDir, "Ferry.TestApp.dll", "ferry-tests", false), CancellationToken.None);
+        var app = await admin.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("restart-spawn", buildId),
+            ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
+        using var client = new FerryClient(Url, token, TimeSpan.FromSeconds(120)) { AppId = app.AppId };
+        await client.PublishDefinitionAsync(functions.App.ToDefinition(), CancellationToken.None);
+        FerryContext.Override = client;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            var map = await functions.Square.SpawnMapAsync(Enumerable.Range(0, SpawnSize), timeout.Token);
+            // Some outputs exist before the kill: the first outcome has been delivered.
+            await foreach (var first in map.IterateOutcomesAsync(timeout.Token))
+            {
+                first.Index.Should().Be(0);
+                break;
+            }
+            var before = await map.GetStatsAsync(timeout.Token);
+            before.AllSubmitted.Should().BeTrue("SpawnMapAsync returned, so every input was acknowledged");
+
+            _server!.Kill(entireProcessTree: true);
+            await _server.WaitForExitAsync(timeout.Token);
+            await StartServerAsync();
+
+            var outcomes = new List<Outcome<int>>(SpawnSize);
+            await foreach (var outcome in FunctionCallMap<int>.FromId(map.Id).IterateOutcomesAsync(timeout.Token))
+            {
+                outcomes.Add(outcome);
+            }
+
+            outcomes.Should().HaveCount(SpawnSize, "every acknowledged input has exactly one outcome");
+            outcomes.Select(o => o.Index).Should().Equal(Enumerable.Range(0, SpawnSize));
+            outcomes.Where(o => !o.IsSuccess || o.Value != o.Index * o.Index).Select(o => o.Index).Should().BeEmpty();
+            (await map.GetStatsAsync(timeout.Token)).Should().Be(new FunctionCallStats(Succeeded: SpawnSize, Failed: 0, Pending: 0, AllSubmitted: true));
+
+            // The store, read directly once the server has stopped: one row per index, each done once, with the square as
+            // the function computes it in 32-bit arithmetic.
+            _server!.Kill(entireProcessTree: true);
+            await _server.WaitForExitAsync(timeout.Token);
+            await using var store = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_dataDir, "ferry.db")};Pooling=False");
+            await store.OpenAsync(timeout.Token);
+            await using var count = store.CreateCommand();
+            count.CommandText = """
+                SELECT COUNT(*), COUNT(DISTINCT idx), SUM(done), COUNT(DISTINCT completion_order), MIN(idx), MAX(idx),
+                    SUM(CASE WHEN success = 1 AND CAST(result AS INTEGER) = (idx * idx + 2147483648) % 4294967296 - 2147483648 THEN 1 ELSE 0 END)
+                FROM inputs WHERE call_id = $call
+                """;
+            count.Parameters.AddWithValue("$call", map.Id);
+            await using var reader = await count.ExecuteReaderAsync(timeout.Token);
+            (await reader.ReadAsync(timeout.Token)).Should().BeTrue();
+            Enumerable.Range(0, 7).Select(reader.GetInt64).Should().Equal(SpawnSize, SpawnSize, SpawnSize, SpawnSize, 0, SpawnSize - 1, SpawnSize);
+        }
+        finally
+        {
+            FerryContext.Override = null;
+        }
+    }
+
     public async Task DisposeAsync()
     {
         if (_server is { HasExited: false })

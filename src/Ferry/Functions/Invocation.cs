@@ -252,7 +252,7 @@ internal static class Invocation
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var producer = Task.Run(() => ProduceAsync(client, callId, function, pool, kind, inputs, window, created, total, cts.Token), cts.Token);
+        var producer = Task.Run(() => ProduceAsync(client, callId, function, pool, kind, inputs, window, 1, created, total, cts.Token), cts.Token);
 
         var received = new HashSet<int>();
         var pending = new Dictionary<int, Outcome<TResult>>();
@@ -313,10 +313,20 @@ internal static class Invocation
         string kind,
         IEnumerable<JsonElement> inputs,
         SemaphoreSlim? window,
+        int uploadsInFlight,
         TaskCompletionSource created,
         TaskCompletionSource<int> total,
         CancellationToken cancellationToken)
     {
+        // Batches sent but not yet acknowledged; the server orders their writes and deduplicates them by index.
+        var uploads = new Queue<Task>();
+        async Task DrainAsync(int leave)
+        {
+            while (uploads.Count > leave)
+            {
+                await uploads.Dequeue().ConfigureAwait(false);
+            }
+        }
         try
         {
             var chunkItems = client.Options.MapBatchSize;
@@ -326,18 +336,25 @@ internal static class Invocation
             var first = true;
             async Task FlushAsync(bool final)
             {
-                if (first)
-                {
-                    await client.CreateCallAsync(new CreateCallRequest(callId, function, kind, chunk, final, Pool: pool), cancellationToken).ConfigureAwait(false);
-                    first = false;
-                    created.TrySetResult();
-                }
-                else
-                {
-                    await client.AddInputsAsync(callId, new AddInputsRequest(chunk, final), cancellationToken).ConfigureAwait(false);
-                }
+                var batch = chunk;
                 chunk = new List<InputItem>(chunkItems);
                 chunkBytes = 0;
+                if (first)
+                {
+                    await client.CreateCallAsync(new CreateCallRequest(callId, function, kind, batch, final, Pool: pool), cancellationToken).ConfigureAwait(false);
+                    first = false;
+                    created.TrySetResult();
+                    return;
+                }
+                if (final)
+                {
+                    // The server refuses inputs to a call marked final, so the final batch never overtakes one before it.
+                    await DrainAsync(0).ConfigureAwait(false);
+                    await client.AddInputsAsync(callId, new AddInputsRequest(batch, true), cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                uploads.Enqueue(client.AddInputsAsync(callId, new AddInputsRequest(batch, false), cancellationToken));
+                await DrainAsync(uploadsInFlight - 1).ConfigureAwait(false);
             }
 
             foreach (var args in inputs)
@@ -365,6 +382,11 @@ internal static class Invocation
         }
         catch (Exception e)
         {
+            foreach (var upload in uploads)
+            {
+                // Observed, so that a batch failing behind the first failure is never an unobserved exception.
+                await upload.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
             created.TrySetException(e);
             total.TrySetException(e);
             throw;
@@ -381,6 +403,12 @@ internal static class Invocation
         return new Outcome<TResult>(output.Index, value, null);
     }
 
+    /// <summary>
+    /// How many batches of a spawn map are sent before the first of them is acknowledged: the client prepares the next
+    /// batches while the server writes one, and the store's writer commits those that wait together.
+    /// </summary>
+    private const int SpawnUploadsInFlight = 4;
+
     /// <summary>Submits a map whose results nobody waits for, returning once every input is durable.</summary>
     public static async Task<string> SpawnMapAsync(FerryClient client, string function, PoolSpec? pool, IEnumerable<JsonElement> inputs, CancellationToken cancellationToken)
     {
@@ -391,7 +419,7 @@ internal static class Invocation
         {
             _ = created.Task.ContinueWith(_ => MapAnnouncer.Announce(callId, function, CallKinds.Spawn), CancellationToken.None,
                 TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-            await ProduceAsync(client, callId, function, pool, CallKinds.Spawn, inputs, window: null, created, total, cancellationToken).ConfigureAwait(false);
+            await ProduceAsync(client, callId, function, pool, CallKinds.Spawn, inputs, window: null, SpawnUploadsInFlight, created, total, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
