@@ -20,6 +20,13 @@ if (retentionOnly)
     runtimes = $"retention: {maps} spawn maps of {size:N0} on a separate server process";
     return Append();
 }
+// `--probe URL` (started by the spawn section) GETs URL every 15 ms from a process of its own until its input closes,
+// printing each probe's Unix time and latency in milliseconds.
+if (args.Length == 2 && args[0] == "--probe")
+{
+    await SpawnBench.ProbeAsync(new Uri(args[1]));
+    return 0;
+}
 // `--only spawn [SIZE] [RUNS]` measures a spawn map of 1,000,000 inputs on a separate server process: acceptance, the
 // health route's latency and the server's memory throughout, and the store's size per input.
 if (args.Length >= 2 && args[0] == "--only" && args[1] == "spawn")
