@@ -13,18 +13,51 @@ namespace Ferry.Worker.Volumes;
 public sealed record PreparedVolume(VolumeMount Mount, string HostDir, string StateFile);
 
 /// <summary>
-/// Gives each container its own copy of the volumes it mounts, at the version that is latest when it starts: the
-/// manifest is read from the control plane, missing contents are fetched over its blob API into a cache on this
-/// worker's disk (by hash, each fetched once and checked), and reflinked or copied into the container's directory (see <see cref="FileClone"/>). The cache is
-/// kept: a volume's files that several containers use travel once. Every path is resolved inside the container's
-/// directory and refused if it would leave it.
+/// Gives each container its own view of the volumes it mounts, at the version that is latest when it starts: the
+/// manifest is read from the control plane, and missing contents are fetched over its blob API into a cache on this
+/// worker's disk (by hash, each fetched once and checked). The cache is kept: a volume's files that several containers
+/// use travel once. Every path is resolved inside the container's directory and refused if it would leave it.
 /// </summary>
-internal sealed class VolumeCache(HttpClient http, string root)
+/// <remarks>
+/// Where the worker may mount overlays (Linux, as root), a container's view copies no file bytes: the manifest is laid
+/// out once per version as a tree of hard links into the cache (<see cref="Overlay"/>), shared read-only by every
+/// container that mounts that version, under an upper layer of the container's own that takes its writes. Elsewhere
+/// each file is reflinked or copied from the cache into the container's directory (see <see cref="FileClone"/>).
+/// </remarks>
+internal sealed class VolumeCache
 {
     private const int BufferSize = 1 << 20;
-    private readonly string _blobs = Path.Combine(Path.GetFullPath(root), "blobs");
-    private readonly string _containers = Path.Combine(Path.GetFullPath(root), "containers");
+    private readonly HttpClient _http;
+    private readonly string _blobs;
+    private readonly string _containers;
+    private readonly string _trees;
+    private readonly string _uppers;
     private readonly ConcurrentDictionary<string, Lazy<Task<(string Cached, string? Written)>>> _fetching = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Tree> _treesInUse = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, List<(string MountPoint, string Tree)>> _overlays = new(StringComparer.Ordinal);
+    private volatile bool _overlayUnavailable;
+
+    public VolumeCache(HttpClient http, string root)
+    {
+        _http = http;
+        root = Path.GetFullPath(root);
+        _blobs = Path.Combine(root, "blobs");
+        _containers = Path.Combine(root, "containers");
+        _trees = Path.Combine(root, "trees");
+        _uppers = Path.Combine(root, "uppers");
+        // What a worker that stopped without cleaning up left behind: its containers are gone, so are their views.
+        foreach (var point in Overlay.MountsUnder(root))
+        {
+            Overlay.Unmount(point);
+        }
+        foreach (var dir in new[] { _containers, _trees, _uppers })
+        {
+            DeleteQuietly(dir);
+        }
+    }
+
+    /// <summary>Whether containers' views are overlays (true) or copies (false); true until an overlay could not be mounted.</summary>
+    public bool UsesOverlays => !_overlayUnavailable;
 
     /// <summary>The directory that holds one container's copies and their state files.</summary>
     public string ContainerDir(string containerId) => Path.Combine(_containers, containerId);
@@ -46,29 +79,11 @@ internal sealed class VolumeCache(HttpClient http, string root)
         {
             var mount = mounts[i];
             var manifest = await ManifestAsync(mount.Volume, cancellationToken).ConfigureAwait(false);
-            var dir = Path.Combine(containerDir, "m" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var name = "m" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var dir = Path.Combine(containerDir, name);
             Directory.CreateDirectory(dir);
-            var files = new VolumeBaseFile[manifest.Files.Count];
-            await Parallel.ForEachAsync(Enumerable.Range(0, files.Length), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (k, ct) =>
-            {
-                var file = manifest.Files[k];
-                var target = ConfinedPath.Resolve(dir, file.Path);
-                if (target is null || target == dir)
-                {
-                    throw new InvalidOperationException($"Volume '{mount.Volume}' has a path that leaves the volume: '{file.Path}'.");
-                }
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                var (cached, written) = await BlobAsync(file.Hash, target, ct).ConfigureAwait(false);
-                if (written != target)
-                {
-                    FileClone.CloneOrCopy(cached, target);
-                }
-                if (!OperatingSystem.IsWindows())
-                {
-                    File.SetUnixFileMode(target, (UnixFileMode)file.Mode);
-                }
-                files[k] = new VolumeBaseFile(file.Path, file.Hash, file.Size, file.Mode, File.GetLastWriteTimeUtc(target).Ticks);
-            }).ConfigureAwait(false);
+            var files = (_overlayUnavailable ? null : await OverlayAsync(containerId, name, mount.Volume, manifest, dir, cancellationToken).ConfigureAwait(false))
+                ?? await CopyAsync(mount.Volume, manifest, dir, cancellationToken).ConfigureAwait(false);
             var state = dir + ".json";
             await File.WriteAllBytesAsync(state, JsonSerializer.SerializeToUtf8Bytes(new VolumeBase(manifest.Version, files), ProtocolJsonContext.Default.VolumeBase),
                 cancellationToken).ConfigureAwait(false);
@@ -77,16 +92,238 @@ internal sealed class VolumeCache(HttpClient http, string root)
         return prepared;
     }
 
-    /// <summary>Removes a container's copies once it has exited (it committed what it meant to keep before).</summary>
+    /// <summary>
+    /// Mounts an overlay at <paramref name="dir"/>: the version's tree of links into the cache below, the container's
+    /// own layer above. Null if this host cannot mount one; the caller copies instead, and so does every later call.
+    /// </summary>
+    private async Task<VolumeBaseFile[]?> OverlayAsync(string containerId, string name, string volume, VolumeManifest manifest, string dir, CancellationToken cancellationToken)
+    {
+        var key = TreeKey(manifest);
+        var tree = await AcquireTreeAsync(key, volume, manifest, cancellationToken).ConfigureAwait(false);
+        var mounted = false;
+        try
+        {
+            var layer = Path.Combine(_uppers, containerId, name);
+            var upper = Path.Combine(layer, "upper");
+            var work = Path.Combine(layer, "work");
+            Directory.CreateDirectory(upper);
+            Directory.CreateDirectory(work);
+            if (Overlay.TryMount(tree, upper, work, dir) == Overlay.MountResult.Unavailable)
+            {
+                _overlayUnavailable = true;
+                DeleteQuietly(layer);
+                return null;
+            }
+            mounted = true;
+            _overlays.AddOrUpdate(containerId, _ => [(dir, key)], (_, list) =>
+            {
+                lock (list)
+                {
+                    list.Add((dir, key));
+                }
+                return list;
+            });
+            var files = new VolumeBaseFile[manifest.Files.Count];
+            for (var k = 0; k < files.Length; k++)
+            {
+                var file = manifest.Files[k];
+                var local = Path.Combine(dir, file.Path.Replace('/', Path.DirectorySeparatorChar));
+                files[k] = new VolumeBaseFile(file.Path, file.Hash, file.Size, file.Mode, File.GetLastWriteTimeUtc(local).Ticks);
+            }
+            return files;
+        }
+        finally
+        {
+            if (!mounted)
+            {
+                ReleaseTree(key);
+            }
+        }
+    }
+
+    /// <summary>Copies (or reflinks) every file of the version into <paramref name="dir"/>, from the cache or from the same stream that fills it.</summary>
+    private async Task<VolumeBaseFile[]> CopyAsync(string volume, VolumeManifest manifest, string dir, CancellationToken cancellationToken)
+    {
+        var files = new VolumeBaseFile[manifest.Files.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, files.Length), new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (k, ct) =>
+        {
+            var file = manifest.Files[k];
+            var target = Confined(dir, volume, file.Path);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            var (cached, written) = await BlobAsync(file.Hash, target, file.Mode, ct).ConfigureAwait(false);
+            if (written != target)
+            {
+                FileClone.CloneOrCopy(cached, target);
+            }
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(target, (UnixFileMode)file.Mode);
+            }
+            files[k] = new VolumeBaseFile(file.Path, file.Hash, file.Size, file.Mode, File.GetLastWriteTimeUtc(target).Ticks);
+        }).ConfigureAwait(false);
+        return files;
+    }
+
+    private static string Confined(string dir, string volume, string path) =>
+        ConfinedPath.Resolve(dir, path) is { } target && target != dir
+            ? target
+            : throw new InvalidOperationException($"Volume '{volume}' has a path that leaves the volume: '{path}'.");
+
+    /// <summary>Names a version's tree by what it holds, so two volumes or two versions with the same files share one.</summary>
+    private static string TreeKey(VolumeManifest manifest)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in manifest.Files)
+        {
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes($"{file.Path}\0{file.Hash}\0{file.Mode}\n"));
+        }
+        return Convert.ToHexStringLower(sha.GetHashAndReset());
+    }
+
+    /// <summary>The version's tree of links, built once and shared while any container mounts it; each call holds it until <see cref="ReleaseTree"/>.</summary>
+    private async Task<string> AcquireTreeAsync(string key, string volume, VolumeManifest manifest, CancellationToken cancellationToken)
+    {
+        Tree tree;
+        lock (_treesInUse)
+        {
+            if (!_treesInUse.TryGetValue(key, out tree!))
+            {
+                var path = Path.Combine(_trees, key);
+                tree = new Tree(path, new Lazy<Task>(() => BuildTreeAsync(path, volume, manifest)));
+                _treesInUse[key] = tree;
+            }
+            tree.Holders++;
+        }
+        try
+        {
+            await tree.Built.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return tree.Path;
+        }
+        catch
+        {
+            ReleaseTree(key);
+            throw;
+        }
+    }
+
+    private void ReleaseTree(string key)
+    {
+        string? gone = null;
+        lock (_treesInUse)
+        {
+            if (_treesInUse.TryGetValue(key, out var tree) && --tree.Holders == 0)
+            {
+                _treesInUse.Remove(key);
+                if (Directory.Exists(tree.Path))
+                {
+                    // Renamed away under the lock, so a tree built for the same key next cannot meet its remains.
+                    gone = tree.Path + ".gone-" + Guid.NewGuid().ToString("N");
+                    Directory.Move(tree.Path, gone);
+                }
+            }
+        }
+        if (gone is not null)
+        {
+            DeleteQuietly(gone);
+        }
+    }
+
+    /// <summary>Fetches what the cache lacks, then lays the version out beside its place as links into the cache and renames it into place.</summary>
+    private async Task BuildTreeAsync(string path, string volume, VolumeManifest manifest)
+    {
+        var sources = new ConcurrentDictionary<(string Hash, int Mode), string>();
+        await Parallel.ForEachAsync(manifest.Files.Select(f => (f.Hash, f.Mode)).Distinct(), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (blob, ct) =>
+        {
+            var (cached, _) = await BlobAsync(blob.Hash, null, blob.Mode, ct).ConfigureAwait(false);
+            sources[blob] = WithMode(cached, blob.Mode);
+        }).ConfigureAwait(false);
+        var temp = path + ".new-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            Directory.CreateDirectory(temp);
+            foreach (var file in manifest.Files)
+            {
+                var target = Confined(temp, volume, file.Path);
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                var source = sources[(file.Hash, file.Mode)];
+                if (!Overlay.TryLink(source, target))
+                {
+                    File.Copy(source, target);
+                }
+            }
+            DeleteQuietly(path);
+            Directory.Move(temp, path);
+        }
+        finally
+        {
+            DeleteQuietly(temp);
+        }
+    }
+
+    /// <summary>
+    /// A cached file with the permission bits <paramref name="mode"/>: the cached blob itself if it has them, else a
+    /// sibling made once with them. Links share one inode, so a cached file's mode is never changed once it exists.
+    /// </summary>
+    private static string WithMode(string cached, int mode)
+    {
+        if (OperatingSystem.IsWindows() || ((int)File.GetUnixFileMode(cached) & 0xFFF) == mode)
+        {
+            return cached;
+        }
+        var variant = $"{cached}.{Convert.ToString(mode, 8)}";
+        if (!File.Exists(variant))
+        {
+            var temp = $"{variant}.{Guid.NewGuid():N}.tmp";
+            try
+            {
+                FileClone.CloneOrCopy(cached, temp);
+                File.SetUnixFileMode(temp, (UnixFileMode)mode);
+                File.Move(temp, variant, overwrite: true);
+            }
+            finally
+            {
+                File.Delete(temp);
+            }
+        }
+        return variant;
+    }
+
+    /// <summary>Unmounts and removes a container's views once it has exited (it committed what it meant to keep before).</summary>
     public void Release(string containerId)
     {
-        if (ConfinedPath.Resolve(_containers, containerId) is { } dir && dir != _containers && Directory.Exists(dir))
+        if (ConfinedPath.Resolve(_containers, containerId) is not { } dir || dir == _containers)
+        {
+            return;
+        }
+        if (_overlays.TryRemove(containerId, out var overlays))
+        {
+            foreach (var (point, _) in overlays)
+            {
+                Overlay.Unmount(point);
+            }
+        }
+        // A view must be unmounted before its directory goes, or deleting it would walk into the volume.
+        foreach (var point in Overlay.MountsUnder(dir))
+        {
+            Overlay.Unmount(point);
+        }
+        DeleteQuietly(dir);
+        DeleteQuietly(Path.Combine(_uppers, Path.GetFileName(dir)));
+        foreach (var (_, tree) in overlays ?? [])
+        {
+            ReleaseTree(tree);
+        }
+    }
+
+    private static void DeleteQuietly(string dir)
+    {
+        if (Directory.Exists(dir))
         {
             try
             {
                 Directory.Delete(dir, recursive: true);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
             }
         }
@@ -94,7 +331,7 @@ internal sealed class VolumeCache(HttpClient http, string root)
 
     private async Task<VolumeManifest> ManifestAsync(string volume, CancellationToken cancellationToken)
     {
-        using var response = await http.GetAsync("/" + Routes.VolumeManifest(volume), cancellationToken).ConfigureAwait(false);
+        using var response = await _http.GetAsync("/" + Routes.VolumeManifest(volume), cancellationToken).ConfigureAwait(false);
         if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
             throw new InvalidOperationException($"Volume '{volume}' does not exist; create it with Volume.FromName(\"{volume}\", createIfMissing: true) or `ferry volume create {volume}`.");
@@ -106,10 +343,11 @@ internal sealed class VolumeCache(HttpClient http, string root)
 
     /// <summary>
     /// The cached file of a blob, fetched first if this worker lacks it; concurrent askers share one fetch. The asker
-    /// that starts a fetch has its own copy written from the same stream, and gets back its <paramref name="target"/>
-    /// as the second item; the others get null there and make their copies from the cache.
+    /// that starts a fetch with a <paramref name="target"/> has its own copy written from the same stream, and gets
+    /// that path back as the second item; the others get null there and make their copies from the cache. A fetched
+    /// blob gets the permission bits <paramref name="mode"/> of the asker that started the fetch.
     /// </summary>
-    private Task<(string Cached, string? Written)> BlobAsync(string hash, string target, CancellationToken cancellationToken)
+    private Task<(string Cached, string? Written)> BlobAsync(string hash, string? target, int mode, CancellationToken cancellationToken)
     {
         if (hash.Length != 64 || !hash.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
         {
@@ -120,7 +358,7 @@ internal sealed class VolumeCache(HttpClient http, string root)
         {
             return Task.FromResult<(string, string?)>((path, null));
         }
-        var lazy = _fetching.GetOrAdd(hash, h => new Lazy<Task<(string, string?)>>(() => FetchAsync(h, path, target)));
+        var lazy = _fetching.GetOrAdd(hash, h => new Lazy<Task<(string, string?)>>(() => FetchAsync(h, path, target, mode)));
         var task = lazy.Value;
         if (task.IsFaulted)
         {
@@ -130,46 +368,89 @@ internal sealed class VolumeCache(HttpClient http, string root)
     }
 
     /// <summary>
-    /// Downloads a blob into the cache and, from the same bytes, into <paramref name="copy"/>: two files, so the
-    /// container's writes never reach the cache, without reading the cached file back to copy it. Both are written
-    /// beside their places and renamed into them only once the hash checks.
+    /// Downloads a blob into the cache and, from the same bytes, into <paramref name="copy"/> if there is one: two
+    /// files, so the container's writes never reach the cache, without reading the cached file back to copy it. Both
+    /// are written beside their places and renamed into them only once the hash checks.
     /// </summary>
-    private async Task<(string Cached, string? Written)> FetchAsync(string hash, string path, string copy)
+    private async Task<(string Cached, string? Written)> FetchAsync(string hash, string path, string? copy, int mode)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-        var copyTemp = Path.Combine(Path.GetDirectoryName(copy)!, $".{Path.GetFileName(copy)}.ferry-{Guid.NewGuid():N}");
+        var copyTemp = copy is null ? null : Path.Combine(Path.GetDirectoryName(copy)!, $".{Path.GetFileName(copy)}.ferry-{Guid.NewGuid():N}");
         try
         {
-            using (var response = await http.GetAsync("/" + Routes.Blob(hash), HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false))
+            using (var response = await _http.GetAsync("/" + Routes.Blob(hash), HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false))
             {
                 response.EnsureSuccessStatusCode();
                 await using var source = await response.Content.ReadAsStreamAsync().ConfigureAwait(false);
                 await using var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
-                await using var second = new FileStream(copyTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                await using var second = copyTemp is null ? null : new FileStream(copyTemp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+                if (response.Content.Headers.ContentLength is { } length)
+                {
+                    target.SetLength(length);
+                    second?.SetLength(length);
+                }
                 using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
                 var buffer = new byte[BufferSize];
                 int read;
-                while ((read = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+                while ((read = await ReadFullAsync(source, buffer).ConfigureAwait(false)) > 0)
                 {
-                    sha.AppendData(buffer, 0, read);
                     var chunk = buffer.AsMemory(0, read);
-                    await Task.WhenAll(target.WriteAsync(chunk).AsTask(), second.WriteAsync(chunk).AsTask()).ConfigureAwait(false);
+                    // Hashing one chunk while the disk takes it: on two busy cores the two take turns otherwise.
+                    var writes = second is null ? target.WriteAsync(chunk).AsTask() : Task.WhenAll(target.WriteAsync(chunk).AsTask(), second.WriteAsync(chunk).AsTask());
+                    sha.AppendData(buffer, 0, read);
+                    await writes.ConfigureAwait(false);
+                }
+                if (target.Position != target.Length)
+                {
+                    throw new InvalidOperationException($"The volume content with hash {hash} arrived short.");
                 }
                 if (Convert.ToHexStringLower(sha.GetHashAndReset()) != hash)
                 {
                     throw new InvalidOperationException($"The volume content with hash {hash} arrived corrupted.");
                 }
             }
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(temp, (UnixFileMode)mode);
+            }
             File.Move(temp, path, overwrite: true);
-            File.Move(copyTemp, copy, overwrite: true);
+            if (copy is not null)
+            {
+                File.Move(copyTemp!, copy, overwrite: true);
+            }
             return (path, copy);
         }
         finally
         {
             File.Delete(temp);
-            File.Delete(copyTemp);
+            if (copyTemp is not null)
+            {
+                File.Delete(copyTemp);
+            }
             _fetching.TryRemove(hash, out _);
         }
+    }
+
+    /// <summary>Fills <paramref name="buffer"/> from <paramref name="source"/> unless it ends first; returns how much it read.</summary>
+    private static async Task<int> ReadFullAsync(Stream source, byte[] buffer)
+    {
+        var total = 0;
+        int read;
+        while (total < buffer.Length && (read = await source.ReadAsync(buffer.AsMemory(total)).ConfigureAwait(false)) > 0)
+        {
+            total += read;
+        }
+        return total;
+    }
+
+    /// <summary>A version's tree of links, and how many containers' views stand on it.</summary>
+    private sealed class Tree(string path, Lazy<Task> built)
+    {
+        public string Path { get; } = path;
+
+        public Lazy<Task> Built { get; } = built;
+
+        public int Holders { get; set; }
     }
 }
