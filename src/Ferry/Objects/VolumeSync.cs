@@ -5,6 +5,13 @@ using Ferry.Protocol;
 
 namespace Ferry;
 
+/// <summary>What one commit of a mounted volume did.</summary>
+/// <param name="Version">The volume's version the commit made, or the one it started from if nothing changed.</param>
+/// <param name="Hashed">The paths whose contents were read to hash them (their size, modification time or mode had moved).</param>
+/// <param name="Uploaded">The paths whose contents were sent to the server (it lacked them).</param>
+/// <param name="Removed">The paths the commit removed from the volume.</param>
+internal sealed record VolumeCommitSummary(long Version, IReadOnlyList<string> Hashed, IReadOnlyList<string> Uploaded, IReadOnlyList<string> Removed);
+
 /// <summary>The volumes mounted in this container, from <see cref="FerryEnv.Volumes"/>, read once.</summary>
 internal static class VolumeMounts
 {
@@ -52,7 +59,9 @@ internal sealed class VolumeSync(VolumeMountState state)
 
     public VolumeMountState State => state;
 
-    public async Task CommitAsync(FerryClient client, CancellationToken cancellationToken, bool reload = true)
+    /// <summary>Publishes what changed in the copy since it was loaded or last committed, then reloads it unless told not to.</summary>
+    /// <returns>What the commit read and sent: the paths it hashed, the paths whose contents it uploaded, the paths it removed.</returns>
+    public async Task<VolumeCommitSummary> CommitAsync(FerryClient client, CancellationToken cancellationToken, bool reload = true)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -61,6 +70,7 @@ internal sealed class VolumeSync(VolumeMountState state)
             var known = before.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
             var kept = new List<VolumeBaseFile>();
             var changed = new List<(VolumeFile File, string Local, long Mtime)>();
+            var hashed = new List<string>();
             foreach (var (path, local) in Scan(state.Dir))
             {
                 var info = new FileInfo(local);
@@ -72,6 +82,7 @@ internal sealed class VolumeSync(VolumeMountState state)
                     continue;
                 }
                 var (hash, size) = await HashFileAsync(local, cancellationToken).ConfigureAwait(false);
+                hashed.Add(path);
                 if (was is not null && was.Hash == hash && was.Mode == mode)
                 {
                     kept.Add(was with { Size = size, MtimeTicks = mtime });
@@ -81,9 +92,10 @@ internal sealed class VolumeSync(VolumeMountState state)
             }
             var removed = known.Keys.ToList();
             var version = before.Version;
+            IReadOnlyList<string> uploaded = [];
             if (changed.Count > 0 || removed.Count > 0)
             {
-                await UploadMissingAsync(client, [.. changed.Select(c => (c.File, c.Local))], null, cancellationToken).ConfigureAwait(false);
+                uploaded = await UploadMissingAsync(client, [.. changed.Select(c => (c.File, c.Local))], null, cancellationToken).ConfigureAwait(false);
                 version = (await client.SendAsync(HttpMethod.Post, Routes.VolumeCommit(state.Volume), new VolumeCommitRequest([.. changed.Select(c => c.File)], removed),
                     ProtocolJsonContext.Default.VolumeCommitRequest, ProtocolJsonContext.Default.VolumeCommitResponse, cancellationToken).ConfigureAwait(false)).Version;
             }
@@ -98,6 +110,7 @@ internal sealed class VolumeSync(VolumeMountState state)
             {
                 SaveBase(LoadBase() with { Version = version });
             }
+            return new VolumeCommitSummary(version, hashed, uploaded, removed);
         }
         finally
         {
@@ -243,11 +256,12 @@ internal sealed class VolumeSync(VolumeMountState state)
     }
 
     /// <summary>Uploads the files whose contents the server lacks, each streamed from disk, reporting the running total of bytes sent.</summary>
-    internal static async Task UploadMissingAsync(FerryClient client, IReadOnlyList<(VolumeFile File, string Local)> files, IProgress<long>? progress, CancellationToken cancellationToken)
+    /// <returns>The volume paths of the files whose contents were sent.</returns>
+    internal static async Task<IReadOnlyList<string>> UploadMissingAsync(FerryClient client, IReadOnlyList<(VolumeFile File, string Local)> files, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         if (files.Count == 0)
         {
-            return;
+            return [];
         }
         if (files.FirstOrDefault(f => f.File.Size > ProtocolInfo.MaxBlobBytes) is { File: { } big })
         {
@@ -257,6 +271,7 @@ internal sealed class VolumeSync(VolumeMountState state)
             ProtocolJsonContext.Default.MissingBlobsRequest, ProtocolJsonContext.Default.MissingBlobsResponse, cancellationToken).ConfigureAwait(false);
         var wanted = missing.Missing.ToHashSet(StringComparer.Ordinal);
         long sent = 0;
+        var uploaded = new List<string>();
         foreach (var (file, local) in files)
         {
             if (!wanted.Remove(file.Hash))
@@ -267,7 +282,9 @@ internal sealed class VolumeSync(VolumeMountState state)
             await client.UploadFileBlobAsync(file.Hash, local, progress is null ? null : new Offset(progress, start), cancellationToken).ConfigureAwait(false);
             sent += file.Size;
             progress?.Report(sent);
+            uploaded.Add(file.Path);
         }
+        return uploaded;
     }
 
     private sealed class Offset(IProgress<long> inner, long start) : IProgress<long>
