@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Ferry.Protocol.Transport;
 
 namespace Ferry.Server.Storage;
 
@@ -35,19 +36,14 @@ internal sealed class FileBlobStore(string root) : IBlobStore
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         try
         {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            // Large reads and unbuffered writes: volume files of a GiB pass through here.
+            string actual;
+            // Large reads, unbuffered writes, and the hash of one chunk beside the write of it and the read of the
+            // next: volume files of a GiB pass through here.
             await using (var file = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
             {
-                var buffer = new byte[1 << 20];
-                int read;
-                while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    sha.AppendData(buffer, 0, read);
-                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                }
+                (actual, _) = await HashingCopy.CopyAsync(content, [file], cancellationToken).ConfigureAwait(false);
             }
-            if (!string.Equals(Convert.ToHexStringLower(sha.GetHashAndReset()), hash, StringComparison.Ordinal))
+            if (!string.Equals(actual, hash, StringComparison.Ordinal))
             {
                 return false;
             }

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Ferry.Protocol;
+using Ferry.Protocol.Transport;
 
 namespace Ferry.Worker.Volumes;
 
@@ -26,7 +27,6 @@ public sealed record PreparedVolume(VolumeMount Mount, string HostDir, string St
 /// </remarks>
 internal sealed class VolumeCache
 {
-    private const int BufferSize = 1 << 20;
     private readonly HttpClient _http;
     private readonly string _blobs;
     private readonly string _containers;
@@ -390,22 +390,12 @@ internal sealed class VolumeCache
                     target.SetLength(length);
                     second?.SetLength(length);
                 }
-                using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var buffer = new byte[BufferSize];
-                int read;
-                while ((read = await ReadFullAsync(source, buffer).ConfigureAwait(false)) > 0)
-                {
-                    var chunk = buffer.AsMemory(0, read);
-                    // Hashing one chunk while the disk takes it: on two busy cores the two take turns otherwise.
-                    var writes = second is null ? target.WriteAsync(chunk).AsTask() : Task.WhenAll(target.WriteAsync(chunk).AsTask(), second.WriteAsync(chunk).AsTask());
-                    sha.AppendData(buffer, 0, read);
-                    await writes.ConfigureAwait(false);
-                }
+                var (actual, _) = await HashingCopy.CopyAsync(source, second is null ? [target] : [target, second]).ConfigureAwait(false);
                 if (target.Position != target.Length)
                 {
                     throw new InvalidOperationException($"The volume content with hash {hash} arrived short.");
                 }
-                if (Convert.ToHexStringLower(sha.GetHashAndReset()) != hash)
+                if (actual != hash)
                 {
                     throw new InvalidOperationException($"The volume content with hash {hash} arrived corrupted.");
                 }
@@ -430,18 +420,6 @@ internal sealed class VolumeCache
             }
             _fetching.TryRemove(hash, out _);
         }
-    }
-
-    /// <summary>Fills <paramref name="buffer"/> from <paramref name="source"/> unless it ends first; returns how much it read.</summary>
-    private static async Task<int> ReadFullAsync(Stream source, byte[] buffer)
-    {
-        var total = 0;
-        int read;
-        while (total < buffer.Length && (read = await source.ReadAsync(buffer.AsMemory(total)).ConfigureAwait(false)) > 0)
-        {
-            total += read;
-        }
-        return total;
     }
 
     /// <summary>A version's tree of links, and how many containers' views stand on it.</summary>

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using Ferry.Client;
 using Ferry.Protocol;
+using Ferry.Protocol.Transport;
 
 namespace Ferry;
 
@@ -54,7 +55,6 @@ internal static class VolumeMounts
 /// </summary>
 internal sealed class VolumeSync(VolumeMountState state)
 {
-    private const int BufferSize = 1 << 20;
     private readonly SemaphoreSlim _gate = new(1, 1);
 
     public VolumeMountState State => state;
@@ -171,17 +171,10 @@ internal sealed class VolumeSync(VolumeMountState state)
         {
             using (var response = await client.GetStreamAsync(Routes.Blob(file.Hash), cancellationToken).ConfigureAwait(false))
             await using (var source = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false))
-            await using (var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize, FileOptions.Asynchronous))
+            await using (var target = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
             {
-                using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var buffer = new byte[BufferSize];
-                int read;
-                while ((read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    sha.AppendData(buffer, 0, read);
-                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                }
-                if (Convert.ToHexStringLower(sha.GetHashAndReset()) != file.Hash)
+                var (actual, _) = await HashingCopy.CopyAsync(source, [target], cancellationToken).ConfigureAwait(false);
+                if (actual != file.Hash)
                 {
                     throw new FerryException($"The content of '{file.Path}' arrived corrupted (it does not hash to {file.Hash}).");
                 }
@@ -250,9 +243,8 @@ internal sealed class VolumeSync(VolumeMountState state)
     /// <summary>The SHA-256 of a file and its size, read once, sequentially.</summary>
     internal static async Task<(string Hash, long Size)> HashFileAsync(string path, CancellationToken cancellationToken)
     {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, BufferSize, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        var hash = await SHA256.HashDataAsync(file, cancellationToken).ConfigureAwait(false);
-        return (Convert.ToHexStringLower(hash), file.Length);
+        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        return await HashingCopy.CopyAsync(file, [], cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Uploads the files whose contents the server lacks, each streamed from disk, reporting the running total of bytes sent.</summary>
