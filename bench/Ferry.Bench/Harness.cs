@@ -69,7 +69,8 @@ internal sealed class Harness : IAsyncDisposable
         var server = await FerryServer.StartAsync(new ServerOptions { DataDir = dataDir, Port = 0 });
         var workerDir = Path.Combine(dataDir, "worker");
         var workerToken = await server.CreateTokenAsync("bench-worker", TokenKinds.Worker, ephemeral: true);
-        var worker = new WorkerAgent(new WorkerOptions { ServerUrl = server.Url, Token = workerToken, DataDir = workerDir, MaxContainers = 8, Gpus = [] }, runtime?.Invoke(workerDir) ?? new ProcessRuntime(), NullLogger.Instance);
+        var worker = new WorkerAgent(new WorkerOptions { ServerUrl = server.Url, Token = workerToken, DataDir = workerDir, MaxContainers = 8, Gpus = [],
+            ServerBlobDir = Path.Combine(dataDir, "blobs") }, runtime?.Invoke(workerDir) ?? new ProcessRuntime(), NullLogger.Instance);
         worker.Start();
         await server.WaitForWorkersAsync(1);
         var admin = new FerryClient(server.Url, await server.CreateTokenAsync("bench", ephemeral: true));

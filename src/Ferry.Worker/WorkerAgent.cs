@@ -45,7 +45,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         _http = new HttpClient(Credentials.Handler(options.ServerFingerprint)) { BaseAddress = options.ServerUrl, Timeout = TimeSpan.FromMinutes(10) };
         _http.DefaultRequestHeaders.Authorization = Credentials.Header(options.Token);
         _builds = new BuildCache(_http, Path.Combine(options.DataDir, "builds"));
-        _volumes = new Volumes.VolumeCache(_http, Path.Combine(options.DataDir, "volumes"));
+        _volumes = new Volumes.VolumeCache(_http, Path.Combine(options.DataDir, "volumes"), options.ServerBlobDir);
         _snapshots = new(() => Runtimes.Runc.SnapshotSupport.ProbeAsync(runtime.Name, _stop.Token));
         _resources = new WorkerResources(
             options.Cpu ?? Environment.ProcessorCount,

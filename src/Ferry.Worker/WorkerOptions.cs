@@ -34,6 +34,14 @@ public sealed record WorkerOptions
     /// <summary>GPUs offered; null means discover them with nvidia-smi.</summary>
     public IReadOnlyList<GpuDevice>? Gpus { get; init; }
 
+    /// <summary>
+    /// The control plane's blob directory, when this worker runs on the same machine as the control plane and can read
+    /// its data dir (the worker <c>ferry server</c> starts sets it); null otherwise, the default. Volume contents are
+    /// then hard-linked from there into the worker's cache, where the filesystem allows, instead of downloaded: the
+    /// control plane checked each against its hash when it was uploaded, and never changes a stored blob.
+    /// </summary>
+    public string? ServerBlobDir { get; init; }
+
     /// <summary><c>auto</c>, <c>process</c> or <c>runc</c>.</summary>
     public string Runtime { get; init; } = "auto";
 }

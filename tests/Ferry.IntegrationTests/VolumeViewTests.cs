@@ -116,6 +116,30 @@ public sealed class VolumeViewTests(ServerFixture fixture) : IClassFixture<Serve
         cache.Release("c-commit");
     }
 
+    [Fact]
+    public async Task Prepare_BesideTheServer_LinksTheServersBlobIntoTheCacheAndTheViewStillKeepsItsWrites()
+    {
+        await fixture.NewAppAsync();
+        using var timeout = new CancellationTokenSource(Limit);
+        var volume = Volume.FromName(Unique("linked"), createIfMissing: true);
+        await volume.WriteFileAsync("weights.bin", "stored by the server"u8.ToArray(), timeout.Token);
+        var hash = (await ManifestAsync(volume.Name, timeout.Token)).Files.Single().Hash;
+        var stored = Path.Combine(fixture.DataDirectory, "blobs", hash[..2], hash);
+        var cache = new VolumeCache(_worker, _root, Path.Combine(fixture.DataDirectory, "blobs"));
+
+        var view = (await cache.PrepareAsync("c-linked", [new VolumeMount("/data", volume.Name)], timeout.Token)).Single();
+        var cached = Path.Combine(_root, "blobs", hash[..2], hash);
+        // One inode has one modification time: setting it through one name shows it through the other.
+        var marker = new DateTime(2001, 2, 3, 4, 5, 6, DateTimeKind.Utc);
+        File.SetLastWriteTimeUtc(stored, marker);
+        File.GetLastWriteTimeUtc(cached).Should().Be(marker, "the cached file is the server's stored blob, linked, not a download");
+        await File.WriteAllTextAsync(Path.Combine(view.HostDir, "weights.bin"), "changed in the container", timeout.Token);
+
+        (await File.ReadAllTextAsync(stored, timeout.Token)).Should().Be("stored by the server");
+        Encoding.UTF8.GetString(await volume.ReadFileAsync("weights.bin", timeout.Token)).Should().Be("stored by the server");
+        cache.Release("c-linked");
+    }
+
     private async Task<VolumeManifest> ManifestAsync(string volume, CancellationToken cancellationToken)
     {
         using var response = await _worker.GetAsync("/" + Routes.VolumeManifest(volume), cancellationToken);

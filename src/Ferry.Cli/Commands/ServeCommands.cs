@@ -77,7 +77,7 @@ internal static class ServeCommands
         await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
         var fingerprint = certificate is null ? null : Credentials.Fingerprint(certificate);
         await using var agent = embeddedWorker
-            ? await StartWorkerAsync(server.Url, await server.CreateTokenAsync("embedded", TokenKinds.Worker, ephemeral: true, cancellationToken).ConfigureAwait(false), fingerprint, Path.Combine(dataDir, "worker"), worker, level, cancellationToken).ConfigureAwait(false)
+            ? await StartWorkerAsync(server.Url, await server.CreateTokenAsync("embedded", TokenKinds.Worker, ephemeral: true, cancellationToken).ConfigureAwait(false), fingerprint, Path.Combine(dataDir, "worker"), worker, level, Path.Combine(dataDir, "blobs"), cancellationToken).ConfigureAwait(false)
             : null;
         if (stateFile is not null)
         {
@@ -128,7 +128,7 @@ internal static class ServeCommands
         for (var i = 0; i < serverUrls.Count; i++)
         {
             var agentDir = serverUrls.Count == 1 ? dataDir : Path.Combine(dataDir, $"server-{i + 1}");
-            agents.Add(await StartWorkerAsync(serverUrls[i], token.Trim(), fingerprint, agentDir, worker, verbose ? LogLevel.Information : LogLevel.Warning, cancellationToken).ConfigureAwait(false));
+            agents.Add(await StartWorkerAsync(serverUrls[i], token.Trim(), fingerprint, agentDir, worker, verbose ? LogLevel.Information : LogLevel.Warning, null, cancellationToken).ConfigureAwait(false));
             Console.Error.WriteLine($"Ferry worker serving {serverUrls[i]} with the {agents[^1].RuntimeName} runtime, up to {agents[^1].Resources.MaxContainers} containers.");
         }
         // System.CommandLine 2.0.0 leaves SIGTERM and SIGINT unhandled, so the process would end at once and leave its
@@ -164,7 +164,7 @@ internal static class ServeCommands
         }
     }
 
-    private static async Task<WorkerAgent> StartWorkerAsync(Uri serverUrl, string token, string? fingerprint, string dataDir, WorkerSettings settings, LogLevel level, CancellationToken cancellationToken)
+    private static async Task<WorkerAgent> StartWorkerAsync(Uri serverUrl, string token, string? fingerprint, string dataDir, WorkerSettings settings, LogLevel level, string? serverBlobDir, CancellationToken cancellationToken)
     {
         var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
         var logger = loggers.CreateLogger("Ferry.Worker");
@@ -180,6 +180,7 @@ internal static class ServeCommands
             Cpu = settings.Cpu,
             MemoryMiB = settings.MemoryMiB,
             Runtime = runtime.Name,
+            ServerBlobDir = serverBlobDir,
         };
         var agent = new WorkerAgent(options, runtime, logger);
         agent.Start();

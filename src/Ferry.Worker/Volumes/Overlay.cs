@@ -74,6 +74,9 @@ internal static partial class Overlay
         return error == Emlink ? false : throw new IOException($"Linking {target} to the cached {source} failed (errno {error}{(error == Enoent ? ", no such file" : "")}).");
     }
 
+    /// <summary>Makes <paramref name="target"/> a second name of <paramref name="source"/> if it can, for whatever reason it cannot.</summary>
+    public static bool TryLinkAny(string source, string target) => Link(source, target) == 0;
+
     /// <summary>The mount points at or under <paramref name="root"/> in this process's mount namespace, deepest first.</summary>
     public static IReadOnlyList<string> MountsUnder(string root)
     {

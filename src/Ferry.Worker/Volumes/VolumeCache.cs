@@ -32,14 +32,19 @@ internal sealed class VolumeCache
     private readonly string _containers;
     private readonly string _trees;
     private readonly string _uppers;
+    private readonly string? _serverBlobs;
     private readonly ConcurrentDictionary<string, Lazy<Task<(string Cached, string? Written)>>> _fetching = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Tree> _treesInUse = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, List<(string MountPoint, string Tree)>> _overlays = new(StringComparer.Ordinal);
     private volatile bool _overlayUnavailable;
 
-    public VolumeCache(HttpClient http, string root)
+    /// <param name="http">The control plane's API, with this worker's credentials.</param>
+    /// <param name="root">The directory of the cache, the version trees and the containers' views.</param>
+    /// <param name="serverBlobs">The control plane's blob directory on this machine, to link contents from (<see cref="WorkerOptions.ServerBlobDir"/>); null to download them.</param>
+    public VolumeCache(HttpClient http, string root, string? serverBlobs = null)
     {
         _http = http;
+        _serverBlobs = serverBlobs is null ? null : Path.GetFullPath(serverBlobs);
         root = Path.GetFullPath(root);
         _blobs = Path.Combine(root, "blobs");
         _containers = Path.Combine(root, "containers");
@@ -375,6 +380,11 @@ internal sealed class VolumeCache
     private async Task<(string Cached, string? Written)> FetchAsync(string hash, string path, string? copy, int mode)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        if (copy is null && LinkFromServer(hash, path))
+        {
+            _fetching.TryRemove(hash, out _);
+            return (path, null);
+        }
         var temp = $"{path}.{Guid.NewGuid():N}.tmp";
         var copyTemp = copy is null ? null : Path.Combine(Path.GetDirectoryName(copy)!, $".{Path.GetFileName(copy)}.ferry-{Guid.NewGuid():N}");
         try
@@ -419,6 +429,35 @@ internal sealed class VolumeCache
                 File.Delete(copyTemp);
             }
             _fetching.TryRemove(hash, out _);
+        }
+    }
+
+    /// <summary>
+    /// Makes the control plane's stored blob, on this machine, the cached file by a hard link: no bytes move. The
+    /// control plane stored it only once it hashed to its name, and replaces a blob's name by a rename, never writing
+    /// into a stored file, so the link keeps the checked bytes. False where there is no such blob or no link can be made
+    /// (another filesystem); the caller downloads.
+    /// </summary>
+    private bool LinkFromServer(string hash, string path)
+    {
+        if (_serverBlobs is null || !OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+        var source = Path.Combine(_serverBlobs, hash[..2], hash);
+        var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            if (!Overlay.TryLinkAny(source, temp))
+            {
+                return false;
+            }
+            File.Move(temp, path, overwrite: true);
+            return true;
+        }
+        finally
+        {
+            File.Delete(temp);
         }
     }
 
