@@ -42,6 +42,11 @@ var maxContainers = new Option<int>("--max-containers") { Description = "The mos
 var gpus = new Option<string?>("--gpus") { Description = "A GPU inventory such as H100:2,A10G, instead of asking nvidia-smi." };
 var cpu = new Option<double?>("--cpu") { Description = "CPU cores offered to containers. Default: all." };
 var memory = new Option<long?>("--memory") { Description = "Memory in MiB offered to containers. Default: all." };
+var placeholders = new Option<int?>("--placeholders")
+{
+    Description = "The most pre-started placeholder containers kept for fast cold starts (about 30-40 MiB each while idle; "
+        + "their number follows the recent rate of cold starts). 0 turns them off. Default: $FERRY_PLACEHOLDERS, or 4.",
+};
 
 var leaseDuration = new Option<string>("--lease-duration")
 {
@@ -50,9 +55,9 @@ var leaseDuration = new Option<string>("--lease-duration")
 };
 var advertiseUrl = new Option<string?>("--advertise-url") { Description = "With a PostgreSQL --store, the URL other servers forward requests to. Default: the address this server listens on." };
 
-ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror));
+ServeCommands.WorkerSettings Worker(ParseResult r) => new(r.GetValue(runtime)!, r.GetValue(maxContainers), r.GetValue(gpus), r.GetValue(cpu), r.GetValue(memory), r.GetValue(aptMirror), r.GetValue(placeholders));
 
-var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, gatewayPort, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, leaseDuration, advertiseUrl, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var serve = new Command("server", "Run the control plane, with a local worker unless --no-worker.") { dataDir, store, bind, port, gatewayPort, noWorker, stateFile, tokenFile, tlsCert, tlsKey, retention, leaseDuration, advertiseUrl, runtime, aptMirror, maxContainers, gpus, cpu, memory, placeholders };
 serve.SetAction((r, ct) => GuardAsync(() => ServeCommands.ServerAsync(
     r.GetValue(dataDir)!, r.GetValue(store), r.GetValue(bind)!, r.GetValue(port), !r.GetValue(noWorker), Worker(r), r.GetValue(stateFile), r.GetValue(tokenFile)!,
     new ServeCommands.TlsSettings(r.GetValue(tlsCert), r.GetValue(tlsKey)), ServeCommands.ParseDuration(r.GetValue(retention)!, "--retention"), r.GetValue(verbose), ct,
@@ -68,7 +73,7 @@ serve.Subcommands.Add(serverStop);
 var workerServer = new Option<string[]>("--server-url") { Description = "The control plane to serve; repeat it for each server replica that shares one PostgreSQL database.", Required = true };
 var workerData = new Option<string>("--data-dir") { Description = "Where builds are cached.", DefaultValueFactory = _ => Path.Combine(FerryHome.Root, "worker") };
 var workerToken = new Option<string?>("--token") { Description = "The worker's join token (`ferry token create --kind worker NAME`). Default: $FERRY_TOKEN." };
-var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerToken, workerData, runtime, aptMirror, maxContainers, gpus, cpu, memory };
+var worker = new Command("worker", "Run a worker that serves a control plane.") { workerServer, workerToken, workerData, runtime, aptMirror, maxContainers, gpus, cpu, memory, placeholders };
 worker.SetAction((r, ct) => GuardAsync(() =>
 {
     var urls = r.GetValue(workerServer)!.Select(url => Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"

@@ -9,6 +9,7 @@ namespace Ferry.Protocol;
     RespectRequiredConstructorParameters = true,
     RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(AppDefinition))]
+[JsonSerializable(typeof(PlaceholderSpecialization))]
 [JsonSerializable(typeof(DeployRequest))]
 [JsonSerializable(typeof(RollbackRequest))]
 [JsonSerializable(typeof(AppVersion))]

@@ -300,6 +300,26 @@ public sealed class TlsFixture : ServerFixture
         _certificate ??= Ferry.Server.Security.TlsCertificates.Load(null, null, Path.Combine(DataDir, "tls"));
 }
 
+/// <summary>A process-runtime worker that keeps placeholder containers (at most two) and specialises them on cold starts.</summary>
+public sealed class PlaceholderFixture : ServerFixture
+{
+    private ProcessRuntime? _runtime;
+
+    protected override IContainerRuntime CreateRuntime(string workerDir) =>
+        _runtime = new ProcessRuntime(workerDir, new Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions { MaxCount = 2 });
+
+    /// <summary>The worker's placeholder pool.</summary>
+    internal Ferry.Worker.Runtimes.Placeholders.PlaceholderPool<Ferry.Worker.Runtimes.Placeholders.ProcessPlaceholder> Placeholders =>
+        _runtime?.Placeholders ?? throw new InvalidOperationException("The worker has no placeholder pool.");
+
+    /// <summary>Waits until a placeholder is ready, so the next cold start can take one.</summary>
+    internal async Task WaitForPlaceholderAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Placeholders.WaitForReadyAsync(1, timeout.Token);
+    }
+}
+
 /// <summary>A worker with a configured inventory of two fake A10G GPUs.</summary>
 public sealed class GpuFixture : ServerFixture
 {

@@ -9,6 +9,9 @@ public sealed class TestFunctions
     /// <summary>The functions that use Secrets, Dicts and Queues.</summary>
     public ObjectFunctions Objects { get; }
 
+    /// <summary>The functions that report what user code sees of its container.</summary>
+    public PlaceholderFunctions Placeholders { get; }
+
     /// <summary>The functions that mount a volume.</summary>
     public VolumeFunctions Volumes { get; }
 
@@ -16,6 +19,7 @@ public sealed class TestFunctions
     {
         App = new App("ferry-tests", connection: connection);
         Objects = new ObjectFunctions(App);
+        Placeholders = new PlaceholderFunctions(App);
         Volumes = new VolumeFunctions(App);
         Square = App.Function<int, int>(SquareOf, name: "square");
         Add = App.Function<int, int, int>((a, b) => a + b, name: "add");

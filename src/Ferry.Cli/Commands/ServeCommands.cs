@@ -11,7 +11,7 @@ namespace Ferry.Cli.Commands;
 /// <summary><c>ferry server</c> and <c>ferry worker</c>.</summary>
 internal static class ServeCommands
 {
-    public sealed record WorkerSettings(string Runtime, int MaxContainers, string? Gpus, double? Cpu, long? MemoryMiB, string? AptMirror = null);
+    public sealed record WorkerSettings(string Runtime, int MaxContainers, string? Gpus, double? Cpu, long? MemoryMiB, string? AptMirror = null, int? Placeholders = null);
 
     public sealed record TlsSettings(string? CertificatePath, string? KeyPath);
 
@@ -168,7 +168,8 @@ internal static class ServeCommands
     {
         var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
         var logger = loggers.CreateLogger("Ferry.Worker");
-        var runtime = await RuntimeSelector.SelectAsync(settings.Runtime, dataDir, logger, settings.AptMirror, cancellationToken).ConfigureAwait(false);
+        var runtime = await RuntimeSelector.SelectAsync(settings.Runtime, dataDir, logger, settings.AptMirror, cancellationToken,
+            Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions.From(settings.Placeholders)).ConfigureAwait(false);
         var options = new WorkerOptions
         {
             ServerUrl = serverUrl,

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Ferry.Protocol;
+using Ferry.Worker.Runtimes.Placeholders;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Worker.Runtimes;
 
@@ -8,8 +10,55 @@ namespace Ferry.Worker.Runtimes;
 /// Runs each container as a child process of the worker, with no isolation: the user's program runs on the host with
 /// the host's .NET. Images, resource limits and GPU masking are not applied.
 /// </summary>
+/// <remarks>
+/// With placeholders on, a cold start takes a pre-started placeholder process (the runtime and Ferry already loaded)
+/// when one of the program's kind is ready, and hands it the environment, working directory and program a new
+/// process would have had; otherwise it starts a new process. Programs whose environment sets the runtime's own
+/// variables (<c>DOTNET_*</c> and the like, read only when a process starts) always get a new process.
+/// </remarks>
 public sealed partial class ProcessRuntime : IContainerRuntime
 {
+    private static readonly string[] RuntimeVariablePrefixes = ["DOTNET_", "CORECLR_", "COREHOST_", "COMPlus_"];
+    private readonly PlaceholderFiles? _placeholderFiles;
+    private readonly PlaceholderPool<ProcessPlaceholder>? _pool;
+
+    /// <summary>A runtime without placeholders: every container is a new process.</summary>
+    public ProcessRuntime()
+    {
+    }
+
+    /// <summary>A runtime that keeps placeholder processes as <paramref name="placeholders"/> says, under <paramref name="dataDir"/>.</summary>
+    /// <param name="dataDir">The worker's data dir; the placeholder program is copied under it.</param>
+    /// <param name="placeholders">How many placeholders to keep; <see cref="PlaceholderOptions.Off"/> for none.</param>
+    /// <param name="logger">Where a placeholder that fails to start is reported.</param>
+    /// <param name="time">The clock the pool measures the rate of cold starts by.</param>
+    public ProcessRuntime(string dataDir, PlaceholderOptions placeholders, ILogger? logger = null, TimeProvider? time = null)
+    {
+        if (!placeholders.Enabled)
+        {
+            return;
+        }
+        _placeholderFiles = PlaceholderFiles.Prepare(dataDir, out var missing);
+        if (_placeholderFiles is null)
+        {
+            if (logger is not null)
+            {
+                LogNoPlaceholders(logger, missing!);
+            }
+            return;
+        }
+        var files = _placeholderFiles;
+        _pool = new PlaceholderPool<ProcessPlaceholder>(placeholders,
+            (kind, _) => Task.FromResult(ProcessPlaceholder.Start(files, files.RuntimeConfigFor(kind.Key))), time ?? TimeProvider.System, logger);
+        if (PlaceholderFiles.DefaultRuntimeConfig() is { } defaults && PlaceholderFiles.RuntimeOptionsKey(defaults) is { } key)
+        {
+            _pool.Pin(new PlaceholderKind(key, key));
+        }
+    }
+
+    /// <summary>The placeholder pool, when placeholders are on.</summary>
+    internal PlaceholderPool<ProcessPlaceholder>? Placeholders => _pool;
+
     public string Name => "process";
 
     /// <summary>None: the program runs on the host, beside the worker.</summary>
@@ -18,10 +67,38 @@ public sealed partial class ProcessRuntime : IContainerRuntime
     /// <summary>The server's own URL: the program runs on the host, beside the worker.</summary>
     public Task<Uri> GetContainerServerUrlAsync(Uri serverUrl, CancellationToken cancellationToken) => Task.FromResult(serverUrl);
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public async ValueTask DisposeAsync()
+    {
+        if (_pool is not null)
+        {
+            await _pool.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The kind of placeholder that can become <paramref name="spec"/>'s container, or null when none can.</summary>
+    internal static PlaceholderKind? KindOf(ContainerSpec spec)
+    {
+        if (spec.Command is not null || spec.Environment.Keys.Any(k => RuntimeVariablePrefixes.Any(p => k.StartsWith(p, StringComparison.OrdinalIgnoreCase))))
+        {
+            return null;
+        }
+        return PlaceholderFiles.ReadRuntimeConfig(spec.BuildDir, spec.EntryAssembly) is { } config && PlaceholderFiles.RuntimeOptionsKey(config) is { } key
+            ? new PlaceholderKind(key, key)
+            : null;
+    }
 
     public Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
+        if (_pool is not null && KindOf(spec) is { } kind && _pool.TryTake(kind) is { } placeholder)
+        {
+            var environment = new ProcessStartInfo().Environment;
+            Configure(environment, spec);
+            var specialised = new ProcessHandle(spec.ContainerId, placeholder.Process, output);
+            placeholder.Specialise(environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!, StringComparer.Ordinal),
+                spec.BuildDir, Path.Combine(spec.BuildDir, spec.EntryAssembly));
+            specialised.Watch();
+            return Task.FromResult<IContainerHandle>(specialised);
+        }
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = spec.BuildDir,
@@ -31,16 +108,7 @@ public sealed partial class ProcessRuntime : IContainerRuntime
             UseShellExecute = false,
         };
         info.ArgumentList.Add(Path.Combine(spec.BuildDir, spec.EntryAssembly));
-        foreach (var (key, value) in spec.Environment)
-        {
-            info.Environment[key] = value;
-        }
-        if (spec.GpuIndices.Count > 0)
-        {
-            var devices = string.Join(',', spec.GpuIndices);
-            info.Environment["CUDA_VISIBLE_DEVICES"] = devices;
-            info.Environment["NVIDIA_VISIBLE_DEVICES"] = devices;
-        }
+        Configure(info.Environment, spec);
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var handle = new ProcessHandle(spec.ContainerId, process, output);
         process.Start();
@@ -50,6 +118,24 @@ public sealed partial class ProcessRuntime : IContainerRuntime
         handle.Watch();
         return Task.FromResult<IContainerHandle>(handle);
     }
+
+    /// <summary>The container's variables over the worker's own: the one place both kinds of start take them from.</summary>
+    private static void Configure(IDictionary<string, string?> environment, ContainerSpec spec)
+    {
+        foreach (var (key, value) in spec.Environment)
+        {
+            environment[key] = value;
+        }
+        if (spec.GpuIndices.Count > 0)
+        {
+            var devices = string.Join(',', spec.GpuIndices);
+            environment["CUDA_VISIBLE_DEVICES"] = devices;
+            environment["NVIDIA_VISIBLE_DEVICES"] = devices;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Placeholders are off: {Reason}.")]
+    private static partial void LogNoPlaceholders(ILogger logger, string reason);
 
     private sealed partial class ProcessHandle(string containerId, Process process, ContainerOutputHandler output)
         : ProcessContainerHandle(containerId, process, output)

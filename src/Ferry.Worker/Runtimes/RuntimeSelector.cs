@@ -12,12 +12,15 @@ public static partial class RuntimeSelector
     /// <c>auto</c> picks runc when the worker runs as root with runc, debootstrap, ip and nft installed, and otherwise falls back
     /// to process with one warning, so nobody mistakes a process for an isolated container.
     /// </summary>
-    public static async Task<IContainerRuntime> SelectAsync(string requested, string dataDir, ILogger logger, string? aptMirror = null, CancellationToken cancellationToken = default)
+    /// <param name="placeholders">How many pre-started placeholder containers to keep; default none.</param>
+    public static async Task<IContainerRuntime> SelectAsync(string requested, string dataDir, ILogger logger, string? aptMirror = null, CancellationToken cancellationToken = default,
+        Placeholders.PlaceholderOptions? placeholders = null)
     {
+        placeholders ??= Placeholders.PlaceholderOptions.Off;
         switch (requested)
         {
             case "process":
-                return new ProcessRuntime();
+                return new ProcessRuntime(dataDir, placeholders, logger);
             case "runc" when !RuncRuntime.IsAvailable(out var reason):
                 throw new ArgumentException($"The runc runtime cannot run here: {reason}.");
             case "runc":
@@ -27,7 +30,7 @@ public static partial class RuntimeSelector
             case "auto":
                 RuncRuntime.IsAvailable(out var why);
                 LogNoIsolation(logger, why);
-                return new ProcessRuntime();
+                return new ProcessRuntime(dataDir, placeholders, logger);
             default:
                 throw new ArgumentException($"Unknown runtime '{requested}'. Use auto, runc or process.");
         }

@@ -1,0 +1,82 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Ferry;
+
+namespace Ferry.TestApp;
+
+/// <summary>
+/// What user code can see of the container it runs in, for the tests that compare a container specialised from a
+/// placeholder with a freshly started one.
+/// </summary>
+public sealed record ContainerProbe(
+    string? PreviousStatic,
+    int ProcessId,
+    string WorkingDirectory,
+    string BaseDirectory,
+    string? EntryAssembly,
+    Dictionary<string, string> Environment,
+    string? NativeSecret,
+    string? StandardInput);
+
+/// <summary>Functions and a class that report what they see of their container.</summary>
+public sealed partial class PlaceholderFunctions
+{
+    /// <summary>The secret value <see cref="Probe"/>'s function is given.</summary>
+    public const string SecretValue = "probe-secret-3c9a";
+
+    // Set by one call; a later call in the same process sees it, a call in another app's container must not.
+    private static string? s_stash;
+
+    public PlaceholderFunctions(App app)
+    {
+        Probe = app.Function<string, ContainerProbe>(ProbeContainer,
+            new FunctionOptions { Secrets = [Secret.FromDictionary(new Dictionary<string, string?> { ["PROBE_SECRET"] = SecretValue })] }, name: "probe");
+        Lifecycle = app.Cls<Lifecycle>();
+    }
+
+    /// <summary>Stashes its argument in a static field and reports what it sees, including the field's previous value.</summary>
+    public Function<string, ContainerProbe> Probe { get; }
+
+    /// <summary>A class whose hooks record the order they ran in.</summary>
+    public Cls<Lifecycle> Lifecycle { get; }
+
+    private static ContainerProbe ProbeContainer(string stash)
+    {
+        var previous = s_stash;
+        s_stash = stash;
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (System.Collections.DictionaryEntry entry in System.Environment.GetEnvironmentVariables())
+        {
+            environment[(string)entry.Key] = (string?)entry.Value ?? "";
+        }
+        // The C library's copy, which native code reads, must agree with .NET's.
+        var native = GetEnv("PROBE_SECRET");
+        // A container's standard input is closed: reading it ends at once.
+        var input = Console.In.ReadToEnd();
+        return new ContainerProbe(previous, System.Environment.ProcessId, Directory.GetCurrentDirectory(), AppContext.BaseDirectory,
+            Assembly.GetEntryAssembly()?.GetName().Name, environment, native == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(native), input);
+    }
+
+    [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr GetEnv(string name);
+}
+
+/// <summary>A class with a snapshot and a regular enter hook and a parameter, which records what ran, in order.</summary>
+public sealed class Lifecycle
+{
+    private static readonly List<string> s_events = [];
+
+    public Lifecycle() => s_events.Add("constructor");
+
+    [Parameter]
+    public string Label { get; set; } = "default";
+
+    [Enter(Snap = true)]
+    public void Snapshot() => s_events.Add($"snap-enter:{Label}");
+
+    [Enter]
+    public void Load() => s_events.Add($"enter:{Label}");
+
+    [Method]
+    public string Events() => string.Join(",", s_events) + $"|pid={System.Environment.ProcessId}";
+}
