@@ -161,6 +161,13 @@ if (args.Length == 2 && args[0] == "--profile")
     }
     return 0;
 }
+// `--only cold` measures cold starts beside their floors with placeholders off and on, alternating, for quick iterations.
+if (args.SequenceEqual(["--only", "cold"]))
+{
+    await AddPlaceholderColdStartsAsync(7);
+    runtimes = "process runtime, cold starts with and without placeholders only";
+    return Append();
+}
 // `--only calls` measures the warm call and the maps of 10,000 and 100,000 beside their floors, for quick iterations.
 if (args.SequenceEqual(["--only", "calls"]))
 {
@@ -278,6 +285,42 @@ async Task AddGeneratorAsync(double mapRate)
     }
     var rate = await Measure.GeneratorThroughputAsync(harness, count);
     results.Add(($"generator of {count:N0} items (ints)", $"{rate:N0} items/s", $"{mapRate:N0} results/s (map of {count:N0}, above)", Ratio(rate, mapRate)));
+}
+
+// Process cold starts with placeholders off and on, samples alternating between the two workers, each sample after
+// the app's min container is up and (with placeholders) one placeholder is ready; then the bare start floor.
+async Task AddPlaceholderColdStartsAsync(int samples)
+{
+    Ferry.Worker.Runtimes.ProcessRuntime? pooledRuntime = null;
+    await using var pooled = await Harness.StartAsync(dir => pooledRuntime = new Ferry.Worker.Runtimes.ProcessRuntime(dir, new Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions()));
+    var pool = pooledRuntime!.Placeholders!;
+    Task Settled() => Task.CompletedTask;
+    async Task PlaceholderReady()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await pool.WaitForReadyAsync(1, timeout.Token);
+    }
+    // One start each first, so neither side pays for the first JIT of the control plane's and worker's code.
+    await Measure.ColdStartAsync(harness, 1, Settled);
+    await Measure.ColdStartAsync(pooled, 1, PlaceholderReady);
+    var (off, on) = (new List<ColdStart>(), new List<ColdStart>());
+    var taken = pool.Taken;
+    for (var i = 0; i < samples; i++)
+    {
+        off.Add(await Measure.ColdStartAsync(harness, 1, Settled));
+        on.Add(await Measure.ColdStartAsync(pooled, 1, PlaceholderReady));
+    }
+    // Every sample took a placeholder (the app's min container took another before it).
+    var fromPlaceholders = pool.Taken - taken;
+    var floor = await Measure.BareStartAsync(samples);
+    AddColdStart("cold start, total, placeholders off", MedianOf(off), floor, "bare process start", "process start (worker)");
+    AddColdStart($"cold start, total, placeholders on ({fromPlaceholders} placeholders taken for {samples} samples and their min containers)", MedianOf(on), floor, "bare process start", "process start (worker: specialise)");
+}
+
+static ColdStart MedianOf(List<ColdStart> runs)
+{
+    double Of(Func<ColdStart, double> pick) => runs.Select(pick).Order().ElementAt(runs.Count / 2);
+    return new ColdStart(Of(r => r.Total), Of(r => r.Schedule), Of(r => r.ProcessStart), Of(r => r.Ready), Of(r => r.FirstOutput));
 }
 
 // A cold start's total beside its floor, then its phases.
