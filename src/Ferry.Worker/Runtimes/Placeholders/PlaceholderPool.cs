@@ -51,6 +51,10 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
     private readonly Task _loop;
     private int _failures;
     private int _taken;
+    // Wakes asked for, and the last one a plan has seen; with the loop waiting and both equal, the pool is settled.
+    private int _wakes;
+    private int _planned;
+    private bool _waiting;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public PlaceholderPool(PlaceholderOptions options, Func<PlaceholderKind, CancellationToken, Task<T>> start, TimeProvider time, ILogger? logger)
@@ -155,6 +159,27 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
         done.TrySetResult();
     }
 
+    /// <summary>
+    /// Waits until the pool has acted on every cold start and pin so far (started, retired, or found it may not) and
+    /// waits for the next; for tests, which must not infer that from time passing.
+    /// </summary>
+    internal async Task WaitForSettledAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                changed = _changed.Task;
+                if (_waiting && _planned == Volatile.Read(ref _wakes))
+                {
+                    return;
+                }
+            }
+            await changed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>How many placeholders have been handed out, since the pool started.</summary>
     public int Taken
     {
@@ -181,6 +206,7 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
 
     private void Wake()
     {
+        Interlocked.Increment(ref _wakes);
         if (_wake.CurrentCount == 0)
         {
             _wake.Release();
@@ -219,6 +245,7 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
     private async Task RunAsync()
     {
         var token = _stop.Token;
+        Task? wake = null;
         while (!token.IsCancellationRequested)
         {
             var (start, retire) = Plan();
@@ -230,13 +257,29 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
             {
                 continue;
             }
+            lock (_gate)
+            {
+                _waiting = true;
+            }
+            Changed();
             try
             {
                 // Re-planned on every cold start, and now and then so that idle kinds shrink as their starts age.
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
                 var delay = Task.Delay(_options.RateWindow / 4, _time, timeout.Token);
-                await Task.WhenAny(_wake.WaitAsync(token), delay).ConfigureAwait(false);
+                // One wait on the semaphore at a time: a wait abandoned when the timer won would swallow the next wake.
+                wake ??= _wake.WaitAsync(token);
+                await Task.WhenAny(wake, delay).ConfigureAwait(false);
+                if (wake.IsCompleted)
+                {
+                    await wake.ConfigureAwait(false);
+                    wake = null;
+                }
                 await timeout.CancelAsync().ConfigureAwait(false);
+                lock (_gate)
+                {
+                    _waiting = false;
+                }
             }
             catch (OperationCanceledException)
             {
@@ -250,6 +293,7 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
     {
         lock (_gate)
         {
+            _planned = Volatile.Read(ref _wakes);
             foreach (var idle in _idle.Values)
             {
                 idle.RemoveAll(p => p.HasExited);
