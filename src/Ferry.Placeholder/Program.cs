@@ -34,15 +34,77 @@ namespace Ferry.Placeholder
             _ = typeof(Ferry.Web.WebEndpointAttribute).Assembly;
             var bytes = JsonSerializer.SerializeToUtf8Bytes(new ContainerReady(1), ProtocolJsonContext.Default.ContainerMessage);
             _ = JsonSerializer.Deserialize(bytes, ProtocolJsonContext.Default.ContainerMessage);
-            using var socket = new System.Net.WebSockets.ClientWebSocket();
-            socket.Options.SetRequestHeader("Authorization", "Bearer x");
-            using var http = new HttpClient();
-            _ = new Uri("http://127.0.0.1:1/x");
+            try
+            {
+                // Blocking keeps the main thread for the app's Main, as in a freshly started process; there is no
+                // synchronization context here to deadlock on.
+#pragma warning disable VSTHRD002
+                ConnectOnceAsync().GetAwaiter().GetResult();
+#pragma warning restore VSTHRD002
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or System.Net.WebSockets.WebSocketException or OperationCanceledException)
+            {
+                // Only a warm-up: the container connects for real later, and says so if it cannot.
+            }
             // Compiling Ferry's code now, while no cold start waits, saves the app's start-up most of its JIT time.
             foreach (var assembly in new[] { typeof(Ferry.App).Assembly, typeof(ContainerReady).Assembly })
             {
                 Prepare(assembly);
             }
+        }
+
+        /// <summary>
+        /// Runs the container's connection once against a loopback listener of its own: the TCP connect, the WebSocket
+        /// handshake and one message each way, as a container does with the control plane. Plain sockets only, so no
+        /// proxy or TLS setting is read from the placeholder's environment.
+        /// </summary>
+        private static async Task ConnectOnceAsync()
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            try
+            {
+                var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+                var serving = ServeOnceAsync(listener, timeout.Token);
+                using var socket = await Ferry.Hosting.ContainerSocket.ConnectAsync(new Uri($"ws://127.0.0.1:{port}/warmup"),
+                    new Dictionary<string, string> { ["Authorization"] = "Bearer warmup" }, timeout.Token).ConfigureAwait(false);
+                var messages = new Ferry.Protocol.Transport.MessageSocket<ContainerMessage, ContainerMessage>(socket,
+                    ProtocolJsonContext.Default.ContainerMessage, ProtocolJsonContext.Default.ContainerMessage);
+                await messages.SendAsync(new ContainerReady(1), timeout.Token).ConfigureAwait(false);
+                _ = await messages.ReceiveAsync(timeout.Token).ConfigureAwait(false);
+                await serving.ConfigureAwait(false);
+            }
+            finally
+            {
+                listener.Stop();
+            }
+        }
+
+        private static async Task ServeOnceAsync(System.Net.Sockets.TcpListener listener, CancellationToken cancellationToken)
+        {
+            using var client = await listener.AcceptTcpClientAsync(cancellationToken).ConfigureAwait(false);
+            var stream = client.GetStream();
+            var head = new List<byte>();
+            var one = new byte[1];
+            while (!(head.Count >= 4 && head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n'))
+            {
+                if (await stream.ReadAsync(one, cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    return;
+                }
+                head.Add(one[0]);
+            }
+            var key = Encoding.ASCII.GetString([.. head]).Split("\r\n").Select(l => l.Split(':', 2))
+                .First(p => p.Length == 2 && p[0].Trim().Equals("Sec-WebSocket-Key", StringComparison.OrdinalIgnoreCase))[1].Trim();
+            var accept = Convert.ToBase64String(System.Security.Cryptography.SHA1.HashData(Encoding.ASCII.GetBytes(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")));
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"), cancellationToken).ConfigureAwait(false);
+            using var server = System.Net.WebSockets.WebSocket.CreateFromStream(stream, new System.Net.WebSockets.WebSocketCreationOptions { IsServer = true });
+            var messages = new Ferry.Protocol.Transport.MessageSocket<ContainerMessage, ContainerMessage>(server,
+                ProtocolJsonContext.Default.ContainerMessage, ProtocolJsonContext.Default.ContainerMessage);
+            var received = await messages.ReceiveAsync(cancellationToken).ConfigureAwait(false);
+            await messages.SendAsync(received ?? new ContainerReady(1), cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>
