@@ -94,10 +94,18 @@ public sealed partial class ProcessRuntime : IContainerRuntime
             var environment = new ProcessStartInfo().Environment;
             Configure(environment, spec);
             var specialised = new ProcessHandle(spec.ContainerId, placeholder.Process, output);
-            placeholder.Specialise(environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!, StringComparer.Ordinal),
-                spec.BuildDir, Path.Combine(spec.BuildDir, spec.EntryAssembly));
-            specialised.Watch();
-            return Task.FromResult<IContainerHandle>(specialised);
+            try
+            {
+                placeholder.Specialise(environment.Where(e => e.Value is not null).ToDictionary(e => e.Key, e => e.Value!, StringComparer.Ordinal),
+                    spec.BuildDir, Path.Combine(spec.BuildDir, spec.EntryAssembly));
+                specialised.Watch();
+                return Task.FromResult<IContainerHandle>(specialised);
+            }
+            catch (IOException)
+            {
+                // The placeholder ended between being taken and being told its app: start a new process instead.
+                _ = placeholder.DisposeAsync().AsTask();
+            }
         }
         var info = new ProcessStartInfo("dotnet")
         {
