@@ -31,7 +31,9 @@ internal sealed class PlaceholderFiles
     /// </summary>
     public static PlaceholderFiles? Prepare(string dataDir, out string? missing)
     {
-        var source = Path.GetDirectoryName(typeof(PlaceholderFiles).Assembly.Location) ?? AppContext.BaseDirectory;
+        // The program ships in the directory of the worker's host program (the CLI, a test or the benchmark); not
+        // Assembly.Location, which is empty in a single-file program.
+        var source = AppContext.BaseDirectory;
         List<string> files;
         try
         {
@@ -80,7 +82,7 @@ internal sealed class PlaceholderFiles
     /// </summary>
     public static string? DefaultRuntimeConfig()
     {
-        var path = Path.Combine(Path.GetDirectoryName(typeof(PlaceholderFiles).Assembly.Location) ?? "", "Ferry.Placeholder.runtimeconfig.json");
+        var path = Path.Combine(AppContext.BaseDirectory, "Ferry.Placeholder.runtimeconfig.json");
         return File.Exists(path) ? File.ReadAllText(path) : null;
     }
 
