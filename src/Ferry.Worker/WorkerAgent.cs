@@ -201,6 +201,16 @@ public sealed partial class WorkerAgent : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// .NET settings for every container process, unless its secrets set them. Tiered PGO is off: it compiles each hot
+    /// method once more, instrumented, and a container runs the same few methods from the start, so the extra tier cost
+    /// more CPU than it returned (a map of 100,000 on 2 cores took 16-20% less CPU in all with it off).
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> ContainerRuntimeSettings = new Dictionary<string, string>
+    {
+        ["DOTNET_TieredPGO"] = "0",
+    };
+
     private async Task RunContainerAsync(StartContainerCommand start)
     {
         var clock = Stopwatch.StartNew();
@@ -229,6 +239,10 @@ public sealed partial class WorkerAgent : IAsyncDisposable
             foreach (var (key, value) in start.SecretEnvironment ?? new Dictionary<string, string>())
             {
                 // Ferry's own variables win: a secret cannot redirect a container to another server or token.
+                environment.TryAdd(key, value);
+            }
+            foreach (var (key, value) in ContainerRuntimeSettings)
+            {
                 environment.TryAdd(key, value);
             }
             if (start.Parameters is { } parameters)

@@ -22,10 +22,10 @@ namespace Ferry.IntegrationTests;
 public sealed class FaultTests(RuncFixture fixture, ITestOutputHelper output) : IClassFixture<RuncFixture>
 {
     /// <summary>
-    /// The inputs a container of a function with MaxInputs = 1 holds at most (<see cref="ContainerState.Capacity"/>):
-    /// the one it runs and the ones queued behind it to hide the round trip per input.
+    /// The inputs a container of a function with MaxInputs = 1 holds at most (<see cref="ContainerState.CapacityAt"/>):
+    /// the one it runs and the ones queued behind it to hide the round trip per input, up to 64 for a fast function.
     /// </summary>
-    private const int HeldPerContainer = 5;
+    private const int HeldPerContainer = 64;
 
     private static readonly TimeSpan MapLimit = TimeSpan.FromMinutes(5);
 

@@ -49,7 +49,19 @@ internal sealed class PoolDispatcher(TimeProvider clock)
         // Queueing inputs inside a container hides the round trip per input, but only once the pool has all the
         // containers it will get: while one is still starting, its share of the work must wait for it.
         var prefetch = PhaseOf(pool) == PoolPhase.Warm;
-        int CapacityOf(ContainerState c) => prefetch ? c.Capacity : c.MaxInputs;
+        var capacities = new Dictionary<ContainerState, int>();
+        int CapacityOf(ContainerState c)
+        {
+            if (!prefetch)
+            {
+                return c.MaxInputs;
+            }
+            if (!capacities.TryGetValue(c, out var capacity))
+            {
+                capacities[c] = capacity = c.CapacityAt(now);
+            }
+            return capacity;
+        }
         var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < CapacityOf(c)).ToList();
         if (open.Count == 0)
         {

@@ -742,6 +742,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 {
                     continue; // timed out, retried elsewhere, or cancelled: its outcome is recorded, and now its slot is free
                 }
+                if (input.StartedAt != DateTimeOffset.MaxValue)
+                {
+                    container.RecordRun(now - input.StartedAt);
+                }
                 Detach(input);
                 if (output.Success || !TryRetryLocked(input, output.Error, now))
                 {

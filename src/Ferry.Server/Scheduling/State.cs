@@ -77,8 +77,58 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     /// <summary>The input handed over with the start command, if any.</summary>
     public long? FirstInputId { get; set; }
     public DateTimeOffset IdleSince { get; set; } = now;
-    /// <summary>Inputs a container may hold: its concurrency plus a local queue that hides the round trip per input.</summary>
-    public int Capacity => MaxInputs * 5;
+    /// <summary>
+    /// Inputs a container may hold at <paramref name="now"/>: its concurrency plus a local queue that hides the round
+    /// trip per input. The queue holds about <see cref="QueuedWork"/> of work at the pace the container's inputs have
+    /// been finishing, between 5 and 64 inputs per slot: a trivial function gets batches large enough that messages and
+    /// their handling no longer bound it, and a slow one keeps a short queue, so that the last inputs of a map are not
+    /// left waiting behind a busy container while others idle. A container running an input for longer than that falls
+    /// back to the short queue, so that inputs which wait on each other are not stacked behind one that blocks.
+    /// </summary>
+    public int CapacityAt(DateTimeOffset now)
+    {
+        if (AverageRunMs is not { } average || OldestStart is { } oldest && now - oldest > QueuedWork)
+        {
+            return MaxInputs * MinQueuedPerSlot;
+        }
+        var perSlot = (int)Math.Clamp(QueuedWork.TotalMilliseconds / Math.Max(average, 0.001), MinQueuedPerSlot, MaxQueuedPerSlot);
+        return MaxInputs * perSlot;
+    }
+
+    private const int MinQueuedPerSlot = 5;
+    private const int MaxQueuedPerSlot = 64;
+
+    /// <summary>The work a container's local queue holds, at most, beyond its running inputs.</summary>
+    public static readonly TimeSpan QueuedWork = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// A moving average of how long the container took per input, from the input's start (or the previous output,
+    /// when inputs were queued in it) to its output, in milliseconds; null before its first output.
+    /// </summary>
+    public double? AverageRunMs { get; private set; }
+
+    /// <summary>Adds one input's time from start to output to <see cref="AverageRunMs"/>.</summary>
+    public void RecordRun(TimeSpan elapsed)
+    {
+        var ms = Math.Max(0, elapsed.TotalMilliseconds);
+        AverageRunMs = AverageRunMs is { } average ? average + (ms - average) / 16 : ms;
+    }
+
+    private DateTimeOffset? OldestStart
+    {
+        get
+        {
+            DateTimeOffset? oldest = null;
+            foreach (var input in Running.Values)
+            {
+                if (input.StartedAt != DateTimeOffset.MaxValue && (oldest is null || input.StartedAt < oldest))
+                {
+                    oldest = input.StartedAt;
+                }
+            }
+            return oldest;
+        }
+    }
     public int StartedCount => Running.Values.Count(i => i.StartedAt != DateTimeOffset.MaxValue);
     public double ProcessStartMs { get; set; }
     public bool Evicted { get; set; }

@@ -149,4 +149,51 @@ public sealed class PoolDispatcherTests
 
         container.Running.Values.Where(i => i.StartedAt == _clock.GetUtcNow()).Select(i => i.Id).Should().Equal(3);
     }
+
+    [Fact]
+    public void Dispatch_WarmPoolOfAFastFunction_QueuesUpTo64PerSlot()
+    {
+        var pool = Pool(new FunctionSettings { MaxInputs = 1 });
+        var container = Container(pool, "ct-a", ContainerStatus.Ready);
+        container.RecordRun(TimeSpan.FromMilliseconds(0.1));
+        Queue(pool, 100);
+
+        new PoolDispatcher(_clock).Dispatch(pool).Should().BeTrue();
+
+        Sent(container).Should().Equal(Enumerable.Range(1, 64).Select(i => (long)i));
+        pool.Ready.Should().HaveCount(36);
+    }
+
+    [Theory]
+    [InlineData(null, 5)]
+    [InlineData(0.1, 64)]
+    [InlineData(2.0, 25)]
+    [InlineData(10.0, 5)]
+    [InlineData(500.0, 5)]
+    public void CapacityAt_MeasuredRunTime_HoldsAboutFiftyMillisecondsOfWorkPerSlot(double? averageMs, int perSlot)
+    {
+        var pool = Pool(new FunctionSettings { MaxInputs = 2 });
+        var container = Container(pool, "ct-a", ContainerStatus.Ready, maxInputs: 2);
+        if (averageMs is { } ms)
+        {
+            container.RecordRun(TimeSpan.FromMilliseconds(ms));
+        }
+
+        container.CapacityAt(_clock.GetUtcNow()).Should().Be(2 * perSlot);
+    }
+
+    [Fact]
+    public void CapacityAt_AnInputRunningLongerThanTheQueuedWork_FallsBackToTheShortQueue()
+    {
+        var pool = Pool(new FunctionSettings { MaxInputs = 1 });
+        var container = Container(pool, "ct-a", ContainerStatus.Ready);
+        container.RecordRun(TimeSpan.FromMilliseconds(0.1));
+        Queue(pool, 1);
+        new PoolDispatcher(_clock).Dispatch(pool).Should().BeTrue();
+        container.CapacityAt(_clock.GetUtcNow()).Should().Be(64);
+
+        _clock.Advance(ContainerState.QueuedWork + TimeSpan.FromMilliseconds(1));
+
+        container.CapacityAt(_clock.GetUtcNow()).Should().Be(5, "inputs queued behind one that blocks could wait on it forever");
+    }
 }
