@@ -171,6 +171,7 @@ if (args.SequenceEqual(["--only", "cold"]))
 // `--only calls` measures the warm call and the maps of 10,000 and 100,000 beside their floors, for quick iterations.
 if (args.SequenceEqual(["--only", "calls"]))
 {
+    var mapRates = new Dictionary<int, double>();
     var echo = await Measure.EchoLatencyAsync(2_000);
     var warm = await Measure.WarmLatencyAsync(harness, 2_000);
     results.Add(("warm call p50", Ms(warm.P50), Ms(echo.P50) + " (loopback HTTP echo)", Ratio(warm.P50, echo.P50)));
@@ -180,7 +181,9 @@ if (args.SequenceEqual(["--only", "calls"]))
     {
         var rate = await Measure.MapThroughputAsync(harness, count);
         results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+        mapRates[count] = rate;
     }
+    await AddDaskAsync(warm.P50, mapRates);
     runtimes = "process runtime, calls and maps only";
     return Append();
 }
@@ -202,12 +205,15 @@ if (!runcOnly)
 
     var echoRate = await Measure.EchoThroughputAsync(20_000);
     var mapRate = 0.0;
-    foreach (var count in new[] { 10_000, 100_000 })
+    var mapRates = new Dictionary<int, double>();
+    foreach (var count in MapCounts())
     {
         mapRate = await Measure.MapThroughputAsync(harness, count);
         results.Add(($"map of {count:N0} inputs", $"{mapRate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(mapRate, echoRate)));
+        mapRates[count] = mapRate;
     }
-    await AddGeneratorAsync(mapRate);
+    await AddGeneratorAsync(mapRates[100_000]);
+    await AddDaskAsync(warm.P50, mapRates);
 
     var floor = await Measure.BareStartAsync(5);
     var cold = await Measure.ColdStartAsync(harness, 5);
@@ -273,6 +279,33 @@ int Append()
     File.AppendAllText(path, section.ToString());
     Console.WriteLine($"Appended to {path}");
     return 0;
+}
+
+// The maps of the full benchmark: 10,000 and 100,000, and 1,000,000 when FERRY_BENCH_MILLION=1 (minutes on 2 cores).
+static int[] MapCounts() => Environment.GetEnvironmentVariable("FERRY_BENCH_MILLION") == "1" ? [10_000, 100_000, 1_000_000] : [10_000, 100_000];
+
+// Dask's figures for the same work, measured now on the same machine, beside Ferry's; or a row saying why not.
+async Task AddDaskAsync(double warmP50, IReadOnlyDictionary<int, double> mapRates)
+{
+    if (Environment.GetEnvironmentVariable("FERRY_BENCH_NO_DASK") == "1")
+    {
+        results.Add(("Dask column skipped", "FERRY_BENCH_NO_DASK=1", "", ""));
+        return;
+    }
+    var dask = await DaskFloor.RunAsync(2_000, [.. mapRates.Keys.Where(c => c <= 100_000)]);
+    if (dask.SkippedBecause is { } why)
+    {
+        results.Add(("Dask column skipped", why, "", ""));
+        return;
+    }
+    results.Add(("warm call p50, beside Dask (LocalCluster of 2 workers, submit().result())", Ms(warmP50), Ms(dask.WarmP50Ms) + " (Dask)", Ratio(warmP50, dask.WarmP50Ms)));
+    foreach (var (count, rate) in mapRates)
+    {
+        if (dask.MapRates.TryGetValue(count, out var daskRate))
+        {
+            results.Add(($"map of {count:N0} inputs, beside Dask (client.map, gather)", $"{rate:N0} inputs/s", $"{daskRate:N0} inputs/s (Dask)", Ratio(rate, daskRate)));
+        }
+    }
 }
 
 // A generator's items per second, container to caller, beside a map's results per second of the same count.

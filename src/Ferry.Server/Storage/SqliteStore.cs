@@ -185,6 +185,18 @@ internal sealed partial class SqliteStore : IStore
     /// <summary>The last input id assigned; only the writer moves it, inside its transaction.</summary>
     private long _lastInputId;
 
+    /// <summary>The writer's per-row statements, bound by position (see <see cref="SqliteRawStatement"/>).</summary>
+    private readonly Dictionary<string, SqliteRawStatement> _raw = new(StringComparer.Ordinal);
+
+    private SqliteRawStatement Raw(SqliteConnection connection, string sql)
+    {
+        if (!_raw.TryGetValue(sql, out var statement))
+        {
+            _raw[sql] = statement = new SqliteRawStatement(connection, sql);
+        }
+        return statement;
+    }
+
     private SqliteCommand Prepared(SqliteConnection connection, SqliteTransaction transaction, string sql, params string[] names)
     {
         if (!_prepared.TryGetValue(sql, out var command))
@@ -211,6 +223,23 @@ internal sealed partial class SqliteStore : IStore
             max.CommandText = "SELECT COALESCE(MAX(input_id), 0) FROM inputs";
             _lastInputId = (long)(await max.ExecuteScalarAsync().ConfigureAwait(false))!;
         }
+        try
+        {
+            await WriteBatchesAsync(connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Finalized before the connection closes, which it cannot while they are open.
+            foreach (var statement in _raw.Values)
+            {
+                statement.Dispose();
+            }
+            _raw.Clear();
+        }
+    }
+
+    private async Task WriteBatchesAsync(SqliteConnection connection)
+    {
         var batch = new List<WriteOp>();
         while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
@@ -375,19 +404,19 @@ internal sealed partial class SqliteStore : IStore
             upsert.ExecuteNonQuery();
             // The single writer assigns ids inside its transaction, after the largest it has seen; one rolled back
             // leaves a gap, never a repeat.
-            var insert = Prepared(c, t, """
-                INSERT INTO inputs(input_id, call_id, idx, args, args_blob) VALUES($id, $call, $idx, $args, $blob)
+            var insert = Raw(c, """
+                INSERT INTO inputs(input_id, call_id, idx, args, args_blob) VALUES(?1, ?2, ?3, ?4, ?5)
                 ON CONFLICT(call_id, idx) DO NOTHING
-                """, "$id", "$call", "$idx", "$args", "$blob");
-            insert.Parameters["$call"].Value = call.CallId;
+                """);
+            insert.Bind(2, call.CallId);
             for (var i = 0; i < inputs.Count; i++)
             {
                 var id = _lastInputId + 1;
-                insert.Parameters["$id"].Value = id;
-                insert.Parameters["$idx"].Value = inputs[i].Index;
-                insert.Parameters["$args"].Value = (object?)inputs[i].Args ?? DBNull.Value;
-                insert.Parameters["$blob"].Value = (object?)inputs[i].ArgsBlob ?? DBNull.Value;
-                if (insert.ExecuteNonQuery() == 1)
+                insert.Bind(1, id);
+                insert.Bind(3, inputs[i].Index);
+                insert.Bind(4, inputs[i].Args);
+                insert.Bind(5, inputs[i].ArgsBlob);
+                if (insert.Execute() == 1)
                 {
                     _lastInputId = id;
                     ids[i] = id;
@@ -418,35 +447,35 @@ internal sealed partial class SqliteStore : IStore
         CheckFence(c, t, fence);
         // Each call's last cursor, read once per write: the single writer is the only one that moves it.
         var cursors = new Dictionary<string, long>(StringComparer.Ordinal);
-        var read = Prepared(c, t, "SELECT outputs FROM calls WHERE call_id = $call", "$call");
-        var update = Prepared(c, t, """
-            UPDATE inputs SET done = 1, completion_order = $cursor, success = $success, result = $result, result_blob = $blob,
-                error = $error, completed_at = $at, args = NULL
-            WHERE input_id = $id AND call_id = $call AND done = 0
-            """, "$id", "$call", "$cursor", "$success", "$result", "$blob", "$error", "$at");
+        var read = Raw(c, "SELECT outputs FROM calls WHERE call_id = ?1");
+        var update = Raw(c, """
+            UPDATE inputs SET done = 1, completion_order = ?3, success = ?4, result = ?5, result_blob = ?6,
+                error = ?7, completed_at = ?8, args = NULL
+            WHERE input_id = ?1 AND call_id = ?2 AND done = 0
+            """);
         foreach (var done in completions)
         {
             if (!cursors.TryGetValue(done.CallId, out var cursor))
             {
-                read.Parameters["$call"].Value = done.CallId;
-                cursor = read.ExecuteScalar() is long stored ? stored : 0;
+                read.Bind(1, done.CallId);
+                cursor = read.ExecuteScalarInt64() ?? 0;
             }
-            update.Parameters["$id"].Value = done.InputId;
-            update.Parameters["$call"].Value = done.CallId;
-            update.Parameters["$cursor"].Value = cursor + 1;
-            update.Parameters["$success"].Value = done.Success ? 1 : 0;
-            update.Parameters["$result"].Value = (object?)done.Result ?? DBNull.Value;
-            update.Parameters["$blob"].Value = (object?)done.ResultBlob ?? DBNull.Value;
-            update.Parameters["$error"].Value = done.Error is null ? DBNull.Value : JsonSerializer.Serialize(done.Error, Json.RemoteError);
-            update.Parameters["$at"].Value = Ms(done.CompletedAt);
-            cursors[done.CallId] = update.ExecuteNonQuery() == 1 ? cursor + 1 : cursor;
+            update.Bind(1, done.InputId);
+            update.Bind(2, done.CallId);
+            update.Bind(3, cursor + 1);
+            update.Bind(4, done.Success ? 1 : 0);
+            update.Bind(5, done.Result);
+            update.Bind(6, done.ResultBlob);
+            update.Bind(7, done.Error is null ? null : JsonSerializer.Serialize(done.Error, Json.RemoteError));
+            update.Bind(8, Ms(done.CompletedAt));
+            cursors[done.CallId] = update.Execute() == 1 ? cursor + 1 : cursor;
         }
-        var count = Prepared(c, t, "UPDATE calls SET outputs = $n WHERE call_id = $call", "$n", "$call");
+        var count = Raw(c, "UPDATE calls SET outputs = ?1 WHERE call_id = ?2");
         foreach (var (callId, cursor) in cursors)
         {
-            count.Parameters["$n"].Value = cursor;
-            count.Parameters["$call"].Value = callId;
-            count.ExecuteNonQuery();
+            count.Bind(1, cursor);
+            count.Bind(2, callId);
+            count.Execute();
         }
     });
 
