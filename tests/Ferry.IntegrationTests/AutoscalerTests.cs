@@ -69,38 +69,21 @@ public sealed class AutoscalerTests(ServerFixture fixture) : IClassFixture<Serve
     public async Task A_backlog_of_slow_inputs_on_a_warm_container_still_scales_out()
     {
         var appId = await fixture.NewAppAsync();
-        await _f.Sleep.RemoteAsync(2_000);
+        await _f.Sleep.RemoteAsync(0);
         var pool = fixture.Pool(appId, "sleep");
+        // Inputs three times as long as a cold start here (measured, so the test holds on a slow machine too), with
+        // one such input measured, leave work for two more containers.
+        var coldStart = pool.ColdStart ?? throw new InvalidOperationException("The warm container's cold start was not measured.");
+        var milliseconds = (int)(3 * coldStart.TotalMilliseconds) + 1_000;
+        await _f.Sleep.RemoteAsync(milliseconds);
 
         var containers = new List<string>();
-        await foreach (var container in _f.Sleep.MapAsync([4_000, 4_000, 4_000]))
+        await foreach (var container in _f.Sleep.MapAsync([milliseconds, milliseconds, milliseconds]))
         {
             containers.Add(container);
         }
 
         containers.Should().HaveCount(3);
-        pool.PeakContainers.Should().Be(3, "each of three 4 s inputs is still waiting when a new container would be ready");
-    }
-}
-
-public sealed class ScaleDownTests(ManualClockFixture fixture) : IClassFixture<ManualClockFixture>
-{
-    [Fact]
-    public async Task Idle_containers_stop_after_the_scaledown_window_and_not_before()
-    {
-        var appId = await fixture.NewAppAsync();
-        await fixture.Functions.Idle.RemoteAsync(0);
-        var pool = fixture.Pool(appId, "idle");
-        await fixture.WaitUntilAsync(() => pool.Containers.Count == 1);
-
-        fixture.ManualClock.Advance(TimeSpan.FromSeconds(59));
-        fixture.Server.Tick();
-        (await fixture.Functions.Idle.GetCurrentStatsAsync()).Should().BeEquivalentTo(new Ferry.Protocol.FunctionStats(0, 1, 0, 1));
-
-        fixture.ManualClock.Advance(TimeSpan.FromSeconds(2));
-        fixture.Server.Tick();
-        await fixture.WaitUntilAsync(() => pool.Containers.Count == 0);
-
-        (await fixture.Functions.Idle.GetCurrentStatsAsync()).Containers.Should().Be(0);
+        pool.PeakContainers.Should().Be(3, "each of the three inputs is still waiting when a new container would be ready");
     }
 }
