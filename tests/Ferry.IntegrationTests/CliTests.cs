@@ -153,6 +153,37 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Run_EditOfTheFileAlone_CompilesWithoutMsBuildAndRunsTheNewCode()
+    {
+        static string Source(int offset) => $$"""
+            using Ferry;
+            var app = new App("edited");
+            var square = app.Function(Square);
+            app.LocalEntrypoint(async () => Console.WriteLine($"square {await square.RemoteAsync(3)}"));
+            return await app.RunAsync(args);
+            static int Square(int x) => x * x + {{offset}};
+            """;
+        var (exitCode, output) = await RunFileAsync("edited.cs", Source(0));
+        exitCode.Should().Be(0, output);
+        output.Should().Contain("square 9");
+        var build = Directory.GetDirectories(Path.Combine(_home!.Root, "builds")).Single();
+        var msbuildOutput = Path.Combine(build, "obj", "Release", $"net{Environment.Version.Major}.0", "edited.dll");
+        var builtByMsBuild = File.GetLastWriteTimeUtc(msbuildOutput);
+
+        (exitCode, output) = await RunFileAsync("edited.cs", Source(100));
+
+        exitCode.Should().Be(0, output);
+        output.Should().Contain("Built edited.cs").And.Contain("square 109");
+        File.GetLastWriteTimeUtc(msbuildOutput).Should().Be(builtByMsBuild, "only the compiler ran, writing straight to the output");
+
+        (exitCode, output) = await RunFileAsync("edited.cs", Source(0).Replace("x * x + 0;", "x * x +;"));
+
+        exitCode.Should().Be(1, output);
+        output.Should().Contain("The build of ").And.Contain("edited.cs(6,36): error CS1525: Invalid expression term ';'");
+        output.Should().NotContain("App ap-");
+    }
+
+    [Fact]
     public async Task Run_UnknownName_FailsBeforeAnyAppIsCreatedListingWhatExists()
     {
         await File.WriteAllTextAsync(Path.Combine(_work, "counter.cs"), CountApp);
