@@ -87,3 +87,25 @@ public sealed class AutoscalerTests(ServerFixture fixture) : IClassFixture<Serve
         pool.PeakContainers.Should().Be(3, "each of the three inputs is still waiting when a new container would be ready");
     }
 }
+
+public sealed class ScaleDownTests(ManualClockFixture fixture) : IClassFixture<ManualClockFixture>
+{
+    [Fact]
+    public async Task Idle_containers_stop_after_the_scaledown_window_and_not_before()
+    {
+        var appId = await fixture.NewAppAsync();
+        await fixture.Functions.Idle.RemoteAsync(0);
+        var pool = fixture.Pool(appId, "idle");
+        await fixture.WaitUntilAsync(() => pool.Containers.Count == 1);
+
+        fixture.ManualClock.Advance(TimeSpan.FromSeconds(59));
+        fixture.Server.Tick();
+        (await fixture.Functions.Idle.GetCurrentStatsAsync()).Should().BeEquivalentTo(new Ferry.Protocol.FunctionStats(0, 1, 0, 1));
+
+        fixture.ManualClock.Advance(TimeSpan.FromSeconds(2));
+        fixture.Server.Tick();
+        await fixture.WaitUntilAsync(() => pool.Containers.Count == 0);
+
+        (await fixture.Functions.Idle.GetCurrentStatsAsync()).Containers.Should().Be(0);
+    }
+}

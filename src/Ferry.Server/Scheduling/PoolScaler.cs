@@ -154,8 +154,11 @@ internal sealed class PoolScaler(TimeProvider clock)
         var now = clock.GetUtcNow();
         if (surplus <= 0)
         {
-            return new ScalePlan(desired, ToStart(pool, live, desired, now), []);
+            var toStart = ToStart(pool, live, desired, now);
+            pool.Withholding = toStart < -surplus;
+            return new ScalePlan(desired, toStart, []);
         }
+        pool.Withholding = false;
         var window = TimeSpan.FromSeconds(settings.ScaledownWindowSeconds);
         var overMax = settings.MaxContainers is { } max ? live.Count - max : 0;
         var stop = new List<(ContainerState, string)>();

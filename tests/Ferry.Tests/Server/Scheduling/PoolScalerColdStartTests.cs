@@ -119,6 +119,19 @@ public sealed class PoolScalerColdStartTests
         scaler.Plan(pool).ToStart.Should().Be(toStart);
     }
 
+    [Theory]
+    [InlineData(5, true)] // containers withheld: the dispatcher keeps the inputs at the server
+    [InlineData(0, false)] // nothing asked for, nothing withheld
+    public void Plan_WithheldContainers_MarkThePoolWithholding(int backlog, bool withholding)
+    {
+        var (pool, scaler) = Warm(Defaults, 500, 5);
+        Backlog(pool, backlog);
+
+        scaler.Plan(pool);
+
+        pool.Withholding.Should().Be(withholding);
+    }
+
     [Fact]
     public void Plan_NothingMeasuredYet_StartsWhatTheLoadAsks()
     {
