@@ -1,12 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using Ferry.Cli;
-using Ferry.Client;
-using Ferry.Hosting;
 using Ferry.Protocol;
-using Ferry.TestApp;
 
 namespace Ferry.Bench;
 
@@ -27,136 +21,104 @@ internal static class SpawnBench
 
     public static async Task<Result> RunAsync(int size)
     {
-        var dataDir = Path.Combine(Path.GetTempPath(), "ferry-spawn-" + Guid.NewGuid().ToString("N")[..8]);
-        var tokenFile = Path.Combine(dataDir, "token");
-        var port = FreePort();
-        var cli = Path.Combine(Harness.RepositoryRoot, "src", "Ferry.Cli", "bin", new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name, "net10.0", "Ferry.Cli.dll");
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { cli, "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", dataDir, "--token-file", tokenFile, "--runtime", "process" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var server = Process.Start(info)!;
-        try
-        {
-            while (await server.StandardError.ReadLineAsync() is { } line && !line.Contains("listening on", StringComparison.Ordinal))
-            {
-            }
-            _ = server.StandardError.ReadToEndAsync();
-            _ = server.StandardOutput.ReadToEndAsync();
-            var url = new Uri($"http://127.0.0.1:{port}/");
-            var healthUrl = new Uri(url, Routes.Health.TrimStart('/'));
-            var token = (await File.ReadAllTextAsync(tokenFile)).Trim();
-            using var admin = new FerryClient(url, token);
-            var (buildId, _, _) = await ControlPlane.UploadAsync(admin, new BuiltProgram(Harness.AppDir, "Ferry.TestApp.dll", "bench", false), CancellationToken.None);
-            var app = await admin.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("spawn", buildId), ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
-            using var client = new FerryClient(url, token) { AppId = app.AppId };
-            var functions = new TestFunctions();
-            await client.PublishDefinitionAsync(functions.App.ToDefinition(), CancellationToken.None);
-            FerryContext.Override = client;
-            await functions.Square.RemoteAsync(1);
+        await using var server = await BenchServer.StartAsync("spawn");
+        var (client, functions) = (server.Client, server.Functions);
+        var healthUrl = new Uri(server.Url, Routes.Health.TrimStart('/'));
+        await functions.Square.RemoteAsync(1);
 
-            var idle = Rss(server.Id);
-            using var probe = StartProbe(healthUrl);
-            // Read as they come, so that the probe never waits on a full pipe.
-            var probeLines = Task.Run(async () =>
-            {
-                var lines = new List<(long At, double Ms)>();
-                while (await probe.StandardOutput.ReadLineAsync() is { } line)
-                {
-                    var parts = line.Split(' ');
-                    lines.Add((long.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture)));
-                }
-                return lines;
-            });
-            var storeBefore = StoreBytes(dataDir);
-            using var stop = new CancellationTokenSource();
-            // 0: idle before the map, the floor; 1: accepting the map's inputs; 2: running the rest.
-            var phase = 0;
-            var health = new List<(double Ms, int Phase)>();
-            var failures = 0;
-            var prober = Task.Run(async () =>
-            {
-                // Its own connection pool, so a probe never queues behind the map's uploads.
-                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-                using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(15));
-                while (await tick.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
-                {
-                    var watch = Stopwatch.StartNew();
-                    try
-                    {
-                        using var response = await http.GetAsync(healthUrl, CancellationToken.None);
-                        response.EnsureSuccessStatusCode();
-                        health.Add((watch.Elapsed.TotalMilliseconds, Volatile.Read(ref phase)));
-                    }
-                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                    {
-                        failures++;
-                        health.Add((watch.Elapsed.TotalMilliseconds, Volatile.Read(ref phase)));
-                    }
-                }
-            });
-            long peak = idle, peakAccepting = idle;
-            var sampler = Task.Run(async () =>
-            {
-                using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-                while (await tick.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
-                {
-                    var rss = Rss(server.Id);
-                    peak = Math.Max(peak, rss);
-                    if (Volatile.Read(ref phase) == 1)
-                    {
-                        peakAccepting = Math.Max(peakAccepting, rss);
-                    }
-                }
-            });
-
-            // Five seconds of probes of the idle server, on the same machine at the same time: the floor.
-            await Task.Delay(TimeSpan.FromSeconds(5));
-            Volatile.Write(ref phase, 1);
-            var total = Stopwatch.StartNew();
-            var acceptStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var call = await functions.Square.SpawnMapAsync(Enumerable.Range(0, size));
-            var acceptedSeconds = total.Elapsed.TotalSeconds;
-            Volatile.Write(ref phase, 2);
-            var acceptEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            var storeAccepted = StoreBytes(dataDir);
-            Console.WriteLine($"spawn map of {size:N0} accepted after {acceptedSeconds:0.0} s; RSS peak so far {Mib(peakAccepting)}, store {Mib(storeAccepted)}");
-            CallStatus status;
-            while ((status = await client.SendAsync<object, CallStatus>(HttpMethod.Get, Routes.Call(call.Id), null, null, ProtocolJsonContext.Default.CallStatus, CancellationToken.None)).State != "done")
-            {
-                Console.WriteLine($"  {total.Elapsed.TotalSeconds:0} s: {status.Completed:N0} of {status.Total:N0} done, RSS {Mib(Rss(server.Id))}");
-                // A benchmark polling a status every two seconds; tests wait on events instead.
-                await Task.Delay(2000);
-            }
-            var doneSeconds = total.Elapsed.TotalSeconds;
-            await stop.CancelAsync();
-            await prober;
-            await sampler;
-            var runEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            probe.StandardInput.Close();
-            var probes = await probeLines;
-            await probe.WaitForExitAsync();
-            peak = Math.Max(peak, Hwm(server.Id));
-            var storeDone = StoreBytes(dataDir);
-            FerryContext.Override = null;
-            var inProcess = health.Where(h => h.Phase > 0).Select(h => h.Ms).Order().ToArray();
-            failures += probes.Count(p => p.Ms < 0);
-            var all = probes.Where(p => p.At >= acceptStart && p.At <= runEnd).Select(p => Math.Abs(p.Ms)).Order().ToArray();
-            var during = probes.Where(p => p.At >= acceptStart && p.At <= acceptEnd).Select(p => Math.Abs(p.Ms)).Order().ToArray();
-            var idleProbes = probes.Where(p => p.At < acceptStart).Select(p => Math.Abs(p.Ms)).Order().ToArray();
-            return new Result(size, acceptedSeconds, doneSeconds,
-                Percentile(all, 0.50), Percentile(all, 0.99), all.Length == 0 ? 0 : all[^1], all.Length, failures,
-                Percentile(during, 0.99), during.Length == 0 ? 0 : during[^1], Percentile(idleProbes, 0.50), Percentile(idleProbes, 0.99),
-                Percentile(inProcess, 0.50), Percentile(inProcess, 0.99), inProcess.Length == 0 ? 0 : inProcess[^1],
-                idle, peak, peakAccepting, storeBefore, storeAccepted, storeDone);
-        }
-        finally
+        var idle = server.Rss;
+        using var probe = StartProbe(healthUrl);
+        // Read as they come, so that the probe never waits on a full pipe.
+        var probeLines = Task.Run(async () =>
         {
-            server.Kill(entireProcessTree: true);
-            await server.WaitForExitAsync();
-            Directory.Delete(dataDir, recursive: true);
+            var lines = new List<(long At, double Ms)>();
+            while (await probe.StandardOutput.ReadLineAsync() is { } line)
+            {
+                var parts = line.Split(' ');
+                lines.Add((long.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture)));
+            }
+            return lines;
+        });
+        var storeBefore = server.StoreBytes;
+        using var stop = new CancellationTokenSource();
+        // 0: idle before the map, the floor; 1: accepting the map's inputs; 2: running the rest.
+        var phase = 0;
+        var health = new List<(double Ms, int Phase)>();
+        var failures = 0;
+        var prober = Task.Run(async () =>
+        {
+            // Its own connection pool, so a probe never queues behind the map's uploads.
+            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(15));
+            while (await tick.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
+            {
+                var watch = Stopwatch.StartNew();
+                try
+                {
+                    using var response = await http.GetAsync(healthUrl, CancellationToken.None);
+                    response.EnsureSuccessStatusCode();
+                    health.Add((watch.Elapsed.TotalMilliseconds, Volatile.Read(ref phase)));
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    failures++;
+                    health.Add((watch.Elapsed.TotalMilliseconds, Volatile.Read(ref phase)));
+                }
+            }
+        });
+        long peak = idle, peakAccepting = idle;
+        var sampler = Task.Run(async () =>
+        {
+            using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+            while (await tick.WaitForNextTickAsync(CancellationToken.None) && !stop.IsCancellationRequested)
+            {
+                var rss = server.Rss;
+                peak = Math.Max(peak, rss);
+                if (Volatile.Read(ref phase) == 1)
+                {
+                    peakAccepting = Math.Max(peakAccepting, rss);
+                }
+            }
+        });
+
+        // Five seconds of probes of the idle server, on the same machine at the same time: the floor.
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        Volatile.Write(ref phase, 1);
+        var total = Stopwatch.StartNew();
+        var acceptStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var call = await functions.Square.SpawnMapAsync(Enumerable.Range(0, size));
+        var acceptedSeconds = total.Elapsed.TotalSeconds;
+        Volatile.Write(ref phase, 2);
+        var acceptEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        var storeAccepted = server.StoreBytes;
+        Console.WriteLine($"spawn map of {size:N0} accepted after {acceptedSeconds:0.0} s; RSS peak so far {Mib(peakAccepting)}, store {Mib(storeAccepted)}");
+        CallStatus status;
+        while ((status = await client.SendAsync<object, CallStatus>(HttpMethod.Get, Routes.Call(call.Id), null, null, ProtocolJsonContext.Default.CallStatus, CancellationToken.None)).State != "done")
+        {
+            Console.WriteLine($"  {total.Elapsed.TotalSeconds:0} s: {status.Completed:N0} of {status.Total:N0} done, RSS {Mib(server.Rss)}");
+            // A benchmark polling a status every two seconds; tests wait on events instead.
+            await Task.Delay(2000);
         }
+        var doneSeconds = total.Elapsed.TotalSeconds;
+        await stop.CancelAsync();
+        await prober;
+        await sampler;
+        var runEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        probe.StandardInput.Close();
+        var probes = await probeLines;
+        await probe.WaitForExitAsync();
+        peak = Math.Max(peak, server.PeakRss);
+        var storeDone = server.StoreBytes;
+        var inProcess = health.Where(h => h.Phase > 0).Select(h => h.Ms).Order().ToArray();
+        failures += probes.Count(p => p.Ms < 0);
+        var all = probes.Where(p => p.At >= acceptStart && p.At <= runEnd).Select(p => Math.Abs(p.Ms)).Order().ToArray();
+        var during = probes.Where(p => p.At >= acceptStart && p.At <= acceptEnd).Select(p => Math.Abs(p.Ms)).Order().ToArray();
+        var idleProbes = probes.Where(p => p.At < acceptStart).Select(p => Math.Abs(p.Ms)).Order().ToArray();
+        return new Result(size, acceptedSeconds, doneSeconds,
+            Percentile(all, 0.50), Percentile(all, 0.99), all.Length == 0 ? 0 : all[^1], all.Length, failures,
+            Percentile(during, 0.99), during.Length == 0 ? 0 : during[^1], Percentile(idleProbes, 0.50), Percentile(idleProbes, 0.99),
+            Percentile(inProcess, 0.50), Percentile(inProcess, 0.99), inProcess.Length == 0 ? 0 : inProcess[^1],
+            idle, peak, peakAccepting, storeBefore, storeAccepted, storeDone);
     }
 
     public static IEnumerable<(string Name, string Ferry, string Floor, string Ratio)> Rows(Result r)
@@ -217,24 +179,6 @@ internal static class SpawnBench
 
     private static double Percentile(double[] sorted, double p) =>
         sorted.Length == 0 ? 0 : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
-
-    private static long Rss(int pid) => StatusKb(pid, "VmRSS:");
-
-    private static long Hwm(int pid) => StatusKb(pid, "VmHWM:");
-
-    private static long StatusKb(int pid, string field) =>
-        long.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-
-    private static long StoreBytes(string dataDir) =>
-        Directory.EnumerateFiles(dataDir, "ferry.db*").Sum(f => new FileInfo(f).Length);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string Mib(long bytes) => (bytes / 1024.0 / 1024.0).ToString("0", CultureInfo.InvariantCulture) + " MiB";
 
