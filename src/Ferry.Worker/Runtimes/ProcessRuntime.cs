@@ -78,7 +78,7 @@ public sealed partial class ProcessRuntime : IContainerRuntime
     /// <summary>The kind of placeholder that can become <paramref name="spec"/>'s container, or null when none can.</summary>
     internal static PlaceholderKind? KindOf(ContainerSpec spec)
     {
-        if (spec.Command is not null || spec.Environment.Keys.Any(k => RuntimeVariablePrefixes.Any(p => k.StartsWith(p, StringComparison.OrdinalIgnoreCase))))
+        if (spec.Command is not null || spec.Environment.Any(e => SetsRuntimeVariable(e.Key, e.Value)))
         {
             return null;
         }
@@ -86,6 +86,14 @@ public sealed partial class ProcessRuntime : IContainerRuntime
             ? new PlaceholderKind(key, key)
             : null;
     }
+
+    /// <summary>
+    /// Whether a variable changes how the runtime starts, beyond the settings every container and every placeholder
+    /// start with (<see cref="WorkerAgent.ContainerRuntimeSettings"/>).
+    /// </summary>
+    private static bool SetsRuntimeVariable(string name, string value) =>
+        RuntimeVariablePrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase))
+        && !(WorkerAgent.ContainerRuntimeSettings.TryGetValue(name, out var given) && given == value);
 
     public Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {

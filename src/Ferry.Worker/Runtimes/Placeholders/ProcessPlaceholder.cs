@@ -55,6 +55,11 @@ internal sealed class ProcessPlaceholder : IPlaceholder
         {
             info.ArgumentList.Add(arg);
         }
+        // The runtime settings the worker gives every container, read only at start: a placeholder starts with them.
+        foreach (var (name, value) in WorkerAgent.ContainerRuntimeSettings)
+        {
+            info.Environment[name] = value;
+        }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var placeholder = new ProcessPlaceholder(process);
         process.OutputDataReceived += (_, e) =>

@@ -102,13 +102,14 @@ public sealed class PlaceholderPoolTests
         var options = new PlaceholderOptions { MaxCount = 4, RateWindow = TimeSpan.FromMinutes(1) };
         await using var pool = Pool(options);
         pool.TryTake(Built).Should().BeNull("nothing was kept for a kind never used");
-        pool.TryTake(Built).Should().BeNull();
+        // The first cold start has the pool start one in the background, which this second one may already find.
+        var second = pool.TryTake(Built);
         await SettledAsync(pool);
         pool.ReadyCount(Built).Should().Be(2);
 
         _clock.Advance(options.RateWindow + TimeSpan.FromSeconds(1));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await Task.WhenAll(_started.Select(s => s.Placeholder.Retired.Task)).WaitAsync(timeout.Token);
+        await Task.WhenAll(_started.Where(s => s.Placeholder != second).Select(s => s.Placeholder.Retired.Task)).WaitAsync(timeout.Token);
 
         pool.ReadyCount(Built).Should().Be(0);
     }
