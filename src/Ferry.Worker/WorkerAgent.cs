@@ -281,7 +281,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
                 Volumes: _runtime.MountsVolumes ? volumes : null, VolumeStateDir: _volumes.ContainerDir(start.ContainerId));
             handle = await _runtime.StartAsync(spec, OnOutput, _stop.Token).ConfigureAwait(false);
         }
-        catch (ImageBuildException e)
+        catch (Ferry.Worker.Images.ImageBuildException e)
         {
             _volumes.Release(start.ContainerId);
             _events.Writer.TryWrite(new ContainerExited(start.ContainerId, -1, ErrorKinds.ImageBuild, e.Message));

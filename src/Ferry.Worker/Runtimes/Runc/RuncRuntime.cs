@@ -396,7 +396,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         public static readonly NoBlobs Instance = new();
 
         public Task DownloadAsync(string hash, string target, CancellationToken cancellationToken) =>
-            throw new ImageBuildException("This container has no control plane to fetch the image's files from.");
+            throw new Ferry.Worker.Images.ImageBuildException("This container has no control plane to fetch the image's files from.");
     }
 
     /// <summary>Reads whether the kernel's OOM killer fired in a container's memory cgroup.</summary>
