@@ -48,8 +48,7 @@ internal sealed class PoolDispatcher(TimeProvider clock)
         var now = clock.GetUtcNow();
         // Queueing inputs inside a container hides the round trip per input, but only once the pool has all the
         // containers it will get: while one is still starting, its share of the work must wait for it.
-        // Nor while the autoscaler withholds containers: inputs queued inside a busy one could not move to them.
-        var prefetch = PhaseOf(pool) == PoolPhase.Warm && !pool.Withholding;
+        var prefetch = PhaseOf(pool) == PoolPhase.Warm;
         var capacities = new Dictionary<ContainerState, int>();
         int CapacityOf(ContainerState c)
         {

@@ -15,116 +15,6 @@ internal sealed record ScalePlan(int Desired, int ToStart, IReadOnlyList<(Contai
 /// </summary>
 internal sealed class PoolScaler(TimeProvider clock)
 {
-    /// <summary>The weight of the newest measurement in the moving averages of cold starts and service times.</summary>
-    internal const double Smoothing = 0.3;
-
-    /// <summary>
-    /// Cold starts by app name and function, so that the pools of the next run of the same app (each <c>ferry run</c>
-    /// creates a new app) start out with what the last one measured. Bounded: the oldest entry goes first.
-    /// </summary>
-    private readonly Dictionary<string, TimeSpan> _coldStarts = new(StringComparer.Ordinal);
-    private readonly Queue<string> _coldStartOrder = new();
-    private const int RememberedColdStarts = 1024;
-
-    /// <summary>Adds a container's start-to-ready time to its pool's moving average, and remembers it for the function.</summary>
-    public void RecordColdStart(PoolState pool, TimeSpan elapsed)
-    {
-        pool.ColdStart = Average(pool.ColdStart ?? ExpectedColdStart(pool), elapsed);
-        var key = ColdStartKey(pool);
-        if (_coldStarts.TryAdd(key, pool.ColdStart.Value))
-        {
-            _coldStartOrder.Enqueue(key);
-            if (_coldStartOrder.Count > RememberedColdStarts)
-            {
-                _coldStarts.Remove(_coldStartOrder.Dequeue());
-            }
-        }
-        else
-        {
-            _coldStarts[key] = pool.ColdStart.Value;
-        }
-    }
-
-    /// <summary>Adds how long one input ran to its pool's moving average.</summary>
-    public static void RecordServiceTime(PoolState pool, TimeSpan elapsed) =>
-        pool.ServiceTime = Average(pool.ServiceTime, elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed);
-
-    /// <summary>How long a new container of <paramref name="pool"/> is expected to take to be ready; null if unknown.</summary>
-    public TimeSpan? ExpectedColdStart(PoolState pool) =>
-        pool.ColdStart ?? (_coldStarts.TryGetValue(ColdStartKey(pool), out var known) ? known : null);
-
-    private static string ColdStartKey(PoolState pool) => pool.App.Record.Name + "\0" + pool.PoolId;
-
-    private static TimeSpan Average(TimeSpan? previous, TimeSpan sample) =>
-        previous is { } p ? TimeSpan.FromTicks((long)((1 - Smoothing) * p.Ticks + Smoothing * sample.Ticks)) : sample;
-
-    /// <summary>
-    /// How many new containers could take work from <paramref name="pool"/>'s backlog before it drains: the inputs
-    /// expected to be left once a new container is ready (after the expected cold start), with the ready containers
-    /// working through what they hold and then the backlog at the measured service time, and the starting ones
-    /// joining when they are expected ready, divided by the inputs one container takes. Only inputs queued at the
-    /// server count as left: those handed to a container stay with it. <see cref="int.MaxValue"/> when there is nothing to go on yet (no
-    /// ready container, no measured cold start or service time) or for a batching or web pool, whose service time
-    /// this does not measure.
-    /// </summary>
-    public int WorthStarting(PoolState pool, IReadOnlyCollection<ContainerState> live, DateTimeOffset now)
-    {
-        var settings = pool.Settings;
-        if ((settings.BatchMaxSize ?? 1) > 1 || settings.Web is not null || pool.WebWaiting > 0
-            || ExpectedColdStart(pool) is not { } coldStart || pool.ServiceTime is not { } serviceTime)
-        {
-            return int.MaxValue;
-        }
-        var readySlots = 0;
-        var startingSlotSeconds = 0.0;
-        var service = Math.Max(serviceTime.TotalSeconds, 1e-4);
-        var longest = 0.0;
-        var waiting = pool.Ready.Count;
-        var remaining = 0.0;
-        foreach (var container in live)
-        {
-            if (container.Status == ContainerStatus.Ready)
-            {
-                readySlots += container.MaxInputs;
-            }
-            else
-            {
-                // Counted from when it is expected ready until the new container would be.
-                var expectedReady = container.CreatedAt + coldStart;
-                var overlap = coldStart - (expectedReady > now ? expectedReady - now : TimeSpan.Zero);
-                startingSlotSeconds += Math.Max(1, settings.MaxInputs) * Math.Max(0, overlap.TotalSeconds);
-            }
-            foreach (var input in container.Running.Values)
-            {
-                if (input.StartedAt == DateTimeOffset.MaxValue)
-                {
-                    waiting++;
-                    continue;
-                }
-                var elapsed = Math.Max(0, (now - input.StartedAt).TotalSeconds);
-                longest = Math.Max(longest, elapsed);
-                // An input that has outrun the average is expected to run about as long again.
-                remaining += elapsed < service ? service - elapsed : elapsed;
-            }
-        }
-        if (readySlots == 0)
-        {
-            return int.MaxValue;
-        }
-        // Inputs already running longer than the average say the average is too low for the ones waiting too.
-        var perInput = Math.Max(service, longest);
-        var work = remaining + waiting * perInput;
-        var left = work - readySlots * coldStart.TotalSeconds - startingSlotSeconds;
-        if (left <= 0)
-        {
-            return 0;
-        }
-        // Inputs already handed to a container stay with it: a new one can take only those queued at the server.
-        var inputsLeft = (int)Math.Min(pool.Ready.Count, Math.Ceiling(left / perInput - 1e-9));
-        var perContainer = Math.Max(1, settings.TargetInputs ?? settings.MaxInputs);
-        return (inputsLeft + perContainer - 1) / perContainer;
-    }
-
     /// <summary>
     /// Containers a pool should have: enough for the load at the target per container, plus the buffer while the
     /// function is active, never below the minimum and never above the maximum.
@@ -151,14 +41,11 @@ internal sealed class PoolScaler(TimeProvider clock)
         var desired = Desired(settings, pool.Ready.Count + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count);
         var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
         var surplus = live.Count - desired;
-        var now = clock.GetUtcNow();
         if (surplus <= 0)
         {
-            var toStart = ToStart(pool, live, desired, now);
-            pool.Withholding = toStart < -surplus;
-            return new ScalePlan(desired, toStart, []);
+            return new ScalePlan(desired, -surplus, []);
         }
-        pool.Withholding = false;
+        var now = clock.GetUtcNow();
         var window = TimeSpan.FromSeconds(settings.ScaledownWindowSeconds);
         var overMax = settings.MaxContainers is { } max ? live.Count - max : 0;
         var stop = new List<(ContainerState, string)>();
@@ -176,30 +63,6 @@ internal sealed class PoolScaler(TimeProvider clock)
             }
         }
         return new ScalePlan(desired, 0, stop);
-    }
-
-    /// <summary>
-    /// Of the containers <paramref name="desired"/> asks for beyond <paramref name="live"/>, those to start now: only
-    /// as many as are expected to take work before the backlog drains (see <see cref="WorthStarting"/>), but always
-    /// enough for the minimum and for the buffer on top of the containers holding work.
-    /// </summary>
-    private int ToStart(PoolState pool, List<ContainerState> live, int desired, DateTimeOffset now)
-    {
-        var missing = desired - live.Count;
-        if (missing <= 0)
-        {
-            return 0;
-        }
-        var worth = WorthStarting(pool, live, now);
-        if (worth >= missing)
-        {
-            return missing;
-        }
-        var settings = pool.Settings;
-        var active = pool.Ready.Count + pool.RunningInputs + pool.Delayed.Count + pool.WebWaiting + pool.WebInFlight > 0;
-        var floor = Math.Max(settings.MinContainers, live.Count(c => !c.IsIdle) + (active ? settings.BufferContainers : 0));
-        floor = settings.MaxContainers is { } max ? Math.Min(floor, max) : floor;
-        return Math.Min(missing, Math.Max(worth, floor - live.Count));
     }
 
     /// <summary>

@@ -193,21 +193,6 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
 
     /// <summary>Why the pool's last container exited, for the gateway's answer when none becomes ready.</summary>
     public string? LastExit { get; set; }
-
-    /// <summary>
-    /// A moving average of how long this pool's containers took from being started to ready; null before the first.
-    /// </summary>
-    public TimeSpan? ColdStart { get; set; }
-
-    /// <summary>A moving average of how long one input of this pool ran in a container; null before the first ended.</summary>
-    public TimeSpan? ServiceTime { get; set; }
-
-    /// <summary>
-    /// Whether the autoscaler last started fewer containers than the load asks for, expecting the backlog to drain
-    /// first. The dispatcher then queues nothing inside containers beyond their concurrency, so that if the inputs
-    /// run longer than expected (or wait on each other), containers started later can still take them.
-    /// </summary>
-    public bool Withholding { get; set; }
 }
 
 internal sealed class AppState(AppRecord record)
