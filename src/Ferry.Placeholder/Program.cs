@@ -162,6 +162,8 @@ namespace Ferry.Placeholder
         {
             ReplaceEnvironment(specialization.Environment);
             Directory.SetCurrentDirectory(specialization.WorkingDirectory);
+            // The worker has applied the container's memory limit by now; the GC read the limits at start, before it.
+            GC.RefreshMemoryLimit();
             // What the app sees as its own location and entry assembly, as if it had been started directly.
             AppContext.SetData("APP_CONTEXT_BASE_DIRECTORY", Path.GetDirectoryName(specialization.Assembly) + Path.DirectorySeparatorChar);
             var context = new AppLoadContext(specialization.Assembly);

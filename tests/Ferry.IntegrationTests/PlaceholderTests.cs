@@ -57,6 +57,19 @@ public sealed class PlaceholderTests(PlaceholderFixture placeholders, ServerFixt
         actual.EntryAssembly.Should().Be(expected.EntryAssembly).And.Be("Ferry.TestApp");
         actual.StandardInput.Should().Be(expected.StandardInput).And.BeEmpty();
         actual.PreviousStatic.Should().BeNull();
+        actual.Hostname.Should().Be(expected.Hostname);
+    }
+
+    [Fact]
+    public async Task Specialised_placeholder_sees_the_limits_a_fresh_process_sees()
+    {
+        // The process runtime applies no limits: what a placeholder must match is what a new process reads at start.
+        var expected = await ColdAsync(fresh, () => fresh.Functions.Placeholders.ProbeLimited.RemoteAsync("fresh"));
+        var actual = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.ProbeLimited.RemoteAsync("specialised"));
+
+        actual.Limits.Should().Equal(expected.Limits);
+        actual.ProcessorCount.Should().Be(expected.ProcessorCount).And.Be(Environment.ProcessorCount);
+        actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes);
     }
 
     [Fact]

@@ -363,6 +363,27 @@ public sealed class RuncFixture : ServerFixture
     }
 }
 
+/// <summary>A runc worker that keeps placeholder containers, on the shared base image of <see cref="RuncFixture"/>.</summary>
+public sealed class RuncPlaceholderFixture : ServerFixture
+{
+    private Ferry.Worker.Runtimes.Runc.RuncRuntime? _runtime;
+
+    protected override IContainerRuntime CreateRuntime(string workerDir) =>
+        _runtime = new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Images.BaseImage(RuncFixture.ImagesDir, null), _ => { },
+            placeholders: new Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions { MaxCount = 3 });
+
+    /// <summary>The worker's placeholder pool.</summary>
+    internal Ferry.Worker.Runtimes.Placeholders.PlaceholderPool<Ferry.Worker.Runtimes.Runc.RuncPlaceholder> Placeholders =>
+        _runtime?.Placeholders ?? throw new InvalidOperationException("The worker has no placeholder pool.");
+
+    /// <summary>Waits until the pool has started every placeholder the cold starts so far ask for.</summary>
+    internal async Task WaitForPlaceholdersAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await Placeholders.WaitForSettledAsync(timeout.Token);
+    }
+}
+
 /// <summary>A runc worker with a configured inventory of two fake A10G GPUs, which have no device nodes.</summary>
 public sealed class RuncGpuFixture : ServerFixture
 {

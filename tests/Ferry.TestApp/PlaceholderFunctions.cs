@@ -16,7 +16,12 @@ public sealed record ContainerProbe(
     string? EntryAssembly,
     Dictionary<string, string> Environment,
     string? NativeSecret,
-    string? StandardInput);
+    string? StandardInput,
+    string Hostname,
+    long ProcessStartTicks,
+    int ProcessorCount,
+    long TotalAvailableMemoryBytes,
+    Dictionary<string, string> Limits);
 
 /// <summary>Functions and a class that report what they see of their container.</summary>
 public sealed partial class PlaceholderFunctions
@@ -31,8 +36,23 @@ public sealed partial class PlaceholderFunctions
     {
         Probe = app.Function<string, ContainerProbe>(ProbeContainer,
             new FunctionOptions { Secrets = [Secret.FromDictionary(new Dictionary<string, string?> { ["PROBE_SECRET"] = SecretValue })] }, name: "probe");
+        ProbeLimited = app.Function<string, ContainerProbe>(ProbeContainer,
+            new FunctionOptions { Cpu = LimitedCpu, Memory = LimitedMemoryMiB }, name: "probe-limited");
         Lifecycle = app.Cls<Lifecycle>();
     }
+
+    /// <summary>The CPU <see cref="ProbeLimited"/>'s function is given.</summary>
+    public const double LimitedCpu = 0.5;
+
+    /// <summary>The memory <see cref="ProbeLimited"/>'s function is given, in MiB.</summary>
+    public const int LimitedMemoryMiB = 256;
+
+    /// <summary>The cgroup files <see cref="ContainerProbe.Limits"/> reads, under <c>/sys/fs/cgroup</c>.</summary>
+    public static readonly string[] LimitFiles =
+        ["memory/memory.limit_in_bytes", "memory/memory.memsw.limit_in_bytes", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us", "pids/pids.max"];
+
+    /// <summary><see cref="Probe"/> with CPU and memory limits.</summary>
+    public Function<string, ContainerProbe> ProbeLimited { get; }
 
     /// <summary>Stashes its argument in a static field and reports what it sees, including the field's previous value.</summary>
     public Function<string, ContainerProbe> Probe { get; }
@@ -53,8 +73,18 @@ public sealed partial class PlaceholderFunctions
         var native = GetEnv("PROBE_SECRET");
         // A container's standard input is closed: reading it ends at once.
         var input = Console.In.ReadToEnd();
+        var limits = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in LimitFiles)
+        {
+            var path = Path.Combine("/sys/fs/cgroup", file);
+            limits[file] = File.Exists(path) ? File.ReadAllText(path).Trim() : "(none)";
+        }
+        // Field 22 of /proc/self/stat: when the process started, in clock ticks since boot; one per process.
+        var stat = File.ReadAllText("/proc/self/stat");
+        var started = long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19], System.Globalization.CultureInfo.InvariantCulture);
         return new ContainerProbe(previous, System.Environment.ProcessId, Directory.GetCurrentDirectory(), AppContext.BaseDirectory,
-            Assembly.GetEntryAssembly()?.GetName().Name, environment, native == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(native), input);
+            Assembly.GetEntryAssembly()?.GetName().Name, environment, native == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(native), input,
+            System.Environment.MachineName, started, System.Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, limits);
     }
 
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]

@@ -92,8 +92,11 @@ public sealed partial class ProcessRuntime : IContainerRuntime
     /// start with (<see cref="WorkerAgent.ContainerRuntimeSettings"/>).
     /// </summary>
     private static bool SetsRuntimeVariable(string name, string value) =>
-        RuntimeVariablePrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase))
+        IsRuntimeVariable(name)
         && !(WorkerAgent.ContainerRuntimeSettings.TryGetValue(name, out var given) && given == value);
+
+    /// <summary>Whether <paramref name="name"/> is one of the variables .NET reads only when a process starts.</summary>
+    internal static bool IsRuntimeVariable(string name) => RuntimeVariablePrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
 
     public Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {

@@ -24,9 +24,9 @@ public static partial class RuntimeSelector
             case "runc" when !RuncRuntime.IsAvailable(out var reason):
                 throw new ArgumentException($"The runc runtime cannot run here: {reason}.");
             case "runc":
-                return await RuncAsync(dataDir, logger, aptMirror, cancellationToken).ConfigureAwait(false);
+                return await RuncAsync(dataDir, logger, aptMirror, placeholders, cancellationToken).ConfigureAwait(false);
             case "auto" when RuncRuntime.IsAvailable(out _):
-                return await RuncAsync(dataDir, logger, aptMirror, cancellationToken).ConfigureAwait(false);
+                return await RuncAsync(dataDir, logger, aptMirror, placeholders, cancellationToken).ConfigureAwait(false);
             case "auto":
                 RuncRuntime.IsAvailable(out var why);
                 LogNoIsolation(logger, why);
@@ -36,9 +36,9 @@ public static partial class RuntimeSelector
         }
     }
 
-    private static async Task<RuncRuntime> RuncAsync(string dataDir, ILogger logger, string? aptMirror, CancellationToken cancellationToken)
+    private static async Task<RuncRuntime> RuncAsync(string dataDir, ILogger logger, string? aptMirror, Placeholders.PlaceholderOptions placeholders, CancellationToken cancellationToken)
     {
-        var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message), logger);
+        var runtime = new RuncRuntime(dataDir, new BaseImage(Path.Combine(dataDir, "images"), aptMirror), message => LogImage(logger, message), logger, placeholders);
         var orphans = await runtime.RemoveOrphansAsync(cancellationToken).ConfigureAwait(false);
         if (orphans > 0)
         {

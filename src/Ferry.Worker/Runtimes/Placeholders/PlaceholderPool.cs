@@ -31,7 +31,7 @@ internal sealed record PlaceholderKind(string Key, object State)
 /// <summary>
 /// Keeps pre-started placeholders per kind and hands one out on a cold start. Each kind's size follows its recent
 /// rate of cold starts (as many as it had in <see cref="PlaceholderOptions.RateWindow"/>; a pinned kind, the base
-/// image's, at least one), all kinds together stay within <see cref="PlaceholderOptions.MaxCount"/> and
+/// image's, at least one; every kind in use gets one before any gets a second), all kinds together stay within <see cref="PlaceholderOptions.MaxCount"/> and
 /// <see cref="PlaceholderOptions.MaxMemoryMiB"/>, and placeholders start one at a time in the background, so a burst of
 /// them never competes with the cold starts they are meant to speed up. A placeholder that is handed out leaves the
 /// pool for good: it belongs to that container until it exits.
@@ -233,11 +233,19 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
         }
         var targets = new Dictionary<PlaceholderKind, int>();
         var budget = _options.MaxCount;
-        foreach (var (kind, count) in wanted.OrderByDescending(w => _pinned.Contains(w.Kind)).ThenByDescending(w => w.Count))
+        var order = wanted.OrderByDescending(w => _pinned.Contains(w.Kind)).ThenByDescending(w => w.Count).ToList();
+        // One for every kind in use before a second for any, so a busy kind cannot crowd out every other.
+        foreach (var (kind, count) in order)
         {
-            var given = Math.Min(count, budget);
+            var given = Math.Min(Math.Min(count, 1), budget);
             targets[kind] = given;
             budget -= given;
+        }
+        foreach (var (kind, count) in order)
+        {
+            var more = Math.Min(count - targets[kind], budget);
+            targets[kind] += more;
+            budget -= more;
         }
         return targets;
     }

@@ -159,6 +159,9 @@ internal sealed record OciMount(string Destination, string Type, string Source, 
     /// <summary>A read-only bind of one file.</summary>
     public static OciMount ReadOnlyFile(string destination, string source) => new(destination, "bind", source, ["bind", "ro"]);
 
+    /// <summary>The container's own cgroup hierarchies at <c>/sys/fs/cgroup</c>, read-only.</summary>
+    public static OciMount Cgroups { get; } = new("/sys/fs/cgroup", "cgroup", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"]);
+
     /// <summary>The resolver configuration: the network's, or the host's where the container shares the host's network.</summary>
     public static OciMount Resolver(NetworkAttachment? network) => ReadOnlyFile("/etc/resolv.conf", network?.ResolvConf ?? "/etc/resolv.conf");
 }

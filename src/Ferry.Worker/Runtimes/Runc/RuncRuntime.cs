@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Ferry.Protocol;
 using Ferry.Worker.Images;
+using Ferry.Worker.Runtimes.Placeholders;
 using Microsoft.Extensions.Logging;
 
 namespace Ferry.Worker.Runtimes.Runc;
@@ -19,7 +20,7 @@ namespace Ferry.Worker.Runtimes.Runc;
 /// the foreground with <c>--keep</c>, so the exit code comes straight back and the cgroup survives the exit long
 /// enough to read whether the kernel killed it for memory.
 /// </remarks>
-public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
+public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
 {
     private const int PidsLimit = 1024;
 
@@ -30,14 +31,22 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     private readonly Action<string> _progress;
     private readonly string _state;
     private readonly string _bundles;
+    private readonly ILogger? _logger;
+    private readonly PlaceholderFiles? _placeholderFiles;
+    private readonly PlaceholderPool<RuncPlaceholder>? _pool;
+    private readonly string? _defaultRuntimeKey;
+    // The container id of each running container that is a specialised placeholder, to that placeholder's runc id.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> _runcIds = new(StringComparer.Ordinal);
+    private int _basePinned;
 
     /// <summary>A runtime keeping its images, bundles and runc state under <paramref name="dataDir"/>.</summary>
     /// <param name="dataDir">The worker's data dir.</param>
     /// <param name="baseImage">The root filesystem images are built on.</param>
     /// <param name="progress">Told about image builds, for the worker's log.</param>
     /// <param name="logger">Where the container network logs its setup and relay failures.</param>
-    public RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger = null)
-        : this(dataDir, baseImage, progress, logger, isolateNetwork: true)
+    /// <param name="placeholders">How many placeholder containers to keep; null or <see cref="PlaceholderOptions.Off"/> for none.</param>
+    public RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger = null, PlaceholderOptions? placeholders = null)
+        : this(dataDir, baseImage, progress, logger, isolateNetwork: true, placeholders)
     {
     }
 
@@ -45,14 +54,33 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
     /// False puts containers and builds in the host's network namespace, reaching the control plane directly. It
     /// exists only so the benchmark can measure what isolation costs; it is no user setting.
     /// </param>
-    internal RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger, bool isolateNetwork)
+    internal RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger, bool isolateNetwork, PlaceholderOptions? placeholders = null)
     {
         _network = new ContainerNetwork(dataDir, logger, isolateNetwork);
         _images = new ImageBuilder(Path.Combine(dataDir, "images"), Path.Combine(dataDir, "runc-state"), baseImage, _network);
         _progress = progress;
+        _logger = logger;
         _state = Path.Combine(dataDir, "runc-state");
         _bundles = Path.Combine(dataDir, "containers");
+        if (placeholders is not { Enabled: true })
+        {
+            return;
+        }
+        _placeholderFiles = PlaceholderFiles.Prepare(dataDir, out var missing);
+        if (_placeholderFiles is null)
+        {
+            if (logger is not null)
+            {
+                LogNoPlaceholders(logger, missing!);
+            }
+            return;
+        }
+        _defaultRuntimeKey = PlaceholderFiles.DefaultRuntimeConfig() is { } defaults ? PlaceholderFiles.RuntimeOptionsKey(defaults) : null;
+        _pool = new PlaceholderPool<RuncPlaceholder>(placeholders, StartPlaceholderAsync, TimeProvider.System, logger);
     }
+
+    /// <summary>The placeholder pool, when placeholders are on.</summary>
+    internal PlaceholderPool<RuncPlaceholder>? Placeholders => _pool;
 
     public string Name => "runc";
 
@@ -126,9 +154,19 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
 
     public async Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
-        var (bundle, network) = await PrepareAsync(spec, message => output(spec.ContainerId, LogStreams.System, message), cancellationToken).ConfigureAwait(false);
+        void Report(string message) => output(spec.ContainerId, LogStreams.System, message);
+        var image = await ResolveImageAsync(spec, Report, cancellationToken).ConfigureAwait(false);
+        if (_pool is not null && PlaceholderKindOf(spec, image) is { } kind)
+        {
+            PinBaseKind(image);
+            if (_pool.TryTake(kind) is { } placeholder && await SpecialiseAsync(placeholder, spec, image, output).ConfigureAwait(false) is { } specialised)
+            {
+                return specialised;
+            }
+        }
+        var (bundle, network) = await PrepareAsync(spec, image, cancellationToken).ConfigureAwait(false);
         var process = new Process { StartInfo = RuncStart("run", "--keep", "--bundle", bundle, spec.ContainerId), EnableRaisingEvents = true };
-        var handle = new RuncHandle(spec.ContainerId, process, _state, spec.Settings.MemoryMiB, output, () => CleanUpAsync(spec.ContainerId, bundle, network))
+        var handle = new RuncHandle(spec.ContainerId, spec.ContainerId, process, _state, spec.Settings.MemoryMiB, output, () => CleanUpAsync(spec.ContainerId, bundle, network))
         {
             Address = network?.Address,
         };
@@ -150,7 +188,8 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
 
     public async Task<ISessionProcess> StartSessionAsync(ContainerSpec spec, Action<string> progress, CancellationToken cancellationToken)
     {
-        var (bundle, network) = await PrepareAsync(spec, progress, cancellationToken).ConfigureAwait(false);
+        var image = await ResolveImageAsync(spec, progress, cancellationToken).ConfigureAwait(false);
+        var (bundle, network) = await PrepareAsync(spec, image, cancellationToken).ConfigureAwait(false);
         Process process;
         try
         {
@@ -171,12 +210,14 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
 
     public Task<ISessionProcess> ExecAsync(string containerId, IReadOnlyList<string> command, CancellationToken cancellationToken)
     {
+        // A container that was a placeholder runs under the placeholder's runc id.
+        var runcId = _runcIds.GetValueOrDefault(containerId, containerId);
         // runc's own report of a missing program is a line of its internals; this says it in the user's terms.
-        if (command.Count > 0 && MissingCommand(Path.Combine(_bundles, containerId), command[0]) is { } missing)
+        if (command.Count > 0 && MissingCommand(Path.Combine(_bundles, runcId), command[0]) is { } missing)
         {
             throw new InvalidOperationException(missing);
         }
-        var process = Process.Start(RuncStart(["exec", containerId, .. command]))!;
+        var process = Process.Start(RuncStart(["exec", runcId, .. command]))!;
         return Task.FromResult<ISessionProcess>(new RuncSession(process, async () =>
         {
             if (!process.HasExited)
@@ -243,13 +284,9 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         return info;
     }
 
-    /// <summary>
-    /// Resolves the image (building what is missing), then mounts the container's root while its network is set up,
-    /// and writes its bundle; returns the bundle's path and the network attachment.
-    /// </summary>
-    private async Task<(string Bundle, NetworkAttachment? Network)> PrepareAsync(ContainerSpec spec, Action<string> report, CancellationToken cancellationToken)
+    /// <summary>Resolves the container's image, building what is missing; its app sees a build through its log.</summary>
+    private async Task<ResolvedImage> ResolveImageAsync(ContainerSpec spec, Action<string> report, CancellationToken cancellationToken)
     {
-        // A container whose image must be built first waits for it; its app sees the build through its log.
         var clock = Stopwatch.StartNew();
         var image = await _images.EnsureAsync(
             spec.Settings.Image,
@@ -264,13 +301,26 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             },
             cancellationToken).ConfigureAwait(false);
         spec.ImageReady?.Invoke(image, clock.Elapsed);
-        var bundle = Path.Combine(_bundles, spec.ContainerId);
+        return image;
+    }
+
+    /// <summary>
+    /// Mounts the container's root while its network is set up, and writes its bundle; returns the bundle's path and
+    /// the network attachment.
+    /// </summary>
+    private Task<(string Bundle, NetworkAttachment? Network)> PrepareAsync(ContainerSpec spec, ResolvedImage image, CancellationToken cancellationToken) =>
+        PrepareBundleAsync(spec.ContainerId, image, network => Config(spec, image, network), cancellationToken);
+
+    private async Task<(string Bundle, NetworkAttachment? Network)> PrepareBundleAsync(string containerId, ResolvedImage image,
+        Func<NetworkAttachment?, JsonObject> config, CancellationToken cancellationToken)
+    {
+        var bundle = Path.Combine(_bundles, containerId);
         var rootfs = Path.Combine(bundle, "rootfs");
         Directory.CreateDirectory(Path.Combine(bundle, "upper"));
         Directory.CreateDirectory(Path.Combine(bundle, "work"));
         Directory.CreateDirectory(rootfs);
         Directory.CreateDirectory(_state);
-        var attaching = _network.AttachAsync(spec.ContainerId, cancellationToken);
+        var attaching = _network.AttachAsync(containerId, cancellationToken);
         var mounting = Processes.RunAsync("mount", ["-t", "overlay", "overlay", "-o",
             OverlayMount.Options(image.Lowers, Path.Combine(bundle, "upper"), Path.Combine(bundle, "work")), rootfs], cancellationToken);
         try
@@ -281,9 +331,9 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             {
                 throw new InvalidOperationException($"Mounting the container's root filesystem failed: {text.Trim()}");
             }
-            await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{spec.ContainerId}\n", cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(bundle, "hosts"), HostsFile(containerId), cancellationToken).ConfigureAwait(false);
             // The config holds the container's token and its secrets' values: only root reads it.
-            var config = Config(spec, image, await attaching.ConfigureAwait(false)).ToJsonString();
+            var configText = config(await attaching.ConfigureAwait(false)).ToJsonString();
             var configOptions = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows())
             {
@@ -291,12 +341,12 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             }
             await using (var file = new FileStream(Path.Combine(bundle, "config.json"), configOptions))
             {
-                await file.WriteAsync(System.Text.Encoding.UTF8.GetBytes(config), cancellationToken).ConfigureAwait(false);
+                await file.WriteAsync(System.Text.Encoding.UTF8.GetBytes(configText), cancellationToken).ConfigureAwait(false);
             }
         }
         catch
         {
-            await CleanUpAsync(spec.ContainerId, bundle, attaching.IsCompletedSuccessfully ? await attaching.ConfigureAwait(false) : null).ConfigureAwait(false);
+            await CleanUpAsync(containerId, bundle, attaching.IsCompletedSuccessfully ? await attaching.ConfigureAwait(false) : null).ConfigureAwait(false);
             throw;
         }
         return (bundle, await attaching.ConfigureAwait(false));
@@ -317,8 +367,17 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         }
     }
 
-    /// <summary>Removes the container network; the worker has stopped its containers first.</summary>
-    public ValueTask DisposeAsync() => _network.DisposeAsync();
+    private static string HostsFile(string hostname) => $"127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t{hostname}\n";
+
+    /// <summary>Retires the idle placeholders, then removes the container network; the worker has stopped its containers first.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_pool is not null)
+        {
+            await _pool.DisposeAsync().ConfigureAwait(false);
+        }
+        await _network.DisposeAsync().ConfigureAwait(false);
+    }
 
     private sealed class RuncSession(Process process, Func<Task> end) : ISessionProcess
     {
@@ -337,16 +396,22 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             ? self
             : GpuInventory.FindOnPath("dotnet") is { } onPath ? new FileInfo(onPath).ResolveLinkTarget(true)?.FullName ?? onPath : "/usr/share/dotnet/dotnet")!;
 
-    /// <summary>The OCI config of a container; with no <paramref name="network"/>, it shares the host's network namespace.</summary>
-    internal static JsonObject Config(ContainerSpec spec, ResolvedImage image, NetworkAttachment? network, Func<string, (long Major, long Minor)?>? stat = null)
+    /// <summary>The variables every function container starts with, before its image's and its own.</summary>
+    internal static List<string> BaseEnvironment()
     {
         var dotnet = DotnetDir();
-        var env = new List<string>
-        {
+        return
+        [
             $"PATH={dotnet}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "HOME=/root", "LANG=C.UTF-8", "TMPDIR=/tmp", $"DOTNET_ROOT={dotnet}", "DOTNET_CLI_TELEMETRY_OPTOUT=1",
             "DOTNET_NOLOGO=1", "DOTNET_gcServer=0", "DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1",
-        };
+        ];
+    }
+
+    /// <summary>A function container's environment, <c>KEY=value</c> in order: the base, the image's, the container's.</summary>
+    internal static List<string> ContainerEnvironment(ContainerSpec spec, ResolvedImage image)
+    {
+        var env = BaseEnvironment();
         env.AddRange(image.Environment);
         foreach (var (key, value) in spec.Environment)
         {
@@ -358,12 +423,24 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
             env.Add($"CUDA_VISIBLE_DEVICES={devices}");
             env.Add($"NVIDIA_VISIBLE_DEVICES={devices}");
         }
+        return env;
+    }
+
+    /// <summary>The OCI config of a container; with no <paramref name="network"/>, it shares the host's network namespace.</summary>
+    /// <param name="appDir">The host directory mounted at <c>/app</c>; the build's own by default.</param>
+    /// <param name="extraMounts">Mounts after the others, such as a placeholder's program.</param>
+    internal static JsonObject Config(ContainerSpec spec, ResolvedImage image, NetworkAttachment? network, Func<string, (long Major, long Minor)?>? stat = null,
+        string? appDir = null, IReadOnlyList<OciMount>? extraMounts = null)
+    {
+        var dotnet = DotnetDir();
         var mounts = new List<OciMount>
         {
             OciMount.ReadOnlyTree(dotnet, dotnet),
-            OciMount.ReadOnlyTree("/app", spec.BuildDir),
+            OciMount.ReadOnlyTree("/app", appDir ?? spec.BuildDir),
             OciMount.Resolver(network),
             OciMount.ReadOnlyFile("/etc/hosts", "hosts"),
+            // The container's own cgroups, read-only, so user code and .NET see its memory, CPU and pids limits.
+            OciMount.Cgroups,
         };
         mounts.AddRange(image.Mounts.Select(m => OciMount.ReadOnlyTree(m.Destination, m.Source)));
         foreach (var volume in spec.Volumes ?? [])
@@ -374,11 +451,12 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         {
             mounts.Add(new OciMount(VolumeMountPaths.StateDir, "bind", volumeState, ["rbind", "rw", "nosuid", "nodev", "noexec"]));
         }
+        mounts.AddRange(extraMounts ?? []);
         return new OciSpec
         {
             Hostname = spec.ContainerId,
             Args = spec.Command ?? ["dotnet", "/app/" + spec.EntryAssembly],
-            Env = env,
+            Env = ContainerEnvironment(spec, image),
             Cwd = image.Workdir ?? "/app",
             Capabilities = FunctionCaps,
             Network = network,
@@ -411,7 +489,8 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         return line is not null && long.Parse(line["oom_kill ".Length..], CultureInfo.InvariantCulture) > 0;
     }
 
-    private sealed class RuncHandle(string containerId, Process process, string state, int? memoryMiB, ContainerOutputHandler output, Func<Task> cleanUp)
+    /// <param name="runcId">The id runc knows the container by: its own, or the placeholder's it was specialised from.</param>
+    private sealed class RuncHandle(string containerId, string runcId, Process process, string state, int? memoryMiB, ContainerOutputHandler output, Func<Task> cleanUp)
         : ProcessContainerHandle(containerId, process, output), IContainerHandle
     {
         public System.Net.IPAddress? Address { get; init; }
@@ -419,7 +498,7 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         protected override async Task<ContainerExit> DescribeExitAsync(int exitCode, string? stderrTail)
         {
             // Read before the cgroup goes with the container.
-            var oom = WasOomKilled(ContainerId);
+            var oom = WasOomKilled(runcId);
             await cleanUp().ConfigureAwait(false);
             return oom
                 ? new ContainerExit(exitCode, ErrorKinds.OutOfMemory, $"killed for exceeding its memory limit of {memoryMiB} MiB")
@@ -429,6 +508,6 @@ public sealed class RuncRuntime : IContainerRuntime, ISessionRuntime
         }
 
         protected override Task SignalAsync(bool kill) =>
-            Processes.RunAsync("runc", ["--root", state, "kill", ContainerId, kill ? "KILL" : "TERM"], CancellationToken.None);
+            Processes.RunAsync("runc", ["--root", state, "kill", runcId, kill ? "KILL" : "TERM"], CancellationToken.None);
     }
 }

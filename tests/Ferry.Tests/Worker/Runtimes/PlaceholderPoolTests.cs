@@ -115,6 +115,27 @@ public sealed class PlaceholderPoolTests
     }
 
     [Fact]
+    public async Task Kind_in_use_gets_one_even_when_a_busier_kind_would_fill_the_count_bound()
+    {
+        await using var pool = Pool(new PlaceholderOptions { MaxCount = 3 });
+        pool.Pin(Base);
+        await SettledAsync(pool);
+        for (var i = 0; i < 4; i++)
+        {
+            pool.TryTake(Base);
+            await SettledAsync(pool);
+        }
+        pool.ReadyCount(Base).Should().Be(3, "four recent cold starts ask for four, bounded by three");
+
+        pool.TryTake(Built).Should().BeNull();
+        await SettledAsync(pool);
+
+        pool.ReadyCount(Built).Should().Be(1, "a kind in use gets one before any kind gets a second");
+        pool.ReadyCount(Base).Should().Be(2);
+        pool.Count.Should().Be(3);
+    }
+
+    [Fact]
     public async Task Memory_bound_stops_new_placeholders()
     {
         await using var pool = Pool(new PlaceholderOptions { MaxCount = 4, MaxMemoryMiB = 100 }, bytes: 60L << 20);

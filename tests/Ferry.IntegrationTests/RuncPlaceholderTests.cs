@@ -1,0 +1,122 @@
+using FluentAssertions;
+using Ferry.Protocol;
+using Ferry.TestApp;
+
+namespace Ferry.IntegrationTests;
+
+/// <summary>
+/// Cold starts on runc that specialise a pre-started placeholder container, compared with fresh runc containers of a
+/// worker without placeholders: user code must not be able to tell them apart, limits included.
+/// </summary>
+public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, RuncFixture fresh) : IClassFixture<RuncPlaceholderFixture>, IClassFixture<RuncFixture>
+{
+    // What differs between any two containers, placeholder or not: their identity, their server, their first input.
+    private static readonly string[] PerContainer =
+        [FerryEnv.ContainerId, FerryEnv.ContainerToken, FerryEnv.AppId, FerryEnv.ServerUrl, FerryEnv.FirstInput];
+
+    private static async Task<T> WithinAsync<T>(Task<T> call) => await call.WaitAsync(TimeSpan.FromMinutes(2));
+
+    /// <summary>
+    /// A cold start of <paramref name="function"/> on a new app of <paramref name="fixture"/>; on the placeholder worker,
+    /// after the pool has started what earlier cold starts asked for, and (when <paramref name="fromPlaceholder"/>)
+    /// asserting that it took a placeholder.
+    /// </summary>
+    private static async Task<T> ColdAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true)
+    {
+        var appId = await fixture.NewAppAsync();
+        // The app's min container of `warm` starts on its own, and may take a placeholder first: let it.
+        await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(appId).Any(p => p.PoolId == "warm"
+            && p.Containers.Values.Any(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready)));
+        var pool = fixture as RuncPlaceholderFixture;
+        if (pool is not null)
+        {
+            await pool.WaitForPlaceholdersAsync();
+        }
+        var taken = pool?.Placeholders.Taken;
+        var result = await WithinAsync(function());
+        if (pool is not null && fromPlaceholder)
+        {
+            pool.Placeholders.Taken.Should().Be(taken + 1, "the cold start took a ready placeholder");
+        }
+        return result;
+    }
+
+    [RuncFact]
+    public async Task Runc_cold_start_takes_a_placeholder_with_the_environment_directory_identity_and_limits_of_a_fresh_container()
+    {
+        var expected = await ColdAsync(fresh, () => fresh.Functions.Placeholders.Probe.RemoteAsync("fresh"));
+        var actual = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("specialised"));
+
+        actual.Environment["PROBE_SECRET"].Should().Be(PlaceholderFunctions.SecretValue, "the function's secret is in its environment");
+        actual.NativeSecret.Should().Be(PlaceholderFunctions.SecretValue, "native code reads the same environment");
+        actual.Environment.Keys.Except(PerContainer).Should().BeEquivalentTo(expected.Environment.Keys.Except(PerContainer),
+            "a specialised placeholder has exactly a fresh container's variables: none of its own left over, none missing");
+        foreach (var (key, value) in expected.Environment.Where(e => !PerContainer.Contains(e.Key)))
+        {
+            actual.Environment[key].Should().Be(value, $"{key} is the same in both");
+        }
+        actual.WorkingDirectory.Should().Be(expected.WorkingDirectory).And.Be("/app");
+        actual.BaseDirectory.Should().Be(expected.BaseDirectory).And.Be("/app/");
+        actual.EntryAssembly.Should().Be(expected.EntryAssembly).And.Be("Ferry.TestApp");
+        actual.StandardInput.Should().Be(expected.StandardInput).And.BeEmpty();
+        actual.PreviousStatic.Should().BeNull();
+        expected.Hostname.Should().Be(expected.Environment[FerryEnv.ContainerId]);
+        actual.Hostname.Should().Be(actual.Environment[FerryEnv.ContainerId], "a specialised placeholder is named after its container, as a fresh one is");
+        actual.ProcessId.Should().Be(expected.ProcessId).And.Be(1, "the program is the first process of its PID namespace in both");
+        actual.Limits.Should().Equal(expected.Limits);
+        actual.Limits["pids/pids.max"].Should().Be("1024");
+        actual.ProcessorCount.Should().Be(expected.ProcessorCount);
+        actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes);
+    }
+
+    [RuncFact]
+    public async Task Specialised_runc_placeholder_has_the_functions_memory_cpu_and_pids_limits_from_its_first_line()
+    {
+        var expected = await ColdAsync(fresh, () => fresh.Functions.Placeholders.ProbeLimited.RemoteAsync("fresh"));
+        // The first cold start of this kind (its CPU quota gives .NET another processor count) asks for placeholders
+        // of it; the next takes one.
+        await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.ProbeLimited.RemoteAsync("first"), fromPlaceholder: false);
+        var actual = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.ProbeLimited.RemoteAsync("specialised"));
+
+        var memory = (PlaceholderFunctions.LimitedMemoryMiB * 1024L * 1024L).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        expected.Limits.Should().Equal(new Dictionary<string, string>
+        {
+            ["memory/memory.limit_in_bytes"] = memory,
+            ["memory/memory.memsw.limit_in_bytes"] = memory,
+            ["cpu/cpu.cfs_quota_us"] = "50000",
+            ["cpu/cpu.cfs_period_us"] = "100000",
+            ["pids/pids.max"] = "1024",
+        });
+        actual.Limits.Should().Equal(expected.Limits, "the function's limits are applied before its code runs");
+        actual.ProcessorCount.Should().Be(expected.ProcessorCount).And.Be(1, "half a CPU is one processor to .NET");
+        actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes).And.Be(PlaceholderFunctions.LimitedMemoryMiB * 1024L * 1024L,
+            "the GC knows the container's memory limit");
+        actual.PreviousStatic.Should().BeNull();
+    }
+
+    [RuncFact]
+    public async Task Runc_placeholder_is_never_reused_across_apps_and_statics_start_fresh()
+    {
+        var first = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("app-a"));
+        // The same app's warm container keeps its statics, so a leak would show.
+        var warm = await WithinAsync(placeholders.Functions.Placeholders.Probe.RemoteAsync("app-a-again"));
+        var second = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("app-b"));
+
+        first.PreviousStatic.Should().BeNull();
+        warm.ProcessStartTicks.Should().Be(first.ProcessStartTicks);
+        warm.PreviousStatic.Should().Be("app-a");
+        second.ProcessStartTicks.Should().NotBe(first.ProcessStartTicks, "each app's container is a placeholder of its own");
+        second.Hostname.Should().NotBe(first.Hostname);
+        second.PreviousStatic.Should().BeNull("a static set by one app is not visible in another");
+    }
+
+    [RuncFact]
+    public async Task Specialised_runc_placeholder_runs_constructor_enter_hooks_and_parameters_in_a_fresh_containers_order()
+    {
+        static string WithoutPid(string events) => events[..events.IndexOf("|pid=", StringComparison.Ordinal)];
+        var expected = await ColdAsync(fresh, () => fresh.Functions.Placeholders.Lifecycle.With(new { Label = "p1" }).Method(c => c.Events).RemoteAsync());
+        var actual = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Lifecycle.With(new { Label = "p1" }).Method(c => c.Events).RemoteAsync());
+
+        WithoutPid(actual).Should().Be(WithoutPid(expected)).And.EndWith("constructor,snap-enter:p1,enter:p1");
+    }
+}
