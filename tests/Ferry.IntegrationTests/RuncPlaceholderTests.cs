@@ -89,8 +89,8 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
         });
         actual.Limits.Should().Equal(expected.Limits, "the function's limits are applied before its code runs");
         actual.ProcessorCount.Should().Be(expected.ProcessorCount).And.Be(1, "half a CPU is one processor to .NET");
-        actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes).And.Be(PlaceholderFunctions.LimitedMemoryMiB * 1024L * 1024L,
-            "the GC knows the container's memory limit");
+        actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes).And.Be(PlaceholderFunctions.LimitedMemoryMiB * 1024L * 1024L * 3 / 4,
+            "the GC's heap limit is three quarters of the container's memory limit, as .NET sets it in a container");
         actual.PreviousStatic.Should().BeNull();
     }
 
