@@ -161,6 +161,18 @@ if (args.Length == 2 && args[0] == "--profile")
     }
     return 0;
 }
+// `--only runc-cold` measures runc cold starts with placeholders off and on beside a bare `runc run`, alternating.
+if (args.SequenceEqual(["--only", "runc-cold"]))
+{
+    if (!Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var why))
+    {
+        Console.WriteLine($"Skipping the runc measurements: {why}.");
+        return 0;
+    }
+    await AddRuncPlaceholderColdStartsAsync(9);
+    runtimes = "runc runtime, cold starts with and without placeholders only";
+    return Append();
+}
 // `--only cold` measures cold starts beside their floors with placeholders off and on, alternating, for quick iterations.
 if (args.SequenceEqual(["--only", "cold"]))
 {
@@ -247,6 +259,7 @@ if (Ferry.Worker.Runtimes.Runc.RuncRuntime.IsAvailable(out var noRunc))
     results.Add(("runc warm call p50, isolated (through the relay)", Ms(runcWarm.P50), Ms(sharedWarm.P50) + " (host network)", Ratio(runcWarm.P50, sharedWarm.P50)));
     results.Add(("runc warm call p99, isolated (through the relay)", Ms(runcWarm.P99), Ms(sharedWarm.P99) + " (host network)", Ratio(runcWarm.P99, sharedWarm.P99)));
     results.Add(("image cache check (3 cached layers)", Ms(await Measure.ImageCacheCheckAsync()), "100 ms (target)", ""));
+    await AddRuncPlaceholderColdStartsAsync(5);
 }
 else
 {
@@ -351,6 +364,40 @@ async Task AddPlaceholderColdStartsAsync(int samples)
     var floor = bare.Order().ElementAt(samples / 2);
     AddColdStart("cold start, total, placeholders off", MedianOf(off), floor, "bare process start", "process start (worker)");
     AddColdStart($"cold start, total, placeholders on ({fromPlaceholders} placeholders taken for {samples} samples and their min containers)", MedianOf(on), floor, "bare process start", "process start (worker: specialise)");
+}
+
+// runc cold starts with placeholders off and on, and a bare `runc run` of the same program, samples alternating
+// between the three; each sample after the app's min container is up and (with placeholders) the pool has refilled.
+async Task AddRuncPlaceholderColdStartsAsync(int samples)
+{
+    var baseImage = new Ferry.Worker.Images.BaseImage(Harness.ImagesDir, null);
+    await using var plain = await Harness.StartAsync(dir => new Ferry.Worker.Runtimes.Runc.RuncRuntime(dir, baseImage, _ => { }));
+    Ferry.Worker.Runtimes.Runc.RuncRuntime? pooledRuntime = null;
+    await using var pooled = await Harness.StartAsync(dir => pooledRuntime = new Ferry.Worker.Runtimes.Runc.RuncRuntime(dir, baseImage, _ => { },
+        placeholders: new Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions()));
+    var pool = pooledRuntime!.Placeholders!;
+    Task Settled() => Task.CompletedTask;
+    async Task PoolSettled()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await pool.WaitForSettledAsync(timeout.Token);
+    }
+    // One start each first: the base image's first use, and the first JIT of the control plane's and worker's code.
+    await Measure.ColdStartAsync(plain, 1, Settled);
+    await Measure.ColdStartAsync(pooled, 1, PoolSettled);
+    var (off, on, bare) = (new List<ColdStart>(), new List<ColdStart>(), new List<double>());
+    var taken = pool.Taken;
+    for (var i = 0; i < samples; i++)
+    {
+        bare.Add(await Measure.BareRuncStartAsync(baseImage.Path, 1));
+        off.Add(await Measure.ColdStartAsync(plain, 1, Settled));
+        on.Add(await Measure.ColdStartAsync(pooled, 1, PoolSettled));
+    }
+    var fromPlaceholders = pool.Taken - taken;
+    var floor = bare.Order().ElementAt(samples / 2);
+    AddColdStart("runc cold start, total, placeholders off", MedianOf(off), floor, "bare `runc run`, same program and rootfs", "container start (image check, bundle, network, runc)");
+    AddColdStart($"runc cold start, total, placeholders on ({fromPlaceholders} placeholders taken for {samples} samples and their min containers)", MedianOf(on), floor,
+        "bare `runc run`, same program and rootfs", "container start (image check, specialise: link build, name)");
 }
 
 static ColdStart MedianOf(List<ColdStart> runs)

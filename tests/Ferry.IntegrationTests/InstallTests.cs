@@ -97,6 +97,11 @@ public sealed class InstallTests : IAsyncLifetime
         project.Output.Should().Contain("49").And.Contain("Hello, Ferry, from a container.");
         var squares = project.Output.Split('\n').Select(l => l.Trim()).Where(l => l is "1" or "4" or "9" or "16" or "25").ToList();
         squares.Should().Equal("1", "4", "9", "16", "25");
+
+        // The tool carries the placeholder program: the local worker copies it to its data dir only when every file of
+        // it is there, and otherwise says that placeholders are off.
+        File.Exists(Path.Combine(_home!.WorkerDir, "placeholder", "Ferry.Placeholder.deps.json")).Should().BeTrue(_home.LogTail());
+        File.ReadAllText(Ferry.Cli.FerryHome.ServerLog).Should().NotContain("Placeholders are off");
     }
 
     private static string RepositoryRoot()
