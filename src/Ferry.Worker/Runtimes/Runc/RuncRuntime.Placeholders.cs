@@ -52,7 +52,7 @@ public sealed partial class RuncRuntime
     /// command, GPUs and volumes are set up when a container is created, and a variable that changes how .NET starts
     /// (from the function or its image) acts only at start.
     /// </summary>
-    private PlaceholderKind? PlaceholderKindOf(ContainerSpec spec, ResolvedImage image)
+    internal static PlaceholderKind? PlaceholderKindOf(ContainerSpec spec, ResolvedImage image)
     {
         if (spec.Command is not null || spec.GpuIndices.Count > 0 || spec.Volumes is { Count: > 0 })
         {
