@@ -65,6 +65,7 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
         actual.ProcessId.Should().Be(expected.ProcessId).And.Be(1, "the program is the first process of its PID namespace in both");
         actual.Limits.Should().Equal(expected.Limits);
         actual.Limits["pids/pids.max"].Should().Be("1024");
+        actual.Limits["cpu/cpu.shares"].Should().Be("1024", "a placeholder starts with the least CPU shares, and gets every container's when specialised");
         actual.ProcessorCount.Should().Be(expected.ProcessorCount);
         actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes);
     }
@@ -85,6 +86,7 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
             ["memory/memory.memsw.limit_in_bytes"] = memory,
             ["cpu/cpu.cfs_quota_us"] = "50000",
             ["cpu/cpu.cfs_period_us"] = "100000",
+            ["cpu/cpu.shares"] = "1024",
             ["pids/pids.max"] = "1024",
         });
         actual.Limits.Should().Equal(expected.Limits, "the function's limits are applied before its code runs");

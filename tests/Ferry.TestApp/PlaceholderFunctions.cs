@@ -49,7 +49,7 @@ public sealed partial class PlaceholderFunctions
 
     /// <summary>The cgroup files <see cref="ContainerProbe.Limits"/> reads, under <c>/sys/fs/cgroup</c>.</summary>
     public static readonly string[] LimitFiles =
-        ["memory/memory.limit_in_bytes", "memory/memory.memsw.limit_in_bytes", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us", "pids/pids.max"];
+        ["memory/memory.limit_in_bytes", "memory/memory.memsw.limit_in_bytes", "cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us", "cpu/cpu.shares", "pids/pids.max"];
 
     /// <summary><see cref="Probe"/> with CPU and memory limits.</summary>
     public Function<string, ContainerProbe> ProbeLimited { get; }

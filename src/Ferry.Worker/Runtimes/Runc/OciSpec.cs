@@ -46,6 +46,9 @@ internal sealed record OciSpec
     /// <summary>How many CPUs' time the container may use; null for no limit.</summary>
     public double? Cpus { get; init; }
 
+    /// <summary>The cgroup's CPU shares (its weight against other containers when CPUs are busy); null for the default, 1024.</summary>
+    public long? CpuShares { get; init; }
+
     /// <summary>The container's OCI config.</summary>
     public JsonObject ToJson()
     {
@@ -74,9 +77,19 @@ internal sealed record OciSpec
         {
             resources["memory"] = new JsonObject { ["limit"] = memory, ["swap"] = memory };
         }
-        if (Cpus is { } cpus)
+        if (Cpus is not null || CpuShares is not null)
         {
-            resources["cpu"] = new JsonObject { ["quota"] = (long)Math.Round(cpus * 100_000), ["period"] = 100_000 };
+            var cpu = new JsonObject();
+            if (CpuShares is { } shares)
+            {
+                cpu["shares"] = shares;
+            }
+            if (Cpus is { } cpus)
+            {
+                cpu["quota"] = (long)Math.Round(cpus * 100_000);
+                cpu["period"] = 100_000;
+            }
+            resources["cpu"] = cpu;
         }
         resources["devices"] = devices;
         return new JsonObject

@@ -21,6 +21,15 @@ public sealed partial class RuncRuntime
     private const int CpuPeriod = 100_000;
 
     /// <summary>
+    /// A placeholder's CPU shares until it is specialised (the least there is): starting one in the background, JIT
+    /// and all, yields the CPUs to the containers that run, such as the cold start it replaces.
+    /// </summary>
+    private const int PlaceholderCpuShares = 2;
+
+    /// <summary>Every other container's CPU shares, the cgroup default.</summary>
+    private const int DefaultCpuShares = 1024;
+
+    /// <summary>
     /// What a placeholder loaded at start and cannot change afterwards: its runtime settings, its image's layers and
     /// mounts, and the processor count .NET derived from its CPU quota.
     /// </summary>
@@ -108,7 +117,8 @@ public sealed partial class RuncRuntime
             Command: ["dotnet", "exec", "--runtimeconfig", runtimeConfig, PlaceholderMount + "/" + PlaceholderFiles.ProgramName]);
         var startImage = image with { Environment = [], Workdir = null };
         var (bundle, network) = await PrepareBundleAsync(id, startImage,
-            attachment => Config(spec, startImage, attachment, appDir: appDir, extraMounts: [OciMount.ReadOnlyTree(PlaceholderMount, files.Directory)]),
+            attachment => Config(spec, startImage, attachment, appDir: appDir, extraMounts: [OciMount.ReadOnlyTree(PlaceholderMount, files.Directory)],
+                cpuShares: PlaceholderCpuShares),
             cancellationToken).ConfigureAwait(false);
         return RuncPlaceholder.Start(id, bundle, network, _state, () => CleanUpAsync(id, bundle, network));
     }
@@ -190,10 +200,13 @@ public sealed partial class RuncRuntime
         }
     }
 
-    /// <summary>The function's memory and CPU limits on the placeholder's cgroups; its pids limit is every container's already.</summary>
+    /// <summary>
+    /// The function's memory and CPU limits, and every container's CPU shares, on the placeholder's cgroups; its pids
+    /// limit is every container's already.
+    /// </summary>
     private async Task ApplyLimitsAsync(string runcId, FunctionSettings settings)
     {
-        var args = new List<string> { "--root", _state, "update" };
+        var args = new List<string> { "--root", _state, "update", "--cpu-share", DefaultCpuShares.ToString(CultureInfo.InvariantCulture) };
         if (settings.MemoryMiB is { } memory)
         {
             var bytes = (memory * 1024L * 1024L).ToString(CultureInfo.InvariantCulture);
@@ -202,10 +215,6 @@ public sealed partial class RuncRuntime
         if (settings.Cpu is { } cpu)
         {
             args.AddRange(["--cpu-period", CpuPeriod.ToString(CultureInfo.InvariantCulture), "--cpu-quota", ((long)Math.Round(cpu * CpuPeriod)).ToString(CultureInfo.InvariantCulture)]);
-        }
-        if (args.Count == 3)
-        {
-            return;
         }
         args.Add(runcId);
         var (code, text) = await Processes.RunAsync("runc", args, CancellationToken.None).ConfigureAwait(false);

@@ -429,8 +429,9 @@ public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
     /// <summary>The OCI config of a container; with no <paramref name="network"/>, it shares the host's network namespace.</summary>
     /// <param name="appDir">The host directory mounted at <c>/app</c>; the build's own by default.</param>
     /// <param name="extraMounts">Mounts after the others, such as a placeholder's program.</param>
+    /// <param name="cpuShares">The CPU shares, when not the default (a placeholder's while it starts).</param>
     internal static JsonObject Config(ContainerSpec spec, ResolvedImage image, NetworkAttachment? network, Func<string, (long Major, long Minor)?>? stat = null,
-        string? appDir = null, IReadOnlyList<OciMount>? extraMounts = null)
+        string? appDir = null, IReadOnlyList<OciMount>? extraMounts = null, long? cpuShares = null)
     {
         var dotnet = DotnetDir();
         var mounts = new List<OciMount>
@@ -466,6 +467,7 @@ public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
             PidsLimit = PidsLimit,
             MemoryBytes = spec.Settings.MemoryMiB * 1024L * 1024L,
             Cpus = spec.Settings.Cpu,
+            CpuShares = cpuShares,
         }.ToJson();
     }
 
