@@ -21,7 +21,10 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
     /// after the pool has started what earlier cold starts asked for, and (when <paramref name="fromPlaceholder"/>)
     /// asserting that it took a placeholder.
     /// </summary>
-    private static async Task<T> ColdAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true)
+    private static async Task<T> ColdAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true) =>
+        (await ColdOnAppAsync(fixture, function, fromPlaceholder)).Result;
+
+    private static async Task<(T Result, string AppId)> ColdOnAppAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true)
     {
         var appId = await fixture.NewAppAsync();
         // The app's min container of `warm` starts on its own, and may take a placeholder first: let it.
@@ -38,7 +41,7 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
         {
             pool.Placeholders.Taken.Should().Be(taken + 1, "the cold start took a ready placeholder");
         }
-        return result;
+        return (result, appId);
     }
 
     [RuncFact]
@@ -94,6 +97,20 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
         actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes).And.Be(PlaceholderFunctions.LimitedMemoryMiB * 1024L * 1024L * 3 / 4,
             "the GC's heap limit is three quarters of the container's memory limit, as .NET sets it in a container");
         actual.PreviousStatic.Should().BeNull();
+    }
+
+    [RuncFact]
+    public async Task Exec_reaches_a_specialised_placeholder_by_its_container_id()
+    {
+        var (probe, appId) = await ColdOnAppAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("exec"));
+        var containerId = placeholders.Pool(appId, "probe").Containers.Keys.Single();
+
+        var hostname = await SessionClient.RunAsync(placeholders, $"{Routes.Exec(containerId)}?{SessionTests.Args("cat", "/proc/sys/kernel/hostname", "/app/Ferry.TestApp.runtimeconfig.json")}");
+
+        probe.Environment[FerryEnv.ContainerId].Should().Be(containerId);
+        hostname.ExitCode.Should().Be(0, hostname.Stderr);
+        hostname.Stdout.Should().StartWith(containerId + "\n", "the command runs in the container that was the placeholder")
+            .And.Contain("runtimeOptions", "the build is in its /app");
     }
 
     [RuncFact]

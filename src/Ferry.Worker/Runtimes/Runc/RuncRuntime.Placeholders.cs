@@ -94,7 +94,7 @@ public sealed partial class RuncRuntime
     /// <summary>Keeps a placeholder of the base image and Ferry's template settings ready from the first time the base image is used.</summary>
     private void PinBaseKind(ResolvedImage image)
     {
-        if (image.Layers == 0 && _defaultRuntimeKey is { } key && Interlocked.Exchange(ref _basePinned, 1) == 0)
+        if (image.Layers == 0 && image.Mounts.Count == 0 && _defaultRuntimeKey is { } key && Interlocked.Exchange(ref _basePinned, 1) == 0)
         {
             _pool!.Pin(Kind(key, image, System.Environment.ProcessorCount));
         }
