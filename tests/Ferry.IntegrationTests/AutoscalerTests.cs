@@ -47,6 +47,49 @@ public sealed class AutoscalerTests(ServerFixture fixture) : IClassFixture<Serve
         stats.Backlog.Should().Be(2);
         await Task.WhenAll(calls);
     }
+
+    [Fact]
+    public async Task A_small_map_of_a_trivial_function_on_a_warm_container_starts_no_other_container()
+    {
+        var appId = await fixture.NewAppAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            (await _f.Square.RemoteAsync(i)).Should().Be(i * i);
+        }
+        var pool = fixture.Pool(appId, "square");
+
+        var results = new List<int>();
+        await foreach (var result in _f.Square.MapAsync(Enumerable.Range(1, 5)))
+        {
+            results.Add(result);
+        }
+
+        results.Should().Equal(1, 4, 9, 16, 25);
+        pool.PeakContainers.Should().Be(1, "five inputs of microseconds each are done long before a new container could be ready");
+    }
+
+    [Fact]
+    public async Task A_backlog_of_slow_inputs_on_a_warm_container_still_scales_out()
+    {
+        var appId = await fixture.NewAppAsync();
+        await _f.Sleep.RemoteAsync(0);
+        var pool = fixture.Pool(appId, "sleep");
+        // Inputs three times as long as a cold start here (measured, so the test holds on a slow machine too), with
+        // one such input measured.
+        var coldStart = pool.ColdStart ?? throw new InvalidOperationException("The warm container's cold start was not measured.");
+        var milliseconds = (int)(3 * coldStart.TotalMilliseconds) + 1_000;
+        await _f.Sleep.RemoteAsync(milliseconds);
+
+        var containers = new List<string>();
+        await foreach (var container in _f.Sleep.MapAsync([milliseconds, milliseconds, milliseconds]))
+        {
+            containers.Add(container);
+        }
+
+        containers.Should().HaveCount(3);
+        pool.PeakContainers.Should().Be(3, "each of the three inputs would wait longer than a new container takes to start");
+        containers.Distinct().Should().HaveCount(3);
+    }
 }
 
 public sealed class ScaleDownTests(ManualClockFixture fixture) : IClassFixture<ManualClockFixture>

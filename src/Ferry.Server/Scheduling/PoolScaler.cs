@@ -15,6 +15,21 @@ internal sealed record ScalePlan(int Desired, int ToStart, IReadOnlyList<(Contai
 /// </summary>
 internal sealed class PoolScaler(TimeProvider clock)
 {
+    /// <summary>The weight of the newest measurement in the moving averages of cold starts and service times.</summary>
+    internal const double Smoothing = 0.3;
+
+    /// <summary>Adds a container's start-to-ready time to its pool's moving average.</summary>
+    public static void RecordColdStart(PoolState pool, TimeSpan elapsed) => pool.ColdStart = Average(pool.ColdStart, elapsed);
+
+    /// <summary>Adds how long one input ran to its pool's moving average.</summary>
+    public static void RecordServiceTime(PoolState pool, TimeSpan elapsed) => pool.ServiceTime = Average(pool.ServiceTime, elapsed);
+
+    private static TimeSpan Average(TimeSpan? previous, TimeSpan sample)
+    {
+        sample = sample < TimeSpan.Zero ? TimeSpan.Zero : sample;
+        return previous is { } p ? TimeSpan.FromTicks((long)Math.Round((1 - Smoothing) * p.Ticks + Smoothing * sample.Ticks)) : sample;
+    }
+
     /// <summary>
     /// Containers a pool should have: enough for the load at the target per container, plus the buffer while the
     /// function is active, never below the minimum and never above the maximum.
@@ -41,11 +56,16 @@ internal sealed class PoolScaler(TimeProvider clock)
         var desired = Desired(settings, pool.Ready.Count + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count);
         var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
         var surplus = live.Count - desired;
-        if (surplus <= 0)
-        {
-            return new ScalePlan(desired, -surplus, []);
-        }
         var now = clock.GetUtcNow();
+        if (surplus < 0)
+        {
+            return new ScalePlan(desired, Withhold(pool, live, now) ? Math.Min(-surplus, Floor(pool, live) - live.Count) : -surplus, []);
+        }
+        pool.WithheldSince = null;
+        if (surplus == 0)
+        {
+            return new ScalePlan(desired, 0, []);
+        }
         var window = TimeSpan.FromSeconds(settings.ScaledownWindowSeconds);
         var overMax = settings.MaxContainers is { } max ? live.Count - max : 0;
         var stop = new List<(ContainerState, string)>();
@@ -63,6 +83,71 @@ internal sealed class PoolScaler(TimeProvider clock)
             }
         }
         return new ScalePlan(desired, 0, stop);
+    }
+
+    /// <summary>
+    /// Whether the containers the load asks for beyond <paramref name="live"/> should wait: true while the ready
+    /// containers are expected to finish all the pool's work (queued at the server, queued in them and running) within
+    /// one expected cold start, at the measured service time (or the running time of the longest-running input, if
+    /// longer) per input per slot, so that a new container would be ready only once there is nothing left for it.
+    /// The dispatcher keeps queueing work inside the ready containers meanwhile. The hold starts only while some ready
+    /// container has a free slot (work that arrives when every slot is taken may be waiting on the running inputs, and
+    /// would be stuck behind them), and it ends once the work outgrows what the ready containers drain in a cold start,
+    /// or once it has lasted a cold start. Nothing is held without a measured cold start and service time, without a
+    /// ready container, or for batching and web pools.
+    /// </summary>
+    internal static bool Withhold(PoolState pool, IReadOnlyList<ContainerState> live, DateTimeOffset now)
+    {
+        var settings = pool.Settings;
+        if ((settings.BatchMaxSize ?? 1) > 1 || settings.Web is not null || pool.WebWaiting > 0
+            || pool.ColdStart is not { } coldStart || pool.ServiceTime is not { } serviceTime)
+        {
+            pool.WithheldSince = null;
+            return false;
+        }
+        var slots = 0;
+        var freeSlot = false;
+        var work = pool.Ready.Count;
+        var longest = TimeSpan.Zero;
+        foreach (var container in live)
+        {
+            if (container.Status != ContainerStatus.Ready)
+            {
+                continue;
+            }
+            slots += container.MaxInputs;
+            freeSlot |= container.Running.Count < container.MaxInputs;
+            foreach (var input in container.Running.Values)
+            {
+                work++;
+                if (input.StartedAt != DateTimeOffset.MaxValue && now - input.StartedAt > longest)
+                {
+                    longest = now - input.StartedAt;
+                }
+            }
+        }
+        var perInput = Math.Max(Math.Max(serviceTime.TotalSeconds, longest.TotalSeconds), 1e-5);
+        var drained = slots * coldStart.TotalSeconds / perInput;
+        if (slots == 0 || work > drained
+            || (pool.WithheldSince is { } since ? now - since > coldStart : !freeSlot))
+        {
+            pool.WithheldSince = null;
+            return false;
+        }
+        pool.WithheldSince ??= now;
+        return true;
+    }
+
+    /// <summary>
+    /// The containers a pool keeps even while <see cref="Withhold"/> holds others back: its minimum, and the buffer on
+    /// top of the containers holding work while the function is active, never above its maximum.
+    /// </summary>
+    private static int Floor(PoolState pool, IReadOnlyList<ContainerState> live)
+    {
+        var settings = pool.Settings;
+        var active = pool.Ready.Count + pool.RunningInputs + pool.Delayed.Count > 0;
+        var floor = Math.Max(settings.MinContainers, live.Count(c => !c.IsIdle) + (active ? settings.BufferContainers : 0));
+        return Math.Max(live.Count, settings.MaxContainers is { } max ? Math.Min(floor, max) : floor);
     }
 
     /// <summary>

@@ -745,6 +745,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 if (input.StartedAt != DateTimeOffset.MaxValue)
                 {
                     container.RecordRun(now - input.StartedAt);
+                    PoolScaler.RecordServiceTime(container.Pool, now - input.StartedAt);
                 }
                 Detach(input);
                 if (output.Success || !TryRetryLocked(input, output.Error, now))
@@ -921,6 +922,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             // An input handed over with the start command starts now.
             PoolDispatcher.PromoteQueued(container, clock.GetUtcNow());
             var startup = clock.GetUtcNow() - container.CreatedAt;
+            PoolScaler.RecordColdStart(container.Pool, startup);
             logs.System(container.Pool.App.AppId, container.Pool.PoolId, container.Id, $"Container ready in {startup.TotalMilliseconds:0} ms.");
             PulseLocked();
             DispatchLocked(container.Pool);

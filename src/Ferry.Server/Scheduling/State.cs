@@ -193,6 +193,18 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
 
     /// <summary>Why the pool's last container exited, for the gateway's answer when none becomes ready.</summary>
     public string? LastExit { get; set; }
+
+    /// <summary>A moving average of how long this pool's containers took from being started to ready; null before the first.</summary>
+    public TimeSpan? ColdStart { get; set; }
+
+    /// <summary>A moving average of how long one input of this pool ran in a container; null before the first ended.</summary>
+    public TimeSpan? ServiceTime { get; set; }
+
+    /// <summary>
+    /// Since when the autoscaler has been starting fewer containers than the load asks for, because the ready ones are
+    /// expected to finish the work before a new one could be ready; null while it is not.
+    /// </summary>
+    public DateTimeOffset? WithheldSince { get; set; }
 }
 
 internal sealed class AppState(AppRecord record)
