@@ -21,6 +21,7 @@ public sealed partial class ProcessRuntime : IContainerRuntime
     private static readonly string[] RuntimeVariablePrefixes = ["DOTNET_", "CORECLR_", "COREHOST_", "COMPlus_"];
     private readonly PlaceholderFiles? _placeholderFiles;
     private readonly PlaceholderPool<ProcessPlaceholder>? _pool;
+    private readonly PlaceholderKind? _defaultKind;
 
     /// <summary>A runtime without placeholders: every container is a new process.</summary>
     public ProcessRuntime()
@@ -52,7 +53,8 @@ public sealed partial class ProcessRuntime : IContainerRuntime
             (kind, _) => Task.FromResult(ProcessPlaceholder.Start(files, files.RuntimeConfigFor(kind.Key))), time ?? TimeProvider.System, logger);
         if (PlaceholderFiles.DefaultRuntimeConfig() is { } defaults && PlaceholderFiles.RuntimeOptionsKey(defaults) is { } key)
         {
-            _pool.Pin(new PlaceholderKind(key, key));
+            _defaultKind = new PlaceholderKind(key, key);
+            _pool.Pin(_defaultKind);
         }
     }
 
@@ -98,9 +100,20 @@ public sealed partial class ProcessRuntime : IContainerRuntime
     /// <summary>Whether <paramref name="name"/> is one of the variables .NET reads only when a process starts.</summary>
     internal static bool IsRuntimeVariable(string name) => RuntimeVariablePrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// A ready placeholder of the default kind for a program of <paramref name="kind"/> that has none of its own, when
+    /// the default can run it (see <see cref="PlaceholderFiles.CanHost"/>): a program built by <c>ferry run</c> uses
+    /// fewer shared frameworks than the default placeholder has, and would otherwise wait for placeholders of its own
+    /// kind, which start only after its first cold starts.
+    /// </summary>
+    private ProcessPlaceholder? TakeCompatible(PlaceholderPool<ProcessPlaceholder> pool, PlaceholderKind kind) =>
+        _defaultKind is { } host && !host.Equals(kind) && pool.ReadyCount(host) > 0 && PlaceholderFiles.CanHost(host.Key, kind.Key)
+            ? pool.TryTake(host)
+            : null;
+
     public Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
-        if (_pool is not null && KindOf(spec) is { } kind && _pool.TryTake(kind) is { } placeholder)
+        if (_pool is not null && KindOf(spec) is { } kind && (_pool.TryTake(kind) ?? TakeCompatible(_pool, kind)) is { } placeholder)
         {
             var environment = new ProcessStartInfo().Environment;
             Configure(environment, spec);

@@ -102,6 +102,61 @@ internal sealed class PlaceholderFiles
         }
     }
 
+    /// <summary>
+    /// Whether a placeholder started with the runtime options <paramref name="hostKey"/> can run a program whose own are
+    /// <paramref name="programKey"/> (both from <see cref="RuntimeOptionsKey"/>): the same options, except that the
+    /// placeholder may have shared frameworks the program does not use (each one the program uses at the same version:
+    /// its own assemblies still resolve from its build first), and that the settings every container's environment
+    /// gives (<see cref="WorkerAgent.ContainerRuntimeSettings"/>: tiered PGO) do not count, since they win over the file.
+    /// </summary>
+    public static bool CanHost(string hostKey, string programKey)
+    {
+        if (hostKey == programKey)
+        {
+            return true;
+        }
+        try
+        {
+            if (Comparable(hostKey) is not var (hostRest, hostFrameworks) || Comparable(programKey) is not var (programRest, programFrameworks))
+            {
+                return false;
+            }
+            return hostRest == programRest && programFrameworks.All(hostFrameworks.Contains);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The runtime options without their frameworks and the environment's settings, and the frameworks apart.</summary>
+    private static (string Options, HashSet<string> Frameworks)? Comparable(string key)
+    {
+        if (JsonNode.Parse(key) is not JsonObject options)
+        {
+            return null;
+        }
+        var frameworks = new HashSet<string>(StringComparer.Ordinal);
+        if (options["framework"] is JsonObject single)
+        {
+            frameworks.Add(single.ToJsonString());
+        }
+        foreach (var framework in options["frameworks"] as JsonArray ?? [])
+        {
+            frameworks.Add(framework?.ToJsonString() ?? "null");
+        }
+        options.Remove("framework");
+        options.Remove("frameworks");
+        if (options["configProperties"] is JsonObject properties)
+        {
+            properties.Remove(TieredPgoProperty);
+        }
+        return (options.ToJsonString(), frameworks);
+    }
+
+    /// <summary>The runtimeconfig property that <c>DOTNET_TieredPGO</c>, which every container gets, overrides.</summary>
+    private const string TieredPgoProperty = "System.Runtime.TieredPGO";
+
     /// <summary>The runtimeconfig.json beside <paramref name="entryAssembly"/>, or null when it has none.</summary>
     public static string? ReadRuntimeConfig(string buildDir, string entryAssembly)
     {
