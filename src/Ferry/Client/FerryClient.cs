@@ -112,6 +112,15 @@ internal sealed class FerryClient : IDisposable
         await SendAsync<AppDefinition, object>(HttpMethod.Put, Routes.Definition(AppId), definition, Json.AppDefinition, null, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Asks for the server's health, so that a connection is open and the request path is compiled before a request
+    /// someone waits for; the answer is not looked at.
+    /// </summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync(Routes.Health, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The app this process belongs to, from <see cref="FerryEnv.AppId"/>.</summary>
     public string AppId { get; init; } = "";
 

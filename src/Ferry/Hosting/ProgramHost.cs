@@ -44,6 +44,26 @@ internal static class ProgramHost
         return ExitCodes.Success;
     }
 
+    /// <summary>
+    /// Readies what publishing the definition and the first call use (the HTTP stack and a connection to the server),
+    /// while <c>ferry run</c> creates the app. Best effort: the real requests report what goes wrong.
+    /// </summary>
+    private static async Task WarmUpAsync()
+    {
+        try
+        {
+            if (FerryContext.Environment is { } client)
+            {
+                using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await client.WarmUpAsync(limit.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or InvalidOperationException)
+        {
+            // Nothing is lost: the definition's publication makes the same request and reports what went wrong.
+        }
+    }
+
     private static async Task<int> RunLocalAsync(App app, string[] args, CancellationToken cancellationToken)
     {
         try
@@ -57,7 +77,7 @@ internal static class ProgramHost
             }
             if (Environment.GetEnvironmentVariable(FerryEnv.RunSocket) is { Length: > 0 } socket)
             {
-                await RunHandshake.ReadyAsync(socket, cancellationToken).ConfigureAwait(false);
+                await RunHandshake.ReadyAsync(socket, WarmUpAsync, cancellationToken).ConfigureAwait(false);
             }
             await app.Client.PublishDefinitionAsync(app.ToDefinition(), cancellationToken).ConfigureAwait(false);
             var scheduled = app.Functions.Values.Where(f => f.Options.Schedule is not null).Select(f => f.Name).ToList();

@@ -10,12 +10,21 @@ namespace Ferry.Hosting;
 /// </summary>
 internal static class RunHandshake
 {
-    public static async Task ReadyAsync(string path, CancellationToken cancellationToken)
+    /// <summary>
+    /// Says the program is ready and waits for the app's id. Meanwhile <paramref name="whileWaiting"/> runs: work the
+    /// program does next anyway (its first request's connection and code paths), done while <c>ferry run</c> creates the
+    /// app rather than after; it is not awaited, and its failures are its own to handle.
+    /// </summary>
+    public static async Task ReadyAsync(string path, Func<Task>? whileWaiting, CancellationToken cancellationToken)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
         await using var stream = new NetworkStream(socket, ownsSocket: false);
         await stream.WriteAsync("ready\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+        if (whileWaiting is not null)
+        {
+            _ = Task.Run(whileWaiting, CancellationToken.None);
+        }
         using var reader = new StreamReader(stream, Encoding.UTF8);
         var appId = (await reader.ReadLineAsync(cancellationToken).ConfigureAwait(false))?.Trim();
         if (string.IsNullOrEmpty(appId))
