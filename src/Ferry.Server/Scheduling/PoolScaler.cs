@@ -11,7 +11,8 @@ internal sealed record ScalePlan(int Desired, int ToStart, IReadOnlyList<(Contai
 /// <summary>
 /// The autoscaler's decisions: how many containers a pool should have for its load and settings, which idle containers
 /// have outlived their scale-down window, and which idle container of another pool makes room for waiting work. It
-/// reads the pools and the clock and changes nothing; the scheduler starts and stops what it decides.
+/// reads the pools and the clock and changes nothing but its own notes on them (the measured averages, when a hold
+/// began); the scheduler starts and stops what it decides.
 /// </summary>
 internal sealed class PoolScaler(TimeProvider clock)
 {
@@ -45,8 +46,8 @@ internal sealed class PoolScaler(TimeProvider clock)
     }
 
     /// <summary>
-    /// The containers to start and stop for <paramref name="pool"/> now. Above MaxContainers, idle containers stop at
-    /// once; otherwise a surplus container stops only once it has been ready and idle for the whole scale-down window,
+    /// The containers to start and stop for <paramref name="pool"/> now: those the load asks for, unless
+    /// <see cref="Withhold"/> holds them back. Above MaxContainers, idle containers stop at once; otherwise a surplus container stops only once it has been ready and idle for the whole scale-down window,
     /// the longest idle first.
     /// </summary>
     public ScalePlan Plan(PoolState pool)
