@@ -47,8 +47,8 @@ internal sealed class PoolScaler(TimeProvider clock)
 
     /// <summary>
     /// The containers to start and stop for <paramref name="pool"/> now: those the load asks for, unless
-    /// <see cref="Withhold"/> holds them back. Above MaxContainers, idle containers stop at once; otherwise a surplus container stops only once it has been ready and idle for the whole scale-down window,
-    /// the longest idle first.
+    /// <see cref="Withhold"/> holds them back. Above MaxContainers, idle containers stop at once; otherwise a surplus
+    /// container stops only once it has been ready and idle for the whole scale-down window, the longest idle first.
     /// </summary>
     public ScalePlan Plan(PoolState pool)
     {
