@@ -22,7 +22,7 @@ internal static class Endpoints
         StreamRoutes.Map(v1);
         FunctionRoutes.Map(v1);
         ContainerRoutes.Map(v1);
-        ContainerStream.Map(v1);
+        ContainerConnection.Map(v1);
         SessionRoutes.Map(v1);
         WorkerStream.Map(v1);
         ImageRoutes.Map(v1);

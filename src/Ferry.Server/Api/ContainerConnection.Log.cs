@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Api;
 
-internal static partial class ContainerStream
+internal sealed partial class ContainerConnection
 {
     private static void LogInvalidMessage(HttpContext http, string peer, Exception error) =>
         LogInvalid(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Streams"), peer, error);
