@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 
 namespace Ferry.Protocol.Validation;
@@ -63,6 +64,71 @@ public static partial class WireRules
             }
         }
         return true;
+    }
+
+    /// <summary>
+    /// The first string or property name in free JSON (arguments, class parameters, results) that is not valid UTF-16,
+    /// as a message that names it by its path from <paramref name="at"/>; null when every one is valid. The reader
+    /// keeps an escape such as <c>\ud800</c> as written and refuses to decode it only when asked for the string.
+    /// </summary>
+    public static string? StringProblem(JsonElement element, string at)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String when !IsValidString(element):
+                return WireValidator.Fail(at, "is not valid UTF-16: it has a lone surrogate");
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (item.ValueKind is JsonValueKind.String or JsonValueKind.Array or JsonValueKind.Object
+                        && StringProblem(item, $"{at}[{index}]") is { } problem)
+                    {
+                        return problem;
+                    }
+                    index++;
+                }
+                return null;
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (NameOf(property) is not { } name)
+                    {
+                        return WireValidator.Fail(at, "has a property name that is not valid UTF-16: it has a lone surrogate");
+                    }
+                    if (StringProblem(property.Value, WireValidator.Join(at, name)) is { } problem)
+                    {
+                        return problem;
+                    }
+                }
+                return null;
+            default:
+                return null;
+        }
+    }
+
+    private static bool IsValidString(JsonElement element)
+    {
+        try
+        {
+            return IsValidUtf16(element.GetString()!);
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static string? NameOf(JsonProperty property)
+    {
+        try
+        {
+            return IsValidUtf16(property.Name) ? property.Name : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
     }
 
     private static bool HasNormalSegments(string path) =>

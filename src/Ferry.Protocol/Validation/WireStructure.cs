@@ -39,7 +39,7 @@ internal static class WireStructure
                 }
                 yield break;
             case JsonElement element:
-                foreach (var problem in Element(element, at))
+                if (WireRules.StringProblem(element, at) is { } problem)
                 {
                     yield return problem;
                 }
@@ -73,66 +73,6 @@ internal static class WireStructure
                     index++;
                 }
                 break;
-        }
-    }
-
-    private static IEnumerable<string> Element(JsonElement element, string at)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.String when !IsValidString(element):
-                yield return WireValidator.Fail(at, "is not valid UTF-16: it has a lone surrogate");
-                break;
-            case JsonValueKind.Array:
-                var index = 0;
-                foreach (var item in element.EnumerateArray())
-                {
-                    foreach (var problem in Element(item, $"{at}[{index}]"))
-                    {
-                        yield return problem;
-                    }
-                    index++;
-                }
-                break;
-            case JsonValueKind.Object:
-                foreach (var property in element.EnumerateObject())
-                {
-                    if (NameOf(property) is not { } name)
-                    {
-                        yield return WireValidator.Fail(at, "has a property name that is not valid UTF-16: it has a lone surrogate");
-                        yield break;
-                    }
-                    foreach (var problem in Element(property.Value, WireValidator.Join(at, name)))
-                    {
-                        yield return problem;
-                    }
-                }
-                break;
-        }
-    }
-
-    // The reader keeps a JSON escape such as \ud800 as written and refuses to decode it only when asked for the string.
-    private static bool IsValidString(JsonElement element)
-    {
-        try
-        {
-            return WireRules.IsValidUtf16(element.GetString()!);
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-    }
-
-    private static string? NameOf(JsonProperty property)
-    {
-        try
-        {
-            return WireRules.IsValidUtf16(property.Name) ? property.Name : null;
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
         }
     }
 }

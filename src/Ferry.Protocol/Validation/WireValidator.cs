@@ -32,8 +32,11 @@ public static class WireValidator
     /// <summary>Checks an image: its base, and each step's kind, arguments, paths and files.</summary>
     public static string? Check(ImageSpec image) => First(image, Json.ImageSpec, Image(image, ""));
 
-    /// <summary>Checks a pool: its parameters and the settings it overrides.</summary>
-    public static string? Check(PoolSpec pool) => First(pool, Json.PoolSpec, Pool(pool, ""));
+    /// <summary>
+    /// Checks a pool: its parameters and the settings it overrides. Fields are named from <paramref name="at"/>, such as
+    /// <c>pool</c> for the pool of a call; at the top by default.
+    /// </summary>
+    public static string? Check(PoolSpec pool, string at = "") => First(pool, Json.PoolSpec, Pool(pool, at), at);
 
     /// <summary>Checks an autoscaler update: counts, the scaledown window and the pool it names.</summary>
     public static string? Check(AutoscalerUpdate update) => First(update, Json.AutoscalerUpdate, Autoscaler(update));
@@ -44,21 +47,15 @@ public static class WireValidator
     /// <summary>Checks a question about missing blobs: every entry a content hash.</summary>
     public static string? Check(MissingBlobsRequest request) => First(request, Json.MissingBlobsRequest, Hashes(request));
 
-    /// <summary>Checks a call's structure, its function's name and its pool. The inputs' own rules are the caller's.</summary>
-    public static string? Check(CreateCallRequest request) => First(request, Json.CreateCallRequest, Call(request));
-
-    /// <summary>Checks the structure of more inputs of a call. The inputs' own rules are the caller's.</summary>
-    public static string? Check(AddInputsRequest request) => First(request, Json.AddInputsRequest, []);
-
     internal static string Fail(string field, string rule) => $"The field '{field}' {rule}.";
 
     internal static string Join(string at, string name) => at.Length == 0 ? name : $"{at}.{name}";
 
-    private static string? First<T>(T value, JsonTypeInfo<T> typeInfo, IEnumerable<string> rules)
+    private static string? First<T>(T value, JsonTypeInfo<T> typeInfo, IEnumerable<string> rules, string at = "")
     {
         ArgumentNullException.ThrowIfNull(value);
         // The rules may assume what the structure guarantees, such as lists without null items: they run only after it.
-        return WireStructure.Problems(value, typeInfo, "").Concat(rules).FirstOrDefault();
+        return WireStructure.Problems(value, typeInfo, at).Concat(rules).FirstOrDefault();
     }
 
     private static IEnumerable<string> CreateApp(CreateAppRequest request)
@@ -465,21 +462,6 @@ public static class WireValidator
             if (!WireRules.IsSha256(request.Hashes[i]))
             {
                 yield return Fail($"hashes[{i}]", $"must be a lower-case SHA-256 hash, not {Show(request.Hashes[i])}");
-            }
-        }
-    }
-
-    private static IEnumerable<string> Call(CreateCallRequest request)
-    {
-        if (string.IsNullOrWhiteSpace(request.Function))
-        {
-            yield return Fail("function", "must not be empty");
-        }
-        if (request.Pool is { } pool)
-        {
-            foreach (var problem in Pool(pool, "pool"))
-            {
-                yield return problem;
             }
         }
     }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Ferry.Protocol;
 using Ferry.Protocol.Validation;
 using Ferry.Server.Security;
@@ -10,7 +11,10 @@ using static Ferry.Server.Api.Requests;
 
 namespace Ferry.Server.Api;
 
-/// <summary>Calls: starting one, adding inputs, reading outputs and status, and cancelling.</summary>
+/// <summary>
+/// Calls: starting one, adding inputs, reading outputs and status, and cancelling. A new call and its inputs are
+/// checked here, once and in full, before anything is written.
+/// </summary>
 internal static class CallRoutes
 {
     public static void Map(RouteGroupBuilder v1)
@@ -21,17 +25,7 @@ internal static class CallRoutes
             app = scheduler.ResolveCallTarget(app);
             Access.RequireCallable(http, scheduler, app);
             var request = await ReadAsync(http, Json.CreateCallRequest);
-            ThrowIfInvalid(WireValidator.Check(request));
-            ValidateInputs(request.Inputs);
-            if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map or CallKinds.Stream))
-            {
-                throw new BadRequestException($"The field 'kind' must be one of: {CallKinds.Sync}, {CallKinds.Spawn}, {CallKinds.Map}, {CallKinds.Stream}.");
-            }
-            if (string.IsNullOrEmpty(request.CallId) || request.CallId.Length > 128)
-            {
-                throw new BadRequestException("The field 'callId' must be 1 to 128 characters.");
-            }
-            var wait = Wait(request.WaitSeconds, "waitSeconds");
+            var wait = Check(request);
             var call = await scheduler.CreateCallAsync(app, request, http.RequestAborted);
             OutputBatch? outputs = null;
             if (request.WaitSeconds > 0)
@@ -48,8 +42,7 @@ internal static class CallRoutes
         {
             await Access.RequireCallAsync(http, scheduler, id);
             var request = await ReadAsync(http, Json.AddInputsRequest);
-            ThrowIfInvalid(WireValidator.Check(request));
-            ValidateInputs(request.Inputs);
+            Check(request.Inputs);
             return Ok(new AddInputsResponse(await scheduler.AddInputsAsync(id, request, http.RequestAborted)), Json.AddInputsResponse);
         }).RequireAuthorization(Policies.ClientOrContainer);
 
@@ -76,5 +69,84 @@ internal static class CallRoutes
             }
             return Ok(status, Json.CallStatus);
         }).RequireAuthorization(Policies.ClientOrContainer);
+    }
+
+    /// <summary>
+    /// Checks a new call: its id, function, kind, wait, pool and inputs. Returns the wait, within its bounds. Throws
+    /// <see cref="BadRequestException"/> naming the first field that is wrong, or <see cref="PayloadTooLargeException"/>
+    /// for too many inputs or one over the inline limit.
+    /// </summary>
+    internal static TimeSpan Check(CreateCallRequest request)
+    {
+        if (request.CallId.Length is 0 or > 128)
+        {
+            throw new BadRequestException("The field 'callId' must be 1 to 128 characters.");
+        }
+        RequireUtf16(request.CallId, "callId");
+        if (string.IsNullOrWhiteSpace(request.Function))
+        {
+            throw new BadRequestException("The field 'function' must not be empty.");
+        }
+        RequireUtf16(request.Function, "function");
+        if (request.Kind is not (CallKinds.Sync or CallKinds.Spawn or CallKinds.Map or CallKinds.Stream))
+        {
+            throw new BadRequestException($"The field 'kind' must be one of: {CallKinds.Sync}, {CallKinds.Spawn}, {CallKinds.Map}, {CallKinds.Stream}.");
+        }
+        var wait = Wait(request.WaitSeconds, "waitSeconds");
+        if (request.Pool is { } pool)
+        {
+            // A pool's overrides are the settings a definition carries, and are checked alike.
+            ThrowIfInvalid(WireValidator.Check(pool, "pool"));
+        }
+        Check(request.Inputs);
+        return wait;
+    }
+
+    /// <summary>Checks the inputs of a call, new or added to: at most a request's worth, each with its arguments once.</summary>
+    internal static void Check(IReadOnlyList<InputItem> inputs)
+    {
+        if (inputs.Count > ProtocolInfo.MaxInputsPerRequest)
+        {
+            throw new PayloadTooLargeException($"A request may carry at most {ProtocolInfo.MaxInputsPerRequest} inputs; it had {inputs.Count}.");
+        }
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            // Deserialization lets a null item of a list through.
+            var input = inputs[i] ?? throw new BadRequestException($"The field 'inputs[{i}]' must not be null.");
+            if (input.Index < 0)
+            {
+                throw new BadRequestException($"The field 'inputs[{i}].index' must not be negative.");
+            }
+            if ((input.Args is null) == (input.ArgsBlob is null))
+            {
+                throw new BadRequestException($"Input {i} must have exactly one of 'inputs[{i}].args' and 'inputs[{i}].argsBlob'.");
+            }
+            if (input.ArgsBlob is { } blob)
+            {
+                RequireUtf16(blob, $"inputs[{i}].argsBlob");
+                continue;
+            }
+            var args = input.Args!.Value;
+            if (args.ValueKind != JsonValueKind.Array)
+            {
+                throw new BadRequestException($"The field 'inputs[{i}].args' must be a JSON array of arguments.");
+            }
+            if (args.GetRawText().Length > ProtocolInfo.InlinePayloadLimit)
+            {
+                throw new PayloadTooLargeException($"Input {i} is larger than the inline limit of {ProtocolInfo.InlinePayloadLimit / (1024 * 1024)} MiB; upload it as a blob and send 'argsBlob'.");
+            }
+            if (WireRules.StringProblem(args, $"inputs[{i}].args") is { } problem)
+            {
+                throw new BadRequestException(problem);
+            }
+        }
+    }
+
+    private static void RequireUtf16(string value, string field)
+    {
+        if (!WireRules.IsValidUtf16(value))
+        {
+            throw new BadRequestException($"The field '{field}' is not valid UTF-16: it has a lone surrogate.");
+        }
     }
 }

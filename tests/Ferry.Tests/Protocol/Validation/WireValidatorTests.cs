@@ -256,7 +256,6 @@ public sealed class WireValidatorTests
         CheckSettings("""{"gpu":[null]}""").Should().Be("The field 'gpu[0]' must not be null.");
         WireValidator.Check(JsonSerializer.Deserialize("""{"entryAssembly":"a.dll","files":[null]}""", Json.CreateBuildRequest)!).Should().Be("The field 'files[0]' must not be null.");
         WireValidator.Check(JsonSerializer.Deserialize("""{"hashes":[null]}""", Json.MissingBlobsRequest)!).Should().Be("The field 'hashes[0]' must not be null.");
-        WireValidator.Check(JsonSerializer.Deserialize("""{"inputs":[{"index":0,"args":[1]},null],"final":true}""", Json.AddInputsRequest)!).Should().Be("The field 'inputs[1]' must not be null.");
         WireValidator.Check(new AppDefinition("app", [new FunctionDefinition("f", [], "Int32", null!)], [])).Should().Be("The field 'functions[0].settings' must not be null.");
     }
 
@@ -267,8 +266,6 @@ public sealed class WireValidatorTests
             .Should().Be("The field 'parameters.label' is not valid UTF-16: it has a lone surrogate.");
         WireValidator.Check(JsonSerializer.Deserialize("""{"parameters":{"\udc00":1}}""", Json.PoolSpec)!)
             .Should().Be("The field 'parameters' has a property name that is not valid UTF-16: it has a lone surrogate.");
-        WireValidator.Check(JsonSerializer.Deserialize("""{"callId":"c","function":"f","kind":"sync","inputs":[{"index":0,"args":[1,["\udfff"]]}],"final":true}""", Json.CreateCallRequest)!)
-            .Should().Be("The field 'inputs[0].args[1][0]' is not valid UTF-16: it has a lone surrogate.");
         WireValidator.Check(new AppDefinition("app\ud800", [], []))
             .Should().Be("The field 'name' is not valid UTF-16: it has a lone surrogate.");
         WireValidator.Check(JsonSerializer.Deserialize("""{"parameters":{"label":"\ud83d\ude00 ok"}}""", Json.PoolSpec)!).Should().BeNull("a surrogate pair is valid");
@@ -322,14 +319,6 @@ public sealed class WireValidatorTests
     {
         WireValidator.Check(new AutoscalerUpdate()).Should().BeNull();
         WireValidator.Check(new AutoscalerUpdate(0, 1, 0, 0.5)).Should().BeNull();
-    }
-
-    [Fact]
-    public void A_call_names_a_bad_pool_override()
-    {
-        var call = JsonSerializer.Deserialize("""{"callId":"c","function":"f","kind":"sync","inputs":[],"final":true,"pool":{"overrides":{"timeoutSeconds":1e300}}}""", Json.CreateCallRequest)!;
-
-        WireValidator.Check(call).Should().Be("The field 'pool.overrides.timeoutSeconds' must be between 1 and 86400 seconds, not 1E+300.");
     }
 
     [Fact]
