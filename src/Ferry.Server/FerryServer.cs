@@ -203,7 +203,7 @@ public sealed partial class FerryServer : IAsyncDisposable
         var web = builder.Build();
         // A peer that stops answering pings is dropped, so a worker id held by a dead connection frees up.
         web.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(15), KeepAliveTimeout = TimeSpan.FromSeconds(30) });
-        web.Use(ErrorMapping.HandleAsync);
+        web.Use(Requests.AnswerErrorsAsync);
         web.UseAuthentication();
         web.UseAuthorization();
         if (replicated)
@@ -306,48 +306,4 @@ public sealed partial class FerryServer : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The web gateway's default port {Port} is taken; it listens on a free port instead (set --gateway-port to choose one).")]
     private static partial void LogGatewayPortTaken(ILogger logger, int port);
-}
-
-/// <summary>Turns exceptions into the API's error bodies, so no caller ever sees a server stack trace.</summary>
-internal static partial class ErrorMapping
-{
-    public static async Task HandleAsync(HttpContext http, RequestDelegate next)
-    {
-        try
-        {
-            await next(http).ConfigureAwait(false);
-        }
-        catch (Exception e) when (!http.Response.HasStarted && e is not OperationCanceledException)
-        {
-            var (status, code) = e switch
-            {
-                BadRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),
-                NotFoundException => (StatusCodes.Status404NotFound, ErrorCodes.NotFound),
-                ConflictException => (StatusCodes.Status409Conflict, ErrorCodes.Conflict),
-                ForbiddenException => (StatusCodes.Status403Forbidden, ErrorCodes.Forbidden),
-                LeaseLostException => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.Unavailable),
-                PayloadTooLargeException => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
-                BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
-                BadHttpRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),
-                _ => (StatusCodes.Status500InternalServerError, ErrorCodes.Internal),
-            };
-            var message = status switch
-            {
-                StatusCodes.Status500InternalServerError => "The server failed to handle the request; see its log.",
-                StatusCodes.Status413PayloadTooLarge when e is BadHttpRequestException => $"A request body may be at most {ProtocolInfo.MaxRequestBytes / (1024 * 1024)} MiB; send large payloads as blobs.",
-                _ => e.Message,
-            };
-            if (status == StatusCodes.Status500InternalServerError)
-            {
-                var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Api");
-                LogUnhandled(logger, http.Request.Method, http.Request.Path, e);
-            }
-            http.Response.Clear();
-            http.Response.StatusCode = status;
-            await http.Response.WriteAsJsonAsync(new ErrorResponse(code, message), ProtocolJsonContext.Default.ErrorResponse).ConfigureAwait(false);
-        }
-    }
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed.")]
-    private static partial void LogUnhandled(ILogger logger, string method, string path, Exception error);
 }

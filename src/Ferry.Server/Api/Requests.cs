@@ -2,12 +2,20 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Ferry.Protocol;
+using Ferry.Server.Scheduling;
+using Ferry.Server.Security;
+using Ferry.Server.Storage;
 using Microsoft.AspNetCore.Http;
+using BadHttpRequestException = Microsoft.AspNetCore.Http.BadHttpRequestException;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server.Api;
 
-/// <summary>Reading, checking and answering the API's requests: the steps every feature's routes share.</summary>
-internal static class Requests
+/// <summary>
+/// Reading, checking and answering the API's requests, errors included: the steps every feature's routes share.
+/// </summary>
+internal static partial class Requests
 {
     public static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
 
@@ -44,34 +52,6 @@ internal static class Requests
         }
     }
 
-    public static void ValidateInputs(IReadOnlyList<InputItem> inputs)
-    {
-        if (inputs.Count > ProtocolInfo.MaxInputsPerRequest)
-        {
-            throw new PayloadTooLargeException($"A request may carry at most {ProtocolInfo.MaxInputsPerRequest} inputs; it had {inputs.Count}.");
-        }
-        for (var i = 0; i < inputs.Count; i++)
-        {
-            var input = inputs[i];
-            if (input.Index < 0)
-            {
-                throw new BadRequestException($"The field 'inputs[{i}].index' must not be negative.");
-            }
-            if ((input.Args is null) == (input.ArgsBlob is null))
-            {
-                throw new BadRequestException($"Input {i} must have exactly one of 'inputs[{i}].args' and 'inputs[{i}].argsBlob'.");
-            }
-            if (input.Args is { } args && args.ValueKind != JsonValueKind.Array)
-            {
-                throw new BadRequestException($"The field 'inputs[{i}].args' must be a JSON array of arguments.");
-            }
-            if (input.Args is { } inline && inline.GetRawText().Length > ProtocolInfo.InlinePayloadLimit)
-            {
-                throw new PayloadTooLargeException($"Input {i} is larger than the inline limit of {ProtocolInfo.InlinePayloadLimit / (1024 * 1024)} MiB; upload it as a blob and send 'argsBlob'.");
-            }
-        }
-    }
-
     /// <summary>Reads a JSON body, turning every way it can be wrong into a 400 that names the field.</summary>
     public static async Task<T> ReadAsync<T>(HttpContext http, JsonTypeInfo<T> typeInfo)
     {
@@ -91,6 +71,50 @@ internal static class Requests
             throw new BadRequestException(field is null ? $"The request body is not valid: {detail}" : $"The field '{field}' is not valid: {detail}");
         }
     }
+
+    /// <summary>
+    /// Wraps every request: turns what it threw into the API's error body with the status its exception names, so no
+    /// caller ever sees a server stack trace. Only an unexpected exception is logged, and answers 500.
+    /// </summary>
+    public static async Task AnswerErrorsAsync(HttpContext http, RequestDelegate next)
+    {
+        try
+        {
+            await next(http).ConfigureAwait(false);
+        }
+        catch (Exception e) when (!http.Response.HasStarted && e is not OperationCanceledException)
+        {
+            var (status, code) = e switch
+            {
+                BadRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),
+                NotFoundException => (StatusCodes.Status404NotFound, ErrorCodes.NotFound),
+                ConflictException => (StatusCodes.Status409Conflict, ErrorCodes.Conflict),
+                ForbiddenException => (StatusCodes.Status403Forbidden, ErrorCodes.Forbidden),
+                LeaseLostException => (StatusCodes.Status503ServiceUnavailable, ErrorCodes.Unavailable),
+                PayloadTooLargeException => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
+                BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (StatusCodes.Status413PayloadTooLarge, ErrorCodes.PayloadTooLarge),
+                BadHttpRequestException => (StatusCodes.Status400BadRequest, ErrorCodes.InvalidRequest),
+                _ => (StatusCodes.Status500InternalServerError, ErrorCodes.Internal),
+            };
+            var message = status switch
+            {
+                StatusCodes.Status500InternalServerError => "The server failed to handle the request; see its log.",
+                StatusCodes.Status413PayloadTooLarge when e is BadHttpRequestException => $"A request body may be at most {ProtocolInfo.MaxRequestBytes / (1024 * 1024)} MiB; send large payloads as blobs.",
+                _ => e.Message,
+            };
+            if (status == StatusCodes.Status500InternalServerError)
+            {
+                var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Api");
+                LogUnhandled(logger, http.Request.Method, http.Request.Path, e);
+            }
+            http.Response.Clear();
+            http.Response.StatusCode = status;
+            await http.Response.WriteAsJsonAsync(new ErrorResponse(code, message), ProtocolJsonContext.Default.ErrorResponse).ConfigureAwait(false);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Method} {Path} failed.")]
+    private static partial void LogUnhandled(ILogger logger, string method, string path, Exception error);
 }
 
 /// <summary>A request that is malformed; the message names what is wrong.</summary>
