@@ -132,7 +132,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                 /// <exception cref="FunctionTimeoutException">An attempt ran past the function's timeout.</exception>
                 /// <exception cref="InputCancelledException">The call was cancelled elsewhere, or its app stopped.</exception>
                 public Task<TResult> RemoteAsync({{declared}}CancellationToken cancellationToken = default) =>
-                    Invocation.RemoteAsync<TResult>(Client, Name, Pool, Pack({{args.TrimEnd(',', ' ')}}), cancellationToken);
+                    Client.RemoteAsync<TResult>(Name, Pool, Pack({{args.TrimEnd(',', ' ')}}), cancellationToken);
 
                 /// <summary>Runs the function in this process.</summary>
             {{ArgDocs(n)}}    /// <param name="cancellationToken">Passed to the function, if it takes a <see cref="CancellationToken"/>.</param>
@@ -141,7 +141,7 @@ public sealed class ArityGenerator : IIncrementalGenerator
                 /// <summary>Starts the function in a container and returns at once with a handle on the call.</summary>
             {{ArgDocs(n)}}    /// <param name="cancellationToken">Stops submitting; once submitted, the call goes on.</param>
                 public async Task<FunctionCall<TResult>> SpawnAsync({{declared}}CancellationToken cancellationToken = default) =>
-                    new(await Invocation.SpawnAsync(Client, Name, Pool, Pack({{args.TrimEnd(',', ' ')}}), cancellationToken).ConfigureAwait(false), Name, Client);
+                    new(await Client.SpawnAsync(Name, Pool, Pack({{args.TrimEnd(',', ' ')}}), cancellationToken).ConfigureAwait(false), Name, Client);
 
                 internal override async Task<object?> InvokeAsync(JsonElement args, CancellationToken cancellationToken)
                 {

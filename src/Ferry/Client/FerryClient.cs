@@ -5,6 +5,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Ferry.Protocol;
+using Ferry.Serialization;
 
 namespace Ferry.Client;
 
@@ -71,6 +72,149 @@ internal sealed class FerryClient : IDisposable
 
     /// <summary>How long the client keeps retrying a request while the server is unreachable or restarting.</summary>
     public TimeSpan ReconnectWindow { get; }
+
+    // Calls of one input, by function name: the typed handles, lookups and local entrypoints call in here. Maps and
+    // generator streams, which send and read many items per call, are Invocation's.
+
+    public static string NewCallId() => "fc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+
+    public async Task<InputItem> PrepareAsync(int index, JsonElement args, CancellationToken cancellationToken)
+    {
+        var raw = args.GetRawText();
+        if (raw.Length <= ProtocolInfo.InlinePayloadLimit)
+        {
+            return new InputItem(index, args);
+        }
+        var hash = await PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), cancellationToken).ConfigureAwait(false);
+        return new InputItem(index, ArgsBlob: hash);
+    }
+
+    public async Task<TResult> RemoteAsync<TResult>(string function, PoolSpec? pool, JsonElement args, CancellationToken cancellationToken)
+    {
+        RefuseGenerator<TResult>(function, "RemoteAsync");
+        var callId = NewCallId();
+        var input = await PrepareAsync(0, args, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var response = await CreateCallAsync(
+                new CreateCallRequest(callId, function, CallKinds.Sync, [input], Final: true, WaitSeconds: Options.PollWait.TotalSeconds, Pool: pool),
+                cancellationToken).ConfigureAwait(false);
+            var output = response.Outputs is { Outputs.Count: > 0 } batch
+                ? batch.Outputs[0]
+                : await WaitForOutputAsync(callId, null, cancellationToken).ConfigureAwait(false);
+            return await DecodeAsync<TResult>(function, output!, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await CancelQuietlyAsync(callId).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public async Task<string> SpawnAsync(string function, PoolSpec? pool, JsonElement args, CancellationToken cancellationToken)
+    {
+        var callId = NewCallId();
+        var input = await PrepareAsync(0, args, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CreateCallAsync(new CreateCallRequest(callId, function, CallKinds.Spawn, [input], Final: true, Pool: pool), cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The server may have created the call before the request was abandoned; nobody could reach it by id.
+            await CancelQuietlyAsync(callId).ConfigureAwait(false);
+            throw;
+        }
+        return callId;
+    }
+
+    public async Task<OutputItem?> WaitForOutputAsync(string callId, TimeSpan? timeout, CancellationToken cancellationToken)
+    {
+        var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
+        while (true)
+        {
+            var remaining = deadline - DateTime.UtcNow;
+            var wait = remaining < Options.PollWait ? remaining : Options.PollWait;
+            if (wait < TimeSpan.Zero)
+            {
+                return null;
+            }
+            var batch = await GetOutputsAsync(callId, 0, wait, cancellationToken).ConfigureAwait(false);
+            if (batch.Outputs.Count > 0)
+            {
+                return batch.Outputs[0];
+            }
+            if (timeout is not null && DateTime.UtcNow >= deadline)
+            {
+                return null;
+            }
+        }
+    }
+
+    public async Task<TResult> DecodeAsync<TResult>(string function, OutputItem output, CancellationToken cancellationToken)
+    {
+        if (!output.Success)
+        {
+            throw ToException(function, output.Error);
+        }
+        if (output.ResultBlob is { } blob)
+        {
+            var bytes = await GetBlobAsync(blob, cancellationToken).ConfigureAwait(false);
+            using var document = JsonDocument.Parse(bytes);
+            return Payload.Read<TResult>(document.RootElement);
+        }
+        return output.Result is { } result ? Payload.Read<TResult>(result) : default!;
+    }
+
+    public static FerryException ToException(string function, RemoteError? error)
+    {
+        if (error is null)
+        {
+            return new FerryException($"{function} failed without an error report.");
+        }
+        return error.Kind switch
+        {
+            ErrorKinds.Timeout => new FunctionTimeoutException($"{function}: {error.Message}"),
+            ErrorKinds.Cancelled => new InputCancelledException($"{function}: {error.Message}"),
+            ErrorKinds.OutOfMemory => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: true),
+            ErrorKinds.ImageBuild => new ImageBuildException($"{function}: {error.Message}"),
+            ErrorKinds.Unschedulable => new ResourcesUnavailableException($"{function}: {error.Message}"),
+            ErrorKinds.Secret => new NotFoundException($"{function}: {error.Message}"),
+            ErrorKinds.Crash => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: false),
+            ErrorKinds.Internal => new FerryException($"{function}: {error.Message}"),
+            _ => ToRemoteException(function, error),
+        };
+    }
+
+    private static RemoteException ToRemoteException(string function, RemoteError error)
+    {
+        var children = error.Children?.Select(child => ToRemoteException(function, child)).ToList();
+        var inner = children is { Count: > 0 } ? children[0] : error.Inner is { } cause ? ToRemoteException(function, cause) : null;
+        return new RemoteException(function, error.Type, error.Message, error.StackTrace, inner, children);
+    }
+
+    /// <summary>Cancels a call the caller gave up on: best effort, bounded, and silent if the server cannot be reached.</summary>
+    public async Task CancelQuietlyAsync(string callId)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(Options.CancelTimeout);
+            await CancelCallAsync(callId, cts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is FerryException or OperationCanceledException or HttpRequestException)
+        {
+        }
+    }
+
+    /// <summary>A generator's items come only through <see cref="Invocation.StreamAsync"/>; other calls to one say so before sending anything.</summary>
+    public static void RefuseGenerator<TResult>(string function, string method)
+    {
+        if (ItemSequences.ItemType(typeof(TResult)) is { } item)
+        {
+            throw new InvalidRequestException(
+                $"'{function}' is a generator (it returns IAsyncEnumerable<{Payload.TypeName(item)}>), so {method} cannot return its items; stream them with `await foreach (var item in {function}.RemoteStreamAsync(...))`.");
+        }
+    }
 
     public Task<CreateCallResponse> CreateCallAsync(CreateCallRequest request, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, Routes.Calls(AppId), request, Json.CreateCallRequest, Json.CreateCallResponse, cancellationToken);

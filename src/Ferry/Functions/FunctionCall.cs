@@ -51,9 +51,9 @@ public sealed class FunctionCall<TResult>
     public async Task<TResult> GetAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var client = Client;
-        var output = await Invocation.WaitForOutputAsync(client, Id, timeout, cancellationToken).ConfigureAwait(false)
+        var output = await client.WaitForOutputAsync(Id, timeout, cancellationToken).ConfigureAwait(false)
             ?? throw new TimeoutException($"Call {Id} produced no result within {timeout}.");
-        return await Invocation.DecodeAsync<TResult>(client, _function, output, cancellationToken).ConfigureAwait(false);
+        return await client.DecodeAsync<TResult>(_function, output, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

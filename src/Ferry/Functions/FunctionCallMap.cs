@@ -102,9 +102,9 @@ public sealed class FunctionCallMap<TResult>
     {
         if (!output.Success)
         {
-            return new Outcome<TResult>(output.Index, default, Invocation.ToException(_function!, output.Error));
+            return new Outcome<TResult>(output.Index, default, FerryClient.ToException(_function!, output.Error));
         }
-        return new Outcome<TResult>(output.Index, await Invocation.DecodeAsync<TResult>(client, _function!, output, cancellationToken).ConfigureAwait(false), null);
+        return new Outcome<TResult>(output.Index, await client.DecodeAsync<TResult>(_function!, output, cancellationToken).ConfigureAwait(false), null);
     }
 
     /// <summary>

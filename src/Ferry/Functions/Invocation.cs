@@ -8,151 +8,14 @@ using Ferry.Serialization;
 
 namespace Ferry;
 
-/// <summary>The name-based core of every remote call: typed handles pack their arguments and call in here.</summary>
+/// <summary>
+/// The name-based core of calls with many inputs or many results: maps, spawned maps and generator streams. Typed
+/// handles pack their arguments and call in here; a call of one input is <see cref="FerryClient.RemoteAsync{TResult}"/>.
+/// </summary>
 internal static class Invocation
 {
     // Half the window: the container fills one half while the caller reads the other.
     private const int ItemsPerRead = ProtocolInfo.StreamWindowItems / 2;
-
-    public static string NewCallId() => "fc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
-
-    public static async Task<InputItem> PrepareAsync(FerryClient client, int index, JsonElement args, CancellationToken cancellationToken)
-    {
-        var raw = args.GetRawText();
-        if (raw.Length <= ProtocolInfo.InlinePayloadLimit)
-        {
-            return new InputItem(index, args);
-        }
-        var hash = await client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), cancellationToken).ConfigureAwait(false);
-        return new InputItem(index, ArgsBlob: hash);
-    }
-
-    public static async Task<TResult> RemoteAsync<TResult>(FerryClient client, string function, PoolSpec? pool, JsonElement args, CancellationToken cancellationToken)
-    {
-        RefuseGenerator<TResult>(function, "RemoteAsync");
-        var callId = NewCallId();
-        var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var response = await client.CreateCallAsync(
-                new CreateCallRequest(callId, function, CallKinds.Sync, [input], Final: true, WaitSeconds: client.Options.PollWait.TotalSeconds, Pool: pool),
-                cancellationToken).ConfigureAwait(false);
-            var output = response.Outputs is { Outputs.Count: > 0 } batch
-                ? batch.Outputs[0]
-                : await WaitForOutputAsync(client, callId, null, cancellationToken).ConfigureAwait(false);
-            return await DecodeAsync<TResult>(client, function, output!, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    public static async Task<string> SpawnAsync(FerryClient client, string function, PoolSpec? pool, JsonElement args, CancellationToken cancellationToken)
-    {
-        var callId = NewCallId();
-        var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await client.CreateCallAsync(new CreateCallRequest(callId, function, CallKinds.Spawn, [input], Final: true, Pool: pool), cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The server may have created the call before the request was abandoned; nobody could reach it by id.
-            await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
-            throw;
-        }
-        return callId;
-    }
-
-    public static async Task<OutputItem?> WaitForOutputAsync(FerryClient client, string callId, TimeSpan? timeout, CancellationToken cancellationToken)
-    {
-        var deadline = timeout is { } t ? DateTime.UtcNow + t : DateTime.MaxValue;
-        while (true)
-        {
-            var remaining = deadline - DateTime.UtcNow;
-            var wait = remaining < client.Options.PollWait ? remaining : client.Options.PollWait;
-            if (wait < TimeSpan.Zero)
-            {
-                return null;
-            }
-            var batch = await client.GetOutputsAsync(callId, 0, wait, cancellationToken).ConfigureAwait(false);
-            if (batch.Outputs.Count > 0)
-            {
-                return batch.Outputs[0];
-            }
-            if (timeout is not null && DateTime.UtcNow >= deadline)
-            {
-                return null;
-            }
-        }
-    }
-
-    public static async Task<TResult> DecodeAsync<TResult>(FerryClient client, string function, OutputItem output, CancellationToken cancellationToken)
-    {
-        if (!output.Success)
-        {
-            throw ToException(function, output.Error);
-        }
-        if (output.ResultBlob is { } blob)
-        {
-            var bytes = await client.GetBlobAsync(blob, cancellationToken).ConfigureAwait(false);
-            using var document = JsonDocument.Parse(bytes);
-            return Payload.Read<TResult>(document.RootElement);
-        }
-        return output.Result is { } result ? Payload.Read<TResult>(result) : default!;
-    }
-
-    public static FerryException ToException(string function, RemoteError? error)
-    {
-        if (error is null)
-        {
-            return new FerryException($"{function} failed without an error report.");
-        }
-        return error.Kind switch
-        {
-            ErrorKinds.Timeout => new FunctionTimeoutException($"{function}: {error.Message}"),
-            ErrorKinds.Cancelled => new InputCancelledException($"{function}: {error.Message}"),
-            ErrorKinds.OutOfMemory => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: true),
-            ErrorKinds.ImageBuild => new ImageBuildException($"{function}: {error.Message}"),
-            ErrorKinds.Unschedulable => new ResourcesUnavailableException($"{function}: {error.Message}"),
-            ErrorKinds.Secret => new NotFoundException($"{function}: {error.Message}"),
-            ErrorKinds.Crash => new ContainerCrashedException($"{function}: {error.Message}", outOfMemory: false),
-            ErrorKinds.Internal => new FerryException($"{function}: {error.Message}"),
-            _ => ToRemoteException(function, error),
-        };
-    }
-
-    private static RemoteException ToRemoteException(string function, RemoteError error)
-    {
-        var children = error.Children?.Select(child => ToRemoteException(function, child)).ToList();
-        var inner = children is { Count: > 0 } ? children[0] : error.Inner is { } cause ? ToRemoteException(function, cause) : null;
-        return new RemoteException(function, error.Type, error.Message, error.StackTrace, inner, children);
-    }
-
-    /// <summary>Cancels a call the caller gave up on: best effort, bounded, and silent if the server cannot be reached.</summary>
-    private static async Task CancelQuietlyAsync(FerryClient client, string callId)
-    {
-        try
-        {
-            using var cts = new CancellationTokenSource(client.Options.CancelTimeout);
-            await client.CancelCallAsync(callId, cts.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is FerryException or OperationCanceledException or HttpRequestException)
-        {
-        }
-    }
-
-    /// <summary>A generator's items come only through <see cref="StreamAsync"/>; other calls to one say so before sending anything.</summary>
-    private static void RefuseGenerator<TResult>(string function, string method)
-    {
-        if (ItemSequences.ItemType(typeof(TResult)) is { } item)
-        {
-            throw new InvalidRequestException(
-                $"'{function}' is a generator (it returns IAsyncEnumerable<{Payload.TypeName(item)}>), so {method} cannot return its items; stream them with `await foreach (var item in {function}.RemoteStreamAsync(...))`.");
-        }
-    }
 
     /// <summary>
     /// Runs a generator: one call of kind <see cref="CallKinds.Stream"/>, whose items are long-polled after a cursor
@@ -167,15 +30,15 @@ internal static class Invocation
         JsonElement args,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var callId = NewCallId();
-        var input = await PrepareAsync(client, 0, args, cancellationToken).ConfigureAwait(false);
+        var callId = FerryClient.NewCallId();
+        var input = await client.PrepareAsync(0, args, cancellationToken).ConfigureAwait(false);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Task<OutputItem?>? outcome = null;
         var finished = false;
         try
         {
             await client.CreateCallAsync(new CreateCallRequest(callId, function, CallKinds.Stream, [input], Final: true, Pool: pool), cts.Token).ConfigureAwait(false);
-            outcome = WaitForOutputAsync(client, callId, null, cts.Token);
+            outcome = client.WaitForOutputAsync(callId, null, cts.Token);
             long after = 0;
             while (true)
             {
@@ -195,7 +58,7 @@ internal static class Invocation
             finished = true;
             if (output is { Success: false })
             {
-                throw ToException(function, output.Error);
+                throw FerryClient.ToException(function, output.Error);
             }
         }
         finally
@@ -203,7 +66,7 @@ internal static class Invocation
             if (!finished)
             {
                 await cts.CancelAsync().ConfigureAwait(false);
-                await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+                await client.CancelQuietlyAsync(callId).ConfigureAwait(false);
             }
             if (outcome is not null)
             {
@@ -246,8 +109,8 @@ internal static class Invocation
         string kind,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        RefuseGenerator<TResult>(function, "MapAsync");
-        var callId = NewCallId();
+        FerryClient.RefuseGenerator<TResult>(function, "MapAsync");
+        var callId = FerryClient.NewCallId();
         using var window = new SemaphoreSlim(client.Options.MapMaxPending);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -300,7 +163,7 @@ internal static class Invocation
             if (!completed)
             {
                 await cts.CancelAsync().ConfigureAwait(false);
-                await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+                await client.CancelQuietlyAsync(callId).ConfigureAwait(false);
             }
         }
     }
@@ -369,7 +232,7 @@ internal static class Invocation
                     }
                     await window.WaitAsync(cancellationToken).ConfigureAwait(false);
                 }
-                var item = await PrepareAsync(client, index++, args, cancellationToken).ConfigureAwait(false);
+                var item = await client.PrepareAsync(index++, args, cancellationToken).ConfigureAwait(false);
                 chunk.Add(item);
                 chunkBytes += item.Args?.GetRawText().Length ?? 64;
                 if (chunk.Count >= chunkItems || chunkBytes >= client.Options.MapBatchBytes)
@@ -397,9 +260,9 @@ internal static class Invocation
     {
         if (!output.Success)
         {
-            return new Outcome<TResult>(output.Index, default, ToException(function, output.Error));
+            return new Outcome<TResult>(output.Index, default, FerryClient.ToException(function, output.Error));
         }
-        var value = await DecodeAsync<TResult>(client, function, output, cancellationToken).ConfigureAwait(false);
+        var value = await client.DecodeAsync<TResult>(function, output, cancellationToken).ConfigureAwait(false);
         return new Outcome<TResult>(output.Index, value, null);
     }
 
@@ -412,7 +275,7 @@ internal static class Invocation
     /// <summary>Submits a map whose results nobody waits for, returning once every input is durable.</summary>
     public static async Task<string> SpawnMapAsync(FerryClient client, string function, PoolSpec? pool, IEnumerable<JsonElement> inputs, CancellationToken cancellationToken)
     {
-        var callId = NewCallId();
+        var callId = FerryClient.NewCallId();
         var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var total = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
@@ -424,7 +287,7 @@ internal static class Invocation
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Inputs sent so far would run, in a call that never becomes final and whose id the caller never learns.
-            await CancelQuietlyAsync(client, callId).ConfigureAwait(false);
+            await client.CancelQuietlyAsync(callId).ConfigureAwait(false);
             throw;
         }
         return callId;

@@ -211,7 +211,7 @@ internal static class ProgramHost
         });
         return async cancellationToken =>
         {
-            var result = await Invocation.RemoteAsync<JsonElement>(function.Client, function.Name, null, packed, cancellationToken).ConfigureAwait(false);
+            var result = await function.Client.RemoteAsync<JsonElement>(function.Name, null, packed, cancellationToken).ConfigureAwait(false);
             await Console.Out.WriteLineAsync(result.ValueKind == JsonValueKind.String ? result.GetString() : result.GetRawText()).ConfigureAwait(false);
             return ExitCodes.Success;
         };

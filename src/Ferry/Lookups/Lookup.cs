@@ -105,7 +105,7 @@ public sealed class FunctionReference
                 arg.WriteTo(w);
             }
         });
-        return Invocation.RemoteAsync<JsonElement>(_client, Name, null, packed, cancellationToken);
+        return _client.RemoteAsync<JsonElement>(Name, null, packed, cancellationToken);
     }
 }
 
