@@ -21,7 +21,8 @@ namespace Ferry.Server.Api;
 internal sealed partial class ContainerConnection : IPeer<ContainerMessage>
 {
     private readonly MessageSocket<ContainerMessage, ContainerMessage> _messages;
-    private readonly Channel<ContainerMessage> _outgoing = Channel.CreateUnbounded<ContainerMessage>(new UnboundedChannelOptions { SingleReader = true });
+    // Not single-reader: Send asks how many messages wait, which only the general channel can tell.
+    private readonly Channel<ContainerMessage> _outgoing = Channel.CreateUnbounded<ContainerMessage>();
 
     // Held while a message is being sent: by the send loop, or by Send for a message it sends at once.
     private readonly SemaphoreSlim _sending = new(1, 1);

@@ -15,7 +15,8 @@ namespace Ferry.Hosting;
 /// </summary>
 internal sealed class ContainerRunner(App app)
 {
-    private readonly Channel<Outgoing> _outputs = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
+    // Not single-reader: an input sending its own output asks how many wait, which only the general channel can tell.
+    private readonly Channel<Outgoing> _outputs = Channel.CreateUnbounded<Outgoing>();
 
     // Held while a message is being sent to the control plane: by the sender loop, or by an input sending its own output.
     private readonly SemaphoreSlim _sending = new(1, 1);
