@@ -217,7 +217,7 @@ internal sealed class FerryClient : IDisposable
     }
 
     public Task<CreateCallResponse> CreateCallAsync(CreateCallRequest request, CancellationToken cancellationToken) =>
-        SendAsync(HttpMethod.Post, Routes.Calls(AppId), request, Json.CreateCallRequest, Json.CreateCallResponse, cancellationToken);
+        SendAsync(HttpMethod.Post, _callsPath, request, Json.CreateCallRequest, Json.CreateCallResponse, cancellationToken);
 
     public Task<AddInputsResponse> AddInputsAsync(string callId, AddInputsRequest request, CancellationToken cancellationToken) =>
         SendAsync(HttpMethod.Post, Routes.Inputs(callId), request, Json.AddInputsRequest, Json.AddInputsResponse, cancellationToken);
@@ -266,7 +266,18 @@ internal sealed class FerryClient : IDisposable
     }
 
     /// <summary>The app this process belongs to, from <see cref="FerryEnv.AppId"/>.</summary>
-    public string AppId { get; init; } = "";
+    public string AppId
+    {
+        get;
+        init
+        {
+            field = value;
+            _callsPath = Routes.Calls(value);
+        }
+    } = "";
+
+    // Every call of this client goes to its app's calls: the path is made once, with the app, instead of per call.
+    private string _callsPath = Routes.Calls("");
 
     /// <summary>Uploads bytes to the content-addressed blob store and returns their hash.</summary>
     public async Task<string> PutBlobAsync(ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
