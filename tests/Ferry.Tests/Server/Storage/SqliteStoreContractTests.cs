@@ -63,6 +63,27 @@ public sealed class SqliteStoreContractTests : StoreContractTests
         added.Should().Equal(5L);
     }
 
+    [StoreFact]
+    public async Task AddInputsAsync_LogPastTheCheckpointSize_IsCheckpointedIntoTheDatabaseFile()
+    {
+        var before = new FileInfo(DatabasePath).Length;
+        // 4,000 inputs of 2 KiB: about 8 MiB of log, well past the 1,000 pages of 4 KiB that ask for a checkpoint.
+        var payload = "[\"" + new string('x', 2048) + "\"]";
+        for (var batch = 0; batch < 8; batch++)
+        {
+            await Store.AddInputsAsync(new CallRecord($"fc-{batch}", "ap-1", "square", "square", "map", T0, false, null), [.. Enumerable.Range(0, 500).Select(i => new NewInput(i, payload, null))], default);
+        }
+
+        // The writer does not checkpoint its own commits: only the checkpoint beside it copies them into the file.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (new FileInfo(DatabasePath).Length < before + 4 * 1024 * 1024 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+        new FileInfo(DatabasePath).Length.Should().BeGreaterThanOrEqualTo(before + 4 * 1024 * 1024);
+        (await Store.CountInputsAsync("fc-7", default)).Total.Should().Be(500);
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();
