@@ -21,12 +21,7 @@ namespace Ferry.Server.Api;
 internal sealed partial class ContainerConnection : IPeer<ContainerMessage>
 {
     private readonly MessageSocket<ContainerMessage, ContainerMessage> _messages;
-    // Not single-reader: Send asks how many messages wait, which only the general channel can tell.
-    private readonly Channel<ContainerMessage> _outgoing = Channel.CreateUnbounded<ContainerMessage>();
-
-    // Held while a message is being sent: by the send loop, or by Send for a message it sends at once.
-    private readonly SemaphoreSlim _sending = new(1, 1);
-    private volatile bool _closed;
+    private readonly Channel<ContainerMessage> _outgoing = Channel.CreateUnbounded<ContainerMessage>(new UnboundedChannelOptions { SingleReader = true });
 
     private ContainerConnection(WebSocket socket)
     {
@@ -38,57 +33,11 @@ internal sealed partial class ContainerConnection : IPeer<ContainerMessage>
         v1.MapGet(Routes.Templates.ContainerStream, AcceptAsync).RequireAuthorization(Policies.Container);
     }
 
-    /// <summary>
-    /// Queues a message for the container; false once the connection is closed. A single input to an idle connection
-    /// (a warm call's) is written at once on the caller's thread, without waking the send loop: it is small, and the
-    /// write only hands it to the server's socket, so the scheduler's lock is not held for long. Anything larger, or
-    /// anything behind other messages, goes through the queue.
-    /// </summary>
-    public bool Send(ContainerMessage message)
-    {
-        if (message is InputBatch { Inputs.Count: 1 } && !_closed && _outgoing.Reader.Count == 0 && _sending.Wait(0))
-        {
-            // Checked again while holding the send: a message queued meanwhile must leave first.
-            if (_outgoing.Reader.Count == 0)
-            {
-                var sent = _messages.SendAsync(message);
-                if (sent.IsCompletedSuccessfully)
-                {
-                    _sending.Release();
-                }
-                else
-                {
-                    _ = FinishSendAsync(sent);
-                }
-                return true;
-            }
-            _sending.Release();
-        }
-        return _outgoing.Writer.TryWrite(message);
-    }
+    /// <summary>Queues a message for the container; false once the connection is closed.</summary>
+    public bool Send(ContainerMessage message) => _outgoing.Writer.TryWrite(message);
 
     /// <summary>Sends what is queued, then closes the container's side of the socket.</summary>
-    public void Close()
-    {
-        _closed = true;
-        _outgoing.Writer.TryComplete();
-    }
-
-    private async Task FinishSendAsync(ValueTask sent)
-    {
-        try
-        {
-            await sent.ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The connection is failing: its reads end too, and the scheduler re-runs what the container held.
-        }
-        finally
-        {
-            _sending.Release();
-        }
-    }
+    public void Close() => _outgoing.Writer.TryComplete();
 
     private static async Task AcceptAsync(string id, HttpContext http, Scheduler scheduler, StreamRelay streams)
     {
@@ -167,22 +116,10 @@ internal sealed partial class ContainerConnection : IPeer<ContainerMessage>
     {
         try
         {
-            while (await _outgoing.Reader.WaitToReadAsync(cancellationToken))
+            await foreach (var message in _outgoing.Reader.ReadAllAsync(cancellationToken))
             {
-                await _sending.WaitAsync(cancellationToken);
-                try
-                {
-                    while (_outgoing.Reader.TryRead(out var message))
-                    {
-                        await _messages.SendAsync(message, cancellationToken);
-                    }
-                }
-                finally
-                {
-                    _sending.Release();
-                }
+                await _messages.SendAsync(message, cancellationToken);
             }
-            await _sending.WaitAsync(cancellationToken);
             await _messages.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "closed", cancellationToken);
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)

@@ -15,14 +15,7 @@ namespace Ferry.Hosting;
 /// </summary>
 internal sealed class ContainerRunner(App app)
 {
-    // Not single-reader: an input sending its own output asks how many wait, which only the general channel can tell.
-    private readonly Channel<Outgoing> _outputs = Channel.CreateUnbounded<Outgoing>();
-
-    // Held while a message is being sent to the control plane: by the sender loop, or by an input sending its own output.
-    private readonly SemaphoreSlim _sending = new(1, 1);
-
-    // The connection to the control plane once it is open and the container has said it is ready; null before.
-    private MessageSocket<ContainerMessage, ContainerMessage>? _connected;
+    private readonly Channel<Outgoing> _outputs = Channel.CreateUnbounded<Outgoing>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Channel<ContainerInput> _inputs = Channel.CreateUnbounded<ContainerInput>(new UnboundedChannelOptions { SingleWriter = true });
     private readonly Lock _gate = new();
@@ -120,7 +113,6 @@ internal sealed class ContainerRunner(App app)
         var messages = new MessageSocket<ContainerMessage, ContainerMessage>(socket, ProtocolJsonContext.Default.ContainerMessage, ProtocolJsonContext.Default.ContainerMessage);
         // A batching container holds a full batch per slot, so the control plane counts its slots in items.
         await messages.SendAsync(new ContainerReady(maxInputs * _batchMaxSize), cancellationToken).ConfigureAwait(false);
-        _connected = messages;
         var sender = SendOutputsAsync(messages, linked.Token);
         var exitCode = await ReceiveAsync(messages, linked.Token).ConfigureAwait(false);
         StopInputs();
@@ -446,41 +438,9 @@ internal sealed class ContainerRunner(App app)
             output ??= Cancelled(input);
         }
         await Console.Out.FlushAsync().ConfigureAwait(false);
-        if (output is not null && !await TrySendAloneAsync(output).ConfigureAwait(false))
+        if (output is not null)
         {
             _outputs.Writer.TryWrite(new Outgoing(output));
-        }
-    }
-
-    /// <summary>
-    /// Sends the output of an input on this thread when nothing else is waiting to go or to run: a warm call's output
-    /// then leaves without waking the sender loop. With more work queued, outputs go through the loop, which sends
-    /// those that follow one another in one message. False when the output is left for the loop.
-    /// </summary>
-    private async ValueTask<bool> TrySendAloneAsync(ContainerOutput output)
-    {
-        if (_connected is not { } messages || _inputs.Reader.Count > 0 || _outputs.Reader.Count > 0 || !await _sending.WaitAsync(0).ConfigureAwait(false))
-        {
-            return false;
-        }
-        try
-        {
-            // Checked again under the lock: an item or output queued meanwhile must leave first.
-            if (_outputs.Reader.Count > 0 || messages.State != WebSocketState.Open)
-            {
-                return false;
-            }
-            await messages.SendAsync(new ContainerOutputBatch([output]), CancellationToken.None).ConfigureAwait(false);
-            return true;
-        }
-        catch (WebSocketException)
-        {
-            // The connection is gone: the control plane runs the input again elsewhere, as it does for queued outputs.
-            return true;
-        }
-        finally
-        {
-            _sending.Release();
         }
     }
 
@@ -675,40 +635,31 @@ internal sealed class ContainerRunner(App app)
         var batch = new List<ContainerOutput>(256);
         while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
+            // Outputs that follow one another go in one message; items go as they are, in their place among them.
+            StreamItems? items = null;
+            while (batch.Count < 256 && items is null && _outputs.Reader.TryRead(out var next))
+            {
+                if (next.Output is { } output)
+                {
+                    batch.Add(output);
+                }
+                else
+                {
+                    items = next.Items;
+                }
+            }
             if (messages.State != WebSocketState.Open)
             {
                 return;
             }
-            // Taken before reading the queue, so an output sent alone never overtakes what was read here (its items).
-            await _sending.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-            try
+            if (batch.Count > 0)
             {
-                // Outputs that follow one another go in one message; items go as they are, in their place among them.
-                StreamItems? items = null;
-                while (batch.Count < 256 && items is null && _outputs.Reader.TryRead(out var next))
-                {
-                    if (next.Output is { } output)
-                    {
-                        batch.Add(output);
-                    }
-                    else
-                    {
-                        items = next.Items;
-                    }
-                }
-                if (batch.Count > 0)
-                {
-                    await messages.SendAsync(new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
-                    batch.Clear();
-                }
-                if (items is not null)
-                {
-                    await messages.SendAsync(items, CancellationToken.None).ConfigureAwait(false);
-                }
+                await messages.SendAsync(new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
+                batch.Clear();
             }
-            finally
+            if (items is not null)
             {
-                _sending.Release();
+                await messages.SendAsync(items, CancellationToken.None).ConfigureAwait(false);
             }
         }
     }
