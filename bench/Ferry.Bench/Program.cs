@@ -152,8 +152,8 @@ if (innerLoopOnly)
     runtimes = $"process runtime, inner loop only, placeholders {(Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions.From(null).Enabled ? "on (as `ferry server` starts them)" : "off")}";
     return Append();
 }
-// `--profile warm|map` runs only 20,000 warm calls or one map of 100,000, appending nothing, for a profiler to watch.
-if (args.Length == 2 && args[0] == "--profile")
+// `--profile warm|map [SIZE]` runs only 20,000 warm calls or one map of 100,000 (or SIZE), appending nothing, for a profiler to watch.
+if (args.Length is 2 or 3 && args[0] == "--profile")
 {
     if (args[1] == "warm")
     {
@@ -162,7 +162,8 @@ if (args.Length == 2 && args[0] == "--profile")
     }
     else
     {
-        Console.WriteLine($"map of 100,000: {await Measure.MapThroughputAsync(harness, 100_000):N0} inputs/s");
+        var size = args.Length == 3 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 100_000;
+        Console.WriteLine($"map of {size:N0}: {await Measure.MapThroughputAsync(harness, size):N0} inputs/s");
     }
     return 0;
 }
