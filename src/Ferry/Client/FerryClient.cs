@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -80,6 +81,11 @@ internal sealed class FerryClient : IDisposable
 
     public async Task<InputItem> PrepareAsync(int index, JsonElement args, CancellationToken cancellationToken)
     {
+        // A text is never longer than its UTF-8: a map's small arguments are not copied out to text just to be measured.
+        if (JsonMarshal.GetRawUtf8Value(args).Length <= ProtocolInfo.InlinePayloadLimit)
+        {
+            return new InputItem(index, args);
+        }
         var raw = args.GetRawText();
         if (raw.Length <= ProtocolInfo.InlinePayloadLimit)
         {

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Ferry.Client;
@@ -234,7 +235,7 @@ internal static class Invocation
                 }
                 var item = await client.PrepareAsync(index++, args, cancellationToken).ConfigureAwait(false);
                 chunk.Add(item);
-                chunkBytes += item.Args?.GetRawText().Length ?? 64;
+                chunkBytes += item.Args is { } sent ? JsonMarshal.GetRawUtf8Value(sent).Length : 64;
                 if (chunk.Count >= chunkItems || chunkBytes >= client.Options.MapBatchBytes)
                 {
                     await FlushAsync(final: false).ConfigureAwait(false);

@@ -418,8 +418,9 @@ internal sealed class ContainerRunner(App app)
             else
             {
                 var result = await function.InvokeJsonAsync(args, cancellation.Token).ConfigureAwait(false);
-                var raw = result.GetRawText();
-                output = raw.Length > ProtocolInfo.InlinePayloadLimit
+                // A text is never longer than its UTF-8: a small result is not copied out to text just to be measured.
+                var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(result).Length > ProtocolInfo.InlinePayloadLimit ? result.GetRawText() : null;
+                output = raw is not null && raw.Length > ProtocolInfo.InlinePayloadLimit
                     ? new ContainerOutput(input.InputId, input.Attempt, true, ResultBlob: await FerryContext.Client.PutBlobAsync(System.Text.Encoding.UTF8.GetBytes(raw), CancellationToken.None).ConfigureAwait(false))
                     : new ContainerOutput(input.InputId, input.Attempt, true, result);
             }
