@@ -104,25 +104,11 @@ internal sealed class ProcessPlaceholder : IPlaceholder
     /// <summary>Retires an idle placeholder: closing its input ends it; it is killed if it has not ended soon after.</summary>
     public async ValueTask DisposeAsync()
     {
-        try
+        await PlaceholderExit.RetireAsync(Process, () =>
         {
-            if (!Process.HasExited)
-            {
-                Process.StandardInput.Close();
-                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                try
-                {
-                    await Process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    Process.Kill(entireProcessTree: true);
-                }
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
+            Process.Kill(entireProcessTree: true);
+            return Task.CompletedTask;
+        }).ConfigureAwait(false);
         Process.Dispose();
     }
 }

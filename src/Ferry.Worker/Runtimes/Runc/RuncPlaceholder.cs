@@ -154,26 +154,11 @@ internal sealed class RuncPlaceholder : IPlaceholder
     /// <summary>Retires an idle placeholder: closing its input ends it (killed if it has not ended soon after), then its bundle and network go.</summary>
     public async ValueTask DisposeAsync()
     {
-        try
+        await PlaceholderExit.RetireAsync(Process, async () =>
         {
-            if (!Process.HasExited)
-            {
-                Process.StandardInput.Close();
-                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                try
-                {
-                    await Process.WaitForExitAsync(grace.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    await Processes.RunAsync("runc", ["--root", _state, "kill", Id, "KILL"], CancellationToken.None).ConfigureAwait(false);
-                    await Process.WaitForExitAsync().ConfigureAwait(false);
-                }
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
+            await Processes.RunAsync("runc", ["--root", _state, "kill", Id, "KILL"], CancellationToken.None).ConfigureAwait(false);
+            await Process.WaitForExitAsync().ConfigureAwait(false);
+        }).ConfigureAwait(false);
         await _cleanUp.Value.ConfigureAwait(false);
         Process.Dispose();
     }
