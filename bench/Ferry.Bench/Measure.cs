@@ -22,6 +22,15 @@ internal static class Measure
         return new Latency(samples[samples.Count / 2], samples[(int)Math.Min(samples.Count - 1, Math.Ceiling(samples.Count * 0.99) - 1)], samples.Average());
     }
 
+    /// <summary>
+    /// Calls made and not counted before a latency is sampled, the same for Ferry and for the echo. A new container and
+    /// the control plane compile their hot paths in the background during the first seconds of calls (tier 0 to tier
+    /// 1). After 200 calls, most of the 2,000 samples still fell in that phase: on a quiet machine their p50 was
+    /// 0.86-1.04 ms, where 20,000 calls after the same 200 had a p50 of 0.55 ms, and 2,000 calls after 5,000 one of
+    /// 0.54-0.57 ms (bench/RESULTS.md, 2026-11-30 11:42-12:20). A warm call is one after that phase.
+    /// </summary>
+    private const int WarmUpCalls = 5_000;
+
     /// <summary>A loopback HTTP echo: the least a remote call over HTTP on this machine can cost.</summary>
     private static async Task<(WebApplication Web, HttpClient Client)> StartEchoAsync()
     {
@@ -48,7 +57,7 @@ internal static class Measure
         using (client)
         {
             var samples = new List<double>(count);
-            for (var i = -200; i < count; i++)
+            for (var i = -WarmUpCalls; i < count; i++)
             {
                 var watch = Stopwatch.StartNew();
                 using var response = await client.PostAsync("/echo", new StringContent("[7]"));
@@ -87,7 +96,7 @@ internal static class Measure
         await harness.NewAppAsync();
         var square = harness.Functions.Square;
         var samples = new List<double>(count);
-        for (var i = -200; i < count; i++)
+        for (var i = -WarmUpCalls; i < count; i++)
         {
             var watch = Stopwatch.StartNew();
             await square.RemoteAsync(i);
