@@ -39,13 +39,9 @@ public sealed partial class ProcessRuntime : IContainerRuntime
         {
             return;
         }
-        _placeholderFiles = PlaceholderFiles.Prepare(dataDir, out var missing);
+        _placeholderFiles = PlaceholderFiles.Prepare(dataDir, logger);
         if (_placeholderFiles is null)
         {
-            if (logger is not null)
-            {
-                LogNoPlaceholders(logger, missing!);
-            }
             return;
         }
         var files = _placeholderFiles;
@@ -165,9 +161,6 @@ public sealed partial class ProcessRuntime : IContainerRuntime
             environment["NVIDIA_VISIBLE_DEVICES"] = devices;
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Placeholders are off: {Reason}.")]
-    private static partial void LogNoPlaceholders(ILogger logger, string reason);
 
     private sealed partial class ProcessHandle(string containerId, Process process, ContainerOutputHandler output)
         : ProcessContainerHandle(containerId, process, output)

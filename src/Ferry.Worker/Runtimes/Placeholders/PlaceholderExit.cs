@@ -2,11 +2,24 @@ using System.Diagnostics;
 
 namespace Ferry.Worker.Runtimes.Placeholders;
 
-/// <summary>How an idle placeholder's program is ended, whatever runs it.</summary>
+/// <summary>How an idle placeholder's program is watched and ended, whatever runs it.</summary>
 internal static class PlaceholderExit
 {
     /// <summary>How long a placeholder has to end after its input closes before it is killed.</summary>
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(5);
+
+    /// <summary>Whether the placeholder's program has ended; one that never started, or was disposed, has.</summary>
+    public static bool HasExited(Process process)
+    {
+        try
+        {
+            return process.HasExited;
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
+        }
+    }
 
     /// <summary>
     /// Closes the placeholder's input, which tells its program to end, and waits for it; past <see cref="Grace"/>,

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Worker.Runtimes.Placeholders;
 
@@ -10,7 +11,7 @@ namespace Ferry.Worker.Runtimes.Placeholders;
 /// program's <c>runtimeOptions</c>: frameworks and the properties read when the runtime starts), since those cannot be
 /// changed once a process runs.
 /// </summary>
-internal sealed class PlaceholderFiles
+internal sealed partial class PlaceholderFiles
 {
     public const string ProgramName = "Ferry.Placeholder.dll";
     private const string DepsName = "Ferry.Placeholder.deps.json";
@@ -26,10 +27,20 @@ internal sealed class PlaceholderFiles
     public string Program => Path.Combine(_dir, ProgramName);
 
     /// <summary>
-    /// Copies the placeholder program from beside the worker into <paramref name="dataDir"/>; null, with the reason,
-    /// when it is not there (a worker built without it), so cold starts launch new processes.
+    /// Copies the placeholder program from beside the worker into <paramref name="dataDir"/>; null when it is not there
+    /// (a worker built without it), so cold starts launch new containers, and the reason is logged as a warning.
     /// </summary>
-    public static PlaceholderFiles? Prepare(string dataDir, out string? missing)
+    public static PlaceholderFiles? Prepare(string dataDir, ILogger? logger)
+    {
+        var files = Prepare(dataDir, out var missing);
+        if (files is null && logger is not null)
+        {
+            LogNoPlaceholders(logger, missing!);
+        }
+        return files;
+    }
+
+    private static PlaceholderFiles? Prepare(string dataDir, out string? missing)
     {
         // The program ships in the directory of the worker's host program (the CLI, a test or the benchmark); not
         // Assembly.Location, which is empty in a single-file program.
@@ -193,4 +204,7 @@ internal sealed class PlaceholderFiles
         JsonArray a => new JsonArray([.. a.Select(v => v is null ? null : Canonical(v))]),
         _ => node.DeepClone(),
     };
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Placeholders are off: {Reason}.")]
+    private static partial void LogNoPlaceholders(ILogger logger, string reason);
 }

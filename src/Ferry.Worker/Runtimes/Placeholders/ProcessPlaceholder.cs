@@ -25,20 +25,7 @@ internal sealed class ProcessPlaceholder : IPlaceholder
 
     public Task Ready => _ready.Task;
 
-    public bool HasExited
-    {
-        get
-        {
-            try
-            {
-                return Process.HasExited;
-            }
-            catch (InvalidOperationException)
-            {
-                return true;
-            }
-        }
-    }
+    public bool HasExited => PlaceholderExit.HasExited(Process);
 
     /// <summary>Starts the placeholder program with the runtime settings in <paramref name="runtimeConfig"/>.</summary>
     public static ProcessPlaceholder Start(PlaceholderFiles files, string runtimeConfig)

@@ -49,20 +49,7 @@ internal sealed class RuncPlaceholder : IPlaceholder
 
     public Task Ready { get; }
 
-    public bool HasExited
-    {
-        get
-        {
-            try
-            {
-                return Process.HasExited;
-            }
-            catch (InvalidOperationException)
-            {
-                return true;
-            }
-        }
-    }
+    public bool HasExited => PlaceholderExit.HasExited(Process);
 
     /// <summary>Starts <c>runc run</c> of the bundle <paramref name="bundle"/> written for a placeholder.</summary>
     public static RuncPlaceholder Start(string id, string bundle, NetworkAttachment? network, string state, Func<Task> cleanUp)

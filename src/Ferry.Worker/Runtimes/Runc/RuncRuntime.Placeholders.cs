@@ -268,9 +268,6 @@ public sealed partial class RuncRuntime
     [LibraryImport("libc", EntryPoint = "sethostname", SetLastError = true)]
     private static partial int SetHostName(byte[] name, nint length);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Placeholders are off: {Reason}.")]
-    private static partial void LogNoPlaceholders(ILogger logger, string reason);
-
     [LoggerMessage(Level = LogLevel.Debug, Message = "Container {ContainerId} started from placeholder {PlaceholderId} in {ElapsedMs} ms")]
     private static partial void LogSpecialised(ILogger logger, string containerId, string placeholderId, double elapsedMs);
 

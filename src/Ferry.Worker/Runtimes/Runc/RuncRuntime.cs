@@ -66,13 +66,9 @@ public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
         {
             return;
         }
-        _placeholderFiles = PlaceholderFiles.Prepare(dataDir, out var missing);
+        _placeholderFiles = PlaceholderFiles.Prepare(dataDir, logger);
         if (_placeholderFiles is null)
         {
-            if (logger is not null)
-            {
-                LogNoPlaceholders(logger, missing!);
-            }
             return;
         }
         _defaultRuntimeKey = PlaceholderFiles.DefaultRuntimeConfig() is { } defaults ? PlaceholderFiles.RuntimeOptionsKey(defaults) : null;

@@ -4,21 +4,13 @@ using Ferry.Server.Scheduling;
 using Ferry.Server.Storage;
 using Ferry.Server.Workers;
 using Microsoft.Extensions.Time.Testing;
+using static Ferry.Tests.Scheduling.PoolFixtures;
 
 namespace Ferry.Tests.Scheduling;
 
 public sealed class PoolDispatcherTests
 {
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
-
-    private sealed class NullWorkerPeer : IPeer<WorkerMessage>
-    {
-        public bool Send(WorkerMessage message) => true;
-
-        public void Close()
-        {
-        }
-    }
 
     private sealed class RecordingPeer : IPeer<ContainerMessage>
     {
@@ -35,18 +27,9 @@ public sealed class PoolDispatcherTests
         }
     }
 
-    private static readonly WorkerState Worker = new("w", "w", "process", new WorkerResources(8, 16384, [], 16), new NullWorkerPeer());
-
-    private static PoolState Pool(FunctionSettings settings)
-    {
-        var function = new FunctionDefinition("f", [], "int", settings);
-        var app = new AppState(new AppRecord("ap-1", "app", "bd-1", AppStates.Running, false, DateTimeOffset.UnixEpoch, null, new AppDefinition("app", [function], [])));
-        return new PoolState("f", app, function, settings, null);
-    }
-
     private ContainerState Container(PoolState pool, string id, ContainerStatus status, int maxInputs = 1)
     {
-        var container = new ContainerState(id, "secret", pool, Worker, new Reservation(0, 0, []), _clock.GetUtcNow())
+        var container = new ContainerState(id, "secret", pool, PoolFixtures.Worker, new Reservation(0, 0, []), _clock.GetUtcNow())
         {
             Status = status,
             MaxInputs = maxInputs,

@@ -4,6 +4,7 @@ using Ferry.Server.Scheduling;
 using Ferry.Server.Storage;
 using Ferry.Server.Workers;
 using Microsoft.Extensions.Time.Testing;
+using static Ferry.Tests.Scheduling.PoolFixtures;
 
 namespace Ferry.Tests.Scheduling;
 
@@ -13,29 +14,9 @@ public sealed class PoolScalerTests
 
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
-    private sealed class NullPeer : IPeer<WorkerMessage>
-    {
-        public bool Send(WorkerMessage message) => true;
-
-        public void Close()
-        {
-        }
-    }
-
-    private static readonly WorkerState Worker = new("w", "w", "process", new WorkerResources(8, 16384, [], 16), new NullPeer());
-
-    private static PoolState Pool(FunctionSettings settings, string name = "f")
-    {
-        var function = new FunctionDefinition(name, [], "int", settings);
-        var app = new AppState(new AppRecord("ap-1", "app", "bd-1", AppStates.Running, false, DateTimeOffset.UnixEpoch, null, new AppDefinition("app", [function], [])));
-        var pool = new PoolState(name, app, function, settings, null);
-        app.Pools[name] = pool;
-        return pool;
-    }
-
     private ContainerState Container(PoolState pool, string id, ContainerStatus status = ContainerStatus.Ready)
     {
-        var container = new ContainerState(id, "secret", pool, Worker, new Reservation(0, 0, []), _clock.GetUtcNow()) { Status = status };
+        var container = new ContainerState(id, "secret", pool, PoolFixtures.Worker, new Reservation(0, 0, []), _clock.GetUtcNow()) { Status = status };
         pool.Containers[id] = container;
         return container;
     }

@@ -4,6 +4,7 @@ using Ferry.Server.Scheduling;
 using Ferry.Server.Storage;
 using Ferry.Server.Workers;
 using Microsoft.Extensions.Time.Testing;
+using static Ferry.Tests.Scheduling.PoolFixtures;
 
 namespace Ferry.Tests.Scheduling;
 
@@ -12,29 +13,9 @@ public sealed class PoolScalerWebTests
 {
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
-    private sealed class NullPeer : IPeer<WorkerMessage>
-    {
-        public bool Send(WorkerMessage message) => true;
-
-        public void Close()
-        {
-        }
-    }
-
-    private static readonly WorkerState Worker = new("w", "w", "process", new WorkerResources(8, 16384, [], 16), new NullPeer());
-
-    private static PoolState Pool(FunctionSettings settings)
-    {
-        var function = new FunctionDefinition("web", [], "None", settings);
-        var app = new AppState(new AppRecord("ap-1", "app", "bd-1", AppStates.Running, false, DateTimeOffset.UnixEpoch, null, new AppDefinition("app", [function], [])));
-        var pool = new PoolState("web", app, function, settings, null);
-        app.Pools["web"] = pool;
-        return pool;
-    }
-
     private ContainerState Container(PoolState pool, string id, int inFlight)
     {
-        var container = new ContainerState(id, "secret", pool, Worker, new Reservation(0, 0, []), _clock.GetUtcNow())
+        var container = new ContainerState(id, "secret", pool, PoolFixtures.Worker, new Reservation(0, 0, []), _clock.GetUtcNow())
         {
             Status = ContainerStatus.Ready,
             MaxInputs = pool.Settings.MaxInputs,
@@ -47,7 +28,7 @@ public sealed class PoolScalerWebTests
     [Fact]
     public void Plan_WaitingRequests_StartOneContainerPerMaxInputs()
     {
-        var pool = Pool(new FunctionSettings { MaxInputs = 8 });
+        var pool = Pool(new FunctionSettings { MaxInputs = 8 }, "web");
         pool.WebWaiting = 200;
 
         var plan = new PoolScaler(_clock).Plan(pool);
@@ -59,7 +40,7 @@ public sealed class PoolScalerWebTests
     [Fact]
     public void Plan_RequestsInFlight_CountAsRunningLoad()
     {
-        var pool = Pool(new FunctionSettings { MaxInputs = 4 });
+        var pool = Pool(new FunctionSettings { MaxInputs = 4 }, "web");
         Container(pool, "c1", inFlight: 4);
         Container(pool, "c2", inFlight: 3);
         pool.WebWaiting = 2;
@@ -73,7 +54,7 @@ public sealed class PoolScalerWebTests
     [Fact]
     public void Plan_ContainerWithARequestInFlight_IsNotScaledDown()
     {
-        var pool = Pool(new FunctionSettings { MaxInputs = 1, ScaledownWindowSeconds = 1 });
+        var pool = Pool(new FunctionSettings { MaxInputs = 1, ScaledownWindowSeconds = 1 }, "web");
         var busy = Container(pool, "busy", inFlight: 1);
         var idle = Container(pool, "idle", inFlight: 0);
         busy.IdleSince = idle.IdleSince = _clock.GetUtcNow();

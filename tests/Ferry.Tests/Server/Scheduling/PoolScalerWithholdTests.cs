@@ -4,6 +4,7 @@ using Ferry.Server.Scheduling;
 using Ferry.Server.Storage;
 using Ferry.Server.Workers;
 using Microsoft.Extensions.Time.Testing;
+using static Ferry.Tests.Scheduling.PoolFixtures;
 
 namespace Ferry.Tests.Scheduling;
 
@@ -21,30 +22,10 @@ public sealed class PoolScalerWithholdTests
 
     public PoolScalerWithholdTests() => _scaler = new PoolScaler(_clock);
 
-    private sealed class NullPeer : IPeer<WorkerMessage>
-    {
-        public bool Send(WorkerMessage message) => true;
-
-        public void Close()
-        {
-        }
-    }
-
-    private static readonly WorkerState Worker = new("w", "w", "process", new WorkerResources(8, 16384, [], 16), new NullPeer());
-
-    private static PoolState Pool(FunctionSettings settings)
-    {
-        var function = new FunctionDefinition("f", [], "int", settings);
-        var app = new AppState(new AppRecord("ap-1", "app", "bd-1", AppStates.Running, false, DateTimeOffset.UnixEpoch, null, new AppDefinition("app", [function], [])));
-        var pool = new PoolState("f", app, function, settings, null);
-        app.Pools["f"] = pool;
-        return pool;
-    }
-
     private ContainerState Container(PoolState pool, ContainerStatus status = ContainerStatus.Ready, int maxInputs = 1)
     {
         var id = "ct-" + (pool.Containers.Count + 1);
-        var container = new ContainerState(id, "secret", pool, Worker, new Reservation(0, 0, []), _clock.GetUtcNow()) { Status = status, MaxInputs = maxInputs };
+        var container = new ContainerState(id, "secret", pool, PoolFixtures.Worker, new Reservation(0, 0, []), _clock.GetUtcNow()) { Status = status, MaxInputs = maxInputs };
         pool.Containers[id] = container;
         return container;
     }

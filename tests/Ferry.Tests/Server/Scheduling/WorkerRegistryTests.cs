@@ -1,20 +1,12 @@
 using FluentAssertions;
 using Ferry.Protocol;
 using Ferry.Server.Workers;
+using static Ferry.Tests.Scheduling.PoolFixtures;
 
 namespace Ferry.Tests.Scheduling;
 
 public sealed class WorkerRegistryTests
 {
-    private sealed class NullPeer : IPeer<WorkerMessage>
-    {
-        public bool Send(WorkerMessage message) => true;
-
-        public void Close()
-        {
-        }
-    }
-
     private static WorkerHello Hello(string workerId, string runtime = "process", int cpu = 4) =>
         new(workerId, workerId, runtime, new WorkerResources(cpu, 8192, [], 4), []);
 
