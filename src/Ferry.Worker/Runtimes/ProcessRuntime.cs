@@ -46,10 +46,10 @@ public sealed partial class ProcessRuntime : IContainerRuntime
         }
         var files = _placeholderFiles;
         _pool = new PlaceholderPool<ProcessPlaceholder>(placeholders,
-            (kind, _) => Task.FromResult(ProcessPlaceholder.Start(files, files.RuntimeConfigFor(kind.Key))), time ?? TimeProvider.System, logger);
+            (kind, _) => Task.FromResult(ProcessPlaceholder.Start(files, files.RuntimeConfigFor(kind.RuntimeKey))), time ?? TimeProvider.System, logger);
         if (PlaceholderFiles.DefaultRuntimeConfig() is { } defaults && PlaceholderFiles.RuntimeOptionsKey(defaults) is { } key)
         {
-            _defaultKind = new PlaceholderKind(key, key);
+            _defaultKind = Kind(key);
             _pool.Pin(_defaultKind);
         }
     }
@@ -73,17 +73,23 @@ public sealed partial class ProcessRuntime : IContainerRuntime
         }
     }
 
-    /// <summary>The kind of placeholder that can become <paramref name="spec"/>'s container, or null when none can.</summary>
-    internal static PlaceholderKind? KindOf(ContainerSpec spec)
+    /// <summary>
+    /// The kind of placeholder that can become <paramref name="spec"/>'s container, or null when none can; its host is
+    /// <paramref name="defaultKind"/> when that can run the program.
+    /// </summary>
+    internal static PlaceholderKind? KindOf(ContainerSpec spec, PlaceholderKind? defaultKind)
     {
         if (spec.Command is not null || spec.Environment.Any(e => SetsRuntimeVariable(e.Key, e.Value)))
         {
             return null;
         }
         return PlaceholderFiles.ReadRuntimeConfig(spec.BuildDir, spec.EntryAssembly) is { } config && PlaceholderFiles.RuntimeOptionsKey(config) is { } key
-            ? new PlaceholderKind(key, key)
+            ? Kind(key) with { Host = defaultKind }
             : null;
     }
+
+    /// <summary>A process placeholder's kind is its runtime settings alone.</summary>
+    private static PlaceholderKind Kind(string runtimeKey) => new(runtimeKey, runtimeKey, runtimeKey);
 
     /// <summary>
     /// Whether a variable changes how the runtime starts, beyond the settings every container and every placeholder
@@ -96,20 +102,9 @@ public sealed partial class ProcessRuntime : IContainerRuntime
     /// <summary>Whether <paramref name="name"/> is one of the variables .NET reads only when a process starts.</summary>
     internal static bool IsRuntimeVariable(string name) => RuntimeVariablePrefixes.Any(p => name.StartsWith(p, StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>
-    /// A ready placeholder of the default kind for a program of <paramref name="kind"/> that has none of its own, when
-    /// the default can run it (see <see cref="PlaceholderFiles.CanHost"/>): a program built by <c>ferry run</c> uses
-    /// fewer shared frameworks than the default placeholder has, and would otherwise wait for placeholders of its own
-    /// kind, which start only after its first cold starts.
-    /// </summary>
-    private ProcessPlaceholder? TakeCompatible(PlaceholderPool<ProcessPlaceholder> pool, PlaceholderKind kind) =>
-        _defaultKind is { } host && !host.Equals(kind) && pool.ReadyCount(host) > 0 && PlaceholderFiles.CanHost(host.Key, kind.Key)
-            ? pool.TryTake(host)
-            : null;
-
     public Task<IContainerHandle> StartAsync(ContainerSpec spec, ContainerOutputHandler output, CancellationToken cancellationToken)
     {
-        if (_pool is not null && KindOf(spec) is { } kind && (_pool.TryTake(kind) ?? TakeCompatible(_pool, kind)) is { } placeholder)
+        if (_pool is not null && KindOf(spec, _defaultKind) is { } kind && _pool.TryTake(kind) is { } placeholder)
         {
             var environment = new ProcessStartInfo().Environment;
             Configure(environment, spec);

@@ -16,13 +16,29 @@ internal interface IPlaceholder : IAsyncDisposable
 }
 
 /// <summary>
-/// Which placeholders can become which containers: a placeholder of one kind only becomes a container of the same
-/// kind, since what it loaded at start (runtime settings, image) cannot change afterwards.
+/// Which placeholders can become which containers: a placeholder of one kind becomes a container of the same kind,
+/// since what it loaded at start (runtime settings, image) cannot change afterwards, or of a kind it can host (see
+/// <see cref="Host"/>).
 /// </summary>
 /// <param name="Key">Equal for interchangeable placeholders.</param>
+/// <param name="RuntimeKey">Its runtime settings (<see cref="PlaceholderFiles.RuntimeOptionsKey"/>), part of <paramref name="Key"/>.</param>
 /// <param name="State">What the runtime needs to start one (its runtime settings, its image).</param>
-internal sealed record PlaceholderKind(string Key, object State)
+internal sealed record PlaceholderKind(string Key, string RuntimeKey, object State)
 {
+    private readonly PlaceholderKind? _host;
+
+    /// <summary>
+    /// The kind whose placeholders can also become this kind's containers: the one with the default runtime settings
+    /// and all else equal, kept only when <see cref="PlaceholderFiles.CanHost"/> says its settings run this kind's
+    /// programs (a program built by <c>ferry run</c> uses fewer shared frameworks than the default placeholder has);
+    /// null otherwise, and when this is that kind.
+    /// </summary>
+    public PlaceholderKind? Host
+    {
+        get => _host;
+        init => _host = value is not null && !value.Equals(this) && PlaceholderFiles.CanHost(value.RuntimeKey, RuntimeKey) ? value : null;
+    }
+
     public bool Equals(PlaceholderKind? other) => other is not null && other.Key == Key;
 
     public override int GetHashCode() => Key.GetHashCode(StringComparison.Ordinal);
@@ -77,8 +93,10 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
     }
 
     /// <summary>
-    /// A ready placeholder of <paramref name="kind"/>, now the caller's, or null when none is ready. Either way the
-    /// cold start counts towards the kind's pool size, so a kind that was used gets placeholders from then on.
+    /// A ready placeholder for a cold start of <paramref name="kind"/>, now the caller's, or null when none is ready:
+    /// one of the kind itself first, else one of its <see cref="PlaceholderKind.Host"/>. The cold start counts towards
+    /// the pool size of the kind that serves such starts (its own when it had one ready, else its host when it has
+    /// one), so a kind that was used gets placeholders from then on, and kinds that one host can serve share its.
     /// </summary>
     public T? TryTake(PlaceholderKind kind)
     {
@@ -86,26 +104,44 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
         {
             return null;
         }
-        T? taken = null;
+        T? taken;
         lock (_gate)
         {
-            if (!_coldStarts.TryGetValue(kind, out var starts))
+            taken = TakeReady(kind);
+            var counted = kind;
+            if (taken is null && kind.Host is { } host)
             {
-                _coldStarts[kind] = starts = new Queue<DateTimeOffset>();
+                taken = TakeReady(host);
+                counted = host;
+            }
+            if (!_coldStarts.TryGetValue(counted, out var starts))
+            {
+                _coldStarts[counted] = starts = new Queue<DateTimeOffset>();
             }
             starts.Enqueue(_time.GetUtcNow());
-            if (_idle.TryGetValue(kind, out var idle))
+            if (taken is not null)
             {
-                var index = idle.FindIndex(p => p.Ready.IsCompletedSuccessfully && !p.HasExited);
-                if (index >= 0)
-                {
-                    taken = idle[index];
-                    idle.RemoveAt(index);
-                    _taken++;
-                }
+                _taken++;
             }
         }
         Wake();
+        return taken;
+    }
+
+    /// <summary>Removes and returns a ready placeholder of <paramref name="kind"/>, if it has one; under the gate.</summary>
+    private T? TakeReady(PlaceholderKind kind)
+    {
+        if (!_idle.TryGetValue(kind, out var idle))
+        {
+            return null;
+        }
+        var index = idle.FindIndex(p => p.Ready.IsCompletedSuccessfully && !p.HasExited);
+        if (index < 0)
+        {
+            return null;
+        }
+        var taken = idle[index];
+        idle.RemoveAt(index);
         return taken;
     }
 

@@ -59,9 +59,10 @@ public sealed partial class RuncRuntime
     /// <summary>
     /// The kind of placeholder that can become <paramref name="spec"/>'s container, or null when none can: a session's
     /// command, GPUs and volumes are set up when a container is created, and a variable that changes how .NET starts
-    /// (from the function or its image) acts only at start.
+    /// (from the function or its image) acts only at start. Its host is the kind of <paramref name="defaultRuntimeKey"/>
+    /// on the same image and processor count, when those settings can run the program (<see cref="PlaceholderKind.Host"/>).
     /// </summary>
-    internal static PlaceholderKind? PlaceholderKindOf(ContainerSpec spec, ResolvedImage image)
+    internal static PlaceholderKind? PlaceholderKindOf(ContainerSpec spec, ResolvedImage image, string? defaultRuntimeKey = null)
     {
         if (spec.Command is not null || spec.GpuIndices.Count > 0 || spec.Volumes is { Count: > 0 })
         {
@@ -81,14 +82,15 @@ public sealed partial class RuncRuntime
         {
             return null;
         }
-        return Kind(runtimeKey, image, ProcessorsFor(spec.Settings.Cpu));
+        var processors = ProcessorsFor(spec.Settings.Cpu);
+        return Kind(runtimeKey, image, processors) with { Host = defaultRuntimeKey is { } host ? Kind(host, image, processors) : null };
     }
 
     private static PlaceholderKind Kind(string runtimeKey, ResolvedImage image, int processors)
     {
         var key = string.Join('\n', runtimeKey, string.Join(':', image.Lowers),
             string.Join(';', image.Mounts.Select(m => m.Source + ">" + m.Destination)), processors.ToString(CultureInfo.InvariantCulture));
-        return new PlaceholderKind(key, new RuncKind(runtimeKey, image, processors));
+        return new PlaceholderKind(key, runtimeKey, new RuncKind(runtimeKey, image, processors));
     }
 
     /// <summary>Keeps a placeholder of the base image and Ferry's template settings ready from the first time the base image is used.</summary>
@@ -129,15 +131,21 @@ public sealed partial class RuncRuntime
     /// </summary>
     private async Task<IContainerHandle?> SpecialiseAsync(RuncPlaceholder placeholder, ContainerSpec spec, ResolvedImage image, ContainerOutputHandler output)
     {
-        var clock = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         placeholder.MarkSpecialised();
+        TimeSpan linked, limited;
         try
         {
             // Independent steps, together: the build into its /app, the function's limits, the container's name.
-            var linking = Task.Run(() => LinkTree(spec.BuildDir, placeholder.AppDir));
+            var linking = Task.Run(() =>
+            {
+                LinkTree(spec.BuildDir, placeholder.AppDir);
+                return Stopwatch.GetElapsedTime(started);
+            });
             var limiting = ApplyLimitsAsync(placeholder.Id, spec.Settings);
             var naming = NameAsync(placeholder, spec.ContainerId);
             await Task.WhenAll(linking, limiting, naming).ConfigureAwait(false);
+            (linked, limited) = (linking.Result, limiting.Result);
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException)
         {
@@ -176,9 +184,11 @@ public sealed partial class RuncRuntime
             return null;
         }
         handle.Watch();
+        var timing = new SpecialiseTiming(Stopwatch.GetElapsedTime(started), linked, limited);
+        LastSpecialise = timing;
         if (_logger is not null)
         {
-            LogSpecialised(_logger, containerId, placeholder.Id, clock.Elapsed.TotalMilliseconds);
+            LogSpecialised(_logger, containerId, placeholder.Id, timing.Total.TotalMilliseconds, timing.Limits.TotalMilliseconds, timing.Link.TotalMilliseconds);
         }
         return handle;
     }
@@ -200,12 +210,22 @@ public sealed partial class RuncRuntime
         }
     }
 
+    /// <summary>How long the last specialisation took, and its two slowest steps (which overlap); for the benchmark.</summary>
+    internal SpecialiseTiming? LastSpecialise { get; private set; }
+
+    /// <summary>
+    /// A specialisation's time from taking the placeholder to telling it its app, and how long linking the build and
+    /// applying the limits (<c>runc update</c>) took of it; those run at once, beside naming the container.
+    /// </summary>
+    internal sealed record SpecialiseTiming(TimeSpan Total, TimeSpan Link, TimeSpan Limits);
+
     /// <summary>
     /// The function's memory and CPU limits, and every container's CPU shares, on the placeholder's cgroups; its pids
-    /// limit is every container's already.
+    /// limit is every container's already. Returns how long it took.
     /// </summary>
-    private async Task ApplyLimitsAsync(string runcId, FunctionSettings settings)
+    private async Task<TimeSpan> ApplyLimitsAsync(string runcId, FunctionSettings settings)
     {
+        var started = Stopwatch.GetTimestamp();
         var args = new List<string> { "--root", _state, "update", "--cpu-share", DefaultCpuShares.ToString(CultureInfo.InvariantCulture) };
         if (settings.MemoryMiB is { } memory)
         {
@@ -222,6 +242,7 @@ public sealed partial class RuncRuntime
         {
             throw new InvalidOperationException($"runc update failed: {text.Trim()}");
         }
+        return Stopwatch.GetElapsedTime(started);
     }
 
     /// <summary>Gives the container its own id as hostname, in its UTS namespace and its <c>/etc/hosts</c>, as a new container has.</summary>
@@ -268,8 +289,8 @@ public sealed partial class RuncRuntime
     [LibraryImport("libc", EntryPoint = "sethostname", SetLastError = true)]
     private static partial int SetHostName(byte[] name, nint length);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Container {ContainerId} started from placeholder {PlaceholderId} in {ElapsedMs} ms")]
-    private static partial void LogSpecialised(ILogger logger, string containerId, string placeholderId, double elapsedMs);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Container {ContainerId} started from placeholder {PlaceholderId} in {ElapsedMs} ms (runc update {LimitsMs} ms, linking the build {LinkMs} ms, at once)")]
+    private static partial void LogSpecialised(ILogger logger, string containerId, string placeholderId, double elapsedMs, double limitsMs, double linkMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Placeholder {PlaceholderId} could not become container {ContainerId} ({Reason}); it starts as a new container.")]
     private static partial void LogSpecialiseFailed(ILogger logger, string placeholderId, string containerId, string reason);

@@ -45,8 +45,10 @@ public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
     /// <param name="progress">Told about image builds, for the worker's log.</param>
     /// <param name="logger">Where the container network logs its setup and relay failures.</param>
     /// <param name="placeholders">How many placeholder containers to keep; null or <see cref="PlaceholderOptions.Off"/> for none.</param>
-    public RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger = null, PlaceholderOptions? placeholders = null)
-        : this(dataDir, baseImage, progress, logger, isolateNetwork: true, placeholders)
+    /// <param name="time">The clock the placeholder pool measures the rate of cold starts by; default the system's.</param>
+    public RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger = null, PlaceholderOptions? placeholders = null,
+        TimeProvider? time = null)
+        : this(dataDir, baseImage, progress, logger, isolateNetwork: true, placeholders, time)
     {
     }
 
@@ -54,7 +56,8 @@ public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
     /// False puts containers and builds in the host's network namespace, reaching the control plane directly. It
     /// exists only so the benchmark can measure what isolation costs; it is no user setting.
     /// </param>
-    internal RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger, bool isolateNetwork, PlaceholderOptions? placeholders = null)
+    internal RuncRuntime(string dataDir, BaseImage baseImage, Action<string> progress, ILogger? logger, bool isolateNetwork, PlaceholderOptions? placeholders = null,
+        TimeProvider? time = null)
     {
         _network = new ContainerNetwork(dataDir, logger, isolateNetwork);
         _images = new ImageBuilder(Path.Combine(dataDir, "images"), Path.Combine(dataDir, "runc-state"), baseImage, _network);
@@ -72,7 +75,7 @@ public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
             return;
         }
         _defaultRuntimeKey = PlaceholderFiles.DefaultRuntimeConfig() is { } defaults ? PlaceholderFiles.RuntimeOptionsKey(defaults) : null;
-        _pool = new PlaceholderPool<RuncPlaceholder>(placeholders, StartPlaceholderAsync, TimeProvider.System, logger);
+        _pool = new PlaceholderPool<RuncPlaceholder>(placeholders, StartPlaceholderAsync, time ?? TimeProvider.System, logger);
     }
 
     /// <summary>The placeholder pool, when placeholders are on.</summary>
@@ -152,7 +155,7 @@ public sealed partial class RuncRuntime : IContainerRuntime, ISessionRuntime
     {
         void Report(string message) => output(spec.ContainerId, LogStreams.System, message);
         var image = await ResolveImageAsync(spec, Report, cancellationToken).ConfigureAwait(false);
-        if (_pool is not null && PlaceholderKindOf(spec, image) is { } kind)
+        if (_pool is not null && PlaceholderKindOf(spec, image, _defaultRuntimeKey) is { } kind)
         {
             PinBaseKind(image);
             if (_pool.TryTake(kind) is { } placeholder && await SpecialiseAsync(placeholder, spec, image, output).ConfigureAwait(false) is { } specialised)

@@ -6,21 +6,21 @@ namespace Ferry.Tests.Worker.Runtimes;
 public sealed class PlaceholderFilesTests
 {
     // The default placeholder's runtime options, as the placeholder program is built.
-    private const string Default = """
+    internal const string Default = """
         {"runtimeOptions":{"tfm":"net10.0","frameworks":[{"name":"Microsoft.NETCore.App","version":"10.0.0"},{"name":"Microsoft.AspNetCore.App","version":"10.0.0"}],
          "configProperties":{"System.Globalization.Invariant":true,"System.Globalization.PredefinedCulturesOnly":true,
          "System.Reflection.Metadata.MetadataUpdater.IsSupported":false,"System.Runtime.Serialization.EnableUnsafeBinaryFormatterSerialization":false}}}
         """;
 
     // What `ferry run` builds for a file without web endpoints.
-    private const string RunFile = """
+    internal const string RunFile = """
         {"runtimeOptions":{"tfm":"net10.0","framework":{"name":"Microsoft.NETCore.App","version":"10.0.0"},
          "configProperties":{"System.Globalization.Invariant":true,"System.Globalization.PredefinedCulturesOnly":true,
          "System.Reflection.Metadata.MetadataUpdater.IsSupported":false,"System.Runtime.Serialization.EnableUnsafeBinaryFormatterSerialization":false,
          "System.Runtime.TieredPGO":true}}}
         """;
 
-    private static string Key(string runtimeConfig) => PlaceholderFiles.RuntimeOptionsKey(runtimeConfig)!;
+    internal static string Key(string runtimeConfig) => PlaceholderFiles.RuntimeOptionsKey(runtimeConfig)!;
 
     [Fact]
     public void CanHost_ProgramUsingFewerFrameworksAndSettingTieredPgo_RunsInTheDefault()

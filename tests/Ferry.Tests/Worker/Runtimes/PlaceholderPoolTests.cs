@@ -6,8 +6,20 @@ namespace Ferry.Tests.Worker.Runtimes;
 
 public sealed class PlaceholderPoolTests
 {
-    private static readonly PlaceholderKind Base = new("base", "base");
-    private static readonly PlaceholderKind Built = new("built", "built");
+    private static readonly PlaceholderKind Base = new("base", "base", "base");
+    private static readonly PlaceholderKind Built = new("built", "built", "built");
+
+    // The default placeholder's settings, and a program's that they can run (as `ferry run` builds one) or cannot.
+    private static readonly PlaceholderKind Default = Kind(PlaceholderFilesTests.Default);
+    private static readonly PlaceholderKind RunFile = Kind(PlaceholderFilesTests.RunFile) with { Host = Default };
+    private static readonly PlaceholderKind NeedsMore = Kind(PlaceholderFilesTests.Default.Replace("\"System.Globalization.Invariant\":true", "\"System.Globalization.Invariant\":false",
+        StringComparison.Ordinal)) with { Host = Default };
+
+    private static PlaceholderKind Kind(string runtimeConfig)
+    {
+        var key = PlaceholderFilesTests.Key(runtimeConfig);
+        return new PlaceholderKind(key, key, key);
+    }
     private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly List<(PlaceholderKind Kind, CountedPlaceholder Placeholder)> _started = [];
 
@@ -146,6 +158,95 @@ public sealed class PlaceholderPoolTests
 
         pool.ReadyCount(Built).Should().Be(1, "a second placeholder of 60 MiB would pass the 100 MiB bound");
         Started(Built).Should().Be(1);
+    }
+
+    private PlaceholderKind KindStarted(CountedPlaceholder placeholder)
+    {
+        lock (_started)
+        {
+            return _started.Single(s => s.Placeholder == placeholder).Kind;
+        }
+    }
+
+    [Fact]
+    public void Host_is_kept_only_when_its_settings_can_run_the_kinds_programs()
+    {
+        RunFile.Host.Should().Be(Default, "the default placeholder has every framework a `ferry run` program uses");
+        NeedsMore.Host.Should().BeNull("a program with another runtime setting cannot run in the default placeholder");
+        (Default with { Host = Default }).Host.Should().BeNull("a kind is not its own host");
+    }
+
+    [Fact]
+    public async Task TryTake_takes_its_own_kind_before_its_host()
+    {
+        await using var pool = Pool(new PlaceholderOptions { MaxCount = 4 });
+        pool.Pin(Default);
+        pool.Pin(RunFile);
+        await SettledAsync(pool);
+
+        var taken = pool.TryTake(RunFile);
+
+        taken.Should().NotBeNull();
+        KindStarted(taken!).Should().Be(RunFile);
+        pool.ReadyCount(Default).Should().Be(1, "the host's placeholder stays for the programs only it can run");
+    }
+
+    [Fact]
+    public async Task TryTake_without_one_of_its_own_takes_a_compatible_hosts_and_counts_towards_the_host()
+    {
+        await using var pool = Pool(new PlaceholderOptions { MaxCount = 4 });
+        pool.Pin(Default);
+        await SettledAsync(pool);
+
+        var first = pool.TryTake(RunFile);
+        await SettledAsync(pool);
+        var second = pool.TryTake(RunFile);
+        await SettledAsync(pool);
+
+        first.Should().NotBeNull();
+        KindStarted(first!).Should().Be(Default);
+        second.Should().NotBeNull().And.NotBeSameAs(first);
+        KindStarted(second!).Should().Be(Default);
+        Started(RunFile).Should().Be(0, "the cold starts a host serves grow the host's placeholders, not a kind of their own");
+        pool.ReadyCount(Default).Should().Be(2, "two cold starts in the window ask for two of the host");
+        pool.Taken.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task TryTake_never_takes_a_default_placeholder_that_cannot_run_the_program()
+    {
+        await using var pool = Pool(new PlaceholderOptions { MaxCount = 4 });
+        pool.Pin(Default);
+        await SettledAsync(pool);
+
+        pool.TryTake(NeedsMore).Should().BeNull();
+        await SettledAsync(pool);
+        pool.ReadyCount(Default).Should().Be(1);
+        pool.ReadyCount(NeedsMore).Should().Be(1, "its cold start asks for placeholders of its own kind");
+        var own = pool.TryTake(NeedsMore);
+
+        own.Should().NotBeNull();
+        KindStarted(own!).Should().Be(NeedsMore);
+        pool.ReadyCount(Default).Should().Be(1);
+        pool.Taken.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task TryTake_hands_out_each_placeholder_once_whichever_kind_asks()
+    {
+        await using var pool = Pool(new PlaceholderOptions { MaxCount = 4 });
+        pool.Pin(Default);
+        await SettledAsync(pool);
+        var taken = new List<CountedPlaceholder>();
+        foreach (var kind in new[] { RunFile, Default, RunFile, Default, RunFile, RunFile })
+        {
+            taken.Add(pool.TryTake(kind)!);
+            await SettledAsync(pool);
+        }
+
+        taken.Should().OnlyContain(p => p != null).And.OnlyHaveUniqueItems("a placeholder becomes one container, of one app, and leaves the pool");
+        pool.Taken.Should().Be(6);
+        taken.Should().OnlyContain(p => !p.Retired.Task.IsCompleted, "a placeholder handed out is the container's, and the pool never retires it");
     }
 
     [Fact]

@@ -68,4 +68,30 @@ public sealed class RuncPlaceholderKindTests : IDisposable
             halfCpu.Should().NotBe(plain, ".NET reads one processor from half a CPU's quota when it starts");
         }
     }
+
+    [Fact]
+    public void PlaceholderKindOf_ProgramTheDefaultCanRun_IsHostedByTheDefaultKindOnTheSameImageAndProcessors()
+    {
+        // The default settings have one more shared framework than the program uses.
+        var defaults = Ferry.Worker.Runtimes.Placeholders.PlaceholderFiles.RuntimeOptionsKey(
+            """{"runtimeOptions":{"tfm":"net10.0","frameworks":[{"name":"Microsoft.NETCore.App","version":"10.0.0"},{"name":"Microsoft.AspNetCore.App","version":"10.0.0"}]}}""")!;
+        var layered = Base with { Lowers = ["/images/l1", "/images/base"], Layers = 1 };
+
+        var plain = RuncRuntime.PlaceholderKindOf(Spec(), Base, defaults)!;
+        var onLayers = RuncRuntime.PlaceholderKindOf(Spec(), layered, defaults)!;
+        var halfCpu = RuncRuntime.PlaceholderKindOf(Spec(new FunctionSettings { Cpu = 0.5 }), Base, defaults)!;
+
+        plain.Host.Should().NotBeNull();
+        plain.Host!.RuntimeKey.Should().Be(defaults);
+        plain.Host.Should().NotBe(plain);
+        onLayers.Host.Should().NotBe(plain.Host, "a host has the program's image");
+        onLayers.Host!.Key.Should().Contain("/images/l1");
+        if (Environment.ProcessorCount > 1)
+        {
+            halfCpu.Host.Should().NotBe(plain.Host, "a host has the processor count the program's quota gives .NET");
+        }
+        RuncRuntime.PlaceholderKindOf(Spec(), Base, plain.RuntimeKey)!.Host.Should().BeNull("a program of the default settings is of the default kind");
+        RuncRuntime.PlaceholderKindOf(Spec(), Base, defaults.Replace("10.0.0", "10.0.1", StringComparison.Ordinal))!.Host
+            .Should().BeNull("settings with other framework versions cannot run the program");
+    }
 }
