@@ -1,6 +1,7 @@
 using FluentAssertions;
 using Ferry.Protocol;
 using Ferry.TestApp;
+using Ferry.Worker.Runtimes.Placeholders;
 
 namespace Ferry.IntegrationTests;
 
@@ -21,12 +22,13 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
     /// after the pool has started what earlier cold starts asked for, and (when <paramref name="fromPlaceholder"/>)
     /// asserting that it took a placeholder.
     /// </summary>
-    private static async Task<T> ColdAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true) =>
-        (await ColdOnAppAsync(fixture, function, fromPlaceholder)).Result;
+    private static async Task<T> ColdAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true, string? buildId = null) =>
+        (await ColdOnAppAsync(fixture, function, fromPlaceholder, buildId)).Result;
 
-    private static async Task<(T Result, string AppId)> ColdOnAppAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true)
+    private static async Task<(T Result, string AppId)> ColdOnAppAsync<T>(ServerFixture fixture, Func<Task<T>> function, bool fromPlaceholder = true,
+        string? buildId = null)
     {
-        var appId = await fixture.NewAppAsync();
+        var appId = await fixture.NewAppAsync(buildId);
         // The app's min container of `warm` starts on its own, and may take a placeholder first: let it.
         await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(appId).Any(p => p.PoolId == "warm"
             && p.Containers.Values.Any(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready)));
@@ -137,5 +139,115 @@ public sealed class RuncPlaceholderTests(RuncPlaceholderFixture placeholders, Ru
         var actual = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Lifecycle.With(new { Label = "p1" }).Method(c => c.Events).RemoteAsync());
 
         WithoutPid(actual).Should().Be(WithoutPid(expected)).And.EndWith("constructor,snap-enter:p1,enter:p1");
+    }
+
+    /// <summary>
+    /// Uploads a build of the test app whose runtime settings are those <c>ferry run</c> gives a program (tiered PGO
+    /// set in its runtimeconfig.json): a kind of its own, which the default placeholder can run. Returns the build and
+    /// its settings' key.
+    /// </summary>
+    private static async Task<(string BuildId, string RuntimeKey)> UploadTieredPgoBuildAsync(ServerFixture fixture)
+    {
+        string? key = null;
+        var buildId = await fixture.UploadBuildAsync("tiered-pgo", async dir =>
+        {
+            var path = Path.Combine(dir, "Ferry.TestApp.runtimeconfig.json");
+            var config = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(path))!;
+            config["runtimeOptions"]!["configProperties"]!["System.Runtime.TieredPGO"] = true;
+            await File.WriteAllTextAsync(path, config.ToJsonString());
+            key = PlaceholderFiles.RuntimeOptionsKey(config.ToJsonString());
+        });
+        return (buildId, key!);
+    }
+
+    [RuncFact]
+    public async Task Program_of_other_runtime_settings_the_default_can_run_takes_a_default_placeholder_and_sees_a_fresh_container()
+    {
+        var defaultKey = PlaceholderFiles.RuntimeOptionsKey(PlaceholderFiles.DefaultRuntimeConfig()!)!;
+        var (freshBuild, _) = await UploadTieredPgoBuildAsync(fresh);
+        var (build, programKey) = await UploadTieredPgoBuildAsync(placeholders);
+        programKey.Should().NotBe(defaultKey, "the program is of a kind of its own");
+        PlaceholderFiles.CanHost(defaultKey, programKey).Should().BeTrue();
+        var defaultConfig = "/run/ferry/placeholder/" + PlaceholderFiles.RuntimeConfigName(defaultKey);
+
+        var expected = await ColdAsync(fresh, () => fresh.Functions.Placeholders.Probe.RemoteAsync("fresh"), buildId: freshBuild);
+        var actual = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("app-a"), buildId: build);
+        var warm = await WithinAsync(placeholders.Functions.Placeholders.Probe.RemoteAsync("app-a-again"));
+        var other = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("app-b"), buildId: build);
+
+        actual.CommandLine.Should().Contain(defaultConfig, "the container was a placeholder of the default runtime settings");
+        other.CommandLine.Should().Contain(defaultConfig);
+        expected.CommandLine.Should().NotContain(defaultConfig);
+        actual.Environment.Keys.Except(PerContainer).Should().BeEquivalentTo(expected.Environment.Keys.Except(PerContainer));
+        foreach (var (key, value) in expected.Environment.Where(e => !PerContainer.Contains(e.Key)))
+        {
+            actual.Environment[key].Should().Be(value, $"{key} is the same in both");
+        }
+        actual.NativeSecret.Should().Be(PlaceholderFunctions.SecretValue);
+        actual.WorkingDirectory.Should().Be(expected.WorkingDirectory).And.Be("/app");
+        actual.BaseDirectory.Should().Be(expected.BaseDirectory).And.Be("/app/");
+        actual.EntryAssembly.Should().Be(expected.EntryAssembly).And.Be("Ferry.TestApp");
+        actual.StandardInput.Should().Be(expected.StandardInput).And.BeEmpty();
+        actual.Hostname.Should().Be(actual.Environment[FerryEnv.ContainerId]);
+        actual.ProcessId.Should().Be(expected.ProcessId).And.Be(1);
+        actual.Limits.Should().Equal(expected.Limits);
+        actual.ProcessorCount.Should().Be(expected.ProcessorCount);
+        actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes);
+        expected.PreviousStatic.Should().BeNull();
+        actual.PreviousStatic.Should().BeNull();
+        warm.ProcessStartTicks.Should().Be(actual.ProcessStartTicks);
+        warm.PreviousStatic.Should().Be("app-a", "the app's warm container keeps its statics");
+        other.ProcessStartTicks.Should().NotBe(actual.ProcessStartTicks, "each app's container is a placeholder of its own");
+        other.PreviousStatic.Should().BeNull("a static set by one app is not visible in another");
+    }
+
+    [RuncFact]
+    public async Task Program_of_other_runtime_settings_in_a_default_placeholder_has_the_functions_limits()
+    {
+        var defaultKey = PlaceholderFiles.RuntimeOptionsKey(PlaceholderFiles.DefaultRuntimeConfig()!)!;
+        var (freshBuild, _) = await UploadTieredPgoBuildAsync(fresh);
+        var (build, _) = await UploadTieredPgoBuildAsync(placeholders);
+
+        var expected = await ColdAsync(fresh, () => fresh.Functions.Placeholders.ProbeLimited.RemoteAsync("fresh"), buildId: freshBuild);
+        // Its CPU quota gives .NET another processor count: the first cold start asks for default placeholders of
+        // that count (it may find one an earlier test asked for); the next takes one.
+        await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.ProbeLimited.RemoteAsync("first"), fromPlaceholder: false, buildId: build);
+        var actual = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.ProbeLimited.RemoteAsync("specialised"), buildId: build);
+
+        actual.CommandLine.Should().Contain("/run/ferry/placeholder/" + PlaceholderFiles.RuntimeConfigName(defaultKey));
+        expected.Limits["cpu/cpu.cfs_quota_us"].Should().Be("50000");
+        actual.Limits.Should().Equal(expected.Limits, "the function's limits are applied before its code runs");
+        actual.ProcessorCount.Should().Be(expected.ProcessorCount).And.Be(1);
+        actual.TotalAvailableMemoryBytes.Should().Be(expected.TotalAvailableMemoryBytes);
+        actual.PreviousStatic.Should().BeNull();
+    }
+
+    /// <summary>Moves the pool's clock a window on, and waits until only the base placeholder, which is pinned, is kept.</summary>
+    private async Task AgeOutAsync()
+    {
+        var pool = placeholders.Placeholders;
+        placeholders.PlaceholderClock.Advance(placeholders.Options.RateWindow + TimeSpan.FromSeconds(1));
+        // Well under the window: with the pool on another clock than the test's, nothing would age out in time.
+        using var timeout = new CancellationTokenSource(placeholders.Options.RateWindow / 2);
+        await pool.WaitUntilAsync(() => pool.Count == 1 && pool.ReadyTotal == 1, timeout.Token);
+    }
+
+    [RuncFact]
+    public async Task Runc_pool_keeps_as_many_as_the_cold_starts_of_its_clocks_window_and_retires_them_as_they_age()
+    {
+        // A cold start of the base image pins its placeholder, whichever test runs first.
+        await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("pin"), fromPlaceholder: false);
+        await placeholders.WaitForPlaceholdersAsync();
+        await AgeOutAsync();
+        placeholders.Placeholders.Count.Should().Be(1, "every cold start so far is a window old");
+
+        // Two cold starts in the window: the app's min container and the call.
+        await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("sized"));
+        await placeholders.WaitForPlaceholdersAsync();
+        placeholders.Placeholders.Count.Should().Be(2, "two cold starts in the window ask for two");
+        placeholders.Placeholders.ReadyTotal.Should().Be(2);
+
+        await AgeOutAsync();
+        placeholders.Placeholders.Count.Should().Be(1, "the pool shrinks back to the base placeholder once its cold starts are a window old");
     }
 }

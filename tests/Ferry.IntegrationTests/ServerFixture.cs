@@ -113,8 +113,8 @@ public class ServerFixture : IAsyncLifetime
         await StartWorkerAsync();
     }
 
-    /// <summary>Creates a fresh app for the test app's build and points the SDK at it.</summary>
-    public async Task<string> NewAppAsync()
+    /// <summary>Creates a fresh app for the test app's build (or <paramref name="buildId"/>) and points the SDK at it.</summary>
+    public async Task<string> NewAppAsync(string? buildId = null)
     {
         // The previous test's app goes away with its containers, so every test starts from an empty worker.
         if (_currentApp is not null)
@@ -122,7 +122,7 @@ public class ServerFixture : IAsyncLifetime
             await _admin!.SendAsync<object, AppSummary>(HttpMethod.Post, Routes.StopApp(_currentApp), null, null, ProtocolJsonContext.Default.AppSummary, CancellationToken.None);
             await WaitUntilAsync(() => Scheduler.PoolsOfApp(_currentApp).All(p => p.Containers.Count == 0));
         }
-        var app = await _admin!.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("ferry-tests", _buildId),
+        var app = await _admin!.SendAsync(HttpMethod.Post, Routes.Apps, new CreateAppRequest("ferry-tests", buildId ?? _buildId),
             ProtocolJsonContext.Default.CreateAppRequest, ProtocolJsonContext.Default.CreateAppResponse, CancellationToken.None);
         FerryContext.Override = await PublishAsync(app.AppId);
         _currentApp = app.AppId;
@@ -133,9 +133,13 @@ public class ServerFixture : IAsyncLifetime
     /// Uploads the test app's build with a <c>deploy-version.txt</c> of <paramref name="version"/> beside it: a build of
     /// its own, whose <c>deployed_version</c> function and <c>Greeter</c> class answer with that text.
     /// </summary>
-    internal async Task<string> UploadVersionedBuildAsync(string version)
+    internal Task<string> UploadVersionedBuildAsync(string version) =>
+        UploadBuildAsync(version, dir => File.WriteAllTextAsync(Path.Combine(dir, "deploy-version.txt"), version));
+
+    /// <summary>Uploads a copy of the test app's build named <paramref name="name"/>, after <paramref name="edit"/> has changed its directory.</summary>
+    internal async Task<string> UploadBuildAsync(string name, Func<string, Task> edit)
     {
-        var dir = Path.Combine(_dataDir, "builds", version);
+        var dir = Path.Combine(_dataDir, "builds", name);
         Directory.CreateDirectory(dir);
         foreach (var file in Directory.EnumerateFiles(TestAppBuildDir, "*", SearchOption.AllDirectories))
         {
@@ -143,7 +147,7 @@ public class ServerFixture : IAsyncLifetime
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(file, target, overwrite: true);
         }
-        await File.WriteAllTextAsync(Path.Combine(dir, "deploy-version.txt"), version);
+        await edit(dir);
         var (buildId, _, _) = await ControlPlane.UploadAsync(_admin!, new BuiltProgram(dir, "Ferry.TestApp.dll", "ferry-tests", Rebuilt: false), CancellationToken.None);
         return buildId;
     }
@@ -370,7 +374,13 @@ public sealed class RuncPlaceholderFixture : ServerFixture
 
     protected override IContainerRuntime CreateRuntime(string workerDir) =>
         _runtime = new Ferry.Worker.Runtimes.Runc.RuncRuntime(workerDir, new Ferry.Worker.Images.BaseImage(RuncFixture.ImagesDir, null), _ => { },
-            placeholders: new Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions { MaxCount = 3 });
+            placeholders: Options, time: PlaceholderClock);
+
+    /// <summary>The pool's options: at most three, sized by the cold starts of the last minute of <see cref="PlaceholderClock"/>.</summary>
+    internal Ferry.Worker.Runtimes.Placeholders.PlaceholderOptions Options { get; } = new() { MaxCount = 3 };
+
+    /// <summary>The clock the placeholder pool sizes itself by; it moves only when a test advances it.</summary>
+    internal Microsoft.Extensions.Time.Testing.FakeTimeProvider PlaceholderClock { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     /// <summary>The worker's placeholder pool.</summary>
     internal Ferry.Worker.Runtimes.Placeholders.PlaceholderPool<Ferry.Worker.Runtimes.Runc.RuncPlaceholder> Placeholders =>

@@ -21,7 +21,8 @@ public sealed record ContainerProbe(
     long ProcessStartTicks,
     int ProcessorCount,
     long TotalAvailableMemoryBytes,
-    Dictionary<string, string> Limits);
+    Dictionary<string, string> Limits,
+    string[] CommandLine);
 
 /// <summary>Functions and a class that report what they see of their container.</summary>
 public sealed partial class PlaceholderFunctions
@@ -84,7 +85,8 @@ public sealed partial class PlaceholderFunctions
         var started = long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19], System.Globalization.CultureInfo.InvariantCulture);
         return new ContainerProbe(previous, System.Environment.ProcessId, Directory.GetCurrentDirectory(), AppContext.BaseDirectory,
             Assembly.GetEntryAssembly()?.GetName().Name, environment, native == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(native), input,
-            System.Environment.MachineName, started, System.Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, limits);
+            System.Environment.MachineName, started, System.Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, limits,
+            File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]

@@ -185,8 +185,7 @@ internal sealed partial class PlaceholderFiles
     /// <summary>Writes (once) the runtimeconfig.json a placeholder of kind <paramref name="key"/> starts with; returns its path.</summary>
     public string RuntimeConfigFor(string key)
     {
-        var name = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..16];
-        var path = Path.Combine(_dir, $"kind-{name}.runtimeconfig.json");
+        var path = Path.Combine(_dir, RuntimeConfigName(key));
         lock (_gate)
         {
             if (!File.Exists(path))
@@ -197,6 +196,10 @@ internal sealed partial class PlaceholderFiles
         }
         return path;
     }
+
+    /// <summary>The file name of the runtimeconfig.json a placeholder of kind <paramref name="key"/> starts with.</summary>
+    internal static string RuntimeConfigName(string key) =>
+        $"kind-{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..16]}.runtimeconfig.json";
 
     private static JsonNode Canonical(JsonNode node) => node switch
     {

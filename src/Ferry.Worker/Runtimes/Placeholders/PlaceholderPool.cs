@@ -167,7 +167,13 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
     }
 
     /// <summary>Waits until at least <paramref name="count"/> placeholders of any kind are ready.</summary>
-    public async Task WaitForReadyAsync(int count, CancellationToken cancellationToken)
+    public Task WaitForReadyAsync(int count, CancellationToken cancellationToken) => WaitUntilAsync(() => ReadyTotal >= count, cancellationToken);
+
+    /// <summary>
+    /// Waits until <paramref name="condition"/> on the pool holds, checked whenever a placeholder becomes ready and
+    /// whenever the pool has acted on a change (started, retired, or found it may not).
+    /// </summary>
+    internal async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -176,7 +182,7 @@ internal sealed partial class PlaceholderPool<T> : IAsyncDisposable where T : cl
             {
                 changed = _changed.Task;
             }
-            if (ReadyTotal >= count)
+            if (condition())
             {
                 return;
             }
