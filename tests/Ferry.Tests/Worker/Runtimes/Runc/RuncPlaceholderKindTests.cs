@@ -94,4 +94,31 @@ public sealed class RuncPlaceholderKindTests : IDisposable
         RuncRuntime.PlaceholderKindOf(Spec(), Base, defaults.Replace("10.0.0", "10.0.1", StringComparison.Ordinal))!.Host
             .Should().BeNull("settings with other framework versions cannot run the program");
     }
+
+    [Fact]
+    public void LimitFiles_WhereTheCgroupFilesExist_WritesSharesMemoryBeforeSwapAndPeriodBeforeQuota()
+    {
+        var root = Path.Combine(_build, "cgroup");
+        foreach (var (controller, name) in new[] { ("cpu", "cpu.shares"), ("cpu", "cpu.cfs_period_us"), ("cpu", "cpu.cfs_quota_us"),
+            ("memory", "memory.limit_in_bytes"), ("memory", "memory.memsw.limit_in_bytes") })
+        {
+            Directory.CreateDirectory(Path.Combine(root, controller, "ferry", "ph-1"));
+            File.WriteAllText(Path.Combine(root, controller, "ferry", "ph-1", name), "");
+        }
+        string At(string controller, string name) => Path.Combine(root, controller, "ferry", "ph-1", name);
+
+        var limited = RuncRuntime.LimitFiles("ph-1", new FunctionSettings { MemoryMiB = 256, Cpu = 0.5 }, root);
+        var plain = RuncRuntime.LimitFiles("ph-1", new FunctionSettings(), root);
+        File.Delete(At("memory", "memory.memsw.limit_in_bytes"));
+        var noSwapAccounting = RuncRuntime.LimitFiles("ph-1", new FunctionSettings { MemoryMiB = 256 }, root);
+
+        limited.Should().Equal(
+            (At("cpu", "cpu.shares"), "1024"),
+            (At("memory", "memory.limit_in_bytes"), "268435456"),
+            (At("memory", "memory.memsw.limit_in_bytes"), "268435456"),
+            (At("cpu", "cpu.cfs_period_us"), "100000"),
+            (At("cpu", "cpu.cfs_quota_us"), "50000"));
+        plain.Should().Equal((At("cpu", "cpu.shares"), "1024"));
+        noSwapAccounting.Should().BeNull("without every file, runc update applies the limits");
+    }
 }
