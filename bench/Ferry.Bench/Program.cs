@@ -415,7 +415,7 @@ async Task AddRuncPlaceholderColdStartsAsync(int samples)
         double Median(Func<Ferry.Worker.Runtimes.Runc.RuncRuntime.SpecialiseTiming, TimeSpan> pick) =>
             specialised.Select(t => pick(t).TotalMilliseconds).Order().ElementAt(specialised.Count / 2);
         results.Add(("    specialise (take to app told)", Ms(Median(t => t.Total)), "", ""));
-        results.Add(("      runc update (limits), at once with the next", Ms(Median(t => t.Limits)), "", ""));
+        results.Add(("      apply limits (cgroup files, or runc update), at once with the next", Ms(Median(t => t.Limits)), "", ""));
         results.Add(("      link the build into /app", Ms(Median(t => t.Link)), "", ""));
     }
 }
