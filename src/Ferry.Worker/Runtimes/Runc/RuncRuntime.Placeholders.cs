@@ -215,7 +215,7 @@ public sealed partial class RuncRuntime
 
     /// <summary>
     /// A specialisation's time from taking the placeholder to telling it its app, and how long linking the build and
-    /// applying the limits (<c>runc update</c>) took of it; those run at once, beside naming the container.
+    /// applying the limits took of it; those run at once, beside naming the container.
     /// </summary>
     internal sealed record SpecialiseTiming(TimeSpan Total, TimeSpan Link, TimeSpan Limits);
 
@@ -225,7 +225,7 @@ public sealed partial class RuncRuntime
     /// </summary>
     /// <remarks>
     /// Written straight into the cgroup (v1) files where they all exist, which is what <c>runc update</c> does too:
-    /// starting runc for it took most of a specialisation (about 30 ms of 32 on a loaded machine, bench/RESULTS.md).
+    /// starting runc for it took most of a specialisation (11.4 ms of 11.6 on a loaded machine, bench/RESULTS.md).
     /// Elsewhere (cgroup v2, no swap accounting) runc applies them.
     /// </remarks>
     private async Task<TimeSpan> ApplyLimitsAsync(string runcId, FunctionSettings settings)
@@ -333,7 +333,7 @@ public sealed partial class RuncRuntime
     [LibraryImport("libc", EntryPoint = "sethostname", SetLastError = true)]
     private static partial int SetHostName(byte[] name, nint length);
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Container {ContainerId} started from placeholder {PlaceholderId} in {ElapsedMs} ms (runc update {LimitsMs} ms, linking the build {LinkMs} ms, at once)")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Container {ContainerId} started from placeholder {PlaceholderId} in {ElapsedMs} ms (limits {LimitsMs} ms, linking the build {LinkMs} ms, at once)")]
     private static partial void LogSpecialised(ILogger logger, string containerId, string placeholderId, double elapsedMs, double limitsMs, double linkMs);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Placeholder {PlaceholderId} could not become container {ContainerId} ({Reason}); it starts as a new container.")]
