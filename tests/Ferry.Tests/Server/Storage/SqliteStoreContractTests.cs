@@ -84,6 +84,79 @@ public sealed class SqliteStoreContractTests : StoreContractTests
         (await Store.CountInputsAsync("fc-7", default)).Total.Should().Be(500);
     }
 
+    [StoreFact]
+    public async Task LoneWrites_OnAnIdleStore_CommitBeforeTheyReturn()
+    {
+        const int count = 50;
+        var ids = await Store.AddInputsAsync(Call("fc-1"), Inputs(count + 1), default);
+
+        // The writer loop may still hold the connection from the write above; the first lone write that finds the
+        // store idle commits on this thread, and from then on every lone write from this one thread does.
+        var first = 0;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var write = Store.CompleteInputsAsync([Done(ids[first], "fc-1", first)], default);
+            first++;
+            if (write.IsCompletedSuccessfully || DateTime.UtcNow > deadline || first == ids.Count)
+            {
+                write.IsCompletedSuccessfully.Should().BeTrue("a lone write on an idle store commits before it returns");
+                break;
+            }
+            await write.WaitAsync(Limit);
+        }
+        var returnedDone = Enumerable.Range(first, ids.Count - first)
+            .Select(i => Store.CompleteInputsAsync([Done(ids[i], "fc-1", i)], default))
+            .Select(w => w.IsCompletedSuccessfully)
+            .ToList();
+        var added = Store.AddInputsAsync(Call("fc-2"), Inputs(1), default);
+
+        returnedDone.Should().AllSatisfy(done => done.Should().BeTrue());
+        added.IsCompletedSuccessfully.Should().BeTrue();
+        (await Store.GetOutputsAsync("fc-1", 0, 100, default)).Select(o => (o.Index, o.Cursor))
+            .Should().Equal(Enumerable.Range(0, ids.Count).Select(i => (i, (long)i + 1)));
+        (await Store.CountInputsAsync("fc-2", default)).Total.Should().Be(1);
+    }
+
+    [StoreFact]
+    public async Task LoneAndBatchedWrites_FromManyThreads_AllCommitInIssueOrderPerThread()
+    {
+        const int threads = 4;
+        const int each = 100;
+        var ids = await Store.AddInputsAsync(Call("fc-1"), Inputs(threads * each), default);
+        using var start = new Barrier(threads);
+
+        // Each thread alternates lone writes (which may commit on it) with pairs (which always go to the writer).
+        var workers = Enumerable.Range(0, threads).Select(t => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait(Limit);
+            var writes = new List<Task>();
+            for (var i = 0; i < each; i += 3)
+            {
+                var index = t * each + i;
+                writes.Add(Store.CompleteInputsAsync([Done(ids[index], "fc-1", index)], default));
+                if (i + 2 < each)
+                {
+                    writes.Add(Store.CompleteInputsAsync([Done(ids[index + 1], "fc-1", index + 1), Done(ids[index + 2], "fc-1", index + 2)], default));
+                }
+                else if (i + 1 < each)
+                {
+                    writes.Add(Store.CompleteInputsAsync([Done(ids[index + 1], "fc-1", index + 1)], default));
+                }
+            }
+            return Task.WhenAll(writes);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()).ToList();
+        await Task.WhenAll(workers).WaitAsync(Limit);
+
+        var outputs = await Store.GetOutputsAsync("fc-1", 0, threads * each, default);
+        outputs.Select(o => o.Cursor).Should().Equal(Enumerable.Range(1, threads * each).Select(i => (long)i));
+        foreach (var t in Enumerable.Range(0, threads))
+        {
+            // One thread's writes were issued one after another: their cursors rise in that order.
+            outputs.Where(o => o.Index / each == t).Select(o => o.Index).Should().BeInAscendingOrder();
+        }
+    }
+
     public override async Task DisposeAsync()
     {
         await base.DisposeAsync();

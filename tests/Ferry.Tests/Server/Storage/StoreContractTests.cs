@@ -17,7 +17,7 @@ namespace Ferry.Tests.Storage;
 public abstract partial class StoreContractTests : IAsyncLifetime
 {
     protected static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, 123, TimeSpan.Zero);
-    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+    private protected static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
     private IStore? _store;
 
@@ -74,15 +74,15 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         }
     }
 
-    private static CallRecord Call(string callId, string appId = "ap-1", bool final = false, DateTimeOffset? createdAt = null, PoolSpec? pool = null) =>
+    private protected static CallRecord Call(string callId, string appId = "ap-1", bool final = false, DateTimeOffset? createdAt = null, PoolSpec? pool = null) =>
         new(callId, appId, "square", "square", "map", createdAt ?? T0, final, pool);
 
-    private static NewInput Input(int index, string? args = null, string? blob = null) => new(index, args ?? $"[{index}]", blob);
+    private protected static NewInput Input(int index, string? args = null, string? blob = null) => new(index, args ?? $"[{index}]", blob);
 
-    private static NewInput[] Inputs(int count) => [.. Enumerable.Range(0, count).Select(i => Input(i))];
+    private protected static NewInput[] Inputs(int count) => [.. Enumerable.Range(0, count).Select(i => Input(i))];
 
     /// <summary>A completion whose result is <c>value</c>, or a failure with <paramref name="error"/>.</summary>
-    private static CompletionRecord Done(long inputId, string callId, long value, DateTimeOffset? at = null, RemoteError? error = null) =>
+    private protected static CompletionRecord Done(long inputId, string callId, long value, DateTimeOffset? at = null, RemoteError? error = null) =>
         new(inputId, callId, error is null, error is null ? $"{value}" : null, null, error, at ?? T0);
 
     private static AppRecord App(string appId, DateTimeOffset createdAt, string state = AppStates.Running, DateTimeOffset? stoppedAt = null) =>
