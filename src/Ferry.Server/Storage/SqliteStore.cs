@@ -193,6 +193,18 @@ internal sealed partial class SqliteStore : IStore
 
     private Task WriteAsync(Action<SqliteConnection, SqliteTransaction> apply) => WriteAsync(apply, lone: false);
 
+    /// <summary>True when no write is queued or committing: a lone write issued now commits on its caller's thread.</summary>
+    internal bool IsIdle
+    {
+        get
+        {
+            lock (_queueGate)
+            {
+                return !_draining;
+            }
+        }
+    }
+
     /// <summary>
     /// Queues a write for the writer's next commit. A <paramref name="lone"/> write (a warm call's input or output) that
     /// finds the store idle commits on the caller's thread instead, alone in its transaction: a warm call then waits for
