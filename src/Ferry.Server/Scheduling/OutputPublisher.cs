@@ -5,44 +5,23 @@ using Microsoft.Extensions.Logging;
 namespace Ferry.Server.Scheduling;
 
 /// <summary>
-/// Records inputs' final outcomes and makes them visible: completions are decided under the scheduler's lock and
-/// committed in that order, outside it, so the store gives each its call's next cursor in the order decided here;
-/// outputs are published to their calls in the same order once committed, so an output's place in memory is its cursor
-/// in the store, and long polls waiting on a call are answered.
+/// Records inputs' final outcomes and makes them visible: the write is queued under the scheduler's lock, so the store
+/// commits completions in the order decided here and gives each its call's next cursor; outputs are published to their
+/// calls in the same order once committed, so an output's place in memory is its cursor in the store, and long polls
+/// waiting on a call are answered.
 /// </summary>
 /// <remarks>
-/// <see cref="Complete"/> runs under the scheduler's lock, taken by its caller. <see cref="CommitPending"/> runs
-/// outside it: a lone output may commit on the calling thread (see the store), and that commit must not hold the lock.
-/// Publishing runs when a write commits, and long polls wait between looks, so both take <paramref name="gate"/> themselves.
+/// <see cref="Complete"/> runs under the scheduler's lock, taken by its caller. Publishing runs when a write commits,
+/// and long polls wait between looks, so both take <paramref name="gate"/> themselves.
 /// </remarks>
 internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallTable calls, ChangeSignal changes, TimeProvider clock, ILogger logger)
 {
-    // Under the scheduler's lock: completions decided and not yet published, in order.
     private readonly Queue<PendingPublish> _unpublished = new();
 
-    // Completions decided and not yet handed to the store, in the same order; whoever holds _committing hands them over.
-    private readonly Lock _pendingGate = new();
-    private readonly Queue<PendingPublish> _uncommitted = new();
-    private bool _committing;
+    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
 
-    private sealed record PendingPublish(IReadOnlyList<CompletionRecord> Records, LeaseFence? Fence, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs)
-    {
-        private Task? _write;
-
-        /// <summary>The store's write of <see cref="Records"/>; null until it is handed to the store.</summary>
-        public Task? Write
-        {
-            get => Volatile.Read(ref _write);
-            set => Volatile.Write(ref _write, value);
-        }
-    }
-
-    /// <summary>
-    /// Records inputs' final outcomes. Outputs become visible in exactly the order they are decided here. With
-    /// <paramref name="callerCommits"/>, the caller calls <see cref="CommitPending"/> once it has released the
-    /// scheduler's lock; otherwise the commit is handed to the thread pool.
-    /// </summary>
-    public void Complete(IReadOnlyList<(InputState Input, ContainerOutput Output)> done, bool callerCommits = false)
+    /// <summary>Records inputs' final outcomes. Outputs become visible in exactly the order they are committed.</summary>
+    public void Complete(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
     {
         var now = clock.GetUtcNow();
         var records = new List<CompletionRecord>(done.Count);
@@ -55,55 +34,9 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
             published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
         }
         // One container's outputs, so one app's: its lease fences the write on a replica among several.
-        var pending = new PendingPublish(records, done.Count > 0 ? done[0].Input.Call.Pool.App.Fence : null, published);
-        _unpublished.Enqueue(pending);
-        lock (_pendingGate)
-        {
-            _uncommitted.Enqueue(pending);
-        }
-        if (!callerCommits)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(static publisher => publisher.CommitPending(), this, preferLocal: false);
-        }
-    }
-
-    /// <summary>
-    /// Hands the completions decided so far to the store, in the order decided. Never under the scheduler's lock. One
-    /// thread at a time hands them over; a caller that finds another doing it leaves its completions to that one.
-    /// </summary>
-    public void CommitPending()
-    {
-        lock (_pendingGate)
-        {
-            if (_committing)
-            {
-                return;
-            }
-            _committing = true;
-        }
-        while (true)
-        {
-            PendingPublish? next;
-            lock (_pendingGate)
-            {
-                if (!_uncommitted.TryDequeue(out next))
-                {
-                    _committing = false;
-                    return;
-                }
-            }
-            Task write;
-            try
-            {
-                write = store.CompleteInputsAsync(next.Records, next.Fence, CancellationToken.None);
-            }
-            catch (Exception e)
-            {
-                write = Task.FromException(e);
-            }
-            next.Write = write;
-            _ = write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
+        var write = store.CompleteInputsAsync(records, done.Count > 0 ? done[0].Input.Call.Pool.App.Fence : null, CancellationToken.None);
+        _unpublished.Enqueue(new PendingPublish(write, published));
+        _ = write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     private void PublishCommitted()
@@ -111,12 +44,12 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
         var signals = new List<TaskCompletionSource>();
         lock (gate)
         {
-            while (_unpublished.TryPeek(out var head) && head.Write is { IsCompleted: true } write)
+            while (_unpublished.TryPeek(out var head) && head.Write.IsCompleted)
             {
                 _unpublished.Dequeue();
-                if (write.IsFaulted)
+                if (head.Write.IsFaulted)
                 {
-                    LogCommitFailed(logger, write.Exception!.GetBaseException());
+                    LogCommitFailed(logger, head.Write.Exception!.GetBaseException());
                     continue;
                 }
                 foreach (var (call, output) in head.Outputs)
@@ -130,7 +63,7 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
         }
         if (gate.IsHeldByCurrentThread)
         {
-            // Published under a caller's lock: wake the waiters elsewhere, since they must not resume under it.
+            // A write that committed before Complete returned publishes under its caller's lock: wake the waiters elsewhere.
             ThreadPool.UnsafeQueueUserWorkItem(Wake, signals, preferLocal: false);
             return;
         }

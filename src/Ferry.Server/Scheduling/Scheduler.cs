@@ -729,27 +729,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         }
     }
 
-    /// <summary>
-    /// Outputs reported by a container. Their commit is handed to the store after the lock is released, on this thread,
-    /// so a lone output can commit here without holding the lock and without a hand-off.
-    /// </summary>
+    /// <summary>Outputs reported by a container.</summary>
     public void OnOutputs(ContainerState container, IReadOnlyList<ContainerOutput> outputs)
-    {
-        var completed = false;
-        try
-        {
-            OnOutputsLocked(container, outputs, ref completed);
-        }
-        finally
-        {
-            if (completed)
-            {
-                Outputs.CommitPending();
-            }
-        }
-    }
-
-    private void OnOutputsLocked(ContainerState container, IReadOnlyList<ContainerOutput> outputs, ref bool completed)
     {
         lock (_gate)
         {
@@ -774,8 +755,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             }
             if (done.Count > 0)
             {
-                Outputs.Complete(done, callerCommits: true);
-                completed = true;
+                CompleteManyLocked(done);
             }
             PoolDispatcher.PromoteQueued(container, now);
             if (container.Running.Count == 0)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Threading.Channels;
 using Ferry.Protocol;
 using Microsoft.Data.Sqlite;
 
@@ -13,6 +14,7 @@ internal sealed partial class SqliteStore : IStore
 {
     private static readonly ProtocolJsonContext Json = ProtocolJsonContext.Default;
     private readonly string _connectionString;
+    private readonly Channel<WriteOp> _writes = Channel.CreateUnbounded<WriteOp>(new UnboundedChannelOptions { SingleReader = true });
     private Task? _writer;
     private Task? _checkpointer;
 
@@ -182,99 +184,19 @@ internal sealed partial class SqliteStore : IStore
         public Exception? Error { get; set; }
     }
 
-    // Writes queued and not yet taken. The drainer (the writer loop, or a caller running a lone write here) is the one
-    // thread that owns the writer's connection while _draining is set; it takes whatever has queued, in order.
-    private readonly Lock _queueGate = new();
-    private readonly Queue<WriteOp> _queue = new();
-    private bool _draining = true; // the writer loop holds it until its connection is ready
-    private bool _closed;
-    private readonly SemaphoreSlim _drain = new(0, 1);
-    private SqliteConnection? _connection;
+    // Writes queued and not yet taken by the writer.
+    private int _queuedWrites;
 
-    private Task WriteAsync(Action<SqliteConnection, SqliteTransaction> apply) => WriteAsync(apply, lone: false);
-
-    /// <summary>True when no write is queued or committing: a lone write issued now commits on its caller's thread.</summary>
-    internal bool IsIdle
-    {
-        get
-        {
-            lock (_queueGate)
-            {
-                return !_draining;
-            }
-        }
-    }
-
-    /// <summary>
-    /// Queues a write for the writer's next commit. A <paramref name="lone"/> write (a warm call's input or output) that
-    /// finds the store idle commits on the caller's thread instead, alone in its transaction: a warm call then waits for
-    /// its two commits without two hand-offs to the writer's thread and back. The caller must hold no lock a commit's
-    /// continuations take. Writes queued meanwhile go to the writer loop, so group commit is unchanged.
-    /// </summary>
-    private Task WriteAsync(Action<SqliteConnection, SqliteTransaction> apply, bool lone)
+    private Task WriteAsync(Action<SqliteConnection, SqliteTransaction> apply)
     {
         var op = new WriteOp(apply);
-        bool here;
-        lock (_queueGate)
+        Interlocked.Increment(ref _queuedWrites);
+        if (!_writes.Writer.TryWrite(op))
         {
-            if (_closed)
-            {
-                throw new ObjectDisposedException(nameof(SqliteStore));
-            }
-            if (_draining)
-            {
-                _queue.Enqueue(op);
-                return op.Done.Task;
-            }
-            _draining = true;
-            here = lone;
-            if (!here)
-            {
-                _queue.Enqueue(op);
-            }
+            Interlocked.Decrement(ref _queuedWrites);
+            throw new ObjectDisposedException(nameof(SqliteStore));
         }
-        if (!here)
-        {
-            _drain.Release();
-            return op.Done.Task;
-        }
-        var batch = new List<WriteOp>(1) { op };
-        Commit(_connection!, batch);
-        OnCommitted();
-        lock (_queueGate)
-        {
-            // What queued while this one committed goes to the writer, which then owns the connection; so does a
-            // close, which the writer loop ends on.
-            here = _queue.Count == 0 && !_closed;
-            _draining = !here;
-        }
-        if (!here)
-        {
-            _drain.Release();
-        }
-        Complete(op);
         return op.Done.Task;
-    }
-
-    /// <summary>
-    /// Takes the next batch in queue order; an empty one when nothing is queued, which ends this drainer's turn. True
-    /// when the store is closed and nothing is left to write.
-    /// </summary>
-    private bool TakeBatch(List<WriteOp> batch)
-    {
-        lock (_queueGate)
-        {
-            while (batch.Count < 4096 && _queue.TryDequeue(out var op))
-            {
-                batch.Add(op);
-            }
-            if (batch.Count == 0)
-            {
-                _draining = false;
-                return _closed;
-            }
-            return false;
-        }
     }
 
     /// <summary>
@@ -284,12 +206,7 @@ internal sealed partial class SqliteStore : IStore
     /// </summary>
     private void Finish(List<WriteOp> batch)
     {
-        bool alone;
-        lock (_queueGate)
-        {
-            alone = batch.Count == 1 && _queue.Count == 0;
-        }
-        if (alone)
+        if (batch.Count == 1 && Volatile.Read(ref _queuedWrites) == 0)
         {
             Complete(batch[0]);
             return;
@@ -387,68 +304,52 @@ internal sealed partial class SqliteStore : IStore
         }
     }
 
-    /// <summary>
-    /// The writer loop: each time it is handed the connection (see <see cref="WriteAsync(Action{SqliteConnection, SqliteTransaction}, bool)"/>),
-    /// commits what has queued, a batch per transaction, until the queue is empty. It holds the connection from the
-    /// start until its first turn ends, so nothing runs on the connection before it is set up.
-    /// </summary>
     private async Task WriteBatchesAsync(SqliteConnection connection)
     {
-        _connection = connection;
         var batch = new List<WriteOp>();
-        while (true)
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            if (TakeBatch(batch))
+            while (batch.Count < 4096 && _writes.Reader.TryRead(out var op))
             {
-                return;
+                batch.Add(op);
+                Interlocked.Decrement(ref _queuedWrites);
             }
-            if (batch.Count == 0)
+            try
             {
-                await _drain.WaitAsync().ConfigureAwait(false);
-                continue;
+                using var transaction = connection.BeginTransaction();
+                if (batch.Count == 1)
+                {
+                    // Alone in its transaction, an operation needs no savepoint: if it fails, nothing is committed.
+                    batch[0].Apply(connection, transaction);
+                }
+                else
+                {
+                    foreach (var op in batch)
+                    {
+                        try
+                        {
+                            using var savepoint = new SavepointScope(transaction);
+                            op.Apply(connection, transaction);
+                            savepoint.Release();
+                        }
+                        catch (Exception e) when (e is SqliteException or LeaseLostException)
+                        {
+                            op.Error = e;
+                        }
+                    }
+                }
+                transaction.Commit();
             }
-            Commit(connection, batch);
-            Finish(batch);
-            OnCommitted();
-            batch.Clear();
-        }
-    }
-
-    /// <summary>Commits one batch in one transaction; an operation that fails sets its own error, the others commit.</summary>
-    private static void Commit(SqliteConnection connection, List<WriteOp> batch)
-    {
-        try
-        {
-            using var transaction = connection.BeginTransaction();
-            if (batch.Count == 1)
-            {
-                // Alone in its transaction, an operation needs no savepoint: if it fails, nothing is committed.
-                batch[0].Apply(connection, transaction);
-            }
-            else
+            catch (Exception e)
             {
                 foreach (var op in batch)
                 {
-                    try
-                    {
-                        using var savepoint = new SavepointScope(transaction);
-                        op.Apply(connection, transaction);
-                        savepoint.Release();
-                    }
-                    catch (Exception e) when (e is SqliteException or LeaseLostException)
-                    {
-                        op.Error = e;
-                    }
+                    op.Error = e;
                 }
             }
-            transaction.Commit();
-        }
-        catch (Exception e)
-        {
-            foreach (var op in batch)
-            {
-                op.Error = e;
-            }
+            Finish(batch);
+            OnCommitted();
+            batch.Clear();
         }
     }
 
@@ -592,7 +493,7 @@ internal sealed partial class SqliteStore : IStore
                     ids[i] = 0;
                 }
             }
-        }, lone: inputs.Count == 1).ContinueWith<IReadOnlyList<long>>(task =>
+        }).ContinueWith<IReadOnlyList<long>>(task =>
         {
             task.GetAwaiter().GetResult();
             return ids;
@@ -643,7 +544,7 @@ internal sealed partial class SqliteStore : IStore
             count.Bind(2, callId);
             count.Execute();
         }
-    }, lone: completions.Count == 1);
+    });
 
     public Task SetAttemptAsync(long inputId, int attempt, CancellationToken cancellationToken) => WriteAsync((c, t) =>
     {
@@ -935,17 +836,7 @@ internal sealed partial class SqliteStore : IStore
 
     public async ValueTask DisposeAsync()
     {
-        bool wake;
-        lock (_queueGate)
-        {
-            _closed = true;
-            wake = !_draining;
-            _draining = true;
-        }
-        if (wake)
-        {
-            _drain.Release();
-        }
+        _writes.Writer.TryComplete();
         if (_writer is not null)
         {
             await _writer.ConfigureAwait(false);

@@ -17,7 +17,7 @@ namespace Ferry.Tests.Storage;
 public abstract partial class StoreContractTests : IAsyncLifetime
 {
     protected static readonly DateTimeOffset T0 = new(2026, 3, 1, 12, 0, 0, 123, TimeSpan.Zero);
-    private protected static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
 
     private IStore? _store;
 
@@ -74,15 +74,15 @@ public abstract partial class StoreContractTests : IAsyncLifetime
         }
     }
 
-    private protected static CallRecord Call(string callId, string appId = "ap-1", bool final = false, DateTimeOffset? createdAt = null, PoolSpec? pool = null) =>
+    private static CallRecord Call(string callId, string appId = "ap-1", bool final = false, DateTimeOffset? createdAt = null, PoolSpec? pool = null) =>
         new(callId, appId, "square", "square", "map", createdAt ?? T0, final, pool);
 
-    private protected static NewInput Input(int index, string? args = null, string? blob = null) => new(index, args ?? $"[{index}]", blob);
+    private static NewInput Input(int index, string? args = null, string? blob = null) => new(index, args ?? $"[{index}]", blob);
 
-    private protected static NewInput[] Inputs(int count) => [.. Enumerable.Range(0, count).Select(i => Input(i))];
+    private static NewInput[] Inputs(int count) => [.. Enumerable.Range(0, count).Select(i => Input(i))];
 
     /// <summary>A completion whose result is <c>value</c>, or a failure with <paramref name="error"/>.</summary>
-    private protected static CompletionRecord Done(long inputId, string callId, long value, DateTimeOffset? at = null, RemoteError? error = null) =>
+    private static CompletionRecord Done(long inputId, string callId, long value, DateTimeOffset? at = null, RemoteError? error = null) =>
         new(inputId, callId, error is null, error is null ? $"{value}" : null, null, error, at ?? T0);
 
     private static AppRecord App(string appId, DateTimeOffset createdAt, string state = AppStates.Running, DateTimeOffset? stoppedAt = null) =>
@@ -675,6 +675,45 @@ public abstract partial class StoreContractTests : IAsyncLifetime
 
         problems.Where(p => p is not null).Should().BeEmpty();
         (await Store.GetOutputsAsync("fc-1", 0, count, default)).Select(o => o.Index).Should().Equal(Enumerable.Range(0, count));
+    }
+
+    [StoreFact]
+    public async Task CompleteInputs_LoneAndBatchedFromManyThreads_CommitInIssueOrderPerThread()
+    {
+        const int threads = 4;
+        const int each = 100;
+        var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(threads * each), default);
+        using var start = new Barrier(threads);
+
+        // Each thread alternates a lone completion with a pair, issuing each without waiting for the one before.
+        var workers = Enumerable.Range(0, threads).Select(t => Task.Factory.StartNew(() =>
+        {
+            start.SignalAndWait(Limit);
+            var writes = new List<Task>();
+            for (var i = 0; i < each; i += 3)
+            {
+                var index = t * each + i;
+                writes.Add(Calls.CompleteInputsAsync([Done(ids[index], "fc-1", index)], default));
+                if (i + 2 < each)
+                {
+                    writes.Add(Calls.CompleteInputsAsync([Done(ids[index + 1], "fc-1", index + 1), Done(ids[index + 2], "fc-1", index + 2)], default));
+                }
+                else if (i + 1 < each)
+                {
+                    writes.Add(Calls.CompleteInputsAsync([Done(ids[index + 1], "fc-1", index + 1)], default));
+                }
+            }
+            return Task.WhenAll(writes);
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()).ToList();
+        await Task.WhenAll(workers).WaitAsync(Limit);
+
+        var outputs = await Calls.GetOutputsAsync("fc-1", 0, threads * each, default);
+        outputs.Select(o => o.Cursor).Should().Equal(Enumerable.Range(1, threads * each).Select(i => (long)i));
+        foreach (var t in Enumerable.Range(0, threads))
+        {
+            // One thread's writes were issued one after another: their cursors rise in that order.
+            outputs.Where(o => o.Index / each == t).Select(o => o.Index).Should().BeInAscendingOrder();
+        }
     }
 
     [StoreFact]
