@@ -115,7 +115,7 @@ internal sealed partial class Scheduler
                 return [];
             }
             var busy = _calls.Values.Where(c => !c.IsDone).Select(c => c.Pool.App).ToHashSet();
-            return [.. draining.Where(a => !busy.Contains(a) && a.Pools.Values.All(p => p.RunningInputs == 0 && p.Ready.Count == 0 && p.Delayed.Count == 0)).Select(a => a.AppId)];
+            return [.. draining.Where(a => !busy.Contains(a) && a.Pools.Values.All(p => p.RunningInputs == 0 && p.Queued == 0 && p.Delayed.Count == 0)).Select(a => a.AppId)];
         }
     }
 

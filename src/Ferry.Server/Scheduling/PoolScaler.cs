@@ -54,7 +54,7 @@ internal sealed class PoolScaler(TimeProvider clock)
     {
         var settings = pool.Settings;
         // Requests at the gateway are load like inputs: those waiting are backlog, those being forwarded are running.
-        var desired = Desired(settings, pool.Ready.Count + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count);
+        var desired = Desired(settings, pool.Queued + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count);
         var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
         var surplus = live.Count - desired;
         var now = clock.GetUtcNow();
@@ -108,7 +108,7 @@ internal sealed class PoolScaler(TimeProvider clock)
         }
         var slots = 0;
         var freeSlot = false;
-        var work = pool.Ready.Count;
+        var work = pool.Queued;
         var longest = TimeSpan.Zero;
         foreach (var container in live)
         {
@@ -146,7 +146,7 @@ internal sealed class PoolScaler(TimeProvider clock)
     private static int Floor(PoolState pool, IReadOnlyList<ContainerState> live)
     {
         var settings = pool.Settings;
-        var active = pool.Ready.Count + pool.RunningInputs + pool.Delayed.Count > 0;
+        var active = pool.Queued + pool.RunningInputs + pool.Delayed.Count > 0;
         var floor = Math.Max(settings.MinContainers, live.Count(c => !c.IsIdle) + (active ? settings.BufferContainers : 0));
         return Math.Max(live.Count, settings.MaxContainers is { } max ? Math.Min(floor, max) : floor);
     }

@@ -93,6 +93,7 @@ internal sealed partial class Scheduler
             {
                 pool.Ready.Clear();
                 pool.Delayed.Clear();
+                pool.Stored.Clear();
             }
         }
         LogReleased(logger, appId);

@@ -41,6 +41,12 @@ public sealed record SchedulerOptions
     /// one (it retries for up to 90 s) is answered idempotently instead of running its inputs again.
     /// </summary>
     public TimeSpan EvictedCallMemory { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// How many queued inputs of one pool are held in memory, at most; inputs accepted beyond them wait in the store and
+    /// are read back, in order, as the pool's queue drains below half of this. Default 10,000.
+    /// </summary>
+    public int BacklogWindow { get; init; } = 10_000;
 }
 
 /// <summary>
@@ -108,12 +114,20 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             }
             lock (_gate)
             {
-                foreach (var item in group)
+                var items = group.ToList();
+                for (var i = 0; i < items.Count; i++)
                 {
+                    var item = items[i];
                     // The call may have been in memory already, with some of these inputs queued.
                     if (call.Open.ContainsKey(item.Input.Index))
                     {
                         continue;
+                    }
+                    if (call.Pool.Stored.ShouldHold(call.Pool.Ready.Count, 1, options.BacklogWindow))
+                    {
+                        // Every unfinished input of the call from here on is in this list, in id order: the store holds them.
+                        call.Pool.Stored.AddRange(call, item.Input.InputId, items[^1].Input.InputId, items.Count - i);
+                        break;
                     }
                     var input = new InputState(item.Input.InputId, call, item.Input.Index, ParseArgs(item.Input.Args), item.Input.ArgsBlob)
                     {
@@ -130,7 +144,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         }
     }
 
-    private static JsonElement? ParseArgs(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
+    internal static JsonElement? ParseArgs(string? json) => json is null ? null : JsonDocument.Parse(json).RootElement.Clone();
 
     // ---------------------------------------------------------------- apps
 
@@ -342,21 +356,13 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             previous = call.LastWrite;
             call.LastWrite = written.Task;
         }
-        var fresh = new List<InputState>(accepted.Count);
+        IReadOnlyList<long> ids;
         try
         {
             var records = accepted.Select(i => new NewInput(i.Index, i.Args?.GetRawText(), i.ArgsBlob)).ToList();
             // The final mark commits with the inputs: one write, so a call of one input is acknowledged after one commit.
             var record = final ? call.Record with { Final = true } : call.Record;
-            var ids = await callStore.AddInputsAsync(record, records, call.Pool.App.Fence, cancellationToken).ConfigureAwait(false);
-            for (var i = 0; i < accepted.Count; i++)
-            {
-                // An id of 0 is an index the store already had: another server accepted it first and dispatches it.
-                if (ids[i] != 0)
-                {
-                    fresh.Add(new InputState(ids[i], call, accepted[i].Index, accepted[i].Args, accepted[i].ArgsBlob));
-                }
-            }
+            ids = await callStore.AddInputsAsync(record, records, call.Pool.App.Fence, cancellationToken).ConfigureAwait(false);
             // A retried request must not be acknowledged before the write that first accepted its inputs commits.
             await previous.ConfigureAwait(false);
         }
@@ -369,6 +375,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             written.TrySetResult();
             throw;
         }
+        // An id of 0 is an index the store already had: another server accepted it first and dispatches it.
+        var fresh = ids.Count(id => id != 0);
         TaskCompletionSource signal;
         lock (_gate)
         {
@@ -378,10 +386,23 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             MarkIfDoneLocked(call);
             if (!call.Cancelled)
             {
-                foreach (var input in fresh)
+                var pool = call.Pool;
+                if (pool.Stored.ShouldHold(pool.Ready.Count, fresh, options.BacklogWindow))
                 {
-                    call.Open[input.Index] = input;
-                    call.Pool.Ready.AddLast(input);
+                    // Durable already: memory keeps only their ids until the queue drains down to them.
+                    pool.Stored.Add(call, ids);
+                }
+                else
+                {
+                    for (var i = 0; i < accepted.Count; i++)
+                    {
+                        if (ids[i] != 0)
+                        {
+                            var input = new InputState(ids[i], call, accepted[i].Index, accepted[i].Args, accepted[i].ArgsBlob);
+                            call.Open[input.Index] = input;
+                            pool.Ready.AddLast(input);
+                        }
+                    }
                 }
                 call.Pool.LastActive = clock.GetUtcNow();
                 ScaleLocked(call.Pool, clock.GetUtcNow());
@@ -391,7 +412,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             signal = OutputPublisher.TakeSignal(call);
         }
         OutputPublisher.Wake([signal]);
-        return fresh.Count;
+        return fresh;
     }
 
     public async Task<CallState> GetCallAsync(string callId, CancellationToken cancellationToken)
@@ -613,7 +634,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             // Inputs queued in containers are backlog; those of cancelled calls are not, though they hold their slots.
             var queuedInContainers = pools.Sum(p => p.Containers.Values.Sum(c => c.Running.Values.Count(i => i.StartedAt == DateTimeOffset.MaxValue && !IsCancelling(i))));
             return new FunctionStats(
-                pools.Sum(p => p.Ready.Count + p.Delayed.Count) + queuedInContainers,
+                pools.Sum(p => p.Queued + p.Delayed.Count) + queuedInContainers,
                 pools.Sum(p => p.LiveContainers),
                 started,
                 pools.Sum(p => p.Containers.Values.Count(c => c.Status == ContainerStatus.Ready && c.Running.Count == 0)));
@@ -726,6 +747,69 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         if (!pool.App.Released && _dispatcher.Dispatch(pool))
         {
             PulseLocked();
+        }
+        ReadStoredLocked(pool);
+    }
+
+    /// <summary>Reads the next page of the pool's inputs waiting in the store, once its queue in memory has drained enough.</summary>
+    private void ReadStoredLocked(PoolState pool)
+    {
+        if (pool.App.Released || pool.Stored.NextPage(pool.Ready.Count, options.BacklogWindow) is not { } page)
+        {
+            return;
+        }
+        // Off this thread: the read's continuation must not run under the lock its caller holds.
+        _ = Task.Run(() => ReadPageAsync(pool, page), CancellationToken.None);
+    }
+
+    private async Task ReadPageAsync(PoolState pool, StoredBacklog.Page page)
+    {
+        IReadOnlyList<PendingInput> read;
+        try
+        {
+            read = await callStore.LoadQueuedInputsAsync(page.Call.Record, page.FromId, page.ToId, page.Limit, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            lock (_gate)
+            {
+                // The next tick asks again.
+                pool.Stored.Abandon();
+            }
+            if (!_stopping.IsCancellationRequested)
+            {
+                LogStoredReadFailed(logger, pool.PoolId, e);
+            }
+            return;
+        }
+        var signals = new List<TaskCompletionSource>();
+        lock (_gate)
+        {
+            var inputs = pool.Stored.Apply(page, read);
+            var call = page.Call;
+            if (call.Cancelled)
+            {
+                // The call was cancelled while these waited in the store: they end as its other inputs did.
+                var error = new RemoteError("InputCancelled", "The call was cancelled.", null, ErrorKinds.Cancelled);
+                foreach (var input in inputs)
+                {
+                    Detach(input);
+                    CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+                }
+            }
+            else
+            {
+                foreach (var input in inputs)
+                {
+                    call.Open[input.Index] = input;
+                    pool.Ready.AddLast(input);
+                }
+            }
+            if (!pool.App.Released)
+            {
+                ScaleLocked(pool, clock.GetUtcNow());
+                DispatchLocked(pool);
+            }
         }
     }
 
@@ -1318,7 +1402,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             {
                 pool.WaitingForResources = true;
                 ExplainWaitLocked(pool);
-                if (pool.Ready.Count > 0)
+                if (pool.Queued > 0)
                 {
                     EvictIdleLocked(pool);
                 }
@@ -1337,7 +1421,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// </summary>
     private void ExplainWaitLocked(PoolState pool)
     {
-        if (pool.Ready.Count == 0)
+        if (pool.Queued == 0)
         {
             return;
         }
@@ -1356,7 +1440,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             return;
         }
         pool.WaitReasonLogged = reason;
-        logs.System(pool.App.AppId, pool.PoolId, null, $"{pool.Ready.Count} input(s) of '{pool.Function.Name}' are waiting: {reason}");
+        logs.System(pool.App.AppId, pool.PoolId, null, $"{pool.Queued} input(s) of '{pool.Function.Name}' are waiting: {reason}");
     }
 
     /// <summary>Fails every input queued in the pool with <paramref name="error"/>.</summary>
@@ -1442,6 +1526,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a worker connection claiming the id {WorkerId} with token {TokenId}: {Reason}.")]
     private static partial void LogWorkerRefused(ILogger logger, string workerId, string tokenId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reading queued inputs of pool {PoolId} back from the store failed; the next tick tries again.")]
+    private static partial void LogStoredReadFailed(ILogger logger, string poolId, Exception error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A scheduler tick failed.")]
     private static partial void LogTickFailed(ILogger logger, Exception error);

@@ -170,6 +170,12 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public FunctionSettings Settings { get; set; } = settings;
     public JsonElement? Parameters { get; } = parameters;
     public LinkedList<InputState> Ready { get; } = new();
+
+    /// <summary>Queued inputs beyond the window held in <see cref="Ready"/>, which wait in the store.</summary>
+    public StoredBacklog Stored { get; } = new();
+
+    /// <summary>Inputs waiting for a container: those queued in memory and those waiting in the store.</summary>
+    public int Queued => Ready.Count + (int)Math.Min(Stored.Count, int.MaxValue - Ready.Count);
     public List<InputState> Delayed { get; } = [];
     public Dictionary<string, ContainerState> Containers { get; } = [];
     public bool WaitingForResources { get; set; }

@@ -74,6 +74,13 @@ internal interface ICallStore
     /// <summary>Every input without an outcome, in input id order, each with its call and its last recorded attempt.</summary>
     Task<IReadOnlyList<PendingInput>> LoadPendingInputsAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A page of one call's unfinished inputs whose ids lie from <paramref name="fromId"/> to <paramref name="toId"/>
+    /// (both included): at most <paramref name="limit"/> of them, in input id order, each with its last recorded attempt.
+    /// The scheduler reads back with it the inputs it accepted without keeping them in memory.
+    /// </summary>
+    Task<IReadOnlyList<PendingInput>> LoadQueuedInputsAsync(CallRecord call, long fromId, long toId, int limit, CancellationToken cancellationToken);
+
     /// <summary>The call as first saved, with whether it is final; null for an unknown id.</summary>
     Task<CallRecord?> GetCallAsync(string callId, CancellationToken cancellationToken);
 

@@ -466,6 +466,15 @@ internal sealed partial class PostgresStore : IStore
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task<IReadOnlyList<PendingInput>> LoadQueuedInputsAsync(CallRecord call, long fromId, long toId, int limit, CancellationToken cancellationToken) =>
+        await QueryAsync("""
+            SELECT input_id, idx, args, args_blob, attempt FROM inputs
+            WHERE input_id BETWEEN @from AND @to AND NOT done AND call_id = @call
+            ORDER BY input_id LIMIT @limit
+            """, [P("from", fromId), P("to", toId), P("call", call.CallId), P("limit", limit)],
+            r => new PendingInput(new InputRecord(r.GetInt64(0), call.CallId, r.GetInt32(1), StringOrNull(r, 2), StringOrNull(r, 3)), call, r.GetInt32(4)),
+            cancellationToken).ConfigureAwait(false);
+
     private static CallRecord ReadCall(NpgsqlDataReader reader, string callId, int offset) => new(
         callId,
         reader.GetString(offset),

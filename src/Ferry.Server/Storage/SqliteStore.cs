@@ -581,6 +581,31 @@ internal sealed partial class SqliteStore : IStore
         return pending;
     }
 
+    public async Task<IReadOnlyList<PendingInput>> LoadQueuedInputsAsync(CallRecord call, long fromId, long toId, int limit, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT input_id, idx, args, args_blob, attempt FROM inputs
+            WHERE input_id BETWEEN $from AND $to AND done = 0 AND call_id = $call
+            ORDER BY input_id LIMIT $limit
+            """;
+        command.Parameters.AddWithValue("$from", fromId);
+        command.Parameters.AddWithValue("$to", toId);
+        command.Parameters.AddWithValue("$call", call.CallId);
+        command.Parameters.AddWithValue("$limit", limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var page = new List<PendingInput>();
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            page.Add(new PendingInput(
+                new InputRecord(reader.GetInt64(0), call.CallId, reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3)),
+                call,
+                reader.GetInt32(4)));
+        }
+        return page;
+    }
+
     private static CallRecord ReadCall(SqliteDataReader reader, string callId, int offset) => new(
         callId,
         reader.GetString(offset),
