@@ -213,6 +213,27 @@ public abstract partial class StoreContractTests : IAsyncLifetime
     }
 
     [StoreFact]
+    public async Task LoadQueuedInputs_ARangeOfOneCall_ReturnsItsUnfinishedInputsInIdOrderUpToTheLimit()
+    {
+        var call = Call("fc-1");
+        var ids = await Calls.AddInputsAsync(call, Inputs(6), default);
+        var other = await Calls.AddInputsAsync(Call("fc-2"), Inputs(2), default);
+        await Calls.SetAttemptAsync(ids[2], 4, default);
+        await Calls.CompleteInputsAsync([Done(ids[1], "fc-1", 1)], default);
+
+        var first = await Calls.LoadQueuedInputsAsync(call, ids[0], ids[4], 3, default);
+        var rest = await Calls.LoadQueuedInputsAsync(call, first[^1].Input.InputId + 1, ids[4], 3, default);
+        var wide = await Calls.LoadQueuedInputsAsync(call, ids[5], other.Max(), 10, default);
+
+        first.Select(p => (p.Input, p.Attempt)).Should().Equal(
+            (new InputRecord(ids[0], "fc-1", 0, "[0]", null), 0), (new InputRecord(ids[2], "fc-1", 2, "[2]", null), 4),
+            (new InputRecord(ids[3], "fc-1", 3, "[3]", null), 0));
+        first.Select(p => p.Call).Should().AllSatisfy(c => c.Should().BeSameAs(call));
+        rest.Select(p => p.Input.InputId).Should().Equal([ids[4]], "the range ends at its last id, and a finished input is left out");
+        wide.Select(p => p.Input.InputId).Should().Equal([ids[5]], "another call's inputs in the range are not the call's");
+    }
+
+    [StoreFact]
     public async Task CompleteInputs_RecordsOutcomesOnceWithTheCallsNextCursorAndLeavesTheRestPending()
     {
         var ids = await Calls.AddInputsAsync(Call("fc-1"), Inputs(3), default);
