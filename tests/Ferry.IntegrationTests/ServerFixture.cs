@@ -87,7 +87,10 @@ public class ServerFixture : IAsyncLifetime
         (_buildId, _, _) = await ControlPlane.UploadAsync(_admin, program, CancellationToken.None);
     }
 
-    private ServerOptions Options(int port) => new() { DataDir = _dataDir, Store = Store, Port = port, Clock = Clock, Certificate = Certificate };
+    /// <summary>The scheduler's tunables; the defaults unless a fixture needs others.</summary>
+    protected virtual SchedulerOptions SchedulerOptions => new();
+
+    private ServerOptions Options(int port) => new() { DataDir = _dataDir, Store = Store, Port = port, Clock = Clock, Certificate = Certificate, Scheduler = SchedulerOptions };
 
     private async Task StartWorkerAsync()
     {
@@ -407,7 +410,7 @@ public sealed class RuncGpuFixture : ServerFixture
 /// A server whose state is in a PostgreSQL database of its own, dropped at the end. Where no PostgreSQL answers it
 /// starts nothing, and the tests, marked <see cref="PostgresFactAttribute"/>, are skipped.
 /// </summary>
-public sealed class PostgresServerFixture : ServerFixture
+public class PostgresServerFixture : ServerFixture
 {
     private Ferry.Tests.Storage.PostgresTestDatabase? _database;
 
