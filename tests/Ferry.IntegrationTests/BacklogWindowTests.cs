@@ -48,6 +48,25 @@ internal static class BacklogWindowScenarios
         peak.Should().BeInRange(1, Window, "no more than the window of queued inputs is held in memory");
     }
 
+    public static async Task CancelledSpawnMapEndsTheInputsWaitingInTheStoreAsync(ServerFixture fixture)
+    {
+        await fixture.NewAppAsync();
+        using var timeout = new CancellationTokenSource(Limit);
+        const int Count = 400;
+        var map = await fixture.Functions.Sleep.SpawnMapAsync(Enumerable.Repeat(50, Count), timeout.Token);
+
+        await map.CancelAsync(timeout.Token);
+        var outcomes = new List<Ferry.Outcome<string>>();
+        await foreach (var outcome in map.IterateOutcomesAsync(timeout.Token))
+        {
+            outcomes.Add(outcome);
+        }
+
+        outcomes.Select(o => o.Index).Order().Should().Equal(Enumerable.Range(0, Count), "the inputs that waited in the store end too, cancelled");
+        var stats = await map.GetStatsAsync(timeout.Token);
+        (stats.Pending, stats.Succeeded + stats.Failed).Should().Be((0, Count));
+    }
+
     public static async Task SpawnMapOutlivesARestartWithMostInputsInTheStoreAsync(ServerFixture fixture)
     {
         await fixture.NewAppAsync();
@@ -75,6 +94,10 @@ public sealed class BacklogWindowTests(SmallBacklogFixture fixture) : IClassFixt
         BacklogWindowScenarios.MapReturnsEveryResultInOrderAsync(fixture);
 
     [Fact]
+    public Task SpawnMap_CancelledWhileMostInputsWaitInTheStore_EveryInputEnds() =>
+        BacklogWindowScenarios.CancelledSpawnMapEndsTheInputsWaitingInTheStoreAsync(fixture);
+
+    [Fact]
     public Task SpawnMap_RestartWhileMostInputsWaitInTheStore_EveryInputHasOneOutcome() =>
         BacklogWindowScenarios.SpawnMapOutlivesARestartWithMostInputsInTheStoreAsync(fixture);
 }
@@ -84,6 +107,10 @@ public sealed class BacklogWindowPostgresTests(SmallBacklogPostgresFixture fixtu
     [PostgresFact]
     public Task Map_ManyTimesTheWindow_ReturnsEveryResultInOrderWithTheWindowInMemory() =>
         BacklogWindowScenarios.MapReturnsEveryResultInOrderAsync(fixture);
+
+    [PostgresFact]
+    public Task SpawnMap_CancelledWhileMostInputsWaitInTheStore_EveryInputEnds() =>
+        BacklogWindowScenarios.CancelledSpawnMapEndsTheInputsWaitingInTheStoreAsync(fixture);
 
     [PostgresFact]
     public Task SpawnMap_RestartWhileMostInputsWaitInTheStore_EveryInputHasOneOutcome() =>

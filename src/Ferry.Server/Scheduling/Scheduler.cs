@@ -621,6 +621,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         }
         call.Pool.Delayed.RemoveAll(input => input.Call == call);
         ScaleLocked(call.Pool, clock.GetUtcNow());
+        // Inputs of the call waiting in the store are completed as cancelled as they are read back.
+        ReadStoredLocked(call.Pool);
     }
 
     // ---------------------------------------------------------------- functions and pools
@@ -791,11 +793,13 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             {
                 // The call was cancelled while these waited in the store: they end as its other inputs did.
                 var error = new RemoteError("InputCancelled", "The call was cancelled.", null, ErrorKinds.Cancelled);
+                var cancelled = new List<(InputState, ContainerOutput)>(inputs.Count);
                 foreach (var input in inputs)
                 {
                     Detach(input);
-                    CompleteLocked(input, new ContainerOutput(input.Id, input.Attempt, false, Error: error));
+                    cancelled.Add((input, new ContainerOutput(input.Id, input.Attempt, false, Error: error)));
                 }
+                CompleteManyLocked(cancelled);
             }
             else
             {
@@ -810,6 +814,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 ScaleLocked(pool, clock.GetUtcNow());
                 DispatchLocked(pool);
             }
+            // A stopped app's pool is not ticked: its cancelled calls' stored inputs are read on from here.
+            ReadStoredLocked(pool);
         }
     }
 

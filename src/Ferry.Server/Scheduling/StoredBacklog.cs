@@ -121,15 +121,13 @@ internal sealed class StoredBacklog
         var taken = Math.Min(head.Remaining, read.Count);
         head.Remaining -= taken;
         Count -= taken;
-        if (read.Count < page.Limit || read[^1].Input.InputId >= head.Last)
+        // A short page read the range to its end; the run may have grown past the range while it was read.
+        head.Next = read.Count < page.Limit ? page.ToId + 1 : read[^1].Input.InputId + 1;
+        if (head.Next > head.Last)
         {
             // The run is read to its end; what it still counted finished while it waited.
             Count -= head.Remaining;
             _runs.RemoveFirst();
-        }
-        else
-        {
-            head.Next = read[^1].Input.InputId + 1;
         }
         return inputs;
     }

@@ -166,6 +166,25 @@ public sealed class StoredBacklogTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Add_ToTheRunWhileItsLastPageIsRead_IsReadByTheNextPage()
+    {
+        var backlog = new StoredBacklog();
+        var call = NewCall("fc-1");
+        backlog.Add(call, await AcceptAsync(call, 0, 3));
+        var page = backlog.NextPage(queued: 0, window: 10)!;
+        var read = await Calls.LoadQueuedInputsAsync(call.Record, page.FromId, page.ToId, page.Limit, default);
+
+        // The next batch of the call commits right after the first, while the page is read: the run grows.
+        backlog.Add(call, await AcceptAsync(call, 3, 2));
+        var first = backlog.Apply(page, read);
+        var dispatched = await DrainAsync(backlog, new Queue<InputState>(), window: 10, take: 10);
+
+        first.Select(i => i.Index).Should().Equal(0, 1, 2);
+        dispatched.Select(i => i.Index).Should().Equal(3, 4);
+        backlog.Count.Should().Be(0);
+    }
+
+    [Fact]
     public async Task AddRange_AfterARestart_ReadsBackEveryUnfinishedInputOfTheCallFromItsFirstId()
     {
         var backlog = new StoredBacklog();
