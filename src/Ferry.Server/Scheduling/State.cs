@@ -207,6 +207,12 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public TimeSpan? ServiceTime { get; set; }
 
     /// <summary>
+    /// As <see cref="ServiceTime"/>, leaving out each container's first input, which also pays for compiling the code
+    /// it runs; null before a container has finished a second.
+    /// </summary>
+    public TimeSpan? WarmServiceTime { get; set; }
+
+    /// <summary>
     /// Since when the autoscaler has been starting fewer containers than the load asks for, because the ready ones are
     /// expected to finish the work before a new one could be ready; null while it is not.
     /// </summary>
