@@ -90,6 +90,24 @@ public sealed class AutoscalerTests(ServerFixture fixture) : IClassFixture<Serve
         pool.PeakContainers.Should().Be(3, "each of the three inputs would wait longer than a new container takes to start");
         containers.Distinct().Should().HaveCount(3);
     }
+
+    [Fact]
+    public async Task A_map_of_inputs_that_wait_scales_out_past_the_workers_cores()
+    {
+        var appId = await fixture.NewAppAsync();
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var containers = new HashSet<string>();
+        await foreach (var container in _f.Sleep.MapAsync(Enumerable.Repeat(100, 100), cancellationToken: timeout.Token))
+        {
+            containers.Add(container);
+        }
+
+        // Inputs that wait 100 ms use no CPU meanwhile: the cap of one container per core must not hold them.
+        var pool = fixture.Pool(appId, "sleep");
+        pool.PeakContainers.Should().BeGreaterThan(Environment.ProcessorCount);
+        containers.Should().HaveCountGreaterThan(Environment.ProcessorCount);
+    }
 }
 
 public sealed class ScaleDownTests(ManualClockFixture fixture) : IClassFixture<ManualClockFixture>
