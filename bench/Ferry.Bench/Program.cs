@@ -205,6 +205,18 @@ if (args.SequenceEqual(["--only", "calls"]))
     runtimes = "process runtime, calls and maps only";
     return Append();
 }
+// `--only map1m` measures maps of 100,000 and 1,000,000 inputs beside the echo's request rate, each on a new app.
+if (args.SequenceEqual(["--only", "map1m"]))
+{
+    var echoRate = await Measure.EchoThroughputAsync(20_000);
+    foreach (var count in new[] { 100_000, 1_000_000 })
+    {
+        var rate = await Measure.MapThroughputAsync(harness, count);
+        results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+    }
+    runtimes = "process runtime, maps of 100,000 and 1,000,000 only";
+    return Append();
+}
 if (generatorOnly)
 {
     await AddGeneratorAsync(await Measure.MapThroughputAsync(harness, 100_000));
