@@ -80,8 +80,9 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     /// <summary>
     /// Inputs a container may hold at <paramref name="now"/>: its concurrency plus a local queue that hides the round
     /// trip per input. The queue holds about <see cref="QueuedWork"/> of work at the pace the container's inputs have
-    /// been finishing, between 5 and 64 inputs per slot: a trivial function gets batches large enough that messages and
-    /// their handling no longer bound it, and a slow one keeps a short queue, so that the last inputs of a map are not
+    /// been finishing, between 5 and 256 inputs per slot: a trivial function gets batches large enough that messages and
+    /// their handling no longer bound it, and deep enough that a pool held to one container per core (see
+    /// <see cref="PoolScaler.CpuBound"/>) keeps as many inputs in flight as eight containers did, and a slow one keeps a short queue, so that the last inputs of a map are not
     /// left waiting behind a busy container while others idle. A container running an input for longer than that falls
     /// back to the short queue, so that inputs which wait on each other are not stacked behind one that blocks.
     /// </summary>
@@ -96,7 +97,7 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     }
 
     private const int MinQueuedPerSlot = 5;
-    private const int MaxQueuedPerSlot = 64;
+    private const int MaxQueuedPerSlot = 256;
 
     /// <summary>The work a container's local queue holds, at most, beyond its running inputs.</summary>
     public static readonly TimeSpan QueuedWork = TimeSpan.FromMilliseconds(50);
