@@ -23,7 +23,7 @@ internal sealed class PoolScaler(TimeProvider clock)
     public static void RecordColdStart(PoolState pool, TimeSpan elapsed) => pool.ColdStart = Average(pool.ColdStart, elapsed);
 
     /// <summary>
-    /// Adds how long one input ran to its pool's moving averages: <see cref="PoolState.WarmServiceTime"/> too unless
+    /// Adds how long one input ran to its pool's moving average, and to <see cref="PoolState.WarmServiceTime"/> unless
     /// it was the <paramref name="first"/> its container finished.
     /// </summary>
     public static void RecordServiceTime(PoolState pool, TimeSpan elapsed, bool first = false)
@@ -31,7 +31,7 @@ internal sealed class PoolScaler(TimeProvider clock)
         pool.ServiceTime = Average(pool.ServiceTime, elapsed);
         if (!first)
         {
-            pool.WarmServiceTime = Average(pool.WarmServiceTime, elapsed);
+            pool.RecordWarmServiceTime(elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed);
         }
     }
 
@@ -113,7 +113,8 @@ internal sealed class PoolScaler(TimeProvider clock)
     /// applies: as many as the connected workers' <paramref name="cores"/> can keep busy (a container limited to less
     /// than a core counts as that fraction of one). Containers beyond that share the same cores, so they add no
     /// throughput, and each new one costs a cold start and compiles the same code again. The time judged is
-    /// <see cref="PoolState.WarmServiceTime"/>, without each container's first input, which pays for compiling. Until
+    /// <see cref="PoolState.WarmServiceTime"/>, the shortest of the last few inputs other than each container's first
+    /// (which pays for compiling), so that a busy moment that delays a few outputs does not lift the cap. Until
     /// it is measured the cap applies too, unless an input other than its container's first has already run longer
     /// than a short one: a cold start is itself CPU work, and more of them at once than there are cores only delay each
     /// other; once the inputs prove long (a function that waits on I/O), the pool scales out as its load asks. Batching

@@ -208,10 +208,35 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public TimeSpan? ServiceTime { get; set; }
 
     /// <summary>
-    /// As <see cref="ServiceTime"/>, leaving out each container's first input, which also pays for compiling the code
-    /// it runs; null before a container has finished a second.
+    /// The shortest of the last few inputs' times as <see cref="ServiceTime"/> measures them, leaving out each
+    /// container's first input, which also pays for compiling the code it runs; null before a container has finished a
+    /// second. The shortest, not an average: waiting for a busy core or a late message only adds to an input's time, so
+    /// a function whose inputs are short shows it in its fastest ones.
     /// </summary>
-    public TimeSpan? WarmServiceTime { get; set; }
+    public TimeSpan? WarmServiceTime
+    {
+        get
+        {
+            TimeSpan? shortest = null;
+            for (var i = 0; i < _warmCount; i++)
+            {
+                shortest = shortest is { } s && s <= _warm[i] ? s : _warm[i];
+            }
+            return shortest;
+        }
+    }
+
+    private readonly TimeSpan[] _warm = new TimeSpan[4];
+    private int _warmCount;
+    private int _warmNext;
+
+    /// <summary>Adds one input's time to <see cref="WarmServiceTime"/>'s window, pushing out the oldest.</summary>
+    public void RecordWarmServiceTime(TimeSpan elapsed)
+    {
+        _warm[_warmNext] = elapsed;
+        _warmNext = (_warmNext + 1) % _warm.Length;
+        _warmCount = Math.Min(_warmCount + 1, _warm.Length);
+    }
 
     /// <summary>
     /// Since when the autoscaler has been starting fewer containers than the load asks for, because the ready ones are

@@ -109,6 +109,24 @@ public sealed class PoolScalerCpuTests
     }
 
     [Fact]
+    public void Plan_AFewDelayedOutputsAmongShortInputs_KeepTheCap()
+    {
+        var pool = Pool(new FunctionSettings());
+        var first = Container(pool);
+        var second = Container(pool);
+        Finish(first, TimeSpan.FromMilliseconds(200));
+        Finish(second, TimeSpan.FromMilliseconds(200));
+        Finish(first, TimeSpan.FromMilliseconds(0.05));
+        Finish(second, TimeSpan.FromMilliseconds(40), 3); // a busy moment: three outputs late
+        Backlog(pool, 10_000);
+
+        _scaler.Plan(pool, Cores).Desired.Should().Be(2);
+
+        Finish(first, TimeSpan.FromMilliseconds(40)); // the last few inputs were all long: they wait, not compute
+        _scaler.Plan(pool, Cores).Desired.Should().Be(10_000);
+    }
+
+    [Fact]
     public void Plan_FirstInputsStillRunning_KeepTheCapUntilALaterInputRunsLong()
     {
         var pool = Pool(new FunctionSettings());
