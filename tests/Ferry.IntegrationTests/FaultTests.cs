@@ -23,9 +23,9 @@ public sealed class FaultTests(RuncFixture fixture, ITestOutputHelper output) : 
 {
     /// <summary>
     /// The inputs a container of a function with MaxInputs = 1 holds at most (<see cref="ContainerState.CapacityAt"/>):
-    /// the one it runs and the ones queued behind it to hide the round trip per input, up to 256 for a fast function.
+    /// the one it runs and the ones queued behind it to hide the round trip per input, up to 64 for a fast function.
     /// </summary>
-    private const int HeldPerContainer = 256;
+    private const int HeldPerContainer = 64;
 
     private static readonly TimeSpan MapLimit = TimeSpan.FromMinutes(5);
 

@@ -22,18 +22,8 @@ internal sealed class PoolScaler(TimeProvider clock)
     /// <summary>Adds a container's start-to-ready time to its pool's moving average.</summary>
     public static void RecordColdStart(PoolState pool, TimeSpan elapsed) => pool.ColdStart = Average(pool.ColdStart, elapsed);
 
-    /// <summary>
-    /// Adds how long one input ran to its pool's moving average, and to <see cref="PoolState.WarmServiceTime"/> unless
-    /// it was the <paramref name="first"/> its container finished.
-    /// </summary>
-    public static void RecordServiceTime(PoolState pool, TimeSpan elapsed, bool first = false)
-    {
-        pool.ServiceTime = Average(pool.ServiceTime, elapsed);
-        if (!first)
-        {
-            pool.RecordWarmServiceTime(elapsed < TimeSpan.Zero ? TimeSpan.Zero : elapsed);
-        }
-    }
+    /// <summary>Adds how long one input ran to its pool's moving average.</summary>
+    public static void RecordServiceTime(PoolState pool, TimeSpan elapsed) => pool.ServiceTime = Average(pool.ServiceTime, elapsed);
 
     private static TimeSpan Average(TimeSpan? previous, TimeSpan sample)
     {
@@ -56,23 +46,18 @@ internal sealed class PoolScaler(TimeProvider clock)
     }
 
     /// <summary>
-    /// The containers to start and stop for <paramref name="pool"/> now: those the load asks for, no more than
-    /// <see cref="CpuBound"/> allows on the workers' <paramref name="cores"/> (all of them, no cap, when not given), unless
+    /// The containers to start and stop for <paramref name="pool"/> now: those the load asks for, unless
     /// <see cref="Withhold"/> holds them back. Above MaxContainers, idle containers stop at once; otherwise a surplus
     /// container stops only once it has been ready and idle for the whole scale-down window, the longest idle first.
     /// </summary>
-    public ScalePlan Plan(PoolState pool, int cores = int.MaxValue)
+    public ScalePlan Plan(PoolState pool)
     {
         var settings = pool.Settings;
-        var now = clock.GetUtcNow();
         // Requests at the gateway are load like inputs: those waiting are backlog, those being forwarded are running.
         var desired = Desired(settings, pool.Queued + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count);
         var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
-        if (CpuBound(pool, live, cores, now) is { } cap && desired > cap)
-        {
-            desired = Math.Max(cap, settings.MinContainers);
-        }
         var surplus = live.Count - desired;
+        var now = clock.GetUtcNow();
         if (surplus < 0)
         {
             return new ScalePlan(desired, Withhold(pool, live, now) ? Math.Min(-surplus, Floor(pool, live) - live.Count) : -surplus, []);
@@ -99,60 +84,6 @@ internal sealed class PoolScaler(TimeProvider clock)
             }
         }
         return new ScalePlan(desired, 0, stop);
-    }
-
-    /// <summary>
-    /// Inputs that finish within this, as the control plane measures them (from the slot it gives them to their output,
-    /// round trip included), are taken to be bound by CPU: at that size an input's cost is mostly serialising,
-    /// sending and storing it, all CPU work, and a function that waits on I/O for longer is not held back.
-    /// </summary>
-    internal static readonly TimeSpan ShortInput = TimeSpan.FromMilliseconds(5);
-
-    /// <summary>
-    /// The most containers worth having for a pool whose inputs are short (<see cref="ShortInput"/>), or null when no cap
-    /// applies: as many as the connected workers' <paramref name="cores"/> can keep busy (a container limited to less
-    /// than a core counts as that fraction of one). Containers beyond that share the same cores, so they add no
-    /// throughput, and each new one costs a cold start and compiles the same code again. The time judged is
-    /// <see cref="PoolState.WarmServiceTime"/>, the shortest of the last few inputs other than each container's first
-    /// (which pays for compiling), so that a busy moment that delays a few outputs does not lift the cap. Until
-    /// it is measured the cap applies too, unless an input other than its container's first has already run longer
-    /// than a short one: a cold start is itself CPU work, and more of them at once than there are cores only delay each
-    /// other; once the inputs prove long (a function that waits on I/O), the pool scales out as its load asks. Batching
-    /// and web pools are not capped.
-    /// </summary>
-    internal static int? CpuBound(PoolState pool, IReadOnlyList<ContainerState> live, int cores, DateTimeOffset now)
-    {
-        var settings = pool.Settings;
-        if (cores == int.MaxValue || (settings.BatchMaxSize ?? 1) > 1 || settings.Web is not null || pool.WebWaiting > 0)
-        {
-            return null;
-        }
-        if (pool.WarmServiceTime is { } serviceTime)
-        {
-            if (serviceTime > ShortInput)
-            {
-                return null;
-            }
-        }
-        else
-        {
-            foreach (var container in live)
-            {
-                if (container.AverageRunMs is null)
-                {
-                    continue; // its first input also pays for compiling: its time says little about the next ones
-                }
-                foreach (var input in container.Running.Values)
-                {
-                    if (input.StartedAt != DateTimeOffset.MaxValue && now - input.StartedAt > ShortInput)
-                    {
-                        return null;
-                    }
-                }
-            }
-        }
-        var share = Math.Clamp(settings.Cpu ?? 1, 1e-3, 1);
-        return Math.Max(1, (int)Math.Ceiling(Math.Max(1, cores) / share - 1e-9));
     }
 
     /// <summary>

@@ -834,8 +834,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 }
                 if (input.StartedAt != DateTimeOffset.MaxValue)
                 {
-                    PoolScaler.RecordServiceTime(container.Pool, now - input.StartedAt, first: container.AverageRunMs is null);
                     container.RecordRun(now - input.StartedAt);
+                    PoolScaler.RecordServiceTime(container.Pool, now - input.StartedAt);
                 }
                 Detach(input);
                 if (output.Success || !TryRetryLocked(input, output.Error, now))
@@ -1400,7 +1400,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             return;
         }
-        var plan = _scaler.Plan(pool, _workers.Cores);
+        var plan = _scaler.Plan(pool);
         pool.WaitingForResources = false;
         for (var i = 0; i < plan.ToStart; i++)
         {

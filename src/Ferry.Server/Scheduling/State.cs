@@ -80,9 +80,8 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     /// <summary>
     /// Inputs a container may hold at <paramref name="now"/>: its concurrency plus a local queue that hides the round
     /// trip per input. The queue holds about <see cref="QueuedWork"/> of work at the pace the container's inputs have
-    /// been finishing, between 5 and 256 inputs per slot: a trivial function gets batches large enough that messages and
-    /// their handling no longer bound it, and deep enough that a pool held to one container per core (see
-    /// <see cref="PoolScaler.CpuBound"/>) keeps as many inputs in flight as eight containers did, and a slow one keeps a short queue, so that the last inputs of a map are not
+    /// been finishing, between 5 and 64 inputs per slot: a trivial function gets batches large enough that messages and
+    /// their handling no longer bound it, and a slow one keeps a short queue, so that the last inputs of a map are not
     /// left waiting behind a busy container while others idle. A container running an input for longer than that falls
     /// back to the short queue, so that inputs which wait on each other are not stacked behind one that blocks.
     /// </summary>
@@ -97,7 +96,7 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
     }
 
     private const int MinQueuedPerSlot = 5;
-    private const int MaxQueuedPerSlot = 256;
+    private const int MaxQueuedPerSlot = 64;
 
     /// <summary>The work a container's local queue holds, at most, beyond its running inputs.</summary>
     public static readonly TimeSpan QueuedWork = TimeSpan.FromMilliseconds(50);
@@ -206,37 +205,6 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
 
     /// <summary>A moving average of how long one input of this pool ran in a container; null before the first ended.</summary>
     public TimeSpan? ServiceTime { get; set; }
-
-    /// <summary>
-    /// The shortest of the last few inputs' times as <see cref="ServiceTime"/> measures them, leaving out each
-    /// container's first input, which also pays for compiling the code it runs; null before a container has finished a
-    /// second. The shortest, not an average: waiting for a busy core or a late message only adds to an input's time, so
-    /// a function whose inputs are short shows it in its fastest ones.
-    /// </summary>
-    public TimeSpan? WarmServiceTime
-    {
-        get
-        {
-            TimeSpan? shortest = null;
-            for (var i = 0; i < _warmCount; i++)
-            {
-                shortest = shortest is { } s && s <= _warm[i] ? s : _warm[i];
-            }
-            return shortest;
-        }
-    }
-
-    private readonly TimeSpan[] _warm = new TimeSpan[4];
-    private int _warmCount;
-    private int _warmNext;
-
-    /// <summary>Adds one input's time to <see cref="WarmServiceTime"/>'s window, pushing out the oldest.</summary>
-    public void RecordWarmServiceTime(TimeSpan elapsed)
-    {
-        _warm[_warmNext] = elapsed;
-        _warmNext = (_warmNext + 1) % _warm.Length;
-        _warmCount = Math.Min(_warmCount + 1, _warm.Length);
-    }
 
     /// <summary>
     /// Since when the autoscaler has been starting fewer containers than the load asks for, because the ready ones are

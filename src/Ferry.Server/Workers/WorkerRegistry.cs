@@ -15,20 +15,6 @@ internal sealed class WorkerRegistry
 
     public int Count => _workers.Count;
 
-    /// <summary>The CPU cores the connected workers offer, each worker's rounded up; at least 1.</summary>
-    public int Cores
-    {
-        get
-        {
-            var cores = 0;
-            foreach (var worker in _workers.Values)
-            {
-                cores += (int)Math.Ceiling(worker.Resources.Cpu - 1e-9);
-            }
-            return Math.Max(1, cores);
-        }
-    }
-
     /// <summary>Completes when a worker registers next.</summary>
     public Task Changed => _changed.Task;
 

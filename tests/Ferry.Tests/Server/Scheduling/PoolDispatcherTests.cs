@@ -134,23 +134,22 @@ public sealed class PoolDispatcherTests
     }
 
     [Fact]
-    public void Dispatch_WarmPoolOfAFastFunction_QueuesUpTo256PerSlot()
+    public void Dispatch_WarmPoolOfAFastFunction_QueuesUpTo64PerSlot()
     {
         var pool = Pool(new FunctionSettings { MaxInputs = 1 });
         var container = Container(pool, "ct-a", ContainerStatus.Ready);
         container.RecordRun(TimeSpan.FromMilliseconds(0.1));
-        Queue(pool, 300);
+        Queue(pool, 100);
 
         new PoolDispatcher(_clock).Dispatch(pool).Should().BeTrue();
 
-        Sent(container).Should().Equal(Enumerable.Range(1, 256).Select(i => (long)i));
-        pool.Ready.Should().HaveCount(44);
+        Sent(container).Should().Equal(Enumerable.Range(1, 64).Select(i => (long)i));
+        pool.Ready.Should().HaveCount(36);
     }
 
     [Theory]
     [InlineData(null, 5)]
-    [InlineData(0.1, 256)]
-    [InlineData(0.5, 100)]
+    [InlineData(0.1, 64)]
     [InlineData(2.0, 25)]
     [InlineData(10.0, 5)]
     [InlineData(500.0, 5)]
@@ -174,7 +173,7 @@ public sealed class PoolDispatcherTests
         container.RecordRun(TimeSpan.FromMilliseconds(0.1));
         Queue(pool, 1);
         new PoolDispatcher(_clock).Dispatch(pool).Should().BeTrue();
-        container.CapacityAt(_clock.GetUtcNow()).Should().Be(256);
+        container.CapacityAt(_clock.GetUtcNow()).Should().Be(64);
 
         _clock.Advance(ContainerState.QueuedWork + TimeSpan.FromMilliseconds(1));
 

@@ -85,16 +85,4 @@ public sealed class WorkerRegistryTests
     [Fact]
     public void WhyNot_NoWorkers_SaysSo() =>
         new WorkerRegistry().WhyNot(new FunctionSettings()).Should().Be("no worker is connected");
-
-    [Fact]
-    public void Cores_SumsEachConnectedWorkerRoundedUp()
-    {
-        var registry = new WorkerRegistry();
-        registry.Cores.Should().Be(1);
-
-        registry.Register(Hello("w1", cpu: 2), "tk-1", new NullPeer());
-        registry.Register(new WorkerHello("w2", "w2", "process", new WorkerResources(1.5, 8192, [], 4), []), "tk-2", new NullPeer());
-
-        registry.Cores.Should().Be(4);
-    }
 }
