@@ -201,6 +201,7 @@ if (args.SequenceEqual(["--only", "calls"]))
         results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
         mapRates[count] = rate;
     }
+    AddUntieredMap(100_000, await Measure.MapThroughputAsync(harness, 100_000, untiered: true), echoRate);
     await AddDaskAsync(warm.P50, mapRates);
     runtimes = "process runtime, calls and maps only";
     return Append();
@@ -213,6 +214,7 @@ if (args.SequenceEqual(["--only", "map1m"]))
     {
         var rate = await Measure.MapThroughputAsync(harness, count);
         results.Add(($"map of {count:N0} inputs", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
+        AddUntieredMap(count, await Measure.MapThroughputAsync(harness, count, untiered: true), echoRate);
     }
     runtimes = "process runtime, maps of 100,000 and 1,000,000 only";
     return Append();
@@ -447,6 +449,10 @@ void AddColdStart(string name, ColdStart cold, double floor, string floorName, s
     results.Add(("  runtime ready (connect, enter)", Ms(cold.Ready), "", ""));
     results.Add(("  first output", Ms(cold.FirstOutput), "", ""));
 }
+
+// A map of a function whose containers run with tiered compilation off, the opt-in docs/autoscaling.md describes.
+void AddUntieredMap(int count, double rate, double echoRate) =>
+    results.Add(($"map of {count:N0} inputs, tiered compilation off in its containers (opt-in)", $"{rate:N0} inputs/s", $"{echoRate:N0} requests/s (echo, 8 concurrent)", Ratio(rate, echoRate)));
 
 static string Us(double us) => us.ToString("0.0", CultureInfo.InvariantCulture) + " µs";
 

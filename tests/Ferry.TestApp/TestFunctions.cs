@@ -22,6 +22,8 @@ public sealed class TestFunctions
         Placeholders = new PlaceholderFunctions(App);
         Volumes = new VolumeFunctions(App);
         Square = App.Function<int, int>(SquareOf, name: "square");
+        // Tiered compilation off in its containers, as docs/autoscaling.md suggests for maps of many tiny inputs.
+        SquareUntiered = App.Function<int, int>(SquareOf, new FunctionOptions { Secrets = [Secret.FromDictionary(new Dictionary<string, string?> { ["DOTNET_TieredCompilation"] = "0" })] }, name: "square_untiered");
         Add = App.Function<int, int, int>((a, b) => a + b, name: "add");
         Echo = App.Function<byte[], byte[]>(data => data, name: "echo");
         Record = App.Function<Point, Point>(p => p with { X = p.X * 2, Tags = [.. p.Tags, "seen"] }, name: "record");
@@ -241,6 +243,9 @@ public sealed class TestFunctions
     public App App { get; }
 
     public Function<int, int> Square { get; }
+
+    /// <summary>As <see cref="Square"/>, with the runtime's tiered compilation off in its containers.</summary>
+    public Function<int, int> SquareUntiered { get; }
 
     public Function<int, int, int> Add { get; }
 
