@@ -586,9 +586,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             return;
         }
-        call.Cancelled = true;
+        var error = call.Cancellation = new RemoteError("InputCancelled", message, null, ErrorKinds.Cancelled);
         call.Final = true;
-        var error = new RemoteError("InputCancelled", message, null, ErrorKinds.Cancelled);
         var byContainer = new Dictionary<ContainerState, List<long>>();
         foreach (var input in call.Open.Values.ToList())
         {
@@ -789,10 +788,9 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             var inputs = pool.Stored.Apply(page, read);
             var call = page.Call;
-            if (call.Cancelled)
+            if (call.Cancellation is { } error)
             {
                 // The call was cancelled while these waited in the store: they end as its other inputs did.
-                var error = new RemoteError("InputCancelled", "The call was cancelled.", null, ErrorKinds.Cancelled);
                 var cancelled = new List<(InputState, ContainerOutput)>(inputs.Count);
                 foreach (var input in inputs)
                 {

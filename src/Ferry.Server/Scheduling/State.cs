@@ -41,7 +41,9 @@ internal sealed class CallState(CallRecord record, PoolState pool)
     public Dictionary<int, InputState> Open { get; } = [];
     /// <summary>Completed outside the scheduler's lock only (see <see cref="OutputPublisher.TakeSignal"/>).</summary>
     public TaskCompletionSource Changed { get; set; } = new();
-    public bool Cancelled { get; set; }
+    /// <summary>The error every input of the call ends with once it is cancelled; null while it is not.</summary>
+    public RemoteError? Cancellation { get; set; }
+    public bool Cancelled => Cancellation is not null;
     public bool IsDone => Final && Outputs.Count == Indices.Count;
 
     /// <summary>When the call's last output was published; it leaves memory a grace period later, or once read whole.</summary>
