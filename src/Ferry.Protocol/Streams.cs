@@ -73,6 +73,11 @@ public sealed record WorkerResources(double Cpu, long MemoryMiB, IReadOnlyList<G
 public sealed record WorkerHello(string WorkerId, string Name, string Runtime, WorkerResources Resources, IReadOnlyList<string> RunningContainers) : WorkerMessage;
 
 /// <summary>Asks a worker to start a container.</summary>
+/// <remarks>
+/// With <c>ForThroughput</c> the container is started to work off a backlog, not to answer a first call: the worker
+/// starts it so that its throughput comes first, at some cost to its start and its per-call latency (tiered
+/// compilation off).
+/// </remarks>
 public sealed record StartContainerCommand(
     string ContainerId,
     string Token,
@@ -84,7 +89,8 @@ public sealed record StartContainerCommand(
     IReadOnlyList<int> GpuIndices,
     JsonElement? Parameters = null,
     ContainerInput? FirstInput = null,
-    IReadOnlyDictionary<string, string>? SecretEnvironment = null) : WorkerMessage;
+    IReadOnlyDictionary<string, string>? SecretEnvironment = null,
+    bool ForThroughput = false) : WorkerMessage;
 
 public sealed record StopContainerCommand(string ContainerId, double GraceSeconds, string Reason) : WorkerMessage;
 

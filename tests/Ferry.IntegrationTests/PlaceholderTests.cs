@@ -19,10 +19,7 @@ public sealed class PlaceholderTests(PlaceholderFixture placeholders, ServerFixt
     /// <summary>A cold start of <paramref name="function"/> on a new app of <paramref name="fixture"/>; with placeholders, from one.</summary>
     private static async Task<T> ColdAsync<T>(ServerFixture fixture, Func<Task<T>> function)
     {
-        var appId = await fixture.NewAppAsync();
-        // The app's min container of `warm` starts on its own, and may take a placeholder first: let it.
-        await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(appId).Any(p => p.PoolId == "warm"
-            && p.Containers.Values.Any(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready)));
+        await NewAppAsync(fixture);
         if (fixture is PlaceholderFixture pool)
         {
             await pool.WaitForPlaceholderAsync();
@@ -34,6 +31,35 @@ public sealed class PlaceholderTests(PlaceholderFixture placeholders, ServerFixt
             after.Placeholders.Taken.Should().Be(taken + 1, "the cold start took a ready placeholder");
         }
         return result;
+    }
+
+    /// <summary>A new app of <paramref name="fixture"/>, once its min container of `warm` (which may take a placeholder) is ready.</summary>
+    private static async Task NewAppAsync(ServerFixture fixture)
+    {
+        var appId = await fixture.NewAppAsync();
+        await fixture.WaitUntilAsync(() => fixture.Scheduler.PoolsOfApp(appId).Any(p => p.PoolId == "warm"
+            && p.Containers.Values.Any(c => c.Status == Ferry.Server.Scheduling.ContainerStatus.Ready)));
+    }
+
+    [Fact]
+    public async Task A_maps_containers_start_as_new_processes_with_tiering_off_while_a_calls_comes_from_a_placeholder()
+    {
+        var call = await ColdAsync(placeholders, () => placeholders.Functions.Placeholders.Probe.RemoteAsync("call"));
+        call.Environment.Should().NotContainKey("DOTNET_TieredCompilation", "a call's container keeps the runtime's defaults");
+
+        await NewAppAsync(placeholders);
+        await placeholders.WaitForPlaceholderAsync();
+        var taken = placeholders.Placeholders.Taken;
+        var mapped = new List<ContainerProbe>();
+        await foreach (var probe in placeholders.Functions.Placeholders.Probe.MapAsync(["a", "b", "c", "d", "e", "f"]).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
+        {
+            mapped.Add(probe);
+        }
+
+        mapped.Should().HaveCount(6).And.OnlyContain(p => p.Environment["DOTNET_TieredCompilation"] == "0",
+            "a map's containers compile their code once, fully optimised");
+        mapped.Should().OnlyContain(p => p.Environment["PROBE_SECRET"] == PlaceholderFunctions.SecretValue);
+        placeholders.Placeholders.Taken.Should().Be(taken, "a placeholder started with tiering on, so the map's containers are new processes");
     }
 
     [Fact]

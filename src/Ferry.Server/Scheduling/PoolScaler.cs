@@ -31,6 +31,20 @@ internal sealed class PoolScaler(TimeProvider clock)
         return previous is { } p ? TimeSpan.FromTicks((long)Math.Round((1 - Smoothing) * p.Ticks + Smoothing * sample.Ticks)) : sample;
     }
 
+    /// <summary>Inputs that run at least this long, on average, make a map's start-up cost too small to trade for.</summary>
+    internal static readonly TimeSpan ShortInput = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Whether the container <paramref name="pool"/> starts now should start for throughput
+    /// (<see cref="StartContainerCommand.ForThroughput"/>): its next input is a map's, or its backlog is so long that part
+    /// of it waits in the store, and its inputs are not known to run for <see cref="ShortInput"/> or longer. Such work
+    /// is many inputs whose per-input cost the container's own compiling can outweigh; a call, or a map of long inputs,
+    /// keeps the quicker start from a placeholder.
+    /// </summary>
+    public static bool StartsForThroughput(PoolState pool) =>
+        (pool.Stored.Count > 0 || pool.Ready.First?.Value.Call.Record.Kind == CallKinds.Map)
+        && !(pool.ServiceTime >= ShortInput);
+
     /// <summary>
     /// Containers a pool should have: enough for the load at the target per container, plus the buffer while the
     /// function is active, never below the minimum and never above the maximum.
