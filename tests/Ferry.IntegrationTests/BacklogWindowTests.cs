@@ -3,21 +3,22 @@ using Ferry.Server.Scheduling;
 
 namespace Ferry.IntegrationTests;
 
-/// <summary>A server that keeps only a small window of each pool's queued inputs in memory, on SQLite.</summary>
+/// <summary>A server that keeps only a small window of each pool's queued inputs, and of each call's outputs, in memory, on SQLite.</summary>
 public sealed class SmallBacklogFixture : ServerFixture
 {
-    protected override SchedulerOptions SchedulerOptions => new() { BacklogWindow = BacklogWindowScenarios.Window };
+    protected override SchedulerOptions SchedulerOptions => new() { BacklogWindow = BacklogWindowScenarios.Window, OutputWindow = BacklogWindowScenarios.Window };
 }
 
-/// <summary>A server that keeps only a small window of each pool's queued inputs in memory, on PostgreSQL.</summary>
+/// <summary>A server that keeps only a small window of each pool's queued inputs, and of each call's outputs, in memory, on PostgreSQL.</summary>
 public sealed class SmallBacklogPostgresFixture : PostgresServerFixture
 {
-    protected override SchedulerOptions SchedulerOptions => new() { BacklogWindow = BacklogWindowScenarios.Window };
+    protected override SchedulerOptions SchedulerOptions => new() { BacklogWindow = BacklogWindowScenarios.Window, OutputWindow = BacklogWindowScenarios.Window };
 }
 
 /// <summary>
-/// Maps many times larger than the window a pool keeps in memory: the rest wait in the store and are read back in
-/// order as the window drains, before and after a restart.
+/// Maps many times larger than the windows kept in memory: the queued inputs beyond the pool's window wait in the store
+/// and are read back in order as the window drains, before and after a restart; the outputs beyond the call's window
+/// are read from the store by a reader behind them.
 /// </summary>
 internal static class BacklogWindowScenarios
 {
@@ -46,6 +47,28 @@ internal static class BacklogWindowScenarios
 
         squares.Should().Equal(Enumerable.Range(0, 3_000).Select(x => x * x));
         peak.Should().BeInRange(1, Window, "no more than the window of queued inputs is held in memory");
+    }
+
+    public static async Task SpawnMapReadAfterItEndsGivesEveryOutputOnceAsync(ServerFixture fixture)
+    {
+        await fixture.NewAppAsync();
+        using var timeout = new CancellationTokenSource(Limit);
+        const int Count = 1_000;
+        var map = await fixture.Functions.Square.SpawnMapAsync(Enumerable.Range(0, Count), timeout.Token);
+        var call = await fixture.Scheduler.GetCallAsync(map.Id, timeout.Token);
+        await fixture.Scheduler.WaitUntilAsync(() => call.IsDone, timeout.Token);
+
+        call.Outputs.Count.Should().BeLessThanOrEqualTo(Window, "the call, still in memory, keeps only its latest outputs");
+        call.OutputsBefore.Should().BeGreaterThan(0);
+        (await map.GetStatsAsync(timeout.Token)).Should().Be(new Ferry.FunctionCallStats(Succeeded: Count, Failed: 0, Pending: 0, AllSubmitted: true));
+        var outcomes = new List<Ferry.Outcome<int>>();
+        await foreach (var outcome in map.IterateOutcomesAsync(timeout.Token))
+        {
+            outcomes.Add(outcome);
+        }
+
+        outcomes.Select(o => o.Index).Order().Should().Equal(Enumerable.Range(0, Count), "every output once: from the store, then from memory");
+        outcomes.Should().OnlyContain(o => o.IsSuccess && o.Value == o.Index * o.Index);
     }
 
     public static async Task CancelledSpawnMapEndsTheInputsWaitingInTheStoreAsync(ServerFixture fixture)
@@ -94,6 +117,10 @@ public sealed class BacklogWindowTests(SmallBacklogFixture fixture) : IClassFixt
         BacklogWindowScenarios.MapReturnsEveryResultInOrderAsync(fixture);
 
     [Fact]
+    public Task SpawnMap_ReadAfterItEnds_GivesEveryOutputOnceFromTheStoreThenMemory() =>
+        BacklogWindowScenarios.SpawnMapReadAfterItEndsGivesEveryOutputOnceAsync(fixture);
+
+    [Fact]
     public Task SpawnMap_CancelledWhileMostInputsWaitInTheStore_EveryInputEnds() =>
         BacklogWindowScenarios.CancelledSpawnMapEndsTheInputsWaitingInTheStoreAsync(fixture);
 
@@ -107,6 +134,10 @@ public sealed class BacklogWindowPostgresTests(SmallBacklogPostgresFixture fixtu
     [PostgresFact]
     public Task Map_ManyTimesTheWindow_ReturnsEveryResultInOrderWithTheWindowInMemory() =>
         BacklogWindowScenarios.MapReturnsEveryResultInOrderAsync(fixture);
+
+    [PostgresFact]
+    public Task SpawnMap_ReadAfterItEnds_GivesEveryOutputOnceFromTheStoreThenMemory() =>
+        BacklogWindowScenarios.SpawnMapReadAfterItEndsGivesEveryOutputOnceAsync(fixture);
 
     [PostgresFact]
     public Task SpawnMap_CancelledWhileMostInputsWaitInTheStore_EveryInputEnds() =>

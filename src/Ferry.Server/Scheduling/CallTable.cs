@@ -48,6 +48,28 @@ internal sealed class CallTable(SchedulerOptions options)
         }
     }
 
+    /// <summary>
+    /// Lets the oldest half of a call's in-memory outputs go once it holds more than
+    /// <see cref="SchedulerOptions.OutputWindow"/>: a reader behind them reads them from the store, where they were
+    /// committed before they were published. A spawn nobody reads yet, or a long map, so keeps a bounded number of
+    /// outputs alive, rather than all of them until the call ends.
+    /// </summary>
+    public void TrimOutputs(CallState call)
+    {
+        if (call.Outputs.Count <= options.OutputWindow)
+        {
+            return;
+        }
+        var drop = call.Outputs.Count - options.OutputWindow / 2;
+        for (var i = 0; i < drop; i++)
+        {
+            call.FailedBefore += call.Outputs[i].Success ? 0 : 1;
+        }
+        call.Outputs.RemoveRange(0, drop);
+        call.OutputsBefore += drop;
+        _releasedOutputs += drop;
+    }
+
     /// <summary>Lets a call leave memory; later reads come from the store.</summary>
     public void Evict(CallState call, DateTimeOffset now)
     {

@@ -54,7 +54,8 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
                 }
                 foreach (var (call, output) in head.Outputs)
                 {
-                    call.Outputs.Add(output with { Cursor = call.Outputs.Count + 1 });
+                    call.Outputs.Add(output with { Cursor = call.Published + 1 });
+                    calls.TrimOutputs(call);
                     calls.MarkIfDone(call, clock.GetUtcNow());
                     signals.Add(TakeSignal(call));
                 }
@@ -92,8 +93,9 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
     }
 
     /// <summary>
-    /// A call's outputs after <paramref name="after"/>, waiting up to <paramref name="wait"/> for one to arrive. A call
-    /// read to its end leaves memory.
+    /// A call's outputs after <paramref name="after"/>, waiting up to <paramref name="wait"/> for one to arrive; those
+    /// that left memory (<see cref="CallTable.TrimOutputs"/>) are read from the store. A call read to its end leaves
+    /// memory.
     /// </summary>
     public async Task<OutputBatch> WaitForOutputsAsync(CallState call, long after, TimeSpan wait, int limit, CancellationToken cancellationToken)
     {
@@ -102,22 +104,32 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
         while (true)
         {
             Task changed;
+            long before;
             lock (gate)
             {
-                var start = (int)Math.Clamp(after, 0, call.Outputs.Count);
-                if (start < call.Outputs.Count || call.IsDone)
+                before = call.OutputsBefore;
+                if (after >= before)
                 {
-                    var take = Math.Min(limit, call.Outputs.Count - start);
-                    var slice = call.Outputs.GetRange(start, take);
-                    var done = call.IsDone && start + take == call.Outputs.Count;
-                    if (done)
+                    var start = (int)Math.Clamp(after - before, 0, call.Outputs.Count);
+                    if (start < call.Outputs.Count || call.IsDone)
                     {
-                        // Its caller has it all: later reads, if any, come from the store.
-                        calls.Evict(call, clock.GetUtcNow());
+                        var take = Math.Min(limit, call.Outputs.Count - start);
+                        var slice = call.Outputs.GetRange(start, take);
+                        var next = before + start + take;
+                        var done = call.IsDone && next == call.Published;
+                        if (done)
+                        {
+                            // Its caller has it all: later reads, if any, come from the store.
+                            calls.Evict(call, clock.GetUtcNow());
+                        }
+                        return new OutputBatch(slice, next, done, call.Indices.Count);
                     }
-                    return new OutputBatch(slice, start + take, done, call.Indices.Count);
                 }
                 changed = call.Changed.Task;
+            }
+            if (after < before)
+            {
+                return await ReadFromStoreAsync(call, Math.Max(0, after), (int)Math.Min(limit, before - Math.Max(0, after)), cancellationToken).ConfigureAwait(false);
             }
             var remaining = deadline - TimeProvider.System.GetUtcNow();
             if (remaining <= TimeSpan.Zero)
@@ -132,6 +144,23 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
             catch (TimeoutException)
             {
             }
+        }
+    }
+
+    /// <summary>An output as the store keeps it, as callers read it.</summary>
+    public static OutputItem ToOutput(StoredOutput output) =>
+        new(output.Index, output.Success, output.Result is null ? null : System.Text.Json.JsonDocument.Parse(output.Result).RootElement.Clone(),
+            output.ResultBlob, output.Error, output.Cursor);
+
+    /// <summary>Outputs of a call still in memory that left its window: committed, so the store has them in the same order.</summary>
+    private async Task<OutputBatch> ReadFromStoreAsync(CallState call, long after, int limit, CancellationToken cancellationToken)
+    {
+        var page = await store.GetOutputsAsync(call.CallId, after, limit, cancellationToken).ConfigureAwait(false);
+        var items = page.Select(ToOutput).ToList();
+        var next = items.Count > 0 ? items[^1].Cursor : after;
+        lock (gate)
+        {
+            return new OutputBatch(items, next, call.IsDone && next == call.Published, call.Indices.Count);
         }
     }
 

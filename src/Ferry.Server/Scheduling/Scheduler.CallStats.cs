@@ -14,12 +14,12 @@ internal sealed partial class Scheduler
         {
             if (_calls.TryGetValue(callId, out var call))
             {
-                var failed = 0;
+                var failed = call.FailedBefore;
                 foreach (var output in call.Outputs)
                 {
                     failed += output.Success ? 0 : 1;
                 }
-                return new CallProgress(callId, call.Indices.Count, call.Outputs.Count - failed, failed, call.Final);
+                return new CallProgress(callId, call.Indices.Count, (int)(call.Published - failed), (int)failed, call.Final);
             }
         }
         var record = await callStore.GetCallAsync(callId, cancellationToken).ConfigureAwait(false)

@@ -49,6 +49,12 @@ public sealed record SchedulerOptions
     public int BacklogWindow { get; init; } = 10_000;
 
     /// <summary>
+    /// How many of one call's outputs are held in memory, about; older ones are read from the store, where every output
+    /// is committed before it is published. Default 10,000.
+    /// </summary>
+    public int OutputWindow { get; init; } = 10_000;
+
+    /// <summary>
     /// Whether a map's containers start for throughput (<see cref="PoolScaler.StartsForThroughput"/>): the worker starts
     /// them as new processes with the runtime's tiered compilation off, unless the function's secrets set it. Such a
     /// container compiles its code once, fully optimised, instead of running unoptimised code and then compiling its hot
@@ -461,16 +467,14 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             call.Indices.UnionWith(indices);
             foreach (var output in outputs)
             {
-                call.Outputs.Add(ToOutput(output.Index, output.Success, output.Result, output.ResultBlob, output.Error, output.Cursor));
+                call.Outputs.Add(OutputPublisher.ToOutput(output));
             }
+            _calls.TrimOutputs(call);
             _calls.Add(call);
             MarkIfDoneLocked(call);
             return call;
         }
     }
-
-    private static OutputItem ToOutput(int index, bool success, string? result, string? resultBlob, RemoteError? error, long cursor) =>
-        new(index, success, result is null ? null : JsonDocument.Parse(result).RootElement.Clone(), resultBlob, error, cursor);
 
     /// <summary>Outputs after <paramref name="after"/>, waiting up to <paramref name="wait"/> for one to arrive.</summary>
     public async Task<OutputBatch> GetOutputsAsync(string callId, long after, TimeSpan wait, int limit, CancellationToken cancellationToken)
@@ -480,7 +484,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             // A finished call that left memory is paged straight from the store, never loaded whole.
             var start = Math.Clamp(after, 0, finished.Total);
             var page = await callStore.GetOutputsAsync(callId, start, limit, cancellationToken).ConfigureAwait(false);
-            var items = page.Select(o => ToOutput(o.Index, o.Success, o.Result, o.ResultBlob, o.Error, o.Cursor)).ToList();
+            var items = page.Select(OutputPublisher.ToOutput).ToList();
             var next = items.Count > 0 ? items[^1].Cursor : start;
             return new OutputBatch(items, next, next == finished.Total, finished.Total);
         }
@@ -586,7 +590,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     private static CallStatus StatusLocked(CallState call)
     {
         var state = call.Cancelled ? "cancelled" : call.IsDone ? "done" : "running";
-        return new CallStatus(call.CallId, call.Record.Function, state, call.Indices.Count, call.Outputs.Count, call.Final);
+        return new CallStatus(call.CallId, call.Record.Function, state, call.Indices.Count, (int)call.Published, call.Final);
     }
 
     private void CancelLocked(CallState call, string message)

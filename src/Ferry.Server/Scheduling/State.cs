@@ -37,14 +37,24 @@ internal sealed class CallState(CallRecord record, PoolState pool)
     public PoolState Pool { get; } = pool;
     public HashSet<int> Indices { get; } = [];
     public bool Final { get; set; } = record.Final;
+    /// <summary>
+    /// The call's latest outputs, in the order they were published; those before them (<see cref="OutputsBefore"/>)
+    /// left memory and are read from the store (<see cref="CallTable.TrimOutputs"/>).
+    /// </summary>
     public List<OutputItem> Outputs { get; } = [];
+    /// <summary>Published outputs no longer in <see cref="Outputs"/>: the first cursor there is this plus one.</summary>
+    public long OutputsBefore { get; set; }
+    /// <summary>How many of the outputs before <see cref="Outputs"/> are failures.</summary>
+    public long FailedBefore { get; set; }
+    /// <summary>Every output published so far, in memory or not; the next one's cursor is this plus one.</summary>
+    public long Published => OutputsBefore + Outputs.Count;
     public Dictionary<int, InputState> Open { get; } = [];
     /// <summary>Completed outside the scheduler's lock only (see <see cref="OutputPublisher.TakeSignal"/>).</summary>
     public TaskCompletionSource Changed { get; set; } = new();
     /// <summary>The error every input of the call ends with once it is cancelled; null while it is not.</summary>
     public RemoteError? Cancellation { get; set; }
     public bool Cancelled => Cancellation is not null;
-    public bool IsDone => Final && Outputs.Count == Indices.Count;
+    public bool IsDone => Final && Published == Indices.Count;
 
     /// <summary>When the call's last output was published; it leaves memory a grace period later, or once read whole.</summary>
     public DateTimeOffset? DoneAt { get; set; }

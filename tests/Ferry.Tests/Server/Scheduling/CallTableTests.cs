@@ -42,6 +42,31 @@ public sealed class CallTableTests
     }
 
     [Fact]
+    public void TrimOutputs_BeyondTheWindow_KeepsTheLatestHalfAndCountsWhatLeft()
+    {
+        var table = new CallTable(Options with { OutputWindow = 10 });
+        var call = DoneCall("fc-1");
+        for (var i = 1; i < 10; i++)
+        {
+            call.Indices.Add(i);
+            call.Outputs.Add(new OutputItem(i, i % 3 != 0, null, null, null, call.Published + 1));
+        }
+        table.TrimOutputs(call);
+        (call.OutputsBefore, call.Outputs.Count).Should().Be((0, 10), "ten outputs fit the window");
+
+        call.Indices.Add(10);
+        call.Outputs.Add(new OutputItem(10, true, null, null, null, 11));
+        table.TrimOutputs(call);
+
+        call.Outputs.Select(o => o.Cursor).Should().Equal(7, 8, 9, 10, 11);
+        call.OutputsBefore.Should().Be(6);
+        call.Published.Should().Be(11);
+        call.FailedBefore.Should().Be(1, "of the outputs that left memory (indices 0 to 5) only index 3's failed");
+        call.IsDone.Should().BeTrue();
+        table.ReleasedOutputs.Should().Be(6);
+    }
+
+    [Fact]
     public void Add_ReloadedAfterEviction_IsNoLongerEvicted()
     {
         var table = new CallTable(Options);
