@@ -51,12 +51,13 @@ public sealed class PlaceholderTests(PlaceholderFixture placeholders, ServerFixt
         await placeholders.WaitForPlaceholderAsync();
         var taken = placeholders.Placeholders.Taken;
         var mapped = new List<ContainerProbe>();
-        await foreach (var probe in placeholders.Functions.Placeholders.Probe.MapAsync(["a", "b", "c", "d", "e", "f"]).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
+        var labels = Enumerable.Range(0, Ferry.Server.Scheduling.PoolScaler.ManyInputs).Select(i => $"item-{i}");
+        await foreach (var probe in placeholders.Functions.Placeholders.Probe.MapAsync(labels).WithCancellation(new CancellationTokenSource(TimeSpan.FromSeconds(60)).Token))
         {
             mapped.Add(probe);
         }
 
-        mapped.Should().HaveCount(6).And.OnlyContain(p => p.Environment["DOTNET_TieredCompilation"] == "0",
+        mapped.Should().HaveCount(Ferry.Server.Scheduling.PoolScaler.ManyInputs).And.OnlyContain(p => p.Environment["DOTNET_TieredCompilation"] == "0",
             "a map's containers compile their code once, fully optimised");
         mapped.Should().OnlyContain(p => p.Environment["PROBE_SECRET"] == PlaceholderFunctions.SecretValue);
         placeholders.Placeholders.Taken.Should().Be(taken, "a placeholder started with tiering on, so the map's containers are new processes");

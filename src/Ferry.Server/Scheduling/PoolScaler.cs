@@ -34,15 +34,20 @@ internal sealed class PoolScaler(TimeProvider clock)
     /// <summary>Inputs that run at least this long, on average, make a map's start-up cost too small to trade for.</summary>
     internal static readonly TimeSpan ShortInput = TimeSpan.FromMilliseconds(10);
 
+    /// <summary>A map of at least this many inputs (or one still receiving them) is many inputs.</summary>
+    internal const int ManyInputs = 100;
+
     /// <summary>
     /// Whether the container <paramref name="pool"/> starts now should start for throughput
-    /// (<see cref="StartContainerCommand.ForThroughput"/>): its next input is a map's, or its backlog is so long that part
-    /// of it waits in the store, and its inputs are not known to run for <see cref="ShortInput"/> or longer. Such work
-    /// is many inputs whose per-input cost the container's own compiling can outweigh; a call, or a map of long inputs,
-    /// keeps the quicker start from a placeholder.
+    /// (<see cref="StartContainerCommand.ForThroughput"/>): its next input is a map's of <see cref="ManyInputs"/> or more
+    /// (or one whose inputs are still arriving), or its backlog is so long that part of it waits in the store; and its
+    /// inputs are not known to run for <see cref="ShortInput"/> or longer. Such work is many inputs whose per-input cost
+    /// the container's own compiling can outweigh. A call, a small map, or a map of long inputs keeps the quicker start
+    /// from a placeholder.
     /// </summary>
     public static bool StartsForThroughput(PoolState pool) =>
-        (pool.Stored.Count > 0 || pool.Ready.First?.Value.Call.Record.Kind == CallKinds.Map)
+        (pool.Stored.Count > 0
+            || pool.Ready.First?.Value.Call is { Record.Kind: CallKinds.Map } map && (!map.Final || map.Indices.Count >= ManyInputs))
         && !(pool.ServiceTime >= ShortInput);
 
     /// <summary>
