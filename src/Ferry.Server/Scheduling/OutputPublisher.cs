@@ -101,6 +101,7 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
     {
         // Long-poll deadlines run on real time even when tests drive the scheduler's clock by hand.
         var deadline = TimeProvider.System.GetUtcNow() + wait;
+        after = Math.Max(0, after);
         while (true)
         {
             Task changed;
@@ -129,7 +130,7 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
             }
             if (after < before)
             {
-                return await ReadFromStoreAsync(call, Math.Max(0, after), (int)Math.Min(limit, before - Math.Max(0, after)), cancellationToken).ConfigureAwait(false);
+                return await ReadFromStoreAsync(call, after, (int)Math.Min(limit, before - after), cancellationToken).ConfigureAwait(false);
             }
             var remaining = deadline - TimeProvider.System.GetUtcNow();
             if (remaining <= TimeSpan.Zero)
