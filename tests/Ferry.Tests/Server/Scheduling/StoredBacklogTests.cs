@@ -34,6 +34,10 @@ public sealed class StoredBacklogTests : IAsyncLifetime
         await Calls.AddInputsAsync(call.Record, [.. Enumerable.Range(first, count).Select(i => new NewInput(i, $"[{i}]", null))], default).WaitAsync(Limit);
 
     /// <summary>Reads pages back as the scheduler does, taking <paramref name="take"/> queued inputs between pages, until nothing waits.</summary>
+    /// <summary>Reads the page's inputs back from the store, as the scheduler does off its lock.</summary>
+    private Task<IReadOnlyList<PendingInput>> ReadAsync(StoredBacklog.Page page) =>
+        Calls.LoadQueuedInputsAsync(page.Call.Record, page.FromId, page.ToId, page.Limit, default).WaitAsync(Limit);
+
     private async Task<List<InputState>> DrainAsync(StoredBacklog backlog, Queue<InputState> ready, int window, int take)
     {
         var dispatched = new List<InputState>();
@@ -46,7 +50,7 @@ public sealed class StoredBacklogTests : IAsyncLifetime
             if (backlog.NextPage(ready.Count, window) is { } page)
             {
                 ready.Count.Should().BeLessThanOrEqualTo(window / 2, "a page is read only once the window has drained to half");
-                var read = await Calls.LoadQueuedInputsAsync(page.Call.Record, page.FromId, page.ToId, page.Limit, default).WaitAsync(Limit);
+                var read = await ReadAsync(page);
                 foreach (var input in backlog.Apply(page, read))
                 {
                     ready.Enqueue(input);
@@ -154,9 +158,9 @@ public sealed class StoredBacklogTests : IAsyncLifetime
         call.Open[3] = new InputState(ids[3], call, 3, null, null);
 
         var page = backlog.NextPage(queued: 0, window: 4)!;
-        var first = backlog.Apply(page, await Calls.LoadQueuedInputsAsync(call.Record, page.FromId, page.ToId, page.Limit, default));
+        var first = backlog.Apply(page, await ReadAsync(page));
         var next = backlog.NextPage(queued: 0, window: 4)!;
-        var second = backlog.Apply(next, await Calls.LoadQueuedInputsAsync(call.Record, next.FromId, next.ToId, next.Limit, default));
+        var second = backlog.Apply(next, await ReadAsync(next));
 
         first.Select(i => i.Index).Should().Equal(0, 2, 4);
         first.Single(i => i.Index == 4).Attempt.Should().Be(2, "an input read back keeps its recorded attempt");
@@ -172,7 +176,7 @@ public sealed class StoredBacklogTests : IAsyncLifetime
         var call = NewCall("fc-1");
         backlog.Add(call, await AcceptAsync(call, 0, 3));
         var page = backlog.NextPage(queued: 0, window: 10)!;
-        var read = await Calls.LoadQueuedInputsAsync(call.Record, page.FromId, page.ToId, page.Limit, default);
+        var read = await ReadAsync(page);
 
         // The next batch of the call commits right after the first, while the page is read: the run grows.
         backlog.Add(call, await AcceptAsync(call, 3, 2));
@@ -207,7 +211,7 @@ public sealed class StoredBacklogTests : IAsyncLifetime
         var call = NewCall("fc-1");
         backlog.Add(call, await AcceptAsync(call, 0, 3));
         var page = backlog.NextPage(queued: 0, window: 10)!;
-        var read = await Calls.LoadQueuedInputsAsync(call.Record, page.FromId, page.ToId, page.Limit, default);
+        var read = await ReadAsync(page);
 
         backlog.Clear();
 
