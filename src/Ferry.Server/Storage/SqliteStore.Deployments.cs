@@ -12,9 +12,9 @@ internal sealed partial class SqliteStore
             call_id TEXT NOT NULL, PRIMARY KEY(app_name, function));
         """;
 
-    public Task SaveDeploymentAsync(DeploymentRecord deployment, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task SaveDeploymentAsync(DeploymentRecord deployment, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        using var command = Command(c, t, """
+        using var command = Command(c, """
             INSERT OR IGNORE INTO deployments(name, version, app_id, build_id, created_at, tag, source, rollback_of, definition)
             VALUES($name, $version, $app, $build, $created, $tag, $source, $rollback, $def)
             """,
@@ -43,9 +43,9 @@ internal sealed partial class SqliteStore
         return rows;
     }
 
-    public Task SaveScheduleFireAsync(ScheduleFireRecord fire, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task SaveScheduleFireAsync(ScheduleFireRecord fire, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        using var command = Command(c, t, """
+        using var command = Command(c, """
             INSERT INTO schedule_fires(app_name, function, last_due, call_id) VALUES($app, $fn, $due, $call)
             ON CONFLICT(app_name, function) DO UPDATE SET last_due = $due, call_id = $call
             """,

@@ -14,13 +14,13 @@ internal sealed partial class SqliteStore
         """;
 
     /// <summary>Throws <see cref="LeaseLostException"/> unless the fence's lease is still its replica's with its epoch.</summary>
-    private static void CheckFence(SqliteConnection connection, SqliteTransaction transaction, LeaseFence? fence)
+    private static void CheckFence(SqliteConnection connection, LeaseFence? fence)
     {
         if (fence is null)
         {
             return;
         }
-        using var check = Command(connection, transaction, "SELECT 1 FROM leases WHERE pool_id = $pool AND replica_id = $replica AND epoch = $epoch",
+        using var check = Command(connection, "SELECT 1 FROM leases WHERE pool_id = $pool AND replica_id = $replica AND epoch = $epoch",
             ("$pool", fence.PoolId), ("$replica", fence.ReplicaId), ("$epoch", fence.Epoch));
         if (check.ExecuteScalar() is null)
         {
@@ -31,13 +31,13 @@ internal sealed partial class SqliteStore
     public Task<PoolLease> TryAcquireLeaseAsync(string poolId, string replicaId, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         PoolLease? lease = null;
-        return WriteAsync((c, t) =>
+        return WriteAsync(c =>
         {
-            using (var upsert = Command(c, t, UpsertLease, ("$pool", poolId), ("$replica", replicaId), ("$expires", Ms(expiresAt)), ("$now", Ms(now))))
+            using (var upsert = Command(c, UpsertLease, ("$pool", poolId), ("$replica", replicaId), ("$expires", Ms(expiresAt)), ("$now", Ms(now))))
             {
                 upsert.ExecuteNonQuery();
             }
-            using var read = Command(c, t, "SELECT replica_id, epoch, expires_at FROM leases WHERE pool_id = $pool", ("$pool", poolId));
+            using var read = Command(c, "SELECT replica_id, epoch, expires_at FROM leases WHERE pool_id = $pool", ("$pool", poolId));
             using var reader = read.ExecuteReader();
             reader.Read();
             lease = new PoolLease(poolId, reader.GetString(0), reader.GetInt64(1), Time(reader.GetInt64(2)));
@@ -51,9 +51,9 @@ internal sealed partial class SqliteStore
     public Task<bool> RenewLeaseAsync(string poolId, string replicaId, long epoch, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
         var renewed = false;
-        return WriteAsync((c, t) =>
+        return WriteAsync(c =>
         {
-            using var update = Command(c, t, "UPDATE leases SET expires_at = $expires WHERE pool_id = $pool AND replica_id = $replica AND epoch = $epoch",
+            using var update = Command(c, "UPDATE leases SET expires_at = $expires WHERE pool_id = $pool AND replica_id = $replica AND epoch = $epoch",
                 ("$expires", Ms(expiresAt)), ("$pool", poolId), ("$replica", replicaId), ("$epoch", epoch));
             renewed = update.ExecuteNonQuery() == 1;
         }).ContinueWith(task =>
@@ -63,9 +63,9 @@ internal sealed partial class SqliteStore
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
-    public Task ReleaseLeaseAsync(string poolId, string replicaId, long epoch, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task ReleaseLeaseAsync(string poolId, string replicaId, long epoch, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        using var update = Command(c, t, "UPDATE leases SET expires_at = $now WHERE pool_id = $pool AND replica_id = $replica AND epoch = $epoch",
+        using var update = Command(c, "UPDATE leases SET expires_at = $now WHERE pool_id = $pool AND replica_id = $replica AND epoch = $epoch",
             ("$now", Ms(now)), ("$pool", poolId), ("$replica", replicaId), ("$epoch", epoch));
         update.ExecuteNonQuery();
     });
@@ -82,9 +82,9 @@ internal sealed partial class SqliteStore
             : null;
     }
 
-    public Task HeartbeatReplicaAsync(ReplicaRecord replica, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task HeartbeatReplicaAsync(ReplicaRecord replica, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        using var upsert = Command(c, t, """
+        using var upsert = Command(c, """
             INSERT INTO replicas(replica_id, url, heartbeat_at) VALUES($id, $url, $at)
             ON CONFLICT(replica_id) DO UPDATE SET url = excluded.url, heartbeat_at = excluded.heartbeat_at
             """, ("$id", replica.ReplicaId), ("$url", replica.Url), ("$at", Ms(replica.HeartbeatAt)));
@@ -106,9 +106,9 @@ internal sealed partial class SqliteStore
         return replicas;
     }
 
-    public Task RemoveReplicaAsync(string replicaId, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task RemoveReplicaAsync(string replicaId, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        using var delete = Command(c, t, "DELETE FROM replicas WHERE replica_id = $id", ("$id", replicaId));
+        using var delete = Command(c, "DELETE FROM replicas WHERE replica_id = $id", ("$id", replicaId));
         delete.ExecuteNonQuery();
     });
 }

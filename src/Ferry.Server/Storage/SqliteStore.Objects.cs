@@ -19,10 +19,10 @@ internal sealed partial class SqliteStore
         CREATE INDEX IF NOT EXISTS queue_items_order ON queue_items(queue, partition, item_id);
         """;
 
-    private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, T> apply)
+    private async Task<T> WriteAsync<T>(Func<SqliteConnection, T> apply)
     {
         T result = default!;
-        await WriteAsync((c, t) => { result = apply(c, t); }).ConfigureAwait(false);
+        await WriteAsync(c => { result = apply(c); }).ConfigureAwait(false);
         return result;
     }
 
@@ -44,19 +44,19 @@ internal sealed partial class SqliteStore
         return rows;
     }
 
-    private static long Scalar(SqliteConnection c, SqliteTransaction t, string sql, params (string Name, object? Value)[] parameters)
+    private static long Scalar(SqliteConnection c, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = Command(c, t, sql, parameters);
+        using var command = Command(c, sql, parameters);
         return Convert.ToInt64(command.ExecuteScalar() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    private static int Execute(SqliteConnection c, SqliteTransaction t, string sql, params (string Name, object? Value)[] parameters)
+    private static int Execute(SqliteConnection c, string sql, params (string Name, object? Value)[] parameters)
     {
-        using var command = Command(c, t, sql, parameters);
+        using var command = Command(c, sql, parameters);
         return command.ExecuteNonQuery();
     }
 
-    public Task<bool> SaveSecretAsync(SecretRecord secret, bool replace, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task<bool> SaveSecretAsync(SecretRecord secret, bool replace, CancellationToken cancellationToken) => WriteAsync(c =>
     {
         var sql = replace
             ? """
@@ -64,7 +64,7 @@ internal sealed partial class SqliteStore
               ON CONFLICT(name) DO UPDATE SET keys = $k, sealed = $s, ephemeral = $e, updated_at = $u
               """
             : "INSERT OR IGNORE INTO secrets(name, keys, sealed, ephemeral, created_at, updated_at) VALUES($n, $k, $s, $e, $c, $u)";
-        return Execute(c, t, sql, ("$n", secret.Name), ("$k", string.Join('\n', secret.Keys)), ("$s", secret.Sealed), ("$e", secret.Ephemeral ? 1 : 0),
+        return Execute(c, sql, ("$n", secret.Name), ("$k", string.Join('\n', secret.Keys)), ("$s", secret.Sealed), ("$e", secret.Ephemeral ? 1 : 0),
             ("$c", Ms(secret.CreatedAt)), ("$u", Ms(secret.UpdatedAt))) > 0;
     });
 
@@ -75,10 +75,10 @@ internal sealed partial class SqliteStore
         cancellationToken).ConfigureAwait(false);
 
     public Task<bool> DeleteSecretAsync(string name, CancellationToken cancellationToken) =>
-        WriteAsync((c, t) => Execute(c, t, "DELETE FROM secrets WHERE name = $n", ("$n", name)) > 0);
+        WriteAsync(c => Execute(c, "DELETE FROM secrets WHERE name = $n", ("$n", name)) > 0);
 
     public Task<bool> CreateObjectAsync(string kind, string name, DateTimeOffset now, CancellationToken cancellationToken) =>
-        WriteAsync((c, t) => Execute(c, t, "INSERT OR IGNORE INTO objects(kind, name, created_at) VALUES($k, $n, $c)", ("$k", kind), ("$n", name), ("$c", Ms(now))) > 0);
+        WriteAsync(c => Execute(c, "INSERT OR IGNORE INTO objects(kind, name, created_at) VALUES($k, $n, $c)", ("$k", kind), ("$n", name), ("$c", Ms(now))) > 0);
 
     public async Task<ObjectRecord?> GetObjectAsync(string kind, string name, CancellationToken cancellationToken) => (await ReadAsync(
         "SELECT name, created_at FROM objects WHERE kind = $k AND name = $n", [("$k", kind), ("$n", name)],
@@ -88,20 +88,20 @@ internal sealed partial class SqliteStore
         "SELECT name, created_at FROM objects WHERE kind = $k ORDER BY name", [("$k", kind)],
         r => new ObjectRecord(r.GetString(0), Time(r.GetInt64(1))), cancellationToken).ConfigureAwait(false);
 
-    public Task<bool> DeleteObjectAsync(string kind, string name, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task<bool> DeleteObjectAsync(string kind, string name, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        if (Execute(c, t, "DELETE FROM objects WHERE kind = $k AND name = $n", ("$k", kind), ("$n", name)) == 0)
+        if (Execute(c, "DELETE FROM objects WHERE kind = $k AND name = $n", ("$k", kind), ("$n", name)) == 0)
         {
             return false;
         }
         if (kind == ObjectKinds.Dict)
         {
-            Execute(c, t, "DELETE FROM dict_entries WHERE dict = $n", ("$n", name));
+            Execute(c, "DELETE FROM dict_entries WHERE dict = $n", ("$n", name));
         }
         else
         {
-            Execute(c, t, "DELETE FROM queue_items WHERE queue = $n", ("$n", name));
-            Execute(c, t, "DELETE FROM queue_partitions WHERE queue = $n", ("$n", name));
+            Execute(c, "DELETE FROM queue_items WHERE queue = $n", ("$n", name));
+            Execute(c, "DELETE FROM queue_partitions WHERE queue = $n", ("$n", name));
         }
         return true;
     });
@@ -111,13 +111,13 @@ internal sealed partial class SqliteStore
         [("$d", dict), ("$k", key), ("$live", Ms(liveSince))],
         r => new DictEntryRecord(r.GetString(0), r.GetString(1), Time(r.GetInt64(2))), cancellationToken).ConfigureAwait(false)).FirstOrDefault();
 
-    public Task TouchDictEntryAsync(string dict, string key, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync((c, t) =>
-        Execute(c, t, "UPDATE dict_entries SET touched_at = $now WHERE dict = $d AND key = $k AND touched_at < $now", ("$d", dict), ("$k", key), ("$now", Ms(now))));
+    public Task TouchDictEntryAsync(string dict, string key, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(c =>
+        Execute(c, "UPDATE dict_entries SET touched_at = $now WHERE dict = $d AND key = $k AND touched_at < $now", ("$d", dict), ("$k", key), ("$now", Ms(now))));
 
     public Task<int> PutDictEntriesAsync(string dict, IReadOnlyList<(string Key, string Value)> entries, bool skipIfExists, DateTimeOffset now, DateTimeOffset liveSince, CancellationToken cancellationToken) =>
-        WriteAsync((c, t) =>
+        WriteAsync(c =>
         {
-            using var command = Command(c, t, """
+            using var command = Command(c, """
                 INSERT INTO dict_entries(dict, key, value, touched_at) VALUES($d, $k, $v, $now)
                 ON CONFLICT(dict, key) DO UPDATE SET value = excluded.value, touched_at = excluded.touched_at
                 WHERE $skip = 0 OR dict_entries.touched_at <= $live
@@ -132,9 +132,9 @@ internal sealed partial class SqliteStore
             return written;
         });
 
-    public Task<DictEntryRecord?> PopDictEntryAsync(string dict, string key, DateTimeOffset liveSince, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task<DictEntryRecord?> PopDictEntryAsync(string dict, string key, DateTimeOffset liveSince, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        using var command = Command(c, t, "DELETE FROM dict_entries WHERE dict = $d AND key = $k RETURNING key, value, touched_at", ("$d", dict), ("$k", key));
+        using var command = Command(c, "DELETE FROM dict_entries WHERE dict = $d AND key = $k RETURNING key, value, touched_at", ("$d", dict), ("$k", key));
         using var reader = command.ExecuteReader();
         if (!reader.Read())
         {
@@ -154,36 +154,36 @@ internal sealed partial class SqliteStore
         r => r.GetInt64(0), cancellationToken).ConfigureAwait(false))[0];
 
     public Task ClearDictAsync(string dict, CancellationToken cancellationToken) =>
-        WriteAsync((c, t) => Execute(c, t, "DELETE FROM dict_entries WHERE dict = $d", ("$d", dict)));
+        WriteAsync(c => Execute(c, "DELETE FROM dict_entries WHERE dict = $d", ("$d", dict)));
 
-    public Task<int> SweepObjectsAsync(DateTimeOffset dictCutoff, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task<int> SweepObjectsAsync(DateTimeOffset dictCutoff, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        var entries = Execute(c, t, "DELETE FROM dict_entries WHERE touched_at <= $cut", ("$cut", Ms(dictCutoff)));
-        Execute(c, t, """
+        var entries = Execute(c, "DELETE FROM dict_entries WHERE touched_at <= $cut", ("$cut", Ms(dictCutoff)));
+        Execute(c, """
             DELETE FROM queue_items WHERE EXISTS (SELECT 1 FROM queue_partitions p WHERE p.queue = queue_items.queue
                 AND p.partition = queue_items.partition AND p.last_put_at + p.ttl_ms <= $now)
             """, ("$now", Ms(now)));
-        return entries + Execute(c, t, "DELETE FROM queue_partitions WHERE last_put_at + ttl_ms <= $now", ("$now", Ms(now)));
+        return entries + Execute(c, "DELETE FROM queue_partitions WHERE last_put_at + ttl_ms <= $now", ("$now", Ms(now)));
     });
 
     public Task<QueuePutOutcome> PutQueueItemsAsync(string queue, string partition, IReadOnlyList<string> values, TimeSpan ttl, DateTimeOffset now, int maxItems, int maxPartitions, CancellationToken cancellationToken) =>
-        WriteAsync((c, t) =>
+        WriteAsync(c =>
         {
-            if (Scalar(c, t, "SELECT COUNT(*) FROM objects WHERE kind = 'queue' AND name = $q", ("$q", queue)) == 0)
+            if (Scalar(c, "SELECT COUNT(*) FROM objects WHERE kind = 'queue' AND name = $q", ("$q", queue)) == 0)
             {
                 return QueuePutOutcome.NoQueue;
             }
-            var live = LivePartition(c, t, queue, partition, now);
-            if (live is null && Scalar(c, t, "SELECT COUNT(*) FROM queue_partitions WHERE queue = $q AND last_put_at + ttl_ms > $now", ("$q", queue), ("$now", Ms(now))) >= maxPartitions)
+            var live = LivePartition(c, queue, partition, now);
+            if (live is null && Scalar(c, "SELECT COUNT(*) FROM queue_partitions WHERE queue = $q AND last_put_at + ttl_ms > $now", ("$q", queue), ("$now", Ms(now))) >= maxPartitions)
             {
                 return QueuePutOutcome.TooManyPartitions;
             }
-            var held = live is null ? 0 : Scalar(c, t, "SELECT COUNT(*) FROM queue_items WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
+            var held = live is null ? 0 : Scalar(c, "SELECT COUNT(*) FROM queue_items WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
             if (held + values.Count > maxItems)
             {
                 return QueuePutOutcome.Full;
             }
-            using (var insert = Command(c, t, "INSERT INTO queue_items(queue, partition, value) VALUES($q, $p, $v)", ("$q", queue), ("$p", partition), ("$v", "")))
+            using (var insert = Command(c, "INSERT INTO queue_items(queue, partition, value) VALUES($q, $p, $v)", ("$q", queue), ("$p", partition), ("$v", "")))
             {
                 foreach (var value in values)
                 {
@@ -191,7 +191,7 @@ internal sealed partial class SqliteStore
                     insert.ExecuteNonQuery();
                 }
             }
-            Execute(c, t, """
+            Execute(c, """
                 INSERT INTO queue_partitions(queue, partition, ttl_ms, last_put_at) VALUES($q, $p, $ttl, $now)
                 ON CONFLICT(queue, partition) DO UPDATE SET ttl_ms = $ttl, last_put_at = $now
                 """, ("$q", queue), ("$p", partition), ("$ttl", (long)ttl.TotalMilliseconds), ("$now", Ms(now)));
@@ -199,9 +199,9 @@ internal sealed partial class SqliteStore
         });
 
     /// <summary>Whether a partition is live; an expired one is deleted with its items on the way, so it starts empty.</summary>
-    private static bool? LivePartition(SqliteConnection c, SqliteTransaction t, string queue, string partition, DateTimeOffset now)
+    private static bool? LivePartition(SqliteConnection c, string queue, string partition, DateTimeOffset now)
     {
-        using var command = Command(c, t, "SELECT last_put_at + ttl_ms FROM queue_partitions WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
+        using var command = Command(c, "SELECT last_put_at + ttl_ms FROM queue_partitions WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
         if (command.ExecuteScalar() is not long expires)
         {
             return null;
@@ -210,19 +210,19 @@ internal sealed partial class SqliteStore
         {
             return true;
         }
-        Execute(c, t, "DELETE FROM queue_items WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
-        Execute(c, t, "DELETE FROM queue_partitions WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
+        Execute(c, "DELETE FROM queue_items WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
+        Execute(c, "DELETE FROM queue_partitions WHERE queue = $q AND partition = $p", ("$q", queue), ("$p", partition));
         return null;
     }
 
     public Task<IReadOnlyList<QueueItemRecord>> TakeQueueItemsAsync(string queue, string partition, int max, DateTimeOffset now, CancellationToken cancellationToken) =>
-        WriteAsync<IReadOnlyList<QueueItemRecord>>((c, t) =>
+        WriteAsync<IReadOnlyList<QueueItemRecord>>(c =>
         {
-            if (LivePartition(c, t, queue, partition, now) is null)
+            if (LivePartition(c, queue, partition, now) is null)
             {
                 return [];
             }
-            using var command = Command(c, t, """
+            using var command = Command(c, """
                 DELETE FROM queue_items WHERE item_id IN (SELECT item_id FROM queue_items WHERE queue = $q AND partition = $p ORDER BY item_id LIMIT $n)
                 RETURNING item_id, value
                 """, ("$q", queue), ("$p", partition), ("$n", max));
@@ -247,9 +247,9 @@ internal sealed partial class SqliteStore
         WHERE i.queue = $q AND ($p IS NULL OR i.partition = $p) AND p.last_put_at + p.ttl_ms > $now
         """, [("$q", queue), ("$p", partition), ("$now", Ms(now))], r => r.GetInt64(0), cancellationToken).ConfigureAwait(false))[0];
 
-    public Task ClearQueueAsync(string queue, string? partition, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task ClearQueueAsync(string queue, string? partition, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        Execute(c, t, "DELETE FROM queue_items WHERE queue = $q AND ($p IS NULL OR partition = $p)", ("$q", queue), ("$p", partition));
-        Execute(c, t, "DELETE FROM queue_partitions WHERE queue = $q AND ($p IS NULL OR partition = $p)", ("$q", queue), ("$p", partition));
+        Execute(c, "DELETE FROM queue_items WHERE queue = $q AND ($p IS NULL OR partition = $p)", ("$q", queue), ("$p", partition));
+        Execute(c, "DELETE FROM queue_partitions WHERE queue = $q AND ($p IS NULL OR partition = $p)", ("$q", queue), ("$p", partition));
     });
 }

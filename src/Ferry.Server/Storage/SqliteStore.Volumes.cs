@@ -20,8 +20,8 @@ internal sealed partial class SqliteStore
     private static VolumeRecord ReadVolume(SqliteDataReader r) =>
         new(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), Time(r.GetInt64(4)), Time(r.GetInt64(5)));
 
-    public Task<bool> CreateVolumeAsync(string name, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync((c, t) =>
-        Execute(c, t, "INSERT OR IGNORE INTO volumes(name, version, created_at, updated_at) VALUES($n, 0, $c, $c)", ("$n", name), ("$c", Ms(now))) > 0);
+    public Task<bool> CreateVolumeAsync(string name, DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync(c =>
+        Execute(c, "INSERT OR IGNORE INTO volumes(name, version, created_at, updated_at) VALUES($n, 0, $c, $c)", ("$n", name), ("$c", Ms(now))) > 0);
 
     public async Task<VolumeRecord?> GetVolumeAsync(string name, CancellationToken cancellationToken) => (await ReadAsync(
         VolumeSelect + " WHERE v.name = $n GROUP BY v.name", [("$n", name)], ReadVolume, cancellationToken).ConfigureAwait(false)).FirstOrDefault();
@@ -29,13 +29,13 @@ internal sealed partial class SqliteStore
     public async Task<IReadOnlyList<VolumeRecord>> ListVolumesAsync(CancellationToken cancellationToken) => await ReadAsync(
         VolumeSelect + " GROUP BY v.name ORDER BY v.name", [], ReadVolume, cancellationToken).ConfigureAwait(false);
 
-    public Task<bool> DeleteVolumeAsync(string name, CancellationToken cancellationToken) => WriteAsync((c, t) =>
+    public Task<bool> DeleteVolumeAsync(string name, CancellationToken cancellationToken) => WriteAsync(c =>
     {
-        if (Execute(c, t, "DELETE FROM volumes WHERE name = $n", ("$n", name)) == 0)
+        if (Execute(c, "DELETE FROM volumes WHERE name = $n", ("$n", name)) == 0)
         {
             return false;
         }
-        Execute(c, t, "DELETE FROM volume_files WHERE volume = $n", ("$n", name));
+        Execute(c, "DELETE FROM volume_files WHERE volume = $n", ("$n", name));
         return true;
     });
 
@@ -55,16 +55,16 @@ internal sealed partial class SqliteStore
     }
 
     public Task<(VolumeCommitOutcome Outcome, long Version)> CommitVolumeAsync(string name, IReadOnlyList<VolumeFileRecord> put, IReadOnlyList<string> removed, int maxFiles,
-        DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync<(VolumeCommitOutcome, long)>((c, t) =>
+        DateTimeOffset now, CancellationToken cancellationToken) => WriteAsync<(VolumeCommitOutcome, long)>(c =>
     {
-        using var version = Command(c, t, "SELECT version FROM volumes WHERE name = $n", ("$n", name));
+        using var version = Command(c, "SELECT version FROM volumes WHERE name = $n", ("$n", name));
         if (version.ExecuteScalar() is not long current)
         {
             return (VolumeCommitOutcome.NoVolume, 0);
         }
         // A commit over the file limit changes nothing: its own savepoint inside the group's.
-        t.Save("volume_commit");
-        using (var delete = Command(c, t, "DELETE FROM volume_files WHERE volume = $v AND path = $p", ("$v", name), ("$p", "")))
+        Savepoint(c, "volume_commit");
+        using (var delete = Command(c, "DELETE FROM volume_files WHERE volume = $v AND path = $p", ("$v", name), ("$p", "")))
         {
             foreach (var path in removed.Concat(put.SelectMany(f => VolumeRanges.Ancestors(f.Path))))
             {
@@ -72,8 +72,8 @@ internal sealed partial class SqliteStore
                 delete.ExecuteNonQuery();
             }
         }
-        using (var under = Command(c, t, "DELETE FROM volume_files WHERE volume = $v AND path > $above AND path < $below", ("$v", name), ("$above", ""), ("$below", "")))
-        using (var upsert = Command(c, t, """
+        using (var under = Command(c, "DELETE FROM volume_files WHERE volume = $v AND path > $above AND path < $below", ("$v", name), ("$above", ""), ("$below", "")))
+        using (var upsert = Command(c, """
             INSERT INTO volume_files(volume, path, hash, size, mode) VALUES($v, $p, $h, $s, $m)
             ON CONFLICT(volume, path) DO UPDATE SET hash = $h, size = $s, mode = $m
             """, ("$v", name), ("$p", ""), ("$h", ""), ("$s", 0L), ("$m", 0)))
@@ -89,14 +89,13 @@ internal sealed partial class SqliteStore
                 upsert.ExecuteNonQuery();
             }
         }
-        if (Scalar(c, t, "SELECT COUNT(*) FROM volume_files WHERE volume = $v", ("$v", name)) > maxFiles)
+        if (Scalar(c, "SELECT COUNT(*) FROM volume_files WHERE volume = $v", ("$v", name)) > maxFiles)
         {
-            t.Rollback("volume_commit");
-            t.Release("volume_commit");
+            RollBackTo(c, "volume_commit");
             return (VolumeCommitOutcome.TooManyFiles, current);
         }
-        t.Release("volume_commit");
-        Execute(c, t, "UPDATE volumes SET version = $next, updated_at = $u WHERE name = $n", ("$next", current + 1), ("$u", Ms(now)), ("$n", name));
+        Release(c, "volume_commit");
+        Execute(c, "UPDATE volumes SET version = $next, updated_at = $u WHERE name = $n", ("$next", current + 1), ("$u", Ms(now)), ("$n", name));
         return (VolumeCommitOutcome.Committed, current + 1);
     });
 }
