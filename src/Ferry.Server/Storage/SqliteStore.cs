@@ -26,8 +26,7 @@ internal sealed partial class SqliteStore : IStore
     /// <summary>The size of the write-ahead log, in pages, that asks for a checkpoint: SQLite's own default.</summary>
     private const int CheckpointPages = 1000;
     private readonly string _logPath;
-    // Set once the writer knows the page size; only the writer uses it.
-    private CheckpointMark _checkpointMark = new(long.MaxValue);
+    private long _checkpointBytes = long.MaxValue;
 
     public SqliteStore(string path)
     {
@@ -97,17 +96,12 @@ internal sealed partial class SqliteStore : IStore
     }
 
     /// <summary>
-    /// After each of the writer's commits: asks for a checkpoint once the log has grown by <see cref="CheckpointPages"/>
-    /// since the writer last asked (see <see cref="CheckpointMark"/>).
+    /// After each of the writer's commits: asks for a checkpoint once the log holds <see cref="CheckpointPages"/>. The
+    /// log is truncated when it starts over after a checkpoint (<c>journal_size_limit</c>), so its length is its size.
     /// </summary>
     private void OnCommitted()
     {
-        if (_logGrew.CurrentCount != 0)
-        {
-            return;
-        }
-        var log = new FileInfo(_logPath);
-        if (_checkpointMark.Reached(log.Exists ? log.Length : 0))
+        if (_logGrew.CurrentCount == 0 && File.Exists(_logPath) && new FileInfo(_logPath).Length >= _checkpointBytes)
         {
             try
             {
@@ -269,7 +263,7 @@ internal sealed partial class SqliteStore : IStore
         {
             pageSize.CommandText = "PRAGMA page_size";
             // Each frame of the log is a page and a 24-byte header.
-            _checkpointMark = new CheckpointMark(CheckpointPages * ((long)(await pageSize.ExecuteScalarAsync().ConfigureAwait(false))! + 24));
+            _checkpointBytes = CheckpointPages * ((long)(await pageSize.ExecuteScalarAsync().ConfigureAwait(false))! + 24);
         }
         await using (var max = connection.CreateCommand())
         {
