@@ -17,7 +17,8 @@ public sealed class SqliteStoreContractTests : StoreContractTests
         return Task.CompletedTask;
     }
 
-    private protected override IStore CreateStore() => new SqliteStore(DatabasePath);
+    // SQLite's own checkpoint size, so a test reaches it with a few MiB of log.
+    private protected override IStore CreateStore() => new SqliteStore(DatabasePath, checkpointPages: 1000);
 
     protected override async Task RefuseTokenNamedAsync(string name)
     {
@@ -82,6 +83,39 @@ public sealed class SqliteStoreContractTests : StoreContractTests
         }
         new FileInfo(DatabasePath).Length.Should().BeGreaterThanOrEqualTo(before + 4 * 1024 * 1024);
         (await Store.CountInputsAsync("fc-7", default)).Total.Should().Be(500);
+    }
+
+    [StoreFact]
+    public async Task Commits_OneAfterAnother_StartTheLogOverOnceItIsCheckpointed()
+    {
+        var mark = 1000 * (4096 + 24);
+        // Five inputs of 4 KiB per commit: each commit adds about 16 pages to the log.
+        var payload = "[\"" + new string('x', 4096) + "\"]";
+        var commits = 0;
+        async Task<long> CommitAsync()
+        {
+            commits++;
+            await Store.AddInputsAsync(new CallRecord($"fc-{commits}", "ap-1", "square", "square", "map", T0, true, null),
+                [.. Enumerable.Range(0, 5).Select(i => new NewInput(i, payload, null))], default);
+            return new FileInfo(DatabasePath + "-wal").Length;
+        }
+
+        // Past the mark: the checkpoint beside the writer runs while these commits go on.
+        var length = 0L;
+        while (length < 2 * mark && commits < 10_000)
+        {
+            length = await CommitAsync();
+        }
+        length.Should().BeGreaterThanOrEqualTo(2 * mark);
+        // A commit made while the checkpoint ran kept the log from starting over, until the writer copied it too.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (length >= mark && DateTime.UtcNow < deadline)
+        {
+            length = await CommitAsync();
+        }
+
+        length.Should().BeLessThan(mark, "the log starts over and is truncated once every frame in it is copied");
+        (await Store.CountInputsAsync($"fc-{commits}", default)).Total.Should().Be(5);
     }
 
     public override async Task DisposeAsync()
