@@ -26,10 +26,12 @@ internal static class Measure
     /// Calls made and not counted before a latency is sampled, the same for Ferry and for the echo. A new container and
     /// the control plane compile their hot paths in the background during the first seconds of calls (tier 0 to tier
     /// 1). After 200 calls, most of the 2,000 samples still fell in that phase: on a quiet machine their p50 was
-    /// 0.86-1.04 ms, where 20,000 calls after the same 200 had a p50 of 0.55 ms, and 2,000 calls after 5,000 one of
-    /// 0.54-0.57 ms (bench/RESULTS.md, 2026-11-30 11:42-12:20). A warm call is one after that phase.
+    /// 0.86-1.04 ms, where 20,000 calls after the same 200 had a p50 of 0.55 ms (bench/RESULTS.md, 2026-11-30
+    /// 11:42-12:20). Timed in windows of 1,000 from the first call, the p50 still fell until about the 7,000th call
+    /// (0.90, 0.82, 0.69, 0.61, 0.57, 0.54, 0.48, then 0.45-0.47 ms), and the p99 of the 2,000 after 5,000 was 3.27 ms
+    /// where the next windows had 0.87-1.83 (RESULTS.md, 2026-11-30 19:25). A warm call is one after that phase.
     /// </summary>
-    private const int WarmUpCalls = 5_000;
+    private const int WarmUpCalls = 10_000;
 
     /// <summary>A loopback HTTP echo: the least a remote call over HTTP on this machine can cost.</summary>
     private static async Task<(WebApplication Web, HttpClient Client)> StartEchoAsync()

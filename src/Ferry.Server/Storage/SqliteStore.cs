@@ -35,7 +35,7 @@ internal sealed partial class SqliteStore : IStore
     /// <summary>
     /// How many pages of write-ahead log ask for a checkpoint, unless a test gives another: ten times SQLite's own
     /// default. Each checkpoint ends with the writer copying, once idle, what was committed while it ran (see
-    /// <see cref="_catchUpDue"/>), which holds a write that arrives then for a few milliseconds. At 1,000 pages that
+    /// <see cref="_catchUpDue"/>), which holds a write that arrives then for up to about 20 ms. At 1,000 pages that
     /// was one warm call in about 90 (p99 4.7 ms); at 10,000, one in about 900 (p99 1.3-1.5 ms), and the log peaks
     /// near 45 MB.
     /// </summary>
