@@ -22,7 +22,8 @@ public sealed record ContainerProbe(
     int ProcessorCount,
     long TotalAvailableMemoryBytes,
     Dictionary<string, string> Limits,
-    string[] CommandLine);
+    string[] CommandLine,
+    int Nice);
 
 /// <summary>Functions and a class that report what they see of their container.</summary>
 public sealed partial class PlaceholderFunctions
@@ -80,13 +81,15 @@ public sealed partial class PlaceholderFunctions
             var path = Path.Combine("/sys/fs/cgroup", file);
             limits[file] = File.Exists(path) ? File.ReadAllText(path).Trim() : "(none)";
         }
-        // Field 22 of /proc/self/stat: when the process started, in clock ticks since boot; one per process.
+        // Fields 19 and 22 of /proc/self/stat: the nice value, and when the process started, in clock ticks since boot.
         var stat = File.ReadAllText("/proc/self/stat");
-        var started = long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[19], System.Globalization.CultureInfo.InvariantCulture);
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var started = long.Parse(fields[19], System.Globalization.CultureInfo.InvariantCulture);
         return new ContainerProbe(previous, System.Environment.ProcessId, Directory.GetCurrentDirectory(), AppContext.BaseDirectory,
             Assembly.GetEntryAssembly()?.GetName().Name, environment, native == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(native), input,
             System.Environment.MachineName, started, System.Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, limits,
-            File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries));
+            File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries),
+            int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]

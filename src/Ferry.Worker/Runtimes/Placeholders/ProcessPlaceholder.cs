@@ -30,18 +30,7 @@ internal sealed class ProcessPlaceholder : IPlaceholder
     /// <summary>Starts the placeholder program with the runtime settings in <paramref name="runtimeConfig"/>.</summary>
     public static ProcessPlaceholder Start(PlaceholderFiles files, string runtimeConfig)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = files.Directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { "exec", "--runtimeconfig", runtimeConfig, files.Program })
-        {
-            info.ArgumentList.Add(arg);
-        }
+        var info = ProcessRuntime.DotnetStart(files.Directory, ["exec", "--runtimeconfig", runtimeConfig, files.Program]);
         // The runtime settings the worker gives every container, read only at start: a placeholder starts with them.
         foreach (var (name, value) in WorkerAgent.ContainerRuntimeSettings)
         {
