@@ -107,9 +107,9 @@ public sealed partial class ProcessRuntime : IContainerRuntime
     /// How far below the worker's a container process's CPU priority is: its nice value, over the worker's. Under runc
     /// every container is in one cgroup, which weighs as much as one thread of the control plane; here containers are
     /// plain processes, each thread weighing as much as the control plane's. With 8 of them busy on 2 cores, the
-    /// control plane's health answer had a p99 of 50-57 ms while a spawn map of 1,000,000 was accepted; with 5, 32 ms,
-    /// and maps as fast; with 10, 20-23 ms, but a map of 100,000 ran at 41,000 inputs/s instead of 52,000-59,000
-    /// (bench/RESULTS.md, 2026-11-30).
+    /// control plane's health answer had a p99 of 50-57 ms while a spawn map of 1,000,000 was accepted. With 5, 32-38
+    /// ms, while maps of 100,000 ran at 42,800-54,800 inputs/s against 44,800-59,900 in alternating runs; with 10,
+    /// 20-23 ms, but maps of 100,000 at 41,000 inputs/s (bench/RESULTS.md, 2026-11-30).
     /// </summary>
     internal const int ContainerNice = 5;
 
