@@ -28,7 +28,7 @@ internal sealed partial class SqliteStore : IStore
     /// </summary>
     private volatile bool _catchUpDue;
 
-    // Released when the write-ahead log has grown past the checkpoint size since the last checkpoint; see CheckpointLoopAsync.
+    // Released when the write-ahead log has grown by the checkpoint size since the writer last asked; see CheckpointLoop.
     private readonly SemaphoreSlim _logGrew = new(0, 1);
     private volatile bool _disposing;
 
@@ -286,7 +286,7 @@ internal sealed partial class SqliteStore : IStore
     private async Task WriteLoopAsync()
     {
         await using var connection = await OpenAsync(CancellationToken.None).ConfigureAwait(false);
-        // Replaces the automatic checkpoint of this connection's commits: CheckpointLoopAsync runs it beside the writer.
+        // Replaces the automatic checkpoint of this connection's commits: CheckpointLoop runs it beside the writer.
         await ExecuteAsync(connection, "PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=0;", CancellationToken.None).ConfigureAwait(false);
         await using (var pageSize = connection.CreateCommand())
         {
