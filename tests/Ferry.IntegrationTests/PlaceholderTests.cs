@@ -59,6 +59,7 @@ public sealed class PlaceholderTests(PlaceholderFixture placeholders, ServerFixt
 
         mapped.Should().HaveCount(Ferry.Server.Scheduling.PoolScaler.ManyInputs).And.OnlyContain(p => p.Environment["DOTNET_TieredCompilation"] == "0",
             "a map's containers compile their code once, fully optimised");
+        mapped.Should().OnlyContain(p => p.Environment["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] == "0", "a map's containers' idle workers sleep at once");
         mapped.Should().OnlyContain(p => p.Environment["PROBE_SECRET"] == PlaceholderFunctions.SecretValue);
         placeholders.Placeholders.Taken.Should().Be(taken, "a placeholder started with tiering on, so the map's containers are new processes");
     }

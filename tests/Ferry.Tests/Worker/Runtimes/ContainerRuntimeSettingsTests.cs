@@ -7,8 +7,8 @@ using Ferry.Worker.Runtimes.Placeholders;
 namespace Ferry.Tests;
 
 /// <summary>
-/// The .NET settings a container starts with: the worker's defaults, tiering off for a container started for
-/// throughput, and the function's secrets over both; and which of them a placeholder can serve.
+/// The .NET settings a container starts with: the worker's defaults, tiering and the thread pool's spinning off for a
+/// container started for throughput, and the function's secrets over both; and which of them a placeholder can serve.
 /// </summary>
 public sealed class ContainerRuntimeSettingsTests : IDisposable
 {
@@ -43,11 +43,16 @@ public sealed class ContainerRuntimeSettingsTests : IDisposable
     }
 
     [Fact]
-    public void A_container_for_throughput_starts_with_tiering_off_as_a_new_process()
+    public void A_container_for_throughput_starts_with_tiering_and_spinning_off_as_a_new_process()
     {
         var environment = Environment(forThroughput: true);
 
-        environment.Should().Equal(new Dictionary<string, string> { ["DOTNET_TieredPGO"] = "0", ["DOTNET_TieredCompilation"] = "0" });
+        environment.Should().Equal(new Dictionary<string, string>
+        {
+            ["DOTNET_TieredPGO"] = "0",
+            ["DOTNET_TieredCompilation"] = "0",
+            ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
+        });
         KindOf(environment).Should().BeNull("a placeholder started with tiering on, and the setting acts only at start");
     }
 
