@@ -56,6 +56,8 @@ internal sealed class BenchServer : IAsyncDisposable
         {
             info.ArgumentList.Add(arg);
         }
+        // As the CLI starts its local server.
+        ControlPlane.AddServerRuntimeSettings(info.Environment);
         var process = Process.Start(info)!;
         while (await process.StandardError.ReadLineAsync() is { } line && !line.Contains("listening on", StringComparison.Ordinal))
         {

@@ -26,4 +26,17 @@ public sealed class LocalServerTests
 
         (await connecting.Should().ThrowAsync<CliException>()).WithMessage("No Ferry server is running*");
     }
+
+    [Fact]
+    public async Task The_local_server_started_on_demand_gets_the_servers_runtime_settings()
+    {
+        await using var home = LocalHome.Create();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+
+        using var local = await ControlPlane.ConnectAsync(server: null, startLocal: true, timeout.Token);
+
+        var environment = (await File.ReadAllTextAsync($"/proc/{home.ReadState().Pid}/environ", timeout.Token)).Split('\0');
+        environment.Should().Contain("DOTNET_TC_CallCountingDelayMs=0");
+        environment.Should().Contain($"FERRY_HOME={home.Root}", "the rest of the environment is the caller's");
+    }
 }
