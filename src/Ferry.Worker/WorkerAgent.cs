@@ -220,7 +220,7 @@ public sealed partial class WorkerAgent : IAsyncDisposable
     /// placeholder, which started with tiering on.</item>
     /// <item>The thread pool's workers do not spin before they sleep. Between two small inputs each idle worker
     /// spun and yielded the core; with a map's containers several to a core, that spinning took about a third of
-    /// their CPU, and turning it off ran maps of 300,000 trivial inputs 15-20% faster on 2 cores
+    /// their CPU, and turning it off ran maps of 300,000 trivial inputs about 15% faster on 2 cores
     /// (<c>bench/RESULTS.md</c>). A call's container keeps the default, which a lone call's round trip did not
     /// notice either way.</item>
     /// </list>
