@@ -86,15 +86,9 @@ public sealed class PlaceholderTests(PlaceholderFixture placeholders, ServerFixt
         actual.StandardInput.Should().Be(expected.StandardInput).And.BeEmpty();
         actual.PreviousStatic.Should().BeNull();
         actual.Hostname.Should().Be(expected.Hostname);
-        actual.Nice.Should().Be(expected.Nice).And.Be(OwnNice() + Ferry.Worker.Runtimes.ProcessRuntime.ContainerNice,
+        // This process's nice value is the worker's: the worker runs in it.
+        actual.Nice.Should().Be(expected.Nice).And.Be(PlaceholderFunctions.OwnStat().Nice + Ferry.Worker.Runtimes.ProcessRuntime.ContainerNice,
             "a container runs below the worker's priority, so the control plane keeps the CPU it needs");
-    }
-
-    /// <summary>This process's nice value, which the worker in it shares (field 19 of /proc/self/stat).</summary>
-    private static int OwnNice()
-    {
-        var stat = File.ReadAllText("/proc/self/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     [Fact]

@@ -81,15 +81,23 @@ public sealed partial class PlaceholderFunctions
             var path = Path.Combine("/sys/fs/cgroup", file);
             limits[file] = File.Exists(path) ? File.ReadAllText(path).Trim() : "(none)";
         }
-        // Fields 19 and 22 of /proc/self/stat: the nice value, and when the process started, in clock ticks since boot.
-        var stat = File.ReadAllText("/proc/self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var started = long.Parse(fields[19], System.Globalization.CultureInfo.InvariantCulture);
+        var (nice, started) = OwnStat();
         return new ContainerProbe(previous, System.Environment.ProcessId, Directory.GetCurrentDirectory(), AppContext.BaseDirectory,
             Assembly.GetEntryAssembly()?.GetName().Name, environment, native == IntPtr.Zero ? null : Marshal.PtrToStringUTF8(native), input,
             System.Environment.MachineName, started, System.Environment.ProcessorCount, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, limits,
             File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries),
-            int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture));
+            nice);
+    }
+
+    /// <summary>
+    /// Fields 19 and 22 of this process's <c>/proc/self/stat</c>: its nice value, and when it started, in clock ticks
+    /// since boot (one per process).
+    /// </summary>
+    public static (int Nice, long Started) OwnStat()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return (int.Parse(fields[16], System.Globalization.CultureInfo.InvariantCulture), long.Parse(fields[19], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
