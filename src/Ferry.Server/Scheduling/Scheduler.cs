@@ -385,7 +385,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             lock (_gate)
             {
-                call.Indices.ExceptWith(accepted.Select(i => i.Index));
+                foreach (var item in accepted)
+                {
+                    call.Indices.Remove(item.Index);
+                }
             }
             written.TrySetResult();
             throw;
@@ -464,7 +467,10 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
                 return null;
             }
             var call = new CallState(record, AppRegistry.GetOrCreatePool(app, function, record.Pool));
-            call.Indices.UnionWith(indices);
+            foreach (var index in indices)
+            {
+                call.Indices.Add(index);
+            }
             foreach (var output in outputs)
             {
                 call.Outputs.Add(OutputPublisher.ToOutput(output));

@@ -35,7 +35,7 @@ internal sealed class CallState(CallRecord record, PoolState pool)
     public CallRecord Record { get; } = record;
     public string CallId => Record.CallId;
     public PoolState Pool { get; } = pool;
-    public HashSet<int> Indices { get; } = [];
+    public IndexSet Indices { get; } = new();
     public bool Final { get; set; } = record.Final;
     /// <summary>
     /// The call's latest outputs, in the order they were published; those before them (<see cref="OutputsBefore"/>)
