@@ -71,7 +71,18 @@ public static partial class WireRules
     /// as a message that names it by its path from <paramref name="at"/>; null when every one is valid. The reader
     /// keeps an escape such as <c>\ud800</c> as written and refuses to decode it only when asked for the string.
     /// </summary>
-    public static string? StringProblem(JsonElement element, string at)
+    public static string? StringProblem(JsonElement element, string at) =>
+        MayHoldLoneSurrogate(element) ? FirstStringProblem(element, at) : null;
+
+    /// <summary>
+    /// False when free JSON holds no string or property name that could be invalid UTF-16, which is so for nearly all
+    /// of it: the reader accepts only valid UTF-8, so a lone surrogate can only be written as a <c>\u</c> escape. The
+    /// check reads the value's bytes as received and allocates nothing; true asks for <see cref="StringProblem"/>'s walk.
+    /// </summary>
+    public static bool MayHoldLoneSurrogate(JsonElement element) =>
+        System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(element).IndexOf("\\u"u8) >= 0;
+
+    private static string? FirstStringProblem(JsonElement element, string at)
     {
         switch (element.ValueKind)
         {
@@ -82,7 +93,7 @@ public static partial class WireRules
                 foreach (var item in element.EnumerateArray())
                 {
                     if (item.ValueKind is JsonValueKind.String or JsonValueKind.Array or JsonValueKind.Object
-                        && StringProblem(item, $"{at}[{index}]") is { } problem)
+                        && FirstStringProblem(item, $"{at}[{index}]") is { } problem)
                     {
                         return problem;
                     }
@@ -96,7 +107,7 @@ public static partial class WireRules
                     {
                         return WireValidator.Fail(at, "has a property name that is not valid UTF-16: it has a lone surrogate");
                     }
-                    if (StringProblem(property.Value, WireValidator.Join(at, name)) is { } problem)
+                    if (FirstStringProblem(property.Value, WireValidator.Join(at, name)) is { } problem)
                     {
                         return problem;
                     }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Ferry.Protocol;
 using Ferry.Protocol.Validation;
@@ -131,11 +132,14 @@ internal static class CallRoutes
             {
                 throw new BadRequestException($"The field 'inputs[{i}].args' must be a JSON array of arguments.");
             }
-            if (args.GetRawText().Length > ProtocolInfo.InlinePayloadLimit)
+            // The limit counts characters of text, which are never more than the UTF-8 bytes: small arguments are
+            // measured as received, without being copied out to text.
+            if (JsonMarshal.GetRawUtf8Value(args).Length > ProtocolInfo.InlinePayloadLimit && args.GetRawText().Length > ProtocolInfo.InlinePayloadLimit)
             {
                 throw new PayloadTooLargeException($"Input {i} is larger than the inline limit of {ProtocolInfo.InlinePayloadLimit / (1024 * 1024)} MiB; upload it as a blob and send 'argsBlob'.");
             }
-            if (WireRules.StringProblem(args, $"inputs[{i}].args") is { } problem)
+            // The field's name is formatted only for arguments that may hold a lone surrogate.
+            if (WireRules.MayHoldLoneSurrogate(args) && WireRules.StringProblem(args, $"inputs[{i}].args") is { } problem)
             {
                 throw new BadRequestException(problem);
             }

@@ -30,10 +30,16 @@ internal sealed class PoolDispatcher(TimeProvider clock)
 {
     private long _dispatchSeq;
 
-    public static PoolPhase PhaseOf(PoolState pool) =>
-        !pool.Containers.Values.Any(c => c.Status == ContainerStatus.Ready) ? PoolPhase.Cold
-        : pool.Containers.Values.Any(c => c.Status == ContainerStatus.Starting) ? PoolPhase.Warming
-        : PoolPhase.Warm;
+    public static PoolPhase PhaseOf(PoolState pool)
+    {
+        bool ready = false, starting = false;
+        foreach (var container in pool.Containers.Values)
+        {
+            ready |= container.Status == ContainerStatus.Ready;
+            starting |= container.Status == ContainerStatus.Starting;
+        }
+        return !ready ? PoolPhase.Cold : starting ? PoolPhase.Warming : PoolPhase.Warm;
+    }
 
     /// <summary>
     /// Hands queued inputs to ready containers with free slots, one message per container. True when some container
@@ -49,52 +55,55 @@ internal sealed class PoolDispatcher(TimeProvider clock)
         // Queueing inputs inside a container hides the round trip per input, but only once the pool has all the
         // containers it will get: while one is still starting, its share of the work must wait for it.
         var prefetch = PhaseOf(pool) == PoolPhase.Warm;
-        var capacities = new Dictionary<ContainerState, int>();
-        int CapacityOf(ContainerState c)
+        // Each ready container with room, with its capacity for this pass, and the batch it is sent.
+        var open = new List<(ContainerState Container, int Capacity, List<ContainerInput>? Batch)>();
+        foreach (var container in pool.Containers.Values)
         {
-            if (!prefetch)
+            if (container.Status == ContainerStatus.Ready && container.Peer is not null)
             {
-                return c.MaxInputs;
+                var capacity = prefetch ? container.CapacityAt(now) : container.MaxInputs;
+                if (container.Running.Count < capacity)
+                {
+                    open.Add((container, capacity, null));
+                }
             }
-            if (!capacities.TryGetValue(c, out var capacity))
-            {
-                capacities[c] = capacity = c.CapacityAt(now);
-            }
-            return capacity;
         }
-        var open = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null && c.Running.Count < CapacityOf(c)).ToList();
         if (open.Count == 0)
         {
             return false;
         }
-        var batches = new Dictionary<ContainerState, List<ContainerInput>>();
         while (pool.Ready.First is { } node)
         {
             // Least-loaded first spreads work; a container is filled up to its capacity only when all are busy.
-            ContainerState? target = null;
-            foreach (var candidate in open)
+            var target = -1;
+            for (var i = 0; i < open.Count; i++)
             {
-                if (candidate.Running.Count < CapacityOf(candidate) && (target is null || candidate.Running.Count < target.Running.Count))
+                var running = open[i].Container.Running.Count;
+                if (running < open[i].Capacity && (target < 0 || running < open[target].Container.Running.Count))
                 {
-                    target = candidate;
+                    target = i;
                 }
             }
-            if (target is null)
+            if (target < 0)
             {
                 break;
             }
             pool.Ready.RemoveFirst();
+            var container = open[target].Container;
             // Beyond its concurrency a container queues inputs locally and starts them in order as slots free up.
-            var assigned = Assign(node.Value, target, target.StartedCount < target.MaxInputs ? now : DateTimeOffset.MaxValue);
-            if (!batches.TryGetValue(target, out var batch))
+            var assigned = Assign(node.Value, container, container.StartedCount < container.MaxInputs ? now : DateTimeOffset.MaxValue);
+            if (open[target].Batch is not { } batch)
             {
-                batches[target] = batch = [];
+                open[target] = open[target] with { Batch = batch = [] };
             }
             batch.Add(assigned);
         }
-        foreach (var (container, batch) in batches)
+        foreach (var (container, _, batch) in open)
         {
-            container.Peer!.Send(new InputBatch(batch));
+            if (batch is not null)
+            {
+                container.Peer!.Send(new InputBatch(batch));
+            }
         }
         return true;
     }

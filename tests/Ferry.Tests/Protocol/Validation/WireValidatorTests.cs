@@ -272,6 +272,21 @@ public sealed class WireValidatorTests
     }
 
     [Fact]
+    public void Only_a_unicode_escape_can_write_a_lone_surrogate()
+    {
+        static JsonElement Parse(string json) => JsonDocument.Parse(json).RootElement;
+
+        WireRules.MayHoldLoneSurrogate(Parse("""[1,"plain",{"k":"ünïcode"}]""")).Should().BeFalse();
+        WireRules.StringProblem(Parse("""[1,"plain",{"k":"ünïcode"}]"""), "args").Should().BeNull();
+        // An escaped backslash before a 'u' looks like an escape to the quick check; the walk finds nothing wrong.
+        WireRules.MayHoldLoneSurrogate(Parse("""["C:\\users"]""")).Should().BeTrue();
+        WireRules.StringProblem(Parse("""["C:\\users", "\u00e9"]"""), "args").Should().BeNull();
+        WireRules.StringProblem(Parse("""["\\ud800 is text", "\u00e9"]"""), "args").Should().BeNull();
+        WireRules.StringProblem(Parse("""["\\\ud800"]"""), "args").Should().Be("The field 'args[0]' is not valid UTF-16: it has a lone surrogate.");
+        WireRules.StringProblem(Parse("""{"a":{"b\udfff":1}}"""), "args").Should().Be("The field 'args.a' has a property name that is not valid UTF-16: it has a lone surrogate.");
+    }
+
+    [Fact]
     public void Names_must_be_present_and_functions_unique()
     {
         CheckDefinition("""{"name":" ","functions":[],"entrypoints":[]}""").Should().Be("The field 'name' must not be empty.");
