@@ -119,7 +119,7 @@ public sealed partial class FerryServer : IAsyncDisposable
     public static async Task<FerryServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(options.DataDir);
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebBuilders.CreateSlim();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(options.LogLevel);

@@ -18,11 +18,16 @@ internal static class ServerProcess
 
     /// <summary>
     /// Starts the server on <paramref name="port"/> with process containers and its gateway on a free port, and returns
-    /// once it listens; the exception carries what it printed when it exits first.
+    /// once it listens; the exception carries what it printed when it exits first. It runs in
+    /// <paramref name="workingDirectory"/> when given, else in this process's.
     /// </summary>
-    public static async Task<Process> StartAsync(int port, string dataDir, string tokenFile)
+    public static async Task<Process> StartAsync(int port, string dataDir, string tokenFile, string? workingDirectory = null)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (workingDirectory is not null)
+        {
+            info.WorkingDirectory = workingDirectory;
+        }
         foreach (var arg in new[] { CliPath, "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", dataDir, "--token-file", tokenFile, "--runtime", "process", "--gateway-port", "0" })
         {
             info.ArgumentList.Add(arg);

@@ -39,7 +39,7 @@ internal sealed partial class WebGateway : IAsyncDisposable
         GatewayOptions options, IPAddress bind, int port, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate,
         IGatewayBackend backend, LogLevel logLevel, CancellationToken cancellationToken)
     {
-        var builder = WebApplication.CreateSlimBuilder();
+        var builder = WebBuilders.CreateSlim();
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(logLevel);

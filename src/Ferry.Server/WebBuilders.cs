@@ -1,0 +1,20 @@
+using Microsoft.AspNetCore.Builder;
+
+namespace Ferry.Server;
+
+/// <summary>The web host builder the control plane and its gateway start from.</summary>
+internal static class WebBuilders
+{
+    /// <summary>
+    /// A slim builder rooted at Ferry's own install directory, which reads no configuration file from wherever the
+    /// server was started and watches none. Rooted at the working directory, as by default, the host read that
+    /// directory's <c>appsettings.json</c> (a user's project could rebind the server) and watched it for changes with
+    /// an inotify watch on every directory beneath it: started from a large tree, the server spent seconds walking it
+    /// and could run out of the user's inotify watches.
+    /// </summary>
+    public static WebApplicationBuilder CreateSlim() => WebApplication.CreateSlimBuilder(new WebApplicationOptions
+    {
+        ContentRootPath = AppContext.BaseDirectory,
+        Args = ["--hostBuilder:reloadConfigOnChange=false"],
+    });
+}

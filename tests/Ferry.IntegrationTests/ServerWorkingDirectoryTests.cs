@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using FluentAssertions;
+using Ferry.Protocol;
+
+namespace Ferry.IntegrationTests;
+
+/// <summary>A server started from inside a user's project, as <c>ferry run</c> starts one on demand.</summary>
+public sealed class ServerWorkingDirectoryTests
+{
+    [Fact]
+    public async Task A_server_started_in_a_project_takes_no_settings_from_it_and_watches_none_of_its_tree()
+    {
+        var project = Directory.CreateTempSubdirectory("ferry-project-");
+        var dataDir = Directory.CreateTempSubdirectory("ferry-data-");
+        try
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                Directory.CreateDirectory(Path.Combine(project.FullName, $"src{i}", "obj", "bin"));
+            }
+            // An ASP.NET project's settings: an endpoint of its own, and verbose logging.
+            var projectPort = ServerProcess.FreePort();
+            await File.WriteAllTextAsync(Path.Combine(project.FullName, "appsettings.json"),
+                """{"Kestrel":{"Endpoints":{"Http":{"Url":"http://127.0.0.1:PORT"}}},"Logging":{"LogLevel":{"Default":"Trace"}}}"""
+                    .Replace("PORT", projectPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+            var port = ServerProcess.FreePort();
+
+            using var server = await ServerProcess.StartAsync(port, dataDir.FullName, Path.Combine(dataDir.FullName, "token"), project.FullName);
+            try
+            {
+                using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+                (await http.GetAsync(new Uri(new Uri($"http://127.0.0.1:{port}/"), Routes.Health.TrimStart('/')))).StatusCode.Should().Be(HttpStatusCode.OK);
+
+                using var socket = new TcpClient();
+                var connecting = async () => await socket.ConnectAsync(IPAddress.Loopback, projectPort);
+                await connecting.Should().ThrowAsync<SocketException>("the project's endpoint is not the server's");
+                InotifyWatches(server.Id).Should().Be(0, "the server watches no directory for settings");
+            }
+            finally
+            {
+                server.Kill(entireProcessTree: true);
+                await server.WaitForExitAsync();
+            }
+        }
+        finally
+        {
+            project.Delete(recursive: true);
+            dataDir.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The inotify watches <paramref name="pid"/> holds, from its open descriptors' information.</summary>
+    private static int InotifyWatches(int pid)
+    {
+        var watches = 0;
+        foreach (var descriptor in Directory.GetFiles($"/proc/{pid}/fdinfo"))
+        {
+            try
+            {
+                watches += File.ReadLines(descriptor).Count(line => line.StartsWith("inotify wd:", StringComparison.Ordinal));
+            }
+            catch (IOException)
+            {
+                // Closed since it was listed.
+            }
+        }
+        return watches;
+    }
+}
