@@ -199,6 +199,7 @@ public sealed partial class FerryServer : IAsyncDisposable
         builder.Services.AddAuthentication(TokenAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, TokenAuthentication>(TokenAuthentication.SchemeName, null);
         builder.Services.AddAuthorization(Policies.Add);
+        Security.MemoryKeyRing.Use(builder.Services);
 
         var web = builder.Build();
         // A peer that stops answering pings is dropped, so a worker id held by a dead connection frees up.

@@ -19,14 +19,19 @@ internal static class ServerProcess
     /// <summary>
     /// Starts the server on <paramref name="port"/> with process containers and its gateway on a free port, and returns
     /// once it listens; the exception carries what it printed when it exits first. It runs in
-    /// <paramref name="workingDirectory"/> when given, else in this process's.
+    /// <paramref name="workingDirectory"/> when given, else in this process's, with <paramref name="environment"/> over
+    /// this process's environment.
     /// </summary>
-    public static async Task<Process> StartAsync(int port, string dataDir, string tokenFile, string? workingDirectory = null)
+    public static async Task<Process> StartAsync(int port, string dataDir, string tokenFile, string? workingDirectory = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (workingDirectory is not null)
         {
             info.WorkingDirectory = workingDirectory;
+        }
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
         foreach (var arg in new[] { CliPath, "server", "--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", dataDir, "--token-file", tokenFile, "--runtime", "process", "--gateway-port", "0" })
         {

@@ -6,14 +6,15 @@ using Ferry.Protocol;
 
 namespace Ferry.IntegrationTests;
 
-/// <summary>A server started from inside a user's project, as <c>ferry run</c> starts one on demand.</summary>
+/// <summary>A server started from inside a user's project, as <c>ferry run</c> starts one on demand, by a user with a home.</summary>
 public sealed class ServerWorkingDirectoryTests
 {
     [Fact]
-    public async Task A_server_started_in_a_project_takes_no_settings_from_it_and_watches_none_of_its_tree()
+    public async Task A_server_started_in_a_project_takes_no_settings_from_it_watches_none_of_its_tree_and_writes_nothing_home()
     {
         var project = Directory.CreateTempSubdirectory("ferry-project-");
         var dataDir = Directory.CreateTempSubdirectory("ferry-data-");
+        var home = Directory.CreateTempSubdirectory("ferry-home-");
         try
         {
             for (var i = 0; i < 20; i++)
@@ -27,7 +28,8 @@ public sealed class ServerWorkingDirectoryTests
                     .Replace("PORT", projectPort.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
             var port = ServerProcess.FreePort();
 
-            using var server = await ServerProcess.StartAsync(port, dataDir.FullName, Path.Combine(dataDir.FullName, "token"), project.FullName);
+            using var server = await ServerProcess.StartAsync(port, dataDir.FullName, Path.Combine(dataDir.FullName, "token"), project.FullName,
+                new Dictionary<string, string> { ["HOME"] = home.FullName });
             try
             {
                 using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
@@ -37,6 +39,7 @@ public sealed class ServerWorkingDirectoryTests
                 var connecting = async () => await socket.ConnectAsync(IPAddress.Loopback, projectPort);
                 await connecting.Should().ThrowAsync<SocketException>("the project's endpoint is not the server's");
                 InotifyWatches(server.Id).Should().Be(0, "the server watches no directory for settings");
+                home.EnumerateFileSystemInfos("*", SearchOption.AllDirectories).Select(f => f.FullName).Should().BeEmpty("the server's state is in its data directory");
             }
             finally
             {
@@ -48,6 +51,7 @@ public sealed class ServerWorkingDirectoryTests
         {
             project.Delete(recursive: true);
             dataDir.Delete(recursive: true);
+            home.Delete(recursive: true);
         }
     }
 
