@@ -115,7 +115,14 @@ public sealed partial class FerryServer : IAsyncDisposable
     internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> Routes =>
         ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)_web).DataSources.SelectMany(d => d.Endpoints).OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>();
 
+    /// <summary>The listener <see cref="PortInUseException"/> names for the API's port.</summary>
+    internal const string ControlPlaneListener = "control plane";
+
+    /// <summary>The listener <see cref="PortInUseException"/> names for the gateway's port.</summary>
+    internal const string GatewayListener = "web gateway";
+
     /// <summary>Opens the store, recovers unfinished work and starts listening.</summary>
+    /// <exception cref="PortInUseException">Another program holds the API's port, or the gateway's when one was chosen.</exception>
     public static async Task<FerryServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(options.DataDir);
@@ -220,7 +227,15 @@ public sealed partial class FerryServer : IAsyncDisposable
         await web.Services.GetRequiredService<Objects.SecretRegistry>().LoadAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Scheduler>().StartAsync(cancellationToken).ConfigureAwait(false);
         await web.Services.GetRequiredService<Deployments.DeploymentService>().StartAsync(cancellationToken).ConfigureAwait(false);
-        await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await web.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (PortInUseException.IsPortTaken(e))
+        {
+            await web.DisposeAsync().ConfigureAwait(false);
+            throw new PortInUseException(ControlPlaneListener, options.Bind, options.Port, e);
+        }
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
         web.Services.GetRequiredService<Gateway.GatewayLeases>();
         web.Services.GetRequiredService<Objects.ObjectSweeper>().Start();
@@ -243,11 +258,16 @@ public sealed partial class FerryServer : IAsyncDisposable
             {
                 gateway = await StartGatewayAsync(gatewayPort).ConfigureAwait(false);
             }
-            catch (IOException e) when (gatewayOptions.Port is null && gatewayPort != 0 && e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+            catch (IOException e) when (gatewayOptions.Port is null && gatewayPort != 0 && PortInUseException.IsPortTaken(e))
             {
                 // Only the default port (the server's plus one) gives way: a port the operator chose fails the start.
                 LogGatewayPortTaken(web.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Gateway"), gatewayPort);
                 gateway = await StartGatewayAsync(0).ConfigureAwait(false);
+            }
+            catch (IOException e) when (PortInUseException.IsPortTaken(e))
+            {
+                await web.DisposeAsync().ConfigureAwait(false);
+                throw new PortInUseException(GatewayListener, gatewayOptions.Bind ?? options.Bind, gatewayPort, e);
             }
             scheduler.GatewayUrl = gateway.Url;
         }

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
 
 namespace Ferry.Server;
 
@@ -12,9 +13,18 @@ internal static class WebBuilders
     /// an inotify watch on every directory beneath it: started from a large tree, the server spent seconds walking it
     /// and could run out of the user's inotify watches.
     /// </summary>
-    public static WebApplicationBuilder CreateSlim() => WebApplication.CreateSlimBuilder(new WebApplicationOptions
+    public static WebApplicationBuilder CreateSlim()
     {
-        ContentRootPath = AppContext.BaseDirectory,
-        Args = ["--hostBuilder:reloadConfigOnChange=false"],
-    });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = ["--hostBuilder:reloadConfigOnChange=false"],
+        });
+        // The host logs a failed start, stack trace included, before it throws the exception: the caller reports that
+        // (a port in use becomes PortInUseException), once.
+        builder.Logging.AddFilter(HostCategory, LogLevel.Critical);
+        return builder;
+    }
+
+    private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
 }

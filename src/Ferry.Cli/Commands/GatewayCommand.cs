@@ -58,6 +58,10 @@ internal static class GatewayCommand
         {
             gateway = await WebGateway.StartAsync(options, address, settings.Port, certificate, backend, level, cancellationToken).ConfigureAwait(false);
         }
+        catch (IOException e) when (Ferry.Server.PortInUseException.IsPortTaken(e))
+        {
+            throw new CliException($"Port {settings.Port} on {settings.Bind} is in use by another program, so the gateway cannot listen there. Choose another with --port, or stop the program that holds it.");
+        }
         catch (IOException e)
         {
             throw new CliException($"The gateway cannot listen on {settings.Bind}:{settings.Port}: {e.Message}");

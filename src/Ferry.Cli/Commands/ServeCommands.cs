@@ -73,6 +73,11 @@ internal static class ServeCommands
         {
             throw new CliException(e.Message);
         }
+        catch (PortInUseException e)
+        {
+            var option = e.Listener == FerryServer.GatewayListener ? "--gateway-port" : "--port";
+            throw new CliException($"{e.Message} Choose another with {option}, or stop the program that holds it.");
+        }
         await using var running = server;
         await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
         var fingerprint = certificate is null ? null : Credentials.Fingerprint(certificate);

@@ -6,9 +6,39 @@ using Ferry.Protocol;
 
 namespace Ferry.IntegrationTests;
 
-/// <summary>A server started from inside a user's project, as <c>ferry run</c> starts one on demand, by a user with a home.</summary>
-public sealed class ServerWorkingDirectoryTests
+/// <summary>How <c>ferry server</c> starts: where it runs from, what it leaves, and what it says when it cannot listen.</summary>
+public sealed class ServerStartTests
 {
+    [Fact]
+    public async Task A_port_in_use_is_named_in_one_line_with_the_option_that_moves_it()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var taken = ((IPEndPoint)holder.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
+        var dataDir = Directory.CreateTempSubdirectory("ferry-data-");
+        try
+        {
+            string[] common = ["--data-dir", dataDir.FullName, "--token-file", Path.Combine(dataDir.FullName, "token"), "--runtime", "process"];
+
+            var (exitCode, output) = await CliProcess.RunAsync(["server", "--port", taken, .. common], dataDir.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain($"Error: Port {taken} on 127.0.0.1 is in use by another program, so the control plane cannot listen there. Choose another with --port, or stop the program that holds it.");
+            output.Should().NotContain("Exception").And.NotContain("   at ");
+
+            var port = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--gateway-port", taken, .. common], dataDir.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain($"Error: Port {taken} on 127.0.0.1 is in use by another program, so the web gateway cannot listen there. Choose another with --gateway-port, or stop the program that holds it.");
+            output.Should().NotContain("Exception").And.NotContain("   at ");
+        }
+        finally
+        {
+            dataDir.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task A_server_started_in_a_project_takes_no_settings_from_it_watches_none_of_its_tree_and_writes_nothing_home()
     {
