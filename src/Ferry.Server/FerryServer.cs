@@ -115,14 +115,14 @@ public sealed partial class FerryServer : IAsyncDisposable
     internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> Routes =>
         ((Microsoft.AspNetCore.Routing.IEndpointRouteBuilder)_web).DataSources.SelectMany(d => d.Endpoints).OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>();
 
-    /// <summary>The listener <see cref="PortInUseException"/> names for the API's port.</summary>
+    /// <summary>The listener <see cref="ListenException"/> names for the API's address.</summary>
     internal const string ControlPlaneListener = "control plane";
 
-    /// <summary>The listener <see cref="PortInUseException"/> names for the gateway's port.</summary>
+    /// <summary>The listener <see cref="ListenException"/> names for the gateway's address.</summary>
     internal const string GatewayListener = "web gateway";
 
     /// <summary>Opens the store, recovers unfinished work and starts listening.</summary>
-    /// <exception cref="PortInUseException">Another program holds the API's port, or the gateway's when one was chosen.</exception>
+    /// <exception cref="ListenException">The API's address, or the gateway's, cannot be bound for a reason the caller can fix.</exception>
     public static async Task<FerryServer> StartAsync(ServerOptions options, CancellationToken cancellationToken = default)
     {
         Directory.CreateDirectory(options.DataDir);
@@ -231,10 +231,10 @@ public sealed partial class FerryServer : IAsyncDisposable
         {
             await web.StartAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (PortInUseException.IsPortTaken(e))
+        catch (Exception e) when (ListenException.FailureOf(e) is { } failure)
         {
             await web.DisposeAsync().ConfigureAwait(false);
-            throw new PortInUseException(ControlPlaneListener, options.Bind, options.Port, e);
+            throw new ListenException(ControlPlaneListener, failure, options.Bind, options.Port, e);
         }
         web.Services.GetRequiredService<Retention.RetentionSweeper>().Start();
         web.Services.GetRequiredService<Gateway.GatewayLeases>();
@@ -258,16 +258,16 @@ public sealed partial class FerryServer : IAsyncDisposable
             {
                 gateway = await StartGatewayAsync(gatewayPort).ConfigureAwait(false);
             }
-            catch (IOException e) when (gatewayOptions.Port is null && gatewayPort != 0 && PortInUseException.IsPortTaken(e))
+            catch (IOException e) when (gatewayOptions.Port is null && gatewayPort != 0 && ListenException.FailureOf(e) == ListenFailure.PortInUse)
             {
                 // Only the default port (the server's plus one) gives way: a port the operator chose fails the start.
                 LogGatewayPortTaken(web.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Ferry.Server.Gateway"), gatewayPort);
                 gateway = await StartGatewayAsync(0).ConfigureAwait(false);
             }
-            catch (IOException e) when (PortInUseException.IsPortTaken(e))
+            catch (Exception e) when (ListenException.FailureOf(e) is { } failure)
             {
                 await web.DisposeAsync().ConfigureAwait(false);
-                throw new PortInUseException(GatewayListener, gatewayOptions.Bind ?? options.Bind, gatewayPort, e);
+                throw new ListenException(GatewayListener, failure, gatewayOptions.Bind ?? options.Bind, gatewayPort, e);
             }
             scheduler.GatewayUrl = gateway.Url;
         }

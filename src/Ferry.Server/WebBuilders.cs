@@ -21,7 +21,7 @@ internal static class WebBuilders
             Args = ["--hostBuilder:reloadConfigOnChange=false"],
         });
         // The host logs a failed start, stack trace included, before it throws the exception: the caller reports that
-        // (a port in use becomes PortInUseException), once.
+        // (a port in use becomes a ListenException), once.
         builder.Logging.AddFilter(HostCategory, LogLevel.Critical);
         return builder;
     }

@@ -10,7 +10,7 @@ namespace Ferry.IntegrationTests;
 public sealed class ServerStartTests
 {
     [Fact]
-    public async Task A_port_in_use_is_named_in_one_line_with_the_option_that_moves_it()
+    public async Task An_address_it_cannot_have_is_named_in_one_line_with_the_option_that_moves_it()
     {
         using var holder = new TcpListener(IPAddress.Loopback, 0);
         holder.Start();
@@ -31,6 +31,13 @@ public sealed class ServerStartTests
 
             exitCode.Should().Be(1, output);
             output.Should().Contain($"Error: Port {taken} on 127.0.0.1 is in use by another program, so the web gateway cannot listen there. Choose another with --gateway-port, or stop the program that holds it.");
+            output.Should().NotContain("Exception").And.NotContain("   at ");
+
+            // 192.0.2.0/24 is reserved for documentation: no machine has it.
+            (exitCode, output) = await CliProcess.RunAsync(["server", "--bind", "192.0.2.1", "--port", port, .. common], dataDir.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain("Error: 192.0.2.1 is not an address of this machine, so the control plane cannot listen on it. Choose one of its addresses with --bind, or 0.0.0.0 for all of them.");
             output.Should().NotContain("Exception").And.NotContain("   at ");
         }
         finally

@@ -58,9 +58,9 @@ internal static class GatewayCommand
         {
             gateway = await WebGateway.StartAsync(options, address, settings.Port, certificate, backend, level, cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException e) when (Ferry.Server.PortInUseException.IsPortTaken(e))
+        catch (Exception e) when (Ferry.Server.ListenException.FailureOf(e) is { } failure)
         {
-            throw new CliException($"Port {settings.Port} on {settings.Bind} is in use by another program, so the gateway cannot listen there. Choose another with --port, or stop the program that holds it.");
+            throw ServeCommands.ListenError(Ferry.Server.ListenException.Describe("gateway", failure, settings.Bind, settings.Port), failure, "--port");
         }
         catch (IOException e)
         {

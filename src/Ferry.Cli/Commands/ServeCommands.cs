@@ -45,6 +45,14 @@ internal static class ServeCommands
         return new Server.Replicas.ReplicaOptions { LeaseDuration = lease, AdvertisedUrl = url };
     }
 
+    /// <summary>A listener's failure to bind, with the option that fixes it: <paramref name="portOption"/> or <c>--bind</c>.</summary>
+    internal static CliException ListenError(string problem, ListenFailure failure, string portOption) => new(problem + " " + failure switch
+    {
+        ListenFailure.PortInUse => $"Choose another with {portOption}, or stop the program that holds it.",
+        ListenFailure.PortReserved => $"Choose one of 1024 or above with {portOption}.",
+        _ => "Choose one of its addresses with --bind, or 0.0.0.0 for all of them.",
+    });
+
     public static async Task<int> ServerAsync(string dataDir, string? store, string bind, int port, bool embeddedWorker, WorkerSettings worker, string? stateFile, string tokenFile, TlsSettings tls, TimeSpan retention, bool verbose, CancellationToken cancellationToken, Server.Replicas.ReplicaOptions? replicas = null, int? gatewayPort = null)
     {
         var level = verbose ? LogLevel.Information : LogLevel.Warning;
@@ -73,10 +81,9 @@ internal static class ServeCommands
         {
             throw new CliException(e.Message);
         }
-        catch (PortInUseException e)
+        catch (ListenException e)
         {
-            var option = e.Listener == FerryServer.GatewayListener ? "--gateway-port" : "--port";
-            throw new CliException($"{e.Message} Choose another with {option}, or stop the program that holds it.");
+            throw ListenError(e.Message, e.Failure, e.Listener == FerryServer.GatewayListener ? "--gateway-port" : "--port");
         }
         await using var running = server;
         await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
