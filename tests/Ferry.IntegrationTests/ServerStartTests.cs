@@ -47,6 +47,39 @@ public sealed class ServerStartTests
     }
 
     [Fact]
+    public async Task A_data_directory_or_token_file_it_cannot_use_is_named_in_one_line()
+    {
+        var work = Directory.CreateTempSubdirectory("ferry-paths-");
+        try
+        {
+            var file = Path.Combine(work.FullName, "a-file");
+            await File.WriteAllTextAsync(file, "");
+            var port = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+
+            var (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--data-dir", file, "--token-file", Path.Combine(work.FullName, "token"), "--runtime", "process"], work.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain($"Error: The data directory '{file}' is a file. Choose a directory with --data-dir.");
+
+            // Nothing, not even root, can make a file under /proc.
+            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--data-dir", "/proc/ferry-data", "--token-file", Path.Combine(work.FullName, "token"), "--runtime", "process"], work.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain("Error: The data directory '/proc/ferry-data' cannot be used: ").And.Contain("Choose another with --data-dir.");
+
+            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--data-dir", Path.Combine(work.FullName, "data"), "--token-file", "/proc/ferry/token", "--runtime", "process"], work.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain("Error: The token file '/proc/ferry/token' cannot be written: ").And.Contain("Choose another with --token-file.");
+            output.Should().NotContain("Exception").And.NotContain("   at ");
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_server_started_in_a_project_takes_no_settings_from_it_watches_none_of_its_tree_and_writes_nothing_home()
     {
         var project = Directory.CreateTempSubdirectory("ferry-project-");

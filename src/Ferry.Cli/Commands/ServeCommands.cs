@@ -45,6 +45,29 @@ internal static class ServeCommands
         return new Server.Replicas.ReplicaOptions { LeaseDuration = lease, AdvertisedUrl = url };
     }
 
+    /// <summary>
+    /// Makes the data directory and proves it writable before anything starts, so that a path that is a file, cannot be
+    /// made or is not the user's to write is one line naming it, not an exception from deep inside the store.
+    /// </summary>
+    private static void PrepareDataDir(string dataDir)
+    {
+        if (File.Exists(dataDir))
+        {
+            throw new CliException($"The data directory '{dataDir}' is a file. Choose a directory with --data-dir.");
+        }
+        try
+        {
+            Directory.CreateDirectory(dataDir);
+            var probe = Path.Combine(dataDir, $".write-check-{Environment.ProcessId}");
+            File.WriteAllBytes(probe, []);
+            File.Delete(probe);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"The data directory '{dataDir}' cannot be used: {e.Message} Choose another with --data-dir.");
+        }
+    }
+
     /// <summary>A listener's failure to bind, with the option that fixes it: <paramref name="portOption"/> or <c>--bind</c>.</summary>
     internal static CliException ListenError(string problem, ListenFailure failure, string portOption) => new(problem + " " + failure switch
     {
@@ -64,6 +87,7 @@ internal static class ServeCommands
         var certificate = System.Net.IPAddress.IsLoopback(address) && tls.CertificatePath is null
             ? null
             : TlsCertificates.Load(tls.CertificatePath, tls.KeyPath, dataDir);
+        PrepareDataDir(dataDir);
         // The store location may carry a password: messages name it by StoreLocation.Describe only.
         string storeName;
         FerryServer server;
@@ -86,7 +110,14 @@ internal static class ServeCommands
             throw ListenError(e.Message, e.Failure, e.Listener == FerryServer.GatewayListener ? "--gateway-port" : "--port");
         }
         await using var running = server;
-        await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await ControlPlane.EnsureTokenFileAsync(server, tokenFile, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"The token file '{tokenFile}' cannot be written: {e.Message} Choose another with --token-file.");
+        }
         var fingerprint = certificate is null ? null : Credentials.Fingerprint(certificate);
         await using var agent = embeddedWorker
             ? await StartWorkerAsync(server.Url, await server.CreateTokenAsync("embedded", TokenKinds.Worker, ephemeral: true, cancellationToken).ConfigureAwait(false), fingerprint, Path.Combine(dataDir, "worker"), worker, level, Path.Combine(dataDir, "blobs"), cancellationToken).ConfigureAwait(false)
