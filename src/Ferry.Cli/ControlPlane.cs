@@ -172,7 +172,7 @@ internal static class ControlPlane
     /// </summary>
     private static async Task<Uri> StartLocalAsync(CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(FerryHome.Root);
+        FerryHome.Prepare();
         await using var lockFile = await AcquireLockAsync(cancellationToken).ConfigureAwait(false);
         if (await ReadLocalAsync(cancellationToken).ConfigureAwait(false) is { } raced)
         {

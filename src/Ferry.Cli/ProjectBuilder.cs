@@ -29,6 +29,7 @@ internal static class ProjectBuilder
 {
     public static async Task<BuiltProgram> BuildAsync(string path, CancellationToken cancellationToken)
     {
+        FerryHome.Prepare();
         var full = System.IO.Path.GetFullPath(path);
         if (File.Exists(full) && full.EndsWith(".cs", StringComparison.OrdinalIgnoreCase))
         {

@@ -184,6 +184,26 @@ public sealed class CliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Run_FerryHomeItCannotUse_SaysWhichAndHowToFixItAndExits1()
+    {
+        await File.WriteAllTextAsync(Path.Combine(_work, "counter.cs"), CountApp);
+        var file = Path.Combine(_work, "not-a-home");
+        await File.WriteAllTextAsync(file, "");
+
+        var (exitCode, output) = await CliProcess.RunAsync(["run", "counter.cs"], _work, Limit, new Dictionary<string, string> { ["FERRY_HOME"] = file });
+
+        exitCode.Should().Be(1, output);
+        output.Should().Contain($"Error: Ferry's home '{file}' is a file. Point FERRY_HOME at a directory you can write, or unset it to use ~/.ferry.");
+        output.Should().NotContain("Exception").And.NotContain("   at ");
+
+        // Nothing, not even root, can make a directory under /proc.
+        (exitCode, output) = await CliProcess.RunAsync(["run", "counter.cs"], _work, Limit, new Dictionary<string, string> { ["FERRY_HOME"] = "/proc/ferry-home" });
+
+        exitCode.Should().Be(1, output);
+        output.Should().Contain("Error: Ferry's home '/proc/ferry-home' cannot be used: ").And.Contain("Point FERRY_HOME at a directory you can write");
+    }
+
+    [Fact]
     public async Task Run_UnknownName_FailsBeforeAnyAppIsCreatedListingWhatExists()
     {
         await File.WriteAllTextAsync(Path.Combine(_work, "counter.cs"), CountApp);
