@@ -72,6 +72,11 @@ public sealed class ServerStartTests
             exitCode.Should().Be(1, output);
             output.Should().Contain("Error: The token file '/proc/ferry/token' cannot be written: ").And.Contain("Choose another with --token-file.");
             output.Should().NotContain("Exception").And.NotContain("   at ");
+
+            (exitCode, output) = await CliProcess.RunAsync(["worker", "--server-url", "http://127.0.0.1:1", "--token", "t", "--data-dir", "/proc/ferry-worker"], work.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain("Error: The data directory '/proc/ferry-worker' cannot be used: ").And.Contain("Choose another with --data-dir.");
         }
         finally
         {

@@ -164,6 +164,7 @@ internal static class ServeCommands
         {
             throw new CliException("A worker joins with a join token: make one with `ferry token create --kind worker NAME` and pass it with --token or $FERRY_TOKEN.");
         }
+        PrepareDataDir(dataDir);
         var fingerprint = Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } pinned ? pinned : null;
         // One agent, with its own stream and build cache, per server replica: each replica starts its own containers here.
         var agents = new List<WorkerAgent>();
