@@ -186,4 +186,17 @@ root.Subcommands.Add(new Command("volume", "Manage volumes: named, versioned fil
 });
 root.Options.Add(server);
 root.Options.Add(verbose);
+foreach (var portOption in new Option[] { port, gatewayPort, gatewayListenPort })
+{
+    portOption.Validators.Add(PortRange);
+}
 return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+
+// A port out of range would otherwise reach Kestrel, whose refusal is an exception with a stack trace.
+static void PortRange(System.CommandLine.Parsing.OptionResult result)
+{
+    if (result.Tokens is [var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var value) && value is < 0 or > 65535)
+    {
+        result.AddError($"{result.Option.Name} takes a port from 0 to 65535; {value} is not one.");
+    }
+}

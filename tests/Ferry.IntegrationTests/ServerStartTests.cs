@@ -85,6 +85,35 @@ public sealed class ServerStartTests
     }
 
     [Fact]
+    public async Task A_port_out_of_range_or_a_certificate_that_is_not_one_is_named_in_one_line()
+    {
+        var work = Directory.CreateTempSubdirectory("ferry-settings-");
+        try
+        {
+            string[] common = ["--data-dir", Path.Combine(work.FullName, "data"), "--token-file", Path.Combine(work.FullName, "token"), "--runtime", "process"];
+
+            var (exitCode, output) = await CliProcess.RunAsync(["server", "--port", "70000", .. common], work.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain("--port takes a port from 0 to 65535; 70000 is not one.");
+
+            var certificate = Path.Combine(work.FullName, "cert.pem");
+            await File.WriteAllTextAsync(certificate, "not a certificate");
+            var port = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--tls-cert", certificate, .. common], work.FullName, TimeSpan.FromMinutes(1));
+
+            exitCode.Should().Be(1, output);
+            output.Should().Contain($"Error: Cannot load the TLS certificate from '{certificate}': ")
+                .And.Contain("Pass a PEM certificate with --tls-cert and its key with --tls-key, or a PKCS#12 file with --tls-cert alone.");
+            output.Should().NotContain("Exception").And.NotContain("   at ");
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_server_started_in_a_project_takes_no_settings_from_it_watches_none_of_its_tree_and_writes_nothing_home()
     {
         var project = Directory.CreateTempSubdirectory("ferry-project-");

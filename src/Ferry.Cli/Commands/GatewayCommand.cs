@@ -38,7 +38,7 @@ internal static class GatewayCommand
         // Off loopback, proxy tokens cross a network: the gateway serves HTTPS, with a self-signed certificate by default.
         var certificate = IPAddress.IsLoopback(address) && settings.TlsCertificate is null
             ? null
-            : TlsCertificates.Load(settings.TlsCertificate, settings.TlsKey, Path.Combine(FerryHome.Root, "gateway"));
+            : ServeCommands.LoadCertificate(settings.TlsCertificate, settings.TlsKey, Path.Combine(FerryHome.Root, "gateway"));
         var level = settings.Verbose ? LogLevel.Information : LogLevel.Warning;
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(level));
         var fingerprint = Environment.GetEnvironmentVariable(FerryEnv.ServerFingerprint) is { Length: > 0 } pinned ? pinned : null;

@@ -68,6 +68,23 @@ internal static class ServeCommands
         }
     }
 
+    /// <summary>
+    /// The certificate to serve HTTPS with (see <see cref="TlsCertificates.Load"/>); one that is missing, unreadable or
+    /// not a certificate is one line naming the files and the forms they take.
+    /// </summary>
+    internal static System.Security.Cryptography.X509Certificates.X509Certificate2 LoadCertificate(string? certificatePath, string? keyPath, string dataDir)
+    {
+        try
+        {
+            return TlsCertificates.Load(certificatePath, keyPath, dataDir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException)
+        {
+            var files = certificatePath is null ? $"the certificate in {dataDir}" : keyPath is null ? $"'{certificatePath}'" : $"'{certificatePath}' and '{keyPath}'";
+            throw new CliException($"Cannot load the TLS certificate from {files}: {e.Message} Pass a PEM certificate with --tls-cert and its key with --tls-key, or a PKCS#12 file with --tls-cert alone.");
+        }
+    }
+
     /// <summary>A listener's failure to bind, with the option that fixes it: <paramref name="portOption"/> or <c>--bind</c>.</summary>
     internal static CliException ListenError(string problem, ListenFailure failure, string portOption) => new(problem + " " + failure switch
     {
@@ -83,11 +100,11 @@ internal static class ServeCommands
         {
             throw new CliException($"'{bind}' is not an IP address to listen on, such as 127.0.0.1 or 0.0.0.0.");
         }
+        PrepareDataDir(dataDir);
         // Off loopback, every byte crosses a network: the API is served over TLS only.
         var certificate = System.Net.IPAddress.IsLoopback(address) && tls.CertificatePath is null
             ? null
-            : TlsCertificates.Load(tls.CertificatePath, tls.KeyPath, dataDir);
-        PrepareDataDir(dataDir);
+            : LoadCertificate(tls.CertificatePath, tls.KeyPath, dataDir);
         // The store location may carry a password: messages name it by StoreLocation.Describe only.
         string storeName;
         FerryServer server;
