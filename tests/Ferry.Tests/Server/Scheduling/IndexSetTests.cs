@@ -42,6 +42,17 @@ public sealed class IndexSetTests
         set.Contains(int.MaxValue - 1).Should().BeFalse();
         set.Contains(62).Should().BeFalse();
         set.Contains(65).Should().BeFalse();
+
+        // A page grows as higher indices arrive and keeps the ones it had.
+        set.Add(65_536 + 5).Should().BeTrue();
+        set.Add(65_536 + 4_000).Should().BeTrue();
+        set.Add(3_000).Should().BeTrue();
+        set.Count.Should().Be(7);
+        set.Contains(65_536 + 5).Should().BeTrue();
+        set.Contains(65_536 + 4_000).Should().BeTrue();
+        set.Contains(64).Should().BeTrue();
+        set.Contains(3_000).Should().BeTrue();
+        set.Contains(65_536 + 4_001).Should().BeFalse();
     }
 
     [Fact]
