@@ -26,28 +26,8 @@ internal static class FerryHome
     /// <summary>The local server's client token, readable by its owner only; the CLI and the programs it runs use it.</summary>
     public static string TokenFile => Path.Combine(Root, "token");
 
-    /// <summary>
-    /// Makes the directory and proves it writable, before a command builds into it or starts a server from it: a
-    /// <c>FERRY_HOME</c> that is a file, cannot be made or is not the user's to write is one line naming it.
-    /// </summary>
+    /// <summary>Makes the directory and proves it writable, before a command builds into it or starts a server from it.</summary>
     /// <exception cref="CliException">The directory cannot be used.</exception>
-    public static void Prepare()
-    {
-        const string Remedy = "Point FERRY_HOME at a directory you can write, or unset it to use ~/.ferry.";
-        if (File.Exists(Root))
-        {
-            throw new CliException($"Ferry's home '{Root}' is a file. {Remedy}");
-        }
-        try
-        {
-            Directory.CreateDirectory(Root);
-            var probe = Path.Combine(Root, $".write-check-{Environment.ProcessId}");
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"Ferry's home '{Root}' cannot be used: {e.Message} {Remedy}");
-        }
-    }
+    public static void Prepare() =>
+        WritableDirectory.Prepare(Root, "Ferry's home", "Point FERRY_HOME at a directory you can write, or unset it to use ~/.ferry.");
 }

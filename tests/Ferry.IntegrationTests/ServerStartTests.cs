@@ -9,74 +9,36 @@ namespace Ferry.IntegrationTests;
 /// <summary>How <c>ferry server</c> starts: where it runs from, what it leaves, and what it says when it cannot listen.</summary>
 public sealed class ServerStartTests
 {
+    /// <summary>Runs the CLI, which must fail with exit code 1 and no exception or stack trace; returns what it printed.</summary>
+    private static async Task<string> FailsAsync(IReadOnlyList<string> arguments, string workingDirectory)
+    {
+        var (exitCode, output) = await CliProcess.RunAsync(arguments, workingDirectory, TimeSpan.FromMinutes(1));
+        exitCode.Should().Be(1, output);
+        output.Should().NotContain("Exception").And.NotContain("   at ");
+        return output;
+    }
+
     [Fact]
     public async Task An_address_it_cannot_have_is_named_in_one_line_with_the_option_that_moves_it()
     {
         using var holder = new TcpListener(IPAddress.Loopback, 0);
         holder.Start();
         var taken = ((IPEndPoint)holder.LocalEndpoint).Port.ToString(CultureInfo.InvariantCulture);
-        var dataDir = Directory.CreateTempSubdirectory("ferry-data-");
+        var port = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        var work = Directory.CreateTempSubdirectory("ferry-data-");
         try
         {
-            string[] common = ["--data-dir", dataDir.FullName, "--token-file", Path.Combine(dataDir.FullName, "token"), "--runtime", "process"];
+            string[] common = ["--data-dir", work.FullName, "--token-file", Path.Combine(work.FullName, "token"), "--runtime", "process"];
 
-            var (exitCode, output) = await CliProcess.RunAsync(["server", "--port", taken, .. common], dataDir.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain($"Error: Port {taken} on 127.0.0.1 is in use by another program, so the control plane cannot listen there. Choose another with --port, or stop the program that holds it.");
-            output.Should().NotContain("Exception").And.NotContain("   at ");
-
-            var port = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
-            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--gateway-port", taken, .. common], dataDir.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain($"Error: Port {taken} on 127.0.0.1 is in use by another program, so the web gateway cannot listen there. Choose another with --gateway-port, or stop the program that holds it.");
-            output.Should().NotContain("Exception").And.NotContain("   at ");
-
+            (await FailsAsync(["server", "--port", taken, .. common], work.FullName))
+                .Should().Contain($"Error: Port {taken} on 127.0.0.1 is in use by another program, so the control plane cannot listen there. Choose another with --port, or stop the program that holds it.");
+            (await FailsAsync(["server", "--port", port, "--gateway-port", taken, .. common], work.FullName))
+                .Should().Contain($"Error: Port {taken} on 127.0.0.1 is in use by another program, so the web gateway cannot listen there. Choose another with --gateway-port, or stop the program that holds it.");
             // 192.0.2.0/24 is reserved for documentation: no machine has it.
-            (exitCode, output) = await CliProcess.RunAsync(["server", "--bind", "192.0.2.1", "--port", port, .. common], dataDir.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain("Error: 192.0.2.1 is not an address of this machine, so the control plane cannot listen on it. Choose one of its addresses with --bind, or 0.0.0.0 for all of them.");
-            output.Should().NotContain("Exception").And.NotContain("   at ");
-        }
-        finally
-        {
-            dataDir.Delete(recursive: true);
-        }
-    }
-
-    [Fact]
-    public async Task A_data_directory_or_token_file_it_cannot_use_is_named_in_one_line()
-    {
-        var work = Directory.CreateTempSubdirectory("ferry-paths-");
-        try
-        {
-            var file = Path.Combine(work.FullName, "a-file");
-            await File.WriteAllTextAsync(file, "");
-            var port = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
-
-            var (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--data-dir", file, "--token-file", Path.Combine(work.FullName, "token"), "--runtime", "process"], work.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain($"Error: The data directory '{file}' is a file. Choose a directory with --data-dir.");
-
-            // Nothing, not even root, can make a file under /proc.
-            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--data-dir", "/proc/ferry-data", "--token-file", Path.Combine(work.FullName, "token"), "--runtime", "process"], work.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain("Error: The data directory '/proc/ferry-data' cannot be used: ").And.Contain("Choose another with --data-dir.");
-
-            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--data-dir", Path.Combine(work.FullName, "data"), "--token-file", "/proc/ferry/token", "--runtime", "process"], work.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain("Error: The token file '/proc/ferry/token' cannot be written: ").And.Contain("Choose another with --token-file.");
-            output.Should().NotContain("Exception").And.NotContain("   at ");
-
-            (exitCode, output) = await CliProcess.RunAsync(["worker", "--server-url", "http://127.0.0.1:1", "--token", "t", "--data-dir", "/proc/ferry-worker"], work.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain("Error: The data directory '/proc/ferry-worker' cannot be used: ").And.Contain("Choose another with --data-dir.");
+            (await FailsAsync(["server", "--bind", "192.0.2.1", "--port", port, .. common], work.FullName))
+                .Should().Contain("Error: 192.0.2.1 is not an address of this machine, so the control plane cannot listen on it. Choose one of its addresses with --bind, or 0.0.0.0 for all of them.");
+            (await FailsAsync(["server", "--port", "70000", .. common], work.FullName))
+                .Should().Contain("--port takes a port from 0 to 65535; 70000 is not one.");
         }
         finally
         {
@@ -85,27 +47,29 @@ public sealed class ServerStartTests
     }
 
     [Fact]
-    public async Task A_port_out_of_range_or_a_certificate_that_is_not_one_is_named_in_one_line()
+    public async Task A_data_directory_token_file_or_certificate_it_cannot_use_is_named_in_one_line()
     {
-        var work = Directory.CreateTempSubdirectory("ferry-settings-");
+        var work = Directory.CreateTempSubdirectory("ferry-paths-");
         try
         {
-            string[] common = ["--data-dir", Path.Combine(work.FullName, "data"), "--token-file", Path.Combine(work.FullName, "token"), "--runtime", "process"];
-
-            var (exitCode, output) = await CliProcess.RunAsync(["server", "--port", "70000", .. common], work.FullName, TimeSpan.FromMinutes(1));
-
-            exitCode.Should().Be(1, output);
-            output.Should().Contain("--port takes a port from 0 to 65535; 70000 is not one.");
-
-            var certificate = Path.Combine(work.FullName, "cert.pem");
-            await File.WriteAllTextAsync(certificate, "not a certificate");
+            var file = Path.Combine(work.FullName, "a-file");
+            await File.WriteAllTextAsync(file, "not a certificate");
             var port = ServerProcess.FreePort().ToString(CultureInfo.InvariantCulture);
-            (exitCode, output) = await CliProcess.RunAsync(["server", "--port", port, "--tls-cert", certificate, .. common], work.FullName, TimeSpan.FromMinutes(1));
+            var token = Path.Combine(work.FullName, "token");
+            var data = Path.Combine(work.FullName, "data");
 
-            exitCode.Should().Be(1, output);
-            output.Should().Contain($"Error: Cannot load the TLS certificate from '{certificate}': ")
+            (await FailsAsync(["server", "--port", port, "--data-dir", file, "--token-file", token, "--runtime", "process"], work.FullName))
+                .Should().Contain($"Error: The data directory '{file}' is a file. Choose another directory with --data-dir.");
+            // Nothing, not even root, can make a file under /proc.
+            (await FailsAsync(["server", "--port", port, "--data-dir", "/proc/ferry-data", "--token-file", token, "--runtime", "process"], work.FullName))
+                .Should().Contain("Error: The data directory '/proc/ferry-data' cannot be used: ").And.Contain("Choose another directory with --data-dir.");
+            (await FailsAsync(["server", "--port", port, "--data-dir", data, "--token-file", "/proc/ferry/token", "--runtime", "process"], work.FullName))
+                .Should().Contain("Error: The token file '/proc/ferry/token' cannot be written: ").And.Contain("Choose another with --token-file.");
+            (await FailsAsync(["worker", "--server-url", "http://127.0.0.1:1", "--token", "t", "--data-dir", "/proc/ferry-worker"], work.FullName))
+                .Should().Contain("Error: The data directory '/proc/ferry-worker' cannot be used: ").And.Contain("Choose another directory with --data-dir.");
+            (await FailsAsync(["server", "--port", port, "--data-dir", data, "--token-file", token, "--runtime", "process", "--tls-cert", file], work.FullName))
+                .Should().Contain($"Error: Cannot load the TLS certificate from '{file}': ")
                 .And.Contain("Pass a PEM certificate with --tls-cert and its key with --tls-key, or a PKCS#12 file with --tls-cert alone.");
-            output.Should().NotContain("Exception").And.NotContain("   at ");
         }
         finally
         {

@@ -45,28 +45,8 @@ internal static class ServeCommands
         return new Server.Replicas.ReplicaOptions { LeaseDuration = lease, AdvertisedUrl = url };
     }
 
-    /// <summary>
-    /// Makes the data directory and proves it writable before anything starts, so that a path that is a file, cannot be
-    /// made or is not the user's to write is one line naming it, not an exception from deep inside the store.
-    /// </summary>
-    private static void PrepareDataDir(string dataDir)
-    {
-        if (File.Exists(dataDir))
-        {
-            throw new CliException($"The data directory '{dataDir}' is a file. Choose a directory with --data-dir.");
-        }
-        try
-        {
-            Directory.CreateDirectory(dataDir);
-            var probe = Path.Combine(dataDir, $".write-check-{Environment.ProcessId}");
-            File.WriteAllBytes(probe, []);
-            File.Delete(probe);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"The data directory '{dataDir}' cannot be used: {e.Message} Choose another with --data-dir.");
-        }
-    }
+    private static void PrepareDataDir(string dataDir) =>
+        WritableDirectory.Prepare(dataDir, "The data directory", "Choose another directory with --data-dir.");
 
     /// <summary>
     /// The certificate to serve HTTPS with (see <see cref="TlsCertificates.Load"/>); one that is missing, unreadable or
