@@ -186,6 +186,12 @@ root.Subcommands.Add(new Command("volume", "Manage volumes: named, versioned fil
 });
 root.Options.Add(server);
 root.Options.Add(verbose);
+// Help's Windows-style aliases are volume and container paths here: `ferry volume put v file /h` must upload to /h.
+foreach (var help in root.Options.OfType<System.CommandLine.Help.HelpOption>())
+{
+    help.Aliases.Remove("/h");
+    help.Aliases.Remove("/?");
+}
 foreach (var portOption in new Option[] { port, gatewayPort, gatewayListenPort })
 {
     portOption.Validators.Add(PortRange);
