@@ -18,7 +18,8 @@ internal static class WritableDirectory
         try
         {
             Directory.CreateDirectory(path);
-            var probe = Path.Combine(path, $".write-check-{Environment.ProcessId}");
+            // Named for this check alone: `ferry run` checks its home from the build and the connection at once.
+            var probe = Path.Combine(path, $".write-check-{Guid.NewGuid():N}");
             File.WriteAllBytes(probe, []);
             File.Delete(probe);
         }
