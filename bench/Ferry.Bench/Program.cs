@@ -40,6 +40,14 @@ if (args.Length >= 2 && args[0] == "--only" && args[1] == "spawn")
     runtimes = $"spawn map of {size:N0} on a separate server process (process runtime), {runs} run{(runs == 1 ? "" : "s")}";
     return Append();
 }
+// `--only store [SIZE]` measures the embedded store on its own as a map of SIZE inputs (default 200,000) drives it.
+if (args.Length >= 2 && args[0] == "--only" && args[1] == "store")
+{
+    var size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 200_000;
+    results.AddRange(await StoreBench.RunAsync(size));
+    runtimes = $"the SQLite store on its own, a map of {size:N0}";
+    return Append();
+}
 // `--only objects` measures Dict and Queue operations from local code beside SQLite on its own.
 var objectsOnly = args.SequenceEqual(["--only", "objects"]);
 // The inner loop runs against a worker as `ferry server` starts it, placeholders and all (FERRY_PLACEHOLDERS=0 turns

@@ -79,6 +79,11 @@ internal sealed partial class PostgresStore : IStore
         ObjectsMigration,
         DeploymentMigration,
         VolumesMigration,
+        // The index of a call's outputs by cursor holds finished inputs only, so accepting an input does not write to it.
+        """
+        DROP INDEX IF EXISTS inputs_call_order;
+        CREATE INDEX inputs_call_order ON inputs(call_id, completion_order) WHERE completion_order IS NOT NULL;
+        """,
     ];
 
     private readonly NpgsqlDataSource _dataSource;

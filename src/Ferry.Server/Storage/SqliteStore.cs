@@ -145,7 +145,9 @@ internal sealed partial class SqliteStore : IStore
     /// <summary>
     /// The steps after the base schema above, one per version, recorded in <c>PRAGMA user_version</c>. Step 1: each
     /// call counts its outputs, and an input's completion order becomes its cursor within its call (it was a global
-    /// counter the server kept), so the store assigns cursors; leases and the replica registry. Step 2: volumes.
+    /// counter the server kept), so the store assigns cursors; leases and the replica registry. Step 2: volumes. Step 3:
+    /// the index of a call's outputs by cursor holds finished inputs only, so accepting an input no longer writes to it
+    /// (an input accepted had an entry there with no cursor, moved when it finished).
     /// </summary>
     private static readonly string[] Migrations =
     [
@@ -159,7 +161,13 @@ internal sealed partial class SqliteStore : IStore
         CREATE TABLE replicas(replica_id TEXT PRIMARY KEY, url TEXT NOT NULL, heartbeat_at INTEGER NOT NULL);
         """,
         VolumesMigration,
+        OutputIndexMigration,
     ];
+
+    private const string OutputIndexMigration = """
+        DROP INDEX IF EXISTS inputs_call_order;
+        CREATE INDEX inputs_call_order ON inputs(call_id, completion_order) WHERE completion_order IS NOT NULL;
+        """;
 
     /// <summary>The newest schema version this server knows.</summary>
     internal static int SchemaVersion => Migrations.Length;
@@ -719,7 +727,8 @@ internal sealed partial class SqliteStore : IStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        // The cursor is the completion order within the call; the (call_id, completion_order) index serves the range.
+        // The cursor is the completion order within the call; the (call_id, completion_order) index of finished inputs
+        // serves the range (the comparison on the cursor is what lets SQLite use an index of non-null cursors only).
         command.CommandText = """
             SELECT idx, completion_order, success, result, result_blob, error FROM inputs
             WHERE call_id = $id AND done = 1 AND completion_order > $after ORDER BY completion_order LIMIT $limit

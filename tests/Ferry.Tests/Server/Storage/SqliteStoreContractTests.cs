@@ -65,6 +65,29 @@ public sealed class SqliteStoreContractTests : StoreContractTests
     }
 
     [StoreFact]
+    public async Task InitializeAsync_OutputIndexOfEveryInput_KeepsOnlyFinishedInputsThereAndReadsOutputsThroughIt()
+    {
+        await Store.AddInputsAsync(new CallRecord("fc-a", "ap-1", "f", "f", "map", T0, true, null), [new NewInput(0, "[0]", null), new NewInput(1, "[1]", null)], default);
+        await Store.CompleteInputsAsync([new CompletionRecord(2, "fc-a", true, "\"a1\"", null, null, T0)], default);
+        await Store.DisposeAsync();
+        // The index as the schema before version 3 had it: an entry for every input, finished or not.
+        await ExecuteAsync($"DROP INDEX inputs_call_order; CREATE INDEX inputs_call_order ON inputs(call_id, completion_order); PRAGMA user_version = {SqliteStore.SchemaVersion - 1};");
+
+        await using var store = await OpenAsync();
+        await store.CompleteInputsAsync([new CompletionRecord(1, "fc-a", true, "\"a0\"", null, null, T0)], default);
+
+        (await store.GetOutputsAsync("fc-a", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((1, 1L), (0, 2L));
+        (await store.GetOutputsAsync("fc-a", 1, 10, default)).Select(o => o.Index).Should().Equal(0);
+        (await ScalarAsync("SELECT sql FROM sqlite_schema WHERE name = 'inputs_call_order'")).Should().Be(
+            "CREATE INDEX inputs_call_order ON inputs(call_id, completion_order) WHERE completion_order IS NOT NULL");
+        (await ScalarAsync("PRAGMA user_version")).Should().Be((long)SqliteStore.SchemaVersion);
+        // The page of outputs after a cursor is a range of that index, not a scan of the call's inputs.
+        (await QueryPlanAsync("""
+            SELECT idx FROM inputs WHERE call_id = 'fc-a' AND done = 1 AND completion_order > 0 ORDER BY completion_order LIMIT 10
+            """)).Should().Equal("SEARCH inputs USING INDEX inputs_call_order (call_id=? AND completion_order>?)");
+    }
+
+    [StoreFact]
     public async Task AddInputsAsync_LogPastTheCheckpointSize_IsCheckpointedIntoTheDatabaseFile()
     {
         var before = new FileInfo(DatabasePath).Length;
@@ -116,6 +139,40 @@ public sealed class SqliteStoreContractTests : StoreContractTests
 
         length.Should().BeLessThan(mark, "the log starts over and is truncated once every frame in it is copied");
         (await Store.CountInputsAsync($"fc-{commits}", default)).Total.Should().Be(5);
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task<object?> ScalarAsync(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteScalarAsync();
+    }
+
+    /// <summary>The steps of SQLite's plan for <paramref name="sql"/>.</summary>
+    private async Task<List<string>> QueryPlanAsync(string sql)
+    {
+        await using var connection = new SqliteConnection($"Data Source={DatabasePath};Pooling=False");
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        await using var reader = await command.ExecuteReaderAsync();
+        var steps = new List<string>();
+        while (await reader.ReadAsync())
+        {
+            steps.Add(reader.GetString(3));
+        }
+        return steps;
     }
 
     public override async Task DisposeAsync()
