@@ -46,20 +46,28 @@ internal sealed class SqliteRawStatement : IDisposable
     }
 
     /// <summary>Runs a query; the first column of its first row as a number, or null when it has no row or a null.</summary>
-    public long? ExecuteScalarInt64()
+    public long? ExecuteScalarInt64() =>
+        Query(static s => raw.sqlite3_column_type(s, 0) == raw.SQLITE_NULL ? (long?)null : raw.sqlite3_column_int64(s, 0));
+
+    /// <summary>Runs a query; the first two columns of its first row as numbers, or null when it has no row.</summary>
+    public (long First, long Second)? ExecuteInt64Pair() =>
+        Query(static s => ((long First, long Second)?)(raw.sqlite3_column_int64(s, 0), raw.sqlite3_column_int64(s, 1)));
+
+    /// <summary>Runs a query and reads its first row with <paramref name="read"/>; the default when it has no row.</summary>
+    private T? Query<T>(Func<sqlite3_stmt, T?> read)
     {
         try
         {
             var rc = raw.sqlite3_step(_statement);
             if (rc == raw.SQLITE_ROW)
             {
-                return raw.sqlite3_column_type(_statement, 0) == raw.SQLITE_NULL ? null : raw.sqlite3_column_int64(_statement, 0);
+                return read(_statement);
             }
             if (rc != raw.SQLITE_DONE)
             {
                 Check(rc);
             }
-            return null;
+            return default;
         }
         finally
         {

@@ -147,7 +147,9 @@ internal sealed partial class SqliteStore : IStore
     /// call counts its outputs, and an input's completion order becomes its cursor within its call (it was a global
     /// counter the server kept), so the store assigns cursors; leases and the replica registry. Step 2: volumes. Step 3:
     /// the index of a call's outputs by cursor holds finished inputs only, so accepting an input no longer writes to it
-    /// (an input accepted had an entry there with no cursor, moved when it finished).
+    /// (an input accepted had an entry there with no cursor, moved when it finished). Step 4: each call gets an integer
+    /// key, and its inputs and their indexes name the call by it instead of by its 27-character id (see
+    /// <see cref="CallKeyMigration"/>).
     /// </summary>
     private static readonly string[] Migrations =
     [
@@ -162,12 +164,44 @@ internal sealed partial class SqliteStore : IStore
         """,
         VolumesMigration,
         OutputIndexMigration,
+        CallKeyMigration,
     ];
 
     private const string OutputIndexMigration = """
         DROP INDEX IF EXISTS inputs_call_order;
         CREATE INDEX inputs_call_order ON inputs(call_id, completion_order) WHERE completion_order IS NOT NULL;
         """;
+
+    /// <summary>
+    /// Inputs name their call by an integer key, <c>calls.call_key</c>: the call's id was in every input's row and in
+    /// both of its indexes, about 80 of the 170 bytes an input took once finished, and each index lookup compared it as
+    /// a string. Both tables are rebuilt; the key is the call's row id, now declared, so no vacuum can renumber it.
+    /// </summary>
+    private const string CallKeyMigration = """
+        CREATE TABLE calls_keyed(call_key INTEGER PRIMARY KEY, call_id TEXT NOT NULL UNIQUE, app_id TEXT NOT NULL,
+            function TEXT NOT NULL, pool_id TEXT NOT NULL, kind TEXT NOT NULL, created_at INTEGER NOT NULL,
+            final INTEGER NOT NULL, pool TEXT, outputs INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO calls_keyed(call_id, app_id, function, pool_id, kind, created_at, final, pool, outputs)
+            SELECT call_id, app_id, function, pool_id, kind, created_at, final, pool, outputs FROM calls ORDER BY rowid;
+        CREATE TABLE inputs_keyed(input_id INTEGER PRIMARY KEY, call_key INTEGER NOT NULL, idx INTEGER NOT NULL,
+            args TEXT, args_blob TEXT, attempt INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+            completion_order INTEGER, success INTEGER, result TEXT, result_blob TEXT, error TEXT, completed_at INTEGER,
+            UNIQUE(call_key, idx));
+        INSERT INTO inputs_keyed(input_id, call_key, idx, args, args_blob, attempt, done, completion_order, success, result,
+                result_blob, error, completed_at)
+            SELECT i.input_id, c.call_key, i.idx, i.args, i.args_blob, i.attempt, i.done, i.completion_order, i.success,
+                i.result, i.result_blob, i.error, i.completed_at
+            FROM inputs i JOIN calls_keyed c ON c.call_id = i.call_id;
+        DROP TABLE inputs;
+        DROP TABLE calls;
+        ALTER TABLE calls_keyed RENAME TO calls;
+        ALTER TABLE inputs_keyed RENAME TO inputs;
+        CREATE INDEX inputs_pending ON inputs(done) WHERE done = 0;
+        CREATE INDEX inputs_call_order ON inputs(call_key, completion_order) WHERE completion_order IS NOT NULL;
+        """;
+
+    /// <summary>A call's key, for a statement that takes the call's id as <c>$id</c>.</summary>
+    private const string KeyOfCall = "(SELECT call_key FROM calls WHERE call_id = $id)";
 
     /// <summary>The newest schema version this server knows.</summary>
     internal static int SchemaVersion => Migrations.Length;
@@ -521,13 +555,15 @@ internal sealed partial class SqliteStore : IStore
             upsert.Bind(7, call.Final ? 1 : 0);
             upsert.Bind(8, call.Pool is null ? null : JsonSerializer.Serialize(call.Pool, Json.PoolSpec));
             upsert.Execute();
+            var key = Raw(c, "SELECT call_key FROM calls WHERE call_id = ?1");
+            key.Bind(1, call.CallId);
             // The single writer assigns ids inside its transaction, after the largest it has seen; one rolled back
             // leaves a gap, never a repeat.
             var insert = Raw(c, """
-                INSERT INTO inputs(input_id, call_id, idx, args, args_blob) VALUES(?1, ?2, ?3, ?4, ?5)
-                ON CONFLICT(call_id, idx) DO NOTHING
+                INSERT INTO inputs(input_id, call_key, idx, args, args_blob) VALUES(?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT(call_key, idx) DO NOTHING
                 """);
-            insert.Bind(2, call.CallId);
+            insert.Bind(2, key.ExecuteScalarInt64()!.Value);
             for (var i = 0; i < inputs.Count; i++)
             {
                 var id = _lastInputId + 1;
@@ -564,36 +600,38 @@ internal sealed partial class SqliteStore : IStore
     public Task CompleteInputsAsync(IReadOnlyList<CompletionRecord> completions, LeaseFence? fence, CancellationToken cancellationToken) => WriteAsync(c =>
     {
         CheckFence(c, fence);
-        // Each call's last cursor, read once per write: the single writer is the only one that moves it.
-        var cursors = new Dictionary<string, long>(StringComparer.Ordinal);
-        var read = Raw(c, "SELECT outputs FROM calls WHERE call_id = ?1");
+        // Each call's key and last cursor, read once per write: the single writer is the only one that moves it. A call
+        // the store does not have gets key 0, which no input has.
+        var cursors = new Dictionary<string, (long Key, long Cursor)>(StringComparer.Ordinal);
+        var read = Raw(c, "SELECT call_key, outputs FROM calls WHERE call_id = ?1");
         var update = Raw(c, """
             UPDATE inputs SET done = 1, completion_order = ?3, success = ?4, result = ?5, result_blob = ?6,
                 error = ?7, completed_at = ?8, args = NULL
-            WHERE input_id = ?1 AND call_id = ?2 AND done = 0
+            WHERE input_id = ?1 AND call_key = ?2 AND done = 0
             """);
         foreach (var done in completions)
         {
-            if (!cursors.TryGetValue(done.CallId, out var cursor))
+            if (!cursors.TryGetValue(done.CallId, out var call))
             {
                 read.Bind(1, done.CallId);
-                cursor = read.ExecuteScalarInt64() ?? 0;
+                call = read.ExecuteInt64Pair() ?? (0, 0);
             }
+            var cursor = call.Cursor;
             update.Bind(1, done.InputId);
-            update.Bind(2, done.CallId);
+            update.Bind(2, call.Key);
             update.Bind(3, cursor + 1);
             update.Bind(4, done.Success ? 1 : 0);
             update.Bind(5, done.Result);
             update.Bind(6, done.ResultBlob);
             update.Bind(7, done.Error is null ? null : JsonSerializer.Serialize(done.Error, Json.RemoteError));
             update.Bind(8, Ms(done.CompletedAt));
-            cursors[done.CallId] = update.Execute() == 1 ? cursor + 1 : cursor;
+            cursors[done.CallId] = (call.Key, update.Execute() == 1 ? cursor + 1 : cursor);
         }
-        var count = Raw(c, "UPDATE calls SET outputs = ?1 WHERE call_id = ?2");
-        foreach (var (callId, cursor) in cursors)
+        var count = Raw(c, "UPDATE calls SET outputs = ?1 WHERE call_key = ?2");
+        foreach (var (key, cursor) in cursors.Values)
         {
             count.Bind(1, cursor);
-            count.Bind(2, callId);
+            count.Bind(2, key);
             count.Execute();
         }
     });
@@ -609,9 +647,9 @@ internal sealed partial class SqliteStore : IStore
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT i.input_id, i.call_id, i.idx, i.args, i.args_blob, i.attempt,
+            SELECT i.input_id, c.call_id, i.idx, i.args, i.args_blob, i.attempt,
                    c.app_id, c.function, c.pool_id, c.kind, c.created_at, c.final, c.pool
-            FROM inputs i JOIN calls c ON c.call_id = i.call_id
+            FROM inputs i JOIN calls c ON c.call_key = i.call_key
             WHERE i.done = 0 ORDER BY i.input_id
             """;
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -637,14 +675,14 @@ internal sealed partial class SqliteStore : IStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = """
+        command.CommandText = $"""
             SELECT input_id, idx, args, args_blob, attempt FROM inputs
-            WHERE input_id BETWEEN $from AND $to AND done = 0 AND call_id = $call
+            WHERE input_id BETWEEN $from AND $to AND done = 0 AND call_key = {KeyOfCall}
             ORDER BY input_id LIMIT $limit
             """;
         command.Parameters.AddWithValue("$from", fromId);
         command.Parameters.AddWithValue("$to", toId);
-        command.Parameters.AddWithValue("$call", call.CallId);
+        command.Parameters.AddWithValue("$id", call.CallId);
         command.Parameters.AddWithValue("$limit", limit);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var page = new List<PendingInput>();
@@ -682,7 +720,7 @@ internal sealed partial class SqliteStore : IStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT idx, done, completion_order, success, result, result_blob, error FROM inputs WHERE call_id = $id ORDER BY completion_order, idx";
+        command.CommandText = $"SELECT idx, done, completion_order, success, result, result_blob, error FROM inputs WHERE call_key = {KeyOfCall} ORDER BY completion_order, idx";
         command.Parameters.AddWithValue("$id", callId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         var outputs = new List<StoredOutput>();
@@ -710,7 +748,7 @@ internal sealed partial class SqliteStore : IStore
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT COUNT(*), COALESCE(SUM(done), 0) FROM inputs WHERE call_id = $id";
+        command.CommandText = $"SELECT COUNT(*), COALESCE(SUM(done), 0) FROM inputs WHERE call_key = {KeyOfCall}";
         command.Parameters.AddWithValue("$id", callId);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -718,20 +756,20 @@ internal sealed partial class SqliteStore : IStore
     }
 
     public async Task<int> CountFailedAsync(string callId, CancellationToken cancellationToken) =>
-        (int)await ScalarAsync("SELECT COUNT(*) FROM inputs WHERE call_id = $id AND done = 1 AND success = 0", callId, cancellationToken).ConfigureAwait(false);
+        (int)await ScalarAsync($"SELECT COUNT(*) FROM inputs WHERE call_key = {KeyOfCall} AND done = 1 AND success = 0", callId, cancellationToken).ConfigureAwait(false);
 
     public async Task<bool> WasCancelledAsync(string callId, CancellationToken cancellationToken) =>
-        await ScalarAsync($"SELECT EXISTS(SELECT 1 FROM inputs WHERE call_id = $id AND done = 1 AND json_extract(error, '$.kind') = '{ErrorKinds.Cancelled}')", callId, cancellationToken).ConfigureAwait(false) != 0;
+        await ScalarAsync($"SELECT EXISTS(SELECT 1 FROM inputs WHERE call_key = {KeyOfCall} AND done = 1 AND json_extract(error, '$.kind') = '{ErrorKinds.Cancelled}')", callId, cancellationToken).ConfigureAwait(false) != 0;
 
     public async Task<IReadOnlyList<StoredOutput>> GetOutputsAsync(string callId, long after, int limit, CancellationToken cancellationToken)
     {
         await using var connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
-        // The cursor is the completion order within the call; the (call_id, completion_order) index of finished inputs
+        // The cursor is the completion order within the call; the (call_key, completion_order) index of finished inputs
         // serves the range (the comparison on the cursor is what lets SQLite use an index of non-null cursors only).
-        command.CommandText = """
+        command.CommandText = $"""
             SELECT idx, completion_order, success, result, result_blob, error FROM inputs
-            WHERE call_id = $id AND done = 1 AND completion_order > $after ORDER BY completion_order LIMIT $limit
+            WHERE call_key = {KeyOfCall} AND done = 1 AND completion_order > $after ORDER BY completion_order LIMIT $limit
             """;
         command.Parameters.AddWithValue("$id", callId);
         command.Parameters.AddWithValue("$limit", limit);
@@ -757,15 +795,15 @@ internal sealed partial class SqliteStore : IStore
         var done = WriteAsync(c =>
         {
             using (var select = Command(c, """
-                CREATE TEMP TABLE IF NOT EXISTS expired_calls(call_id TEXT PRIMARY KEY);
+                CREATE TEMP TABLE IF NOT EXISTS expired_calls(call_key INTEGER PRIMARY KEY);
                 DELETE FROM expired_calls;
-                INSERT INTO expired_calls SELECT call_id FROM calls c
+                INSERT INTO expired_calls SELECT call_key FROM calls c
                     WHERE app_id IN (SELECT app_id FROM apps WHERE state = 'stopped' AND stopped_at < $cutoff)
                     OR (final = 1 AND created_at < $cutoff
-                        AND NOT EXISTS (SELECT 1 FROM inputs i WHERE i.call_id = c.call_id AND (i.done = 0 OR i.completed_at >= $cutoff)))
+                        AND NOT EXISTS (SELECT 1 FROM inputs i WHERE i.call_key = c.call_key AND (i.done = 0 OR i.completed_at >= $cutoff)))
                     LIMIT $batch;
-                DELETE FROM inputs WHERE call_id IN (SELECT call_id FROM expired_calls);
-                DELETE FROM calls WHERE call_id IN (SELECT call_id FROM expired_calls);
+                DELETE FROM inputs WHERE call_key IN (SELECT call_key FROM expired_calls);
+                DELETE FROM calls WHERE call_key IN (SELECT call_key FROM expired_calls);
                 CREATE TEMP TABLE IF NOT EXISTS expired_apps(app_id TEXT PRIMARY KEY);
                 DELETE FROM expired_apps;
                 -- An expired app goes with the batch that takes its last call, so no call outlives its app.

@@ -65,26 +65,49 @@ public sealed class SqliteStoreContractTests : StoreContractTests
     }
 
     [StoreFact]
-    public async Task InitializeAsync_OutputIndexOfEveryInput_KeepsOnlyFinishedInputsThereAndReadsOutputsThroughIt()
+    public async Task InitializeAsync_DatabaseOfSchema2_KeysInputsByTheirCallAndKeepsEverything()
     {
-        await Store.AddInputsAsync(new CallRecord("fc-a", "ap-1", "f", "f", "map", T0, true, null), [new NewInput(0, "[0]", null), new NewInput(1, "[1]", null)], default);
-        await Store.CompleteInputsAsync([new CompletionRecord(2, "fc-a", true, "\"a1\"", null, null, T0)], default);
         await Store.DisposeAsync();
-        // The index as the schema before version 3 had it: an entry for every input, finished or not.
-        await ExecuteAsync($"DROP INDEX inputs_call_order; CREATE INDEX inputs_call_order ON inputs(call_id, completion_order); PRAGMA user_version = {SqliteStore.SchemaVersion - 1};");
+        // The calls and inputs as schema version 2 had them: inputs named their call by its id, and the index by cursor
+        // had an entry for every input, finished or not.
+        await ExecuteAsync("""
+            DROP TABLE inputs;
+            DROP TABLE calls;
+            CREATE TABLE calls(call_id TEXT PRIMARY KEY, app_id TEXT NOT NULL, function TEXT NOT NULL, pool_id TEXT NOT NULL,
+                kind TEXT NOT NULL, created_at INTEGER NOT NULL, final INTEGER NOT NULL, pool TEXT, outputs INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE inputs(input_id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, idx INTEGER NOT NULL,
+                args TEXT, args_blob TEXT, attempt INTEGER NOT NULL DEFAULT 0, done INTEGER NOT NULL DEFAULT 0,
+                completion_order INTEGER, success INTEGER, result TEXT, result_blob TEXT, error TEXT, completed_at INTEGER,
+                UNIQUE(call_id, idx));
+            CREATE INDEX inputs_pending ON inputs(done) WHERE done = 0;
+            CREATE INDEX inputs_call_order ON inputs(call_id, completion_order);
+            INSERT INTO calls VALUES('fc-a', 'ap-1', 'f', 'f', 'map', 0, 1, NULL, 2), ('fc-b', 'ap-1', 'g', 'g', 'map', 0, 0, NULL, 0);
+            INSERT INTO inputs(input_id, call_id, idx, args, attempt, done, completion_order, success, result, completed_at) VALUES
+                (1, 'fc-a', 0, NULL, 0, 1, 2, 1, '"a0"', 0), (2, 'fc-a', 1, NULL, 0, 1, 1, 1, '"a1"', 0),
+                (3, 'fc-b', 0, '[3]', 2, 0, NULL, NULL, NULL, NULL), (4, 'fc-b', 1, '[4]', 0, 0, NULL, NULL, NULL, NULL);
+            PRAGMA user_version = 2;
+            """);
 
         await using var store = await OpenAsync();
-        await store.CompleteInputsAsync([new CompletionRecord(1, "fc-a", true, "\"a0\"", null, null, T0)], default);
 
-        (await store.GetOutputsAsync("fc-a", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((1, 1L), (0, 2L));
-        (await store.GetOutputsAsync("fc-a", 1, 10, default)).Select(o => o.Index).Should().Equal(0);
-        (await ScalarAsync("SELECT sql FROM sqlite_schema WHERE name = 'inputs_call_order'")).Should().Be(
-            "CREATE INDEX inputs_call_order ON inputs(call_id, completion_order) WHERE completion_order IS NOT NULL");
+        (await store.GetOutputsAsync("fc-a", 0, 10, default)).Select(o => (o.Index, o.Cursor, o.Result)).Should().Equal((1, 1L, "\"a1\""), (0, 2L, "\"a0\""));
+        (await store.LoadPendingInputsAsync(default)).Select(p => (p.Input.InputId, p.Input.CallId, p.Input.Args, p.Attempt, p.Call.Function))
+            .Should().Equal((3L, "fc-b", "[3]", 2, "g"), (4L, "fc-b", "[4]", 0, "g"));
+        var fcB = new CallRecord("fc-b", "ap-1", "g", "g", "map", T0, true, null);
+        (await store.AddInputsAsync(fcB, [new NewInput(1, "[9]", null), new NewInput(2, "[5]", null)], default)).Should().Equal(0L, 5L);
+        await store.CompleteInputsAsync([new CompletionRecord(4, "fc-b", true, "\"b1\"", null, null, T0), new CompletionRecord(1, "fc-b", true, "\"x\"", null, null, T0)], default);
+        (await store.GetOutputsAsync("fc-b", 0, 10, default)).Select(o => (o.Index, o.Cursor)).Should().Equal((1, 1L));
+        (await store.CountInputsAsync("fc-b", default)).Should().Be((3, 1));
+        (await store.GetCallAsync("fc-b", default))!.Final.Should().BeTrue();
         (await ScalarAsync("PRAGMA user_version")).Should().Be((long)SqliteStore.SchemaVersion);
-        // The page of outputs after a cursor is a range of that index, not a scan of the call's inputs.
+        // A page of outputs after a cursor is a range of the index of finished inputs, not a scan of the call's inputs.
         (await QueryPlanAsync("""
-            SELECT idx FROM inputs WHERE call_id = 'fc-a' AND done = 1 AND completion_order > 0 ORDER BY completion_order LIMIT 10
-            """)).Should().Equal("SEARCH inputs USING INDEX inputs_call_order (call_id=? AND completion_order>?)");
+            SELECT idx FROM inputs WHERE call_key = (SELECT call_key FROM calls WHERE call_id = 'fc-a') AND done = 1
+            AND completion_order > 0 ORDER BY completion_order LIMIT 10
+            """)).Should().Equal(
+            "SEARCH inputs USING INDEX inputs_call_order (call_key=? AND completion_order>?)",
+            "SCALAR SUBQUERY 1",
+            "SEARCH calls USING COVERING INDEX sqlite_autoindex_calls_1 (call_id=?)");
     }
 
     [StoreFact]
