@@ -121,7 +121,7 @@ public sealed class RestartTests : IAsyncLifetime
             count.CommandText = """
                 SELECT COUNT(*), COUNT(DISTINCT idx), SUM(done), COUNT(DISTINCT completion_order), MIN(idx), MAX(idx),
                     SUM(CASE WHEN success = 1 AND CAST(result AS INTEGER) = (idx * idx + 2147483648) % 4294967296 - 2147483648 THEN 1 ELSE 0 END)
-                FROM inputs WHERE call_id = $call
+                FROM inputs WHERE call_key = (SELECT call_key FROM calls WHERE call_id = $call)
                 """;
             count.Parameters.AddWithValue("$call", map.Id);
             await using var reader = await count.ExecuteReaderAsync(timeout.Token);
