@@ -129,6 +129,31 @@ public sealed class FunctionDefinitionTests
         back.Should().BeEquivalentTo(value);
     }
 
+    [Fact]
+    public void Packed_arguments_stay_whole_after_later_packs_a_large_one_and_one_that_fails()
+    {
+        var first = Payload.Pack(w => Payload.Write(w, 7));
+        var large = Payload.Pack(w => Payload.Write(w, new string('x', 100_000)));
+        var failing = () => Payload.Pack(w =>
+        {
+            w.WriteStringValue("half");
+            Payload.Write(w, new Func<int>(() => 1));
+        });
+        failing.Should().Throw<InvalidRequestException>();
+        // A serializer that packs again while it writes: the inner pack gets a buffer of its own.
+        var nested = Payload.Pack(w => Payload.Write(w, Payload.Pack(inner => Payload.Write(inner, "in")).GetRawText()));
+        var last = Payload.Pack(w =>
+        {
+            Payload.Write(w, 1);
+            Payload.Write(w, "two");
+        });
+
+        first.GetRawText().Should().Be("[7]");
+        large.GetRawText().Should().Be($"[\"{new string('x', 100_000)}\"]");
+        nested[0].GetString().Should().Be("[\"in\"]");
+        last.GetRawText().Should().Be("[1,\"two\"]");
+    }
+
     public sealed record Sample(string Name, List<int> Numbers, Dictionary<string, double> Weights, byte[] Data);
 }
 
