@@ -18,20 +18,21 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
 {
     private readonly Queue<PendingPublish> _unpublished = new();
 
-    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, OutputItem Output)> Outputs);
+    /// <summary>A write of outcomes not yet published; each output gets its cursor, and so its item, when it is.</summary>
+    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, int Index, ContainerOutput Output)> Outputs);
 
     /// <summary>Records inputs' final outcomes. Outputs become visible in exactly the order they are committed.</summary>
     public void Complete(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
     {
         var now = clock.GetUtcNow();
         var records = new List<CompletionRecord>(done.Count);
-        var published = new List<(CallState, OutputItem)>(done.Count);
+        var published = new List<(CallState, int, ContainerOutput)>(done.Count);
         foreach (var (input, output) in done)
         {
             input.Call.Open.Remove(input.Index);
             var result = output.Result?.GetRawText();
             records.Add(new CompletionRecord(input.Id, input.Call.CallId, output.Success, result, output.ResultBlob, output.Error, now));
-            published.Add((input.Call, new OutputItem(input.Index, output.Success, output.Result, output.ResultBlob, output.Error)));
+            published.Add((input.Call, input.Index, output));
         }
         // One container's outputs, so one app's: its lease fences the write on a replica among several.
         var write = store.CompleteInputsAsync(records, done.Count > 0 ? done[0].Input.Call.Pool.App.Fence : null, CancellationToken.None);
@@ -52,12 +53,18 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
                     LogCommitFailed(logger, head.Write.Exception!.GetBaseException());
                     continue;
                 }
-                foreach (var (call, output) in head.Outputs)
+                CallState? woken = null;
+                foreach (var (call, index, output) in head.Outputs)
                 {
-                    call.Outputs.Add(output with { Cursor = call.Published + 1 });
+                    call.Outputs.Add(new OutputItem(index, output.Success, output.Result, output.ResultBlob, output.Error, call.Published + 1));
                     calls.TrimOutputs(call);
                     calls.MarkIfDone(call, clock.GetUtcNow());
-                    signals.Add(TakeSignal(call));
+                    // A batch's outputs are mostly one call's: its waiters need waking once, after the last of them.
+                    if (call != woken)
+                    {
+                        signals.Add(TakeSignal(call));
+                        woken = call;
+                    }
                 }
                 changes.Pulse();
             }

@@ -141,7 +141,22 @@ internal sealed class ContainerState(string id, string token, PoolState pool, Wo
             return oldest;
         }
     }
-    public int StartedCount => Running.Values.Count(i => i.StartedAt != DateTimeOffset.MaxValue);
+    /// <summary>Inputs running here, not merely queued; counted by a plain loop, as the dispatcher asks once per input.</summary>
+    public int StartedCount
+    {
+        get
+        {
+            var started = 0;
+            foreach (var input in Running.Values)
+            {
+                if (input.StartedAt != DateTimeOffset.MaxValue)
+                {
+                    started++;
+                }
+            }
+            return started;
+        }
+    }
     public double ProcessStartMs { get; set; }
     public bool Evicted { get; set; }
 

@@ -79,7 +79,8 @@ internal sealed class FerryClient : IDisposable
 
     public static string NewCallId() => "fc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
 
-    public async Task<InputItem> PrepareAsync(int index, JsonElement args, CancellationToken cancellationToken)
+    // A value task: a map prepares every input, and a small one completes at once, with nothing to allocate.
+    public async ValueTask<InputItem> PrepareAsync(int index, JsonElement args, CancellationToken cancellationToken)
     {
         // A text is never longer than its UTF-8: a map's small arguments are not copied out to text just to be measured.
         if (JsonMarshal.GetRawUtf8Value(args).Length <= ProtocolInfo.InlinePayloadLimit)
@@ -157,7 +158,8 @@ internal sealed class FerryClient : IDisposable
         }
     }
 
-    public async Task<TResult> DecodeAsync<TResult>(string function, OutputItem output, CancellationToken cancellationToken)
+    // A value task, as PrepareAsync: only a result kept as a blob waits.
+    public async ValueTask<TResult> DecodeAsync<TResult>(string function, OutputItem output, CancellationToken cancellationToken)
     {
         if (!output.Success)
         {

@@ -85,7 +85,7 @@ public sealed class FunctionCallMap<TResult>
             while (pending.Remove(next, out var ready))
             {
                 next++;
-                yield return await ToOutcomeAsync(client, ready, cancellationToken).ConfigureAwait(false);
+                yield return await Invocation.ToOutcomeAsync<TResult>(client, _function!, ready, cancellationToken).ConfigureAwait(false);
             }
             if (batch.Done)
             {
@@ -96,15 +96,6 @@ public sealed class FunctionCallMap<TResult>
                 yield break;
             }
         }
-    }
-
-    private async Task<Outcome<TResult>> ToOutcomeAsync(FerryClient client, OutputItem output, CancellationToken cancellationToken)
-    {
-        if (!output.Success)
-        {
-            return new Outcome<TResult>(output.Index, default, FerryClient.ToException(_function!, output.Error));
-        }
-        return new Outcome<TResult>(output.Index, await client.DecodeAsync<TResult>(_function!, output, cancellationToken).ConfigureAwait(false), null);
     }
 
     /// <summary>

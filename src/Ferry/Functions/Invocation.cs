@@ -257,7 +257,7 @@ internal static class Invocation
         }
     }
 
-    private static async Task<Outcome<TResult>> ToOutcomeAsync<TResult>(FerryClient client, string function, OutputItem output, CancellationToken cancellationToken)
+    internal static async ValueTask<Outcome<TResult>> ToOutcomeAsync<TResult>(FerryClient client, string function, OutputItem output, CancellationToken cancellationToken)
     {
         if (!output.Success)
         {

@@ -17,7 +17,11 @@ public sealed class FerryClientPrepareTests
         using var document = JsonDocument.Parse("\"" + new string('é', ProtocolInfo.InlinePayloadLimit - 2) + "\"");
         using var client = Unreachable();
 
-        var item = await client.PrepareAsync(7, document.RootElement, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var prepared = client.PrepareAsync(7, document.RootElement, CancellationToken.None);
+
+        // Inline arguments need no request: they are ready at once.
+        prepared.IsCompletedSuccessfully.Should().BeTrue();
+        var item = await prepared;
 
         item.Index.Should().Be(7);
         item.ArgsBlob.Should().BeNull();
@@ -30,7 +34,10 @@ public sealed class FerryClientPrepareTests
         using var document = JsonDocument.Parse("""{"x":[1,2,3],"name":"ünïcode"}""");
         using var client = Unreachable();
 
-        var item = await client.PrepareAsync(0, document.RootElement, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        var prepared = client.PrepareAsync(0, document.RootElement, CancellationToken.None);
+
+        prepared.IsCompletedSuccessfully.Should().BeTrue();
+        var item = await prepared;
 
         item.ArgsBlob.Should().BeNull();
         item.Args!.Value.GetRawText().Should().Be("""{"x":[1,2,3],"name":"ünïcode"}""");
