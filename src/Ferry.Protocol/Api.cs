@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Ferry.Protocol;
 
@@ -55,6 +56,7 @@ public sealed record AppSummary(string AppId, string Name, string State, DateTim
 public sealed record AppList(IReadOnlyList<AppSummary> Apps);
 
 /// <summary>One input of a call: the positional arguments as a JSON array, inline or in a blob.</summary>
+[JsonConverter(typeof(InputItemConverter))]
 public sealed record InputItem(int Index, JsonElement? Args = null, string? ArgsBlob = null);
 
 /// <summary>Selects the pool of a function: a class's parameters and any option overrides.</summary>
@@ -126,6 +128,7 @@ public static class ErrorKinds
 }
 
 /// <summary>The outcome of one input.</summary>
+[JsonConverter(typeof(OutputItemConverter))]
 public sealed record OutputItem(int Index, bool Success, JsonElement? Result = null, string? ResultBlob = null, RemoteError? Error = null, long Cursor = 0);
 
 /// <summary>

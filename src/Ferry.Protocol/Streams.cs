@@ -19,11 +19,13 @@ public abstract record ContainerMessage;
 /// <summary>The container has run its enter hooks and takes inputs.</summary>
 public sealed record ContainerReady(int MaxInputs) : ContainerMessage;
 
+[JsonConverter(typeof(ContainerInputConverter))]
 public sealed record ContainerInput(long InputId, int Attempt, string Function, JsonElement? Args = null, string? ArgsBlob = null);
 
 /// <summary>Inputs for a container to run.</summary>
 public sealed record InputBatch(IReadOnlyList<ContainerInput> Inputs) : ContainerMessage;
 
+[JsonConverter(typeof(ContainerOutputConverter))]
 public sealed record ContainerOutput(long InputId, int Attempt, bool Success, JsonElement? Result = null, string? ResultBlob = null, RemoteError? Error = null);
 
 /// <summary>Results from a container.</summary>
