@@ -71,41 +71,33 @@ internal static class StoreBench
     {
         using var connection = new SqliteConnection($"Data Source={path}");
         connection.Open();
-        Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(id INTEGER PRIMARY KEY, args TEXT, result TEXT);");
+        Execute(connection, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; CREATE TABLE t(id INTEGER PRIMARY KEY, text TEXT, result TEXT);");
+        var add = WriteRows(connection, "INSERT INTO t(id, text) VALUES($id, $text)", size, AddBatch, i => $"[{i}]");
+        var complete = WriteRows(connection, "UPDATE t SET result = $text, text = NULL WHERE id = $id", size, CompleteBatch,
+            i => ((long)i * i).ToString(CultureInfo.InvariantCulture));
+        return (add, complete);
+    }
+
+    /// <summary>Runs <paramref name="sql"/> for rows 0 to <paramref name="size"/>, a transaction per batch; rows per second.</summary>
+    private static double WriteRows(SqliteConnection connection, string sql, int size, int batch, Func<int, string> text)
+    {
         var watch = Stopwatch.StartNew();
-        for (var start = 0; start < size; start += AddBatch)
+        for (var start = 0; start < size; start += batch)
         {
             using var transaction = connection.BeginTransaction();
-            using var insert = connection.CreateCommand();
-            insert.CommandText = "INSERT INTO t(id, args) VALUES($id, $args)";
-            var id = insert.Parameters.Add("$id", SqliteType.Integer);
-            var args = insert.Parameters.Add("$args", SqliteType.Text);
-            for (var i = start; i < Math.Min(size, start + AddBatch); i++)
+            using var command = connection.CreateCommand();
+            command.CommandText = sql;
+            var id = command.Parameters.Add("$id", SqliteType.Integer);
+            var value = command.Parameters.Add("$text", SqliteType.Text);
+            for (var i = start; i < Math.Min(size, start + batch); i++)
             {
                 id.Value = i;
-                args.Value = $"[{i}]";
-                insert.ExecuteNonQuery();
+                value.Value = text(i);
+                command.ExecuteNonQuery();
             }
             transaction.Commit();
         }
-        var add = size / watch.Elapsed.TotalSeconds;
-        watch.Restart();
-        for (var start = 0; start < size; start += CompleteBatch)
-        {
-            using var transaction = connection.BeginTransaction();
-            using var update = connection.CreateCommand();
-            update.CommandText = "UPDATE t SET result = $result, args = NULL WHERE id = $id";
-            var id = update.Parameters.Add("$id", SqliteType.Integer);
-            var result = update.Parameters.Add("$result", SqliteType.Text);
-            for (var i = start; i < Math.Min(size, start + CompleteBatch); i++)
-            {
-                id.Value = i;
-                result.Value = ((long)i * i).ToString(CultureInfo.InvariantCulture);
-                update.ExecuteNonQuery();
-            }
-            transaction.Commit();
-        }
-        return (add, size / watch.Elapsed.TotalSeconds);
+        return size / watch.Elapsed.TotalSeconds;
     }
 
     /// <summary>
