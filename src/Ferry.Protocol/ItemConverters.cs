@@ -79,7 +79,15 @@ internal struct ItemFields
                 reader.Skip();
                 continue;
             }
-            fields.ReadValue(ref reader, field);
+            try
+            {
+                fields.ReadValue(ref reader, field);
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException or JsonException)
+            {
+                // What the generated code would say, with the property named, so an answer can name the field.
+                throw new JsonPropertyException(NameOf(field).ToString(), e is JsonException ? e.Message : $"The JSON value could not be converted to {ValueType(field)}.", e);
+            }
             fields.Present |= field;
         }
         foreach (var (name, field) in Names)
@@ -91,6 +99,17 @@ internal struct ItemFields
         }
         return fields;
     }
+
+    private static JsonEncodedText NameOf(ItemField field) => Names[System.Numerics.BitOperations.Log2((uint)field)].Name;
+
+    private static string ValueType(ItemField field) => field switch
+    {
+        ItemField.Index or ItemField.Attempt => "System.Int32",
+        ItemField.InputId or ItemField.Cursor => "System.Int64",
+        ItemField.Success => "System.Boolean",
+        ItemField.Error => nameof(RemoteError),
+        _ => "System.String",
+    };
 
     private static ItemField FieldNamed(ref Utf8JsonReader reader)
     {
@@ -119,7 +138,7 @@ internal struct ItemFields
                 Attempt = reader.GetInt32();
                 break;
             case ItemField.Function:
-                Function = reader.GetString() ?? throw new JsonException("The property 'function' cannot be null.");
+                Function = reader.GetString() ?? throw new JsonException("The value cannot be null.");
                 break;
             case ItemField.Args:
                 Args = isNull ? null : JsonElement.ParseValue(ref reader);

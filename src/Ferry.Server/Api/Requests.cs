@@ -67,6 +67,10 @@ internal static partial class Requests
         catch (JsonException e)
         {
             var field = string.IsNullOrEmpty(e.Path) || e.Path == "$" ? null : e.Path;
+            if (e is JsonPropertyException property)
+            {
+                field = $"{field ?? "$"}.{property.Property}";
+            }
             var detail = e.Message.Split(" Path:", 2)[0];
             throw new BadRequestException(field is null ? $"The request body is not valid: {detail}" : $"The field '{field}' is not valid: {detail}");
         }

@@ -76,16 +76,33 @@ public sealed class ItemConvertersTests
     }
 
     [Theory]
-    [InlineData("""{"index":null}""", typeof(InputItem))]
-    [InlineData("""{"index":"1"}""", typeof(InputItem))]
-    [InlineData("""{"index":1e40}""", typeof(InputItem))]
-    [InlineData("""{"inputId":1,"attempt":0,"function":null}""", typeof(ContainerInput))]
-    [InlineData("""{"inputId":1,"attempt":0,"success":"yes"}""", typeof(ContainerOutput))]
-    [InlineData("""[1,2]""", typeof(OutputItem))]
-    public void A_value_of_the_wrong_kind_is_a_json_error(string json, Type type)
+    [InlineData("""{"index":null}""", typeof(InputItem), "index")]
+    [InlineData("""{"index":"1"}""", typeof(InputItem), "index")]
+    [InlineData("""{"index":1e40}""", typeof(InputItem), "index")]
+    [InlineData("""{"inputId":1,"attempt":0,"function":null}""", typeof(ContainerInput), "function")]
+    [InlineData("""{"inputId":1,"attempt":0,"success":"yes"}""", typeof(ContainerOutput), "success")]
+    [InlineData("""{"index":1,"success":false,"error":{"type":1}}""", typeof(OutputItem), "error")]
+    public void A_value_of_the_wrong_kind_is_an_error_naming_the_property(string json, Type type, string property)
     {
         var read = () => JsonSerializer.Deserialize(json, Json.GetTypeInfo(type)!);
 
-        read.Should().Throw<JsonException>();
+        read.Should().Throw<JsonPropertyException>().Which.Property.Should().Be(property);
+    }
+
+    [Fact]
+    public void A_value_of_the_wrong_kind_in_a_list_has_the_items_path_and_the_propertys_name()
+    {
+        var read = () => JsonSerializer.Deserialize("""{"inputs":[{"index":0},{"index":"one"}]}""", Json.AddInputsRequest);
+
+        var error = read.Should().Throw<JsonPropertyException>().Which;
+        (error.Path, error.Property, error.Message).Should().Be(("$.inputs[1]", "index", "The JSON value could not be converted to System.Int32."));
+    }
+
+    [Fact]
+    public void Something_other_than_an_object_is_a_json_error()
+    {
+        var read = () => JsonSerializer.Deserialize("[1,2]", Json.OutputItem);
+
+        read.Should().Throw<JsonException>().WithMessage("*OutputItem must be a JSON object*");
     }
 }
