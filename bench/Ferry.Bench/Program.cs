@@ -3,6 +3,10 @@ using System.Globalization;
 using System.Text;
 using Ferry.Bench;
 
+if (await ServerSettings.RelaunchWithoutThemAsync(args) is { } relaunched)
+{
+    return relaunched;
+}
 // Runs every measurement, prints it, and appends it to bench/RESULTS.md with the machine's details.
 var results = new List<(string Name, string Ferry, string Floor, string Ratio)>();
 // `--only runc` measures just the runc cold start, for quick iterations on it.
