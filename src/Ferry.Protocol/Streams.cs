@@ -28,8 +28,12 @@ public sealed record InputBatch(IReadOnlyList<ContainerInput> Inputs) : Containe
 [JsonConverter(typeof(ContainerOutputConverter))]
 public sealed record ContainerOutput(long InputId, int Attempt, bool Success, JsonElement? Result = null, string? ResultBlob = null, RemoteError? Error = null);
 
-/// <summary>Results from a container.</summary>
-public sealed record ContainerOutputBatch(IReadOnlyList<ContainerOutput> Outputs) : ContainerMessage;
+/// <summary>
+/// Results from a container. <c>RunSeconds</c> is how long the function ran for these outputs in all, by the
+/// container's own clock: the control plane's clock would add the messages and the queue inside the container. It is
+/// absent from containers that do not measure it.
+/// </summary>
+public sealed record ContainerOutputBatch(IReadOnlyList<ContainerOutput> Outputs, double? RunSeconds = null) : ContainerMessage;
 
 public sealed record CancelInputs(IReadOnlyList<long> InputIds) : ContainerMessage;
 

@@ -92,6 +92,31 @@ public sealed class AutoscalerTests(ServerFixture fixture) : IClassFixture<Serve
     }
 
     [Fact]
+    public async Task A_map_of_a_function_measured_as_trivial_runs_on_one_container_per_core()
+    {
+        var appId = await fixture.NewAppAsync();
+        var pool = fixture.Pool(appId, "sleep");
+        // The containers' reports of how long the function ran: a new container's first inputs, compiled as they run,
+        // can take milliseconds, so small maps run until the average has settled below the line.
+        for (var maps = 0; pool.RunTime is not { } runTime || runTime > PoolScaler.CoreBoundInput; maps++)
+        {
+            maps.Should().BeLessThan(20, $"a function that returns at once runs for microseconds, not {pool.RunTime}");
+            await foreach (var _ in _f.Sleep.MapAsync(Enumerable.Repeat(0, 200)))
+            {
+            }
+        }
+
+        var containers = new HashSet<string>();
+        await foreach (var container in _f.Sleep.MapAsync(Enumerable.Repeat(0, 5_000)))
+        {
+            containers.Add(container);
+        }
+
+        pool.CoreCap.Should().Be(Environment.ProcessorCount, "the worker has a core per processor, and the function runs for microseconds");
+        containers.Count.Should().BeLessThanOrEqualTo(Environment.ProcessorCount, "only the containers for the cores are fed");
+    }
+
+    [Fact]
     public async Task A_map_of_inputs_that_wait_scales_out_past_the_workers_cores()
     {
         var appId = await fixture.NewAppAsync();

@@ -101,7 +101,7 @@ internal sealed partial class ContainerConnection : IPeer<ContainerMessage>
                     streams.OnItems(container, this, items);
                     break;
                 case ContainerOutputBatch batch:
-                    scheduler.OnOutputs(container, batch.Outputs);
+                    scheduler.OnOutputs(container, batch.Outputs, batch.RunSeconds);
                     break;
                 case ContainerStartFailed failed:
                     scheduler.OnContainerStartFailed(container, failed.Error);

@@ -25,6 +25,9 @@ internal sealed class PoolScaler(TimeProvider clock)
     /// <summary>Adds how long one input ran to its pool's moving average.</summary>
     public static void RecordServiceTime(PoolState pool, TimeSpan elapsed) => pool.ServiceTime = Average(pool.ServiceTime, elapsed);
 
+    /// <summary>Adds how long the function ran per input, by the container's clock, to its pool's moving average.</summary>
+    public static void RecordRunTime(PoolState pool, TimeSpan perInput) => pool.RunTime = Average(pool.RunTime, perInput);
+
     private static TimeSpan Average(TimeSpan? previous, TimeSpan sample)
     {
         sample = sample < TimeSpan.Zero ? TimeSpan.Zero : sample;
@@ -51,32 +54,81 @@ internal sealed class PoolScaler(TimeProvider clock)
         && !(pool.ServiceTime >= ShortInput);
 
     /// <summary>
-    /// Containers a pool should have: enough for the load at the target per container, plus the buffer while the
-    /// function is active, never below the minimum and never above the maximum.
+    /// Containers a pool should have: enough for the load at the target per container (at most
+    /// <paramref name="coreCap"/> for it, when given), plus the buffer while the function is active, never below the
+    /// minimum and never above the maximum.
     /// </summary>
-    public static int Desired(FunctionSettings settings, int backlog, int running, int delayed)
+    public static int Desired(FunctionSettings settings, int backlog, int running, int delayed, int? coreCap = null)
     {
         var perContainer = Math.Max(1, (settings.TargetInputs ?? settings.MaxInputs) * Math.Max(1, settings.BatchMaxSize ?? 1));
         var load = backlog + running;
         var needed = (load + perContainer - 1) / perContainer;
+        if (coreCap is { } cap)
+        {
+            needed = Math.Min(needed, cap);
+        }
         var active = load + delayed > 0;
         var desired = Math.Max(settings.MinContainers, needed + (active ? settings.BufferContainers : 0));
         return settings.MaxContainers is { } max ? Math.Min(desired, max) : desired;
     }
 
+    /// <summary>A function that runs this long or less per input, on average, keeps its container's core busy (see <see cref="RunsOnCores"/>).</summary>
+    internal static readonly TimeSpan CoreBoundInput = TimeSpan.FromMilliseconds(1);
+
     /// <summary>
-    /// The containers to start and stop for <paramref name="pool"/> now: those the load asks for, unless
+    /// An input running this long, by the control plane's clock, shows the pool's inputs are no longer all short. Long
+    /// enough that a container held off the cores for a moment on a busy machine does not lift the cap.
+    /// </summary>
+    internal static readonly TimeSpan LongRunningInput = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Whether <paramref name="pool"/>'s load should have at most one container per worker core: its function runs
+    /// within <see cref="CoreBoundInput"/> per input on average, by its containers' clocks (<see cref="PoolState.RunTime"/>);
+    /// no input of it has been running for <see cref="LongRunningInput"/>; and it is no batching or web pool. A container
+    /// queues such inputs locally and runs them back to back (see <see cref="ContainerState.CapacityAt"/>), so it keeps
+    /// a core busy, and containers beyond the cores only take turns on them, each with its own runtime, messages and
+    /// garbage collector: on 2 cores a map of 300,000 trivial inputs ran at 51,000-61,000 inputs/s on 2 containers and
+    /// at 31,000-39,000 on the 7-8 its backlog asked for (<c>bench/RESULTS.md</c>). The control plane's own measure,
+    /// <see cref="PoolState.ServiceTime"/>, cannot tell: with containers queueing for the cores it grows to milliseconds
+    /// for a function of microseconds. A pool not measured yet is left uncapped, so a first map of slow inputs fans
+    /// out at once; a function that waits on something, and takes longer, scales as before.
+    /// </summary>
+    internal static bool RunsOnCores(PoolState pool, DateTimeOffset now)
+    {
+        var settings = pool.Settings;
+        if (pool.RunTime is not { } runTime || runTime > CoreBoundInput
+            || (settings.BatchMaxSize ?? 1) > 1 || settings.Web is not null)
+        {
+            return false;
+        }
+        foreach (var container in pool.Containers.Values)
+        {
+            foreach (var input in container.Running.Values)
+            {
+                if (input.StartedAt != DateTimeOffset.MaxValue && now - input.StartedAt >= LongRunningInput)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// The containers to start and stop for <paramref name="pool"/> now: those the load asks for (at most one per core
+    /// of the workers' <paramref name="cores"/>, for inputs that <see cref="RunsOnCores"/>), unless
     /// <see cref="Withhold"/> holds them back. Above MaxContainers, idle containers stop at once; otherwise a surplus
     /// container stops only once it has been ready and idle for the whole scale-down window, the longest idle first.
     /// </summary>
-    public ScalePlan Plan(PoolState pool)
+    public ScalePlan Plan(PoolState pool, int? cores = null)
     {
         var settings = pool.Settings;
+        var now = clock.GetUtcNow();
         // Requests at the gateway are load like inputs: those waiting are backlog, those being forwarded are running.
-        var desired = Desired(settings, pool.Queued + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count);
+        pool.CoreCap = cores is { } count && RunsOnCores(pool, now) ? Math.Max(1, count) : null;
+        var desired = Desired(settings, pool.Queued + pool.WebWaiting, pool.RunningInputs + pool.WebInFlight, pool.Delayed.Count, pool.CoreCap);
         var live = pool.Containers.Values.Where(c => c.Status != ContainerStatus.Stopping).ToList();
         var surplus = live.Count - desired;
-        var now = clock.GetUtcNow();
         if (surplus < 0)
         {
             return new ScalePlan(desired, Withhold(pool, live, now) ? Math.Min(-surplus, Floor(pool, live) - live.Count) : -surplus, []);

@@ -837,11 +837,15 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     }
 
     /// <summary>Outputs reported by a container.</summary>
-    public void OnOutputs(ContainerState container, IReadOnlyList<ContainerOutput> outputs)
+    public void OnOutputs(ContainerState container, IReadOnlyList<ContainerOutput> outputs, double? runSeconds = null)
     {
         lock (_gate)
         {
             var now = clock.GetUtcNow();
+            if (runSeconds is { } seconds && outputs.Count > 0 && double.IsFinite(seconds) && seconds >= 0)
+            {
+                PoolScaler.RecordRunTime(container.Pool, TimeSpan.FromSeconds(seconds / outputs.Count));
+            }
             var done = new List<(InputState, ContainerOutput)>(outputs.Count);
             foreach (var output in outputs)
             {
@@ -1417,7 +1421,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
         {
             return;
         }
-        var plan = _scaler.Plan(pool);
+        var plan = _scaler.Plan(pool, _workers.Cores);
         pool.WaitingForResources = false;
         for (var i = 0; i < plan.ToStart; i++)
         {

@@ -234,10 +234,23 @@ internal sealed class PoolState(string poolId, AppState app, FunctionDefinition 
     public TimeSpan? ServiceTime { get; set; }
 
     /// <summary>
+    /// A moving average of how long this pool's function ran per input, by its containers' own clocks: unlike
+    /// <see cref="ServiceTime"/>, without the messages and the queue inside the container. Null before the first.
+    /// </summary>
+    public TimeSpan? RunTime { get; set; }
+
+    /// <summary>
     /// Since when the autoscaler has been starting fewer containers than the load asks for, because the ready ones are
     /// expected to finish the work before a new one could be ready; null while it is not.
     /// </summary>
     public DateTimeOffset? WithheldSince { get; set; }
+
+    /// <summary>
+    /// The most containers the autoscaler last allowed this pool's load, one per worker core, while its inputs run on
+    /// cores (<see cref="PoolScaler.RunsOnCores"/>); null while they do not. The dispatcher feeds only that many, so
+    /// containers started before the cap applied go idle and scale down.
+    /// </summary>
+    public int? CoreCap { get; set; }
 }
 
 internal sealed class AppState(AppRecord record)

@@ -15,6 +15,9 @@ internal sealed class WorkerRegistry
 
     public int Count => _workers.Count;
 
+    /// <summary>The whole cores of every connected worker, each worker's rounded up.</summary>
+    public int Cores => _workers.Values.Sum(w => (int)Math.Ceiling(w.Resources.Cpu - 1e-9));
+
     /// <summary>Completes when a worker registers next.</summary>
     public Task Changed => _changed.Task;
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Reflection;
 using System.Runtime.InteropServices;
@@ -393,6 +394,7 @@ internal sealed class ContainerRunner(App app)
             return;
         }
         ContainerOutput? output;
+        long runTicks = -1;
         try
         {
             var function = app.Functions.TryGetValue(input.Function, out var f)
@@ -417,7 +419,16 @@ internal sealed class ContainerRunner(App app)
             }
             else
             {
-                var result = await function.InvokeJsonAsync(args, cancellation.Token).ConfigureAwait(false);
+                var started = Stopwatch.GetTimestamp();
+                JsonElement result;
+                try
+                {
+                    result = await function.InvokeJsonAsync(args, cancellation.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    runTicks = Stopwatch.GetTimestamp() - started;
+                }
                 // A text is never longer than its UTF-8: a small result is not copied out to text just to be measured.
                 var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(result).Length > ProtocolInfo.InlinePayloadLimit ? result.GetRawText() : null;
                 output = raw is not null && raw.Length > ProtocolInfo.InlinePayloadLimit
@@ -441,7 +452,7 @@ internal sealed class ContainerRunner(App app)
         await Console.Out.FlushAsync().ConfigureAwait(false);
         if (output is not null)
         {
-            _outputs.Writer.TryWrite(new Outgoing(output));
+            _outputs.Writer.TryWrite(new Outgoing(output, RunTicks: runTicks));
         }
     }
 
@@ -530,8 +541,12 @@ internal sealed class ContainerRunner(App app)
         }
     }
 
-    /// <summary>A message for the control plane, sent in the order written: an input's output, or items of its stream.</summary>
-    private readonly record struct Outgoing(ContainerOutput? Output = null, StreamItems? Items = null);
+    /// <summary>
+    /// A message for the control plane, sent in the order written: an input's output, or items of its stream.
+    /// <c>RunTicks</c> is how long a function's call ran, in <see cref="Stopwatch"/> ticks; -1 where it was not measured
+    /// (a generator, a batch, an input that never started).
+    /// </summary>
+    private readonly record struct Outgoing(ContainerOutput? Output = null, StreamItems? Items = null, long RunTicks = -1);
 
     private static ContainerOutput Cancelled(ContainerInput input) =>
         new(input.InputId, input.Attempt, false, Error: new RemoteError("InputCancelled", "The input was cancelled.", null, ErrorKinds.Cancelled));
@@ -638,11 +653,14 @@ internal sealed class ContainerRunner(App app)
         {
             // Outputs that follow one another go in one message; items go as they are, in their place among them.
             StreamItems? items = null;
+            // The batch's run time is sent only when every output in it was measured.
+            long runTicks = 0;
             while (batch.Count < 256 && items is null && _outputs.Reader.TryRead(out var next))
             {
                 if (next.Output is { } output)
                 {
                     batch.Add(output);
+                    runTicks = runTicks < 0 || next.RunTicks < 0 ? -1 : runTicks + next.RunTicks;
                 }
                 else
                 {
@@ -655,7 +673,7 @@ internal sealed class ContainerRunner(App app)
             }
             if (batch.Count > 0)
             {
-                await messages.SendAsync(new ContainerOutputBatch(batch.ToArray()), CancellationToken.None).ConfigureAwait(false);
+                await messages.SendAsync(new ContainerOutputBatch(batch.ToArray(), runTicks < 0 ? null : (double)runTicks / Stopwatch.Frequency), CancellationToken.None).ConfigureAwait(false);
                 batch.Clear();
             }
             if (items is not null)

@@ -72,6 +72,38 @@ public sealed class PoolDispatcherTests
     }
 
     [Fact]
+    public void Dispatch_PoolCappedAtTheCores_FeedsOnlyTheBusiestContainers()
+    {
+        var pool = Pool(new FunctionSettings());
+        var a = Container(pool, "ct-a", ContainerStatus.Ready);
+        var b = Container(pool, "ct-b", ContainerStatus.Ready);
+        var c = Container(pool, "ct-c", ContainerStatus.Ready);
+        var held = new InputState(100, new CallState(new CallRecord("fc-0", "ap-1", "f", pool.PoolId, "map", DateTimeOffset.UnixEpoch, true, null), pool), 0, null, null);
+        c.Running[held.Id] = held;
+        Queue(pool, 30);
+        pool.CoreCap = 2;
+
+        new PoolDispatcher(_clock).Dispatch(pool).Should().BeTrue();
+
+        Sent(c).Should().HaveCount(4, "it holds an input already, so it is among the busiest, and fills its queue of 5");
+        Sent(a).Should().HaveCount(5, "it comes first of the equally idle");
+        Sent(b).Should().BeEmpty("two containers are fed, one per core, and this one is left to scale down");
+        pool.Ready.Should().HaveCount(21);
+    }
+
+    [Fact]
+    public void Dispatch_NoCap_FeedsEveryReadyContainer()
+    {
+        var pool = Pool(new FunctionSettings());
+        var containers = new[] { "ct-a", "ct-b", "ct-c" }.Select(id => Container(pool, id, ContainerStatus.Ready)).ToList();
+        Queue(pool, 30);
+
+        new PoolDispatcher(_clock).Dispatch(pool).Should().BeTrue();
+
+        containers.Should().OnlyContain(container => Sent(container).Any());
+    }
+
+    [Fact]
     public void Dispatch_WarmPool_SpreadsLeastLoadedFirstThenPrefetches()
     {
         var pool = Pool(new FunctionSettings { MaxInputs = 2 });

@@ -7,6 +7,20 @@ namespace Ferry.Tests.Scheduling;
 
 public sealed class WorkerRegistryTests
 {
+    [Fact]
+    public void Cores_ConnectedWorkers_AddsEachWorkersWholeCores()
+    {
+        var registry = new WorkerRegistry();
+        registry.Cores.Should().Be(0);
+        registry.Register(Hello("w1", cpu: 4), "tk-1", new NullPeer());
+        var (second, _) = registry.Register(new WorkerHello("w2", "w2", "process", new WorkerResources(1.5, 8192, [], 4), []), "tk-2", new NullPeer());
+
+        registry.Cores.Should().Be(6, "a worker's part of a core counts as a core");
+
+        registry.Unregister(second!);
+        registry.Cores.Should().Be(4);
+    }
+
     private static WorkerHello Hello(string workerId, string runtime = "process", int cpu = 4) =>
         new(workerId, workerId, runtime, new WorkerResources(cpu, 8192, [], 4), []);
 
