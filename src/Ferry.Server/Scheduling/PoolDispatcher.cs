@@ -68,7 +68,7 @@ internal sealed class PoolDispatcher(TimeProvider clock)
                 }
             }
         }
-        if (pool.CoreCap is { } cap && ReadyCount(pool) > cap)
+        if (pool.CoreCap is { } cap)
         {
             KeepBusiest(pool, open, cap);
         }
@@ -112,16 +112,6 @@ internal sealed class PoolDispatcher(TimeProvider clock)
         return true;
     }
 
-    private static int ReadyCount(PoolState pool)
-    {
-        var count = 0;
-        foreach (var container in pool.Containers.Values)
-        {
-            count += container.Status == ContainerStatus.Ready && container.Peer is not null ? 1 : 0;
-        }
-        return count;
-    }
-
     /// <summary>
     /// Leaves in <paramref name="open"/> only those of the <paramref name="cap"/> ready containers holding the most
     /// inputs, so that the same ones keep being fed and the rest run out of work and scale down.
@@ -129,6 +119,10 @@ internal sealed class PoolDispatcher(TimeProvider clock)
     private static void KeepBusiest(PoolState pool, List<(ContainerState Container, int Capacity, List<ContainerInput>? Batch)> open, int cap)
     {
         var ready = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null).ToList();
+        if (ready.Count <= cap)
+        {
+            return;
+        }
         // The ordering is stable: among equally loaded containers, the pool's own order decides, pass after pass.
         var kept = ready.OrderByDescending(c => c.Running.Count).Take(cap).ToHashSet();
         open.RemoveAll(entry => !kept.Contains(entry.Container));
