@@ -87,8 +87,8 @@ internal sealed class PoolScaler(TimeProvider clock)
     /// no input of it has been running for <see cref="LongRunningInput"/>; and it is no batching or web pool. A container
     /// queues such inputs locally and runs them back to back (see <see cref="ContainerState.CapacityAt"/>), so it keeps
     /// a core busy, and containers beyond the cores only take turns on them, each with its own runtime, messages and
-    /// garbage collector: on 2 cores a map of 300,000 trivial inputs ran at 51,000-61,000 inputs/s on 2 containers and
-    /// at 31,000-39,000 on the 7-8 its backlog asked for (<c>bench/RESULTS.md</c>). The control plane's own measure,
+    /// garbage collector: on 2 cores a map of 300,000 trivial inputs ran at 50,700-60,600 inputs/s on 2 containers and
+    /// at 31,600-39,000 on the 7-8 its backlog asked for (<c>bench/RESULTS.md</c>). The control plane's own measure,
     /// <see cref="PoolState.ServiceTime"/>, cannot tell: with containers queueing for the cores it grows to milliseconds
     /// for a function of microseconds. A pool not measured yet is left uncapped, so a first map of slow inputs fans
     /// out at once; a function that waits on something, and takes longer, scales as before.
