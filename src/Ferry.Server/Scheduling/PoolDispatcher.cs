@@ -57,10 +57,12 @@ internal sealed class PoolDispatcher(TimeProvider clock)
         var prefetch = PhaseOf(pool) == PoolPhase.Warm;
         // Each ready container with room, with its capacity for this pass, and the batch it is sent.
         var open = new List<(ContainerState Container, int Capacity, List<ContainerInput>? Batch)>();
+        var ready = 0;
         foreach (var container in pool.Containers.Values)
         {
             if (container.Status == ContainerStatus.Ready && container.Peer is not null)
             {
+                ready++;
                 var capacity = prefetch ? container.CapacityAt(now) : container.MaxInputs;
                 if (container.Running.Count < capacity)
                 {
@@ -68,7 +70,7 @@ internal sealed class PoolDispatcher(TimeProvider clock)
                 }
             }
         }
-        if (pool.CoreCap is { } cap)
+        if (open.Count > 0 && pool.CoreCap is { } cap && ready > cap)
         {
             KeepBusiest(pool, open, cap);
         }
@@ -118,13 +120,9 @@ internal sealed class PoolDispatcher(TimeProvider clock)
     /// </summary>
     private static void KeepBusiest(PoolState pool, List<(ContainerState Container, int Capacity, List<ContainerInput>? Batch)> open, int cap)
     {
-        var ready = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null).ToList();
-        if (ready.Count <= cap)
-        {
-            return;
-        }
         // The ordering is stable: among equally loaded containers, the pool's own order decides, pass after pass.
-        var kept = ready.OrderByDescending(c => c.Running.Count).Take(cap).ToHashSet();
+        var kept = pool.Containers.Values.Where(c => c.Status == ContainerStatus.Ready && c.Peer is not null)
+            .OrderByDescending(c => c.Running.Count).Take(cap).ToList();
         open.RemoveAll(entry => !kept.Contains(entry.Container));
     }
 
