@@ -70,14 +70,34 @@ internal sealed class CallTable(SchedulerOptions options)
         _releasedOutputs += drop;
     }
 
-    /// <summary>Lets a call leave memory; later reads come from the store.</summary>
+    /// <summary>
+    /// Lets a call leave memory; later reads come from the store. A call whose output was published before its write
+    /// committed (<see cref="CallState.Unsaved"/>) leaves once it has (<see cref="Saved"/>): a read from the store
+    /// before then would find its input unfinished and run it again.
+    /// </summary>
     public void Evict(CallState call, DateTimeOffset now)
     {
+        if (call.Unsaved)
+        {
+            call.EvictWhenSaved = true;
+            return;
+        }
         if (_calls.Remove(call.CallId))
         {
             _releasedOutputs += call.Outputs.Count;
             _evicted[call.CallId] = now;
             _evictedOrder.Enqueue((call.CallId, now));
+        }
+    }
+
+    /// <summary>The write of a call's output published early has ended; an eviction waiting for it happens now.</summary>
+    public void Saved(CallState call, DateTimeOffset now)
+    {
+        call.Unsaved = false;
+        if (call.EvictWhenSaved)
+        {
+            call.EvictWhenSaved = false;
+            Evict(call, now);
         }
     }
 

@@ -18,26 +18,66 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
 {
     private readonly Queue<PendingPublish> _unpublished = new();
 
-    /// <summary>A write of outcomes not yet published; each output gets its cursor, and so its item, when it is.</summary>
-    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, int Index, ContainerOutput Output)> Outputs);
+    /// <summary>
+    /// A write of outcomes not yet published; each output gets its cursor, and so its item, when it is.
+    /// <see cref="Early"/> are calls whose output was published before the write (<see cref="PublishesEarly"/>).
+    /// </summary>
+    private sealed record PendingPublish(Task Write, IReadOnlyList<(CallState Call, int Index, ContainerOutput Output)> Outputs, IReadOnlyList<CallState> Early);
 
-    /// <summary>Records inputs' final outcomes. Outputs become visible in exactly the order they are committed.</summary>
-    public void Complete(IReadOnlyList<(InputState Input, ContainerOutput Output)> done)
+    /// <summary>
+    /// Records inputs' final outcomes. Outputs become visible in exactly the order they are committed, except that,
+    /// when <paramref name="wake"/> is given, the output of a call that runs one input and waits for it (a
+    /// <see cref="CallKinds.Sync"/> call) is published at once, beside its write: its waiting caller is answered while
+    /// the store commits, and the signals to complete once the caller has released the lock are added to
+    /// <paramref name="wake"/>. Such a call stays in memory until the write commits (<see cref="CallTable.Evict"/>).
+    /// </summary>
+    public void Complete(IReadOnlyList<(InputState Input, ContainerOutput Output)> done, List<TaskCompletionSource>? wake = null)
     {
         var now = clock.GetUtcNow();
         var records = new List<CompletionRecord>(done.Count);
         var published = new List<(CallState, int, ContainerOutput)>(done.Count);
+        List<CallState>? early = null;
         foreach (var (input, output) in done)
         {
-            input.Call.Open.Remove(input.Index);
+            var call = input.Call;
+            call.Open.Remove(input.Index);
             var result = output.Result?.GetRawText();
-            records.Add(new CompletionRecord(input.Id, input.Call.CallId, output.Success, result, output.ResultBlob, output.Error, now));
-            published.Add((input.Call, input.Index, output));
+            records.Add(new CompletionRecord(input.Id, call.CallId, output.Success, result, output.ResultBlob, output.Error, now));
+            if (wake is not null && PublishesEarly(call))
+            {
+                Publish(call, input.Index, output, now);
+                call.Unsaved = true;
+                (early ??= []).Add(call);
+                wake.Add(TakeSignal(call));
+            }
+            else
+            {
+                published.Add((call, input.Index, output));
+            }
+        }
+        if (early is not null)
+        {
+            changes.Pulse();
         }
         // One container's outputs, so one app's: its lease fences the write on a replica among several.
         var write = store.CompleteInputsAsync(records, done.Count > 0 ? done[0].Input.Call.Pool.App.Fence : null, CancellationToken.None);
-        _unpublished.Enqueue(new PendingPublish(write, published));
+        _unpublished.Enqueue(new PendingPublish(write, published, early ?? []));
         _ = write.ContinueWith(_ => PublishCommitted(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// A call of one input, with its caller waiting for the output: the call's only output is its first, so its cursor
+    /// (1) does not depend on the order of commits, and the caller has nothing to read after it. Its input was durable
+    /// before it was dispatched; should the server stop before the output commits, the input runs again.
+    /// </summary>
+    private static bool PublishesEarly(CallState call) =>
+        call.Record.Kind == CallKinds.Sync && call.Final && call.Indices.Count == 1 && call.Published == 0;
+
+    private void Publish(CallState call, int index, ContainerOutput output, DateTimeOffset now)
+    {
+        call.Outputs.Add(new OutputItem(index, output.Success, output.Result, output.ResultBlob, output.Error, call.Published + 1));
+        calls.TrimOutputs(call);
+        calls.MarkIfDone(call, now);
     }
 
     private void PublishCommitted()
@@ -48,6 +88,10 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
             while (_unpublished.TryPeek(out var head) && head.Write.IsCompleted)
             {
                 _unpublished.Dequeue();
+                foreach (var call in head.Early)
+                {
+                    calls.Saved(call, clock.GetUtcNow());
+                }
                 if (head.Write.IsFaulted)
                 {
                     LogCommitFailed(logger, head.Write.Exception!.GetBaseException());
@@ -56,9 +100,7 @@ internal sealed partial class OutputPublisher(Lock gate, ICallStore store, CallT
                 CallState? woken = null;
                 foreach (var (call, index, output) in head.Outputs)
                 {
-                    call.Outputs.Add(new OutputItem(index, output.Success, output.Result, output.ResultBlob, output.Error, call.Published + 1));
-                    calls.TrimOutputs(call);
-                    calls.MarkIfDone(call, clock.GetUtcNow());
+                    Publish(call, index, output, clock.GetUtcNow());
                     // A batch's outputs are mostly one call's: its waiters need waking once, after the last of them.
                     if (call != woken)
                     {

@@ -839,6 +839,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
     /// <summary>Outputs reported by a container.</summary>
     public void OnOutputs(ContainerState container, IReadOnlyList<ContainerOutput> outputs, double? runSeconds = null)
     {
+        var wake = new List<TaskCompletionSource>();
         lock (_gate)
         {
             var now = clock.GetUtcNow();
@@ -866,7 +867,7 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             }
             if (done.Count > 0)
             {
-                CompleteManyLocked(done);
+                Outputs.Complete(done, wake);
             }
             PoolDispatcher.PromoteQueued(container, now);
             if (container.Running.Count == 0)
@@ -876,6 +877,8 @@ internal sealed partial class Scheduler(IAppStore appStore, ICallStore callStore
             container.Pool.LastActive = now;
             DispatchLocked(container.Pool);
         }
+        // A waiting caller of a call of one input resumes here, and answers, while its output commits.
+        OutputPublisher.Wake(wake);
     }
 
     /// <summary>

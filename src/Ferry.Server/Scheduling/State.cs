@@ -59,6 +59,10 @@ internal sealed class CallState(CallRecord record, PoolState pool)
     /// <summary>When the call's last output was published; it leaves memory a grace period later, or once read whole.</summary>
     public DateTimeOffset? DoneAt { get; set; }
     public Task LastWrite { get; set; } = Task.CompletedTask;
+    /// <summary>Its output is published and its write not yet committed (<see cref="OutputPublisher.Complete"/>).</summary>
+    public bool Unsaved { get; set; }
+    /// <summary>It was evicted while <see cref="Unsaved"/>: it leaves memory once its write commits.</summary>
+    public bool EvictWhenSaved { get; set; }
 }
 
 internal enum ContainerStatus
