@@ -23,10 +23,6 @@ internal sealed class ContainerRunner(App app)
     private readonly Dictionary<long, TrackedInput> _tracked = [];
     private readonly Dictionary<long, ItemWindow> _windows = [];
     private bool _stopping;
-    // Held while a message of outputs goes out: by the sender loop, or by a worker that sends its own output.
-    private readonly SemaphoreSlim _sending = new(1, 1);
-    // The connection a worker may send on itself; null until connected and once the container is stopping.
-    private MessageSocket<ContainerMessage, ContainerMessage>? _direct;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -119,9 +115,7 @@ internal sealed class ContainerRunner(App app)
         // A batching container holds a full batch per slot, so the control plane counts its slots in items.
         await messages.SendAsync(new ContainerReady(maxInputs * _batchMaxSize), cancellationToken).ConfigureAwait(false);
         var sender = SendOutputsAsync(messages, linked.Token);
-        Volatile.Write(ref _direct, messages);
         var exitCode = await ReceiveAsync(messages, linked.Token).ConfigureAwait(false);
-        Volatile.Write(ref _direct, null);
         StopInputs();
 
         // Inputs still queued here were never started; the control plane re-runs or has cancelled them.
@@ -458,46 +452,9 @@ internal sealed class ContainerRunner(App app)
         await Console.Out.FlushAsync().ConfigureAwait(false);
         if (output is not null)
         {
-            await SendOutputAsync(new Outgoing(output, RunTicks: runTicks)).ConfigureAwait(false);
+            _outputs.Writer.TryWrite(new Outgoing(output, RunTicks: runTicks));
         }
     }
-
-    /// <summary>
-    /// Sends an input's output from the worker that ran it when nothing else is queued or being sent: a lone output, a
-    /// warm call's, so reaches the control plane without waking the sender loop. Otherwise it queues behind the
-    /// others, so an input's stream items always go before its output.
-    /// </summary>
-    private async ValueTask SendOutputAsync(Outgoing outgoing)
-    {
-        // A hold that is free is taken at once, without waiting.
-        if (Volatile.Read(ref _direct) is { State: WebSocketState.Open } messages && !_outputs.Reader.TryPeek(out _)
-            && await _sending.WaitAsync(0).ConfigureAwait(false))
-        {
-            try
-            {
-                // The sender loop reads and sends under the same hold, so an empty queue here has nothing in flight.
-                if (!_outputs.Reader.TryPeek(out _))
-                {
-                    await messages.SendAsync(OutputMessage([outgoing.Output!], outgoing.RunTicks), CancellationToken.None).ConfigureAwait(false);
-                    return;
-                }
-            }
-            catch (Exception e) when (e is WebSocketException or ObjectDisposedException or OperationCanceledException)
-            {
-                // The connection is going: the control plane decides the input's fate when the container exits.
-                return;
-            }
-            finally
-            {
-                _sending.Release();
-            }
-        }
-        _outputs.Writer.TryWrite(outgoing);
-    }
-
-    /// <summary>Outputs in one message; their run time is sent only when every one of them was measured.</summary>
-    private static ContainerOutputBatch OutputMessage(ContainerOutput[] outputs, long runTicks) =>
-        new(outputs, runTicks < 0 ? null : (double)runTicks / Stopwatch.Frequency);
 
     private const int ItemsPerMessage = 256;
     private const int BytesPerMessage = 256 * 1024;
@@ -694,52 +651,36 @@ internal sealed class ContainerRunner(App app)
         var batch = new List<ContainerOutput>(256);
         while (await _outputs.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            await _sending.WaitAsync(CancellationToken.None).ConfigureAwait(false);
-            try
+            // Outputs that follow one another go in one message; items go as they are, in their place among them.
+            StreamItems? items = null;
+            // The batch's run time is sent only when every output in it was measured.
+            long runTicks = 0;
+            while (batch.Count < 256 && items is null && _outputs.Reader.TryRead(out var next))
             {
-                if (!await SendQueuedAsync(messages, batch).ConfigureAwait(false))
+                if (next.Output is { } output)
                 {
-                    return;
+                    batch.Add(output);
+                    runTicks = runTicks < 0 || next.RunTicks < 0 ? -1 : runTicks + next.RunTicks;
+                }
+                else
+                {
+                    items = next.Items;
                 }
             }
-            finally
+            if (messages.State != WebSocketState.Open)
             {
-                _sending.Release();
+                return;
+            }
+            if (batch.Count > 0)
+            {
+                await messages.SendAsync(new ContainerOutputBatch(batch.ToArray(), runTicks < 0 ? null : (double)runTicks / Stopwatch.Frequency), CancellationToken.None).ConfigureAwait(false);
+                batch.Clear();
+            }
+            if (items is not null)
+            {
+                await messages.SendAsync(items, CancellationToken.None).ConfigureAwait(false);
             }
         }
-    }
-
-    /// <summary>Sends what is queued: outputs that follow one another in one message, items as they are, in their place among them. False once the connection has closed.</summary>
-    private async Task<bool> SendQueuedAsync(MessageSocket<ContainerMessage, ContainerMessage> messages, List<ContainerOutput> batch)
-    {
-        StreamItems? items = null;
-        long runTicks = 0;
-        while (batch.Count < 256 && items is null && _outputs.Reader.TryRead(out var next))
-        {
-            if (next.Output is { } output)
-            {
-                batch.Add(output);
-                runTicks = runTicks < 0 || next.RunTicks < 0 ? -1 : runTicks + next.RunTicks;
-            }
-            else
-            {
-                items = next.Items;
-            }
-        }
-        if (messages.State != WebSocketState.Open)
-        {
-            return false;
-        }
-        if (batch.Count > 0)
-        {
-            await messages.SendAsync(OutputMessage(batch.ToArray(), runTicks), CancellationToken.None).ConfigureAwait(false);
-            batch.Clear();
-        }
-        if (items is not null)
-        {
-            await messages.SendAsync(items, CancellationToken.None).ConfigureAwait(false);
-        }
-        return true;
     }
 
     private static async Task WaitForRunningInputsAsync(Task[] workers, TimeSpan grace)
