@@ -93,7 +93,7 @@ internal sealed class ContainerRunner(App app)
         }
         await using var stopWeb = webServer;
         // The control plane may send more inputs than the container runs at once; they wait here and start in order.
-        var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsAsync, CancellationToken.None)).ToArray();
+        var workers = Enumerable.Range(0, maxInputs).Select(_ => Task.Run(RunInputsOrExitAsync, CancellationToken.None)).ToArray();
         // An input handed over at start runs now; its output waits for the connection.
         if (Environment.GetEnvironmentVariable(FerryEnv.FirstInput) is { Length: > 0 } firstInput
             && JsonSerializer.Deserialize(firstInput, ProtocolJsonContext.Default.ContainerInput) is { } first)
@@ -203,6 +203,25 @@ internal sealed class ContainerRunner(App app)
     private int _batchMaxSize = 1;
     private TimeSpan _batchWait;
 
+    /// <summary>
+    /// <see cref="RunInputsAsync"/>, ending the container should it fail: user code's exceptions are outputs, so a
+    /// failure here is the runner's own, and the inputs it holds would otherwise wait for ever. Once the container has
+    /// exited the control plane runs them again or fails them, as it does after any crash.
+    /// </summary>
+    private async Task RunInputsOrExitAsync()
+    {
+        try
+        {
+            await RunInputsAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await Console.Error.WriteLineAsync($"The container's runner failed and the container exits: {e}").ConfigureAwait(false);
+            await Console.Error.FlushAsync().ConfigureAwait(false);
+            Environment.Exit(ExitCodes.Failure);
+        }
+    }
+
     private async Task RunInputsAsync()
     {
         while (await _inputs.Reader.WaitToReadAsync().ConfigureAwait(false))
@@ -294,11 +313,6 @@ internal sealed class ContainerRunner(App app)
         ["   at Ferry.Hosting.", "   at Ferry.App.", "   at Ferry.Function", "   at Ferry.ClassMethod", "   at Ferry.ClassRegistration", "   at Ferry.Image.", "   at System.Runtime.CompilerServices.", "   at System.Reflection.", "--- End of stack trace"];
 
     /// <summary>
-    /// An exception and its causes as the caller will see them: type, message and the user's frames, with the chain of
-    /// inner exceptions and an <see cref="AggregateException"/>'s children. At most eight levels deep and
-    /// <see cref="MaxErrorParts"/> exceptions in all, so that a pathological tree cannot make an output unbounded.
-    /// </summary>
-    /// <summary>
     /// Hands an enter hook's exception to the control plane, which fails the waiting inputs with it: the caller sees it
     /// once, with the user's frames. Only when the control plane cannot be told does it go to stderr instead.
     /// </summary>
@@ -338,6 +352,11 @@ internal sealed class ContainerRunner(App app)
         }
     }
 
+    /// <summary>
+    /// An exception and its causes as the caller will see them: type, message and the user's frames, with the chain of
+    /// inner exceptions and an <see cref="AggregateException"/>'s children. At most eight levels deep and
+    /// <see cref="MaxErrorParts"/> exceptions in all, so that a pathological tree cannot make an output unbounded.
+    /// </summary>
     internal static RemoteError ToRemoteError(Exception error)
     {
         var budget = MaxErrorParts;
